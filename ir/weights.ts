@@ -1,0 +1,189 @@
+// Parameter sources: where a graph parameter's data comes from. A leaf names a checkpoint tensor;
+// a call transforms other sources (transpose a GPT-2 Conv1D weight, slice a fused qkv_proj, concat
+// Q/K/V for qkv-merge, fold a norm weight into a matmul, quantize). Passes rewrite these at compile
+// time, and loaders and artifacts evaluate them, so the printed IR says exactly how every weight is made.
+import { type AttrSchema, type Attrs, type AttrValue, normalizeAttrs } from './attrs.js';
+import { isDType, type DType } from './dtype.js';
+import { convertF32, type HostTensor, numel, tensor, toF32 } from './tensor.js';
+
+export type WeightExpr =
+  | { readonly kind: 'tensor'; readonly name: string }
+  | { readonly kind: 'call'; readonly fn: string; readonly args: readonly WeightExpr[]; readonly attrs: Attrs };
+
+export function weightTensor(name: string): WeightExpr {
+  return { kind: 'tensor', name };
+}
+
+export function weightCall(fn: string, args: readonly WeightExpr[], attrs: Record<string, AttrValue> = {}): WeightExpr {
+  const t = WEIGHT_FNS[fn];
+  if (!t) throw new Error(`unknown weight transform '${fn}' (known: ${Object.keys(WEIGHT_FNS).join(', ')})`);
+  const { attrs: normalized, errors } = normalizeAttrs(t.attrs, attrs);
+  if (errors.length) throw new Error(`weight transform ${fn}: ${errors.join('; ')}`);
+  return { kind: 'call', fn, args, attrs: normalized };
+}
+
+/** The checkpoint tensors a source reads. */
+export function weightLeaves(e: WeightExpr, into: string[] = []): string[] {
+  if (e.kind === 'tensor') into.push(e.name);
+  else for (const a of e.args) weightLeaves(a, into);
+  return into;
+}
+
+interface WeightFn {
+  readonly attrs: AttrSchema;
+  readonly arity: number | 'many';
+  readonly summary: string;
+  apply(args: readonly HostTensor[], attrs: Attrs): HostTensor;
+}
+
+function f32Tensor(shape: readonly number[], data: Float32Array): HostTensor {
+  return tensor('f32', shape, data);
+}
+
+function need2d(fn: string, t: HostTensor): [number, number] {
+  if (t.shape.length !== 2) throw new Error(`${fn} needs a 2-D tensor, got [${t.shape.join(', ')}]`);
+  return [t.shape[0], t.shape[1]];
+}
+
+/** Splits a shape at `axis` into (outer, size, inner) for slicing and concatenation. */
+function around(shape: readonly number[], axis: number): [number, number, number] {
+  const outer = numel(shape.slice(0, axis));
+  const inner = numel(shape.slice(axis + 1));
+  return [outer, shape[axis], inner];
+}
+
+function checkAxis(fn: string, shape: readonly number[], axis: number): void {
+  if (axis < 0 || axis >= shape.length) throw new Error(`${fn}: axis ${axis} is out of range for [${shape.join(', ')}]`);
+}
+
+export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
+  transpose: {
+    summary: 'swap the two axes of a matrix (GPT-2 Conv1D [in, out] → [out, in])',
+    attrs: {},
+    arity: 1,
+    apply([t]) {
+      const [r, c] = need2d('transpose', t);
+      const src = toF32(t);
+      const out = new Float32Array(r * c);
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j];
+      return f32Tensor([c, r], out);
+    },
+  },
+  slice: {
+    summary: 'rows or columns [start, end) along an axis (a fused qkv_proj → q, k, v)',
+    attrs: { axis: { type: 'int' }, start: { type: 'int' }, end: { type: 'int' } },
+    arity: 1,
+    apply([t], a) {
+      const axis = a.axis as number, start = a.start as number, end = a.end as number;
+      checkAxis('slice', t.shape, axis);
+      if (!(0 <= start && start < end && end <= t.shape[axis])) throw new Error(`slice: [${start}, ${end}) is out of range for axis ${axis} of [${t.shape.join(', ')}]`);
+      const [outer, size, inner] = around(t.shape, axis);
+      const src = toF32(t);
+      const n = end - start;
+      const out = new Float32Array(outer * n * inner);
+      for (let o = 0; o < outer; o++) out.set(src.subarray((o * size + start) * inner, (o * size + end) * inner), o * n * inner);
+      const shape = [...t.shape];
+      shape[axis] = n;
+      return f32Tensor(shape, out);
+    },
+  },
+  concat: {
+    summary: 'join tensors along an axis (qkv-merge)',
+    attrs: { axis: { type: 'int' } },
+    arity: 'many',
+    apply(ts, a) {
+      const axis = a.axis as number;
+      const first = ts[0];
+      for (const t of ts) {
+        checkAxis('concat', t.shape, axis);
+        if (t.shape.length !== first.shape.length || t.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
+          throw new Error(`concat: shapes [${first.shape.join(', ')}] and [${t.shape.join(', ')}] differ off axis ${axis}`);
+        }
+      }
+      const total = ts.reduce((s, t) => s + t.shape[axis], 0);
+      const [outer, , inner] = around(first.shape, axis);
+      const out = new Float32Array(outer * total * inner);
+      let offset = 0;
+      for (const t of ts) {
+        const src = toF32(t);
+        const n = t.shape[axis];
+        for (let o = 0; o < outer; o++) out.set(src.subarray(o * n * inner, (o + 1) * n * inner), (o * total + offset) * inner);
+        offset += n;
+      }
+      const shape = [...first.shape];
+      shape[axis] = total;
+      return f32Tensor(shape, out);
+    },
+  },
+  scale_cols: {
+    summary: 'w[n, k] · (offset + g[k]): folds a norm weight g into the matmul that follows it',
+    attrs: { offset: { type: 'float', default: 0 } },
+    arity: 2,
+    apply([w, g], a) {
+      const [n, k] = need2d('scale_cols', w);
+      if (g.shape.length !== 1 || g.shape[0] !== k) throw new Error(`scale_cols: scale has shape [${g.shape.join(', ')}], expected [${k}]`);
+      const src = toF32(w);
+      const s = toF32(g);
+      const off = a.offset as number;
+      const out = new Float32Array(n * k);
+      for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) out[i * k + j] = src[i * k + j] * (off + s[j]);
+      return f32Tensor([n, k], out);
+    },
+  },
+  unpermute_rope: {
+    summary: "undo llama.cpp's convert-time row permutation of attn_q/attn_k (interleaved → rotate-half pairs)",
+    attrs: { heads: { type: 'int' } },
+    arity: 1,
+    apply([t], a) {
+      const heads = a.heads as number;
+      const rows = t.shape[0];
+      const cols = numel(t.shape.slice(1));
+      if (rows % (2 * heads) !== 0) throw new Error(`unpermute_rope: ${rows} rows do not split into ${heads} heads of pairs`);
+      const hd = rows / heads;
+      const src = toF32(t);
+      const out = new Float32Array(src.length);
+      // GGUF row h*hd + 2i + j holds HF row h*hd + j*hd/2 + i.
+      for (let h = 0; h < heads; h++) {
+        for (let i = 0; i < hd / 2; i++) {
+          for (let j = 0; j < 2; j++) {
+            const from = h * hd + 2 * i + j;
+            const to = h * hd + j * (hd / 2) + i;
+            out.set(src.subarray(from * cols, (from + 1) * cols), to * cols);
+          }
+        }
+      }
+      return f32Tensor(t.shape, out);
+    },
+  },
+  convert: {
+    summary: 'change the storage type (f32, f16, bf16, q8_0, q4_0)',
+    attrs: { dtype: { type: 'string', oneOf: ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] } },
+    arity: 1,
+    apply([t], a) {
+      const to = a.dtype as string;
+      if (!isDType(to)) throw new Error(`convert: unknown dtype ${to}`);
+      if (t.dtype === to) return t;
+      return convertF32(t, to as DType);
+    },
+  },
+  reshape: {
+    summary: 'same data, new static shape',
+    attrs: { shape: { type: 'ints' } },
+    arity: 1,
+    apply([t], a) {
+      const shape = a.shape as number[];
+      if (numel(shape) !== numel(t.shape)) throw new Error(`reshape: [${t.shape.join(', ')}] has ${numel(t.shape)} elements, [${shape.join(', ')}] needs ${numel(shape)}`);
+      return tensor(t.dtype, shape, t.data);
+    },
+  },
+};
+
+/** Evaluates a source, reading leaves through `read` (which names the missing tensor on failure). */
+export function evaluateWeight(e: WeightExpr, read: (name: string) => HostTensor): HostTensor {
+  if (e.kind === 'tensor') return read(e.name);
+  const fn = WEIGHT_FNS[e.fn];
+  if (!fn) throw new Error(`unknown weight transform '${e.fn}'`);
+  if (fn.arity !== 'many' && e.args.length !== fn.arity) throw new Error(`weight transform ${e.fn} takes ${fn.arity} argument(s), got ${e.args.length}`);
+  if (fn.arity === 'many' && e.args.length === 0) throw new Error(`weight transform ${e.fn} needs at least one argument`);
+  return fn.apply(e.args.map((a) => evaluateWeight(a, read)), e.attrs);
+}
