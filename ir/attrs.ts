@@ -1,9 +1,10 @@
 // Node attributes: typed values checked against each op's schema.
-import { type Dim, dimEquals, dimToString } from './dim.js';
+import { type Dim, dimEquals, dimToString, SymDim } from './dim.js';
 
-export type AttrType = 'int' | 'float' | 'bool' | 'string' | 'ints' | 'floats' | 'dims';
+export type AttrType = 'int' | 'float' | 'bool' | 'string' | 'ints' | 'floats' | 'dim' | 'dims';
 
-export type AttrValue = number | boolean | string | readonly number[] | readonly Dim[];
+/** A 'dim' attribute holds a Dim (a number or a SymDim); 'dims' a list of them. */
+export type AttrValue = number | boolean | string | SymDim | readonly number[] | readonly Dim[];
 
 export type Attrs = Readonly<Record<string, AttrValue>>;
 
@@ -38,12 +39,15 @@ export function checkAttr(spec: AttrSpec, value: AttrValue): string | undefined 
       return Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isInteger(v)) ? undefined : `expected a list of integers, got ${is}`;
     case 'floats':
       return Array.isArray(value) && value.every((v) => typeof v === 'number') ? undefined : `expected a list of numbers, got ${is}`;
+    case 'dim':
+      return (typeof value === 'number' && Number.isInteger(value)) || value instanceof SymDim ? undefined : `expected a dimension, got ${is}`;
     case 'dims':
       return Array.isArray(value) && value.every((v) => typeof v === 'number' ? Number.isInteger(v) : typeof v === 'object') ? undefined : `expected a list of dimensions, got ${is}`;
   }
 }
 
 function describeAttr(v: AttrValue): string {
+  if (v instanceof SymDim) return v.key;
   if (Array.isArray(v)) return `[${v.map((x) => (typeof x === 'number' ? String(x) : dimToString(x as Dim))).join(', ')}]`;
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
@@ -53,6 +57,7 @@ export function attrEquals(a: AttrValue, b: AttrValue): boolean {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
     return a.every((x, i) => dimEquals(x as Dim, b[i] as Dim));
   }
+  if (a instanceof SymDim || b instanceof SymDim) return (typeof a === 'number' || a instanceof SymDim) && (typeof b === 'number' || b instanceof SymDim) && dimEquals(a, b);
   return a === b;
 }
 
@@ -69,7 +74,7 @@ export function normalizeAttrs(schema: AttrSchema, given: Attrs): { attrs: Recor
     }
     const bad = checkAttr(spec, value);
     if (bad) errors.push(`attribute '${name}': ${bad}`);
-    else attrs[name] = spec.type === 'int' || spec.type === 'float' || spec.type === 'bool' || spec.type === 'string' ? value : [...(value as readonly number[])];
+    else attrs[name] = Array.isArray(value) ? [...(value as readonly number[])] : value;
   }
   for (const [name, spec] of Object.entries(schema)) {
     if (name in attrs || errors.some((e) => e.startsWith(`attribute '${name}'`))) continue;

@@ -1,7 +1,7 @@
 // The text form of a graph: one op per line, types on every result, attributes in braces
 // (defaults omitted), parameters bound to their weight sources. `parse(print(g))` gives g back.
 import { type AttrSpec, type AttrValue, attrEquals } from './attrs.js';
-import { type Dim, dimToString } from './dim.js';
+import { type Dim, dimToString, SymDim } from './dim.js';
 import type { Graph, Node, Value } from './graph.js';
 import { findOp } from './op.js';
 import { typeToString } from './types.js';
@@ -21,6 +21,7 @@ export function formatAttr(value: AttrValue, spec?: AttrSpec): string {
     const items = value.map((v) => (typeof v === 'number' ? (spec?.type === 'floats' ? formatFloat(v) : String(v)) : dimToString(v as Dim)));
     return `[${items.join(', ')}]`;
   }
+  if (value instanceof SymDim) return value.key;
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') return spec?.type === 'float' ? formatFloat(value) : String(value);
   return String(value);
