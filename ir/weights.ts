@@ -3,7 +3,7 @@
 // Q/K/V for qkv-merge, fold a norm weight into a matmul, quantize). Passes rewrite these at compile
 // time, and loaders and artifacts evaluate them, so the printed IR says exactly how every weight is made.
 import { type AttrSchema, type Attrs, type AttrValue, normalizeAttrs } from './attrs.js';
-import { isDType, type DType } from './dtype.js';
+import { isDType, isQuantized, storageBytes, type DType } from './dtype.js';
 import { convertF32, type HostTensor, numel, tensor, toF32 } from './tensor.js';
 
 export type WeightExpr =
@@ -29,18 +29,51 @@ export function weightLeaves(e: WeightExpr, into: string[] = []): string[] {
   return into;
 }
 
+export interface WeightType {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
 interface WeightFn {
   readonly attrs: AttrSchema;
   readonly arity: number | 'many';
   readonly summary: string;
+  /** Result type from argument types (throws with a message on a mismatch). */
+  type(args: readonly WeightType[], attrs: Attrs): WeightType;
   apply(args: readonly HostTensor[], attrs: Attrs): HostTensor;
+}
+
+/** Bytes of one index of axis 0 (a whole row for 2-D tensors; quantized rows are whole blocks). */
+function rowBytes(t: WeightType): number {
+  return t.shape.length <= 1 ? storageBytes(t.dtype, [1]) : storageBytes(t.dtype, t.shape.slice(1));
+}
+
+function bytesOf(t: HostTensor): Uint8Array {
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+/** A tensor of `dtype` and `shape` over raw bytes (copied so typed-array alignment holds). */
+function fromBytes(dtype: DType, shape: readonly number[], bytes: Uint8Array): HostTensor {
+  const buf = bytes.slice().buffer;
+  switch (dtype) {
+    case 'f32': return tensor(dtype, shape, new Float32Array(buf));
+    case 'f16': case 'bf16': return tensor(dtype, shape, new Uint16Array(buf));
+    case 'i32': return tensor(dtype, shape, new Int32Array(buf));
+    case 'u32': return tensor(dtype, shape, new Uint32Array(buf));
+    case 'q8_0': case 'q4_0': return tensor(dtype, shape, new Uint8Array(buf));
+  }
+}
+
+/** Row-wise ops along axis 0 keep the storage type (and quantized blocks) untouched. */
+function keepsStorage(t: WeightType, axis: number): boolean {
+  return axis === 0 && (t.shape.length >= 2 || !isQuantized(t.dtype));
 }
 
 function f32Tensor(shape: readonly number[], data: Float32Array): HostTensor {
   return tensor('f32', shape, data);
 }
 
-function need2d(fn: string, t: HostTensor): [number, number] {
+function need2d(fn: string, t: WeightType): [number, number] {
   if (t.shape.length !== 2) throw new Error(`${fn} needs a 2-D tensor, got [${t.shape.join(', ')}]`);
   return [t.shape[0], t.shape[1]];
 }
@@ -61,6 +94,10 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
     summary: 'swap the two axes of a matrix (GPT-2 Conv1D [in, out] → [out, in])',
     attrs: {},
     arity: 1,
+    type([t]) {
+      const [r, c] = need2d('transpose', t);
+      return { dtype: 'f32', shape: [c, r] };
+    },
     apply([t]) {
       const [r, c] = need2d('transpose', t);
       const src = toF32(t);
@@ -73,10 +110,21 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
     summary: 'rows or columns [start, end) along an axis (a fused qkv_proj → q, k, v)',
     attrs: { axis: { type: 'int' }, start: { type: 'int' }, end: { type: 'int' } },
     arity: 1,
-    apply([t], a) {
+    type([t], a) {
       const axis = a.axis as number, start = a.start as number, end = a.end as number;
       checkAxis('slice', t.shape, axis);
       if (!(0 <= start && start < end && end <= t.shape[axis])) throw new Error(`slice: [${start}, ${end}) is out of range for axis ${axis} of [${t.shape.join(', ')}]`);
+      const shape = [...t.shape];
+      shape[axis] = end - start;
+      return { dtype: keepsStorage(t, axis) ? t.dtype : 'f32', shape };
+    },
+    apply([t], a) {
+      const axis = a.axis as number, start = a.start as number, end = a.end as number;
+      const result = WEIGHT_FNS.slice.type([t], a);
+      if (result.dtype === t.dtype && axis === 0) {
+        const rb = rowBytes(t);
+        return fromBytes(t.dtype, result.shape, bytesOf(t).subarray(start * rb, end * rb));
+      }
       const [outer, size, inner] = around(t.shape, axis);
       const src = toF32(t);
       const n = end - start;
@@ -91,7 +139,7 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
     summary: 'join tensors along an axis (qkv-merge)',
     attrs: { axis: { type: 'int' } },
     arity: 'many',
-    apply(ts, a) {
+    type(ts, a) {
       const axis = a.axis as number;
       const first = ts[0];
       for (const t of ts) {
@@ -99,6 +147,22 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
         if (t.shape.length !== first.shape.length || t.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
           throw new Error(`concat: shapes [${first.shape.join(', ')}] and [${t.shape.join(', ')}] differ off axis ${axis}`);
         }
+      }
+      const shape = [...first.shape];
+      shape[axis] = ts.reduce((n, t) => n + t.shape[axis], 0);
+      const same = ts.every((t) => t.dtype === first.dtype && keepsStorage(t, axis));
+      return { dtype: same ? first.dtype : 'f32', shape };
+    },
+    apply(ts, a) {
+      const axis = a.axis as number;
+      const first = ts[0];
+      const result = WEIGHT_FNS.concat.type(ts, a);
+      if (result.dtype === first.dtype && axis === 0) {
+        const parts = ts.map(bytesOf);
+        const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) { joined.set(p, at); at += p.length; }
+        return fromBytes(result.dtype, result.shape, joined);
       }
       const total = ts.reduce((s, t) => s + t.shape[axis], 0);
       const [outer, , inner] = around(first.shape, axis);
@@ -119,6 +183,11 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
     summary: 'w[n, k] · (offset + g[k]): folds a norm weight g into the matmul that follows it',
     attrs: { offset: { type: 'float', default: 0 } },
     arity: 2,
+    type([w, g]) {
+      const [n, k] = need2d('scale_cols', w);
+      if (g.shape.length !== 1 || g.shape[0] !== k) throw new Error(`scale_cols: scale has shape [${g.shape.join(', ')}], expected [${k}]`);
+      return { dtype: 'f32', shape: [n, k] };
+    },
     apply([w, g], a) {
       const [n, k] = need2d('scale_cols', w);
       if (g.shape.length !== 1 || g.shape[0] !== k) throw new Error(`scale_cols: scale has shape [${g.shape.join(', ')}], expected [${k}]`);
@@ -134,31 +203,40 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
     summary: "undo llama.cpp's convert-time row permutation of attn_q/attn_k (interleaved → rotate-half pairs)",
     attrs: { heads: { type: 'int' } },
     arity: 1,
+    type([t], a) {
+      const heads = a.heads as number;
+      if (t.shape.length < 1 || heads <= 0 || t.shape[0] % (2 * heads) !== 0) throw new Error(`unpermute_rope: ${t.shape[0]} rows do not split into ${heads} heads of pairs`);
+      return { dtype: keepsStorage(t, 0) ? t.dtype : 'f32', shape: t.shape };
+    },
     apply([t], a) {
       const heads = a.heads as number;
       const rows = t.shape[0];
-      const cols = numel(t.shape.slice(1));
-      if (rows % (2 * heads) !== 0) throw new Error(`unpermute_rope: ${rows} rows do not split into ${heads} heads of pairs`);
+      WEIGHT_FNS.unpermute_rope.type([t], a);
       const hd = rows / heads;
-      const src = toF32(t);
-      const out = new Float32Array(src.length);
+      // Whole rows move, so any storage type (quantized blocks included) is copied as bytes.
+      const rb = rowBytes(t);
+      const src = bytesOf(t);
+      const out = new Uint8Array(src.length);
       // GGUF row h*hd + 2i + j holds HF row h*hd + j*hd/2 + i.
       for (let h = 0; h < heads; h++) {
         for (let i = 0; i < hd / 2; i++) {
           for (let j = 0; j < 2; j++) {
             const from = h * hd + 2 * i + j;
             const to = h * hd + j * (hd / 2) + i;
-            out.set(src.subarray(from * cols, (from + 1) * cols), to * cols);
+            out.set(src.subarray(from * rb, (from + 1) * rb), to * rb);
           }
         }
       }
-      return f32Tensor(t.shape, out);
+      return fromBytes(t.dtype, t.shape, out);
     },
   },
   convert: {
     summary: 'change the storage type (f32, f16, bf16, q8_0, q4_0)',
     attrs: { dtype: { type: 'string', oneOf: ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] } },
     arity: 1,
+    type([t], a) {
+      return { dtype: a.dtype as DType, shape: t.shape };
+    },
     apply([t], a) {
       const to = a.dtype as string;
       if (!isDType(to)) throw new Error(`convert: unknown dtype ${to}`);
@@ -170,6 +248,12 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
     summary: 'same data, new static shape',
     attrs: { shape: { type: 'ints' } },
     arity: 1,
+    type([t], a) {
+      const shape = a.shape as number[];
+      if (numel(shape) !== numel(t.shape)) throw new Error(`reshape: [${t.shape.join(', ')}] has ${numel(t.shape)} elements, [${shape.join(', ')}] needs ${numel(shape)}`);
+      if (isQuantized(t.dtype) && shape[shape.length - 1] !== t.shape[t.shape.length - 1]) throw new Error(`reshape: a ${t.dtype} tensor keeps its row length`);
+      return { dtype: t.dtype, shape };
+    },
     apply([t], a) {
       const shape = a.shape as number[];
       if (numel(shape) !== numel(t.shape)) throw new Error(`reshape: [${t.shape.join(', ')}] has ${numel(t.shape)} elements, [${shape.join(', ')}] needs ${numel(shape)}`);
@@ -178,12 +262,25 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
   },
 };
 
+/** The type a source evaluates to, from the types of the checkpoint tensors it reads. */
+export function weightType(e: WeightExpr, leaf: (name: string) => WeightType): WeightType {
+  if (e.kind === 'tensor') return leaf(e.name);
+  const fn = WEIGHT_FNS[e.fn];
+  if (!fn) throw new Error(`unknown weight transform '${e.fn}'`);
+  checkArity(e, fn);
+  return fn.type(e.args.map((a) => weightType(a, leaf)), e.attrs);
+}
+
+function checkArity(e: { fn: string; args: readonly unknown[] }, fn: WeightFn): void {
+  if (fn.arity !== 'many' && e.args.length !== fn.arity) throw new Error(`weight transform ${e.fn} takes ${fn.arity} argument(s), got ${e.args.length}`);
+  if (fn.arity === 'many' && e.args.length === 0) throw new Error(`weight transform ${e.fn} needs at least one argument`);
+}
+
 /** Evaluates a source, reading leaves through `read` (which names the missing tensor on failure). */
 export function evaluateWeight(e: WeightExpr, read: (name: string) => HostTensor): HostTensor {
   if (e.kind === 'tensor') return read(e.name);
   const fn = WEIGHT_FNS[e.fn];
   if (!fn) throw new Error(`unknown weight transform '${e.fn}'`);
-  if (fn.arity !== 'many' && e.args.length !== fn.arity) throw new Error(`weight transform ${e.fn} takes ${fn.arity} argument(s), got ${e.args.length}`);
-  if (fn.arity === 'many' && e.args.length === 0) throw new Error(`weight transform ${e.fn} needs at least one argument`);
+  checkArity(e, fn);
   return fn.apply(e.args.map((a) => evaluateWeight(a, read)), e.attrs);
 }
