@@ -6,6 +6,7 @@ import type { DType } from './dtype.js';
 import { IRError } from './errors.js';
 import { Graph, makeNode, type Value } from './graph.js';
 import { getOp, operandArity } from './op.js';
+import './ops/index.js';
 import { tensorType, typeToString } from './types.js';
 import { verifyGraph } from './verifier.js';
 import { type WeightExpr, weightTensor } from './weights.js';

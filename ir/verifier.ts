@@ -6,6 +6,7 @@ import { dimEquals, shapeToString } from './dim.js';
 import { IRError, type SourceLoc } from './errors.js';
 import type { Graph, Node, Value } from './graph.js';
 import { findOp, operandArity } from './op.js';
+import './ops/index.js';
 import { typeSymbols, typesEqual, typeToString, type TensorType } from './types.js';
 import { WEIGHT_FNS, type WeightExpr } from './weights.js';
 

@@ -1,7 +1,7 @@
 // Shared helpers for op definitions: operand checks that produce readable type errors, and
 // broadcasting over symbolic shapes.
-import { type Dim, dimEquals, dimToString, shapeToString } from '../dim.js';
-import type { DType } from '../dtype.js';
+import { type Dim, type DimBindings, dimEquals, dimToString, evalDim, shapeToString } from '../dim.js';
+import { type DType, isQuantized } from '../dtype.js';
 import { TypeInferenceError } from '../errors.js';
 import { type HostTensor, numel, tensor, toF32 } from '../tensor.js';
 import { type TensorType, typeToString } from '../types.js';
@@ -81,4 +81,55 @@ export function outF32(shape: readonly number[], data: Float32Array): HostTensor
 /** Activations are f32 (weights may be stored narrower or quantized; ops read them as f32). */
 export function f32Type(shape: readonly Dim[]): TensorType {
   return { dtype: 'f32', shape: [...shape] };
+}
+
+/** Normalizes a possibly negative axis (-1 = last) against a rank, naming the attribute when it is out of range. */
+export function normAxis(axis: number, rank: number, what = 'axis'): number {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) fail(`${what} ${axis} is out of range for rank ${rank}`);
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** Row-major strides of a static shape. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const out = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    out[i] = s;
+    s *= shape[i];
+  }
+  return out;
+}
+
+/** A shape's dims under this run's symbol bindings. */
+export function evalShape(shape: readonly Dim[], dims: DimBindings): number[] {
+  return shape.map((d) => evalDim(d, dims));
+}
+
+/** Fails unless the operand is stored element by element (layout ops cannot cut GGUF blocks). */
+export function expectUnblocked(t: TensorType, what: string): void {
+  if (isQuantized(t.dtype)) fail(`${what} must not be block-quantized, got ${typeToString(t)}`);
+}
+
+/** A new tensor of `t`'s dtype whose elements are picked from `t` by flat index (layout ops on any plain dtype). */
+export function gather(t: HostTensor, shape: readonly number[], index: (k: number) => number): HostTensor {
+  const src = t.data as ArrayLike<number>;
+  const n = numel(shape);
+  const out = newLike(t, n);
+  for (let k = 0; k < n; k++) out[k] = src[index(k)];
+  return tensor(t.dtype, shape, out);
+}
+
+/** An empty array of the same typed-array kind as t's data. */
+export function newLike(t: HostTensor, n: number): Float32Array | Int32Array | Uint32Array | Uint16Array {
+  const data = t.data;
+  if (data instanceof Float32Array) return new Float32Array(n);
+  if (data instanceof Int32Array) return new Int32Array(n);
+  if (data instanceof Uint32Array) return new Uint32Array(n);
+  if (data instanceof Uint16Array) return new Uint16Array(n);
+  throw new Error(`cannot move elements of a ${t.dtype} tensor`);
+}
+
+/** True when a dim is a constant below zero: `end - start` or `size - end` proven negative. */
+export function provenNegative(d: Dim): boolean {
+  return typeof d === 'number' && d < 0;
 }

@@ -3,6 +3,7 @@
 import { type DimBindings, dimToString, evalDim } from '../../ir/dim.js';
 import type { Graph, Value } from '../../ir/graph.js';
 import { getOp } from '../../ir/op.js';
+import '../../ir/ops/index.js';
 import type { HostTensor } from '../../ir/tensor.js';
 import { typeToString } from '../../ir/types.js';
 

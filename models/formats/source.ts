@@ -1,0 +1,72 @@
+// Random access to the bytes of a model file, with every read bounds-checked. Readers take a
+// ByteSource rather than a path so tests can hand them mutated bytes without touching disk.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { FormatError } from './store.js';
+
+export interface ByteSource {
+  /** Names the source in error messages (the file path). */
+  readonly name: string;
+  readonly size: number;
+  /**
+   * `length` bytes from `offset` in a fresh buffer (so typed views on it are aligned).
+   * Throws FormatError naming `what` when the range runs past the end.
+   */
+  read(offset: number, length: number, what: string): Uint8Array;
+}
+
+function checkRange(src: ByteSource, offset: number, length: number, what: string): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new FormatError(src.name, `${what}: invalid range (offset ${offset}, ${length} bytes)`, offset);
+  }
+  if (offset + length > src.size) {
+    throw new FormatError(src.name, `${what}: needs bytes ${offset}..${offset + length} but the file has ${src.size}`, offset);
+  }
+}
+
+/** A file on disk, opened per read: stores hold no descriptors, so nothing needs closing. */
+export class FileSource implements ByteSource {
+  readonly size: number;
+  constructor(readonly name: string) {
+    const fd = openSync(name, 'r');
+    try {
+      this.size = fstatSync(fd).size;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  read(offset: number, length: number, what: string): Uint8Array {
+    checkRange(this, offset, length, what);
+    const out = new Uint8Array(length);
+    const fd = openSync(this.name, 'r');
+    try {
+      let done = 0;
+      while (done < length) {
+        const n = readSync(fd, out, done, length - done, offset + done);
+        if (n === 0) throw new FormatError(this.name, `${what}: file shrank while reading`, offset + done);
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return out;
+  }
+}
+
+/** Bytes already in memory. */
+export class MemorySource implements ByteSource {
+  constructor(readonly name: string, private readonly bytes: Uint8Array) {}
+
+  get size(): number {
+    return this.bytes.length;
+  }
+
+  read(offset: number, length: number, what: string): Uint8Array {
+    checkRange(this, offset, length, what);
+    return this.bytes.slice(offset, offset + length);
+  }
+}
+
+export function toSource(pathOrSource: string | ByteSource): ByteSource {
+  return typeof pathOrSource === 'string' ? new FileSource(pathOrSource) : pathOrSource;
+}

@@ -1,0 +1,53 @@
+// The interface every model-file reader implements, and the one error type they throw.
+import { type DType, isDType } from '../../ir/dtype.js';
+import type { HostTensor } from '../../ir/tensor.js';
+
+/** A metadata value as the file states it (GGUF arrays of numbers become typed arrays). */
+export type MetaValue = string | number | bigint | boolean | MetaArray;
+export type MetaArray =
+  | readonly MetaValue[]
+  | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
+  | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+
+export interface TensorInfo {
+  /** Our dtype, or the file's own type name when we cannot read that type (e.g. "IQ4_NL", "F64"). */
+  readonly dtype: DType | string;
+  /** Row-major shape (outermost first). */
+  readonly shape: readonly number[];
+}
+
+/**
+ * Named tensors in one model file (or one sharded set). Opening reads only headers; `read`
+ * fetches one tensor's bytes on demand.
+ */
+export interface TensorStore {
+  /** "safetensors", "gguf", "llama2c". */
+  readonly format: string;
+  readonly path: string;
+  names(): string[];
+  has(name: string): boolean;
+  /** Throws FormatError for an unknown name. */
+  info(name: string): TensorInfo;
+  /** Throws FormatError for an unknown name or a type we cannot read. */
+  read(name: string): HostTensor;
+  /** Key/value metadata stored in the file, when the format has any. */
+  readonly metadata?: ReadonlyMap<string, MetaValue>;
+}
+
+/** A malformed or unsupported model file. The message names the file and what is wrong where. */
+export class FormatError extends Error {
+  override readonly name = 'FormatError';
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+    /** Byte offset in the file where the problem is, when known. */
+    readonly offset?: number,
+  ) {
+    super(`${file}: ${detail}${offset === undefined ? '' : ` (at byte ${offset})`}`);
+  }
+}
+
+/** True when `store.info(name).dtype` is one of ours, i.e. `read` can return it. */
+export function isReadable(info: TensorInfo): info is TensorInfo & { dtype: DType } {
+  return isDType(info.dtype);
+}

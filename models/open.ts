@@ -1,0 +1,121 @@
+// Opens a model from a path: an HF directory (config.json + safetensors), a GGUF file, or a
+// llama2.c checkpoint. Reads headers only; tensors are read when a parameter asks for them.
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { HostTensor } from '../ir/tensor.js';
+import type { WeightType } from '../ir/weights.js';
+import { configFromGguf } from './config/gguf.js';
+import { configFromHf } from './config/hf.js';
+import { configFromLlama2c } from './config/llama2c.js';
+import { ConfigError, type ModelConfig } from './config/model-config.js';
+import { type DecoderWeights, ggufDecoderWeights, hfDecoderWeights, llama2cDecoderWeights } from './arch/decoder-weights.js';
+import { openGguf } from './formats/gguf.js';
+import { openLlama2c } from './formats/llama2c.js';
+import { openSafetensors } from './formats/safetensors.js';
+import { FormatError, isReadable, type TensorStore } from './formats/store.js';
+
+export type ModelFormat = 'hf' | 'gguf' | 'llama2c';
+
+export interface ModelSource {
+  readonly path: string;
+  readonly format: ModelFormat;
+  readonly config: ModelConfig;
+  readonly store: TensorStore;
+  /** Where the tokenizer is: tokenizer.json, a llama2.c tokenizer .bin, or the GGUF itself. */
+  readonly tokenizerPath?: string;
+  /** Where each decoder weight lives in this file layout. */
+  decoderWeights(): DecoderWeights;
+  /** Type of a checkpoint tensor (throws a FormatError naming it when missing or unreadable). */
+  leafType(name: string): WeightType;
+  readLeaf(name: string): HostTensor;
+}
+
+function readMagic(path: string): number | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    return readSync(fd, buf, 0, 4, 0) === 4 ? buf.readUInt32LE(0) : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const GGUF_MAGIC = 0x46554747;
+
+export interface OpenOptions {
+  /** Overrides where the tokenizer is found. */
+  readonly tokenizer?: string;
+}
+
+export function openModel(path: string, opts: OpenOptions = {}): ModelSource {
+  if (!existsSync(path)) throw new Error(`model not found: ${path}`);
+  const stat = statSync(path);
+  if (stat.isDirectory() || path.endsWith('.safetensors') || path.endsWith('.safetensors.index.json')) return openHf(path, opts);
+  if (readMagic(path) === GGUF_MAGIC) {
+    const store = openGguf(path);
+    const config = configFromGguf(store.metadata, path, (n) => (store.has(n) ? store.info(n).shape : undefined));
+    return source(path, 'gguf', config, store, opts.tokenizer ?? path, ggufDecoderWeights);
+  }
+  if (path.endsWith('.bin')) {
+    const store = openLlama2c(path);
+    const config = configFromLlama2c(store.header, path);
+    return source(path, 'llama2c', config, store, opts.tokenizer ?? findLlama2cTokenizer(path, config.vocabSize), llama2cDecoderWeights);
+  }
+  throw new Error(`${path}: not a model this tool reads (expected an HF directory with config.json, a .gguf file, or a llama2.c .bin checkpoint)`);
+}
+
+function openHf(path: string, opts: OpenOptions): ModelSource {
+  const dir = statSync(path).isDirectory() ? path : dirname(path);
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new ConfigError(dir, 'no config.json next to the weights');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(configPath, `not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(configPath, 'must hold a JSON object');
+  let config: ModelConfig;
+  try {
+    config = configFromHf(json as Record<string, unknown>);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(configPath, e.message.replace(/^config\.json: /, ''));
+    throw e;
+  }
+  const store = openSafetensors(path);
+  const tok = opts.tokenizer ?? (existsSync(join(dir, 'tokenizer.json')) ? join(dir, 'tokenizer.json') : undefined);
+  return source(dir, 'hf', config, store, tok, hfDecoderWeights);
+}
+
+/** llama2.c keeps the tokenizer beside the checkpoint: tokenizer.bin or tok<vocab>.bin. */
+function findLlama2cTokenizer(path: string, vocab: number): string | undefined {
+  const dir = dirname(path);
+  for (const name of [`tok${vocab}.bin`, 'tokenizer.bin']) {
+    const p = join(dir, name);
+    if (existsSync(p) && p !== path) return p;
+  }
+  const candidates = readdirSync(dir).filter((f) => /^tok.*\.bin$/.test(f) && f !== basename(path));
+  return candidates.length === 1 ? join(dir, candidates[0]) : undefined;
+}
+
+function source(
+  path: string,
+  format: ModelFormat,
+  config: ModelConfig,
+  store: TensorStore,
+  tokenizerPath: string | undefined,
+  naming: (c: ModelConfig, has: (n: string) => boolean) => DecoderWeights,
+): ModelSource {
+  const has = (n: string) => store.has(n);
+  return {
+    path, format, config, store, tokenizerPath,
+    decoderWeights: () => naming(config, has),
+    leafType(name) {
+      if (!store.has(name)) throw new FormatError(store.path, `missing tensor "${name}" (needed by this ${config.family} model)`);
+      const info = store.info(name);
+      if (!isReadable(info)) throw new FormatError(store.path, `tensor "${name}" has type ${info.dtype}, which is not supported (supported: F32, F16, BF16, Q8_0, Q4_0)`);
+      return { dtype: info.dtype, shape: info.shape };
+    },
+    readLeaf: (name) => store.read(name),
+  };
+}

@@ -1,0 +1,30 @@
+// What every backend offers the generation loop: run new tokens through the model, keep the KV
+// cache, hand back logits.
+
+export type LogitsWanted = 'last' | 'all';
+
+export interface Executor {
+  /** 'reference', 'wasm' or 'webgpu'. */
+  readonly backend: string;
+  /** The most tokens the cache holds. */
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  /** Tokens in the cache. */
+  readonly position: number;
+  /**
+   * Runs `tokens` at positions [position, position + tokens.length), appending them to the
+   * cache. Returns the logits of the last token ([vocab]) or of every token ([tokens, vocab]).
+   */
+  forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array>;
+  /** Keeps the first `length` cached tokens. */
+  truncate(length: number): void;
+  reset(): void;
+  dispose(): Promise<void>;
+}
+
+export class ContextFullError extends Error {
+  constructor(readonly contextLength: number, readonly needed: number) {
+    super(`the context is full: ${needed} tokens do not fit in the model's context of ${contextLength}`);
+    this.name = 'ContextFullError';
+  }
+}

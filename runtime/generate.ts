@@ -1,0 +1,155 @@
+// The generation loop: chunked prefill, cached decode, sampling, stop conditions, streaming
+// text deltas and throughput statistics. Backend-agnostic: it drives any Executor.
+import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
+import { TokenStream } from '../models/tokenizers/tokenizer.js';
+import type { Executor } from './executor.js';
+import { Sampler, type SamplingParams } from './sampler.js';
+
+export interface GenerateParams extends SamplingParams {
+  /** New tokens at most. Default 256. */
+  readonly maxTokens?: number;
+  /** Stop when the text contains one of these (the stop text itself is not emitted). */
+  readonly stop?: readonly string[];
+  /** Stop at the model's end-of-sequence tokens. Default true. */
+  readonly stopAtEos?: boolean;
+  /** Prompt tokens per forward pass while prefilling; 0 = the whole prompt at once. */
+  readonly prefillChunk?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface GeneratedToken {
+  readonly id: number;
+  /** Text this token completes (may be '' while a character or a possible stop text is pending). */
+  readonly text: string;
+}
+
+export type StopReason = 'eos' | 'max_tokens' | 'stop' | 'context' | 'aborted';
+
+export interface GenerationStats {
+  readonly promptTokens: number;
+  readonly generatedTokens: number;
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+  readonly prefillTokensPerSecond: number;
+  readonly decodeTokensPerSecond: number;
+  readonly stopReason: StopReason;
+  /** A sentence for people when the stop was not the ordinary end (context full, aborted). */
+  readonly message?: string;
+}
+
+export interface GenerationModel {
+  readonly executor: Executor;
+  readonly tokenizer: Tokenizer;
+  readonly eosIds: readonly number[];
+  /**
+   * Longrope models pick their RoPE factors by total length: once the sequence grows past this,
+   * the cache is recomputed with the long factors (as HF generate() does).
+   */
+  readonly recomputeAbove?: number;
+}
+
+/** Yields tokens as they are generated and returns the statistics. */
+export async function* generateTokens(model: GenerationModel, promptIds: readonly number[], params: GenerateParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
+  const { executor, tokenizer } = model;
+  const sampler = new Sampler(params);
+  const maxTokens = params.maxTokens ?? 256;
+  const stops = (params.stop ?? []).filter((s) => s.length > 0);
+  const eos = params.stopAtEos === false ? new Set<number>() : new Set(model.eosIds);
+  if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens (enable BOS or give some text)');
+  const ids = [...promptIds];
+  const stream = new TokenStream(tokenizer);
+  for (const id of promptIds) stream.push(id);
+  stream.flush();
+
+  executor.reset();
+  const t0 = performance.now();
+  let stopReason: StopReason = 'max_tokens';
+  let message: string | undefined;
+  if (promptIds.length > executor.contextLength) {
+    throw new Error(`the prompt has ${promptIds.length} tokens, more than the model's context of ${executor.contextLength}`);
+  }
+  let logits = await prefill(executor, promptIds, params.prefillChunk ?? 0);
+  const prefillMs = performance.now() - t0;
+  const t1 = performance.now();
+  let generated = 0;
+  let pending = ''; // text held back because it may start a stop sequence
+  let emittedText = '';
+
+  while (generated < maxTokens) {
+    if (params.signal?.aborted) { stopReason = 'aborted'; message = 'generation was cancelled'; break; }
+    const next = sampler.sample(logits, ids);
+    if (eos.has(next)) { stopReason = 'eos'; break; }
+    ids.push(next);
+    generated++;
+    pending += stream.push(next);
+    const stopHit = findStop(emittedText + pending, stops, emittedText.length);
+    if (stopHit !== undefined) {
+      const keep = stopHit - emittedText.length;
+      yield { id: next, text: pending.slice(0, keep) };
+      stopReason = 'stop';
+      pending = '';
+      break;
+    }
+    const safe = pending.length - heldBack(emittedText + pending, stops);
+    const out = pending.slice(0, Math.max(0, safe));
+    pending = pending.slice(out.length);
+    emittedText += out;
+    yield { id: next, text: out };
+    if (generated >= maxTokens) break;
+    if (executor.position + 1 > executor.contextLength) {
+      stopReason = 'context';
+      message = `stopped at the context limit of ${executor.contextLength} tokens`;
+      break;
+    }
+    if (model.recomputeAbove !== undefined && executor.position + 1 > model.recomputeAbove && executor.position <= model.recomputeAbove) {
+      // Crossing the longrope boundary: every cached key must be recomputed with the long factors.
+      executor.reset();
+      logits = await prefill(executor, ids, params.prefillChunk ?? 0);
+    } else {
+      logits = await executor.forward([next], 'last');
+    }
+  }
+  if (stopReason !== 'stop') {
+    const rest = pending + stream.flush();
+    if (rest) yield { id: -1, text: rest };
+  }
+  const decodeMs = performance.now() - t1;
+  return {
+    promptTokens: promptIds.length,
+    generatedTokens: generated,
+    prefillMs,
+    decodeMs,
+    prefillTokensPerSecond: promptIds.length / (prefillMs / 1000),
+    decodeTokensPerSecond: generated / (decodeMs / 1000),
+    stopReason,
+    message,
+  };
+}
+
+async function prefill(executor: Executor, ids: readonly number[], chunk: number): Promise<Float32Array> {
+  const size = chunk > 0 ? chunk : ids.length;
+  let logits: Float32Array | undefined;
+  for (let i = 0; i < ids.length; i += size) logits = await executor.forward(ids.slice(i, i + size), 'last');
+  return logits!;
+}
+
+/** Index where the first stop text begins, if one ends after `from`. */
+function findStop(text: string, stops: readonly string[], from: number): number | undefined {
+  let best: number | undefined;
+  for (const s of stops) {
+    const at = text.indexOf(s, Math.max(0, from - s.length + 1));
+    if (at !== -1 && (best === undefined || at < best)) best = at;
+  }
+  return best;
+}
+
+/** How many trailing characters could still grow into a stop text. */
+function heldBack(text: string, stops: readonly string[]): number {
+  let hold = 0;
+  for (const s of stops) {
+    for (let n = Math.min(s.length - 1, text.length); n > hold; n--) {
+      if (text.endsWith(s.slice(0, n))) { hold = n; break; }
+    }
+  }
+  return hold;
+}

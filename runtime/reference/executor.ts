@@ -1,0 +1,74 @@
+// The reference backend as an Executor: the interpreter over the step graphs, with the KV cache
+// held as host tensors between steps.
+import type { Graph } from '../../ir/graph.js';
+import { i32, type HostTensor, tensor } from '../../ir/tensor.js';
+import { ContextFullError, type Executor, type LogitsWanted } from '../executor.js';
+import { interpret, type ParamResolver } from './interpreter.js';
+
+export interface StepGraphs {
+  /** Logits of the last position only (generation). */
+  readonly last: Graph;
+  /** Logits of every position. */
+  readonly all: Graph;
+}
+
+export class ReferenceExecutor implements Executor {
+  readonly backend = 'reference';
+  private state = new Map<string, HostTensor>();
+  private length = 0;
+
+  constructor(
+    private readonly graphs: StepGraphs,
+    private readonly params: ParamResolver,
+    readonly contextLength: number,
+    readonly vocabSize: number,
+  ) {
+    this.reset();
+  }
+
+  get position(): number {
+    return this.length;
+  }
+
+  async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
+    if (tokens.length === 0) throw new Error('forward: no tokens');
+    if (this.length + tokens.length > this.contextLength) throw new ContextFullError(this.contextLength, this.length + tokens.length);
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new RangeError(`token id ${t} is outside the vocabulary [0, ${this.vocabSize})`);
+    const g = want === 'last' ? this.graphs.last : this.graphs.all;
+    const S = tokens.length;
+    const inputs: Record<string, HostTensor> = {
+      tokens: i32([S], tokens),
+      pos: i32([S], Array.from({ length: S }, (_, i) => this.length + i)),
+    };
+    for (const [name, t] of this.state) inputs[name] = t;
+    const res = interpret(g, { inputs, params: this.params, dims: { P: this.length } });
+    for (const [name, t] of Object.entries(res.updates)) this.state.set(name, t);
+    this.length += S;
+    return res.outputs.logits.data as Float32Array;
+  }
+
+  truncate(length: number): void {
+    if (length < 0 || length > this.length) throw new RangeError(`truncate: ${length} is outside [0, ${this.length}]`);
+    for (const [name, t] of this.state) {
+      const row = t.shape.slice(1).reduce((a, b) => a * b, 1);
+      this.state.set(name, tensor(t.dtype, [length, ...t.shape.slice(1)], (t.data as Float32Array).slice(0, length * row)));
+    }
+    this.length = length;
+  }
+
+  reset(): void {
+    this.state.clear();
+    for (const v of this.graphs.last.stateInputs()) {
+      const rest = v.type.shape.slice(1).map((d) => {
+        if (typeof d !== 'number') throw new Error(`state %${v.name} must have static trailing dims`);
+        return d;
+      });
+      this.state.set(v.name, tensor(v.type.dtype, [0, ...rest]));
+    }
+    this.length = 0;
+  }
+
+  async dispose(): Promise<void> {
+    this.state.clear();
+  }
+}

@@ -1,0 +1,158 @@
+// Token sampling: logit bias, repetition/frequency/presence penalties, then greedy or
+// temperature → top-k → top-p → min-p → a draw from a seeded generator.
+
+export interface SamplingParams {
+  /** 0 = greedy (argmax). Default 0. */
+  readonly temperature?: number;
+  /** Keep the k most likely tokens; 0 = off. */
+  readonly topK?: number;
+  /** Keep the smallest set whose probability reaches p; 1 = off. */
+  readonly topP?: number;
+  /** Drop tokens less likely than minP × the most likely one; 0 = off. */
+  readonly minP?: number;
+  /** HF-style: positive logits of seen tokens are divided by it, negative ones multiplied; 1 = off. */
+  readonly repetitionPenalty?: number;
+  /** OpenAI-style: logit −= count × frequencyPenalty. */
+  readonly frequencyPenalty?: number;
+  /** OpenAI-style: logit −= presencePenalty once a token has appeared. */
+  readonly presencePenalty?: number;
+  /** How many recent tokens the penalties look at; 0 = all of the context. */
+  readonly penaltyWindow?: number;
+  /** Added to the logits of the given token ids before anything else. */
+  readonly logitBias?: Readonly<Record<number, number>>;
+  /** Same seed, same model, same prompt → same text. */
+  readonly seed?: number;
+}
+
+/** xoshiro128** seeded through splitmix32: small, fast, and reproducible across platforms. */
+export class Rng {
+  private s = new Uint32Array(4);
+  constructor(seed: number) {
+    let x = seed >>> 0;
+    for (let i = 0; i < 4; i++) {
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      this.s[i] = (z ^ (z >>> 16)) >>> 0;
+    }
+  }
+  private nextU32(): number {
+    const s = this.s;
+    const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
+    const t = (s[1] << 9) >>> 0;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result;
+  }
+  /** Uniform in [0, 1) with 53 random bits. */
+  next(): number {
+    return (this.nextU32() * 2 ** 21 + (this.nextU32() >>> 11)) / 2 ** 53;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+export function argmax(logits: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  return best;
+}
+
+export class Sampler {
+  private readonly rng: Rng;
+  constructor(readonly params: SamplingParams = {}) {
+    validate(params);
+    this.rng = new Rng(params.seed ?? (Math.random() * 2 ** 32) >>> 0);
+  }
+
+  get greedy(): boolean {
+    return (this.params.temperature ?? 0) === 0;
+  }
+
+  /** Picks the next token. `history` is the context so far (prompt and generated ids). */
+  sample(logits: Float32Array, history: readonly number[] = []): number {
+    const adjusted = this.adjust(logits, history);
+    if (this.greedy) return argmax(adjusted);
+    return this.draw(adjusted);
+  }
+
+  /** Applies bias and penalties; returns a copy (the caller's logits stay untouched). */
+  adjust(logits: Float32Array, history: readonly number[]): Float32Array {
+    const p = this.params;
+    const rep = p.repetitionPenalty ?? 1;
+    const freq = p.frequencyPenalty ?? 0;
+    const pres = p.presencePenalty ?? 0;
+    const needsPenalty = rep !== 1 || freq !== 0 || pres !== 0;
+    if (!p.logitBias && !needsPenalty) return logits;
+    const out = Float32Array.from(logits);
+    for (const [id, bias] of Object.entries(p.logitBias ?? {})) {
+      const i = Number(id);
+      if (i >= 0 && i < out.length) out[i] += bias;
+    }
+    if (needsPenalty) {
+      const window = p.penaltyWindow ?? 0;
+      const recent = window > 0 ? history.slice(-window) : history;
+      const counts = new Map<number, number>();
+      for (const id of recent) counts.set(id, (counts.get(id) ?? 0) + 1);
+      for (const [id, n] of counts) {
+        if (id < 0 || id >= out.length) continue;
+        let v = out[id];
+        if (rep !== 1) v = v > 0 ? v / rep : v * rep;
+        v -= n * freq + pres;
+        out[id] = v;
+      }
+    }
+    return out;
+  }
+
+  private draw(logits: Float32Array): number {
+    const p = this.params;
+    const temp = p.temperature ?? 1;
+    // Candidates sorted by logit, best first; top-k limits how many are kept.
+    let ids = Array.from(logits.keys()).filter((i) => Number.isFinite(logits[i]));
+    if (ids.length === 0) throw new Error('sampling: every logit is -inf or NaN');
+    ids.sort((a, b) => logits[b] - logits[a] || a - b);
+    const k = p.topK ?? 0;
+    if (k > 0) ids = ids.slice(0, k);
+    const max = logits[ids[0]];
+    let probs = ids.map((i) => Math.exp((logits[i] - max) / temp));
+    let total = probs.reduce((a, b) => a + b, 0);
+    probs = probs.map((x) => x / total);
+    const topP = p.topP ?? 1;
+    if (topP < 1) {
+      let acc = 0;
+      let keep = 0;
+      while (keep < probs.length && acc < topP) acc += probs[keep++];
+      ids = ids.slice(0, Math.max(keep, 1));
+      probs = probs.slice(0, ids.length);
+    }
+    const minP = p.minP ?? 0;
+    if (minP > 0) {
+      const cut = probs[0] * minP;
+      const keep = Math.max(1, probs.findIndex((x) => x < cut) === -1 ? probs.length : probs.findIndex((x) => x < cut));
+      ids = ids.slice(0, keep);
+      probs = probs.slice(0, keep);
+    }
+    total = probs.reduce((a, b) => a + b, 0);
+    let r = this.rng.next() * total;
+    for (let i = 0; i < ids.length; i++) {
+      r -= probs[i];
+      if (r < 0) return ids[i];
+    }
+    return ids[ids.length - 1];
+  }
+}
+
+function validate(p: SamplingParams): void {
+  const bad = (what: string) => { throw new RangeError(`sampling: ${what}`); };
+  if (p.temperature !== undefined && !(p.temperature >= 0)) bad(`temperature must be ≥ 0, got ${p.temperature}`);
+  if (p.topK !== undefined && !(Number.isInteger(p.topK) && p.topK >= 0)) bad(`top-k must be a whole number ≥ 0, got ${p.topK}`);
+  if (p.topP !== undefined && !(p.topP > 0 && p.topP <= 1)) bad(`top-p must be in (0, 1], got ${p.topP}`);
+  if (p.minP !== undefined && !(p.minP >= 0 && p.minP <= 1)) bad(`min-p must be in [0, 1], got ${p.minP}`);
+  if (p.repetitionPenalty !== undefined && !(p.repetitionPenalty > 0)) bad(`repetition penalty must be > 0, got ${p.repetitionPenalty}`);
+  if (p.penaltyWindow !== undefined && !(Number.isInteger(p.penaltyWindow) && p.penaltyWindow >= 0)) bad(`penalty window must be a whole number ≥ 0, got ${p.penaltyWindow}`);
+}

@@ -1,0 +1,95 @@
+// A loaded model: its source files, config, tokenizer, step graphs and an executor on one backend.
+import type { Graph, Value } from '../ir/graph.js';
+import { formatWeight } from '../ir/printer.js';
+import type { HostTensor } from '../ir/tensor.js';
+import { evaluateWeight } from '../ir/weights.js';
+import { buildDecoderGraph, type DecoderGraphOptions } from '../models/arch/decoder.js';
+import type { ModelConfig } from '../models/config/model-config.js';
+import { openModel, type ModelSource, type OpenOptions } from '../models/open.js';
+import { loadTokenizer } from '../models/tokenizers/load.js';
+import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
+import type { Executor } from '../runtime/executor.js';
+import { generateTokens, type GeneratedToken, type GenerateParams, type GenerationStats } from '../runtime/generate.js';
+import { ReferenceExecutor } from '../runtime/reference/executor.js';
+import type { ParamResolver } from '../runtime/reference/interpreter.js';
+
+export type BackendName = 'reference';
+
+export interface LoadOptions extends OpenOptions {
+  readonly backend?: BackendName;
+  /** Rewrites applied to every graph before it runs (a pass pipeline, from src/compile.ts). */
+  readonly transform?: (g: Graph) => Graph;
+}
+
+/** Evaluates each distinct weight source once and keeps the result. */
+export function paramResolver(source: ModelSource): ParamResolver {
+  const cache = new Map<string, HostTensor>();
+  return (p: Value) => {
+    if (p.def.kind !== 'param') throw new Error(`%${p.name} is not a parameter`);
+    const key = formatWeight(p.def.source);
+    let t = cache.get(key);
+    if (!t) {
+      t = evaluateWeight(p.def.source, (name) => source.readLeaf(name));
+      cache.set(key, t);
+    }
+    return t;
+  };
+}
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly executor: Executor;
+  private tokenizerCache?: Tokenizer;
+
+  private constructor(readonly source: ModelSource, private readonly opts: LoadOptions) {
+    this.config = source.config;
+    if (this.config.task !== 'decoder') throw new Error(`${source.path}: a ${this.config.family} ${this.config.task} model has no decoder graph`);
+    const resolve = paramResolver(source);
+    this.executor = new ReferenceExecutor(
+      { last: this.graph({ logits: 'last' }), all: this.graph({ logits: 'all' }) },
+      resolve,
+      this.config.maxPositions,
+      this.config.vocabSize,
+    );
+  }
+
+  static load(path: string, opts: LoadOptions = {}): Model {
+    return new Model(openModel(path, opts), opts);
+  }
+
+  /** The step graph (after the configured passes). */
+  graph(opts: DecoderGraphOptions = {}): Graph {
+    const g = buildDecoderGraph(this.config, this.source.decoderWeights(), (n) => this.source.leafType(n), opts);
+    return this.opts.transform ? this.opts.transform(g) : g;
+  }
+
+  get tokenizer(): Tokenizer {
+    if (!this.tokenizerCache) {
+      if (!this.source.tokenizerPath) throw new Error(`${this.source.path}: no tokenizer found beside the model (pass one with --tokenizer)`);
+      this.tokenizerCache = loadTokenizer(this.source.tokenizerPath, { vocabSize: this.config.vocabSize });
+    }
+    return this.tokenizerCache;
+  }
+
+  /** Logits [ids.length × vocab] of one forward pass from an empty cache. */
+  async logits(ids: readonly number[]): Promise<Float32Array> {
+    this.executor.reset();
+    return this.executor.forward(ids, 'all');
+  }
+
+  /** Streams generated tokens; the iterator's return value holds the statistics. */
+  generate(prompt: string | readonly number[], params: GenerateParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
+    const ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt) : prompt;
+    const eos = this.config.eosIds.length ? this.config.eosIds : this.tokenizer.eosId !== undefined ? [this.tokenizer.eosId] : [];
+    const rope = this.config.rope?.scaling;
+    return generateTokens(
+      { executor: this.executor, tokenizer: this.tokenizer, eosIds: eos, recomputeAbove: rope?.type === 'longrope' ? rope.originalMaxPositions : undefined },
+      ids,
+      params,
+    );
+  }
+
+  async dispose(): Promise<void> {
+    await this.executor.dispose();
+  }
+}
