@@ -144,8 +144,21 @@ function dequantizeInto(t: HostTensor, out: Float32Array): void {
   }
 }
 
+// Widened copies of narrow tensors, kept while the tensor lives: weights are read on every step.
+const widened = new WeakMap<TensorData, Float32Array>();
+
 /** Any tensor as f32 values (dequantizing or widening as needed). Returns the same array for f32. */
 export function toF32(t: HostTensor): Float32Array {
+  if (t.dtype === 'f32') return t.data as Float32Array;
+  let out = widened.get(t.data);
+  if (!out || out.length !== numel(t.shape)) {
+    out = widen(t);
+    widened.set(t.data, out);
+  }
+  return out;
+}
+
+function widen(t: HostTensor): Float32Array {
   switch (t.dtype) {
     case 'f32': return t.data as Float32Array;
     case 'f16': return Float32Array.from(t.data as Uint16Array, f16ToF32);

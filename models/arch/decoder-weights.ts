@@ -80,7 +80,8 @@ export function hfDecoderWeights(c: ModelConfig, has: (name: string) => boolean)
       ...(c.bias.mlp ? { upBias: t(`${p}.mlp.up_proj.bias`), downBias: t(`${p}.mlp.down_proj.bias`) } : {}),
     };
   });
-  const embed = t('model.embed_tokens.weight');
+  // Tied checkpoints store the shared matrix once, under either name.
+  const embed = t(has('model.embed_tokens.weight') || !has('lm_head.weight') ? 'model.embed_tokens.weight' : 'lm_head.weight');
   return {
     embed,
     layers,
