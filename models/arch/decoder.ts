@@ -38,7 +38,8 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
   const P = b.sym('P');
   // One parameter per distinct source: a tied lm_head reuses the embedding parameter.
   const declared = new Map<string, Value>();
-  const param = (name: string, src: WeightExpr): Value => {
+  const dims = `hidden ${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} kv heads × head_dim ${c.headDim}, intermediate ${c.intermediateSize}, vocab ${c.vocabSize}`;
+  const param = (name: string, src: WeightExpr, expected: readonly number[]): Value => {
     const key = formatWeight(src);
     const seen = declared.get(key);
     if (seen) return seen;
@@ -48,19 +49,23 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
     } catch (e) {
       throw new Error(`weight for %${name}: ${(e as Error).message}`);
     }
+    if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
+      throw new Error(`weight for %${name} (${key}) has shape [${t.shape.join(', ')}], but the config (${dims}) needs [${expected.join(', ')}]`);
+    }
     const v = b.param(name, t.dtype, t.shape, src);
     declared.set(key, v);
     return v;
   };
-  const optParam = (name: string, src: WeightExpr | undefined) => (src ? param(name, src) : undefined);
+  const D = c.hiddenSize;
   const norm = (x: Value, wsrc: WeightExpr, bsrc: WeightExpr | undefined, name: string): Value => {
-    const nw = param(name, wsrc);
-    if (c.norm.kind === 'layer') return b.op('layer_norm', [x, nw, param(`${name}.bias`, bsrc!)], { eps: c.norm.eps }, `${name}.out`);
+    const nw = param(name, wsrc, [D]);
+    if (c.norm.kind === 'layer') return b.op('layer_norm', [x, nw, param(`${name}.bias`, bsrc!, [D])], { eps: c.norm.eps }, `${name}.out`);
     return b.op('rms_norm', [x, nw], { eps: c.norm.eps, offset: c.norm.offset }, `${name}.out`);
   };
-  const linear = (x: Value, wsrc: WeightExpr, bsrc: WeightExpr | undefined, name: string): Value => {
-    const wv = param(name, wsrc);
-    const bv = optParam(`${name}.bias`, bsrc);
+  /** x · wᵀ (+ bias) with w of shape [out, in]. */
+  const linear = (x: Value, wsrc: WeightExpr, bsrc: WeightExpr | undefined, name: string, out: number, inn: number): Value => {
+    const wv = param(name, wsrc, [out, inn]);
+    const bv = bsrc ? param(`${name}.bias`, bsrc, [out]) : undefined;
     return b.op('matmul', bv ? [x, wv, bv] : [x, wv], {}, `${name}.out`);
   };
   const act = (x: Value, name: string): Value =>
@@ -73,8 +78,8 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
     v: b.input(`v.${i}`, 'f32', [P, c.numKvHeads, c.headDim], { state: true }),
   }));
 
-  let x = b.op('embedding', [param('embed', w.embed), tokens], {}, 'x.embed');
-  if (w.posEmbed) x = b.op('add', [x, b.op('embedding', [param('pos_embed', w.posEmbed), pos], {}, 'x.pos')], {}, 'x.in');
+  let x = b.op('embedding', [param('embed', w.embed, [c.vocabSize, D]), tokens], {}, 'x.embed');
+  if (w.posEmbed) x = b.op('add', [x, b.op('embedding', [param('pos_embed', w.posEmbed, [c.maxPositions, D]), pos], {}, 'x.pos')], {}, 'x.in');
   if (c.embedScale !== 1) x = b.op('scale', [x], { factor: c.embedScale }, 'x.scaled');
   if (opts.hiddenStates) b.output('hidden.0', x);
   const rope = c.rope ? ropeAttrs(c.rope, c.maxPositions) : undefined;
@@ -83,12 +88,14 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
     const l = `l${i}`;
     // Attention block.
     const h = norm(x, lw.attnNorm, lw.attnNormBias, `${l}.attn_norm`);
-    let q = b.op('reshape', [linear(h, lw.q, lw.qBias, `${l}.wq`)], { shape: [S, c.numHeads, c.headDim] }, `${l}.q`);
-    let k = b.op('reshape', [linear(h, lw.k, lw.kBias, `${l}.wk`)], { shape: [S, c.numKvHeads, c.headDim] }, `${l}.k`);
-    const v = b.op('reshape', [linear(h, lw.v, lw.vBias, `${l}.wv`)], { shape: [S, c.numKvHeads, c.headDim] }, `${l}.v`);
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    let q = b.op('reshape', [linear(h, lw.q, lw.qBias, `${l}.wq`, qDim, D)], { shape: [S, c.numHeads, c.headDim] }, `${l}.q`);
+    let k = b.op('reshape', [linear(h, lw.k, lw.kBias, `${l}.wk`, kvDim, D)], { shape: [S, c.numKvHeads, c.headDim] }, `${l}.k`);
+    const v = b.op('reshape', [linear(h, lw.v, lw.vBias, `${l}.wv`, kvDim, D)], { shape: [S, c.numKvHeads, c.headDim] }, `${l}.v`);
     if (lw.qNorm && lw.kNorm) {
-      q = b.op('rms_norm', [q, param(`${l}.q_norm`, lw.qNorm)], { eps: c.norm.eps, offset: c.norm.offset }, `${l}.q.normed`);
-      k = b.op('rms_norm', [k, param(`${l}.k_norm`, lw.kNorm)], { eps: c.norm.eps, offset: c.norm.offset }, `${l}.k.normed`);
+      q = b.op('rms_norm', [q, param(`${l}.q_norm`, lw.qNorm, [c.headDim])], { eps: c.norm.eps, offset: c.norm.offset }, `${l}.q.normed`);
+      k = b.op('rms_norm', [k, param(`${l}.k_norm`, lw.kNorm, [c.headDim])], { eps: c.norm.eps, offset: c.norm.offset }, `${l}.k.normed`);
     }
     if (rope) {
       q = b.op('rope', [q, pos], rope, `${l}.q.rope`);
@@ -103,7 +110,7 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
     if (c.attnSoftcap > 0) attnAttrs.softcap = c.attnSoftcap;
     const attn = b.op('attention', [q, kAll, vAll], attnAttrs, `${l}.attn`);
     const merged = b.op('reshape', [attn], { shape: [S, c.numHeads * c.headDim] }, `${l}.attn.merged`);
-    let o = linear(merged, lw.o, lw.oBias, `${l}.wo`);
+    let o = linear(merged, lw.o, lw.oBias, `${l}.wo`, D, qDim);
     if (lw.postAttnNorm) o = norm(o, lw.postAttnNorm, undefined, `${l}.post_attn_norm`);
     x = b.op('add', [x, o], {}, `${l}.resid.attn`);
 
@@ -111,12 +118,12 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
     const m = norm(x, lw.ffnNorm, lw.ffnNormBias, `${l}.ffn_norm`);
     let inner: Value;
     if (lw.gate) {
-      const gate = act(linear(m, lw.gate, undefined, `${l}.w_gate`), `${l}.gate.act`);
-      inner = b.op('mul', [gate, linear(m, lw.up, lw.upBias, `${l}.w_up`)], {}, `${l}.glu`);
+      const gate = act(linear(m, lw.gate, undefined, `${l}.w_gate`, c.intermediateSize, D), `${l}.gate.act`);
+      inner = b.op('mul', [gate, linear(m, lw.up, lw.upBias, `${l}.w_up`, c.intermediateSize, D)], {}, `${l}.glu`);
     } else {
-      inner = act(linear(m, lw.up, lw.upBias, `${l}.w_up`), `${l}.up.act`);
+      inner = act(linear(m, lw.up, lw.upBias, `${l}.w_up`, c.intermediateSize, D), `${l}.up.act`);
     }
-    let down = linear(inner, lw.down, lw.downBias, `${l}.w_down`);
+    let down = linear(inner, lw.down, lw.downBias, `${l}.w_down`, D, c.intermediateSize);
     if (lw.postFfnNorm) down = norm(down, lw.postFfnNorm, undefined, `${l}.post_ffn_norm`);
     x = b.op('add', [x, down], {}, `${l}.resid.ffn`);
     if (opts.hiddenStates && i < c.numLayers - 1) b.output(`hidden.${i + 1}`, x);
@@ -127,7 +134,7 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
   const mode = opts.logits ?? 'all';
   if (mode !== 'none') {
     if (mode === 'last') x = b.op('slice', [x], { axis: 0, start: dimSub(S, 1), end: S }, 'x.last');
-    let logits = linear(x, w.lmHead, undefined, 'lm_head');
+    let logits = linear(x, w.lmHead, undefined, 'lm_head', c.vocabSize, D);
     if (c.finalSoftcap > 0) logits = b.op('softcap', [logits], { cap: c.finalSoftcap }, 'logits.capped');
     b.output('logits', logits);
   }
