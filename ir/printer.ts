@@ -5,7 +5,7 @@ import { type Dim, dimToString, SymDim } from './dim.js';
 import type { Graph, Node, Value } from './graph.js';
 import { findOp } from './op.js';
 import { typeToString } from './types.js';
-import type { WeightExpr } from './weights.js';
+import { WEIGHT_FNS, type WeightExpr } from './weights.js';
 
 /** Numbers that must read back as floats always show a point or an exponent. */
 export function formatFloat(x: number): string {
@@ -39,7 +39,7 @@ export function formatAttrs(attrs: Readonly<Record<string, AttrValue>>, schema: 
 
 export function formatWeight(e: WeightExpr): string {
   if (e.kind === 'tensor') return JSON.stringify(e.name);
-  return `${e.fn}(${e.args.map(formatWeight).join(', ')})${formatAttrs(e.attrs, undefined)}`;
+  return `${e.fn}(${e.args.map(formatWeight).join(', ')})${formatAttrs(e.attrs, WEIGHT_FNS[e.fn]?.attrs)}`;
 }
 
 const ref = (v: Value) => `%${v.name}`;
