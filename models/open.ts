@@ -9,6 +9,7 @@ import { configFromHf } from './config/hf.js';
 import { configFromLlama2c } from './config/llama2c.js';
 import { ConfigError, type ModelConfig } from './config/model-config.js';
 import { type DecoderWeights, ggufDecoderWeights, hfDecoderWeights, llama2cDecoderWeights } from './arch/decoder-weights.js';
+import { type EncoderWeights, hfEncoderWeights } from './arch/encoder-weights.js';
 import { openGguf } from './formats/gguf.js';
 import { openLlama2c } from './formats/llama2c.js';
 import { openSafetensors } from './formats/safetensors.js';
@@ -25,6 +26,8 @@ export interface ModelSource {
   readonly tokenizerPath?: string;
   /** Where each decoder weight lives in this file layout. */
   decoderWeights(): DecoderWeights;
+  /** Where each encoder (BERT) weight lives; HF checkpoints only. */
+  encoderWeights(): EncoderWeights;
   /** Type of a checkpoint tensor (throws a FormatError naming it when missing or unreadable). */
   leafType(name: string): WeightType;
   readLeaf(name: string): HostTensor;
@@ -48,7 +51,7 @@ export interface OpenOptions {
 }
 
 export function openModel(path: string, opts: OpenOptions = {}): ModelSource {
-  if (!existsSync(path)) throw new Error(`model not found: ${path}`);
+  if (!existsSync(path)) throw new ConfigError(path, 'no such file or directory');
   const stat = statSync(path);
   if (stat.isDirectory() || path.endsWith('.safetensors') || path.endsWith('.safetensors.index.json')) return openHf(path, opts);
   if (readMagic(path) === GGUF_MAGIC) {
@@ -61,7 +64,7 @@ export function openModel(path: string, opts: OpenOptions = {}): ModelSource {
     const config = configFromLlama2c(store.header, path);
     return source(path, 'llama2c', config, store, opts.tokenizer ?? findLlama2cTokenizer(path, config.vocabSize), llama2cDecoderWeights);
   }
-  throw new Error(`${path}: not a model this tool reads (expected an HF directory with config.json, a .gguf file, or a llama2.c .bin checkpoint)`);
+  throw new ConfigError(path, 'not a model this tool reads (expected an HF directory with config.json, a .gguf file, or a llama2.c .bin checkpoint)');
 }
 
 function openHf(path: string, opts: OpenOptions): ModelSource {
@@ -110,6 +113,10 @@ function source(
   return {
     path, format, config, store, tokenizerPath,
     decoderWeights: () => naming(config, has),
+    encoderWeights() {
+      if (format !== 'hf') throw new ConfigError(path, `encoder models are read from HF checkpoints (config.json + safetensors), not ${format} files`);
+      return hfEncoderWeights(config, has);
+    },
     leafType(name) {
       if (!store.has(name)) throw new FormatError(store.path, `missing tensor "${name}" (needed by this ${config.family} model)`);
       const info = store.info(name);

@@ -28,3 +28,11 @@ export class ContextFullError extends Error {
     this.name = 'ContextFullError';
   }
 }
+
+/** A token id outside the model's vocabulary. */
+export class TokenRangeError extends Error {
+  constructor(readonly id: number, readonly vocabSize: number) {
+    super(`token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+    this.name = 'TokenRangeError';
+  }
+}

@@ -147,8 +147,16 @@ export class Sampler {
   }
 }
 
+/** Sampling parameters out of range. */
+export class SamplingError extends Error {
+  constructor(message: string) {
+    super(`sampling: ${message}`);
+    this.name = 'SamplingError';
+  }
+}
+
 function validate(p: SamplingParams): void {
-  const bad = (what: string) => { throw new RangeError(`sampling: ${what}`); };
+  const bad = (what: string) => { throw new SamplingError(what); };
   if (p.temperature !== undefined && !(p.temperature >= 0)) bad(`temperature must be ≥ 0, got ${p.temperature}`);
   if (p.topK !== undefined && !(Number.isInteger(p.topK) && p.topK >= 0)) bad(`top-k must be a whole number ≥ 0, got ${p.topK}`);
   if (p.topP !== undefined && !(p.topP > 0 && p.topP <= 1)) bad(`top-p must be in (0, 1], got ${p.topP}`);

@@ -4,7 +4,7 @@ import { formatWeight } from '../ir/printer.js';
 import type { HostTensor } from '../ir/tensor.js';
 import { evaluateWeight } from '../ir/weights.js';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../models/arch/decoder.js';
-import type { ModelConfig } from '../models/config/model-config.js';
+import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
 import { openModel, type ModelSource, type OpenOptions } from '../models/open.js';
 import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
@@ -43,7 +43,7 @@ export class Model {
 
   private constructor(readonly source: ModelSource, private readonly opts: LoadOptions) {
     this.config = source.config;
-    if (this.config.task !== 'decoder') throw new Error(`${source.path}: a ${this.config.family} ${this.config.task} model has no decoder graph`);
+    if (this.config.task !== 'decoder') throw new ConfigError(source.path, `a ${this.config.family} ${this.config.task} model cannot generate text (use embed or rerank)`);
     const resolve = paramResolver(source);
     this.executor = new ReferenceExecutor(
       { last: this.graph({ logits: 'last' }), all: this.graph({ logits: 'all' }) },
@@ -65,7 +65,7 @@ export class Model {
 
   get tokenizer(): Tokenizer {
     if (!this.tokenizerCache) {
-      if (!this.source.tokenizerPath) throw new Error(`${this.source.path}: no tokenizer found beside the model (pass one with --tokenizer)`);
+      if (!this.source.tokenizerPath) throw new ConfigError(this.source.path, 'no tokenizer found beside the model (pass one with --tokenizer, or give token ids)');
       this.tokenizerCache = loadTokenizer(this.source.tokenizerPath, { vocabSize: this.config.vocabSize });
     }
     return this.tokenizerCache;

@@ -2,7 +2,7 @@
 // held as host tensors between steps.
 import type { Graph } from '../../ir/graph.js';
 import { i32, type HostTensor, tensor } from '../../ir/tensor.js';
-import { ContextFullError, type Executor, type LogitsWanted } from '../executor.js';
+import { ContextFullError, type Executor, type LogitsWanted, TokenRangeError } from '../executor.js';
 import { interpret, type ParamResolver } from './interpreter.js';
 
 export interface StepGraphs {
@@ -33,7 +33,7 @@ export class ReferenceExecutor implements Executor {
   async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
     if (tokens.length === 0) throw new Error('forward: no tokens');
     if (this.length + tokens.length > this.contextLength) throw new ContextFullError(this.contextLength, this.length + tokens.length);
-    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new RangeError(`token id ${t} is outside the vocabulary [0, ${this.vocabSize})`);
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new TokenRangeError(t, this.vocabSize);
     const g = want === 'last' ? this.graphs.last : this.graphs.all;
     const S = tokens.length;
     const inputs: Record<string, HostTensor> = {

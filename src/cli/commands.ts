@@ -1,0 +1,10 @@
+// Every CLI command. A new command is one module in this folder that calls registerCommand,
+// plus its import line here.
+import './dump.js';
+import './embed.js';
+import './help.js';
+import './rerank.js';
+import './verify.js';
+import './generate.js';
+import './info.js';
+import './logits.js';

@@ -1,0 +1,20 @@
+// `tessera info`: architecture, sizes, parameter count, tensor types and memory needed.
+import { describeModel, formatModelInfo } from '../info.js';
+import { EXIT_OK, flagOpt } from './command.js';
+import { loadModelFrom, MODEL_OPTIONS } from './model-options.js';
+import { registerCommand } from './registry.js';
+
+registerCommand({
+  name: 'info',
+  summary: 'describe a model: architecture, sizes, parameters, tensor types, memory',
+  args: '',
+  positionals: { min: 0, max: 0 },
+  description: 'Reads the model headers (no weights) and prints what the model is and what running it needs.',
+  options: { model: MODEL_OPTIONS.model, tokenizer: MODEL_OPTIONS.tokenizer, json: { type: 'boolean', help: 'print one JSON object' } },
+  examples: [{ command: 'tessera info -m ../shared/models/tinystories-656k', says: 'a llama decoder with 2 layers, …' }],
+  async run(inv, io) {
+    const info = describeModel(loadModelFrom(inv, io));
+    io.stdout.write(flagOpt(inv, 'json') ? `${JSON.stringify(info, null, 2)}\n` : formatModelInfo(info));
+    return EXIT_OK;
+  },
+});

@@ -1,0 +1,44 @@
+// `tessera logits`: one forward pass over given token ids; f32 logits [S, vocab] as raw
+// little-endian floats (--out) or JSON — for comparing against another implementation.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { EXIT_OK, stringOpt, UsageError } from './command.js';
+import { loadModelFrom, MODEL_OPTIONS, parseIdList, requireString } from './model-options.js';
+import { registerCommand } from './registry.js';
+
+registerCommand({
+  name: 'logits',
+  summary: 'run one forward pass over token ids and write the logits',
+  args: '',
+  positionals: { min: 0, max: 0 },
+  description: `Runs the ids through the model from an empty cache and writes the logits of every
+position: shape [S, vocab], f32. With --out, raw little-endian floats to that file (and the shape to
+standard error); otherwise JSON on standard output: {"shape": [S, vocab], "logits": [[…], …]}.`,
+  options: {
+    ...MODEL_OPTIONS,
+    ids: { type: 'string', value: 'IDS', help: 'comma-separated token ids, e.g. 1,2,3' },
+    out: { type: 'string', short: 'o', value: 'FILE', help: 'write raw f32 little-endian logits here' },
+  },
+  examples: [
+    { command: 'tessera logits -m ../shared/refs/llama --ids 8,173,37', says: 'JSON logits [3, 256]' },
+    { command: 'tessera logits -m model.gguf --ids 1,450,4996 -o logits.bin', says: 'raw f32 for numpy.fromfile' },
+  ],
+  async run(inv, io) {
+    const model = loadModelFrom(inv, io);
+    const ids = parseIdList(requireString(inv, 'ids'), 'ids', 'logits');
+    const V = model.config.vocabSize;
+    const bad = ids.find((id) => id >= V);
+    if (bad !== undefined) throw new UsageError(`--ids: token id ${bad} is outside the vocabulary [0, ${V})`, 'logits');
+    const logits = await model.logits(ids);
+    const out = stringOpt(inv, 'out');
+    if (out) {
+      writeFileSync(resolve(io.cwd, out), new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+      io.stderr.write(`wrote f32 logits [${ids.length}, ${V}] to ${out}\n`);
+    } else {
+      const rows = Array.from({ length: ids.length }, (_, i) => Array.from(logits.subarray(i * V, (i + 1) * V)));
+      io.stdout.write(`${JSON.stringify({ shape: [ids.length, V], logits: rows })}\n`);
+    }
+    await model.dispose();
+    return EXIT_OK;
+  },
+});

@@ -1,0 +1,12 @@
+// Tessera's public API.
+export { Model, type LoadOptions, paramResolver } from './model.js';
+export { Encoder, EncoderInputError, type EncoderLoadOptions, type EncoderRow, type EmbedOptions, type RerankResult, type RankedDocument, type EncoderInfo } from './encoder.js';
+export { describeModel, formatModelInfo, type ModelInfo } from './info.js';
+export { pipelineTransform } from './passes.js';
+export type { GenerateParams, GeneratedToken, GenerationStats, StopReason } from '../runtime/generate.js';
+export type { SamplingParams } from '../runtime/sampler.js';
+export type { ModelConfig } from '../models/config/model-config.js';
+export { openModel, type ModelSource } from '../models/open.js';
+export { loadTokenizer } from '../models/tokenizers/load.js';
+export type { Tokenizer } from '../models/tokenizers/tokenizer.js';
+export * as ir from '../ir/index.js';

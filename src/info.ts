@@ -1,0 +1,64 @@
+// What a model is and what it needs: the numbers `tessera info` prints and the API returns.
+import { storageBytes } from '../ir/dtype.js';
+import { evalDim } from '../ir/dim.js';
+import { planMemory } from '../ir/memory.js';
+import type { ModelConfig } from '../models/config/model-config.js';
+import { isReadable } from '../models/formats/store.js';
+import type { Model } from './model.js';
+
+export interface ModelInfo {
+  readonly path: string;
+  readonly format: string;
+  readonly config: ModelConfig;
+  readonly parameters: number;
+  /** Checkpoint tensors by storage type. */
+  readonly tensorTypes: Readonly<Record<string, number>>;
+  readonly weightBytes: number;
+  /** KV cache for the whole context. */
+  readonly kvCacheBytes: number;
+  /** Activation arena for a prompt chunk of `chunk` tokens at the end of the context. */
+  readonly activationBytes: number;
+  readonly activationChunk: number;
+}
+
+export function describeModel(model: Model, chunk = 512): ModelInfo {
+  const c = model.config;
+  const g = model.graph({ logits: 'last' });
+  let parameters = 0;
+  let weightBytes = 0;
+  for (const p of g.params) {
+    const shape = p.type.shape as number[];
+    parameters += shape.reduce((a, b) => a * b, 1);
+    weightBytes += storageBytes(p.type.dtype, shape);
+  }
+  const tensorTypes: Record<string, number> = {};
+  for (const n of model.source.store.names()) {
+    const info = model.source.store.info(n);
+    const t = isReadable(info) ? info.dtype : `${info.dtype} (unsupported)`;
+    tensorTypes[t] = (tensorTypes[t] ?? 0) + 1;
+  }
+  const S = Math.min(chunk, c.maxPositions);
+  const plan = planMemory(g, { S, P: c.maxPositions - S });
+  const kvCacheBytes = 2 * c.numLayers * c.maxPositions * c.numKvHeads * c.headDim * 4;
+  return {
+    path: model.source.path, format: model.source.format, config: c, parameters, tensorTypes, weightBytes, kvCacheBytes,
+    activationBytes: evalDim(plan.peakActivationBytes, { S, P: c.maxPositions - S }),
+    activationChunk: S,
+  };
+}
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 3 : 1)} MiB`;
+
+export function formatModelInfo(i: ModelInfo): string {
+  const c = i.config;
+  const lines = [
+    `model:        ${i.path} (${i.format})`,
+    `architecture: ${c.architecture} — ${c.family} ${c.task}`,
+    `shape:        ${c.numLayers} layers · hidden ${c.hiddenSize} · ${c.numHeads} heads (${c.numKvHeads} kv) × ${c.headDim} · intermediate ${c.intermediateSize} · vocab ${c.vocabSize} · context ${c.maxPositions}`,
+    `positions:    ${c.rope ? `RoPE θ=${c.rope.theta}, ${c.rope.rotaryDim} of ${c.headDim} dims, ${c.rope.interleaved ? 'interleaved' : 'rotate-half'} pairs, scaling ${c.rope.scaling.type}` : 'learned absolute'}`,
+    `norm:         ${c.norm.kind === 'rms' ? 'RMSNorm' : 'LayerNorm'} eps ${c.norm.eps}${c.norm.offset ? ' (1+w)' : ''} · MLP ${c.gatedMlp ? 'gated ' : ''}${c.activation}${c.layerWindows.some((w) => w > 0) ? ` · sliding window ${Math.max(...c.layerWindows)} on ${c.layerWindows.filter((w) => w > 0).length} layers` : ''}${c.attnSoftcap ? ` · attn softcap ${c.attnSoftcap}` : ''}${c.finalSoftcap ? ` · final softcap ${c.finalSoftcap}` : ''}`,
+    `parameters:   ${i.parameters.toLocaleString('en-US')} (${Object.entries(i.tensorTypes).map(([t, n]) => `${n} × ${t}`).join(', ')} tensors)`,
+    `memory:       weights ${mib(i.weightBytes)} · KV cache ${mib(i.kvCacheBytes)} (f32, full context) · activations ${mib(i.activationBytes)} (peak, ${i.activationChunk}-token chunk)`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
