@@ -4,7 +4,8 @@ import { evalDim } from '../ir/dim.js';
 import { planMemory } from '../ir/memory.js';
 import type { ModelConfig } from '../models/config/model-config.js';
 import { isReadable } from '../models/formats/store.js';
-import type { Model } from './model.js';
+import type { Graph } from '../ir/graph.js';
+import type { ModelSource } from '../models/open.js';
 
 export interface ModelInfo {
   readonly path: string;
@@ -21,9 +22,10 @@ export interface ModelInfo {
   readonly activationChunk: number;
 }
 
-export function describeModel(model: Model, chunk = 512): ModelInfo {
+/** `graph` is the model's step graph (decoder) or batch graph (encoder). */
+export function describeModel(model: { readonly source: ModelSource; readonly config: ModelConfig; graph(): Graph }, chunk = 512): ModelInfo {
   const c = model.config;
-  const g = model.graph({ logits: 'last' });
+  const g = model.graph();
   let parameters = 0;
   let weightBytes = 0;
   for (const p of g.params) {
@@ -38,11 +40,12 @@ export function describeModel(model: Model, chunk = 512): ModelInfo {
     tensorTypes[t] = (tensorTypes[t] ?? 0) + 1;
   }
   const S = Math.min(chunk, c.maxPositions);
-  const plan = planMemory(g, { S, P: c.maxPositions - S });
-  const kvCacheBytes = 2 * c.numLayers * c.maxPositions * c.numKvHeads * c.headDim * 4;
+  const bounds = { S, P: c.maxPositions - S, B: 1 };
+  const plan = planMemory(g, bounds);
+  const kvCacheBytes = c.task === 'decoder' ? 2 * c.numLayers * c.maxPositions * c.numKvHeads * c.headDim * 4 : 0;
   return {
     path: model.source.path, format: model.source.format, config: c, parameters, tensorTypes, weightBytes, kvCacheBytes,
-    activationBytes: evalDim(plan.peakActivationBytes, { S, P: c.maxPositions - S }),
+    activationBytes: evalDim(plan.peakActivationBytes, bounds),
     activationChunk: S,
   };
 }
@@ -58,7 +61,7 @@ export function formatModelInfo(i: ModelInfo): string {
     `positions:    ${c.rope ? `RoPE θ=${c.rope.theta}, ${c.rope.rotaryDim} of ${c.headDim} dims, ${c.rope.interleaved ? 'interleaved' : 'rotate-half'} pairs, scaling ${c.rope.scaling.type}` : 'learned absolute'}`,
     `norm:         ${c.norm.kind === 'rms' ? 'RMSNorm' : 'LayerNorm'} eps ${c.norm.eps}${c.norm.offset ? ' (1+w)' : ''} · MLP ${c.gatedMlp ? 'gated ' : ''}${c.activation}${c.layerWindows.some((w) => w > 0) ? ` · sliding window ${Math.max(...c.layerWindows)} on ${c.layerWindows.filter((w) => w > 0).length} layers` : ''}${c.attnSoftcap ? ` · attn softcap ${c.attnSoftcap}` : ''}${c.finalSoftcap ? ` · final softcap ${c.finalSoftcap}` : ''}`,
     `parameters:   ${i.parameters.toLocaleString('en-US')} (${Object.entries(i.tensorTypes).map(([t, n]) => `${n} × ${t}`).join(', ')} tensors)`,
-    `memory:       weights ${mib(i.weightBytes)} · KV cache ${mib(i.kvCacheBytes)} (f32, full context) · activations ${mib(i.activationBytes)} (peak, ${i.activationChunk}-token chunk)`,
+    `memory:       weights ${mib(i.weightBytes)} · ${c.task === 'decoder' ? `KV cache ${mib(i.kvCacheBytes)} (f32, full context)` : 'no KV cache'} · activations ${mib(i.activationBytes)} (peak, ${i.activationChunk}-token ${c.task === 'decoder' ? 'chunk' : 'sequence'})`,
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -11,12 +11,14 @@ import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { Executor } from '../runtime/executor.js';
 import { generateTokens, type GeneratedToken, type GenerateParams, type GenerationStats } from '../runtime/generate.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
+import { type BackendName, createExecutor } from './backends.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 
-export type BackendName = 'reference';
-
 export interface LoadOptions extends OpenOptions {
+  /** Where to run (Model.open only; Model.load always uses the reference interpreter). Default auto. */
   readonly backend?: BackendName;
+  /** Longest prompt chunk one compiled step takes (longer prompts run in pieces). */
+  readonly maxChunk?: number;
   /** Rewrites applied to every graph before it runs (a pass pipeline, from src/compile.ts). */
   readonly transform?: (g: Graph) => Graph;
 }
@@ -38,23 +40,39 @@ export function paramResolver(source: ModelSource): ParamResolver {
 
 export class Model {
   readonly config: ModelConfig;
-  readonly executor: Executor;
   private tokenizerCache?: Tokenizer;
+  private exec?: Executor;
+  /** Which backend runs the model, and why. */
+  backendReason = 'reference: Model.load';
 
   private constructor(readonly source: ModelSource, private readonly opts: LoadOptions) {
     this.config = source.config;
     if (this.config.task !== 'decoder') throw new ConfigError(source.path, `a ${this.config.family} ${this.config.task} model cannot generate text (use embed or rerank)`);
-    const resolve = paramResolver(source);
-    this.executor = new ReferenceExecutor(
-      { last: this.graph({ logits: 'last' }), all: this.graph({ logits: 'all' }) },
-      resolve,
-      this.config.maxPositions,
-      this.config.vocabSize,
-    );
   }
 
+  /** Opens a model on the reference interpreter, synchronously. */
   static load(path: string, opts: LoadOptions = {}): Model {
-    return new Model(openModel(path, opts), opts);
+    const m = new Model(openModel(path, opts), opts);
+    m.exec = new ReferenceExecutor(m.stepGraphs(), paramResolver(m.source), m.config.maxPositions, m.config.vocabSize);
+    return m;
+  }
+
+  /** Opens a model on a backend: 'auto' (default) picks WebGPU when it can hold the model. */
+  static async open(path: string, opts: LoadOptions = {}): Promise<Model> {
+    const m = new Model(openModel(path, opts), opts);
+    const choice = await createExecutor(opts.backend ?? 'auto', { graphs: m.stepGraphs(), params: paramResolver(m.source), config: m.config, maxChunk: opts.maxChunk });
+    m.exec = choice.executor;
+    m.backendReason = choice.reason;
+    return m;
+  }
+
+  get executor(): Executor {
+    if (!this.exec) throw new Error('model has no executor');
+    return this.exec;
+  }
+
+  private stepGraphs() {
+    return { last: this.graph({ logits: 'last' }), all: this.graph({ logits: 'all' }) };
   }
 
   /** The step graph (after the configured passes). */

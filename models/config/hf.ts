@@ -167,6 +167,7 @@ function bert(c: Json, architecture: string): ModelConfig {
     throw new ConfigError('config.json', 'BertForSequenceClassification is supported as a cross-encoder with one label only');
   }
   const act = String(c.hidden_act ?? 'gelu');
+  if (act !== 'gelu' && !act.startsWith('gelu')) throw new ConfigError('config.json', `hidden_act "${act}" is not supported for BERT (gelu, gelu_new, gelu_pytorch_tanh)`);
   if (c.position_embedding_type !== undefined && c.position_embedding_type !== 'absolute') {
     throw new ConfigError('config.json', `position_embedding_type "${String(c.position_embedding_type)}" is not supported (absolute only)`);
   }
@@ -183,7 +184,7 @@ function bert(c: Json, architecture: string): ModelConfig {
     intermediateSize: num(c, 'intermediate_size'),
     maxPositions: num(c, 'max_position_embeddings'),
     norm: { kind: 'layer', eps: num(c, 'layer_norm_eps', 1e-12), offset: 0 },
-    activation: act === 'gelu' ? 'gelu' : act.startsWith('gelu') ? 'gelu_tanh' : 'gelu',
+    activation: act === 'gelu' ? 'gelu' : 'gelu_tanh',
     gatedMlp: false,
     tieEmbeddings: false,
     bias: { qkv: true, o: true, mlp: true },

@@ -39,7 +39,7 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
     { command: 'tessera generate -m model.gguf -p "Q:" --stop "\\n" --passes default', says: 'stop at the first newline; run the optimised graph' },
   ],
   async run(inv, io) {
-    const model = loadModelFrom(inv, io);
+    const model = await loadModelFrom(inv, io);
     const prompt = stringOpt(inv, 'prompt');
     const idsText = stringOpt(inv, 'ids');
     if ((prompt === undefined) === (idsText === undefined)) throw new CliError('give the prompt with either --prompt TEXT or --ids 1,2,3');

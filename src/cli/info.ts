@@ -1,7 +1,12 @@
 // `tessera info`: architecture, sizes, parameter count, tensor types and memory needed.
 import { describeModel, formatModelInfo } from '../info.js';
 import { EXIT_OK, flagOpt } from './command.js';
-import { loadModelFrom, MODEL_OPTIONS } from './model-options.js';
+import { resolve } from 'node:path';
+import { Encoder } from '../encoder.js';
+import { openModel } from '../../models/open.js';
+import { stringOpt } from './command.js';
+import { Model } from '../model.js';
+import { MODEL_OPTIONS, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
 
 registerCommand({
@@ -13,7 +18,12 @@ registerCommand({
   options: { model: MODEL_OPTIONS.model, tokenizer: MODEL_OPTIONS.tokenizer, json: { type: 'boolean', help: 'print one JSON object' } },
   examples: [{ command: 'tessera info -m ../shared/models/tinystories-656k', says: 'a llama decoder with 2 layers, …' }],
   async run(inv, io) {
-    const info = describeModel(loadModelFrom(inv, io));
+    const path = resolve(io.cwd, requireString(inv, 'model'));
+    const tok = stringOpt(inv, 'tokenizer');
+    const isDecoder = openModel(path).config.task === 'decoder';
+    const opts = tok ? { tokenizer: resolve(io.cwd, tok) } : {};
+    const model = isDecoder ? Model.load(path, opts) : Encoder.load(path, opts);
+    const info = describeModel(isDecoder ? { source: model.source, config: model.config, graph: () => (model as Model).graph({ logits: 'last' }) } : model as Encoder);
     io.stdout.write(flagOpt(inv, 'json') ? `${JSON.stringify(info, null, 2)}\n` : formatModelInfo(info));
     return EXIT_OK;
   },

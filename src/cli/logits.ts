@@ -24,7 +24,7 @@ standard error); otherwise JSON on standard output: {"shape": [S, vocab], "logit
     { command: 'tessera logits -m model.gguf --ids 1,450,4996 -o logits.bin', says: 'raw f32 for numpy.fromfile' },
   ],
   async run(inv, io) {
-    const model = loadModelFrom(inv, io);
+    const model = await loadModelFrom(inv, io);
     const ids = parseIdList(requireString(inv, 'ids'), 'ids', 'logits');
     const V = model.config.vocabSize;
     const bad = ids.find((id) => id >= V);

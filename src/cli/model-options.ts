@@ -1,6 +1,7 @@
 // Options every model command shares (--model, --tokenizer, --backend, --passes), and checked
 // number parsing for the rest.
 import { resolve } from 'node:path';
+import { BACKENDS, type BackendName } from '../backends.js';
 import { Model } from '../model.js';
 import { pipelineTransform } from '../passes.js';
 import { type Invocation, type OptionSpec, stringOpt, UsageError } from './command.js';
@@ -9,7 +10,7 @@ import type { CliIO } from './io.js';
 export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   model: { type: 'string', short: 'm', value: 'PATH', help: 'an HF model directory, a .gguf file or a llama2.c .bin checkpoint' },
   tokenizer: { type: 'string', value: 'PATH', help: 'tokenizer.json, a llama2.c tokenizer.bin, or a .gguf (default: found beside the model)' },
-  backend: { type: 'string', value: 'NAME', choices: ['reference'], help: 'where to run (default: reference)' },
+  backend: { type: 'string', value: 'NAME', choices: BACKENDS, help: 'auto (default: WebGPU when an adapter can hold the model, else the CPU), reference or webgpu' },
   passes: { type: 'string', value: 'PIPELINE', help: "optimisation passes to run on the graph first, e.g. 'default' (default: none)" },
 };
 
@@ -19,13 +20,18 @@ export function requireString(inv: Invocation, name: string): string {
   return v;
 }
 
-export function loadModelFrom(inv: Invocation, io: CliIO): Model {
+/** Opens the decoder named by --model on the --backend, saying on stderr which backend and why. */
+export async function loadModelFrom(inv: Invocation, io: CliIO): Promise<Model> {
   const path = resolve(io.cwd, requireString(inv, 'model'));
   const tok = stringOpt(inv, 'tokenizer');
-  return Model.load(path, {
+  const backend = (stringOpt(inv, 'backend') ?? 'auto') as BackendName;
+  const model = await Model.open(path, {
     ...(tok ? { tokenizer: resolve(io.cwd, tok) } : {}),
-    transform: pipelineTransform(stringOpt(inv, 'passes'), stringOpt(inv, 'backend')),
+    backend,
+    transform: pipelineTransform(stringOpt(inv, 'passes'), backend === 'webgpu' ? 'webgpu' : undefined),
   });
+  if (backend === 'auto') io.stderr.write(`backend ${model.backendReason}\n`);
+  return model;
 }
 
 /** A number option within [min, max]; `integer` rejects fractions. */

@@ -1,0 +1,48 @@
+// Lowers one graph node to its WGSL kernels, dispatching on the op to one emitter per kernel family.
+import type { Node } from '../../ir/graph.js';
+import { emitAttention } from './attention.js';
+import { BINARY_OPS, emitBinary, emitCast, emitUnary, UNARY_OPS } from './elementwise.js';
+import { emitEmbedding } from './embedding.js';
+import { emitConcat, emitKvAppend, emitReshape, emitSlice, emitSplit, emitTranspose } from './layout.js';
+import { emitMatmul } from './matmul.js';
+import { emitLayerNorm, emitRmsNorm } from './norm.js';
+import { emitArgmax, emitL2Normalize, emitMeanPool, emitSoftmax } from './reduce.js';
+import { emitRope } from './rope.js';
+import type { WgslTarget } from './target.js';
+import type { WgslLowering } from './types.js';
+
+type Emitter = (node: Node, target: WgslTarget) => WgslLowering;
+
+const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
+  ...BINARY_OPS.map((op): [string, Emitter] => [op, emitBinary]),
+  ...UNARY_OPS.map((op): [string, Emitter] => [op, emitUnary]),
+  ['cast', emitCast],
+  ['matmul', emitMatmul],
+  ['embedding', emitEmbedding],
+  ['rms_norm', emitRmsNorm],
+  ['layer_norm', emitLayerNorm],
+  ['softmax', emitSoftmax],
+  ['argmax', emitArgmax],
+  ['mean_pool', emitMeanPool],
+  ['l2_normalize', emitL2Normalize],
+  ['rope', emitRope],
+  ['attention', emitAttention],
+  ['kv_append', emitKvAppend],
+  ['reshape', emitReshape],
+  ['transpose', emitTranspose],
+  ['split', emitSplit],
+  ['concat', emitConcat],
+  ['slice', emitSlice],
+]);
+
+/** Ops this backend has kernels for. */
+export function wgslOps(): string[] {
+  return [...EMITTERS.keys()].sort();
+}
+
+/** The kernels for `node` on `target`; throws for an op without a WGSL emitter, naming it. */
+export function emitWgslKernel(node: Node, target: WgslTarget): WgslLowering {
+  const emit = EMITTERS.get(node.op);
+  if (!emit) throw new Error(`no WGSL kernel for op '${node.op}' (WGSL covers: ${wgslOps().join(', ')})`);
+  return emit(node, target);
+}

@@ -1,0 +1,251 @@
+// The WebGPU backend as an Executor. Weights and the KV cache stay resident on the device;
+// activations share one arena laid out by the memory plan; pipelines and bind groups are made
+// once; each forward pass is one command encoder and one submit, with the dims in one uniform
+// buffer; only the logits come back.
+import type { WgslProgram } from '../../codegen/wgsl/program.js';
+import { conditionHolds, scratchBytes } from '../../codegen/kernel.js';
+import type { WgslKernel } from '../../codegen/wgsl/types.js';
+import type { DimBindings } from '../../ir/dim.js';
+import type { Value } from '../../ir/graph.js';
+import type { Storage } from '../../ir/memory.js';
+import { formatWeight } from '../../ir/printer.js';
+import type { HostTensor } from '../../ir/tensor.js';
+import { ContextFullError, type Executor, type LogitsWanted, TokenRangeError } from '../executor.js';
+import type { ParamResolver } from '../reference/interpreter.js';
+import { BufferUsage, type GpuContext, MapMode } from './device.js';
+import { getPipeline } from './run-kernel.js';
+
+const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+const UNIFORM_ALIGN = 256;
+const pad4 = (n: number) => Math.max(4, Math.ceil(n / 4) * 4);
+
+interface Launch {
+  readonly kernel: WgslKernel;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  /** Byte offset of this launch's dims in the uniform buffer. */
+  readonly uniformOffset: number;
+}
+
+interface CompiledProgram {
+  readonly program: WgslProgram;
+  readonly launches: Launch[];
+  readonly uniform: GPUBuffer;
+  readonly uniformBytes: number;
+  readonly tokens: GPUBuffer;
+  readonly pos: GPUBuffer;
+  readonly logits: GPUBuffer;
+  readonly logitsStorage: Storage;
+}
+
+/** Buffers shared by the step programs: weights (by source) and KV cache (by state name). */
+class ResidentBuffers {
+  readonly params = new Map<string, GPUBuffer>();
+  readonly states = new Map<string, GPUBuffer>();
+  readonly owned: GPUBuffer[] = [];
+  constructor(private readonly device: GPUDevice) {}
+
+  create(bytes: number, usage: number, label: string): GPUBuffer {
+    const b = this.device.createBuffer({ size: pad4(bytes), usage, label });
+    this.owned.push(b);
+    return b;
+  }
+
+  param(v: Value, resolve: ParamResolver): GPUBuffer {
+    if (v.def.kind !== 'param') throw new Error(`%${v.name} is not a parameter`);
+    const key = formatWeight(v.def.source);
+    let b = this.params.get(key);
+    if (!b) {
+      const t: HostTensor = resolve(v);
+      // A copy padded to whole words (WebGPU writes multiples of 4 bytes).
+      const bytes = new Uint8Array(pad4(t.data.byteLength));
+      bytes.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      b = this.create(bytes.byteLength, STORAGE, `param ${v.name}`);
+      this.device.queue.writeBuffer(b, 0, bytes);
+      this.params.set(key, b);
+    }
+    return b;
+  }
+
+  state(name: string, bytes: number): GPUBuffer {
+    let b = this.states.get(name);
+    if (!b) {
+      b = this.create(bytes, STORAGE, `state ${name}`);
+      this.states.set(name, b);
+    }
+    if (b.size < bytes) throw new Error(`state ${name} needs ${bytes} bytes, its buffer has ${b.size}`);
+    return b;
+  }
+}
+
+export interface WebGpuExecutorOptions {
+  readonly contextLength: number;
+  readonly vocabSize: number;
+}
+
+export class WebGpuExecutor implements Executor {
+  readonly backend = 'webgpu';
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  private length = 0;
+  /** Dispatches issued by the last forward pass (for `bench`). */
+  lastDispatches = 0;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    private readonly programs: Readonly<Record<LogitsWanted, CompiledProgram>>,
+    private readonly resident: ResidentBuffers,
+    private readonly arena: GPUBuffer,
+    opts: WebGpuExecutorOptions,
+  ) {
+    this.contextLength = opts.contextLength;
+    this.vocabSize = opts.vocabSize;
+  }
+
+  static async create(ctx: GpuContext, programs: Readonly<Record<LogitsWanted, WgslProgram>>, params: ParamResolver, opts: WebGpuExecutorOptions): Promise<WebGpuExecutor> {
+    const device = ctx.device;
+    const resident = new ResidentBuffers(device);
+    // One arena serves both programs: only one runs at a time.
+    const arenaBytes = Math.max(programs.last.plan.arenaBytes, programs.all.plan.arenaBytes, 4);
+    const maxBinding = ctx.limits.maxStorageBufferBindingSize ?? 128 << 20;
+    const arena = resident.create(arenaBytes, STORAGE, 'activation arena');
+    const compile = async (p: WgslProgram): Promise<CompiledProgram> => {
+      const { plan, graph } = p;
+      const extra = new Map<Storage, GPUBuffer>();
+      const bufferOf = (s: Storage): { buffer: GPUBuffer; offset: number; size: number } => {
+        if (s.role === 'activation') return { buffer: arena, offset: s.offset!, size: pad4(s.maxBytes) };
+        if (s.role === 'param') {
+          const b = resident.param(s.owner, params);
+          return { buffer: b, offset: 0, size: b.size };
+        }
+        if (s.role === 'state') {
+          const b = resident.state(s.owner.name, s.maxBytes);
+          return { buffer: b, offset: 0, size: b.size };
+        }
+        let b = extra.get(s);
+        if (!b) {
+          b = resident.create(s.maxBytes, STORAGE, `${s.role} ${s.owner.name}`);
+          extra.set(s, b);
+        }
+        return { buffer: b, offset: 0, size: b.size };
+      };
+      for (const s of plan.storages) {
+        if (s.maxBytes > maxBinding) throw new Error(`%${s.owner.name} needs ${s.maxBytes} bytes, more than this device binds at once (${maxBinding})`);
+      }
+      const kernels = p.nodes.flatMap(({ node, lowering }) => lowering.kernels.map((kernel) => ({ node, kernel })));
+      const uniformBytes = Math.max(UNIFORM_ALIGN, kernels.length * UNIFORM_ALIGN);
+      const uniform = resident.create(uniformBytes, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `dims of @${graph.name}`);
+      const launches: Launch[] = [];
+      for (const [i, { node, kernel }] of kernels.entries()) {
+        const pipeline = await getPipeline(ctx, kernel.wgsl, kernel.entryPoint, undefined, kernel.label);
+        const scratch = new Map<number, GPUBuffer>();
+        const entries: GPUBindGroupEntry[] = kernel.bindings.map((b, binding) => {
+          if (b.kind === 'scratch') {
+            let buf = scratch.get(b.id);
+            if (!buf) {
+              buf = resident.create(scratchBytes(b.bytes, p.bounds), STORAGE, `scratch of ${kernel.label}`);
+              scratch.set(b.id, buf);
+            }
+            return { binding, resource: { buffer: buf } };
+          }
+          const v = b.kind === 'operand' ? node.inputs[b.index] : node.outputs[b.index];
+          const { buffer, offset, size } = bufferOf(plan.storageOf.get(v)!);
+          return { binding, resource: { buffer, offset, size } };
+        });
+        entries.push({ binding: kernel.bindings.length, resource: { buffer: uniform, offset: i * UNIFORM_ALIGN, size: UNIFORM_ALIGN } });
+        const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: kernel.label });
+        launches.push({ kernel, pipeline, bindGroup, uniformOffset: i * UNIFORM_ALIGN });
+      }
+      const input = (name: string) => {
+        const v = graph.inputs.find((x) => x.name === name);
+        if (!v) throw new Error(`graph @${graph.name} has no input %${name}`);
+        return bufferOf(plan.storageOf.get(v)!).buffer;
+      };
+      const logitsValue = graph.output('logits');
+      if (!logitsValue) throw new Error(`graph @${graph.name} has no logits output`);
+      const logitsStorage = plan.storageOf.get(logitsValue)!;
+      return { program: p, launches, uniform, uniformBytes, tokens: input('tokens'), pos: input('pos'), logits: bufferOf(logitsStorage).buffer, logitsStorage };
+    };
+    const last = await compile(programs.last);
+    const all = await compile(programs.all);
+    return new WebGpuExecutor(ctx, { last, all }, resident, arena, opts);
+  }
+
+  get position(): number {
+    return this.length;
+  }
+
+  async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
+    const S = tokens.length;
+    if (S === 0) throw new Error('forward: no tokens');
+    if (this.length + S > this.contextLength) throw new ContextFullError(this.contextLength, this.length + S);
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new TokenRangeError(t, this.vocabSize);
+    const prog = this.programs[want];
+    const bound = prog.program.bounds.S;
+    if (S > bound) {
+      // Longer than the compiled chunk: run it in pieces through the cache.
+      let out: Float32Array | undefined;
+      const parts: Float32Array[] = [];
+      for (let i = 0; i < S; i += bound) {
+        out = await this.forward(tokens.slice(i, i + bound), want);
+        parts.push(out);
+      }
+      if (want === 'last') return out!;
+      const all = new Float32Array(S * this.vocabSize);
+      let at = 0;
+      for (const p of parts) { all.set(p, at); at += p.length; }
+      return all;
+    }
+    const device = this.ctx.device;
+    const dims: DimBindings = { S, P: this.length };
+    device.queue.writeBuffer(prog.tokens, 0, Int32Array.from(tokens));
+    device.queue.writeBuffer(prog.pos, 0, Int32Array.from({ length: S }, (_, i) => this.length + i));
+    const uniforms = new Uint8Array(prog.uniformBytes);
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    let dispatches = 0;
+    for (const l of prog.launches) {
+      if (!conditionHolds(l.kernel.when, dims)) continue;
+      const u = l.kernel.uniforms(dims);
+      uniforms.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), l.uniformOffset);
+      const [x, y, z] = l.kernel.workgroups(dims);
+      if (x === 0 || y === 0 || z === 0) continue;
+      pass.setPipeline(l.pipeline);
+      pass.setBindGroup(0, l.bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+      dispatches++;
+    }
+    pass.end();
+    device.queue.writeBuffer(prog.uniform, 0, uniforms);
+    const rows = want === 'last' ? 1 : S;
+    const bytes = rows * this.vocabSize * 4;
+    const staging = device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const offset = prog.logitsStorage.role === 'activation' ? prog.logitsStorage.offset! : 0;
+    encoder.copyBufferToBuffer(prog.logits, offset, staging, 0, bytes);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(MapMode.READ);
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    this.lastDispatches = dispatches;
+    this.length += S;
+    return out;
+  }
+
+  truncate(length: number): void {
+    if (length < 0 || length > this.length) throw new RangeError(`truncate: ${length} is outside [0, ${this.length}]`);
+    // The cache rows past `length` are simply overwritten by the next step.
+    this.length = length;
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  async dispose(): Promise<void> {
+    await this.ctx.device.queue.onSubmittedWorkDone();
+    for (const b of this.resident.owned) b.destroy();
+    this.resident.owned.length = 0;
+    void this.arena;
+  }
+}
