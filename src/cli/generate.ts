@@ -1,5 +1,5 @@
 // `tessera generate`: stream text from a model. Only text goes to stdout; statistics go to stderr.
-import { CliError, EXIT_OK, flagOpt, listOpt, stringOpt } from './command.js';
+import { CliError, EXIT_OK, flagOpt, listOpt, stringOpt, UsageError } from './command.js';
 import { loadModelFrom, MODEL_OPTIONS, numberOpt, parseIdList } from './model-options.js';
 import { registerCommand } from './registry.js';
 import type { GenerateParams } from '../../runtime/generate.js';
@@ -28,6 +28,7 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
     'presence-penalty': { type: 'string', value: 'F', help: 'subtract F from logits of tokens seen at all' },
     'penalty-window': { type: 'string', value: 'N', help: 'the penalties look at the last N tokens (0 = all)' },
     seed: { type: 'string', short: 's', value: 'N', help: 'random seed for sampling' },
+    'logit-bias': { type: 'string', multiple: true, value: 'ID=BIAS', help: 'add BIAS to the logit of token ID (repeatable; e.g. 2=-100 bans EOS)' },
     stop: { type: 'string', multiple: true, value: 'TEXT', help: 'stop when the text contains TEXT (repeatable)' },
     'ignore-eos': { type: 'boolean', help: 'keep going past the end-of-sequence token' },
     'prefill-chunk': { type: 'string', value: 'N', help: 'prompt tokens per forward pass (default: all at once)' },
@@ -39,11 +40,9 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
     { command: 'tessera generate -m model.gguf -p "Q:" --stop "\\n" --passes default', says: 'stop at the first newline; run the optimised graph' },
   ],
   async run(inv, io) {
-    const model = await loadModelFrom(inv, io);
     const prompt = stringOpt(inv, 'prompt');
     const idsText = stringOpt(inv, 'ids');
     if ((prompt === undefined) === (idsText === undefined)) throw new CliError('give the prompt with either --prompt TEXT or --ids 1,2,3');
-    const ids = idsText !== undefined ? parseIdList(idsText, 'ids', 'generate') : model.tokenizer.encode(prompt!, flagOpt(inv, 'no-bos') ? { addBos: false } : {});
     const params: GenerateParams = {
       maxTokens: numberOpt(inv, 'max-tokens', { min: 0, integer: true }) ?? 256,
       temperature: numberOpt(inv, 'temperature', { min: 0 }) ?? 0,
@@ -55,10 +54,13 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
       presencePenalty: numberOpt(inv, 'presence-penalty'),
       penaltyWindow: numberOpt(inv, 'penalty-window', { min: 0, integer: true }),
       seed: numberOpt(inv, 'seed', { integer: true }),
+      logitBias: parseLogitBias(listOpt(inv, 'logit-bias')),
       stop: listOpt(inv, 'stop'),
       stopAtEos: !flagOpt(inv, 'ignore-eos'),
       prefillChunk: numberOpt(inv, 'prefill-chunk', { min: 1, integer: true }),
     };
+    const model = await loadModelFrom(inv, io);
+    const ids = idsText !== undefined ? parseIdList(idsText, 'ids', 'generate') : model.tokenizer.encode(prompt!, flagOpt(inv, 'no-bos') ? { addBos: false } : {});
     io.stdout.write(prompt ?? model.tokenizer.decode(ids));
     const stream = model.generate(ids, params);
     for (;;) {
@@ -78,3 +80,15 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
     return EXIT_OK;
   },
 });
+
+/** ["2=-100", "13=1.5"] → { 2: -100, 13: 1.5 }. */
+function parseLogitBias(items: readonly string[]): Record<number, number> | undefined {
+  if (items.length === 0) return undefined;
+  const bias: Record<number, number> = {};
+  for (const item of items) {
+    const m = /^\s*(\d+)\s*=\s*([-+]?[\d.]+(?:e[-+]?\d+)?)\s*$/i.exec(item);
+    if (!m || !Number.isFinite(Number(m[2]))) throw new UsageError(`--logit-bias expects ID=BIAS (e.g. 2=-100), got '${item}'`, 'generate');
+    bias[Number(m[1])] = Number(m[2]);
+  }
+  return bias;
+}
