@@ -4,7 +4,11 @@ import { resolve } from 'node:path';
 import type { PassFilter } from '../../passes/instruments.js';
 import { runPipeline } from '../../passes/pass-manager.js';
 import { formatTimingReport } from '../../passes/timing.js';
-import { CliError, EXIT_OK, flagOpt, type Invocation, listOpt, stringOpt } from './command.js';
+import type { Graph } from '../../ir/graph.js';
+import { openModel } from '../../models/open.js';
+import { Encoder } from '../encoder.js';
+import { Model } from '../model.js';
+import { CliError, EXIT_OK, flagOpt, type Invocation, listOpt, stringOpt, UsageError } from './command.js';
 import { loadGraph, verifyMessages } from './load.js';
 import { registerCommand } from './registry.js';
 import { type Format, formatForPath, FORMATS, renderGraph, writeOutput } from './render.js';
@@ -17,16 +21,23 @@ function passFilter(inv: Invocation, option: string): PassFilter | undefined {
   return names.length ? names : undefined;
 }
 
+/** A model's graph as its builder makes it (no passes yet). */
+function modelGraph(path: string, logits: 'all' | 'last'): Graph {
+  return openModel(path).config.task === 'decoder' ? Model.load(path).graph({ logits }) : Encoder.load(path).graph();
+}
+
 registerCommand({
   name: 'dump',
   summary: 'print a graph (text IR, JSON, DOT or SVG) after running passes',
-  args: '<file.ir>',
-  positionals: { min: 1, max: 1 },
+  args: '[<file.ir>]',
+  positionals: { min: 0, max: 1 },
   description: `Reads a graph (text IR, or the JSON form when the file ends in .json), verifies it, runs the
 pass pipeline given by --passes (none by default) and prints the result to standard output, or
 to the file given by -o. IR printed around passes and the timing table go to standard error.
 The text output parses back to the same graph.`,
   options: {
+    model: { type: 'string', short: 'm', value: 'PATH', help: "a model (HF directory, .gguf, llama2.c .bin) instead of a graph file: dump its step graph" },
+    logits: { type: 'string', value: 'WHICH', choices: ['all', 'last'], help: "with --model: the decoder graph's logits for every position or only the last (default all)" },
     passes: { type: 'string', value: 'PIPELINE', help: "passes to run: pass and pipeline names, e.g. 'default' or 'canonicalize,cse' (default: none)" },
     target: { type: 'string', value: 'TARGET', help: 'pick the named pipelines for this target (e.g. webgpu, wasm)' },
     'print-ir-before': { type: 'string', multiple: true, value: 'PASSES', help: 'print the IR before these passes (comma-separated names)' },
@@ -42,6 +53,7 @@ The text output parses back to the same graph.`,
   },
   examples: [
     { command: 'tessera dump model.ir', says: 'check and pretty-print a graph' },
+    { command: 'tessera dump -m ../shared/models/tinystories-656k --passes default --print-ir-after-all', says: "a model's step graph after each pass" },
     { command: 'tessera dump model.ir --passes default --timing', says: 'run the default pipeline; show what each pass did and how long it took' },
     { command: 'tessera dump model.ir --passes canonicalize --print-ir-after-change', says: 'show the IR after each pass that changed it' },
     { command: "tessera dump model.ir --passes 'cse,dce' --dump-dir /tmp/ir", says: 'write /tmp/ir/000-input.ir, 001-cse.ir, 002-dce.ir' },
@@ -49,11 +61,18 @@ The text output parses back to the same graph.`,
   ],
   async run(inv, io) {
     const file = inv.positionals[0];
+    const modelPath = stringOpt(inv, 'model');
+    if ((file === undefined) === (modelPath === undefined)) throw new UsageError('give either a graph file or --model PATH', 'dump');
     const out = stringOpt(inv, 'output');
     const format = (stringOpt(inv, 'format') ?? formatForPath(out)) as Format;
-    const graph = loadGraph(file, io);
-    const issues = verifyMessages(graph, file);
-    if (issues.length) throw new CliError(`${file} is not a valid graph:\n  ${issues.join('\n  ')}`);
+    let graph: Graph;
+    if (modelPath !== undefined) {
+      graph = modelGraph(resolve(io.cwd, modelPath), (stringOpt(inv, 'logits') ?? 'all') as 'all' | 'last');
+    } else {
+      graph = loadGraph(file!, io);
+      const issues = verifyMessages(graph, file!);
+      if (issues.length) throw new CliError(`${file} is not a valid graph:\n  ${issues.join('\n  ')}`);
+    }
 
     const dumpDir = stringOpt(inv, 'dump-dir');
     const run = runPipeline(graph, stringOpt(inv, 'passes') ?? 'none', {

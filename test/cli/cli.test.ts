@@ -142,7 +142,7 @@ describe('tessera: help and usage', () => {
       [['dump', 'good.ir', '--timing=yes'], /option '--timing' takes no value/],
       [['dump', 'good.ir', '--format', 'png'], /option '--format' must be one of text, json, dot, svg, got 'png'/],
       [['dump', 'good.ir', '--format', 'json', '--format', 'dot'], /option '--format' is given twice/],
-      [['dump'], /missing argument: tessera dump <file.ir>/],
+      [['dump'], /give either a graph file or --model PATH/],
       [['dump', 'a.ir', 'b.ir'], /too many arguments \('b.ir'\)/],
       [['verify'], /missing argument: tessera verify <file.ir>\.\.\./],
     ];

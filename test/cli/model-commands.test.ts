@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseGraph } from '../../ir/parser.js';
+import { printGraph } from '../../ir/printer.js';
 import { main } from '../../src/cli.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
@@ -52,6 +54,16 @@ describe.runIf(hasShared('models', 'stories260K'))('model commands', () => {
     expect(r.stdout).toMatch(/5 layers · hidden 64 · 8 heads \(4 kv\)/);
     const j = JSON.parse((await cli('info', '-m', bin, '--json')).stdout);
     expect(j.parameters).toBeGreaterThan(200_000);
+  });
+
+  it('dump --model prints the step graph, which parses back to the same text', async () => {
+    const r = await cli('dump', '-m', bin, '--logits', 'last');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^graph @llama<S, P>\(%tokens: i32\[S\], %pos: i32\[S\], state %k\.0: f32\[P, 4, 8\]/);
+    expect(printGraph(parseGraph(r.stdout))).toBe(r.stdout);
+    const dot = await cli('dump', '-m', bin, '--format', 'dot');
+    expect(dot.stdout).toMatch(/^digraph "llama" \{/);
+    expect((await cli('dump')).stderr).toMatch(/give either a graph file or --model PATH/);
   });
 
   it('bad input gets a clear message and a non-zero exit', async () => {
