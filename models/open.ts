@@ -15,7 +15,7 @@ import { openLlama2c } from './formats/llama2c.js';
 import { openSafetensors } from './formats/safetensors.js';
 import { FormatError, isReadable, type TensorStore } from './formats/store.js';
 
-export type ModelFormat = 'hf' | 'gguf' | 'llama2c';
+export type ModelFormat = 'hf' | 'gguf' | 'llama2c' | 'artifact';
 
 export interface ModelSource {
   readonly path: string;

@@ -2,9 +2,10 @@
 // collecting its statistics and calling the instruments (IR printing, dumps, user hooks).
 import type { Graph } from '../ir/graph.js';
 import { verifyIssues } from '../ir/verifier.js';
+import { assertCompilerAllowed } from '../ir/compiler-guard.js';
 import { DumpDirInstrument, type PassFilter, type PassInstrument, passLabel, type PassPosition, type PassRecord, PrintIRInstrument } from './instruments.js';
 import type { PassContext } from './pass.js';
-import { formatStep, type PipelineStep, resolvePipeline } from './pipeline.js';
+import { formatPipeline, formatStep, type PipelineStep, resolvePipeline } from './pipeline.js';
 
 /** A pass threw, or left a graph that does not verify. Names the pass and its place in the pipeline. */
 export class PassError extends Error {
@@ -71,6 +72,7 @@ export class PassManager {
 
   /** Runs every step; rewrites `graph` in place unless a pass returns a new graph. Throws PassError. */
   run(graph: Graph): PipelineRun {
+    assertCompilerAllowed(`pass pipeline ${formatPipeline(this.steps)}`);
     const verifyEach = this.options.verifyEach ?? true;
     const start = performance.now();
     let inputVerifyMs = 0;

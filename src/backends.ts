@@ -1,8 +1,8 @@
 // Choosing and building an executor: reference (the TypeScript interpreter), webgpu (WGSL through
 // Dawn or a browser), or auto (WebGPU when an adapter can hold the model, otherwise the CPU),
 // always with a sentence saying which and why.
-import { lowerGraphToWgsl } from '../codegen/wgsl/program.js';
-import { wgslTargetFor } from '../codegen/wgsl/target.js';
+import { lowerGraphToWgsl, type WgslProgram } from '../codegen/wgsl/program.js';
+import { type WgslTarget, wgslTargetFor } from '../codegen/wgsl/target.js';
 import { storageBytes } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import type { ModelConfig } from '../models/config/model-config.js';
@@ -27,6 +27,8 @@ export interface ExecutorRequest {
   readonly config: ModelConfig;
   /** Longest prompt chunk one GPU step handles (longer prompts run in pieces). */
   readonly maxChunk?: number;
+  /** Kernels from a compiled artifact: used instead of running the code generators. */
+  readonly precompiled?: { readonly webgpu?: (maxWorkgroups: number) => Readonly<Record<LogitsWanted, WgslProgram>> | undefined };
 }
 
 function weightBytes(g: Graph): number {
@@ -58,11 +60,14 @@ export async function createExecutor(backend: BackendName, req: ExecutorRequest)
 }
 
 async function webgpu(ctx: Awaited<ReturnType<typeof acquireGpu>>, req: ExecutorRequest) {
-  const target = wgslTargetFor(ctx.features, ctx.limits);
   const ctxLen = req.config.maxPositions;
-  const S = Math.min(req.maxChunk ?? 128, ctxLen);
-  const bounds = { S, P: ctxLen - 1 };
-  const programs = { last: lowerGraphToWgsl(req.graphs.last, target, bounds), all: lowerGraphToWgsl(req.graphs.all, target, bounds) };
+  const programs = req.precompiled?.webgpu?.(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535) ?? lowerStepGraphs(req.graphs, wgslTargetFor(ctx.features, ctx.limits), ctxLen, req.maxChunk);
   const executor = await WebGpuExecutor.create(ctx, programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize });
   return executor;
+}
+
+/** Both step graphs lowered to WGSL, with buffers sized for prompt chunks of `maxChunk` tokens. */
+export function lowerStepGraphs(graphs: Readonly<Record<LogitsWanted, Graph>>, target: WgslTarget, contextLength: number, maxChunk = 128): Record<LogitsWanted, WgslProgram> {
+  const bounds = { S: Math.min(maxChunk, contextLength), P: contextLength - 1 };
+  return { last: lowerGraphToWgsl(graphs.last, target, bounds), all: lowerGraphToWgsl(graphs.all, target, bounds) };
 }

@@ -5,7 +5,10 @@ import type { HostTensor } from '../ir/tensor.js';
 import { evaluateWeight } from '../ir/weights.js';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../models/arch/decoder.js';
 import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
+import { isArtifactDir, type LoadedArtifact, readArtifact } from '../codegen/artifact/read.js';
+import type { WgslProgram } from '../codegen/wgsl/program.js';
 import { openModel, type ModelSource, type OpenOptions } from '../models/open.js';
+import { artifactSource } from './artifact-source.js';
 import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { Executor } from '../runtime/executor.js';
@@ -45,25 +48,46 @@ export class Model {
   /** Which backend runs the model, and why. */
   backendReason = 'reference: Model.load';
 
-  private constructor(readonly source: ModelSource, private readonly opts: LoadOptions) {
+  private constructor(readonly source: ModelSource, private readonly opts: LoadOptions, private readonly artifact?: LoadedArtifact) {
     this.config = source.config;
     if (this.config.task !== 'decoder') throw new ConfigError(source.path, `a ${this.config.family} ${this.config.task} model cannot generate text (use embed or rerank)`);
   }
 
   /** Opens a model on the reference interpreter, synchronously. */
   static load(path: string, opts: LoadOptions = {}): Model {
-    const m = new Model(openModel(path, opts), opts);
+    const m = Model.create(path, opts);
     m.exec = new ReferenceExecutor(m.stepGraphs(), paramResolver(m.source), m.config.maxPositions, m.config.vocabSize);
     return m;
   }
 
   /** Opens a model on a backend: 'auto' (default) picks WebGPU when it can hold the model. */
   static async open(path: string, opts: LoadOptions = {}): Promise<Model> {
-    const m = new Model(openModel(path, opts), opts);
-    const choice = await createExecutor(opts.backend ?? 'auto', { graphs: m.stepGraphs(), params: paramResolver(m.source), config: m.config, maxChunk: opts.maxChunk });
+    const m = Model.create(path, opts);
+    const artifact = m.artifact;
+    const choice = await createExecutor(opts.backend ?? 'auto', {
+      graphs: m.stepGraphs(),
+      params: paramResolver(m.source),
+      config: m.config,
+      maxChunk: opts.maxChunk,
+      ...(artifact ? { precompiled: { webgpu: (maxWg: number) => artifact.webgpuPrograms(maxWg) as Record<'last' | 'all', WgslProgram> | undefined } } : {}),
+    });
     m.exec = choice.executor;
     m.backendReason = choice.reason;
     return m;
+  }
+
+  /** A model directory/file, or a compiled artifact folder (which runs without the compiler). */
+  private static create(path: string, opts: LoadOptions): Model {
+    if (!isArtifactDir(path)) return new Model(openModel(path, opts), opts);
+    if (opts.transform) throw new ConfigError(path, 'a compiled artifact already ran its passes; --passes applies when compiling');
+    const artifact = readArtifact(path);
+    const source = artifactSource(artifact);
+    return new Model(opts.tokenizer ? { ...source, tokenizerPath: opts.tokenizer } : source, opts, artifact);
+  }
+
+  /** True when loaded from a compiled artifact. */
+  get compiled(): boolean {
+    return this.artifact !== undefined;
   }
 
   get executor(): Executor {
@@ -77,6 +101,11 @@ export class Model {
 
   /** The step graph (after the configured passes). */
   graph(opts: DecoderGraphOptions = {}): Graph {
+    if (this.artifact) {
+      const g = this.artifact.graphs[opts.logits ?? 'all'];
+      if (!g || opts.hiddenStates) throw new ConfigError(this.source.path, `the artifact holds the ${Object.keys(this.artifact.graphs).join(' and ')} graphs only`);
+      return g;
+    }
     const g = buildDecoderGraph(this.config, this.source.decoderWeights(), (n) => this.source.leafType(n), opts);
     return this.opts.transform ? this.opts.transform(g) : g;
   }

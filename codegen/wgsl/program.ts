@@ -2,6 +2,7 @@
 // storage each operand and result lives in. The runtime executes this; an artifact stores it.
 import type { Graph, Node } from '../../ir/graph.js';
 import { type DimBounds, type MemoryPlan, planMemory } from '../../ir/memory.js';
+import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import { emitWgslKernel } from './emit.js';
 import type { WgslTarget } from './target.js';
 import type { WgslLowering } from './types.js';
@@ -18,6 +19,7 @@ export interface WgslProgram {
  * P + S ≤ context): buffers are sized for them.
  */
 export function lowerGraphToWgsl(graph: Graph, target: WgslTarget, bounds: DimBounds): WgslProgram {
+  assertCompilerAllowed(`WGSL code generation for @${graph.name}`);
   // The memory planner keeps kv_append results in the state's storage, so the kernels must write in place.
   const t: WgslTarget = { ...target, aliasViews: true, kvAppendInPlace: true };
   const plan = planMemory(graph, bounds);

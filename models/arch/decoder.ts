@@ -3,6 +3,7 @@
 // offset, RoPE or learned positions, gated MLP, biases, q/k norms, post-norms, softcaps, windows).
 import type { AttrValue } from '../../ir/attrs.js';
 import { GraphBuilder } from '../../ir/builder.js';
+import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import { dimSub } from '../../ir/dim.js';
 import type { Graph, Value } from '../../ir/graph.js';
 import { formatWeight } from '../../ir/printer.js';
@@ -33,6 +34,7 @@ export function ropeAttrs(r: RopeConfig, maxPositions: number): Record<string, A
 }
 
 export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name: string) => WeightType, opts: DecoderGraphOptions = {}): Graph {
+  assertCompilerAllowed(`building the ${c.family} graph`);
   const b = new GraphBuilder(c.family, ['S', 'P']);
   const S = b.sym('S');
   const P = b.sym('P');

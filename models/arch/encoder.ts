@@ -6,6 +6,7 @@
 //   heads:       pooler_output = tanh(dense(x[:, 0])), mean_pooled = Σ x·mask / Σ mask,
 //                embeddings = mean_pooled / ‖mean_pooled‖, logits = classifier(pooler_output)
 import { GraphBuilder } from '../../ir/builder.js';
+import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import type { Graph, Value } from '../../ir/graph.js';
 import { formatWeight } from '../../ir/printer.js';
 import { weightType, type WeightExpr, type WeightType } from '../../ir/weights.js';
@@ -28,6 +29,7 @@ export function encoderOutputs(w: EncoderWeights): EncoderOutput[] {
 }
 
 export function buildEncoderGraph(c: ModelConfig, w: EncoderWeights, leaf: (name: string) => WeightType, opts: EncoderGraphOptions = {}): Graph {
+  assertCompilerAllowed(`building the ${c.family} graph`);
   if (c.task === 'decoder') throw new Error(`a ${c.family} decoder (${c.architecture}) has no encoder graph`);
   if (c.hiddenSize !== c.numHeads * c.headDim) throw new Error(`hidden_size ${c.hiddenSize} is not num_attention_heads ${c.numHeads} × head_dim ${c.headDim}`);
   const want = new Set(opts.outputs ?? encoderOutputs(w));

@@ -1,0 +1,112 @@
+// The compiled artifact's manifest: everything the runtime needs to run a model without the
+// compiler (final IR, weight table, memory plan, launch lists), plus checksums and a version.
+import type { BindingRef } from '../kernel.js';
+
+export const ARTIFACT_FORMAT = 'tessera-artifact';
+export const ARTIFACT_VERSION = 1;
+export const MANIFEST_FILE = 'manifest.json';
+export const WEIGHTS_FILE = 'weights.bin';
+/** Weights start on this boundary in weights.bin (any SIMD load or GPU copy can use them in place). */
+export const WEIGHT_ALIGN = 256;
+
+export interface WeightEntry {
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly offset: number;
+  readonly bytes: number;
+  /** The weight source it was made from (for people: how merged, folded or quantized). */
+  readonly source: string;
+}
+
+export interface StorageData {
+  readonly id: number;
+  readonly role: string;
+  /** The owning value's name. */
+  readonly owner: string;
+  /** Bytes as a dim expression of the symbols. */
+  readonly bytes: string;
+  readonly maxBytes: number;
+  readonly offset?: number;
+  readonly firstDef: number;
+  readonly lastUse: number;
+}
+
+export interface PlanData {
+  readonly bounds: Readonly<Record<string, number>>;
+  readonly arenaBytes: number;
+  readonly peakActivationBytes: string;
+  readonly unsharedActivationBytes: number;
+  readonly storages: readonly StorageData[];
+  /** Value name → storage id, for every value of the graph. */
+  readonly storageOf: Readonly<Record<string, number>>;
+}
+
+export interface WgslKernelData {
+  readonly key: string;
+  /** Relative path of the .wgsl file. */
+  readonly file: string;
+  readonly entryPoint: string;
+  readonly label: string;
+  /** Scratch sizes are dim expressions as text. */
+  readonly bindings: readonly (Exclude<BindingRef, { kind: 'scratch' }> | { readonly kind: 'scratch'; readonly id: number; readonly bytes: string })[];
+  readonly uniformDims: readonly string[];
+  readonly grid: readonly [string, string, string];
+  readonly when?: { readonly dim: string; readonly min?: number; readonly max?: number };
+}
+
+export interface WgslProgramData {
+  readonly plan: PlanData;
+  /** One entry per graph node, in node order. */
+  readonly nodes: readonly { readonly kernels: readonly WgslKernelData[]; readonly aliasOf?: number }[];
+}
+
+export interface ArtifactManifest {
+  readonly format: typeof ARTIFACT_FORMAT;
+  readonly version: number;
+  readonly tessera: string;
+  readonly created: string;
+  readonly model: {
+    readonly source: string;
+    readonly sourceFormat: string;
+    /** The normalized ModelConfig. */
+    readonly config: Record<string, unknown>;
+  };
+  /** `file` is what to load; `files` holds it and its companions (tokenizer_config.json) with checksums. */
+  readonly tokenizer?: { readonly file: string; readonly files: Readonly<Record<string, string>> };
+  readonly passes: string;
+  /** Final IR text of each step graph: decoders have `last` and `all`, encoders `batch`. */
+  readonly graphs: Readonly<Record<string, string>>;
+  readonly weights: {
+    readonly file: string;
+    readonly bytes: number;
+    readonly sha256: string;
+    readonly tensors: Readonly<Record<string, WeightEntry>>;
+  };
+  readonly targets: {
+    readonly webgpu?: { readonly programs: Readonly<Record<string, WgslProgramData>>; readonly files: Readonly<Record<string, string>> };
+    readonly wasm?: { readonly file: string; readonly sha256: string; readonly data: unknown };
+  };
+}
+
+/** A stale, truncated, tampered or foreign artifact. The message says which file and what. */
+export class ArtifactError extends Error {
+  constructor(readonly dir: string, message: string) {
+    super(`${dir}: ${message}`);
+    this.name = 'ArtifactError';
+  }
+}
+
+/** Checks the manifest's shape and version (deep checks happen as parts are used). */
+export function checkManifest(m: unknown, dir: string): ArtifactManifest {
+  const fail = (msg: string): never => { throw new ArtifactError(dir, msg); };
+  if (typeof m !== 'object' || m === null) fail(`${MANIFEST_FILE} does not hold an object`);
+  const o = m as Record<string, unknown>;
+  if (o.format !== ARTIFACT_FORMAT) fail(`${MANIFEST_FILE} is not a Tessera artifact manifest (format ${JSON.stringify(o.format)})`);
+  if (o.version !== ARTIFACT_VERSION) fail(`artifact format version ${String(o.version)} is not the one this Tessera reads (${ARTIFACT_VERSION}): recompile it with \`tessera compile\``);
+  for (const key of ['model', 'graphs', 'weights', 'targets'] as const) {
+    if (typeof o[key] !== 'object' || o[key] === null) fail(`${MANIFEST_FILE} lacks "${key}"`);
+  }
+  const w = o.weights as Record<string, unknown>;
+  if (typeof w.file !== 'string' || typeof w.sha256 !== 'string' || typeof w.bytes !== 'number' || typeof w.tensors !== 'object') fail(`${MANIFEST_FILE}: "weights" needs file, bytes, sha256 and tensors`);
+  return m as ArtifactManifest;
+}

@@ -1,0 +1,121 @@
+// Reads a compiled artifact: checks the manifest version and every checksum, parses the stored
+// graphs, and serves packed weights straight from weights.bin. Runs no pass and no compiler.
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { isDType } from '../../ir/dtype.js';
+import type { Graph } from '../../ir/graph.js';
+import { parseGraph } from '../../ir/parser.js';
+import { type HostTensor, tensor, type TensorData } from '../../ir/tensor.js';
+import type { WgslProgram } from '../wgsl/program.js';
+import { programFromData } from '../wgsl/serialize.js';
+import { ArtifactError, type ArtifactManifest, checkManifest, MANIFEST_FILE, type WeightEntry } from './manifest.js';
+
+export function isArtifactDir(path: string): boolean {
+  return existsSync(join(path, MANIFEST_FILE)) && statSync(path).isDirectory();
+}
+
+export interface LoadedArtifact {
+  readonly dir: string;
+  readonly manifest: ArtifactManifest;
+  readonly graphs: Readonly<Record<string, Graph>>;
+  readonly tokenizerPath?: string;
+  weightNames(): string[];
+  weightEntry(name: string): WeightEntry;
+  readWeight(name: string): HostTensor;
+  /** The stored WebGPU programs, bound to the parsed graphs. */
+  webgpuPrograms(maxWorkgroups: number): Readonly<Record<string, WgslProgram>> | undefined;
+}
+
+function sha256File(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = new Uint8Array(1 << 22);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+function typedArray(dtype: string, bytes: Uint8Array): TensorData {
+  const buf = bytes.slice().buffer;
+  switch (dtype) {
+    case 'f32': return new Float32Array(buf);
+    case 'f16': case 'bf16': return new Uint16Array(buf);
+    case 'i32': return new Int32Array(buf);
+    case 'u32': return new Uint32Array(buf);
+    default: return new Uint8Array(buf);
+  }
+}
+
+export function readArtifact(dir: string): LoadedArtifact {
+  const manifestPath = join(dir, MANIFEST_FILE);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch (e) {
+    throw new ArtifactError(dir, `${MANIFEST_FILE} cannot be read: ${(e as Error).message}`);
+  }
+  const manifest = checkManifest(json, dir);
+  const w = manifest.weights;
+  const weightsPath = join(dir, w.file);
+  if (!existsSync(weightsPath)) throw new ArtifactError(dir, `${w.file} is missing`);
+  const size = statSync(weightsPath).size;
+  if (size !== w.bytes) throw new ArtifactError(dir, `${w.file} has ${size} bytes, the manifest says ${w.bytes} (truncated or replaced: recompile)`);
+  if (sha256File(weightsPath) !== w.sha256) throw new ArtifactError(dir, `${w.file} does not match its checksum (modified after compilation: recompile)`);
+  const check = (file: string, sha: string) => {
+    const p = join(dir, file);
+    if (!existsSync(p)) throw new ArtifactError(dir, `${file} is missing`);
+    if (sha256File(p) !== sha) throw new ArtifactError(dir, `${file} does not match its checksum (modified after compilation: recompile)`);
+  };
+  for (const [file, sha] of Object.entries(manifest.targets.webgpu?.files ?? {})) check(file, sha);
+  for (const [file, sha] of Object.entries(manifest.tokenizer?.files ?? {})) check(file, sha);
+
+  const graphs: Record<string, Graph> = {};
+  for (const [role, text] of Object.entries(manifest.graphs)) {
+    try {
+      graphs[role] = parseGraph(text, `${MANIFEST_FILE}#graphs.${role}`);
+    } catch (e) {
+      throw new ArtifactError(dir, `the stored ${role} graph does not parse: ${(e as Error).message}`);
+    }
+  }
+  const entry = (name: string): WeightEntry => {
+    const e = w.tensors[name];
+    if (!e) throw new ArtifactError(dir, `${w.file} has no tensor "${name}"`);
+    if (!isDType(e.dtype)) throw new ArtifactError(dir, `tensor "${name}" has unknown dtype ${e.dtype}`);
+    if (e.offset < 0 || e.offset + e.bytes > w.bytes) throw new ArtifactError(dir, `tensor "${name}" lies outside ${w.file}`);
+    return e;
+  };
+  return {
+    dir,
+    manifest,
+    graphs,
+    tokenizerPath: manifest.tokenizer ? join(dir, manifest.tokenizer.file) : undefined,
+    weightNames: () => Object.keys(w.tensors),
+    weightEntry: entry,
+    readWeight(name) {
+      const e = entry(name);
+      const fd = openSync(weightsPath, 'r');
+      try {
+        const bytes = new Uint8Array(e.bytes);
+        readSync(fd, bytes, 0, e.bytes, e.offset);
+        return tensor(e.dtype as never, e.shape, typedArray(e.dtype, bytes));
+      } finally {
+        closeSync(fd);
+      }
+    },
+    webgpuPrograms(maxWorkgroups) {
+      const t = manifest.targets.webgpu;
+      if (!t) return undefined;
+      const out: Record<string, WgslProgram> = {};
+      for (const [role, data] of Object.entries(t.programs)) {
+        const g = graphs[role];
+        if (!g) throw new ArtifactError(dir, `the WebGPU program "${role}" has no graph`);
+        out[role] = programFromData(data, g, (file) => readFileSync(join(dir, file), 'utf8'), maxWorkgroups);
+      }
+      return out;
+    },
+  };
+}

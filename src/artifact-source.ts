@@ -1,0 +1,38 @@
+// A compiled artifact seen through the ModelSource interface: its packed weights are the
+// "checkpoint", and its graphs are fixed (no builder runs).
+import type { LoadedArtifact } from '../codegen/artifact/read.js';
+import { isDType } from '../ir/dtype.js';
+import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
+import { FormatError, type TensorStore } from '../models/formats/store.js';
+import type { ModelSource } from '../models/open.js';
+
+export function artifactSource(a: LoadedArtifact): ModelSource {
+  const store: TensorStore = {
+    format: 'artifact',
+    path: a.dir,
+    names: () => a.weightNames(),
+    has: (n) => a.weightNames().includes(n),
+    info: (n) => {
+      const e = a.weightEntry(n);
+      return { dtype: e.dtype, shape: e.shape };
+    },
+    read: (n) => a.readWeight(n),
+  };
+  const config = a.manifest.model.config as unknown as ModelConfig;
+  const fixed = (): never => { throw new ConfigError(a.dir, 'a compiled artifact has fixed graphs; compile again to change them'); };
+  return {
+    path: a.dir,
+    format: 'artifact',
+    config,
+    store,
+    tokenizerPath: a.tokenizerPath,
+    decoderWeights: fixed,
+    encoderWeights: fixed,
+    leafType(name) {
+      const e = a.weightEntry(name);
+      if (!isDType(e.dtype)) throw new FormatError(a.dir, `tensor "${name}" has unknown dtype ${e.dtype}`);
+      return { dtype: e.dtype, shape: e.shape };
+    },
+    readLeaf: (name) => a.readWeight(name),
+  };
+}

@@ -1,0 +1,68 @@
+// `tessera compile`: write an artifact folder that loads and runs without the compiler.
+import { resolve } from 'node:path';
+import { compile, COMPILE_TARGETS, type CompileTarget } from '../compile.js';
+import { EXIT_OK, listOpt, stringOpt, UsageError } from './command.js';
+import { MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
+import { registerCommand } from './registry.js';
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
+
+registerCommand({
+  name: 'compile',
+  summary: 'compile a model ahead of time into an artifact folder',
+  args: '',
+  positionals: { min: 0, max: 0 },
+  description: `Builds the model's step graphs, runs the pass pipeline, evaluates every weight (merged,
+folded, quantized) into weights.bin, generates the kernels of each target and writes
+manifest.json (final IR, buffer plan, launch lists, checksums) and the tokenizer. Every command
+that takes --model also takes the artifact folder; loading it runs neither the passes nor any
+code generator.`,
+  options: {
+    model: MODEL_OPTIONS.model,
+    tokenizer: MODEL_OPTIONS.tokenizer,
+    output: { type: 'string', short: 'o', value: 'DIR', help: 'the artifact folder to write (required)' },
+    target: { type: 'string', multiple: true, value: 'LIST', help: `kernels to generate: ${COMPILE_TARGETS.join(', ')}, or none for the reference interpreter only (default all)` },
+    passes: { type: 'string', value: 'PIPELINE', help: "pass pipeline (default 'default')" },
+    quantize: { type: 'string', value: 'TYPE', choices: ['q8_0', 'q4_0'], help: 'quantize matmul weights to GGUF blocks' },
+    'max-chunk': { type: 'string', value: 'N', help: 'longest prompt chunk one compiled GPU step takes (default 128)' },
+    quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
+  },
+  examples: [
+    { command: 'tessera compile -m ../shared/models/tinystories-656k -o build/ts656k', says: 'compile with the default passes for every target' },
+    { command: 'tessera generate -m build/ts656k -p "Once upon a time"', says: 'run the artifact' },
+  ],
+  async run(inv, io) {
+    const out = resolve(io.cwd, requireString(inv, 'output'));
+    const named = listOpt(inv, 'target').flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+    const targets = named.filter((t) => t !== 'none');
+    for (const t of targets) if (!(COMPILE_TARGETS as readonly string[]).includes(t)) throw new UsageError(`--target: unknown target '${t}' (targets: ${COMPILE_TARGETS.join(', ')})`, 'compile');
+    const quiet = inv.values.quiet === true;
+    let lastDraw = 0;
+    const summary = await compile(resolve(io.cwd, requireString(inv, 'model')), {
+      out,
+      ...(named.length ? { targets: targets as CompileTarget[] } : {}),
+      ...(stringOpt(inv, 'passes') ? { passes: stringOpt(inv, 'passes') } : {}),
+      ...(stringOpt(inv, 'quantize') ? { quantize: stringOpt(inv, 'quantize') as 'q8_0' | 'q4_0' } : {}),
+      ...(stringOpt(inv, 'tokenizer') ? { tokenizer: resolve(io.cwd, stringOpt(inv, 'tokenizer')!) } : {}),
+      maxChunk: numberOpt(inv, 'max-chunk', { min: 1, integer: true }),
+      onProgress: quiet ? undefined : (phase, done, total) => {
+        const now = Date.now();
+        if (done !== total && now - lastDraw < 100) return;
+        lastDraw = now;
+        const width = 30;
+        const filled = Math.round((done / total) * width);
+        io.stderr.write(`\r${phase.padEnd(8)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done === total ? '\n' : ''}`);
+      },
+    });
+    const phases = Object.entries(summary.phaseMs).filter(([k]) => !k.startsWith('write.')).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(' · ');
+    io.stdout.write(
+      `compiled ${summary.dir}\n` +
+        `  targets:  ${summary.targets.join(', ') || 'none (reference interpreter only)'}\n` +
+        `  graphs:   ${Object.entries(summary.nodes).map(([k, n]) => `${k} ${n} nodes`).join(', ')}\n` +
+        `  weights:  ${summary.tensors} tensors, ${mib(summary.weightBytes)}\n` +
+        `  kernels:  ${summary.kernelFiles} WGSL files\n` +
+        `  time:     ${phases}\n`,
+    );
+    return EXIT_OK;
+  },
+});

@@ -1,0 +1,94 @@
+// Ahead-of-time compilation: build the model's step graphs, run the pass pipeline, evaluate and
+// pack every weight, lower to each target's kernels, and write an artifact folder that loads
+// without any of this.
+import { readFileSync, existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { writeArtifact } from '../codegen/artifact/write.js';
+import { WEBGPU_DEFAULT_TARGET, type WgslTarget } from '../codegen/wgsl/target.js';
+import { ggufMetadataBytes } from '../models/formats/gguf-writer.js';
+import { GgufStore } from '../models/formats/gguf.js';
+import { findPass } from '../passes/registry.js';
+import { lowerStepGraphs } from './backends.js';
+import { Model, paramResolver } from './model.js';
+import { pipelineTransform } from './passes.js';
+import { packageVersion } from './cli/version.js';
+
+export const COMPILE_TARGETS = ['webgpu'] as const;
+export type CompileTarget = (typeof COMPILE_TARGETS)[number];
+
+export interface CompileOptions {
+  /** The artifact folder to write. */
+  readonly out: string;
+  /** Kernels to generate (default: every target). The reference interpreter needs none. */
+  readonly targets?: readonly CompileTarget[];
+  /** Pass pipeline (default 'default'). */
+  readonly passes?: string;
+  /** Quantize matmul weights (Q8_0 / Q4_0 GGUF blocks). */
+  readonly quantize?: 'q8_0' | 'q4_0';
+  readonly tokenizer?: string;
+  /** Longest prompt chunk a compiled GPU step takes. */
+  readonly maxChunk?: number;
+  /** Device limits the WGSL kernels may assume (default: what every WebGPU device offers). */
+  readonly gpu?: WgslTarget;
+  readonly onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+export interface CompileSummary {
+  readonly dir: string;
+  readonly phaseMs: Readonly<Record<string, number>>;
+  readonly weightBytes: number;
+  readonly tensors: number;
+  readonly kernelFiles: number;
+  readonly nodes: Readonly<Record<string, number>>;
+  readonly targets: readonly CompileTarget[];
+}
+
+function pipelineFor(opts: CompileOptions): string {
+  const base = opts.passes ?? 'default';
+  if (!opts.quantize) return base;
+  if (!findPass('quantize')) throw new Error('the quantize pass is not available in this build');
+  return `${base === 'none' ? '' : `${base},`}quantize{dtype=${opts.quantize}}`;
+}
+
+/** The tokenizer files an artifact carries: a copy, or a GGUF model's vocabulary as a metadata-only GGUF. */
+function tokenizerFiles(model: Model): { file: string; bytes: Uint8Array }[] {
+  const path = model.source.tokenizerPath;
+  if (!path) return [];
+  if (model.source.store instanceof GgufStore && path === model.source.path) {
+    return [{ file: 'tokenizer.gguf', bytes: ggufMetadataBytes(model.source.store.metadata, (k) => k.startsWith('tokenizer.') || k === 'general.architecture') }];
+  }
+  const files = [{ file: basename(path).endsWith('.json') ? 'tokenizer.json' : 'tokenizer.bin', bytes: readFileSync(path) }];
+  const config = join(dirname(path), 'tokenizer_config.json');
+  if (files[0].file === 'tokenizer.json' && existsSync(config)) files.push({ file: 'tokenizer_config.json', bytes: readFileSync(config) });
+  return files;
+}
+
+export async function compile(modelPath: string, opts: CompileOptions): Promise<CompileSummary> {
+  const phaseMs: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (phase: string) => { const now = performance.now(); phaseMs[phase] = (phaseMs[phase] ?? 0) + now - t; t = now; };
+  const passes = pipelineFor(opts);
+  const targets = opts.targets ?? COMPILE_TARGETS;
+  const model = Model.load(modelPath, { ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}), transform: pipelineTransform(passes, targets.includes('webgpu') ? 'webgpu' : undefined) });
+  lap('read');
+  const graphs = { last: model.graph({ logits: 'last' }), all: model.graph({ logits: 'all' }) };
+  lap('passes');
+  const webgpu = targets.includes('webgpu') ? lowerStepGraphs(graphs, opts.gpu ?? WEBGPU_DEFAULT_TARGET, model.config.maxPositions, opts.maxChunk) : undefined;
+  lap('codegen');
+  const written = writeArtifact(opts.out, {
+    tessera: packageVersion(),
+    model: { source: model.source.path, sourceFormat: model.source.format, config: model.config as unknown as Record<string, unknown> },
+    passes,
+    graphs,
+    resolve: paramResolver(model.source),
+    tokenizer: tokenizerFiles(model),
+    ...(webgpu ? { webgpu } : {}),
+    onProgress: opts.onProgress,
+  });
+  lap('write');
+  for (const [k, v] of Object.entries(written.phaseMs)) phaseMs[`write.${k}`] = v;
+  return {
+    dir: written.dir, phaseMs, weightBytes: written.weightBytes, tensors: written.tensors, kernelFiles: written.kernelFiles,
+    nodes: { last: graphs.last.nodes.length, all: graphs.all.nodes.length }, targets,
+  };
+}

@@ -1,0 +1,88 @@
+// Compiled artifacts: they load in a fresh process without the compiler and give the same
+// tokens and logits as the uncompiled model; stale, truncated or tampered ones are refused.
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile.js';
+import { Model } from '../../src/model.js';
+import { maxAbsDiff } from '../helpers/refs.js';
+import { hasShared, sharedPath } from '../helpers/shared.js';
+
+const CLI = resolve(__dirname, '../../bin/tessera.js');
+
+/** Runs the built CLI in a new process that is forbidden to compile anything. */
+function runNoCompiler(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, TESSERA_FORBID_COMPILER: '1' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function compiled(model: string, passes = 'none'): Promise<string> {
+  const out = mkdtempSync(join(tmpdir(), 'tessera-art-'));
+  await compile(model, { out, passes, targets: [] });
+  return out;
+}
+
+describe.runIf(hasShared('models') && hasShared('refs'))('compiled artifacts', () => {
+  const cases: [string, string][] = [
+    ['stories260K', sharedPath('models', 'stories260K', 'stories260K.bin')],
+    ['tinystories-656k', sharedPath('models', 'tinystories-656k')],
+    ['tinystories Q8_0 GGUF', sharedPath('models', 'tinystories-656k', 'TinyStories-656K-Q8_0.gguf')],
+    ...['llama', 'mistral', 'qwen2', 'qwen3', 'phi3_longrope', 'gemma2', 'gpt2'].map((a): [string, string] => [a, sharedPath('refs', a)]),
+  ];
+  for (const [name, path] of cases) {
+    it(`${name}: a fresh process without the compiler gives the same logits and greedy text`, async () => {
+      const dir = await compiled(path);
+      const source = Model.load(path);
+      const ids = [1, 5, 9, 14, 3, 7].map((i) => i % source.config.vocabSize);
+      const want = await source.logits(ids);
+      const r = runNoCompiler('logits', '-m', dir, '--ids', ids.join(','), '--backend', 'reference');
+      expect(r.stderr).not.toMatch(/compiler was invoked|internal error/);
+      expect(r.code).toBe(0);
+      const got = Float32Array.from((JSON.parse(r.stdout).logits as number[][]).flat());
+      expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
+      if (source.source.tokenizerPath) {
+        const a = runNoCompiler('generate', '-m', dir, '-p', 'Once upon a time', '-n', '16', '--backend', 'reference');
+        expect(a.code).toBe(0);
+        let text = 'Once upon a time';
+        for await (const t of source.generate('Once upon a time', { maxTokens: 16 })) text += t.text;
+        expect(a.stdout.trimEnd()).toBe(text.trimEnd());
+      }
+      rmSync(dir, { recursive: true });
+    });
+  }
+
+  it('the guard really stops the compiler', () => {
+    const r = runNoCompiler('logits', '-m', sharedPath('refs', 'llama'), '--ids', '1,2', '--backend', 'reference');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/the compiler was invoked \(building the llama graph\)/);
+  });
+
+  it('optimised artifacts (default passes) match too', async () => {
+    const dir = await compiled(sharedPath('refs', 'gemma2'), 'default');
+    const a = await Model.load(dir).logits([3, 4, 5]);
+    const b = await Model.load(sharedPath('refs', 'gemma2')).logits([3, 4, 5]);
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-4);
+  });
+
+  it('stale, truncated and tampered artifacts are refused with a clear message', async () => {
+    const dir = await compiled(sharedPath('refs', 'llama'));
+    const manifest = join(dir, 'manifest.json');
+    const original = readFileSync(manifest, 'utf8');
+    writeFileSync(manifest, original.replace('"version": 1', '"version": 99'));
+    expect(() => Model.load(dir)).toThrow(/artifact format version 99 is not the one this Tessera reads \(1\): recompile it/);
+    writeFileSync(manifest, original);
+    const weights = join(dir, 'weights.bin');
+    const bytes = readFileSync(weights);
+    bytes[100] ^= 0xff;
+    writeFileSync(weights, bytes);
+    expect(() => Model.load(dir)).toThrow(/weights\.bin does not match its checksum/);
+    truncateSync(weights, 1000);
+    expect(() => Model.load(dir)).toThrow(/weights\.bin has 1000 bytes, the manifest says \d+ \(truncated/);
+    appendFileSync(manifest, 'garbage');
+    expect(() => Model.load(dir)).toThrow(/manifest\.json cannot be read/);
+    unlinkSync(manifest);
+    expect(() => Model.load(dir)).toThrow();
+  });
+});
