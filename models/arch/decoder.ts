@@ -6,10 +6,10 @@ import { GraphBuilder } from '../../ir/builder.js';
 import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import { dimSub } from '../../ir/dim.js';
 import type { Graph, Value } from '../../ir/graph.js';
-import { formatWeight } from '../../ir/printer.js';
-import { weightType, type WeightExpr, type WeightType } from '../../ir/weights.js';
+import type { WeightExpr, WeightType } from '../../ir/weights.js';
 import type { ModelConfig, RopeConfig } from '../config/model-config.js';
 import type { DecoderWeights } from './decoder-weights.js';
+import { paramDeclarer } from './params.js';
 
 export interface DecoderGraphOptions {
   /** Logits for every position, only the last one (generation), or none. */
@@ -38,26 +38,7 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
   const b = new GraphBuilder(c.family, ['S', 'P']);
   const S = b.sym('S');
   const P = b.sym('P');
-  // One parameter per distinct source: a tied lm_head reuses the embedding parameter.
-  const declared = new Map<string, Value>();
-  const dims = `hidden ${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} kv heads × head_dim ${c.headDim}, intermediate ${c.intermediateSize}, vocab ${c.vocabSize}`;
-  const param = (name: string, src: WeightExpr, expected: readonly number[]): Value => {
-    const key = formatWeight(src);
-    const seen = declared.get(key);
-    if (seen) return seen;
-    let t: WeightType;
-    try {
-      t = weightType(src, leaf);
-    } catch (e) {
-      throw new Error(`weight for %${name}: ${(e as Error).message}`);
-    }
-    if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
-      throw new Error(`weight for %${name} (${key}) has shape [${t.shape.join(', ')}], but the config (${dims}) needs [${expected.join(', ')}]`);
-    }
-    const v = b.param(name, t.dtype, t.shape, src);
-    declared.set(key, v);
-    return v;
-  };
+  const param = paramDeclarer(b, leaf, `hidden ${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} kv heads × head_dim ${c.headDim}, intermediate ${c.intermediateSize}, vocab ${c.vocabSize}`);
   const D = c.hiddenSize;
   const norm = (x: Value, wsrc: WeightExpr, bsrc: WeightExpr | undefined, name: string): Value => {
     const nw = param(name, wsrc, [D]);

@@ -8,9 +8,9 @@
 import { GraphBuilder } from '../../ir/builder.js';
 import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import type { Graph, Value } from '../../ir/graph.js';
-import { formatWeight } from '../../ir/printer.js';
-import { weightType, type WeightExpr, type WeightType } from '../../ir/weights.js';
+import type { WeightType } from '../../ir/weights.js';
 import type { ModelConfig } from '../config/model-config.js';
+import { paramDeclarer } from './params.js';
 import type { EncoderWeights, Linear, Norm } from './encoder-weights.js';
 
 export const ENCODER_OUTPUTS = ['last_hidden_state', 'pooler_output', 'mean_pooled', 'embeddings', 'logits', 'scores'] as const;
@@ -41,18 +41,7 @@ export function buildEncoderGraph(c: ModelConfig, w: EncoderWeights, leaf: (name
   const S = b.sym('S');
   const D = c.hiddenSize;
   const sizes = `hidden_size ${D}, ${c.numHeads} heads × ${c.headDim}, intermediate_size ${c.intermediateSize}, vocab_size ${c.vocabSize}, max_position_embeddings ${c.maxPositions}, type_vocab_size ${c.typeVocabSize}`;
-  const param = (name: string, src: WeightExpr, expected: readonly number[]): Value => {
-    let t: WeightType;
-    try {
-      t = weightType(src, leaf);
-    } catch (e) {
-      throw new Error(`weight for %${name}: ${(e as Error).message}`);
-    }
-    if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
-      throw new Error(`weight for %${name} (${formatWeight(src)}) has shape [${t.shape.join(', ')}], but the config (${sizes}) needs [${expected.join(', ')}]`);
-    }
-    return b.param(name, t.dtype, t.shape, src);
-  };
+  const param = paramDeclarer(b, leaf, sizes);
   const norm = (x: Value, n: Norm, name: string): Value =>
     b.op('layer_norm', [x, param(name, n.weight, [D]), param(`${name}.bias`, n.bias, [D])], { eps: c.norm.eps }, `${name}.out`);
   const linear = (x: Value, l: Linear, name: string, out: number, inn: number): Value =>
