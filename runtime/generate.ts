@@ -39,7 +39,8 @@ export interface GenerationStats {
 
 export interface GenerationModel {
   readonly executor: Executor;
-  readonly tokenizer: Tokenizer;
+  /** Without one, tokens come with no text (prompts must be ids, and stop texts cannot apply). */
+  readonly tokenizer?: Tokenizer;
   readonly eosIds: readonly number[];
   /**
    * Longrope models pick their RoPE factors by total length: once the sequence grows past this,
@@ -56,10 +57,13 @@ export async function* generateTokens(model: GenerationModel, promptIds: readonl
   const stops = (params.stop ?? []).filter((s) => s.length > 0);
   const eos = params.stopAtEos === false ? new Set<number>() : new Set(model.eosIds);
   if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens (enable BOS or give some text)');
+  if (!tokenizer && stops.length) throw new Error('generate: stop texts need a tokenizer');
   const ids = [...promptIds];
-  const stream = new TokenStream(tokenizer);
-  for (const id of promptIds) stream.push(id);
-  stream.flush();
+  const stream = tokenizer ? new TokenStream(tokenizer) : undefined;
+  if (stream) {
+    for (const id of promptIds) stream.push(id);
+    stream.flush();
+  }
 
   executor.reset();
   const t0 = performance.now();
@@ -81,7 +85,7 @@ export async function* generateTokens(model: GenerationModel, promptIds: readonl
     if (eos.has(next)) { stopReason = 'eos'; break; }
     ids.push(next);
     generated++;
-    pending += stream.push(next);
+    pending += stream?.push(next) ?? '';
     const stopHit = findStop(emittedText + pending, stops, emittedText.length);
     if (stopHit !== undefined) {
       const keep = stopHit - emittedText.length;
@@ -110,7 +114,7 @@ export async function* generateTokens(model: GenerationModel, promptIds: readonl
     }
   }
   if (stopReason !== 'stop') {
-    const rest = pending + stream.flush();
+    const rest = pending + (stream?.flush() ?? '');
     if (rest) yield { id: -1, text: rest };
   }
   const decodeMs = performance.now() - t1;

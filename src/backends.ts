@@ -9,7 +9,7 @@ import type { ModelConfig } from '../models/config/model-config.js';
 import type { Executor, LogitsWanted } from '../runtime/executor.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
-import { acquireGpu, destroyGpu, probeGpu } from '../runtime/webgpu/device.js';
+import { acquireGpu, type GpuContext } from '../runtime/webgpu/device.js';
 import { WebGpuExecutor } from '../runtime/webgpu/executor.js';
 
 export const BACKENDS = ['auto', 'reference', 'webgpu'] as const;
@@ -35,31 +35,43 @@ function weightBytes(g: Graph): number {
   return g.params.reduce((n, p) => n + storageBytes(p.type.dtype, p.type.shape as number[]), 0);
 }
 
+// One device per process: models opened one after another reuse it, and with it the compiled pipelines.
+let sharedGpu: Promise<GpuContext> | undefined;
+function gpuContext(): Promise<GpuContext> {
+  sharedGpu ??= acquireGpu().catch((e: unknown) => {
+    sharedGpu = undefined;
+    throw e;
+  });
+  return sharedGpu;
+}
+
 export async function createExecutor(backend: BackendName, req: ExecutorRequest): Promise<BackendChoice> {
   const { config } = req;
   const reference = () => new ReferenceExecutor(req.graphs, req.params, config.maxPositions, config.vocabSize);
   if (backend === 'reference') return { executor: reference(), reason: 'reference: requested' };
   if (backend === 'webgpu') {
-    const ctx = await acquireGpu();
+    const ctx = await gpuContext();
     return { executor: await webgpu(ctx, req), reason: `webgpu: ${ctx.adapterInfo.description || ctx.adapterInfo.device || ctx.adapterInfo.vendor}` };
   }
-  const probe = await probeGpu();
-  if (!probe.ok) return { executor: reference(), reason: `reference: no WebGPU adapter (${probe.reason})` };
+  let ctx: GpuContext;
+  try {
+    ctx = await gpuContext();
+  } catch (e) {
+    return { executor: reference(), reason: `reference: no WebGPU adapter (${(e as Error).message})` };
+  }
   const need = weightBytes(req.graphs.last);
-  const max = probe.ctx.limits.maxBufferSize ?? 0;
-  if (probe.ctx.adapterInfo.isSoftware) {
-    await destroyGpu(probe.ctx);
-    return { executor: reference(), reason: `reference: the only WebGPU adapter is a software one (${probe.ctx.adapterInfo.description})` };
+  const max = Math.min(ctx.limits.maxBufferSize ?? 0, ctx.limits.maxStorageBufferBindingSize ?? 0);
+  if (ctx.adapterInfo.isSoftware) {
+    return { executor: reference(), reason: `reference: the only WebGPU adapter is a software one (${ctx.adapterInfo.description})` };
   }
   const biggest = Math.max(...req.graphs.last.params.map((p) => storageBytes(p.type.dtype, p.type.shape as number[])));
   if (biggest > max) {
-    await destroyGpu(probe.ctx);
-    return { executor: reference(), reason: `reference: the largest weight (${biggest} bytes) exceeds the adapter's buffer limit (${max}); ${need} bytes of weights in all` };
+    return { executor: reference(), reason: `reference: the largest weight (${biggest} bytes) exceeds what the adapter binds at once (${max}); ${need} bytes of weights in all` };
   }
-  return { executor: await webgpu(probe.ctx, req), reason: `webgpu: ${probe.ctx.adapterInfo.description || probe.ctx.adapterInfo.vendor}, ${(need / 2 ** 20).toFixed(1)} MiB of weights` };
+  return { executor: await webgpu(ctx, req), reason: `webgpu: ${ctx.adapterInfo.description || ctx.adapterInfo.vendor}, ${(need / 2 ** 20).toFixed(1)} MiB of weights` };
 }
 
-async function webgpu(ctx: Awaited<ReturnType<typeof acquireGpu>>, req: ExecutorRequest) {
+async function webgpu(ctx: GpuContext, req: ExecutorRequest) {
   const ctxLen = req.config.maxPositions;
   const programs = req.precompiled?.webgpu?.(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535) ?? lowerStepGraphs(req.graphs, wgslTargetFor(ctx.features, ctx.limits), ctxLen, req.maxChunk);
   const executor = await WebGpuExecutor.create(ctx, programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize });

@@ -127,10 +127,11 @@ export class Model {
   /** Streams generated tokens; the iterator's return value holds the statistics. */
   generate(prompt: string | readonly number[], params: GenerateParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
     const ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt) : prompt;
-    const eos = this.config.eosIds.length ? this.config.eosIds : this.tokenizer.eosId !== undefined ? [this.tokenizer.eosId] : [];
+    const tokenizer = this.source.tokenizerPath ? this.tokenizer : undefined;
+    const eos = this.config.eosIds.length ? this.config.eosIds : tokenizer?.eosId !== undefined ? [tokenizer.eosId] : [];
     const rope = this.config.rope?.scaling;
     return generateTokens(
-      { executor: this.executor, tokenizer: this.tokenizer, eosIds: eos, recomputeAbove: rope?.type === 'longrope' ? rope.originalMaxPositions : undefined },
+      { executor: this.executor, tokenizer, eosIds: eos, recomputeAbove: rope?.type === 'longrope' ? rope.originalMaxPositions : undefined },
       ids,
       params,
     );

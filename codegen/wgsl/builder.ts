@@ -50,17 +50,22 @@ export class KernelBuilder {
     this.bind({ kind: 'scratch', id, bytes }, `var<storage, read_write> ${name}: array<${elem}>`);
   }
 
-  /** A WGSL u32 expression for `d`: a literal when static, otherwise a slot of the uniform. */
+  /**
+   * A WGSL u32 expression for a dim or a loop bound: a literal when static (unless the target
+   * rolls loops), otherwise a slot of the uniform. Only for values used as numbers at run time:
+   * array sizes and workgroup sizes must stay literals.
+   */
   dim(d: Dim): string {
     if (typeof d === 'number') {
       if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) throw new Error(`${this.node.op}: dim ${d} does not fit in u32`);
-      return `${d}u`;
+      if (!this.target.rollLoops) return `${d}u`;
     }
-    let slot = this.dimSlots.get(d.key);
+    const key = typeof d === 'number' ? `#${d}` : d.key;
+    let slot = this.dimSlots.get(key);
     if (slot === undefined) {
       slot = this.dims.length;
       this.dims.push(d);
-      this.dimSlots.set(d.key, slot);
+      this.dimSlots.set(key, slot);
     }
     return `U.v[${slot >> 2}].${'xyzw'[slot & 3]}`;
   }

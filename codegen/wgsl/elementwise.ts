@@ -5,38 +5,14 @@ import { type Dim, dimMul, dimProduct } from '../../ir/dim.js';
 import type { Node } from '../../ir/graph.js';
 import { broadcastShapes } from '../../ir/ops/util.js';
 import { loadFlat, storageElem } from './access.js';
-import { ceilDiv, f32Lit, FLAT_WORKGROUP, grid1d, KernelBuilder } from './builder.js';
-import { ERF_WGSL, SIGMOID_WGSL, TANH_WGSL } from './math.js';
+import { ceilDiv, FLAT_WORKGROUP, grid1d, KernelBuilder } from './builder.js';
+import { programToWgsl, unaryFunction } from './expr.js';
 import type { WgslTarget } from './target.js';
 import type { WgslLowering } from './types.js';
 
 const WG = 256;
 
 const BINARY: Readonly<Record<string, string>> = { add: '+', sub: '-', mul: '*', div: '/' };
-
-/** WGSL for each unary op: an expression in `v`, and the helper functions it needs. */
-function unaryExpr(node: Node): { expr: string; helpers: string[] } {
-  const a = node.attrs;
-  switch (node.op) {
-    case 'silu': return { expr: 'v * sigmoid_f32(v)', helpers: [SIGMOID_WGSL] };
-    case 'sigmoid': return { expr: 'sigmoid_f32(v)', helpers: [SIGMOID_WGSL] };
-    case 'gelu':
-      return a.approximate === 'tanh'
-        ? { expr: `0.5 * v * (1.0 + tanh_f32(${f32Lit(Math.sqrt(2 / Math.PI))} * (v + ${f32Lit(0.044715)} * v * v * v)))`, helpers: [TANH_WGSL] }
-        : { expr: `0.5 * v * (1.0 + erf_f32(v * ${f32Lit(Math.SQRT1_2)}))`, helpers: [ERF_WGSL] };
-    case 'tanh': return { expr: 'tanh_f32(v)', helpers: [TANH_WGSL] };
-    case 'exp': return { expr: 'exp(v)', helpers: [] };
-    // select, not max: the reference maps NaN to 0, and WGSL leaves max(NaN, 0) open.
-    case 'relu': return { expr: 'select(0.0, v, v > 0.0)', helpers: [] };
-    case 'neg': return { expr: '-v', helpers: [] };
-    case 'softcap': {
-      const cap = a.cap as number;
-      return { expr: `${f32Lit(cap)} * tanh_f32(v / ${f32Lit(cap)})`, helpers: [TANH_WGSL] };
-    }
-    case 'scale': return { expr: `v * ${f32Lit(a.factor as number)}`, helpers: [] };
-    default: throw new Error(`elementwise: '${node.op}' is not a unary op`);
-  }
-}
 
 export const UNARY_OPS: readonly string[] = ['silu', 'sigmoid', 'gelu', 'tanh', 'exp', 'relu', 'neg', 'softcap', 'scale'];
 export const BINARY_OPS: readonly string[] = Object.keys(BINARY);
@@ -53,7 +29,7 @@ ${body}
 
 export function emitUnary(node: Node, target: WgslTarget): WgslLowering {
   const x = node.inputs[0].type;
-  const { expr, helpers } = unaryExpr(node);
+  const { fn, helpers } = unaryFunction('f', node.op, node.attrs);
   const k = new KernelBuilder(node, target, `unary_${node.op}`);
   k.operand(0, 'x', storageElem(x.dtype));
   k.result(0, 'y', 'f32');
@@ -61,7 +37,8 @@ export function emitUnary(node: Node, target: WgslTarget): WgslLowering {
   const body = [
     loadFlat('x_at', 'x', x.dtype),
     ...helpers,
-    mapEntry(`unary_${node.op}`, k.dim(n), `  let v = x_at(i);\n  y[i] = ${expr};`),
+    fn,
+    mapEntry(`unary_${node.op}`, k.dim(n), '  y[i] = f(x_at(i));'),
   ].join('\n');
   return { kernels: [k.build({ body, grid: grid1d(ceilDiv(n, WG), target), label: `${node.op} ${x.dtype}` })] };
 }
@@ -86,65 +63,97 @@ export function emitCast(node: Node, target: WgslTarget): WgslLowering {
 /** One axis of the broadcast after merging: its length and each operand's stride (0 = broadcast). */
 interface Axis {
   len: Dim;
-  strideA: Dim;
-  strideB: Dim;
+  strides: Dim[];
 }
 
 /**
  * Axes of the broadcast output, with runs of axes that broadcast the same way merged (so a bias
  * over [S, H, D] is one axis of S·H and one of D) and length-1 axes dropped.
  */
-export function broadcastAxes(a: readonly Dim[], b: readonly Dim[]): Axis[] {
-  const out = broadcastShapes(a, b);
+export function broadcastAxes(shapes: readonly (readonly Dim[])[]): Axis[] {
+  const out = shapes.reduce<Dim[]>((acc, s) => broadcastShapes(acc, s), []);
   const rank = out.length;
-  const pad = (s: readonly Dim[]) => [...new Array<Dim>(rank - s.length).fill(1), ...s];
-  const pa = pad(a), pb = pad(b);
+  const padded = shapes.map((s) => [...new Array<Dim>(rank - s.length).fill(1), ...s]);
   // Walk from the innermost axis, tracking each operand's running stride.
   const axes: Axis[] = [];
-  let sa: Dim = 1, sb: Dim = 1;
+  const running: Dim[] = shapes.map(() => 1);
   let prev: string | undefined;
   for (let i = rank - 1; i >= 0; i--) {
     if (out[i] === 1) continue;
-    const bcA = pa[i] === 1, bcB = pb[i] === 1;
-    const pattern = `${bcA}${bcB}`;
+    const bc = padded.map((p) => p[i] === 1);
+    const pattern = bc.join();
     if (pattern === prev) {
       const top = axes[axes.length - 1];
       top.len = dimMul(top.len, out[i]);
     } else {
-      axes.push({ len: out[i], strideA: bcA ? 0 : sa, strideB: bcB ? 0 : sb });
+      axes.push({ len: out[i], strides: bc.map((b, k) => (b ? 0 : running[k])) });
       prev = pattern;
     }
-    if (!bcA) sa = dimMul(sa, pa[i]);
-    if (!bcB) sb = dimMul(sb, pb[i]);
+    padded.forEach((p, k) => { if (!bc[k]) running[k] = dimMul(running[k], p[i]); });
   }
   return axes.reverse();
 }
 
-export function emitBinary(node: Node, target: WgslTarget): WgslLowering {
-  const [a, b] = node.inputs.map((v) => v.type);
-  const k = new KernelBuilder(node, target, `binary_${node.op}`);
-  k.operand(0, 'a', storageElem(a.dtype));
-  k.operand(1, 'b', storageElem(b.dtype));
+/**
+ * An elementwise kernel over operands broadcast to the result: `y[i] = expr`, where `expr` reads
+ * operand k as `v<k>`.
+ */
+function broadcastKernel(node: Node, target: WgslTarget, name: string, label: string, expr: string, helpers: readonly string[]): WgslLowering {
+  const k = new KernelBuilder(node, target, name);
+  node.inputs.forEach((v, j) => k.operand(j, `x${j}`, storageElem(v.type.dtype)));
   k.result(0, 'y', 'f32');
-  const axes = broadcastAxes(a.shape, b.shape);
+  const axes = broadcastAxes(node.inputs.map((v) => v.type.shape));
   const n = dimProduct(node.outputs[0].type.shape);
-  // Flat output index → each operand's flat index, innermost axis first.
-  const lines: string[] = [];
   // An operand that broadcasts on no axis has the output's shape (up to length-1 axes): index i.
-  const fullA = axes.every((ax) => ax.strideA !== 0), fullB = axes.every((ax) => ax.strideB !== 0);
-  if (!fullA || !fullB) {
-    lines.push('  var rest = i;', '  var ia = 0u;', '  var ib = 0u;');
-    for (let j = axes.length - 1; j >= 0; j--) {
-      const ax = axes[j];
-      const len = j > 0 ? k.dim(ax.len) : '';
-      lines.push(j === 0 ? `  let c0 = rest;` : `  let c${j} = rest % ${len};`);
-      if (j > 0) lines.push(`  rest = rest / ${len};`);
-      if (ax.strideA !== 0 && !fullA) lines.push(`  ia += c${j} * ${k.dim(ax.strideA)};`);
-      if (ax.strideB !== 0 && !fullB) lines.push(`  ib += c${j} * ${k.dim(ax.strideB)};`);
+  const full = node.inputs.map((_, j) => axes.every((ax) => ax.strides[j] !== 0));
+  const lines: string[] = [];
+  if (!full.every(Boolean)) {
+    lines.push('  var rest = i;', ...node.inputs.map((_, j) => (full[j] ? '' : `  var i${j} = 0u;`)).filter(Boolean));
+    // Flat output index → each operand's flat index, innermost axis first.
+    for (let a = axes.length - 1; a >= 0; a--) {
+      const ax = axes[a];
+      lines.push(a === 0 ? '  let c0 = rest;' : `  let c${a} = rest % ${k.dim(ax.len)};`);
+      if (a > 0) lines.push(`  rest = rest / ${k.dim(ax.len)};`);
+      node.inputs.forEach((_, j) => { if (!full[j] && ax.strides[j] !== 0) lines.push(`  i${j} += c${a} * ${k.dim(ax.strides[j])};`); });
     }
   }
-  const ia = fullA ? 'i' : 'ia', ib = fullB ? 'i' : 'ib';
-  lines.push(`  y[i] = a_at(${ia}) ${BINARY[node.op]} b_at(${ib});`);
-  const body = [loadFlat('a_at', 'a', a.dtype), loadFlat('b_at', 'b', b.dtype), mapEntry(`binary_${node.op}`, k.dim(n), lines.join('\n'))].join('\n');
-  return { kernels: [k.build({ body, grid: grid1d(ceilDiv(n, WG), target), label: `${node.op} ${axes.length}-axis` })] };
+  node.inputs.forEach((_, j) => lines.push(`  let v${j} = x${j}_at(${full[j] ? 'i' : `i${j}`});`));
+  lines.push(`  y[i] = ${expr};`);
+  const body = [
+    ...node.inputs.map((v, j) => loadFlat(`x${j}_at`, `x${j}`, v.type.dtype)),
+    ...helpers,
+    mapEntry(name, k.dim(n), lines.join('\n')),
+  ].join('\n');
+  return { kernels: [k.build({ body, grid: grid1d(ceilDiv(n, WG), target), label: `${label} ${axes.length}-axis` })] };
+}
+
+export function emitBinary(node: Node, target: WgslTarget): WgslLowering {
+  return broadcastKernel(node, target, `binary_${node.op}`, node.op, `v0 ${BINARY[node.op]} v1`, []);
+}
+
+/** fused_elementwise: the program over its operands, one pass over the result. */
+export function emitFusedElementwise(node: Node, target: WgslTarget): WgslLowering {
+  const program = node.attrs.program as string;
+  const { expr, helpers } = programToWgsl(program, (space, index) => {
+    if (space !== 'x') throw new Error(`fused_elementwise: program ${JSON.stringify(program)} reads ${space}${index}`);
+    return `v${index}`;
+  }, 'i');
+  return broadcastKernel(node, target, 'fused_elementwise', `fused ${program}`, expr, helpers);
+}
+
+/**
+ * `fn <name>(i: u32) -> u32`: for flat index i of a result of shape `out`, the flat index into an
+ * operand of shape `shape` broadcast to it (numpy rules).
+ */
+export function broadcastIndexFn(k: KernelBuilder, name: string, out: readonly Dim[], shape: readonly Dim[]): string {
+  const axes = broadcastAxes([out, shape]);
+  if (axes.every((ax) => ax.strides[1] !== 0)) return `fn ${name}(i: u32) -> u32 { return i; }`;
+  const lines = ['  var rest = i;', '  var at = 0u;'];
+  for (let a = axes.length - 1; a >= 0; a--) {
+    const { len, strides } = axes[a];
+    const c = a === 0 ? 'rest' : `(rest % ${k.dim(len)})`;
+    if (strides[1] !== 0) lines.push(`  at += ${c} * ${k.dim(strides[1])};`);
+    if (a > 0) lines.push(`  rest = rest / ${k.dim(len)};`);
+  }
+  return `fn ${name}(i: u32) -> u32 {\n${lines.join('\n')}\n  return at;\n}`;
 }

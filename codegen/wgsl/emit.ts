@@ -1,8 +1,9 @@
 // Lowers one graph node to its WGSL kernels, dispatching on the op to one emitter per kernel family.
 import type { Node } from '../../ir/graph.js';
 import { emitAttention } from './attention.js';
-import { BINARY_OPS, emitBinary, emitCast, emitUnary, UNARY_OPS } from './elementwise.js';
+import { BINARY_OPS, emitBinary, emitCast, emitFusedElementwise, emitUnary, UNARY_OPS } from './elementwise.js';
 import { emitEmbedding } from './embedding.js';
+import { emitMatmulEp, emitNormMatmul, emitRopeMatmul } from './fused-matmul.js';
 import { emitConcat, emitKvAppend, emitReshape, emitSlice, emitSplit, emitTranspose } from './layout.js';
 import { emitMatmul } from './matmul.js';
 import { emitLayerNorm, emitRmsNorm } from './norm.js';
@@ -27,6 +28,12 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
   ['l2_normalize', emitL2Normalize],
   ['rope', emitRope],
   ['attention', emitAttention],
+  // The same function as attention; its tile attributes describe the reference's evaluation order.
+  ['flash_attention', emitAttention],
+  ['fused_elementwise', emitFusedElementwise],
+  ['matmul_ep', emitMatmulEp],
+  ['norm_matmul', emitNormMatmul],
+  ['rope_matmul', emitRopeMatmul],
   ['kv_append', emitKvAppend],
   ['reshape', emitReshape],
   ['transpose', emitTranspose],

@@ -4,9 +4,10 @@
 //  - GEMM, for many rows: 64×64 output tiles per workgroup of 16×16 invocations, each owning a
 //    4×4 register block (rows/columns 16 apart, so workgroup-memory reads do not collide), the K
 //    axis walked in 16-wide slices staged in workgroup memory.
-//  - GEMV, for few rows (decode): a workgroup computes 4 outputs of one row; its invocations
-//    stride over K in 32-wide chunks (one GGUF block: one scale read per block), then reduce the
-//    four partial sums across the workgroup (subgroups when the device has them).
+//  - GEMV, for few rows (decode): a workgroup computes 4 outputs (columns) of one row as the lanes
+//    of a vec4; its invocations stride over K (element by element, or a whole 32-element GGUF
+//    block at a time: one scale per block and column, the quants unpacked four per u32 word),
+//    then reduce across the workgroup (with subgroups when the device has them).
 // With a symbolic row count both are emitted, each guarded by `when`.
 import { type Dim, dimMul, dimProduct } from '../../ir/dim.js';
 import type { DType } from '../../ir/dtype.js';
@@ -25,45 +26,77 @@ const GEMV_WG = 128, GEMV_COLS = 4;
 
 export type MatmulVariant = 'gemm' | 'gemv';
 
-interface Shape {
-  rows: Dim;
-  n: Dim;
-  k: Dim;
-  xType: DType;
-  wType: DType;
-  biasType?: DType;
+/**
+ * A projection kernel's wiring, so fused variants (epilogues, normalised x, RoPE) reuse the GEMM
+ * and GEMV bodies: `bind` declares every buffer (x as `x`, w as `w`), `hooks` defines
+ * `fn x_at(i: u32) -> f32` (flat index into x viewed as [rows, K]) and
+ * `fn store(m: u32, n: u32, v: f32)` (what happens to the dot product of row m, column n).
+ */
+export interface Projection {
+  readonly rows: Dim;
+  readonly n: Dim;
+  readonly k: Dim;
+  readonly wType: DType;
+  readonly bind: (k: KernelBuilder) => void;
+  readonly hooks: (k: KernelBuilder) => string;
+  readonly label: string;
 }
 
-function shapeOf(node: Node): Shape {
+/** The plain matmul: x, w, bias? in, y = x·wᵀ + bias out. */
+function plainProjection(node: Node): Projection {
   const [x, w, bias] = node.inputs.map((v) => v.type);
+  const n = w.shape[0];
   return {
     rows: dimProduct(x.shape.slice(0, -1)),
-    n: w.shape[0],
+    n,
     k: w.shape[1],
-    xType: x.dtype,
     wType: w.dtype,
-    ...(bias ? { biasType: bias.dtype } : {}),
+    bind: (k) => {
+      k.operand(0, 'x', storageElem(x.dtype));
+      k.operand(1, 'w', storageElem(w.dtype));
+      if (bias) k.operand(2, 'bias', storageElem(bias.dtype));
+      k.result(0, 'y', 'f32');
+    },
+    hooks: (k) => `${loadFlat('x_at', 'x', x.dtype)}
+${biasFn(bias?.dtype)}
+fn store(m: u32, n: u32, v: f32) { y[m * ${k.dim(n)} + n] = v + bias_at(n); }`,
+    label: `x:${x.dtype} w:${w.dtype}${bias ? ' +bias' : ''}`,
   };
 }
 
-function bindCommon(k: KernelBuilder, s: Shape): void {
-  k.operand(0, 'x', storageElem(s.xType));
-  k.operand(1, 'w', storageElem(s.wType));
-  if (s.biasType) k.operand(2, 'bias', storageElem(s.biasType));
-  k.result(0, 'y', 'f32');
+/** `fn bias_at(n: u32) -> f32` over a bound `bias`, or zero. */
+export function biasFn(dtype: DType | undefined): string {
+  return dtype ? loadFlat('bias_at', 'bias', dtype) : 'fn bias_at(n: u32) -> f32 { return 0.0; }';
 }
 
-function biasHelpers(s: Shape): string {
-  return s.biasType ? loadFlat('bias_at', 'bias', s.biasType) : 'fn bias_at(n: u32) -> f32 { return 0.0; }';
-}
-
-function gemm(node: Node, target: WgslTarget, s: Shape, when?: WgslKernel['when']): WgslKernel {
+function gemm(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['when']): WgslKernel {
   const k = new KernelBuilder(node, target, 'matmul_gemm');
-  bindCommon(k, s);
+  s.bind(k);
   const M = k.dim(s.rows), N = k.dim(s.n), K = k.dim(s.k);
-  const body = `${loadFlat('x_at', 'x', s.xType)}
+  const lanes = WG_SIDE * WG_SIDE;
+  // The 4×4 register block is unrolled here, in the generated source, as four vec4s: straight-line
+  // code every shader compiler handles quickly, no indexed private array.
+  // The loads stay a loop (each may dequantize: large when inlined); the multiply-adds are unrolled.
+  const loads = `    for (var t = 0u; t < ${k.dim((TK * TILE) / lanes)}; t++) {
+      let e = li + t * ${lanes}u;
+      let kk = e % ${TK}u;
+      let r = e / ${TK}u;
+      let kg = k0 + kk;
+      var xv = 0.0;
+      if (m0 + r < M && kg < K) { xv = x_at((m0 + r) * K + kg); }
+      xs[kk * ${TILE}u + r] = xv;
+      var wv = 0.0;
+      if (n0 + r < N && kg < K) { wv = w_at(n0 + r, kg); }
+      ws[kk * ${TILE}u + r] = wv;
+    }`;
+  const vec = (arr: string, idx: string) => `vec4f(${Array.from({ length: PER }, (_, i) => `${arr}[kk * ${TILE}u + ${idx} + ${WG_SIDE * i}u]`).join(', ')})`;
+  const fma = Array.from({ length: PER }, (_, i) => `      acc${i} += a.${'xyzw'[i]} * b;`).join('\n');
+  const stores = Array.from({ length: PER }, (_, i) => `  {
+    let m = m0 + lid.y + ${WG_SIDE * i}u;
+${Array.from({ length: PER }, (_, j) => `    if (m < M && n0 + lid.x + ${WG_SIDE * j}u < N) { store(m, n0 + lid.x + ${WG_SIDE * j}u, acc${i}.${'xyzw'[j]}); }`).join('\n')}
+  }`).join('\n');
+  const body = `${s.hooks(k)}
 ${loadMatrix('w_at', 'w', s.wType, K)}
-${biasHelpers(s)}
 // x and w slices, k-major: [kk][row] and [kk][col].
 var<workgroup> xs: array<f32, ${TK * TILE}>;
 var<workgroup> ws: array<f32, ${TK * TILE}>;
@@ -74,107 +107,95 @@ fn matmul_gemm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) 
   let K = ${K};
   let m0 = wid.y * ${TILE}u;
   let n0 = wid.x * ${TILE}u;
-  var acc: array<array<f32, ${PER}>, ${PER}>;
+  // Invocation (lid.x, lid.y) owns rows lid.y + 16i and columns lid.x + 16j: acc<i>.<j>.
+${Array.from({ length: PER }, (_, i) => `  var acc${i} = vec4f(0.0);`).join('\n')}
   for (var k0 = 0u; k0 < K; k0 += ${TK}u) {
     // Consecutive invocations take consecutive k of one row: contiguous reads of x and w.
-    for (var e = li; e < ${TK * TILE}u; e += ${WG_SIDE * WG_SIDE}u) {
-      let kk = e % ${TK}u;
-      let r = e / ${TK}u;
-      let kg = k0 + kk;
-      var xv = 0.0;
-      if (m0 + r < M && kg < K) { xv = x_at((m0 + r) * K + kg); }
-      xs[kk * ${TILE}u + r] = xv;
-      var wv = 0.0;
-      if (n0 + r < N && kg < K) { wv = w_at(n0 + r, kg); }
-      ws[kk * ${TILE}u + r] = wv;
-    }
+${loads}
     workgroupBarrier();
-    for (var kk = 0u; kk < ${TK}u; kk++) {
-      var a: array<f32, ${PER}>;
-      var b: array<f32, ${PER}>;
-      for (var i = 0u; i < ${PER}u; i++) {
-        a[i] = xs[kk * ${TILE}u + lid.y + ${WG_SIDE}u * i];
-        b[i] = ws[kk * ${TILE}u + lid.x + ${WG_SIDE}u * i];
-      }
-      for (var i = 0u; i < ${PER}u; i++) {
-        for (var j = 0u; j < ${PER}u; j++) { acc[i][j] += a[i] * b[j]; }
-      }
+    for (var kk = 0u; kk < ${k.dim(TK)}; kk++) {
+      let a = ${vec('xs', 'lid.y')};
+      let b = ${vec('ws', 'lid.x')};
+${fma}
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < ${PER}u; i++) {
-    let m = m0 + lid.y + ${WG_SIDE}u * i;
-    for (var j = 0u; j < ${PER}u; j++) {
-      let n = n0 + lid.x + ${WG_SIDE}u * j;
-      if (m < M && n < N) { y[m * N + n] = acc[i][j] + bias_at(n); }
-    }
-  }
+${stores}
 }`;
   return k.build({
     body,
     grid: [ceilDiv(s.n, TILE), ceilDiv(s.rows, TILE), 1],
-    label: `matmul.gemm ${TILE}x${TILE}x${TK} x:${s.xType} w:${s.wType}${s.biasType ? ' +bias' : ''}`,
+    label: `matmul.gemm ${TILE}x${TILE}x${TK} ${s.label}`,
     ...(when ? { when } : {}),
   });
 }
 
-/** `fn w_dot(r, b, xs) -> f32`: row r's 32-element chunk b dotted with xs (zero past K). */
-function chunkDot(dtype: DType, K: string): string {
-  switch (dtype) {
-    case 'q8_0':
-      return `${quantByteReaders('w')}
-fn w_dot(r: u32, b: u32, xs: ptr<function, array<f32, 32>>) -> f32 {
-  let base = (r * ((${K} + 31u) >> 5u) + b) * 34u;
-  var acc = 0.0;
-  for (var j = 0u; j < 8u; j++) {
-    let q = w_word(base + 2u + 4u * j);
-    // Sign-extend each byte: shift it to the top, then arithmetic-shift back down.
-    acc += f32(bitcast<i32>(q << 24u) >> 24u) * (*xs)[4u * j]
-         + f32(bitcast<i32>(q << 16u) >> 24u) * (*xs)[4u * j + 1u]
-         + f32(bitcast<i32>(q << 8u) >> 24u) * (*xs)[4u * j + 2u]
-         + f32(bitcast<i32>(q) >> 24u) * (*xs)[4u * j + 3u];
-  }
-  return w_scale(base) * acc;
+/**
+ * GEMV inner loops: `acc` (vec4f, one lane per output column c0..c3) accumulates over the
+ * invocation's share of K. Column indices are clamped into range, so the loop needs no branches;
+ * the clamped duplicates are simply not stored.
+ */
+function gemvLoop(dtype: DType, K: string, wg: number, b: (n: number) => string): { helpers: string; loop: string } {
+  const xRead = `fn x_chunk(m: u32, k: u32, K: u32) -> vec4f {
+  // Four x values from k on, zero past the row's end (which GGUF blocks pad to 32).
+  var v = vec4f(0.0);
+  for (var t = 0u; t < ${b(4)}; t++) { v[t] = select(0.0, x_at(m * K + min(k + t, K - 1u)), k + t < K); }
+  return v;
 }`;
-    case 'q4_0':
-      return `${quantByteReaders('w')}
-fn w_dot(r: u32, b: u32, xs: ptr<function, array<f32, 32>>) -> f32 {
-  let base = (r * ((${K} + 31u) >> 5u) + b) * 18u;
-  var acc = 0.0;
-  for (var j = 0u; j < 4u; j++) {
-    let q = w_word(base + 2u + 4u * j);
-    for (var t = 0u; t < 4u; t++) {
-      let byte = (q >> (8u * t)) & 0xffu;
-      // Byte i holds element i (low nibble) and element i + 16 (high nibble), offset by 8.
-      acc += f32(i32(byte & 15u) - 8) * (*xs)[4u * j + t] + f32(i32(byte >> 4u) - 8) * (*xs)[4u * j + t + 16u];
+  if (dtype === 'q8_0' || dtype === 'q4_0') {
+    const bytes = dtype === 'q8_0' ? 34 : 18;
+    const unpack = dtype === 'q8_0'
+      // Sign-extend each byte: shift it to the top, then arithmetic-shift back down.
+      ? `fn q8(q: u32) -> vec4f { return vec4f(vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u)); }`
+      // Byte i holds element i (low nibble) and element i + 16 (high nibble), both offset by 8.
+      : `fn q4_lo(q: u32) -> vec4f { return vec4f(vec4i(vec4u(q, q >> 8u, q >> 16u, q >> 24u) & vec4u(15u))) - 8.0; }
+fn q4_hi(q: u32) -> vec4f { return vec4f(vec4i((vec4u(q, q >> 8u, q >> 16u, q >> 24u) >> vec4u(4u)) & vec4u(15u))) - 8.0; }`;
+    const base = (c: string) => `(${c} * nb + blk) * ${bytes}u`;
+    const words = dtype === 'q8_0' ? 8 : 4;
+    const step = dtype === 'q8_0'
+      ? `      let xv = x_chunk(m, blk * 32u + 4u * j, K);
+      part += vec4f(dot(q8(w_word(b0 + 4u * j)), xv), dot(q8(w_word(b1 + 4u * j)), xv), dot(q8(w_word(b2 + 4u * j)), xv), dot(q8(w_word(b3 + 4u * j)), xv));`
+      : `      let lo = x_chunk(m, blk * 32u + 4u * j, K);
+      let hi = x_chunk(m, blk * 32u + 16u + 4u * j, K);
+      part += vec4f(${[0, 1, 2, 3].map((c) => `dot(q4_lo(w_word(b${c} + 4u * j)), lo) + dot(q4_hi(w_word(b${c} + 4u * j)), hi)`).join(',\n        ')});`;
+    return {
+      helpers: `${quantByteReaders('w')}\n${unpack}\n${xRead}`,
+      loop: `  let nb = (K + 31u) / 32u;
+  for (var blk = li; blk < nb; blk += ${wg}u) {
+    let b0 = ${base('c0')} + 2u;
+    let b1 = ${base('c1')} + 2u;
+    let b2 = ${base('c2')} + 2u;
+    let b3 = ${base('c3')} + 2u;
+    var part = vec4f(0.0);
+    for (var j = 0u; j < ${b(words)}; j++) {
+${step}
     }
+    // Per-block scales multiply the block sums (the products q·x are exact either way).
+    acc += part * vec4f(w_scale(b0 - 2u), w_scale(b1 - 2u), w_scale(b2 - 2u), w_scale(b3 - 2u));
+  }`,
+    };
   }
-  return w_scale(base) * acc;
-}`;
-    default:
-      return `${loadMatrix('w_at', 'w', dtype, K)}
-fn w_dot(r: u32, b: u32, xs: ptr<function, array<f32, 32>>) -> f32 {
-  var acc = 0.0;
-  let k0 = b * 32u;
-  let len = min(32u, ${K} - k0);
-  for (var i = 0u; i < len; i++) { acc += w_at(r, k0 + i) * (*xs)[i]; }
-  return acc;
-}`;
-  }
+  return {
+    helpers: loadMatrix('w_at', 'w', dtype, K),
+    loop: `  for (var kk = li; kk < K; kk += ${wg}u) {
+    acc += vec4f(w_at(c0, kk), w_at(c1, kk), w_at(c2, kk), w_at(c3, kk)) * x_at(m * K + kk);
+  }`,
+  };
 }
 
-function gemv(node: Node, target: WgslTarget, s: Shape, when?: WgslKernel['when']): WgslKernel {
+function gemv(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['when']): WgslKernel {
   const k = new KernelBuilder(node, target, 'matmul_gemv');
-  bindCommon(k, s);
+  s.bind(k);
   if (target.subgroups) k.enable('subgroups');
   const wg = Math.min(GEMV_WG, target.maxInvocations);
   const groups: Dim = ceilDiv(s.n, GEMV_COLS);
   const count = dimMul(groups, s.rows);
   const N = k.dim(s.n), K = k.dim(s.k), G = k.dim(groups), C = k.dim(count);
-  const body = `${loadFlat('x_at', 'x', s.xType)}
-${chunkDot(s.wType, K)}
-${biasHelpers(s)}
-${workgroupReduceFn({ name: 'sum4', op: 'sum', type: 'vec4f', wg, subgroups: target.subgroups })}
+  const b = (n: number) => k.dim(n);
+  const { helpers, loop } = gemvLoop(s.wType, K, wg, b);
+  const body = `${s.hooks(k)}
+${helpers}
+${workgroupReduceFn({ name: 'sum4', op: 'sum', type: 'vec4f', wg, subgroups: target.subgroups, bound: b })}
 @compute @workgroup_size(${wg})
 fn matmul_gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
   let g = ${FLAT_WORKGROUP};
@@ -183,37 +204,31 @@ fn matmul_gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let K = ${K};
   let m = g / ${G};
   let n0 = (g % ${G}) * ${GEMV_COLS}u;
+  let c0 = n0;
+  let c1 = min(n0 + 1u, N - 1u);
+  let c2 = min(n0 + 2u, N - 1u);
+  let c3 = min(n0 + 3u, N - 1u);
   var acc = vec4f(0.0);
-  for (var b = li; b < (K + 31u) / 32u; b += ${wg}u) {
-    var xs: array<f32, 32>;
-    let k0 = b * 32u;
-    for (var i = 0u; i < 32u; i++) {
-      if (k0 + i < K) { xs[i] = x_at(m * K + k0 + i); }
-    }
-    for (var c = 0u; c < ${GEMV_COLS}u; c++) {
-      if (n0 + c < N) { acc[c] += w_dot(n0 + c, b, &xs); }
-    }
-  }
+${loop}
   let total = sum4(acc, li);
-  if (li < ${GEMV_COLS}u && n0 + li < N) { y[m * N + n0 + li] = total[li] + bias_at(n0 + li); }
+  if (li < ${GEMV_COLS}u && n0 + li < N) { store(m, n0 + li, total[li]); }
 }`;
   return k.build({
     body,
     grid: grid1d(count, target),
-    label: `matmul.gemv ${wg}x${GEMV_COLS} x:${s.xType} w:${s.wType}${s.biasType ? ' +bias' : ''}${target.subgroups ? ' subgroups' : ''}`,
+    label: `matmul.gemv ${wg}x${GEMV_COLS} ${s.label}${target.subgroups ? ' subgroups' : ''}`,
     ...(when ? { when } : {}),
   });
 }
 
+/** GEMV for few rows, GEMM for many; both, guarded by `when`, when the row count is symbolic. */
+export function projectionKernels(node: Node, target: WgslTarget, p: Projection, variant?: MatmulVariant): WgslKernel[] {
+  if (variant === 'gemm') return [gemm(node, target, p)];
+  if (variant === 'gemv') return [gemv(node, target, p)];
+  if (typeof p.rows === 'number') return [p.rows <= GEMV_MAX_ROWS ? gemv(node, target, p) : gemm(node, target, p)];
+  return [gemv(node, target, p, { dim: p.rows, max: GEMV_MAX_ROWS }), gemm(node, target, p, { dim: p.rows, min: GEMV_MAX_ROWS + 1 })];
+}
+
 export function emitMatmul(node: Node, target: WgslTarget, opts: { variant?: MatmulVariant } = {}): WgslLowering {
-  const s = shapeOf(node);
-  if (opts.variant === 'gemm') return { kernels: [gemm(node, target, s)] };
-  if (opts.variant === 'gemv') return { kernels: [gemv(node, target, s)] };
-  if (typeof s.rows === 'number') return { kernels: [s.rows <= GEMV_MAX_ROWS ? gemv(node, target, s) : gemm(node, target, s)] };
-  return {
-    kernels: [
-      gemv(node, target, s, { dim: s.rows, max: GEMV_MAX_ROWS }),
-      gemm(node, target, s, { dim: s.rows, min: GEMV_MAX_ROWS + 1 }),
-    ],
-  };
+  return { kernels: projectionKernels(node, target, plainProjection(node), opts.variant) };
 }

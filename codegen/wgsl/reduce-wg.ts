@@ -18,6 +18,8 @@ export interface ReduceSpec {
   /** Workgroup size, a power of two. */
   readonly wg: number;
   readonly subgroups: boolean;
+  /** Loop bounds as WGSL (KernelBuilder.dim), so targets that roll loops keep these rolled. */
+  readonly bound: (n: number) => string;
 }
 
 /** `fn <name>(v: T, li: u32) -> T`. Uses one workgroup array (`<name>_buf`) of its own. */
@@ -29,7 +31,7 @@ export function workgroupReduceFn(s: ReduceSpec): string {
 fn ${s.name}(v: ${s.type}, li: u32) -> ${s.type} {
   ${s.name}_buf[li] = v;
   workgroupBarrier();
-  for (var half = ${s.wg >> 1}u; half > 0u; half >>= 1u) {
+  for (var half = ${s.bound(s.wg >> 1)}; half > 0u; half >>= 1u) {
     if (li < half) { ${s.name}_buf[li] = ${combine(`${s.name}_buf[li]`, `${s.name}_buf[li + half]`)}; }
     workgroupBarrier();
   }

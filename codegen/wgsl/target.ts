@@ -17,6 +17,14 @@ export interface WgslTarget {
   readonly subgroups: boolean;
   /** The 'shader-f16' feature. Kernels read f16 as packed pairs either way; this is informational. */
   readonly shaderF16: boolean;
+  /**
+   * Keep loops rolled: loop trip counts and static dims come from the uniform instead of WGSL
+   * constants, so the shader compiler cannot unroll them. For software devices (lavapipe,
+   * llvmpipe, SwiftShader), whose LLVM back end unrolls every constant-trip loop and then spends
+   * seconds compiling a kernel that takes a millisecond to run; it also lets kernels of different
+   * static shapes share one pipeline. Off by default: real GPUs want the constants.
+   */
+  readonly rollLoops?: boolean;
   /** Reshape becomes a view of its operand (no kernel, `aliasOf`) rather than a copy. Default true. */
   readonly aliasViews?: boolean;
   /**
@@ -38,8 +46,11 @@ export const WEBGPU_DEFAULT_TARGET: WgslTarget = {
   shaderF16: false,
 };
 
-/** A target from a device's enabled features and granted limits (GPUDevice.features/limits). */
-export function wgslTargetFor(features: Iterable<string>, limits: Readonly<Record<string, number>>): WgslTarget {
+/**
+ * A target from a device's enabled features and granted limits (GPUDevice.features/limits);
+ * `software` (a CPU adapter such as lavapipe) turns on `rollLoops`.
+ */
+export function wgslTargetFor(features: Iterable<string>, limits: Readonly<Record<string, number>>, software = false): WgslTarget {
   const has = new Set(features);
   const d = WEBGPU_DEFAULT_TARGET;
   return {
@@ -50,5 +61,6 @@ export function wgslTargetFor(features: Iterable<string>, limits: Readonly<Recor
     maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension ?? d.maxWorkgroupsPerDimension,
     subgroups: has.has('subgroups'),
     shaderF16: has.has('shader-f16'),
+    rollLoops: software,
   };
 }

@@ -1,7 +1,7 @@
 // The WebGPU backend as an Executor. Weights and the KV cache stay resident on the device;
-// activations share one arena laid out by the memory plan; pipelines and bind groups are made
-// once; each forward pass is one command encoder and one submit, with the dims in one uniform
-// buffer; only the logits come back.
+// activations reuse a few buffers (the memory plan's lifetimes decide which share); pipelines and
+// bind groups are made once; each forward pass is one command encoder and one submit, with the
+// dims in one uniform buffer; only the logits come back.
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
 import { conditionHolds, scratchBytes } from '../../codegen/kernel.js';
 import type { WgslKernel } from '../../codegen/wgsl/types.js';
@@ -78,6 +78,35 @@ class ResidentBuffers {
   }
 }
 
+/**
+ * Activation storages → buffer slots such that storages live at the same time never share a
+ * buffer. WebGPU validates storage usage per buffer, not per byte range, so one arena cannot be
+ * read and written by the same dispatch; interval colouring keeps the reuse without that.
+ */
+export function assignActivationSlots(storages: readonly Storage[]): { slotOf: Map<Storage, number>; sizes: number[] } {
+  const slotOf = new Map<Storage, number>();
+  const sizes: number[] = [];
+  const freeAfter: number[] = [];
+  for (const s of [...storages].sort((a, b) => a.firstDef - b.firstDef || b.maxBytes - a.maxBytes)) {
+    // Among slots free before this storage starts, take the one whose size fits best.
+    let best = -1;
+    for (let i = 0; i < sizes.length; i++) {
+      if (freeAfter[i] >= s.firstDef) continue;
+      const waste = (k: number) => Math.abs(sizes[k] - s.maxBytes);
+      if (best === -1 || waste(i) < waste(best)) best = i;
+    }
+    if (best === -1) {
+      best = sizes.length;
+      sizes.push(0);
+      freeAfter.push(-Infinity);
+    }
+    sizes[best] = Math.max(sizes[best], s.maxBytes);
+    freeAfter[best] = s.lastUse;
+    slotOf.set(s, best);
+  }
+  return { slotOf, sizes };
+}
+
 export interface WebGpuExecutorOptions {
   readonly contextLength: number;
   readonly vocabSize: number;
@@ -95,7 +124,6 @@ export class WebGpuExecutor implements Executor {
     private readonly ctx: GpuContext,
     private readonly programs: Readonly<Record<LogitsWanted, CompiledProgram>>,
     private readonly resident: ResidentBuffers,
-    private readonly arena: GPUBuffer,
     opts: WebGpuExecutorOptions,
   ) {
     this.contextLength = opts.contextLength;
@@ -105,15 +133,18 @@ export class WebGpuExecutor implements Executor {
   static async create(ctx: GpuContext, programs: Readonly<Record<LogitsWanted, WgslProgram>>, params: ParamResolver, opts: WebGpuExecutorOptions): Promise<WebGpuExecutor> {
     const device = ctx.device;
     const resident = new ResidentBuffers(device);
-    // One arena serves both programs: only one runs at a time.
-    const arenaBytes = Math.max(programs.last.plan.arenaBytes, programs.all.plan.arenaBytes, 4);
+    // Both programs share the activation buffers (only one runs at a time): slot i is as large
+    // as the largest storage either program puts there.
     const maxBinding = ctx.limits.maxStorageBufferBindingSize ?? 128 << 20;
-    const arena = resident.create(arenaBytes, STORAGE, 'activation arena');
-    const compile = async (p: WgslProgram): Promise<CompiledProgram> => {
+    const slotting = (p: WgslProgram) => assignActivationSlots(p.plan.storages.filter((s) => s.role === 'activation'));
+    const slots = { last: slotting(programs.last), all: slotting(programs.all) };
+    const slotBuffers = Array.from({ length: Math.max(slots.last.sizes.length, slots.all.sizes.length) }, (_, i) =>
+      resident.create(Math.max(slots.last.sizes[i] ?? 0, slots.all.sizes[i] ?? 0, 4), STORAGE, `activations ${i}`));
+    const compile = async (p: WgslProgram, slotOf: Map<Storage, number>): Promise<CompiledProgram> => {
       const { plan, graph } = p;
       const extra = new Map<Storage, GPUBuffer>();
       const bufferOf = (s: Storage): { buffer: GPUBuffer; offset: number; size: number } => {
-        if (s.role === 'activation') return { buffer: arena, offset: s.offset!, size: pad4(s.maxBytes) };
+        if (s.role === 'activation') return { buffer: slotBuffers[slotOf.get(s)!], offset: 0, size: pad4(s.maxBytes) };
         if (s.role === 'param') {
           const b = resident.param(s.owner, params);
           return { buffer: b, offset: 0, size: b.size };
@@ -132,13 +163,16 @@ export class WebGpuExecutor implements Executor {
       for (const s of plan.storages) {
         if (s.maxBytes > maxBinding) throw new Error(`%${s.owner.name} needs ${s.maxBytes} bytes, more than this device binds at once (${maxBinding})`);
       }
-      const kernels = p.nodes.flatMap(({ node, lowering }) => lowering.kernels.map((kernel) => ({ node, kernel })));
+      // Kernels of one node that name the same scratch id share its buffer (split-K partials).
+      const kernels = p.nodes.flatMap(({ node, lowering }) => {
+        const scratch = new Map<number, GPUBuffer>();
+        return lowering.kernels.map((kernel) => ({ node, kernel, scratch }));
+      });
       const uniformBytes = Math.max(UNIFORM_ALIGN, kernels.length * UNIFORM_ALIGN);
       const uniform = resident.create(uniformBytes, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `dims of @${graph.name}`);
       const launches: Launch[] = [];
-      for (const [i, { node, kernel }] of kernels.entries()) {
+      for (const [i, { node, kernel, scratch }] of kernels.entries()) {
         const pipeline = await getPipeline(ctx, kernel.wgsl, kernel.entryPoint, undefined, kernel.label);
-        const scratch = new Map<number, GPUBuffer>();
         const entries: GPUBindGroupEntry[] = kernel.bindings.map((b, binding) => {
           if (b.kind === 'scratch') {
             let buf = scratch.get(b.id);
@@ -166,9 +200,9 @@ export class WebGpuExecutor implements Executor {
       const logitsStorage = plan.storageOf.get(logitsValue)!;
       return { program: p, launches, uniform, uniformBytes, tokens: input('tokens'), pos: input('pos'), logits: bufferOf(logitsStorage).buffer, logitsStorage };
     };
-    const last = await compile(programs.last);
-    const all = await compile(programs.all);
-    return new WebGpuExecutor(ctx, { last, all }, resident, arena, opts);
+    const last = await compile(programs.last, slots.last.slotOf);
+    const all = await compile(programs.all, slots.all.slotOf);
+    return new WebGpuExecutor(ctx, { last, all }, resident, opts);
   }
 
   get position(): number {
@@ -220,8 +254,7 @@ export class WebGpuExecutor implements Executor {
     const rows = want === 'last' ? 1 : S;
     const bytes = rows * this.vocabSize * 4;
     const staging = device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-    const offset = prog.logitsStorage.role === 'activation' ? prog.logitsStorage.offset! : 0;
-    encoder.copyBufferToBuffer(prog.logits, offset, staging, 0, bytes);
+    encoder.copyBufferToBuffer(prog.logits, 0, staging, 0, bytes);
     device.queue.submit([encoder.finish()]);
     await staging.mapAsync(MapMode.READ);
     const out = new Float32Array(staging.getMappedRange().slice(0));
@@ -242,10 +275,10 @@ export class WebGpuExecutor implements Executor {
     this.length = 0;
   }
 
+  /** Frees this model's buffers; the device (shared by the process's models) stays. */
   async dispose(): Promise<void> {
     await this.ctx.device.queue.onSubmittedWorkDone();
     for (const b of this.resident.owned) b.destroy();
     this.resident.owned.length = 0;
-    void this.arena;
   }
 }

@@ -1,0 +1,227 @@
+// The fused projections the optimisation passes make (ir/ops/fused.ts, ir/ops/rope-matmul.ts), on
+// the GEMM/GEMV bodies of matmul.ts:
+//  - norm_matmul / rope_matmul {norm}: a first kernel reduces each row of x to its mean and
+//    1/σ (scratch); the projection normalises x as it loads it, so the normalised x is never
+//    stored (the gain is already folded into w).
+//  - matmul_ep / norm_matmul epilogues on one column block (parts = 1) run in the projection's
+//    store: bias, then the program over acc0 and the extra operands (a residual add, a gate…).
+//    With parts > 1 (a merged gate/up weight) an output needs columns that different
+//    invocations compute, so the product goes to scratch and a second kernel applies the program.
+//  - rope_matmul: the product goes to scratch; a second kernel rotates the rope_cols heads and
+//    copies the other columns (a rotation mixes columns, like the parts above).
+import type { Dim } from '../../ir/dim.js';
+import { dimMul, dimProduct } from '../../ir/dim.js';
+import type { DType } from '../../ir/dtype.js';
+import type { Node } from '../../ir/graph.js';
+import { loadFlat, storageElem } from './access.js';
+import { ceilDiv, f32Lit, FLAT_WORKGROUP, grid1d, KernelBuilder } from './builder.js';
+import { broadcastIndexFn } from './elementwise.js';
+import { programToWgsl } from './expr.js';
+import { biasFn, type Projection, projectionKernels } from './matmul.js';
+import { maxPosKernel, MAX_POS_SCRATCH, ropeFunctions } from './rope.js';
+import { rowEntry, rowGrid, rowReduce, rowWorkgroupSize } from './rows.js';
+import type { WgslTarget } from './target.js';
+import type { WgslKernel, WgslLowering } from './types.js';
+
+const WG = 256;
+const PRODUCT = 0, STATS = 1;
+
+type Norm = 'rms' | 'layer';
+
+interface Fused {
+  rows: Dim;
+  n: Dim;
+  k: Dim;
+  /** The result's shape: [...x's leading dims, n / parts]. */
+  out: readonly Dim[];
+  xType: DType;
+  wType: DType;
+  bias?: { operand: number; dtype: DType };
+  norm?: { kind: Norm; eps: number };
+  /** Epilogue operands x0, x1, … (node operand indices). */
+  extras: readonly number[];
+}
+
+function fusedOf(node: Node, firstExtra: number, bias: boolean, norm?: Fused['norm']): Fused {
+  const [x, w] = node.inputs.map((v) => v.type);
+  const biasOp = bias ? firstExtra : undefined;
+  const extras = node.inputs.map((_, i) => i).filter((i) => i >= firstExtra && i !== biasOp);
+  return {
+    rows: dimProduct(x.shape.slice(0, -1)),
+    n: w.shape[0],
+    k: w.shape[1],
+    out: node.outputs[0].type.shape,
+    xType: x.dtype,
+    wType: w.dtype,
+    ...(biasOp !== undefined ? { bias: { operand: biasOp, dtype: node.inputs[biasOp].type.dtype } } : {}),
+    ...(norm ? { norm } : {}),
+    extras,
+  };
+}
+
+/** Per row of x: mean (0 for rms) and 1/sqrt(variance or mean square + eps), into scratch. */
+function statsKernel(node: Node, target: WgslTarget, f: Fused): WgslKernel {
+  const norm = f.norm!;
+  const k = new KernelBuilder(node, target, 'norm_stats');
+  k.operand(0, 'x', storageElem(f.xType));
+  k.scratch(STATS, dimMul(f.rows, 8), 'stats', 'f32');
+  const wg = rowWorkgroupSize(f.k, target);
+  const K = k.dim(f.k);
+  const mean = norm.kind === 'layer'
+    ? `  var s = 0.0;
+  for (var i = li; i < K; i += ${wg}u) { s += x_at(base + i); }
+  let mean = row_sum(s, li) / f32(K);`
+    : '  let mean = 0.0;';
+  const body = `${loadFlat('x_at', 'x', f.xType)}
+${rowReduce(k, 'row_sum', 'sum', wg)}
+${rowEntry('norm_stats', wg, k.dim(f.rows), `  let K = ${K};
+  let base = row * K;
+${mean}
+  var ss = 0.0;
+  for (var i = li; i < K; i += ${wg}u) { let c = x_at(base + i) - mean; ss += c * c; }
+  let inv = 1.0 / sqrt(row_sum(ss, li) / f32(K) + ${f32Lit(norm.eps)});
+  if (li == 0u) { stats[2u * row] = mean; stats[2u * row + 1u] = inv; }`)}`;
+  return k.build({ body, grid: rowGrid(f.rows, target), label: `${norm.kind} norm statistics x:${f.xType}` });
+}
+
+/** The projection of a fused op; `store` decides what happens to each product element. */
+function projection(f: Fused, bindOut: (k: KernelBuilder) => void, store: (k: KernelBuilder) => string, label: string): Projection {
+  return {
+    rows: f.rows, n: f.n, k: f.k, wType: f.wType,
+    bind: (k) => {
+      k.operand(0, 'x', storageElem(f.xType));
+      k.operand(1, 'w', storageElem(f.wType));
+      if (f.bias) k.operand(f.bias.operand, 'bias', storageElem(f.bias.dtype));
+      if (f.norm) k.scratch(STATS, dimMul(f.rows, 8), 'stats', 'f32');
+      bindOut(k);
+    },
+    hooks: (k) => {
+      const x = f.norm
+        ? `${loadFlat('x_raw', 'x', f.xType)}
+fn x_at(i: u32) -> f32 {
+  let r = i / ${k.dim(f.k)};
+  return (x_raw(i) - stats[2u * r]) * stats[2u * r + 1u];
+}`
+        : loadFlat('x_at', 'x', f.xType);
+      return `${x}\n${biasFn(f.bias?.dtype)}\n${store(k)}`;
+    },
+    label: `${label} x:${f.xType} w:${f.wType}${f.bias ? ' +bias' : ''}${f.norm ? ` ${f.norm.kind}-normalised` : ''}`,
+  };
+}
+
+/** The bare product (+ bias) into scratch, for epilogues that mix columns. */
+function productProjection(f: Fused, label: string): Projection {
+  const bytes = dimMul(dimMul(f.rows, f.n), 4);
+  return projection(f, (k) => k.scratch(PRODUCT, bytes, 'prod', 'f32'),
+    (k) => `fn store(m: u32, n: u32, v: f32) { prod[m * ${k.dim(f.n)} + n] = v + bias_at(n); }`, label);
+}
+
+/** Binds the epilogue's extra operands as x<j> with `x<j>_at(x<j>_idx(e))` readers over the result. */
+function bindExtras(k: KernelBuilder, node: Node, f: Fused): void {
+  f.extras.forEach((op, j) => k.operand(op, `x${j}`, storageElem(node.inputs[op].type.dtype)));
+}
+
+function extraReaders(k: KernelBuilder, node: Node, f: Fused): string {
+  return f.extras.map((op, j) => `${loadFlat(`x${j}_at`, `x${j}`, node.inputs[op].type.dtype)}
+${broadcastIndexFn(k, `x${j}_idx`, f.out, node.inputs[op].type.shape)}`).join('\n');
+}
+
+/** The epilogue program over acc<k> (WGSL names given) and the extras at result index `e`. */
+function epilogue(node: Node, acc: (index: number) => string): string {
+  return programToWgsl(node.attrs.epilogue as string, (space, index) => (space === 'acc' ? acc(index) : `x${index}_at(x${index}_idx(e))`), 'e').expr;
+}
+
+function epilogueHelpers(node: Node): string {
+  return programToWgsl(node.attrs.epilogue as string, () => '0.0', 'e').helpers.join('\n');
+}
+
+/** parts = 1: the program runs in the projection's store. */
+function directProjection(node: Node, f: Fused, label: string): Projection {
+  return projection(f, (k) => {
+    bindExtras(k, node, f);
+    k.result(0, 'y', 'f32');
+  }, (k) => `${extraReaders(k, node, f)}
+${epilogueHelpers(node)}
+fn store(m: u32, n: u32, v: f32) {
+  let e = m * ${k.dim(f.n)} + n;
+  let acc0 = v + bias_at(n);
+  y[e] = ${epilogue(node, () => 'acc0')};
+}`, label);
+}
+
+/** parts > 1: y[r, c] = program(acc_k = prod[r, k·M + c], extras), over the result [..., M]. */
+function epilogueKernel(node: Node, target: WgslTarget, f: Fused, parts: number): WgslKernel {
+  const k = new KernelBuilder(node, target, 'matmul_epilogue');
+  k.scratch(PRODUCT, dimMul(dimMul(f.rows, f.n), 4), 'prod', 'f32');
+  bindExtras(k, node, f);
+  k.result(0, 'y', 'f32');
+  const total = dimProduct(f.out);
+  const M = k.dim(f.out[f.out.length - 1]), N = k.dim(f.n);
+  const body = `${extraReaders(k, node, f)}
+${epilogueHelpers(node)}
+@compute @workgroup_size(${WG})
+fn matmul_epilogue(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let e = (${FLAT_WORKGROUP}) * ${WG}u + li;
+  if (e >= ${k.dim(total)}) { return; }
+  let at = (e / ${M}) * ${N} + e % ${M};
+  y[e] = ${epilogue(node, (i) => `prod[at + ${i}u * ${M}]`)};
+}`;
+  return k.build({ body, grid: grid1d(ceilDiv(total, WG), target), label: `matmul epilogue ${parts} parts: ${node.attrs.epilogue as string}` });
+}
+
+function lowerProjection(node: Node, target: WgslTarget, f: Fused, label: string): WgslLowering {
+  const parts = node.attrs.parts as number;
+  const pre = f.norm ? [statsKernel(node, target, f)] : [];
+  if (parts === 1) return { kernels: [...pre, ...projectionKernels(node, target, directProjection(node, f, label))] };
+  return { kernels: [...pre, ...projectionKernels(node, target, productProjection(f, label)), epilogueKernel(node, target, f, parts)] };
+}
+
+export function emitMatmulEp(node: Node, target: WgslTarget): WgslLowering {
+  return lowerProjection(node, target, fusedOf(node, 2, node.attrs.bias as boolean), `matmul_ep ${node.attrs.epilogue as string}`);
+}
+
+export function emitNormMatmul(node: Node, target: WgslTarget): WgslLowering {
+  const norm = { kind: node.attrs.kind as Norm, eps: node.attrs.eps as number };
+  return lowerProjection(node, target, fusedOf(node, 2, node.attrs.bias as boolean, norm), `norm_matmul ${node.attrs.epilogue as string}`);
+}
+
+export function emitRopeMatmul(node: Node, target: WgslTarget): WgslLowering {
+  const a = node.attrs;
+  const norm = a.norm === 'none' ? undefined : { kind: a.norm as Norm, eps: a.eps as number };
+  const f = { ...fusedOf(node, 3, node.inputs.length > 3, norm), extras: [] };
+  const hd = a.head_dim as number;
+  const rope = ropeFunctions(a, hd);
+  const x = node.inputs[0].type, pos = node.inputs[2].type;
+  const kernels: WgslKernel[] = [
+    ...(f.norm ? [statsKernel(node, target, f)] : []),
+    ...(rope.longrope ? [maxPosKernel(node, target, 2)] : []),
+    ...projectionKernels(node, target, productProjection(f, 'rope_matmul')),
+  ];
+  const k = new KernelBuilder(node, target, 'rope_epilogue');
+  k.scratch(PRODUCT, dimMul(dimMul(f.rows, f.n), 4), 'prod', 'f32');
+  k.operand(2, 'pos', 'i32');
+  if (rope.longrope) k.scratch(MAX_POS_SCRATCH, 4, 'max_pos', 'i32');
+  k.result(0, 'y', 'f32');
+  const cols = a.rope_cols as readonly number[];
+  const ranges = Array.from({ length: cols.length / 2 }, (_, i) => [cols[2 * i], cols[2 * i + 1]]);
+  const N = k.dim(f.n), total = dimProduct(f.out);
+  // Rows are tokens; x [B, S, K] with pos [S] shares the positions across the batch.
+  const posIndex = x.shape.length === 3 && pos.shape.length === 1 ? `row % ${k.dim(x.shape[1])}` : 'row';
+  const inRope = ranges.map(([s, e]) => `(c >= ${s}u && c < ${e}u)`).join(' || ');
+  const start = ranges.reduceRight((acc, [s, e]) => `select(${acc}, ${s}u, c >= ${s}u && c < ${e}u)`, '0u');
+  const body = `${rope.wgsl}
+@compute @workgroup_size(${WG})
+fn rope_epilogue(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let e = (${FLAT_WORKGROUP}) * ${WG}u + li;
+  if (e >= ${k.dim(total)}) { return; }
+  let row = e / ${N};
+  let c = e % ${N};
+  let v = prod[e];
+  if (!(${inRope})) { y[e] = v; return; }
+  let d = (c - ${start}) % ${hd}u;
+  if (d >= ${rope.rd}u) { y[e] = v; return; }
+  y[e] = rope_rotate(d, v, prod[e - d + rope_partner(d)], pos[${posIndex}]);
+}`;
+  kernels.push(k.build({ body, grid: grid1d(ceilDiv(total, WG), target), label: `rope_matmul epilogue hd${hd} rd${rope.rd} ${String(a.scaling)}` }));
+  return { kernels };
+}
