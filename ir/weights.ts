@@ -260,6 +260,46 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
       return tensor(t.dtype, shape, t.data);
     },
   },
+  fold_bias: {
+    summary: 'w[n, k] · β[k] (+ b[n]): folds a LayerNorm bias β into the bias of the matmul that follows it',
+    attrs: {},
+    arity: 'many',
+    type(ts) {
+      const [w, beta, b] = ts;
+      if (ts.length < 2 || ts.length > 3) throw new Error(`fold_bias takes (w, beta) or (w, beta, bias), got ${ts.length} argument(s)`);
+      const [n, k] = need2d('fold_bias', w);
+      if (beta.shape.length !== 1 || beta.shape[0] !== k) throw new Error(`fold_bias: beta has shape [${beta.shape.join(', ')}], expected [${k}]`);
+      if (b && (b.shape.length !== 1 || b.shape[0] !== n)) throw new Error(`fold_bias: bias has shape [${b.shape.join(', ')}], expected [${n}]`);
+      return { dtype: 'f32', shape: [n] };
+    },
+    apply(ts, a) {
+      WEIGHT_FNS.fold_bias.type(ts, a);
+      const [n, k] = ts[0].shape;
+      const w = toF32(ts[0]), beta = toF32(ts[1]), b = ts[2] ? toF32(ts[2]) : undefined;
+      const out = new Float32Array(n);
+      // Accumulated in f64 and rounded once, like matmul.
+      for (let i = 0; i < n; i++) {
+        let acc = 0;
+        for (let j = 0; j < k; j++) acc += w[i * k + j] * beta[j];
+        out[i] = acc + (b ? b[i] : 0);
+      }
+      return f32Tensor([n], out);
+    },
+  },
+  zeros: {
+    summary: 'a tensor of zeros (qkv-merge: the bias part of a projection that has none)',
+    attrs: { shape: { type: 'ints' } },
+    arity: 0,
+    type(_, a) {
+      const shape = a.shape as readonly number[];
+      if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`zeros: shape [${shape.join(', ')}] has a negative dimension`);
+      return { dtype: 'f32', shape };
+    },
+    apply(_, a) {
+      const shape = a.shape as readonly number[];
+      return f32Tensor(shape, new Float32Array(numel(shape)));
+    },
+  },
 };
 
 /** The type a source evaluates to, from the types of the checkpoint tensors it reads. */

@@ -1,6 +1,7 @@
-// The named pipelines. A table, so a target gets its own `default` by adding a row, e.g.
-// { name: 'default', target: 'webgpu', passes: 'canonicalize,qkv-merge,flash-attention,canonicalize' }.
+// The named pipelines. A table, so a target gets its own `default` by adding a row.
 // Rows may name passes registered by modules imported later; names are checked when a pipeline is used.
+// Tile sizes and other per-target choices live in passes/targets.ts: the passes read ctx.target,
+// so the target rows differ only where the target wants different passes.
 import { registerPipeline } from './pipeline.js';
 
 interface PipelineRow {
@@ -10,9 +11,15 @@ interface PipelineRow {
   readonly description: string;
 }
 
+// rmsnorm-matmul before qkv-merge: folding can widen weights and add biases (LayerNorm), which
+// would let a second qkv-merge find more to merge; in this order one run does everything.
+const OPTIMIZE = 'canonicalize,rmsnorm-matmul,qkv-merge,flash-attention,fuse-elementwise,canonicalize,memory-plan';
+
 export const PIPELINES: readonly PipelineRow[] = [
   { name: 'none', passes: '', description: 'no passes: the graph as read' },
-  { name: 'default', passes: 'canonicalize', description: 'the standard optimisation pipeline' },
+  { name: 'default', passes: OPTIMIZE, description: 'the standard optimisation pipeline' },
+  { name: 'default', target: 'webgpu', passes: OPTIMIZE, description: 'the standard pipeline with WebGPU tiles (flash attention 16×64, split-K 8)' },
+  { name: 'default', target: 'wasm', passes: OPTIMIZE, description: 'the standard pipeline with WebAssembly tiles (flash attention 4×32, split-K 2)' },
 ];
 
 for (const p of PIPELINES) registerPipeline(p.name, p.passes, { target: p.target, description: p.description });

@@ -6,7 +6,7 @@ import type { Node } from '../../ir/graph.js';
 import { broadcastShapes } from '../../ir/ops/util.js';
 import { loadFlat, storageElem } from './access.js';
 import { ceilDiv, FLAT_WORKGROUP, grid1d, KernelBuilder } from './builder.js';
-import { programToWgsl, unaryFunction } from './expr.js';
+import { unaryFunction } from './unary.js';
 import type { WgslTarget } from './target.js';
 import type { WgslLowering } from './types.js';
 
@@ -98,7 +98,7 @@ export function broadcastAxes(shapes: readonly (readonly Dim[])[]): Axis[] {
  * An elementwise kernel over operands broadcast to the result: `y[i] = expr`, where `expr` reads
  * operand k as `v<k>`.
  */
-function broadcastKernel(node: Node, target: WgslTarget, name: string, label: string, expr: string, helpers: readonly string[]): WgslLowering {
+export function broadcastKernel(node: Node, target: WgslTarget, name: string, label: string, expr: string, helpers: readonly string[]): WgslLowering {
   const k = new KernelBuilder(node, target, name);
   node.inputs.forEach((v, j) => k.operand(j, `x${j}`, storageElem(v.type.dtype)));
   k.result(0, 'y', 'f32');
@@ -129,16 +129,6 @@ function broadcastKernel(node: Node, target: WgslTarget, name: string, label: st
 
 export function emitBinary(node: Node, target: WgslTarget): WgslLowering {
   return broadcastKernel(node, target, `binary_${node.op}`, node.op, `v0 ${BINARY[node.op]} v1`, []);
-}
-
-/** fused_elementwise: the program over its operands, one pass over the result. */
-export function emitFusedElementwise(node: Node, target: WgslTarget): WgslLowering {
-  const program = node.attrs.program as string;
-  const { expr, helpers } = programToWgsl(program, (space, index) => {
-    if (space !== 'x') throw new Error(`fused_elementwise: program ${JSON.stringify(program)} reads ${space}${index}`);
-    return `v${index}`;
-  }, 'i');
-  return broadcastKernel(node, target, 'fused_elementwise', `fused ${program}`, expr, helpers);
 }
 
 /**

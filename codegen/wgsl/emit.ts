@@ -1,8 +1,10 @@
 // Lowers one graph node to its WGSL kernels, dispatching on the op to one emitter per kernel family.
 import type { Node } from '../../ir/graph.js';
 import { emitAttention } from './attention.js';
-import { BINARY_OPS, emitBinary, emitCast, emitFusedElementwise, emitUnary, UNARY_OPS } from './elementwise.js';
+import { BINARY_OPS, emitBinary, emitCast, emitUnary, UNARY_OPS } from './elementwise.js';
 import { emitEmbedding } from './embedding.js';
+// The passes' fused ops (ir/ops/fused.ts, rope-matmul.ts): these two imports and their table rows.
+import { emitFusedElementwise } from './fused-elementwise.js';
 import { emitMatmulEp, emitNormMatmul, emitRopeMatmul } from './fused-matmul.js';
 import { emitConcat, emitKvAppend, emitReshape, emitSlice, emitSplit, emitTranspose } from './layout.js';
 import { emitMatmul } from './matmul.js';
@@ -30,6 +32,7 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
   ['attention', emitAttention],
   // The same function as attention; its tile attributes describe the reference's evaluation order.
   ['flash_attention', emitAttention],
+  // Fused ops made by the passes.
   ['fused_elementwise', emitFusedElementwise],
   ['matmul_ep', emitMatmulEp],
   ['norm_matmul', emitNormMatmul],

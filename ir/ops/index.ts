@@ -8,3 +8,6 @@ import './reduce.js';
 import './layout.js';
 import './rope.js';
 import './attention.js';
+import './fused.js';
+import './flash-attention.js';
+import './rope-matmul.js';

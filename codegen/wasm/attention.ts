@@ -1,0 +1,235 @@
+// attention: softmax(scale·q·kᵀ, masked)·v, flash-attention style. For each query row (batch b,
+// head h, query i at absolute position T−S+i) the keys are visited in tiles of TILE: a tile's
+// scores go to per-thread scratch, then the running max m, running sum l and the f32 output
+// accumulator are rescaled by e^(m_old − m_new) once per tile (online softmax; memory O(TILE+Dv)
+// per thread, whatever T is). Keys hidden by the causal mask or the sliding window are never
+// visited; keys hidden by the padding mask score −∞ and weigh exactly 0.
+//
+// Work items are (b, h, i, key chunk), dealt round-robin to threads (so causal rows, whose cost
+// grows with i, spread evenly). Prefill rows form one chunk each. A decode step (S = 1) has few
+// rows, so its keys are split into up to `decodeSplits` chunks (flash-decoding): each chunk
+// writes its partial (m, l, acc) to scratch, and a second kernel, after a barrier, merges them.
+// Both kernels derive the chunk count from S and T the same way.
+//
+// As in the reference (Hugging Face adds finfo(f32).min), a query that sees no key at all (its
+// every key padded away) gets the plain average of v over all T keys.
+import { type Dim, dimMul } from '../../ir/dim.js';
+import type { DType } from '../../ir/dtype.js';
+import type { Node } from '../../ir/graph.js';
+import { f32Lit, KernelWriter, type WasmEmitContext, type WasmKernel } from './kernel.js';
+import { elemBytes, loadF32, loadF32x4 } from './loads.js';
+
+/** Fewest keys per decode chunk: smaller chunks cost more to merge than they save. */
+const DECODE_MIN_KEYS = 64;
+
+interface Shapes {
+  batched: boolean;
+  B: Dim; S: Dim; T: Dim;
+  Hq: number; Hkv: number; D: number; Dv: number;
+}
+
+function shapesOf(node: Node): Shapes {
+  const [q, k, v] = node.inputs;
+  const batched = q.type.shape.length === 4;
+  const lead = (s: readonly Dim[]) => (batched ? s : [1, ...s]);
+  const [B, S, Hq, D] = lead(q.type.shape), [, T, Hkv] = lead(k.type.shape), Dv = v.type.shape[v.type.shape.length - 1];
+  for (const [name, d] of [['Hq', Hq], ['Hkv', Hkv], ['D', D], ['Dv', Dv]] as const) {
+    if (typeof d !== 'number') throw new Error(`attention needs a static ${name}`);
+  }
+  return { batched, B, S, T, Hq: Hq as number, Hkv: Hkv as number, D: D as number, Dv: Dv as number };
+}
+
+const ceil4 = (n: number) => (n + 3) & ~3;
+
+/** The chunk count both kernels compute (AS expression over S, T). */
+function chunkCount(splits: number): string {
+  return `(S == 1 ? min(${splits}, max(1, (T + ${DECODE_MIN_KEYS - 1}) / ${DECODE_MIN_KEYS})) : 1)`;
+}
+
+/** Lines that write the plain average of v over all T keys for (b, kh) to `dst` (no key visible). */
+function uniformAverage(sh: Shapes, vt: DType, dst: string): string[] {
+  return [
+    `for (let c = 0; c < ${sh.Dv}; c++) {`,
+    'let sum: f64 = 0;',
+    `for (let j = 0; j < T; j++) sum += <f64>${loadF32(vt, 'pv', `((b * T + j) * ${sh.Hkv} + kh) * ${sh.Dv} + c`)};`,
+    `store<f32>(${dst} + ((<usize>c) << 2), <f32>(sum / <f64>T));`,
+    '}',
+  ];
+}
+
+function emitPartials(node: Node, sh: Shapes, tile: number, splits: number): WasmKernel {
+  const [, k, v, mask] = node.inputs;
+  const { Hq, Hkv, D, Dv } = sh;
+  const group = Hq / Hkv;
+  const scale = node.attrs.scale as number, causal = node.attrs.causal as boolean;
+  const window = node.attrs.window as number, cap = node.attrs.softcap as number;
+  const kt = k.type.dtype, vt = v.type.dtype;
+  const w = new KernelWriter('attention');
+  w.ptr({ kind: 'operand', index: 0 }, 'pq');
+  w.ptr({ kind: 'operand', index: 1 }, 'pk');
+  w.ptr({ kind: 'operand', index: 2 }, 'pv');
+  if (mask) w.ptr({ kind: 'operand', index: 3 }, 'pm');
+  w.ptr({ kind: 'result', index: 0 }, 'py');
+  w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(sh.B, Hq * splits * (Dv + 2) * 4), perThread: false }, 'ppart');
+  const threadBytes = (tile + ceil4(Dv)) * 4;
+  w.ptr({ kind: 'scratch', slot: 1, bytes: threadBytes, perThread: true }, 'pscr');
+
+  // Visible-key range of query row i, before chunking.
+  const lo = window > 0 ? `max(0, qpos - ${window - 1})` : '0';
+  const hi = causal ? 'min(T, qpos + 1)' : 'T';
+  const maskTest = mask
+    ? `${mask.type.dtype === 'i32' ? 'load<i32>' : 'load<f32>'}(pm + ((<usize>(b * T + j)) << 2)) == 0`
+    : '';
+
+  // q·k over the static head dim with two accumulators.
+  const dot: string[] = ['let d0 = f32x4.splat(0.0), d1 = f32x4.splat(0.0);'];
+  let c = 0;
+  for (; c + 8 <= D; c += 8) {
+    dot.push(`d0 = f32x4.add(d0, f32x4.mul(v128.load(qrow, ${c * 4}), ${loadF32x4(kt, 'krow', String(c))}));`,
+      `d1 = f32x4.add(d1, f32x4.mul(v128.load(qrow, ${(c + 4) * 4}), ${loadF32x4(kt, 'krow', String(c + 4))}));`);
+  }
+  if (c + 4 <= D) { dot.push(`d0 = f32x4.add(d0, f32x4.mul(v128.load(qrow, ${c * 4}), ${loadF32x4(kt, 'krow', String(c))}));`); c += 4; }
+  dot.push('let s = _t_hsum(f32x4.add(d0, d1));');
+  for (; c < D; c++) dot.push(`s += load<f32>(qrow, ${c * 4}) * ${loadF32(kt, 'krow', String(c))};`);
+  dot.push(`s *= ${f32Lit(scale)};`);
+  if (cap > 0) dot.push(`s = ${f32Lit(cap)} * _t_tanh(s / ${f32Lit(cap)});`);
+
+  // acc[0..Dv) (in scratch) ← acc·f + p·v_row, four lanes at a time.
+  const dv4 = Dv & ~3;
+  const accUpdate = (factor: string | null, p: string, vrow: string | null): string[] => {
+    const lines = [`for (let c = 0; c < ${dv4}; c += 4) {`, 'const at = acc + ((<usize>c) << 2);'];
+    let e = factor ? `f32x4.mul(v128.load(at), ${factor})` : 'v128.load(at)';
+    if (vrow) e = `f32x4.add(${e}, f32x4.mul(${p}, ${loadF32x4(vt, vrow, 'c')}))`;
+    lines.push(`v128.store(at, ${e});`, '}');
+    if (Dv > dv4) {
+      lines.push(`for (let c = ${dv4}; c < ${Dv}; c++) {`, 'const at = acc + ((<usize>c) << 2);');
+      let s = factor ? `load<f32>(at) * f32x4.extract_lane(${factor}, 0)` : 'load<f32>(at)';
+      if (vrow) s = `${s} + f32x4.extract_lane(${p}, 0) * ${loadF32(vt, vrow, 'c')}`;
+      lines.push(`store<f32>(at, ${s});`, '}');
+    }
+    return lines;
+  };
+
+  w.line(
+    `const S: i32 = ${w.dim(sh.S)}, T: i32 = ${w.dim(sh.T)};`,
+    `const nc: i32 = ${chunkCount(splits)};`,
+    `const items: i32 = ${w.dim(sh.B)} * ${Hq} * S * nc;`,
+    `const sc = pscr + (<usize>tid) * ${threadBytes};`,
+    `const acc = sc + ${tile * 4};`,
+    'for (let item = tid; item < items; item += nthreads) {',
+    'const ch = item % nc;',
+    'const row = item / nc;',
+    'const i = row % S;',
+    `const h = (row / S) % ${Hq};`,
+    `const b = row / (S * ${Hq});`,
+    `const kh = h / ${group};`,
+    'const qpos = T - S + i;',
+    `const lo0: i32 = ${lo}, hi0: i32 = ${hi};`,
+    'const span = max(hi0 - lo0, 0);',
+    'const lo = lo0 + <i32>((<i64>span * ch) / nc), hi = lo0 + <i32>((<i64>span * (ch + 1)) / nc);',
+    `const qrow = pq + (<usize>((b * S + i) * ${Hq} + h)) * ${D * 4};`,
+    `memory.fill(acc, 0, ${Dv * 4});`,
+    'let m: f32 = -Infinity, l: f32 = 0;',
+    `for (let j0 = lo; j0 < hi; j0 += ${tile}) {`,
+    `const jn = min(${tile}, hi - j0);`,
+    'let mt: f32 = -Infinity;',
+    'for (let jj = 0; jj < jn; jj++) {',
+    'const j = j0 + jj;',
+  );
+  if (mask) w.line(`if (${maskTest}) { store<f32>(sc + ((<usize>jj) << 2), -Infinity); continue; }`);
+  w.line(`const krow = pk + (<usize>((b * T + j) * ${Hkv} + kh)) * ${D * elemBytes(kt)};`, ...dot,
+    'store<f32>(sc + ((<usize>jj) << 2), s);',
+    'mt = max(mt, s);',
+    '}',
+    'if (mt == -Infinity) continue;',
+    'const mn = max(m, mt);',
+    'if (mn > m) {',
+    'const corr = f32x4.splat(_t_exp(m - mn));',
+    'l *= f32x4.extract_lane(corr, 0);',
+    ...accUpdate('corr', '', null),
+    'm = mn;',
+    '}',
+    // Pad the tile to whole vectors with −∞ (weight 0), then exponentiate four scores at a time.
+    'for (let jj = jn; jj < ((jn + 3) & ~3); jj++) store<f32>(sc + ((<usize>jj) << 2), -Infinity);',
+    'const mv = f32x4.splat(m);',
+    'let lv = f32x4.splat(0.0);',
+    'for (let jj = 0; jj < jn; jj += 4) {',
+    'const at = sc + ((<usize>jj) << 2);',
+    'const p = _t_exp4(f32x4.sub(v128.load(at), mv));',
+    'v128.store(at, p);',
+    'lv = f32x4.add(lv, p);',
+    '}',
+    'l += _t_hsum(lv);',
+    'for (let jj = 0; jj < jn; jj++) {',
+    'const pj = load<f32>(sc + ((<usize>jj) << 2));',
+    'if (pj == 0) continue;',
+    'const pv4 = f32x4.splat(pj);',
+    `const vrow = pv + (<usize>((b * T + j0 + jj) * ${Hkv} + kh)) * ${Dv * elemBytes(vt)};`,
+    ...accUpdate(null, 'pv4', 'vrow'),
+    '}',
+    '}',
+    'if (nc == 1) {',
+    `const out = py + (<usize>((b * S + i) * ${Hq} + h)) * ${Dv * 4};`,
+    'if (l > 0) {',
+    'const lv = f32x4.splat(l);',
+    `for (let c = 0; c < ${dv4}; c += 4) v128.store(out + ((<usize>c) << 2), f32x4.div(v128.load(acc + ((<usize>c) << 2)), lv));`,
+    `for (let c = ${dv4}; c < ${Dv}; c++) store<f32>(out + ((<usize>c) << 2), load<f32>(acc + ((<usize>c) << 2)) / l);`,
+    '} else {',
+    ...uniformAverage(sh, vt, 'out'),
+    '}',
+    '} else {',
+    `const part = ppart + (<usize>(((b * ${Hq} + h) * ${splits} + ch) * ${Dv + 2})) * 4;`,
+    'store<f32>(part, m);',
+    'store<f32>(part, l, 4);',
+    `memory.copy(part + 8, acc, ${Dv * 4});`,
+    '}',
+    '}',
+  );
+  return w.finish();
+}
+
+/** Merges decode chunks: out = Σ_c e^(m_c − M)·acc_c / Σ_c e^(m_c − M)·l_c. No-op when nc = 1. */
+function emitCombine(node: Node, sh: Shapes, splits: number): WasmKernel {
+  const { Hq, Hkv, Dv } = sh;
+  const vt = node.inputs[2].type.dtype;
+  const w = new KernelWriter('attention_combine');
+  w.ptr({ kind: 'operand', index: 2 }, 'pv');
+  w.ptr({ kind: 'result', index: 0 }, 'py');
+  w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(sh.B, Hq * splits * (Dv + 2) * 4), perThread: false }, 'ppart');
+  w.line(
+    `const S: i32 = ${w.dim(sh.S)}, T: i32 = ${w.dim(sh.T)};`,
+    `const nc: i32 = ${chunkCount(splits)};`,
+    'if (nc == 1) return;',
+    `const items: i32 = ${w.dim(sh.B)} * ${Hq};`,
+    'for (let item = tid; item < items; item += nthreads) {',
+    `const b = item / ${Hq}, h = item % ${Hq}, kh = h / ${Hq / Hkv};`,
+    `const parts = ppart + (<usize>(item * ${splits})) * ${(Dv + 2) * 4};`,
+    `const out = py + (<usize>item) * ${Dv * 4};`,
+    'let M: f32 = -Infinity;',
+    `for (let c = 0; c < nc; c++) M = max(M, load<f32>(parts + (<usize>c) * ${(Dv + 2) * 4}));`,
+    'if (M == -Infinity) {',
+    ...uniformAverage(sh, vt, 'out'),
+    'continue;',
+    '}',
+    'let L: f32 = 0;',
+    `for (let c = 0; c < nc; c++) { const pc = parts + (<usize>c) * ${(Dv + 2) * 4}; L += load<f32>(pc, 4) * _t_exp(load<f32>(pc) - M); }`,
+    `for (let e = 0; e < ${Dv}; e++) {`,
+    'let s: f32 = 0;',
+    `for (let c = 0; c < nc; c++) { const pc = parts + (<usize>c) * ${(Dv + 2) * 4}; const mc = load<f32>(pc); if (mc != -Infinity) s += load<f32>(pc + 8 + ((<usize>e) << 2)) * _t_exp(mc - M); }`,
+    'store<f32>(out + ((<usize>e) << 2), s / L);',
+    '}',
+    '}',
+  );
+  return w.finish();
+}
+
+function emitAttention(node: Node, ctx: WasmEmitContext): WasmKernel[] {
+  if (node.inputs[0].type.dtype !== 'f32') throw new Error(`q must be f32 (activations), got ${node.inputs[0].type.dtype}`);
+  const sh = shapesOf(node);
+  const tile = ctx.attentionTile ?? 64;
+  if (tile < 4 || tile % 4 !== 0) throw new Error(`attentionTile must be a positive multiple of 4, got ${tile}`);
+  const splits = Math.max(1, ctx.decodeSplits ?? 8);
+  return [emitPartials(node, sh, tile, splits), emitCombine(node, sh, splits)];
+}
+
+export const attentionEmitters: Record<string, (node: Node, ctx: WasmEmitContext) => WasmKernel[]> = { attention: emitAttention };

@@ -1,0 +1,91 @@
+// embedding: out[t, :] = table[ids[t], :], decoding only the rows asked for (f32 copied; f16/bf16
+// widened; q8_0/q4_0 dequantized a block at a time). Threads split the ids. An id outside the
+// table is reported through the control block (the runtime throws) and its row is zero-filled.
+import { dimProduct } from '../../ir/dim.js';
+import type { Node } from '../../ir/graph.js';
+import { ERR_EMBEDDING_ID } from './abi.js';
+import { KernelWriter, type WasmKernel } from './kernel.js';
+import { loadF32, loadF32x4 } from './loads.js';
+
+/** Lines that write four f32x4 from the 16 signed bytes in `q` (i8x16) times `dv`, at dst + off. */
+function storeBytes(q: string, off: number): string[] {
+  return [
+    `{ const l = i16x8.extend_low_i8x16_s(${q}), h = i16x8.extend_high_i8x16_s(${q});`,
+    `v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l)), dv), ${off});`,
+    `v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l)), dv), ${off + 16});`,
+    `v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h)), dv), ${off + 32});`,
+    `v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h)), dv), ${off + 48}); }`,
+  ];
+}
+
+function rowCopy(dtype: string, D: number): string[] {
+  switch (dtype) {
+    case 'f32':
+      return [`memory.copy(yr, tp + (<usize>id) * ${D * 4}, ${D * 4});`];
+    case 'f16': case 'bf16':
+      return [
+        `const src = tp + (<usize>id) * ${D * 2};`,
+        'let i = 0;',
+        `for (; i + 4 <= ${D}; i += 4) v128.store(yr + ((<usize>i) << 2), ${loadF32x4(dtype, 'src', 'i')});`,
+        `for (; i < ${D}; i++) store<f32>(yr + ((<usize>i) << 2), ${loadF32(dtype, 'src', 'i')});`,
+      ];
+    case 'q8_0': case 'q4_0': {
+      const bb = dtype === 'q8_0' ? 34 : 18;
+      const nb = Math.ceil(D / 32), full = Math.floor(D / 32), tail = D % 32;
+      const bytes = dtype === 'q8_0'
+        ? ['const q0 = v128.load(blk, 2), q1 = v128.load(blk, 18);']
+        : ['const qs = v128.load(blk, 2);',
+          'const q0 = i8x16.sub(v128.and(qs, i8x16.splat(0x0f)), i8x16.splat(8));',
+          'const q1 = i8x16.sub(i8x16.shr_u(qs, 4), i8x16.splat(8));'];
+      const scalarQ = dtype === 'q8_0'
+        ? '<f32>load<i8>(blk + 2 + <usize>i)'
+        : '<f32>((i < 16 ? (load<u8>(blk + 2 + <usize>i) & 15) : (load<u8>(blk + 2 + <usize>(i - 16)) >> 4)) - 8)';
+      const lines = [
+        `const row = tp + (<usize>id) * ${nb * bb};`,
+        `for (let b = 0; b < ${full}; b++) {`,
+        `const blk = row + (<usize>b) * ${bb};`,
+        'const dst = yr + (<usize>b) * 128;',
+        'const dv = f32x4.splat(_t_h2f(<u32>load<u16>(blk)));',
+        ...bytes, ...storeBytes('q0', 0), ...storeBytes('q1', 64),
+        '}',
+      ];
+      if (tail) {
+        lines.push(
+          `{ const blk = row + ${full * bb};`,
+          'const d = _t_h2f(<u32>load<u16>(blk));',
+          `for (let i = 0; i < ${tail}; i++) store<f32>(yr + ((<usize>(${full * 32} + i)) << 2), d * ${scalarQ}); }`,
+        );
+      }
+      return lines;
+    }
+    default:
+      throw new Error(`embedding table cannot be ${dtype}`);
+  }
+}
+
+function emitEmbedding(node: Node): WasmKernel[] {
+  const [table, ids] = node.inputs;
+  const [V, D] = table.type.shape;
+  if (typeof V !== 'number' || typeof D !== 'number') throw new Error('the embedding table must have a static shape');
+  const w = new KernelWriter(`embedding_${table.type.dtype}`);
+  w.ptr({ kind: 'operand', index: 0 }, 'tp');
+  w.ptr({ kind: 'operand', index: 1 }, 'ip');
+  w.ptr({ kind: 'result', index: 0 }, 'yp');
+  const n = w.dim(dimProduct(ids.type.shape));
+  w.line(
+    `const t0 = _t_split(${n}, tid, nthreads), t1 = _t_split(${n}, tid + 1, nthreads);`,
+    'for (let t = t0; t < t1; t++) {',
+    'const id = load<i32>(ip + ((<usize>t) << 2));',
+    `const yr = yp + (<usize>t) * ${D * 4};`,
+    `if (<u32>id >= ${V}) {`,
+    `_t_error(${ERR_EMBEDDING_ID}, id);`,
+    `memory.fill(yr, 0, ${D * 4});`,
+    'continue;',
+    '}',
+    ...rowCopy(table.type.dtype, D),
+    '}',
+  );
+  return [w.finish()];
+}
+
+export const embeddingEmitters: Record<string, (node: Node) => WasmKernel[]> = { embedding: emitEmbedding };

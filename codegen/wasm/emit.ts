@@ -1,0 +1,50 @@
+// emitWasmKernel: the CPU kernels for one graph node, by op. Most ops are one kernel; some are a
+// short sequence that runs with barriers between (quantize activations, then the integer matmul;
+// attention partials, then their combination).
+import type { Node } from '../../ir/graph.js';
+import type { WasmEmitContext, WasmKernel } from './kernel.js';
+import { attentionEmitters } from './attention.js';
+import { binaryEmitters } from './binary.js';
+import { embeddingEmitters } from './embedding.js';
+import { matmulEmitters } from './matmul.js';
+import { layoutEmitters } from './layout.js';
+import { normEmitters } from './norm.js';
+import { reduceEmitters } from './reduce.js';
+import { ropeEmitters } from './rope.js';
+import { softmaxEmitters } from './softmax.js';
+import { unaryEmitters } from './unary.js';
+
+export type KernelEmitter = (node: Node, ctx: WasmEmitContext) => WasmKernel[];
+
+const EMITTERS: Readonly<Record<string, KernelEmitter>> = {
+  ...unaryEmitters,
+  ...binaryEmitters,
+  ...normEmitters,
+  ...softmaxEmitters,
+  ...matmulEmitters,
+  ...embeddingEmitters,
+  ...layoutEmitters,
+  ...reduceEmitters,
+  ...ropeEmitters,
+  ...attentionEmitters,
+};
+
+/** Ops the CPU target has kernels for. */
+export function wasmOps(): string[] {
+  return Object.keys(EMITTERS).sort();
+}
+
+export function hasWasmKernel(op: string): boolean {
+  return Object.hasOwn(EMITTERS, op);
+}
+
+/** The kernels that compute `node`, in launch order (a barrier after each). */
+export function emitWasmKernel(node: Node, ctx: WasmEmitContext = {}): WasmKernel[] {
+  const emit = EMITTERS[node.op];
+  if (!emit) throw new Error(`the wasm target has no kernel for op '${node.op}' (has: ${wasmOps().join(', ')})`);
+  try {
+    return emit(node, ctx);
+  } catch (e) {
+    throw new Error(`wasm kernel for ${node.op} (%${node.outputs.map((v) => v.name).join(', %')}): ${(e as Error).message}`);
+  }
+}

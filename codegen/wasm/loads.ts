@@ -1,0 +1,42 @@
+// AssemblyScript expressions that read plain (unblocked) tensors of any element type as f32, one
+// element or four at a time. Activations are f32; weights (norm scales, biases, tables) may be
+// stored as f16 or bf16, and ops read them as f32.
+import type { DType } from '../../ir/dtype.js';
+
+export type PlainFloat = 'f32' | 'f16' | 'bf16';
+
+export function isPlainFloat(d: DType): d is PlainFloat {
+  return d === 'f32' || d === 'f16' || d === 'bf16';
+}
+
+/** Bytes per element of a plain (unblocked) dtype. */
+export function elemBytes(d: DType): number {
+  switch (d) {
+    case 'f32': case 'i32': case 'u32': return 4;
+    case 'f16': case 'bf16': return 2;
+    default: throw new Error(`${d} has no per-element size (block-quantized)`);
+  }
+}
+
+function expectFloat(d: DType): PlainFloat {
+  if (!isPlainFloat(d)) throw new Error(`expected a float tensor, got ${d}`);
+  return d;
+}
+
+/** Element `index` (an i32 expression) of the tensor at `base`, as f32. */
+export function loadF32(d: DType, base: string, index: string): string {
+  switch (expectFloat(d)) {
+    case 'f32': return `load<f32>(${base} + ((<usize>(${index})) << 2))`;
+    case 'f16': return `_t_h2f(<u32>load<u16>(${base} + ((<usize>(${index})) << 1)))`;
+    case 'bf16': return `_t_bf2f(<u32>load<u16>(${base} + ((<usize>(${index})) << 1)))`;
+  }
+}
+
+/** Elements index..index+3 of the tensor at `base`, as an f32x4. */
+export function loadF32x4(d: DType, base: string, index: string): string {
+  switch (expectFloat(d)) {
+    case 'f32': return `v128.load(${base} + ((<usize>(${index})) << 2))`;
+    case 'f16': return `_t_h2f4(i32x4.extend_low_i16x8_u(v128.load64_zero(${base} + ((<usize>(${index})) << 1))))`;
+    case 'bf16': return `i32x4.shl(i32x4.extend_low_i16x8_u(v128.load64_zero(${base} + ((<usize>(${index})) << 1))), 16)`;
+  }
+}

@@ -1,0 +1,176 @@
+// matmul with GGUF block-quantized weights (q8_0, q4_0), integer dot products as llama.cpp does on
+// CPUs. Two kernels with a barrier between:
+//
+// 1. quantize_act: every activation row is cut into 32-element blocks and each block quantized
+//    to 8 bits with its own scale d = max|x|/127 (q = round(x/d)), stored already widened to i16
+//    (64 bytes a block, then the f32 scales after all rows), so the dot kernel never re-widens
+//    activations. The row's tail block is zero-padded, as the weights' are.
+// 2. the dot kernel: per weight block, the 32 weights are widened to four i16x8 vectors (q4_0:
+//    nibbles masked/shifted and re-centred by −8 first), multiplied with the activation block by
+//    i32x4.dot_i16x8_s (pmaddwd: 8 products, summed in pairs, exact in i32), and the block's i32x4
+//    partial sums are converted and scaled by d_w·d_x into f32x4 accumulators. Tiles, thread split
+//    and the final 4-output reduction are as in matmul.ts.
+//
+// The only approximation against the reference (which dequantizes weights and multiplies in f64)
+// is the rounding of activations to 8 bits: |x − x̂| ≤ d_x/2 per element.
+import { dimMul, dimProduct } from '../../ir/dim.js';
+import type { Node } from '../../ir/graph.js';
+import { KernelWriter, type WasmKernel } from './kernel.js';
+import { loadF32, loadF32x4 } from './loads.js';
+
+/** Activation rows per tile (matmul.ts tiles the same way). */
+export const ROW_CHUNK = 16;
+const QBLOCK = 32;
+/** Bytes per quantized activation block: 32 i16. Scales (f32) follow all rows' blocks. */
+const ACT_BLOCK_BYTES = 64;
+
+function emitQuantizeActivations(node: Node, nb: number, K: number): WasmKernel {
+  const x = node.inputs[0];
+  const w = new KernelWriter('quantize_act');
+  const xp = w.ptr({ kind: 'operand', index: 0 }, 'px');
+  const R = dimProduct(x.type.shape.slice(0, -1));
+  const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(R, nb * (ACT_BLOCK_BYTES + 4)), perThread: false }, 'pq');
+  const rows = w.dim(R);
+  const tail = K % QBLOCK;
+  w.line(
+    `const R: i32 = ${rows};`,
+    `const scales = ${qp} + (<usize>R) * ${nb * ACT_BLOCK_BYTES};`,
+    `const items = R * ${nb};`,
+    'const it0 = _t_split(items, tid, nthreads), it1 = _t_split(items, tid + 1, nthreads);',
+    'for (let it = it0; it < it1; it++) {',
+    `const r = it / ${nb};`,
+    `const b = it - r * ${nb};`,
+    `const src = ${xp} + ((<usize>r) * ${K} + (<usize>b) * ${QBLOCK}) * 4;`,
+  );
+  // The row's last block holds only `tail` elements: lanes past them read as zero.
+  const partial = (q: number) => {
+    const n = tail - q * 4;
+    if (n >= 4) return `v128.load(src, ${q * 16})`;
+    return n <= 0 ? 'f32x4.splat(0.0)' : `_t_lanes(src + ${q * 16}, ${n}, 0.0)`;
+  };
+  const load = (q: number) => (tail === 0
+    ? `v128.load(src, ${q * 16})`
+    : `(b == ${nb - 1} ? ${partial(q)} : v128.load(src, ${q * 16}))`);
+  for (let q = 0; q < 8; q++) w.line(`const v${q} = ${load(q)};`);
+  w.line(
+    'let m = f32x4.max(f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3))),',
+    '  f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))));',
+    'const amax = _t_hmax(m);',
+    'const d: f32 = amax / 127.0;',
+    'const id = f32x4.splat(amax > 0 ? <f32>127.0 / amax : <f32>0.0);',
+    `const dst = ${qp} + (<usize>it) * ${ACT_BLOCK_BYTES};`,
+  );
+  for (let q = 0; q < 8; q += 2) {
+    w.line(`v128.store(dst, i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v${q}, id))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v${q + 1}, id)))), ${q * 8});`);
+  }
+  w.line('store<f32>(scales + (<usize>it) * 4, d);', '}');
+  return w.finish();
+}
+
+/** Widens weight block `blk` of weight row c into four i16x8 values w{c}_0..3 (elements 0–7, …, 24–31). */
+function widenWeights(dtype: 'q8_0' | 'q4_0', c: number, blk: string): string[] {
+  const v = (i: number) => `w${c}_${i}`;
+  if (dtype === 'q8_0') {
+    return [
+      `const lo${c} = v128.load(${blk}, 2), hi${c} = v128.load(${blk}, 18);`,
+      `const ${v(0)} = i16x8.extend_low_i8x16_s(lo${c}), ${v(1)} = i16x8.extend_high_i8x16_s(lo${c});`,
+      `const ${v(2)} = i16x8.extend_low_i8x16_s(hi${c}), ${v(3)} = i16x8.extend_high_i8x16_s(hi${c});`,
+    ];
+  }
+  // Low nibbles are elements 0–15, high nibbles 16–31; both store q + 8.
+  return [
+    `const qs${c} = v128.load(${blk}, 2);`,
+    `const lo${c} = i8x16.sub(v128.and(qs${c}, i8x16.splat(0x0f)), i8x16.splat(8));`,
+    `const hi${c} = i8x16.sub(i8x16.shr_u(qs${c}, 4), i8x16.splat(8));`,
+    `const ${v(0)} = i16x8.extend_low_i8x16_s(lo${c}), ${v(1)} = i16x8.extend_high_i8x16_s(lo${c});`,
+    `const ${v(2)} = i16x8.extend_low_i8x16_s(hi${c}), ${v(3)} = i16x8.extend_high_i8x16_s(hi${c});`,
+  ];
+}
+
+/** Lines of a rows × cols block loop over `nb` blocks, leaving outputs o{r} (f32x4). */
+function quantMicroKernel(dtype: 'q8_0' | 'q4_0', nb: number, blockBytes: number, rows: 1 | 2, cols: 1 | 4): string[] {
+  const R = [...Array(rows).keys()], C = [...Array(cols).keys()];
+  const lines: string[] = [];
+  for (const r of R) lines.push(`let ${C.map((c) => `a${r}${c} = f32x4.splat(0.0)`).join(', ')};`);
+  lines.push(`for (let b = 0; b < ${nb}; b++) {`);
+  for (const r of R) lines.push(`const xq${r} = xr${r} + (<usize>b) * ${ACT_BLOCK_BYTES};`, `const dx${r} = load<f32>(sr${r} + ((<usize>b) << 2));`);
+  for (const c of C) {
+    lines.push('{', `const blk${c} = wr${c} + (<usize>b) * ${blockBytes};`, ...widenWeights(dtype, c, `blk${c}`),
+      `const dw${c} = _t_h2f(<u32>load<u16>(blk${c}));`);
+    for (const r of R) {
+      lines.push(
+        `const s${r}${c} = i32x4.add(`,
+        `  i32x4.add(i32x4.dot_i16x8_s(w${c}_0, v128.load(xq${r})), i32x4.dot_i16x8_s(w${c}_1, v128.load(xq${r}, 16))),`,
+        `  i32x4.add(i32x4.dot_i16x8_s(w${c}_2, v128.load(xq${r}, 32)), i32x4.dot_i16x8_s(w${c}_3, v128.load(xq${r}, 48))));`,
+        `a${r}${c} = f32x4.add(a${r}${c}, f32x4.mul(f32x4.convert_i32x4_s(s${r}${c}), f32x4.splat(dw${c} * dx${r})));`,
+      );
+    }
+    lines.push('}');
+  }
+  lines.push('}');
+  for (const r of R) {
+    lines.push(cols === 4
+      ? `let o${r} = _t_hsum4(${C.map((c) => `a${r}${c}`).join(', ')});`
+      : `let o${r} = f32x4.splat(_t_hsum(a${r}0));`);
+  }
+  return lines;
+}
+
+function emitQuantDot(node: Node, nb: number): WasmKernel {
+  const [x, wv, bias] = node.inputs;
+  const dtype = wv.type.dtype as 'q8_0' | 'q4_0';
+  const blockBytes = dtype === 'q8_0' ? 34 : 18;
+  const N = wv.type.shape[0] as number;
+  const rowBytes = nb * blockBytes;
+  const w = new KernelWriter(`matmul_${dtype}`);
+  const Rd = dimProduct(x.type.shape.slice(0, -1));
+  const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(Rd, nb * (ACT_BLOCK_BYTES + 4)), perThread: false }, 'pq');
+  const wp = w.ptr({ kind: 'operand', index: 1 }, 'pw');
+  const bp = bias ? w.ptr({ kind: 'operand', index: 2 }, 'pb') : '';
+  const yp = w.ptr({ kind: 'result', index: 0 }, 'py');
+  const addBias = (o: string, n: string, cols: 1 | 4) => bias
+    ? `${o} = f32x4.add(${o}, ${cols === 4 ? loadF32x4(bias.type.dtype, bp, n) : `f32x4.splat(${loadF32(bias.type.dtype, bp, n)})`});`
+    : '';
+  const rowPtrs = (r: number, row: string) =>
+    `const xr${r} = ${qp} + (<usize>(${row})) * ${nb * ACT_BLOCK_BYTES}, sr${r} = scales + (<usize>(${row})) * ${nb * 4};`;
+  w.line(
+    `const R: i32 = ${w.dim(Rd)};`,
+    `const scales = ${qp} + (<usize>R) * ${nb * ACT_BLOCK_BYTES};`,
+    `const nrc = (R + ${ROW_CHUNK - 1}) / ${ROW_CHUNK};`,
+    `const items = ${Math.ceil(N / 4)} * nrc;`,
+    'const it0 = _t_split(items, tid, nthreads), it1 = _t_split(items, tid + 1, nthreads);',
+    'for (let it = it0; it < it1; it++) {',
+    'const cb = it / nrc;',
+    'const n0 = cb << 2;',
+    `const r0 = (it - cb * nrc) * ${ROW_CHUNK};`,
+    `const r1 = min(r0 + ${ROW_CHUNK}, R);`,
+  );
+  if (N >= 4) {
+    w.line(`if (n0 + 4 <= ${N}) {`);
+    for (let c = 0; c < 4; c++) w.line(`const wr${c} = ${wp} + (<usize>(n0 + ${c})) * ${rowBytes};`);
+    w.line('let r = r0;', 'for (; r + 2 <= r1; r += 2) {', rowPtrs(0, 'r'), rowPtrs(1, 'r + 1'));
+    w.line(...quantMicroKernel(dtype, nb, blockBytes, 2, 4));
+    w.line(addBias('o0', 'n0', 4), addBias('o1', 'n0', 4),
+      `v128.store(${yp} + ((<usize>r) * ${N} + <usize>n0) * 4, o0);`,
+      `v128.store(${yp} + ((<usize>r + 1) * ${N} + <usize>n0) * 4, o1);`,
+      '}', 'if (r < r1) {', rowPtrs(0, 'r'));
+    w.line(...quantMicroKernel(dtype, nb, blockBytes, 1, 4));
+    w.line(addBias('o0', 'n0', 4), `v128.store(${yp} + ((<usize>r) * ${N} + <usize>n0) * 4, o0);`, '}', 'continue;', '}');
+  }
+  if (N % 4 !== 0) {
+    w.line(`for (let n = n0; n < ${N}; n++) {`, `const wr0 = ${wp} + (<usize>n) * ${rowBytes};`,
+      'for (let r = r0; r < r1; r++) {', rowPtrs(0, 'r'));
+    w.line(...quantMicroKernel(dtype, nb, blockBytes, 1, 1));
+    w.line(addBias('o0', 'n', 1), `store<f32>(${yp} + ((<usize>r) * ${N} + <usize>n) * 4, f32x4.extract_lane(o0, 0));`, '}', '}');
+  }
+  w.line('}');
+  return w.finish();
+}
+
+export function emitQuantMatmul(node: Node): WasmKernel[] {
+  const [x, wv] = node.inputs;
+  if (x.type.dtype !== 'f32') throw new Error(`x must be f32 (activations), got ${x.type.dtype}`);
+  const K = wv.type.shape[1] as number;
+  const nb = Math.ceil(K / QBLOCK);
+  return [emitQuantizeActivations(node, nb, K), emitQuantDot(node, nb)];
+}

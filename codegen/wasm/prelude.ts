@@ -1,0 +1,154 @@
+// AssemblyScript helpers shared by every kernel of a module: work splitting, half-precision
+// conversion, horizontal sums, and vector math (exp, tanh, erfc) accurate to a few f32 ulps, since
+// the kernels are held to 1e-4 of the f64 reference. All are @inline: they cost nothing unused.
+import { CTRL } from './abi.js';
+
+export const PRELUDE = String.raw`
+// ---- work splitting -------------------------------------------------------------------------
+/** Start of part \`part\` of \`parts\` equal shares of [0, total). */
+@inline function _t_split(total: i32, part: i32, parts: i32): i32 {
+  return <i32>((<i64>total * <i64>part) / <i64>parts);
+}
+
+// ---- errors reported by kernels (the runtime throws after the run) ---------------------------
+function _t_error(code: i32, detail: i32): void {
+  if (atomic.cmpxchg<i32>(${CTRL.error}, 0, code) == 0) atomic.store<i32>(${CTRL.errorDetail}, detail);
+}
+
+// ---- half precision --------------------------------------------------------------------------
+// f16 → f32 by moving exponent and mantissa into place and scaling by 2^112, which rebiases the
+// exponent and turns f16 subnormals (f32 subnormals after the shift) into exact normals.
+// Infinities and NaNs (exponent 31) get the f32 all-ones exponent instead.
+@inline function _t_h2f(h: u32): f32 {
+  const em = h & 0x7fff;
+  const sign = (h & 0x8000) << 16;
+  if (em >= 0x7c00) return reinterpret<f32>(sign | 0x7f800000 | (em << 13));
+  return reinterpret<f32>(reinterpret<u32>(reinterpret<f32>(em << 13) * 5.192296858534828e33) | sign);
+}
+/** Four f16 values, one in the low half of each u32 lane, to f32x4. */
+@inline function _t_h2f4(h: v128): v128 {
+  const em = v128.and(h, i32x4.splat(0x7fff));
+  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
+  const shifted = i32x4.shl(em, 13);
+  const finite = f32x4.mul(shifted, f32x4.splat(5.192296858534828e33));
+  const special = v128.or(shifted, i32x4.splat(0x7f800000));
+  return v128.or(v128.bitselect(special, finite, i32x4.ge_s(em, i32x4.splat(0x7c00))), sign);
+}
+@inline function _t_bf2f(h: u32): f32 { return reinterpret<f32>(h << 16); }
+
+// ---- horizontal sums -------------------------------------------------------------------------
+@inline function _t_hsum(v: v128): f32 {
+  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
+}
+@inline function _t_hmax(v: v128): f32 {
+  const s = f32x4.max(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return max(f32x4.extract_lane(s, 0), f32x4.extract_lane(s, 1));
+}
+/** [Σa, Σb, Σc, Σd] from four accumulators. */
+@inline function _t_hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 1, 5), v128.shuffle<f32>(a, b, 2, 6, 3, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
+}
+@inline function _t_ihsum(v: v128): i32 {
+  const s = i32x4.add(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
+  return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
+}
+
+// ---- partial vectors -------------------------------------------------------------------------
+/** The first n (1..4) f32 at p in lanes 0..n−1 and \`fill\` in the rest; reads nothing past them. */
+@inline function _t_lanes(p: usize, n: i32, fill: f32): v128 {
+  let v = f32x4.splat(fill);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  if (n > 3) v = f32x4.replace_lane(v, 3, load<f32>(p, 12));
+  return v;
+}
+/** Stores lanes 0..n−1 of v at p. */
+@inline function _t_store_lanes(p: usize, v: v128, n: i32): void {
+  if (n >= 4) { v128.store(p, v); return; }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+// ---- exp -------------------------------------------------------------------------------------
+// e^x = 2^n · e^r with n = round(x / ln 2) and r = x − n·ln 2 (ln 2 split in two so n·hi is exact),
+// |r| ≤ ln2/2; e^r by its Taylor series to r^7 (truncation below 6e-9 relative). Inputs are
+// clamped so that 2^n stays a normal f32; below −87.3 the result is exactly 0, as e^x rounds to
+// (or under) the smallest normal there, and masked scores (−3.4e38) must weigh exactly nothing.
+@inline function _t_exp4(x: v128): v128 {
+  const c = f32x4.min(f32x4.max(x, f32x4.splat(-87.33654)), f32x4.splat(88.0));
+  const n = f32x4.nearest(f32x4.mul(c, f32x4.splat(1.4426950408889634)));
+  let r = f32x4.sub(c, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9841270e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3888889e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3333333e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1666667e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666667e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(f32x4.mul(p, r), r), f32x4.add(r, f32x4.splat(1.0)));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const y = f32x4.mul(p, scale);
+  // NaN compares false everywhere: keep it (ge fails, but the select below passes x's NaN through).
+  const y0 = v128.and(y, f32x4.ge(x, f32x4.splat(-87.33654)));
+  return v128.bitselect(x, y0, f32x4.ne(x, x));
+}
+@inline function _t_exp(x: f32): f32 { return f32x4.extract_lane(_t_exp4(f32x4.splat(x)), 0); }
+
+// ---- tanh, sigmoid -----------------------------------------------------------------------------
+// tanh: its odd Taylor series to x^15 below |x| = 0.5 (error < 5e-8 relative), else
+// 1 − 2/(e^{2|x|} + 1), which loses nothing to cancellation there; the sign is put back last.
+@inline function _t_tanh4(x: v128): v128 {
+  const a = f32x4.abs(x);
+  const x2 = f32x4.mul(x, x);
+  let p = f32x4.splat(-1.4558344e-3);
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(3.5921280e-3));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-8.8632355e-3));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.1869488e-2));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-5.3968254e-2));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(1.3333333e-1));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-3.3333333e-1));
+  const small = f32x4.add(x, f32x4.mul(f32x4.mul(p, x2), x));
+  const e = _t_exp4(f32x4.add(a, a));
+  const big = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))));
+  const signed = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
+  return v128.bitselect(small, signed, f32x4.lt(a, f32x4.splat(0.5)));
+}
+@inline function _t_tanh(x: f32): f32 { return f32x4.extract_lane(_t_tanh4(f32x4.splat(x)), 0); }
+@inline function _t_sigmoid4(x: v128): v128 {
+  return f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), _t_exp4(f32x4.neg(x))));
+}
+
+// ---- erfc, for the exact GELU ------------------------------------------------------------------
+// The Chebyshev-fitted erfc of Numerical Recipes (§6.2, "erfcc"): relative error below 1.2e-7 for
+// every z ≥ 0, so x·Φ(x) keeps its relative accuracy far into the negative tail where Φ is tiny.
+@inline function _t_erfc4(z: v128): v128 {
+  const t = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), f32x4.mul(f32x4.splat(0.5), z)));
+  let p = f32x4.splat(0.17087277);
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.82215223));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.48851587));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.13520398));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.27886807));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.18628806));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.09678418));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.37409196));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.00002368));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.26551223));
+  return f32x4.mul(t, _t_exp4(f32x4.sub(p, f32x4.mul(z, z))));
+}
+/** x·Φ(x) = x·(1 − ½erfc(x/√2)) for x ≥ 0, x·½erfc(−x/√2) below. */
+@inline function _t_gelu_erf4(x: v128): v128 {
+  const half = f32x4.mul(f32x4.splat(0.5), _t_erfc4(f32x4.mul(f32x4.abs(x), f32x4.splat(0.7071067811865476))));
+  const phi = v128.bitselect(f32x4.sub(f32x4.splat(1.0), half), half, f32x4.ge(x, f32x4.splat(0.0)));
+  return f32x4.mul(x, phi);
+}
+/** ½x(1 + tanh u) = x·sigmoid(2u), u = √(2/π)(x + 0.044715x³): no cancellation for x ≪ 0. */
+@inline function _t_gelu_tanh4(x: v128): v128 {
+  const u = f32x4.mul(f32x4.splat(0.7978845608028654), f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), f32x4.mul(x, f32x4.mul(x, x)))));
+  return f32x4.mul(x, _t_sigmoid4(f32x4.add(u, u)));
+}
+`;

@@ -1,0 +1,86 @@
+// rope: rotary position embedding of x [S, H, D] / [B, S, H, D] at positions pos [S] / [B, S].
+//
+// inv_freq is computed at emit time by the op's own ropeInvFreq (f32 steps exactly as Hugging
+// Face), so llama3 and longrope scaling cost nothing at run time, and baked into the module as
+// static data (longrope: both the short and the long table; the kernel picks one from the
+// largest position of the call, as the reference does). Per position the kernel forms
+// cos/sin = f32(f32(cos(f32(inv·p)))·attention_factor) like the reference and caches them in
+// per-thread scratch while consecutive rows share a position (all heads of one token). The
+// rotation is done in f64 and rounded once, as the reference does.
+import { dimProduct } from '../../ir/dim.js';
+import type { Node } from '../../ir/graph.js';
+import { longropeAttentionFactor, ropeInvFreq } from '../../ir/ops/rope.js';
+import { KernelWriter, type WasmKernel } from './kernel.js';
+
+function table(values: Float32Array): string {
+  return `memory.data<f32>([${Array.from(values, (v) => String(v)).join(', ')}])`;
+}
+
+function emitRope(node: Node): WasmKernel[] {
+  const [x, pos] = node.inputs;
+  if (x.type.dtype !== 'f32') throw new Error(`rope reads f32 activations, got ${x.type.dtype}`);
+  const a = node.attrs;
+  const batched = x.type.shape.length === 4;
+  const [Bd, Sd, Hd, D] = batched ? x.type.shape : [1, ...x.type.shape];
+  if (typeof D !== 'number') throw new Error('rope needs a static head dim');
+  const rd = (a.rotary_dim as number) || D;
+  const half = rd / 2;
+  const interleaved = a.interleaved as boolean;
+  const longrope = a.scaling === 'longrope';
+  const orig = a.original_max_positions as number;
+  const att = longrope ? Math.fround(longropeAttentionFactor(a)) : 1;
+
+  const w = new KernelWriter('rope');
+  const xp = w.ptr({ kind: 'operand', index: 0 }, 'px');
+  const pp = w.ptr({ kind: 'operand', index: 1 }, 'pp');
+  const yp = w.ptr({ kind: 'result', index: 0 }, 'py');
+  const cs = w.ptr({ kind: 'scratch', slot: 0, bytes: Math.max(rd, 1) * 4, perThread: true }, 'pcs');
+  const S = w.dim(Sd), H = w.dim(Hd);
+  const nPos = w.dim(dimProduct(pos.type.shape));
+  const posPerBatch = pos.type.shape.length === 2;
+
+  w.line(`const cosT = ${cs} + (<usize>tid) * ${Math.max(rd, 1) * 4};`, `const sinT = cosT + ${half * 4};`);
+  if (longrope) {
+    w.line(
+      `const SHORT = ${table(ropeInvFreq(a, rd, 0))};`,
+      `const LONG = ${table(ropeInvFreq(a, rd, orig + 1))};`,
+      'let maxPos: i32 = -1;',
+      `for (let i = 0; i < ${nPos}; i++) maxPos = max(maxPos, load<i32>(${pp} + ((<usize>i) << 2)));`,
+      `const inv = maxPos + 1 > ${orig} ? LONG : SHORT;`,
+    );
+  } else {
+    w.line(`const inv = ${table(ropeInvFreq(a, rd, 0))};`);
+  }
+  w.line(
+    `const S: i32 = ${S}, H: i32 = ${H};`,
+    `const rows = ${w.dim(Bd)} * S * H;`,
+    'const r0 = _t_split(rows, tid, nthreads), r1 = _t_split(rows, tid + 1, nthreads);',
+    'let cached: i32 = -1;',
+    'let cachedValid = false;',
+    'for (let row = r0; row < r1; row++) {',
+    'const bs = row / H;',
+    `const p = load<i32>(${pp} + ((<usize>(${posPerBatch ? 'bs' : 'bs % S'})) << 2));`,
+    'if (!cachedValid || p != cached) {',
+    `for (let i = 0; i < ${half}; i++) {`,
+    'const angle = <f32>(<f64>load<f32>(inv + ((<usize>i) << 2)) * <f64>p);',
+    `store<f32>(cosT + ((<usize>i) << 2), <f32>(<f64><f32>Math.cos(<f64>angle) * ${att}));`,
+    `store<f32>(sinT + ((<usize>i) << 2), <f32>(<f64><f32>Math.sin(<f64>angle) * ${att}));`,
+    '}',
+    'cached = p; cachedValid = true;',
+    '}',
+    `const xr = ${xp} + (<usize>row) * ${D * 4}, yr = ${yp} + (<usize>row) * ${D * 4};`,
+    `for (let i = 0; i < ${half}; i++) {`,
+    `const j1 = ${interleaved ? '2 * i' : 'i'}, j2 = ${interleaved ? '2 * i + 1' : `i + ${half}`};`,
+    'const x1 = <f64>load<f32>(xr + ((<usize>j1) << 2)), x2 = <f64>load<f32>(xr + ((<usize>j2) << 2));',
+    'const c = <f64>load<f32>(cosT + ((<usize>i) << 2)), s = <f64>load<f32>(sinT + ((<usize>i) << 2));',
+    'store<f32>(yr + ((<usize>j1) << 2), <f32>(x1 * c - x2 * s));',
+    'store<f32>(yr + ((<usize>j2) << 2), <f32>(x2 * c + x1 * s));',
+    '}',
+  );
+  // Dims past rotary_dim pass through.
+  if (rd < D) w.line(`memory.copy(yr + ${rd * 4}, xr + ${rd * 4}, ${(D - rd) * 4});`);
+  w.line('}');
+  return [w.finish()];
+}
+
+export const ropeEmitters: Record<string, (node: Node) => WasmKernel[]> = { rope: emitRope };

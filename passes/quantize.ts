@@ -1,0 +1,79 @@
+// quantize: matmul weights become GGUF Q8_0 or Q4_0 blocks by wrapping their source in
+// convert {dtype} (rows that are not a multiple of 32 are padded per row), so every matmul over
+// them is a dequantize-matmul: the matmul ops read any storage type.
+//
+// Which weights: parameters that only ever serve as a matmul's weight (so an embedding table,
+// tied or not, stays as it is), except those of output heads — matmuls after which no other
+// matmul runs on their result (lm_head, classifiers), where precision is cheap — unless `heads`.
+// `only` narrows the choice to parameter names matching a regular expression. Weights that are
+// already block-quantized keep their blocks (the declared type says so): no dequantize-requantize
+// round trip. In a pipeline, quantize after rmsnorm-matmul (which leaves quantized weights alone)
+// and before qkv-merge (which merges weights of one storage type only).
+import { isFloat, isQuantized } from '../ir/dtype.js';
+import { type Graph, type Node, rootValues } from '../ir/graph.js';
+import { valueBytes } from '../ir/memory.js';
+import { tensorType } from '../ir/types.js';
+import { weightCall } from '../ir/weights.js';
+import type { PassContext } from './pass.js';
+import { registerPass } from './registry.js';
+import { sourceOf, Uses } from './rewrite.js';
+
+/** Ops whose operand 1 is a weight matrix that may be stored quantized. */
+const WEIGHT_READERS = new Set(['matmul', 'matmul_ep', 'norm_matmul', 'rope_matmul']);
+
+/**
+ * Output heads: weight readers from whose result no other weight reader can be reached (lm_head,
+ * a classifier). The last layer's projections still reach the lm_head, so they are not heads.
+ */
+function headMatmuls(g: Graph, uses: Uses): Set<Node> {
+  const feedsWeights = new Set<Node>();
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i];
+    if (n.outputs.some((v) => uses.of(v).some((u) => WEIGHT_READERS.has(u.op) || feedsWeights.has(u)))) feedsWeights.add(n);
+  }
+  return new Set(g.nodes.filter((n) => WEIGHT_READERS.has(n.op) && !feedsWeights.has(n)));
+}
+
+export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'options'>): boolean {
+  const dtype = ctx.options.dtype as 'q8_0' | 'q4_0';
+  const only = ctx.options.only ? new RegExp(ctx.options.only as string) : undefined;
+  const uses = new Uses(g);
+  const heads = ctx.options.heads ? new Set<Node>() : headMatmuls(g, uses);
+  const roots = new Set(rootValues(g));
+  let changed = false;
+  for (const p of g.params) {
+    const source = sourceOf(p);
+    const readers = uses.of(p);
+    if (!source || p.type.shape.length !== 2 || readers.length === 0 || roots.has(p)) continue;
+    if (!readers.every((n) => WEIGHT_READERS.has(n.op) && n.inputs.indexOf(p) === 1 && n.inputs.lastIndexOf(p) === 1)) continue;
+    if (only && !only.test(p.name)) continue;
+    if (readers.some((n) => heads.has(n))) {
+      ctx.stat('heads-kept');
+      continue;
+    }
+    if (isQuantized(p.type.dtype)) {
+      ctx.stat('already-quantized');
+      continue;
+    }
+    if (!isFloat(p.type.dtype)) continue;
+    const before = valueBytes(p) as number;
+    p.def = { kind: 'param', source: weightCall('convert', [source], { dtype }) };
+    p.type = tensorType(dtype, p.type.shape);
+    ctx.stat('weights-quantized');
+    ctx.stat('bytes-before', before);
+    ctx.stat('bytes-after', valueBytes(p) as number);
+    changed = true;
+  }
+  return changed;
+}
+
+registerPass({
+  name: 'quantize',
+  description: 'store matmul weights as GGUF Q8_0 or Q4_0 blocks (convert in the weight source); matmuls dequantize as they read',
+  options: {
+    dtype: { type: 'string', default: 'q8_0', oneOf: ['q8_0', 'q4_0'] },
+    heads: { type: 'bool', default: false, doc: 'also quantize output heads (lm_head, classifiers)' },
+    only: { type: 'string', default: '', doc: 'a regular expression: quantize only parameters whose name matches' },
+  },
+  run: (g, ctx) => ({ changed: quantizeWeights(g, ctx) }),
+});

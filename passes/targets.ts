@@ -1,0 +1,24 @@
+// What the optimisation passes assume about each compilation target. Passes read this through
+// ctx.target, so `default` means the right tile sizes for the target it is compiled for.
+export interface TargetTraits {
+  /** flash_attention tiles: query rows and keys per tile, key splits for decode steps. */
+  readonly flash: { readonly tile_q: number; readonly tile_k: number; readonly split_k: number };
+  /** The target's matmul kernels can rotate Q/K columns (RoPE) in their epilogue. */
+  readonly ropeEpilogue: boolean;
+}
+
+export const TARGETS: Readonly<Record<string, TargetTraits>> = {
+  // Workgroups of 64–256 invocations and 16–32 KiB of workgroup memory: 64 keys of a 128-wide
+  // head is 32 KiB for K and V in f16, and decode steps need many workgroups over a long cache.
+  webgpu: { flash: { tile_q: 16, tile_k: 64, split_k: 8 }, ropeEpilogue: true },
+  // A few threads on a CPU: small query tiles keep the running state in registers, and a decode
+  // step is split across the two cores.
+  wasm: { flash: { tile_q: 4, tile_k: 32, split_k: 2 }, ropeEpilogue: false },
+};
+
+/** Used without a target (the reference interpreter runs anything). */
+export const GENERIC_TARGET: TargetTraits = { flash: { tile_q: 16, tile_k: 64, split_k: 4 }, ropeEpilogue: true };
+
+export function targetTraits(target: string | undefined): TargetTraits {
+  return (target !== undefined ? TARGETS[target] : undefined) ?? GENERIC_TARGET;
+}

@@ -1,0 +1,96 @@
+// The CPU backend's linear memory: one shared WebAssembly.Memory that every worker imports, and a
+// bump allocator over it for weights, activations, the KV cache, plans and argument blocks. (The
+// memory planner will later decide offsets itself; this allocator is what it will sit on.)
+// WebAssembly memory32 holds at most 4 GiB; asking for more fails with the sizes named.
+import { HEAP_START, MAX_PAGES, PAGE_BYTES } from '../../codegen/wasm/abi.js';
+
+const MAX_BYTES = MAX_PAGES * PAGE_BYTES;
+
+function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${n} bytes`;
+}
+
+export type Float32View = Float32Array;
+
+export class WasmMemory {
+  readonly memory: WebAssembly.Memory;
+  private top = HEAP_START;
+
+  /** `initialBytes` is reserved up front; the memory grows (up to 4 GiB) as allocations need. */
+  constructor(initialBytes = 16 << 20) {
+    const pages = Math.min(MAX_PAGES, Math.max(Math.ceil(initialBytes / PAGE_BYTES), Math.ceil(HEAP_START / PAGE_BYTES) + 1));
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+  }
+
+  /** Bytes allocated so far, counting the reserved low region. */
+  get used(): number {
+    return this.top;
+  }
+
+  /** Reserves `bytes` aligned to `align` (a power of two) and returns the address. */
+  alloc(bytes: number, align = 64, what = 'a buffer'): number {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`alloc: ${bytes} is not a byte count`);
+    if (align <= 0 || (align & (align - 1)) !== 0) throw new RangeError(`alloc: alignment ${align} is not a power of two`);
+    const at = Math.ceil(this.top / align) * align;
+    const end = at + bytes;
+    if (end > MAX_BYTES) {
+      throw new RangeError(
+        `the model needs ${formatBytes(end)} of WebAssembly memory (${what}: ${formatBytes(bytes)} more after ${formatBytes(this.top)}), ` +
+        `but wasm32 memory holds at most 4 GiB: use a smaller model, a shorter context, or quantized weights`);
+    }
+    this.ensure(end);
+    this.top = end;
+    return at;
+  }
+
+  /** The allocation high-water mark, to return to with `release` (for per-run temporaries). */
+  mark(): number {
+    return this.top;
+  }
+
+  release(mark: number): void {
+    if (mark < HEAP_START || mark > this.top) throw new RangeError(`release: ${mark} is not a mark of this allocator`);
+    this.top = mark;
+  }
+
+  private ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    // Grow geometrically so that many small allocations do not each grow the memory.
+    const want = Math.min(MAX_BYTES, Math.max(end, have * 1.5));
+    this.memory.grow(Math.ceil((want - have) / PAGE_BYTES));
+  }
+
+  // Views are made fresh each time: a grown SharedArrayBuffer is a new object.
+  get bytes(): Uint8Array {
+    return new Uint8Array(this.memory.buffer);
+  }
+
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, length);
+  }
+
+  i32(ptr: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, ptr, length);
+  }
+
+  u32(ptr: number, length: number): Uint32Array {
+    return new Uint32Array(this.memory.buffer, ptr, length);
+  }
+
+  /** Copies raw bytes of a typed array to `ptr`. */
+  write(ptr: number, data: ArrayBufferView): void {
+    this.bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), ptr);
+  }
+
+  /** Copies `byteLength` bytes from `ptr` out of shared memory. */
+  read(ptr: number, byteLength: number): Uint8Array {
+    return this.bytes.slice(ptr, ptr + byteLength);
+  }
+
+  fill(ptr: number, byteLength: number, value: number): void {
+    this.bytes.fill(value, ptr, ptr + byteLength);
+  }
+}

@@ -1,0 +1,142 @@
+// A pool of worker_threads sharing one WebAssembly.Memory, each running the same module. The main
+// thread is thread 0: run(plan) publishes the plan in the control block, bumps the GO word to wake
+// the workers, and runs its own share through step(); step() ends in a barrier, so when it
+// returns the whole plan is done. Node lets its main thread block in Atomics.wait (and in the
+// module's memory.atomic.wait32); a browser main thread may not, so there the pool would have to
+// run from a worker.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { CTRL, HEAP_START, KERNEL_ERRORS } from '../../codegen/wasm/abi.js';
+import type { WasmMemory } from './memory.js';
+import { type WorkerInit, WORKER_SOURCE } from './worker.js';
+
+export interface ThreadPoolOptions {
+  /** Threads including the main thread; default os.availableParallelism(). */
+  readonly threads?: number;
+  /** Spins on the GO word before a worker sleeps (default 20000, some tens of µs). */
+  readonly idleSpins?: number;
+}
+
+interface ModuleExports {
+  step(plan: number, nthreads: number, tid: number): void;
+  __tessera_data_end(): number;
+}
+
+/** An error a kernel reported (e.g. a token id out of range). */
+export class KernelError extends Error {
+  constructor(readonly code: number, readonly detail: number) {
+    super(`${KERNEL_ERRORS[code] ?? `kernel error ${code}`} (${detail})`);
+    this.name = 'KernelError';
+  }
+}
+
+const I = (byteOffset: number) => byteOffset >> 2;
+
+export class ThreadPool {
+  private broken: string | undefined;
+  private disposed = false;
+
+  private constructor(
+    readonly memory: WasmMemory,
+    readonly threads: number,
+    private readonly exports: ModuleExports,
+    private readonly workers: Worker[],
+  ) {}
+
+  /** Instantiates `module` on the main thread and on threads−1 workers. */
+  static async create(module: WebAssembly.Module, memory: WasmMemory, opts: ThreadPoolOptions = {}): Promise<ThreadPool> {
+    const threads = opts.threads ?? availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    const ctrl = controlWords(memory);
+    for (const w of [CTRL.go, CTRL.shutdown, CTRL.barrierCount, CTRL.barrierGen, CTRL.barrierSleepers, CTRL.abort, CTRL.error, CTRL.errorDetail, CTRL.ready]) {
+      Atomics.store(ctrl, I(w), 0);
+    }
+    const instance = await WebAssembly.instantiate(module, imports(memory.memory));
+    const exports = instance.exports as unknown as ModuleExports;
+    const dataEnd = exports.__tessera_data_end();
+    if (dataEnd > HEAP_START) throw new Error(`the module's static data ends at ${dataEnd}, past the heap start ${HEAP_START}`);
+
+    const workers: Worker[] = [];
+    try {
+      await Promise.all(Array.from({ length: threads - 1 }, (_, i) => {
+        const init: WorkerInit = { module, memory: memory.memory, tid: i + 1, spins: opts.idleSpins ?? 20_000 };
+        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: init });
+        workers.push(worker);
+        return new Promise<void>((resolve, reject) => {
+          worker.once('message', (m: { type: string; message?: string }) => {
+            if (m.type === 'ready') resolve();
+            else reject(new Error(`wasm worker ${i + 1} failed to start: ${m.message}`));
+          });
+          worker.once('error', reject);
+        });
+      }));
+    } catch (e) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw e;
+    }
+    // Idle workers must not keep the process alive if a caller forgets dispose().
+    for (const w of workers) w.unref();
+    return new ThreadPool(memory, threads, exports, workers);
+  }
+
+  /** Runs the plan at `plan` on `nthreads` threads (default all) and returns when it is done. */
+  run(plan: number, nthreads = this.threads): void {
+    if (this.disposed) throw new Error('the thread pool was disposed');
+    if (this.broken) throw new Error(`the thread pool stopped after a failure and must be recreated: ${this.broken}`);
+    if (!Number.isInteger(nthreads) || nthreads < 1 || nthreads > this.threads) throw new RangeError(`nthreads must be in 1..${this.threads}, got ${nthreads}`);
+    const ctrl = controlWords(this.memory);
+    Atomics.store(ctrl, I(CTRL.error), 0);
+    Atomics.store(ctrl, I(CTRL.plan), plan);
+    Atomics.store(ctrl, I(CTRL.nthreads), nthreads);
+    { const k = Atomics.add(ctrl, 130, 1) % 60; Atomics.store(ctrl, 132 + k * 2, 2000000 + Atomics.load(ctrl, I(CTRL.go)) * 100 + nthreads * 10); Atomics.store(ctrl, 133 + k * 2, plan); }
+    if (nthreads > 1) {
+      Atomics.add(ctrl, I(CTRL.go), 1);
+      Atomics.notify(ctrl, I(CTRL.go));
+    }
+    try {
+      this.exports.step(plan, nthreads, 0);
+    } catch (e) {
+      // Wake workers sleeping in a barrier; they see ABORT and return.
+      Atomics.store(ctrl, I(CTRL.abort), 1);
+      Atomics.notify(ctrl, I(CTRL.barrierGen));
+      this.broken = `main thread: ${(e as Error).message}`;
+      throw e;
+    }
+    if (Atomics.load(ctrl, I(CTRL.abort)) !== 0) {
+      const raw = this.memory.read(CTRL.message, CTRL.messageBytes);
+      const end = raw.indexOf(0);
+      this.broken = new TextDecoder().decode(raw.subarray(0, end < 0 ? raw.length : end));
+      throw new Error(`wasm thread failed: ${this.broken}`);
+    }
+    const code = Atomics.load(ctrl, I(CTRL.error));
+    if (code !== 0) throw new KernelError(code, Atomics.load(ctrl, I(CTRL.errorDetail)));
+  }
+
+  /** Stops the workers (they leave their loop and exit) and waits for them. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const ctrl = controlWords(this.memory);
+    Atomics.store(ctrl, I(CTRL.shutdown), 1);
+    Atomics.add(ctrl, I(CTRL.go), 1);
+    Atomics.notify(ctrl, I(CTRL.go));
+    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
+      // A worker stuck in a kernel would never see SHUTDOWN: give it a moment, then terminate.
+      const timer = setTimeout(() => { void w.terminate(); }, 2000);
+      w.once('exit', () => { clearTimeout(timer); resolve(); });
+    })));
+  }
+
+  /** Workers still running (0 after dispose). */
+  get liveWorkers(): number {
+    return this.workers.filter((w) => w.threadId !== -1).length;
+  }
+}
+
+function controlWords(memory: WasmMemory): Int32Array {
+  return new Int32Array(memory.memory.buffer, 0, CTRL.message >> 2);
+}
+
+function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return { env: { memory, abort: () => { throw new Error('abort called in wasm'); }, seed: () => 0, trace: () => undefined } };
+}

@@ -1,0 +1,72 @@
+// The program each worker thread runs, as source text for `new Worker(src, { eval: true })`: a
+// .ts file cannot be a worker entry under Node 20 without a loader, and text works the same from
+// the TypeScript sources (tests) and from dist/.
+//
+// A worker instantiates the shared module over the shared memory, then loops: sleep on the GO
+// word, run its share of the plan through the module's step(), repeat, until SHUTDOWN. No message
+// passes per run; a failure is written into the control block (text + ABORT) so the main thread,
+// itself blocked in the module's barrier, wakes and throws it synchronously.
+import { CTRL } from '../../codegen/wasm/abi.js';
+
+/** What the pool passes in workerData. */
+export interface WorkerInit {
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  readonly tid: number;
+  /** Spins on the GO word before sleeping: a decode step follows the last one within µs. */
+  readonly spins: number;
+}
+
+const I = (byteOffset: number) => byteOffset >> 2;
+
+export const WORKER_SOURCE = String.raw`
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const { module, memory, tid, spins } = workerData;
+const ctrl = new Int32Array(memory.buffer, 0, ${CTRL.message >> 2});
+const GO = ${I(CTRL.go)}, PLAN = ${I(CTRL.plan)}, NTHREADS = ${I(CTRL.nthreads)}, SHUTDOWN = ${I(CTRL.shutdown)};
+const ABORT = ${I(CTRL.abort)}, BARRIER_GEN = ${I(CTRL.barrierGen)}, READY = ${I(CTRL.ready)};
+
+function fail(error) {
+  const text = 'worker ' + tid + ': ' + (error && error.stack ? error.stack : String(error));
+  const bytes = new TextEncoder().encode(text).subarray(0, ${CTRL.messageBytes - 1});
+  const area = new Uint8Array(memory.buffer, ${CTRL.message}, ${CTRL.messageBytes});
+  if (Atomics.compareExchange(ctrl, ABORT, 0, 1) === 0) {
+    area.fill(0);
+    area.set(bytes);
+  }
+  Atomics.notify(ctrl, BARRIER_GEN);
+}
+
+function main() {
+  let step;
+  try {
+    const imports = { env: { memory, abort() { throw new Error('abort called in wasm'); }, seed: () => 0, trace() {} } };
+    step = new WebAssembly.Instance(module, imports).exports.step;
+  } catch (e) {
+    parentPort.postMessage({ type: 'error', message: String(e && e.stack ? e.stack : e) });
+    return;
+  }
+  // Read GO before announcing readiness: the first run may start the moment the pool hears us.
+  let seen = Atomics.load(ctrl, GO);
+  Atomics.add(ctrl, READY, 1);
+  parentPort.postMessage({ type: 'ready' });
+  for (;;) {
+    let n = 0;
+    while (Atomics.load(ctrl, GO) === seen) {
+      if (++n > spins) Atomics.wait(ctrl, GO, seen);
+    }
+    seen = Atomics.load(ctrl, GO);
+    if (Atomics.load(ctrl, SHUTDOWN) !== 0) return;
+    const nthreads = Atomics.load(ctrl, NTHREADS);
+    { const k = Atomics.add(ctrl, 130, 1) % 60; Atomics.store(ctrl, 132 + k * 2, 1000000 + seen * 100 + nthreads * 10 + tid); Atomics.store(ctrl, 133 + k * 2, Atomics.load(ctrl, PLAN)); }
+    if (tid >= nthreads) continue;
+    try {
+      step(Atomics.load(ctrl, PLAN) >>> 0, nthreads, tid);
+    } catch (e) {
+      fail(e);
+    }
+  }
+}
+main();
+`;

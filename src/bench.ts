@@ -1,0 +1,161 @@
+// Throughput measurement for any Executor: prefill (one forward over a seeded random prompt) and
+// greedy decode (one token per forward), repeated and reduced to medians. Backend-agnostic: a
+// backend that counts its GPU dispatches (WebGPU's `lastDispatches`) gets them reported too.
+import type { Executor } from '../runtime/executor.js';
+
+export interface BenchParams {
+  /** Prompt length of the prefill forward. */
+  readonly promptTokens: number;
+  /** Single-token decode forwards after the prefill. */
+  readonly genTokens: number;
+  /** Measured runs; the figures reported are their medians. */
+  readonly runs: number;
+  /** Unmeasured runs first: JIT tiers, kernel compilation and caches settle in these. */
+  readonly warmup: number;
+  /** Seed of the prompt's token ids, so every backend and every run sees the same prompt. */
+  readonly seed?: number;
+}
+
+export interface BenchRun {
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+  /** The prefill's and the last step's logits were finite and not all equal. */
+  readonly logitsOk: boolean;
+  /** Dispatches of the prefill forward, when the backend counts them. */
+  readonly prefillDispatches?: number;
+  /** Mean dispatches per decode forward, when the backend counts them. */
+  readonly decodeDispatchesPerToken?: number;
+}
+
+export interface BenchSummary {
+  readonly runs: readonly BenchRun[];
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+  readonly prefillTokensPerSecond: number;
+  readonly decodeTokensPerSecond: number;
+  readonly prefillDispatches?: number;
+  readonly decodeDispatchesPerToken?: number;
+  /** Decode time per dispatch in microseconds: the fixed cost per kernel launch shows here. */
+  readonly decodeMicrosPerDispatch?: number;
+  /** The greedy tokens of the last run; equal across backends that agree with the reference. */
+  readonly generated: readonly number[];
+  /**
+   * False when some run's logits were non-finite or constant: the backend computed nothing (a
+   * failed GPU submission reads back zeros), so its timings mean nothing either.
+   */
+  readonly logitsOk: boolean;
+}
+
+/** Deterministic token ids in [lo, vocab): mulberry32, the generator make-synthetic.mjs uses. */
+export function seededTokens(count: number, vocab: number, seed = 1): number[] {
+  // Ids 0–2 are <unk>/<s>/</s> in llama-family vocabularies; a prompt of ordinary tokens avoids them.
+  const lo = vocab > 3 ? 3 : 0;
+  let state = seed >>> 0 || 1;
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    ids.push(lo + Math.floor(u * (vocab - lo)));
+  }
+  return ids;
+}
+
+export function argmax(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Finite and not all equal: a cheap sign that the forward pass really ran. */
+export function logitsLookComputed(v: Float32Array): boolean {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of v) {
+    if (!Number.isFinite(x)) return false;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  return v.length > 0 && hi > lo;
+}
+
+/** The executor's dispatch count of its last forward, for backends that keep one. */
+function dispatchCount(ex: Executor): number | undefined {
+  const n = (ex as Executor & { lastDispatches?: unknown }).lastDispatches;
+  return typeof n === 'number' ? n : undefined;
+}
+
+async function runOnce(ex: Executor, prompt: readonly number[], genTokens: number, generated: number[]): Promise<BenchRun> {
+  ex.reset();
+  generated.length = 0;
+  const t0 = performance.now();
+  let logits = await ex.forward(prompt, 'last');
+  const prefillMs = performance.now() - t0;
+  const prefillOk = logitsLookComputed(logits);
+  const prefillDispatches = dispatchCount(ex);
+  let dispatches = 0;
+  const t1 = performance.now();
+  for (let i = 0; i < genTokens; i++) {
+    const next = argmax(logits);
+    generated.push(next);
+    logits = await ex.forward([next], 'last');
+    dispatches += dispatchCount(ex) ?? 0;
+  }
+  const decodeMs = performance.now() - t1;
+  const logitsOk = prefillOk && logitsLookComputed(logits);
+  return prefillDispatches === undefined
+    ? { prefillMs, decodeMs, logitsOk }
+    : { prefillMs, decodeMs, logitsOk, prefillDispatches, decodeDispatchesPerToken: genTokens ? dispatches / genTokens : 0 };
+}
+
+/** Warms up, then measures `runs` times from an empty cache and reports medians. */
+export async function benchmark(ex: Executor, p: BenchParams): Promise<BenchSummary> {
+  if (p.promptTokens < 1) throw new RangeError('bench: the prompt needs at least one token');
+  if (p.runs < 1) throw new RangeError('bench: at least one measured run');
+  const needed = p.promptTokens + p.genTokens;
+  if (needed > ex.contextLength) throw new RangeError(`bench: ${p.promptTokens} prompt + ${p.genTokens} generated tokens exceed the context of ${ex.contextLength}`);
+  const prompt = seededTokens(p.promptTokens, ex.vocabSize, p.seed);
+  const generated: number[] = [];
+  for (let i = 0; i < p.warmup; i++) await runOnce(ex, prompt, p.genTokens, generated);
+  const runs: BenchRun[] = [];
+  for (let i = 0; i < p.runs; i++) runs.push(await runOnce(ex, prompt, p.genTokens, generated));
+  ex.reset();
+
+  const prefillMs = median(runs.map((r) => r.prefillMs));
+  const decodeMs = median(runs.map((r) => r.decodeMs));
+  const perSecond = (tokens: number, ms: number) => (ms > 0 ? (tokens * 1000) / ms : Infinity);
+  const summary = {
+    runs,
+    prefillMs,
+    decodeMs,
+    prefillTokensPerSecond: perSecond(p.promptTokens, prefillMs),
+    decodeTokensPerSecond: p.genTokens ? perSecond(p.genTokens, decodeMs) : 0,
+    generated: [...generated],
+    logitsOk: runs.every((r) => r.logitsOk),
+  };
+  const last = runs[runs.length - 1];
+  if (last.decodeDispatchesPerToken === undefined) return summary;
+  const perToken = last.decodeDispatchesPerToken;
+  return {
+    ...summary,
+    prefillDispatches: last.prefillDispatches,
+    decodeDispatchesPerToken: perToken,
+    decodeMicrosPerDispatch: perToken > 0 && p.genTokens > 0 ? (decodeMs * 1000) / (p.genTokens * perToken) : undefined,
+  };
+}
+
+/** Peak resident set of this process so far, in bytes (the loaded weights included). */
+export function peakRssBytes(): number {
+  // maxRSS is in kilobytes on Linux and macOS; fall back to the current RSS where it is missing.
+  const kb = process.resourceUsage().maxRSS;
+  return kb > 0 ? kb * 1024 : process.memoryUsage().rss;
+}

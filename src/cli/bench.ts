@@ -1,0 +1,192 @@
+// `tessera bench`: prefill and decode throughput of one model on one backend, as the median of
+// several runs, with peak memory and (for WebGPU) dispatches per token. `--json` prints one
+// object that bench/peers.sh reads to set Tessera beside llama2.c and llama.cpp.
+import { basename, resolve } from 'node:path';
+import { formatWeight } from '../../ir/printer.js';
+import { storageBytes } from '../../ir/dtype.js';
+import type { BackendName } from '../backends.js';
+import { benchmark, type BenchSummary, peakRssBytes } from '../bench.js';
+import { type LoadOptions, Model } from '../model.js';
+import { pipelineTransform } from '../passes.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, flagOpt, stringOpt } from './command.js';
+import { MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
+import { registerCommand } from './registry.js';
+import { packageVersion } from './version.js';
+
+// LoadOptions has no `threads` yet (the WASM backend will read it); passing it through the
+// options bag now means the flag starts working the day a backend honours it.
+type BenchLoadOptions = LoadOptions & { readonly threads?: number };
+
+registerCommand({
+  name: 'bench',
+  summary: 'measure prefill and decode tokens/s, peak memory and dispatches on a backend',
+  args: '',
+  positionals: { min: 0, max: 0 },
+  description: `Runs a seeded random prompt of --prompt-tokens ids through the model in one forward pass
+(prefill), then --gen-tokens single-token forward passes, each feeding back the argmax of the
+last logits (greedy decode). After --warmup unmeasured runs it measures --runs runs, each from an
+empty KV cache, and reports the median tokens/s of each phase. No tokenizer is needed. Peak RSS is
+the process's high-water mark, so it includes loading the weights.`,
+  options: {
+    model: MODEL_OPTIONS.model,
+    backend: MODEL_OPTIONS.backend,
+    passes: MODEL_OPTIONS.passes,
+    threads: { type: 'string', value: 'N', help: 'CPU threads for backends that use several (passed to Model.open)' },
+    'prompt-tokens': { type: 'string', value: 'N', help: 'prompt length of the prefill pass (default 128)' },
+    'gen-tokens': { type: 'string', value: 'N', help: 'decode steps after the prefill (default 128)' },
+    runs: { type: 'string', value: 'N', help: 'measured runs; medians are reported (default 3)' },
+    warmup: { type: 'string', value: 'N', help: 'unmeasured runs first (default 1; with 0 the first run also pays for lazy weight loading)' },
+    seed: { type: 'string', value: 'N', help: 'seed of the prompt token ids (default 1)' },
+    json: { type: 'boolean', help: 'print one JSON object instead of the table' },
+  },
+  examples: [
+    { command: 'tessera bench -m synth15M.bin --backend reference --runs 1 --gen-tokens 16', says: 'a quick look at the interpreter' },
+    { command: 'tessera bench -m synth110M.bin --backend webgpu --passes default --json', says: 'one JSON object, with dispatches per token' },
+  ],
+  async run(inv, io) {
+    const promptTokens = numberOpt(inv, 'prompt-tokens', { min: 1, integer: true }) ?? 128;
+    const genTokens = numberOpt(inv, 'gen-tokens', { min: 0, integer: true }) ?? 128;
+    const runs = numberOpt(inv, 'runs', { min: 1, integer: true }) ?? 3;
+    const warmup = numberOpt(inv, 'warmup', { min: 0, integer: true }) ?? 1;
+    const seed = numberOpt(inv, 'seed', { integer: true }) ?? 1;
+    const threads = numberOpt(inv, 'threads', { min: 1, integer: true });
+    const backend = (stringOpt(inv, 'backend') ?? 'auto') as BackendName;
+    const passes = stringOpt(inv, 'passes');
+    const path = resolve(io.cwd, requireString(inv, 'model'));
+
+    const opts: BenchLoadOptions = {
+      backend,
+      // One compiled step must take the whole prompt, or prefill would be timed in chunks.
+      maxChunk: promptTokens,
+      transform: pipelineTransform(passes, backend === 'webgpu' ? 'webgpu' : undefined),
+      ...(threads !== undefined ? { threads } : {}),
+    };
+    const t0 = performance.now();
+    const model = await Model.open(path, opts);
+    const openMs = performance.now() - t0;
+    try {
+      const ex = model.executor;
+      if (promptTokens + genTokens > ex.contextLength) {
+        throw new CliError(`--prompt-tokens ${promptTokens} + --gen-tokens ${genTokens} exceed the model's context of ${ex.contextLength}`);
+      }
+      const summary = await benchmark(ex, { promptTokens, genTokens, runs, warmup, seed });
+      const weights = weightsInfo(model);
+      const report = {
+        backend: ex.backend,
+        backend_reason: model.backendReason,
+        threads: reportedThreads(ex, threads),
+        threads_requested: threads ?? null,
+        prefill_tok_s: round(summary.prefillTokensPerSecond),
+        decode_tok_s: round(summary.decodeTokensPerSecond),
+        prefill_ms: round(summary.prefillMs),
+        decode_ms: round(summary.decodeMs),
+        prefill_tok_s_runs: summary.runs.map((r) => round((promptTokens * 1000) / r.prefillMs)),
+        decode_tok_s_runs: summary.runs.map((r) => round(r.decodeMs > 0 ? (genTokens * 1000) / r.decodeMs : 0)),
+        peak_rss_bytes: peakRssBytes(),
+        prompt_tokens: promptTokens,
+        gen_tokens: genTokens,
+        runs,
+        warmup,
+        seed,
+        model: path,
+        weights_bytes: weights.bytes,
+        weights_dtype: weights.dtype,
+        // Model.open time only: backends that read weights lazily pay the rest in the first forward.
+        open_ms: round(openMs),
+        passes: passes ?? 'none',
+        context_length: ex.contextLength,
+        vocab_size: ex.vocabSize,
+        prefill_dispatches: summary.prefillDispatches ?? null,
+        decode_dispatches_per_token: summary.decodeDispatchesPerToken ?? null,
+        decode_us_per_dispatch: summary.decodeMicrosPerDispatch === undefined ? null : round(summary.decodeMicrosPerDispatch),
+        logits_ok: summary.logitsOk,
+        generated_head: summary.generated.slice(0, 16),
+        tessera_version: packageVersion(),
+        node: process.version,
+        date: new Date().toISOString(),
+      };
+      io.stdout.write(flagOpt(inv, 'json') ? `${JSON.stringify(report)}\n` : table(report, summary));
+      if (!summary.logitsOk) {
+        io.stderr.write(`tessera bench: the ${ex.backend} backend returned non-finite or constant logits; its timings are not valid\n`);
+        return EXIT_FAILURE;
+      }
+    } finally {
+      await model.dispose();
+    }
+    return EXIT_OK;
+  },
+});
+
+/**
+ * Bytes of the distinct weights the (transformed) step graph reads, tied embeddings counted once,
+ * and the dtype that holds most of them (f32 as read; q8_0/q4_0 once a quantize pass ran).
+ */
+function weightsInfo(model: Model): { bytes: number; dtype: string } {
+  const seen = new Set<string>();
+  const byDtype = new Map<string, number>();
+  for (const p of model.graph({ logits: 'last' }).params) {
+    if (p.def.kind !== 'param') continue;
+    const key = formatWeight(p.def.source);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    byDtype.set(p.type.dtype, (byDtype.get(p.type.dtype) ?? 0) + storageBytes(p.type.dtype, p.type.shape as number[]));
+  }
+  const sorted = [...byDtype].sort((a, b) => b[1] - a[1]);
+  return { bytes: sorted.reduce((n, [, b]) => n + b, 0), dtype: sorted[0]?.[0] ?? 'none' };
+}
+
+/** What the executor says it uses; otherwise the interpreter's one thread, or what was asked for. */
+function reportedThreads(ex: object, requested: number | undefined): number | null {
+  const own = (ex as { threads?: unknown }).threads;
+  if (typeof own === 'number') return own;
+  if ((ex as { backend?: unknown }).backend === 'reference') return 1;
+  return requested ?? null;
+}
+
+const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : x);
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+interface TableFacts {
+  readonly model: string;
+  readonly backend: string;
+  readonly backend_reason: string;
+  readonly threads: number | null;
+  readonly weights_bytes: number;
+  readonly weights_dtype: string;
+  readonly peak_rss_bytes: number;
+  readonly open_ms: number;
+  readonly prompt_tokens: number;
+  readonly gen_tokens: number;
+  readonly runs: number;
+  readonly warmup: number;
+  readonly passes: string;
+  readonly logits_ok: boolean;
+}
+
+function table(r: TableFacts, s: BenchSummary): string {
+  const tokS = (tokens: number, ms: number) => (ms > 0 ? (tokens * 1000) / ms : 0);
+  const range = (tokens: number, ms: readonly number[]) => {
+    const v = ms.map((m) => tokS(tokens, m));
+    return `${Math.min(...v).toFixed(1)}–${Math.max(...v).toFixed(1)}`;
+  };
+  const rows: string[][] = [
+    ['phase', 'tokens', 'median ms', 'tok/s', 'range tok/s'],
+    ['prefill', String(r.prompt_tokens), s.prefillMs.toFixed(1), s.prefillTokensPerSecond.toFixed(1), range(r.prompt_tokens, s.runs.map((x) => x.prefillMs))],
+    ['decode', String(r.gen_tokens), s.decodeMs.toFixed(1), s.decodeTokensPerSecond.toFixed(1), r.gen_tokens ? range(r.gen_tokens, s.runs.map((x) => x.decodeMs)) : '-'],
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  const out = [
+    `model    ${basename(r.model)} · weights ${mib(r.weights_bytes)} (${r.weights_dtype}) · passes ${r.passes} · opened in ${(r.open_ms / 1000).toFixed(2)} s`,
+    `backend  ${r.backend_reason} · threads ${r.threads ?? 'backend default'}`,
+    `runs     ${r.runs} measured (medians) after ${r.warmup} warm-up · peak RSS ${mib(r.peak_rss_bytes)}`,
+    '',
+    ...rows.map(line),
+  ];
+  if (!r.logits_ok) out.push('', 'warning  the logits were non-finite or all equal: the backend computed nothing, so these timings mean nothing');
+  if (s.decodeDispatchesPerToken !== undefined) {
+    const per = s.decodeMicrosPerDispatch === undefined ? '' : ` · ${s.decodeMicrosPerDispatch.toFixed(1)} µs/dispatch (decode)`;
+    out.push('', `dispatches  prefill ${s.prefillDispatches} · decode ${s.decodeDispatchesPerToken.toFixed(1)}/token${per}`);
+  }
+  return `${out.join('\n')}\n`;
+}
