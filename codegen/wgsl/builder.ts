@@ -1,11 +1,12 @@
 // Assembles one WgslKernel: binding declarations in order, the uniform that carries symbolic
 // dims, enables, the stable key, and the launch grid. Emitters write only the interesting part
 // (helper functions and the entry point) and ask the builder for dims as WGSL expressions.
-import { type Dim, type DimBindings, dimFn, evalDim, dimToString } from '../../ir/dim.js';
+import { type Dim, dimFn } from '../../ir/dim.js';
 import { storageBytes } from '../../ir/dtype.js';
 import type { Node, Value } from '../../ir/graph.js';
 import { typeToString } from '../../ir/types.js';
 import type { BindingRef, KernelCondition, ScratchSize } from '../kernel.js';
+import { kernelRuntime } from './kernel-runtime.js';
 import type { WgslTarget } from './target.js';
 import type { WgslKernel } from './types.js';
 
@@ -83,7 +84,6 @@ export class KernelBuilder {
     const wgsl = `${header.join('\n')}\n${touchUniform(opts.body, this.entryPoint).trim()}\n`;
     const dims = [...this.dims];
     const grid = opts.grid;
-    const max = this.target.maxWorkgroupsPerDimension;
     const where = `${this.node.op} (${opts.label})`;
     return {
       key: `${this.entryPoint}-${hash64(`${this.entryPoint}\n${wgsl}`)}`,
@@ -94,20 +94,7 @@ export class KernelBuilder {
       uniformDims: dims,
       grid,
       ...(opts.when ? { when: opts.when } : {}),
-      uniforms(env: DimBindings): Uint32Array {
-        const out = new Uint32Array(n4 * 4);
-        dims.forEach((d, i) => {
-          const v = evalDim(d, env);
-          if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`${where}: dim ${dimToString(d)} = ${v} does not fit in u32`);
-          out[i] = v;
-        });
-        return out;
-      },
-      workgroups(env: DimBindings): [number, number, number] {
-        const g = grid.map((d) => evalDim(d, env)) as [number, number, number];
-        if (g.some((c) => c > max)) throw new Error(`${where}: ${g.join('×')} workgroups exceed maxComputeWorkgroupsPerDimension ${max}`);
-        return g;
-      },
+      ...kernelRuntime(dims, grid, this.target.maxWorkgroupsPerDimension, where),
     };
   }
 

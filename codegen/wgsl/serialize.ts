@@ -1,6 +1,7 @@
 // WGSL kernels to and from artifact data: everything but the WGSL text is data (dims as text),
 // and the run-time functions (uniform values, workgroup counts) are rebuilt from it.
-import { type Dim, type DimBindings, dimToString, evalDim } from '../../ir/dim.js';
+import { type Dim, dimToString } from '../../ir/dim.js';
+import { kernelRuntime } from './kernel-runtime.js';
 import { parseDim } from '../../ir/parser.js';
 import type { WgslKernelData, WgslProgramData } from '../artifact/manifest.js';
 import { planFromData, planToData } from '../artifact/plan-data.js';
@@ -8,27 +9,6 @@ import type { BindingRef } from '../kernel.js';
 import type { WgslProgram } from './program.js';
 import type { WgslKernel } from './types.js';
 import type { Graph } from '../../ir/graph.js';
-
-/** The uniform values and workgroup counts of a kernel, from its dims (shared with the builder). */
-export function kernelRuntime(uniformDims: readonly Dim[], grid: readonly [Dim, Dim, Dim], maxWorkgroups: number, where: string): Pick<WgslKernel, 'uniforms' | 'workgroups'> {
-  const n4 = Math.max(1, Math.ceil(uniformDims.length / 4));
-  return {
-    uniforms(env: DimBindings): Uint32Array {
-      const out = new Uint32Array(n4 * 4);
-      uniformDims.forEach((d, i) => {
-        const v = evalDim(d, env);
-        if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`${where}: dim ${dimToString(d)} = ${v} does not fit in u32`);
-        out[i] = v;
-      });
-      return out;
-    },
-    workgroups(env: DimBindings): [number, number, number] {
-      const g = grid.map((d) => evalDim(d, env)) as [number, number, number];
-      if (g.some((c) => c > maxWorkgroups)) throw new Error(`${where}: ${g.join('×')} workgroups exceed maxComputeWorkgroupsPerDimension ${maxWorkgroups}`);
-      return g;
-    },
-  };
-}
 
 function bindingToData(b: BindingRef): WgslKernelData['bindings'][number] {
   if (b.kind !== 'scratch') return b;
