@@ -1,6 +1,8 @@
-// Choosing and building an executor: reference (the TypeScript interpreter), webgpu (WGSL through
-// Dawn or a browser), or auto (WebGPU when an adapter can hold the model, otherwise the CPU),
-// always with a sentence saying which and why.
+// Choosing and building an executor: reference (the TypeScript interpreter), wasm (AssemblyScript
+// kernels on every core), webgpu (WGSL through Dawn or a browser), or auto (WebGPU when a hardware
+// adapter can hold the model, otherwise WebAssembly), always with a sentence saying which and why.
+import { compileModule } from '../codegen/wasm/module.js';
+import { lowerGraphToWasm, programKernels } from '../codegen/wasm/program.js';
 import { lowerGraphToWgsl, type WgslProgram } from '../codegen/wgsl/program.js';
 import { type WgslTarget, wgslTargetFor } from '../codegen/wgsl/target.js';
 import { storageBytes } from '../ir/dtype.js';
@@ -10,9 +12,10 @@ import type { Executor, LogitsWanted } from '../runtime/executor.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 import { acquireGpu, type GpuContext } from '../runtime/webgpu/device.js';
+import { WasmExecutor } from '../runtime/wasm/executor.js';
 import { WebGpuExecutor } from '../runtime/webgpu/executor.js';
 
-export const BACKENDS = ['auto', 'reference', 'webgpu'] as const;
+export const BACKENDS = ['auto', 'reference', 'wasm', 'webgpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface BackendChoice {
@@ -27,6 +30,8 @@ export interface ExecutorRequest {
   readonly config: ModelConfig;
   /** Longest prompt chunk one GPU step handles (longer prompts run in pieces). */
   readonly maxChunk?: number;
+  /** CPU threads for the wasm backend (default: every core). */
+  readonly threads?: number;
   /** Kernels from a compiled artifact: used instead of running the code generators. */
   readonly precompiled?: { readonly webgpu?: (maxWorkgroups: number) => Readonly<Record<LogitsWanted, WgslProgram>> | undefined };
 }
@@ -49,6 +54,10 @@ export async function createExecutor(backend: BackendName, req: ExecutorRequest)
   const { config } = req;
   const reference = () => new ReferenceExecutor(req.graphs, req.params, config.maxPositions, config.vocabSize);
   if (backend === 'reference') return { executor: reference(), reason: 'reference: requested' };
+  if (backend === 'wasm') {
+    const executor = await wasm(req);
+    return { executor, reason: `wasm: requested (${executor.threads} threads)` };
+  }
   if (backend === 'webgpu') {
     const ctx = await gpuContext();
     return { executor: await webgpu(ctx, req), reason: `webgpu: ${ctx.adapterInfo.description || ctx.adapterInfo.device || ctx.adapterInfo.vendor}` };
@@ -57,16 +66,19 @@ export async function createExecutor(backend: BackendName, req: ExecutorRequest)
   try {
     ctx = await gpuContext();
   } catch (e) {
-    return { executor: reference(), reason: `reference: no WebGPU adapter (${(e as Error).message})` };
+    const executor = await wasm(req);
+    return { executor, reason: `wasm: no WebGPU adapter (${(e as Error).message}); ${executor.threads} threads` };
   }
   const need = weightBytes(req.graphs.last);
   const max = Math.min(ctx.limits.maxBufferSize ?? 0, ctx.limits.maxStorageBufferBindingSize ?? 0);
   if (ctx.adapterInfo.isSoftware) {
-    return { executor: reference(), reason: `reference: the only WebGPU adapter is a software one (${ctx.adapterInfo.description})` };
+    const executor = await wasm(req);
+    return { executor, reason: `wasm: the only WebGPU adapter is a software one (${ctx.adapterInfo.description}); ${executor.threads} threads` };
   }
   const biggest = Math.max(...req.graphs.last.params.map((p) => storageBytes(p.type.dtype, p.type.shape as number[])));
   if (biggest > max) {
-    return { executor: reference(), reason: `reference: the largest weight (${biggest} bytes) exceeds what the adapter binds at once (${max}); ${need} bytes of weights in all` };
+    const executor = await wasm(req);
+    return { executor, reason: `wasm: the largest weight (${biggest} bytes) exceeds what the adapter binds at once (${max}); ${executor.threads} threads` };
   }
   return { executor: await webgpu(ctx, req), reason: `webgpu: ${ctx.adapterInfo.description || ctx.adapterInfo.vendor}, ${(need / 2 ** 20).toFixed(1)} MiB of weights` };
 }
@@ -76,6 +88,14 @@ async function webgpu(ctx: GpuContext, req: ExecutorRequest) {
   const programs = req.precompiled?.webgpu?.(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535) ?? lowerStepGraphs(req.graphs, wgslTargetFor(ctx.features, ctx.limits), ctxLen, req.maxChunk);
   const executor = await WebGpuExecutor.create(ctx, programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize });
   return executor;
+}
+
+async function wasm(req: ExecutorRequest): Promise<WasmExecutor> {
+  const ctxLen = req.config.maxPositions;
+  const bounds = { S: Math.min(req.maxChunk ?? 128, ctxLen), P: ctxLen - 1 };
+  const programs = { last: lowerGraphToWasm(req.graphs.last, bounds), all: lowerGraphToWasm(req.graphs.all, bounds) };
+  const module = await compileModule(programKernels([programs.last, programs.all]));
+  return WasmExecutor.create(module, programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, threads: req.threads });
 }
 
 /** Both step graphs lowered to WGSL, with buffers sized for prompt chunks of `maxChunk` tokens. */

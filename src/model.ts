@@ -22,6 +22,8 @@ export interface LoadOptions extends OpenOptions {
   readonly backend?: BackendName;
   /** Longest prompt chunk one compiled step takes (longer prompts run in pieces). */
   readonly maxChunk?: number;
+  /** CPU threads for the wasm backend (default: every core). */
+  readonly threads?: number;
   /** Rewrites applied to every graph before it runs (a pass pipeline, from src/compile.ts). */
   readonly transform?: (g: Graph) => Graph;
 }
@@ -69,6 +71,7 @@ export class Model {
       params: paramResolver(m.source),
       config: m.config,
       maxChunk: opts.maxChunk,
+      threads: opts.threads,
       ...(artifact ? { precompiled: { webgpu: (maxWg: number) => artifact.webgpuPrograms(maxWg) as Record<'last' | 'all', WgslProgram> | undefined } } : {}),
     });
     m.exec = choice.executor;

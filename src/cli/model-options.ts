@@ -10,8 +10,9 @@ import type { CliIO } from './io.js';
 export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   model: { type: 'string', short: 'm', value: 'PATH', help: 'an HF model directory, a .gguf file or a llama2.c .bin checkpoint' },
   tokenizer: { type: 'string', value: 'PATH', help: 'tokenizer.json, a llama2.c tokenizer.bin, or a .gguf (default: found beside the model)' },
-  backend: { type: 'string', value: 'NAME', choices: BACKENDS, help: 'auto (default: WebGPU when an adapter can hold the model, else the CPU), reference or webgpu' },
+  backend: { type: 'string', value: 'NAME', choices: BACKENDS, help: 'auto (default: WebGPU when a hardware adapter can hold the model, else wasm), wasm, webgpu or reference' },
   passes: { type: 'string', value: 'PIPELINE', help: "optimisation passes to run on the graph first, e.g. 'default' (default: none)" },
+  threads: { type: 'string', value: 'N', help: 'CPU threads for the wasm backend (default: every core)' },
 };
 
 export function requireString(inv: Invocation, name: string): string {
@@ -28,6 +29,7 @@ export async function loadModelFrom(inv: Invocation, io: CliIO): Promise<Model> 
   const model = await Model.open(path, {
     ...(tok ? { tokenizer: resolve(io.cwd, tok) } : {}),
     backend,
+    threads: numberOpt(inv, 'threads', { min: 1, max: 64, integer: true }),
     transform: pipelineTransform(stringOpt(inv, 'passes'), backend === 'webgpu' ? 'webgpu' : undefined),
   });
   if (backend === 'auto') io.stderr.write(`backend ${model.backendReason}\n`);

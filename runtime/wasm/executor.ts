@@ -1,0 +1,223 @@
+// The CPU backend as an Executor: one compiled module, a pool of threads sharing one linear
+// memory, weights and the KV cache resident there, activations at the memory plan's arena
+// offsets, and a launch list per step graph that every thread walks with atomic barriers — a
+// whole forward pass without returning to JavaScript between kernels.
+import { ARG_SLOT_BYTES, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES } from '../../codegen/wasm/abi.js';
+import type { WasmKernel } from '../../codegen/wasm/kernel.js';
+import type { CompiledModule } from '../../codegen/wasm/module.js';
+import type { WasmProgram } from '../../codegen/wasm/program.js';
+import { type DimBindings, evalDim } from '../../ir/dim.js';
+import type { Value } from '../../ir/graph.js';
+import type { Storage } from '../../ir/memory.js';
+import { formatWeight } from '../../ir/printer.js';
+import { ContextFullError, type Executor, type LogitsWanted, TokenRangeError } from '../executor.js';
+import type { ParamResolver } from '../reference/interpreter.js';
+import { WasmMemory } from './memory.js';
+import { ThreadPool } from './threads.js';
+
+/** One kernel launch: its argument block, whose dim words are rewritten every step. */
+interface Launch {
+  readonly kernel: WasmKernel;
+  /** Address of the argument block (addresses first, then dims). */
+  readonly block: number;
+  /** Dims are evaluated with P = 0 (an in-place KV append writes at a shifted address). */
+  readonly shiftedAppend: boolean;
+}
+
+interface Step {
+  readonly program: WasmProgram;
+  readonly plan: number;
+  readonly launches: readonly Launch[];
+  readonly tokens: number;
+  readonly pos: number;
+  readonly logits: number;
+  /** In-place KV appends: the result address to move to row P every step. */
+  readonly appends: readonly { readonly launch: Launch; readonly slot: number; readonly base: number; readonly rowBytes: number }[];
+}
+
+export interface WasmExecutorOptions {
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  readonly threads?: number;
+}
+
+// Vector loads of a tail may touch (never use) a few bytes past a tensor's end.
+const SLACK = 64;
+
+export class WasmExecutor implements Executor {
+  readonly backend = 'wasm';
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  private length = 0;
+
+  private constructor(
+    private readonly pool: ThreadPool,
+    private readonly steps: Readonly<Record<LogitsWanted, Step>>,
+    opts: WasmExecutorOptions,
+  ) {
+    this.contextLength = opts.contextLength;
+    this.vocabSize = opts.vocabSize;
+  }
+
+  get threads(): number {
+    return this.pool.threads;
+  }
+
+  get memoryBytes(): number {
+    return this.pool.memory.used;
+  }
+
+  static async create(module: CompiledModule, programs: Readonly<Record<LogitsWanted, WasmProgram>>, params: ParamResolver, opts: WasmExecutorOptions): Promise<WasmExecutor> {
+    const memory = new WasmMemory();
+    const pool = await ThreadPool.create(module.module, memory, { threads: opts.threads });
+    try {
+      const weights = new Map<string, number>();
+      const states = new Map<string, number>();
+      const arenaBytes = Math.max(programs.last.plan.arenaBytes, programs.all.plan.arenaBytes);
+      const arena = memory.alloc(arenaBytes + SLACK, 64, 'activations');
+      const param = (v: Value): number => {
+        if (v.def.kind !== 'param') throw new Error(`%${v.name} is not a parameter`);
+        const key = formatWeight(v.def.source);
+        let at = weights.get(key);
+        if (at === undefined) {
+          const t = params(v);
+          at = memory.alloc(t.data.byteLength + SLACK, 64, `weight %${v.name}`);
+          memory.write(at, t.data);
+          weights.set(key, at);
+        }
+        return at;
+      };
+      const build = (p: WasmProgram): Step => {
+        const own = new Map<Storage, number>();
+        const addressOf = (s: Storage): number => {
+          switch (s.role) {
+            case 'activation': return arena + s.offset!;
+            case 'param': return param(s.owner);
+            case 'state': {
+              let at = states.get(s.owner.name);
+              if (at === undefined) {
+                at = memory.alloc(s.maxBytes + SLACK, 64, `KV cache ${s.owner.name}`);
+                states.set(s.owner.name, at);
+              }
+              return at;
+            }
+            default: {
+              let at = own.get(s);
+              if (at === undefined) {
+                at = memory.alloc(s.maxBytes + SLACK, 64, `${s.role} %${s.owner.name}`);
+                own.set(s, at);
+              }
+              return at;
+            }
+          }
+        };
+        const launches: Launch[] = [];
+        const appends: Step['appends'][number][] = [];
+        for (const { node, kernels } of p.nodes) {
+          const inPlaceAppend = node.op === 'kv_append' && p.plan.storageOf.get(node.outputs[0])?.role === 'state';
+          const scratch = new Map<number, number>();
+          for (const kernel of kernels) {
+            const addresses = kernel.bindings.map((b) => {
+              if (b.kind === 'scratch') {
+                let at = scratch.get(b.slot);
+                if (at === undefined) {
+                  const bytes = Math.max(...kernels.flatMap((k) => k.bindings).filter((x) => x.kind === 'scratch' && x.slot === b.slot)
+                    .map((x) => (x.kind === 'scratch' ? evalDim(x.bytes, p.bounds) * (x.perThread ? pool.threads : 1) : 0)));
+                  at = memory.alloc(bytes + SLACK, 64, `scratch of ${node.op}`);
+                  scratch.set(b.slot, at);
+                }
+                return at;
+              }
+              const v = b.kind === 'operand' ? node.inputs[b.index] : node.outputs[b.index];
+              return addressOf(p.plan.storageOf.get(v)!);
+            });
+            const block = memory.alloc((addresses.length + kernel.dims.length) * ARG_SLOT_BYTES, 16, 'argument block');
+            memory.u32(block, addresses.length).set(addresses);
+            const launch: Launch = { kernel, block, shiftedAppend: inPlaceAppend };
+            launches.push(launch);
+            if (inPlaceAppend) {
+              // The cache already holds the past rows: append by writing only the new rows at row P.
+              const slot = kernel.bindings.findIndex((b) => b.kind === 'result');
+              const shape = node.outputs[0].type.shape.slice(1) as number[];
+              appends.push({ launch, slot, base: addresses[slot], rowBytes: shape.reduce((a, b) => a * b, 1) * 4 });
+            }
+          }
+        }
+        const plan = memory.alloc(PLAN_HEADER_BYTES + launches.length * PLAN_ENTRY_BYTES, 64, 'launch list');
+        const words = memory.u32(plan, (PLAN_HEADER_BYTES + launches.length * PLAN_ENTRY_BYTES) / 4);
+        words[0] = launches.length;
+        launches.forEach((l, i) => {
+          const w = (PLAN_HEADER_BYTES + i * PLAN_ENTRY_BYTES) / 4;
+          words[w] = module.indexOf(l.kernel.name);
+          words[w + 1] = l.block;
+        });
+        const g = p.graph;
+        const input = (name: string) => addressOf(p.plan.storageOf.get(g.inputs.find((v) => v.name === name)!)!);
+        const logitsValue = g.output('logits');
+        if (!logitsValue) throw new Error(`graph @${g.name} has no logits output`);
+        return { program: p, plan, launches, tokens: input('tokens'), pos: input('pos'), logits: addressOf(p.plan.storageOf.get(logitsValue)!), appends };
+      };
+      return new WasmExecutor(pool, { last: build(programs.last), all: build(programs.all) }, opts);
+    } catch (e) {
+      await pool.dispose();
+      throw e;
+    }
+  }
+
+  get position(): number {
+    return this.length;
+  }
+
+  async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
+    const S = tokens.length;
+    if (S === 0) throw new Error('forward: no tokens');
+    if (this.length + S > this.contextLength) throw new ContextFullError(this.contextLength, this.length + S);
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new TokenRangeError(t, this.vocabSize);
+    const step = this.steps[want];
+    const bound = step.program.bounds.S;
+    if (S > bound) {
+      const parts: Float32Array[] = [];
+      for (let i = 0; i < S; i += bound) parts.push(await this.forward(tokens.slice(i, i + bound), want));
+      if (want === 'last') return parts[parts.length - 1];
+      const all = new Float32Array(S * this.vocabSize);
+      parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+      return all;
+    }
+    const mem = this.pool.memory;
+    const P = this.length;
+    mem.i32(step.tokens, S).set(tokens);
+    const pos = mem.i32(step.pos, S);
+    for (let i = 0; i < S; i++) pos[i] = P + i;
+    const dims: DimBindings = { S, P };
+    const appendDims: DimBindings = { S, P: 0 };
+    for (const l of step.launches) {
+      const words = mem.u32(l.block + l.kernel.bindings.length * ARG_SLOT_BYTES, l.kernel.dims.length);
+      const env = l.shiftedAppend ? appendDims : dims;
+      l.kernel.dims.forEach((d, i) => { words[i] = evalDim(d, env); });
+    }
+    for (const a of step.appends) {
+      mem.u32(a.launch.block + a.slot * ARG_SLOT_BYTES, 1)[0] = a.base + P * a.rowBytes;
+      // The (empty) past operand: point it at the same place, it is read for zero rows.
+      a.launch.kernel.bindings.forEach((b, i) => {
+        if (b.kind === 'operand' && b.index === 0) mem.u32(a.launch.block + i * ARG_SLOT_BYTES, 1)[0] = a.base + P * a.rowBytes;
+      });
+    }
+    this.pool.run(step.plan);
+    this.length += S;
+    const rows = want === 'last' ? 1 : S;
+    return Float32Array.from(mem.f32(step.logits, rows * this.vocabSize));
+  }
+
+  truncate(length: number): void {
+    if (length < 0 || length > this.length) throw new RangeError(`truncate: ${length} is outside [0, ${this.length}]`);
+    this.length = length;
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  async dispose(): Promise<void> {
+    await this.pool.dispose();
+  }
+}
