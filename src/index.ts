@@ -10,3 +10,5 @@ export { openModel, type ModelSource } from '../models/open.js';
 export { loadTokenizer } from '../models/tokenizers/load.js';
 export type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 export * as ir from '../ir/index.js';
+export { compile, type CompileOptions, type CompileSummary } from './compile.js';
+export { BACKENDS, type BackendName } from './backends.js';
