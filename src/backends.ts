@@ -1,8 +1,8 @@
 // Choosing and building an executor: reference (the TypeScript interpreter), wasm (AssemblyScript
 // kernels on every core), webgpu (WGSL through Dawn or a browser), or auto (WebGPU when a hardware
 // adapter can hold the model, otherwise WebAssembly), always with a sentence saying which and why.
-import { compileModule } from '../codegen/wasm/module.js';
-import { lowerGraphToWasm, programKernels } from '../codegen/wasm/program.js';
+import { type CompiledModule, compileModule } from '../codegen/wasm/module.js';
+import { lowerGraphToWasm, programKernels, type WasmProgram } from '../codegen/wasm/program.js';
 import { lowerGraphToWgsl, type WgslProgram } from '../codegen/wgsl/program.js';
 import { type WgslTarget, wgslTargetFor } from '../codegen/wgsl/target.js';
 import { storageBytes } from '../ir/dtype.js';
@@ -33,7 +33,10 @@ export interface ExecutorRequest {
   /** CPU threads for the wasm backend (default: every core). */
   readonly threads?: number;
   /** Kernels from a compiled artifact: used instead of running the code generators. */
-  readonly precompiled?: { readonly webgpu?: (maxWorkgroups: number) => Readonly<Record<LogitsWanted, WgslProgram>> | undefined };
+  readonly precompiled?: {
+    readonly webgpu?: (maxWorkgroups: number) => Readonly<Record<LogitsWanted, WgslProgram>> | undefined;
+    readonly wasm?: () => Promise<{ readonly module: CompiledModule; readonly programs: Readonly<Record<LogitsWanted, WasmProgram>> } | undefined>;
+  };
 }
 
 function weightBytes(g: Graph): number {
@@ -92,10 +95,18 @@ async function webgpu(ctx: GpuContext, req: ExecutorRequest) {
 
 async function wasm(req: ExecutorRequest): Promise<WasmExecutor> {
   const ctxLen = req.config.maxPositions;
-  const bounds = { S: Math.min(req.maxChunk ?? 128, ctxLen), P: ctxLen - 1 };
-  const programs = { last: lowerGraphToWasm(req.graphs.last, bounds), all: lowerGraphToWasm(req.graphs.all, bounds) };
-  const module = await compileModule(programKernels([programs.last, programs.all]));
-  return WasmExecutor.create(module, programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, threads: req.threads });
+  let compiled = await req.precompiled?.wasm?.();
+  if (!compiled) {
+    const programs = lowerStepGraphsToWasm(req.graphs, ctxLen, req.maxChunk);
+    compiled = { module: await compileModule(programKernels([programs.last, programs.all])), programs };
+  }
+  return WasmExecutor.create(compiled.module, compiled.programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, threads: req.threads });
+}
+
+/** Both step graphs lowered to CPU kernels, with buffers sized for prompt chunks of `maxChunk` tokens. */
+export function lowerStepGraphsToWasm(graphs: Readonly<Record<LogitsWanted, Graph>>, contextLength: number, maxChunk = 128): Record<LogitsWanted, WasmProgram> {
+  const bounds = { S: Math.min(maxChunk, contextLength), P: contextLength - 1 };
+  return { last: lowerGraphToWasm(graphs.last, bounds), all: lowerGraphToWasm(graphs.all, bounds) };
 }
 
 /** Both step graphs lowered to WGSL, with buffers sized for prompt chunks of `maxChunk` tokens. */

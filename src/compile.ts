@@ -8,12 +8,14 @@ import { WEBGPU_DEFAULT_TARGET, type WgslTarget } from '../codegen/wgsl/target.j
 import { ggufMetadataBytes } from '../models/formats/gguf-writer.js';
 import { GgufStore } from '../models/formats/gguf.js';
 import { findPass } from '../passes/registry.js';
-import { lowerStepGraphs } from './backends.js';
+import { compileModule } from '../codegen/wasm/module.js';
+import { programKernels, type WasmProgram } from '../codegen/wasm/program.js';
+import { lowerStepGraphs, lowerStepGraphsToWasm } from './backends.js';
 import { Model, paramResolver } from './model.js';
 import { pipelineTransform } from './passes.js';
 import { packageVersion } from './cli/version.js';
 
-export const COMPILE_TARGETS = ['webgpu'] as const;
+export const COMPILE_TARGETS = ['webgpu', 'wasm'] as const;
 export type CompileTarget = (typeof COMPILE_TARGETS)[number];
 
 export interface CompileOptions {
@@ -38,6 +40,7 @@ export interface CompileSummary {
   readonly phaseMs: Readonly<Record<string, number>>;
   readonly weightBytes: number;
   readonly tensors: number;
+  /** WGSL files plus cpu.wasm. */
   readonly kernelFiles: number;
   readonly nodes: Readonly<Record<string, number>>;
   readonly targets: readonly CompileTarget[];
@@ -74,6 +77,12 @@ export async function compile(modelPath: string, opts: CompileOptions): Promise<
   const graphs = { last: model.graph({ logits: 'last' }), all: model.graph({ logits: 'all' }) };
   lap('passes');
   const webgpu = targets.includes('webgpu') ? lowerStepGraphs(graphs, opts.gpu ?? WEBGPU_DEFAULT_TARGET, model.config.maxPositions, opts.maxChunk) : undefined;
+  let wasm: { binary: Uint8Array; kernels: string[]; programs: Record<string, WasmProgram> } | undefined;
+  if (targets.includes('wasm')) {
+    const programs = lowerStepGraphsToWasm(graphs, model.config.maxPositions, opts.maxChunk);
+    const module = await compileModule(programKernels([programs.last, programs.all]));
+    wasm = { binary: module.binary, kernels: module.kernels.map((k) => k.name), programs };
+  }
   lap('codegen');
   const written = writeArtifact(opts.out, {
     tessera: packageVersion(),
@@ -83,6 +92,7 @@ export async function compile(modelPath: string, opts: CompileOptions): Promise<
     resolve: paramResolver(model.source),
     tokenizer: tokenizerFiles(model),
     ...(webgpu ? { webgpu } : {}),
+    ...(wasm ? { wasm } : {}),
     onProgress: opts.onProgress,
   });
   lap('write');

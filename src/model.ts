@@ -7,6 +7,8 @@ import { buildDecoderGraph, type DecoderGraphOptions } from '../models/arch/deco
 import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
 import { isArtifactDir, type LoadedArtifact, readArtifact } from '../codegen/artifact/read.js';
 import type { WgslProgram } from '../codegen/wgsl/program.js';
+import type { CompiledModule } from '../codegen/wasm/module.js';
+import type { WasmProgram } from '../codegen/wasm/program.js';
 import { openModel, type ModelSource, type OpenOptions } from '../models/open.js';
 import { artifactSource } from './artifact-source.js';
 import { loadTokenizer } from '../models/tokenizers/load.js';
@@ -72,7 +74,12 @@ export class Model {
       config: m.config,
       maxChunk: opts.maxChunk,
       threads: opts.threads,
-      ...(artifact ? { precompiled: { webgpu: (maxWg: number) => artifact.webgpuPrograms(maxWg) as Record<'last' | 'all', WgslProgram> | undefined } } : {}),
+      ...(artifact ? {
+        precompiled: {
+          webgpu: (maxWg: number) => artifact.webgpuPrograms(maxWg) as Record<'last' | 'all', WgslProgram> | undefined,
+          wasm: async () => (await artifact.wasmTarget()) as { module: CompiledModule; programs: Record<'last' | 'all', WasmProgram> } | undefined,
+        },
+      } : {}),
     });
     m.exec = choice.executor;
     m.backendReason = choice.reason;

@@ -1,6 +1,7 @@
 // The compiled artifact's manifest: everything the runtime needs to run a model without the
 // compiler (final IR, weight table, memory plan, launch lists), plus checksums and a version.
 import type { BindingRef } from '../kernel.js';
+import type { WasmTargetData } from '../wasm/serialize.js';
 
 export const ARTIFACT_FORMAT = 'tessera-artifact';
 export const ARTIFACT_VERSION = 1;
@@ -84,7 +85,7 @@ export interface ArtifactManifest {
   };
   readonly targets: {
     readonly webgpu?: { readonly programs: Readonly<Record<string, WgslProgramData>>; readonly files: Readonly<Record<string, string>> };
-    readonly wasm?: { readonly file: string; readonly sha256: string; readonly data: unknown };
+    readonly wasm?: WasmTargetData;
   };
 }
 

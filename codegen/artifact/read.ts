@@ -9,6 +9,9 @@ import { parseGraph } from '../../ir/parser.js';
 import { type HostTensor, tensor, type TensorData } from '../../ir/tensor.js';
 import type { WgslProgram } from '../wgsl/program.js';
 import { programFromData } from '../wgsl/serialize.js';
+import type { CompiledModule } from '../wasm/module.js';
+import type { WasmProgram } from '../wasm/program.js';
+import { moduleFromBinary, wasmProgramFromData } from '../wasm/serialize.js';
 import { ArtifactError, type ArtifactManifest, checkManifest, MANIFEST_FILE, type WeightEntry } from './manifest.js';
 
 export function isArtifactDir(path: string): boolean {
@@ -25,6 +28,8 @@ export interface LoadedArtifact {
   readWeight(name: string): HostTensor;
   /** The stored WebGPU programs, bound to the parsed graphs. */
   webgpuPrograms(maxWorkgroups: number): Readonly<Record<string, WgslProgram>> | undefined;
+  /** The stored CPU module and programs. */
+  wasmTarget(): Promise<{ readonly module: CompiledModule; readonly programs: Readonly<Record<string, WasmProgram>> } | undefined>;
 }
 
 function sha256File(path: string): string {
@@ -71,6 +76,7 @@ export function readArtifact(dir: string): LoadedArtifact {
     if (sha256File(p) !== sha) throw new ArtifactError(dir, `${file} does not match its checksum (modified after compilation: recompile)`);
   };
   for (const [file, sha] of Object.entries(manifest.targets.webgpu?.files ?? {})) check(file, sha);
+  if (manifest.targets.wasm) check(manifest.targets.wasm.file, manifest.targets.wasm.sha256);
   for (const [file, sha] of Object.entries(manifest.tokenizer?.files ?? {})) check(file, sha);
 
   const graphs: Record<string, Graph> = {};
@@ -105,6 +111,18 @@ export function readArtifact(dir: string): LoadedArtifact {
       } finally {
         closeSync(fd);
       }
+    },
+    async wasmTarget() {
+      const t = manifest.targets.wasm;
+      if (!t) return undefined;
+      const module = await moduleFromBinary(new Uint8Array(readFileSync(join(dir, t.file))), t.kernels);
+      const programs: Record<string, WasmProgram> = {};
+      for (const [role, data] of Object.entries(t.programs)) {
+        const g = graphs[role];
+        if (!g) throw new ArtifactError(dir, `the CPU program "${role}" has no graph`);
+        programs[role] = wasmProgramFromData(data, g);
+      }
+      return { module, programs };
     },
     webgpuPrograms(maxWorkgroups) {
       const t = manifest.targets.webgpu;

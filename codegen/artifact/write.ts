@@ -10,6 +10,8 @@ import type { HostTensor } from '../../ir/tensor.js';
 import { weightTensor } from '../../ir/weights.js';
 import type { WgslProgram } from '../wgsl/program.js';
 import { programToData } from '../wgsl/serialize.js';
+import type { WasmProgram } from '../wasm/program.js';
+import { wasmProgramToData } from '../wasm/serialize.js';
 import { ARTIFACT_FORMAT, ARTIFACT_VERSION, type ArtifactManifest, MANIFEST_FILE, WEIGHT_ALIGN, type WeightEntry, WEIGHTS_FILE } from './manifest.js';
 
 export interface ArtifactInput {
@@ -23,6 +25,8 @@ export interface ArtifactInput {
   /** The first file is the one to load; the others sit beside it (e.g. tokenizer_config.json). */
   readonly tokenizer?: readonly { readonly file: string; readonly bytes: Uint8Array }[];
   readonly webgpu?: Readonly<Record<string, WgslProgram>>;
+  /** The CPU module and the programs that call into it. */
+  readonly wasm?: { readonly binary: Uint8Array; readonly kernels: readonly string[]; readonly programs: Readonly<Record<string, WasmProgram>> };
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
@@ -106,6 +110,14 @@ export function writeArtifact(dir: string, input: ArtifactInput): ArtifactSummar
     }
     webgpu = { programs, files };
   }
+  let wasm: ArtifactManifest['targets']['wasm'];
+  if (input.wasm) {
+    writeFileSync(join(dir, 'cpu.wasm'), input.wasm.binary);
+    const programs: Record<string, ReturnType<typeof wasmProgramToData>> = {};
+    for (const [role, p] of Object.entries(input.wasm.programs)) programs[role] = wasmProgramToData(p);
+    wasm = { file: 'cpu.wasm', sha256: sha256(input.wasm.binary), kernels: input.wasm.kernels, programs };
+    kernelFiles++;
+  }
   lap('kernels');
 
   let tokenizer: ArtifactManifest['tokenizer'];
@@ -127,7 +139,7 @@ export function writeArtifact(dir: string, input: ArtifactInput): ArtifactSummar
     passes: input.passes,
     graphs,
     weights: { file: WEIGHTS_FILE, bytes: offset, sha256: hash.digest('hex'), tensors },
-    targets: { ...(webgpu ? { webgpu } : {}) },
+    targets: { ...(webgpu ? { webgpu } : {}), ...(wasm ? { wasm } : {}) },
   };
   writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 1)}\n`);
   lap('manifest');

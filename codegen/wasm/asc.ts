@@ -5,6 +5,7 @@
 // Flags: SIMD128 and threads (atomics, shared memory); the memory is imported from the runtime,
 // which owns it and shares it with its workers; -O3 with asserts off; the stub runtime, because
 // kernels never allocate (they only touch raw pointers).
+import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import { createHash } from 'node:crypto';
 import asc from 'assemblyscript/asc';
 import { MAX_PAGES, MODULE_DATA_BASE } from './abi.js';
@@ -40,6 +41,7 @@ function flags(opts: CompileOptions): string[] {
 
 /** Compiles one AssemblyScript source text; throws an Error quoting asc's diagnostics on failure. */
 export function compileAssemblyScript(source: string, opts: CompileOptions = {}): Promise<CompiledWasm> {
+  assertCompilerAllowed('the AssemblyScript compiler');
   const argv = flags(opts);
   const key = createHash('sha256').update(argv.join(' ')).update('\0').update(source).digest('hex');
   const hit = cache.get(key);

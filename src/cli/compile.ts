@@ -60,7 +60,7 @@ code generator.`,
         `  targets:  ${summary.targets.join(', ') || 'none (reference interpreter only)'}\n` +
         `  graphs:   ${Object.entries(summary.nodes).map(([k, n]) => `${k} ${n} nodes`).join(', ')}\n` +
         `  weights:  ${summary.tensors} tensors, ${mib(summary.weightBytes)}\n` +
-        `  kernels:  ${summary.kernelFiles} WGSL files\n` +
+        `  kernels:  ${summary.kernelFiles} files (WGSL shaders, cpu.wasm)\n` +
         `  time:     ${phases}\n`,
     );
     return EXIT_OK;

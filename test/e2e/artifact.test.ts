@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.js';
+import { probeGpu } from '../../runtime/webgpu/device.js';
 import { Model } from '../../src/model.js';
 import { maxAbsDiff } from '../helpers/refs.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
@@ -58,6 +59,22 @@ describe.runIf(hasShared('models') && hasShared('refs'))('compiled artifacts', (
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/the compiler was invoked \(building the llama graph\)/);
   });
+
+  it('an artifact compiled for wasm and webgpu runs on both in a fresh process, with the golden text', async () => {
+    const golden = JSON.parse(readFileSync(sharedPath('golden', 'stories260K-llama2c.json'), 'utf8')).cases[0];
+    const out = mkdtempSync(join(tmpdir(), 'tessera-art-'));
+    const summary = await compile(sharedPath('models', 'stories260K', 'stories260K.bin'), { out, passes: 'none', targets: ['wasm', 'webgpu'], maxChunk: 16 });
+    expect(summary.kernelFiles).toBeGreaterThan(5);
+    const backends = ['wasm', ...(process.env.CI || (await probeGpu()).ok ? ['webgpu'] : [])];
+    for (const backend of backends) {
+      const r = runNoCompiler('generate', '-m', out, '-p', golden.prompt, '-n', '60', '--backend', backend);
+      expect(r.stderr).not.toMatch(/compiler was invoked|internal error/);
+      expect(r.code).toBe(0);
+      expect(golden.text.startsWith(r.stdout.trimEnd())).toBe(true);
+      expect(r.stdout.length).toBeGreaterThan(150);
+    }
+    rmSync(out, { recursive: true });
+  }, 300_000);
 
   it('optimised artifacts (default passes) match too', async () => {
     const dir = await compiled(sharedPath('refs', 'gemma2'), 'default');
