@@ -53,37 +53,41 @@ function gpuContext(): Promise<GpuContext> {
   return sharedGpu;
 }
 
-export async function createExecutor(backend: BackendName, req: ExecutorRequest): Promise<BackendChoice> {
-  const { config } = req;
-  const reference = () => new ReferenceExecutor(req.graphs, req.params, config.maxPositions, config.vocabSize);
-  if (backend === 'reference') return { executor: reference(), reason: 'reference: requested' };
-  if (backend === 'wasm') {
-    const executor = await wasm(req);
-    return { executor, reason: `wasm: requested (${executor.threads} threads)` };
-  }
-  if (backend === 'webgpu') {
-    const ctx = await gpuContext();
-    return { executor: await webgpu(ctx, req), reason: `webgpu: ${ctx.adapterInfo.description || ctx.adapterInfo.device || ctx.adapterInfo.vendor}` };
-  }
+/** A concrete backend and why it was picked. */
+export interface ResolvedBackend {
+  readonly name: Exclude<BackendName, 'auto'>;
+  readonly why: string;
+}
+
+/** Decides what `auto` means here: WebGPU on a hardware adapter, else WebAssembly. */
+export async function resolveBackend(backend: BackendName): Promise<ResolvedBackend> {
+  if (backend !== 'auto') return { name: backend, why: 'requested' };
   let ctx: GpuContext;
   try {
     ctx = await gpuContext();
   } catch (e) {
-    const executor = await wasm(req);
-    return { executor, reason: `wasm: no WebGPU adapter (${(e as Error).message}); ${executor.threads} threads` };
+    return { name: 'wasm', why: `no WebGPU adapter (${(e as Error).message})` };
   }
+  if (ctx.adapterInfo.isSoftware) return { name: 'wasm', why: `the only WebGPU adapter is a software one (${ctx.adapterInfo.description})` };
+  return { name: 'webgpu', why: ctx.adapterInfo.description || ctx.adapterInfo.vendor };
+}
+
+export async function createExecutor(backend: ResolvedBackend, req: ExecutorRequest): Promise<BackendChoice> {
+  const { config } = req;
+  if (backend.name === 'reference') return { executor: new ReferenceExecutor(req.graphs, req.params, config.maxPositions, config.vocabSize), reason: `reference: ${backend.why}` };
+  const onCpu = async (why: string): Promise<BackendChoice> => {
+    const executor = await wasm(req);
+    return { executor, reason: `wasm: ${why}; ${executor.threads} threads` };
+  };
+  if (backend.name === 'wasm') return onCpu(backend.why);
+  const ctx = await gpuContext();
   const need = weightBytes(req.graphs.last);
   const max = Math.min(ctx.limits.maxBufferSize ?? 0, ctx.limits.maxStorageBufferBindingSize ?? 0);
-  if (ctx.adapterInfo.isSoftware) {
-    const executor = await wasm(req);
-    return { executor, reason: `wasm: the only WebGPU adapter is a software one (${ctx.adapterInfo.description}); ${executor.threads} threads` };
-  }
   const biggest = Math.max(...req.graphs.last.params.map((p) => storageBytes(p.type.dtype, p.type.shape as number[])));
-  if (biggest > max) {
-    const executor = await wasm(req);
-    return { executor, reason: `wasm: the largest weight (${biggest} bytes) exceeds what the adapter binds at once (${max}); ${executor.threads} threads` };
+  if (biggest > max && backend.why !== 'requested') {
+    return onCpu(`the largest weight (${biggest} bytes) exceeds what the adapter binds at once (${max})`);
   }
-  return { executor: await webgpu(ctx, req), reason: `webgpu: ${ctx.adapterInfo.description || ctx.adapterInfo.vendor}, ${(need / 2 ** 20).toFixed(1)} MiB of weights` };
+  return { executor: await webgpu(ctx, req), reason: `webgpu: ${backend.why === 'requested' ? ctx.adapterInfo.description || ctx.adapterInfo.vendor : backend.why}, ${(need / 2 ** 20).toFixed(1)} MiB of weights` };
 }
 
 async function webgpu(ctx: GpuContext, req: ExecutorRequest) {

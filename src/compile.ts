@@ -72,7 +72,9 @@ export async function compile(modelPath: string, opts: CompileOptions): Promise<
   const lap = (phase: string) => { const now = performance.now(); phaseMs[phase] = (phaseMs[phase] ?? 0) + now - t; t = now; };
   const passes = pipelineFor(opts);
   const targets = opts.targets ?? COMPILE_TARGETS;
-  const model = Model.load(modelPath, { ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}), transform: pipelineTransform(passes, targets.includes('webgpu') ? 'webgpu' : undefined) });
+  // The graphs serve every target, so the pipeline is the one of the most limited target.
+  const target = targets.includes('wasm') ? 'wasm' : targets.includes('webgpu') ? 'webgpu' : undefined;
+  const model = Model.load(modelPath, { ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}), transform: pipelineTransform(passes, target) });
   lap('read');
   const graphs = { last: model.graph({ logits: 'last' }), all: model.graph({ logits: 'all' }) };
   lap('passes');

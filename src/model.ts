@@ -16,7 +16,8 @@ import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { Executor } from '../runtime/executor.js';
 import { generateTokens, type GeneratedToken, type GenerateParams, type GenerationStats } from '../runtime/generate.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
-import { type BackendName, createExecutor } from './backends.js';
+import { type BackendName, createExecutor, resolveBackend } from './backends.js';
+import { pipelineTransform } from './passes.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 
 export interface LoadOptions extends OpenOptions {
@@ -26,7 +27,9 @@ export interface LoadOptions extends OpenOptions {
   readonly maxChunk?: number;
   /** CPU threads for the wasm backend (default: every core). */
   readonly threads?: number;
-  /** Rewrites applied to every graph before it runs (a pass pipeline, from src/compile.ts). */
+  /** A pass pipeline run on every graph, resolved for the backend that runs it (e.g. 'default'). */
+  readonly passes?: string;
+  /** Any other rewrite applied to every graph before it runs (after `passes`). */
   readonly transform?: (g: Graph) => Graph;
 }
 
@@ -52,6 +55,9 @@ export class Model {
   /** Which backend runs the model, and why. */
   backendReason = 'reference: Model.load';
 
+  /** The target the pass pipeline is resolved for (the backend's name; undefined: generic). */
+  private target?: string;
+
   private constructor(readonly source: ModelSource, private readonly opts: LoadOptions, private readonly artifact?: LoadedArtifact) {
     this.config = source.config;
     if (this.config.task !== 'decoder') throw new ConfigError(source.path, `a ${this.config.family} ${this.config.task} model cannot generate text (use embed or rerank)`);
@@ -68,7 +74,10 @@ export class Model {
   static async open(path: string, opts: LoadOptions = {}): Promise<Model> {
     const m = Model.create(path, opts);
     const artifact = m.artifact;
-    const choice = await createExecutor(opts.backend ?? 'auto', {
+    // Decide the backend first: the pass pipeline depends on what its kernels cover.
+    const backend = await resolveBackend(opts.backend ?? 'auto');
+    m.target = backend.name === 'reference' ? undefined : backend.name;
+    const choice = await createExecutor(backend, {
       graphs: m.stepGraphs(),
       params: paramResolver(m.source),
       config: m.config,
@@ -89,7 +98,7 @@ export class Model {
   /** A model directory/file, or a compiled artifact folder (which runs without the compiler). */
   private static create(path: string, opts: LoadOptions): Model {
     if (!isArtifactDir(path)) return new Model(openModel(path, opts), opts);
-    if (opts.transform) throw new ConfigError(path, 'a compiled artifact already ran its passes; --passes applies when compiling');
+    if (opts.transform || (opts.passes && opts.passes !== 'none')) throw new ConfigError(path, 'a compiled artifact already ran its passes; --passes applies when compiling');
     const artifact = readArtifact(path);
     const source = artifactSource(artifact);
     return new Model(opts.tokenizer ? { ...source, tokenizerPath: opts.tokenizer } : source, opts, artifact);
@@ -117,7 +126,9 @@ export class Model {
       return g;
     }
     const g = buildDecoderGraph(this.config, this.source.decoderWeights(), (n) => this.source.leafType(n), opts);
-    return this.opts.transform ? this.opts.transform(g) : g;
+    const passes = pipelineTransform(this.opts.passes, this.target);
+    const optimized = passes ? passes(g) : g;
+    return this.opts.transform ? this.opts.transform(optimized) : optimized;
   }
 
   get tokenizer(): Tokenizer {

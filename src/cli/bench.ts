@@ -7,15 +7,10 @@ import { storageBytes } from '../../ir/dtype.js';
 import type { BackendName } from '../backends.js';
 import { benchmark, type BenchSummary, peakRssBytes } from '../bench.js';
 import { type LoadOptions, Model } from '../model.js';
-import { pipelineTransform } from '../passes.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, flagOpt, stringOpt } from './command.js';
 import { MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
 import { packageVersion } from './version.js';
-
-// LoadOptions has no `threads` yet (the WASM backend will read it); passing it through the
-// options bag now means the flag starts working the day a backend honours it.
-type BenchLoadOptions = LoadOptions & { readonly threads?: number };
 
 registerCommand({
   name: 'bench',
@@ -54,11 +49,11 @@ the process's high-water mark, so it includes loading the weights.`,
     const passes = stringOpt(inv, 'passes');
     const path = resolve(io.cwd, requireString(inv, 'model'));
 
-    const opts: BenchLoadOptions = {
+    const opts: LoadOptions = {
       backend,
       // One compiled step must take the whole prompt, or prefill would be timed in chunks.
       maxChunk: promptTokens,
-      transform: pipelineTransform(passes, backend === 'webgpu' ? 'webgpu' : undefined),
+      passes,
       ...(threads !== undefined ? { threads } : {}),
     };
     const t0 = performance.now();

@@ -3,7 +3,6 @@
 import { resolve } from 'node:path';
 import { BACKENDS, type BackendName } from '../backends.js';
 import { Model } from '../model.js';
-import { pipelineTransform } from '../passes.js';
 import { type Invocation, type OptionSpec, stringOpt, UsageError } from './command.js';
 import type { CliIO } from './io.js';
 
@@ -30,7 +29,7 @@ export async function loadModelFrom(inv: Invocation, io: CliIO): Promise<Model> 
     ...(tok ? { tokenizer: resolve(io.cwd, tok) } : {}),
     backend,
     threads: numberOpt(inv, 'threads', { min: 1, max: 64, integer: true }),
-    transform: pipelineTransform(stringOpt(inv, 'passes'), backend === 'webgpu' ? 'webgpu' : undefined),
+    passes: stringOpt(inv, 'passes'),
   });
   if (backend === 'auto') io.stderr.write(`backend ${model.backendReason}\n`);
   return model;
