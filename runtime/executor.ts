@@ -16,6 +16,11 @@ export interface Executor {
    * cache. Returns the logits of the last token ([vocab]) or of every token ([tokens, vocab]).
    */
   forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array>;
+  /**
+   * Like forward(tokens, 'last') but returns only the argmax of the last logits, computed where
+   * the logits are (on a GPU: one id comes back instead of a vocabulary-sized row).
+   */
+  forwardGreedy(tokens: readonly number[]): Promise<number>;
   /** Keeps the first `length` cached tokens. */
   truncate(length: number): void;
   reset(): void;

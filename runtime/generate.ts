@@ -72,7 +72,10 @@ export async function* generateTokens(model: GenerationModel, promptIds: readonl
   if (promptIds.length > executor.contextLength) {
     throw new Error(`the prompt has ${promptIds.length} tokens, more than the model's context of ${executor.contextLength}`);
   }
-  let logits = await prefill(executor, promptIds, params.prefillChunk ?? 0);
+  // Plain greedy decoding never needs the logits on the host: the backend returns the argmax.
+  const fast = sampler.plainGreedy;
+  const advance = (tokens: readonly number[], fromEmpty: boolean) => (fromEmpty ? prefill(executor, tokens, params.prefillChunk ?? 0, fast) : fast ? executor.forwardGreedy(tokens) : executor.forward(tokens, 'last'));
+  let result = await advance(promptIds, true);
   const prefillMs = performance.now() - t0;
   const t1 = performance.now();
   let generated = 0;
@@ -81,7 +84,7 @@ export async function* generateTokens(model: GenerationModel, promptIds: readonl
 
   while (generated < maxTokens) {
     if (params.signal?.aborted) { stopReason = 'aborted'; message = 'generation was cancelled'; break; }
-    const next = sampler.sample(logits, ids);
+    const next = typeof result === 'number' ? result : sampler.sample(result, ids);
     if (eos.has(next)) { stopReason = 'eos'; break; }
     ids.push(next);
     generated++;
@@ -108,9 +111,9 @@ export async function* generateTokens(model: GenerationModel, promptIds: readonl
     if (model.recomputeAbove !== undefined && executor.position + 1 > model.recomputeAbove && executor.position <= model.recomputeAbove) {
       // Crossing the longrope boundary: every cached key must be recomputed with the long factors.
       executor.reset();
-      logits = await prefill(executor, ids, params.prefillChunk ?? 0);
+      result = await advance(ids, true);
     } else {
-      logits = await executor.forward([next], 'last');
+      result = await advance([next], false);
     }
   }
   if (stopReason !== 'stop') {
@@ -130,11 +133,12 @@ export async function* generateTokens(model: GenerationModel, promptIds: readonl
   };
 }
 
-async function prefill(executor: Executor, ids: readonly number[], chunk: number): Promise<Float32Array> {
+/** Runs the prompt through the cache in chunks; the last chunk's logits (or its argmax when greedy). */
+async function prefill(executor: Executor, ids: readonly number[], chunk: number, greedy: boolean): Promise<Float32Array | number> {
   const size = chunk > 0 ? chunk : ids.length;
-  let logits: Float32Array | undefined;
-  for (let i = 0; i < ids.length; i += size) logits = await executor.forward(ids.slice(i, i + size), 'last');
-  return logits!;
+  let at = 0;
+  for (; at + size < ids.length; at += size) await executor.forward(ids.slice(at, at + size), 'last');
+  return greedy ? executor.forwardGreedy(ids.slice(at)) : executor.forward(ids.slice(at), 'last');
 }
 
 /** Index where the first stop text begins, if one ends after `from`. */

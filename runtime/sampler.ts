@@ -73,6 +73,12 @@ export class Sampler {
     return (this.params.temperature ?? 0) === 0;
   }
 
+  /** Greedy with nothing that depends on the history or on other tokens' logits: argmax alone decides. */
+  get plainGreedy(): boolean {
+    const p = this.params;
+    return this.greedy && !p.logitBias && (p.repetitionPenalty ?? 1) === 1 && (p.frequencyPenalty ?? 0) === 0 && (p.presencePenalty ?? 0) === 0;
+  }
+
   /** Picks the next token. `history` is the context so far (prompt and generated ids). */
   sample(logits: Float32Array, history: readonly number[] = []): number {
     const adjusted = this.adjust(logits, history);

@@ -1,6 +1,7 @@
 // Throughput measurement for any Executor: prefill (one forward over a seeded random prompt) and
 // greedy decode (one token per forward), repeated and reduced to medians. Backend-agnostic: a
 // backend that counts its GPU dispatches (WebGPU's `lastDispatches`) gets them reported too.
+import { argmax } from '../runtime/sampler.js';
 import type { Executor } from '../runtime/executor.js';
 
 export interface BenchParams {
@@ -61,12 +62,6 @@ export function seededTokens(count: number, vocab: number, seed = 1): number[] {
     ids.push(lo + Math.floor(u * (vocab - lo)));
   }
   return ids;
-}
-
-export function argmax(v: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
-  return best;
 }
 
 export function median(xs: readonly number[]): number {

@@ -120,6 +120,8 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
     let logits = linear(x, w.lmHead, undefined, 'lm_head', c.vocabSize, D);
     if (c.finalSoftcap > 0) logits = b.op('softcap', [logits], { cap: c.finalSoftcap }, 'logits.capped');
     b.output('logits', logits);
+    // Greedy decoding reads back this one id instead of the whole logits row.
+    if (mode === 'last') b.output('next', b.op('argmax', [logits], {}, 'next'));
   }
   return b.finish();
 }

@@ -4,6 +4,7 @@ import type { Graph } from '../../ir/graph.js';
 import { i32, type HostTensor, tensor } from '../../ir/tensor.js';
 import { ContextFullError, type Executor, type LogitsWanted, TokenRangeError } from '../executor.js';
 import { interpret, type ParamResolver } from './interpreter.js';
+import { argmax } from '../sampler.js';
 
 export interface StepGraphs {
   /** Logits of the last position only (generation). */
@@ -31,6 +32,15 @@ export class ReferenceExecutor implements Executor {
   }
 
   async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
+    return (await this.run(tokens, want)).logits.data as Float32Array;
+  }
+
+  async forwardGreedy(tokens: readonly number[]): Promise<number> {
+    const out = await this.run(tokens, 'last');
+    return out.next ? (out.next.data as Int32Array)[0] : argmax(out.logits.data as Float32Array);
+  }
+
+  private async run(tokens: readonly number[], want: LogitsWanted): Promise<Record<string, HostTensor>> {
     if (tokens.length === 0) throw new Error('forward: no tokens');
     if (this.length + tokens.length > this.contextLength) throw new ContextFullError(this.contextLength, this.length + tokens.length);
     for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new TokenRangeError(t, this.vocabSize);
@@ -44,7 +54,7 @@ export class ReferenceExecutor implements Executor {
     const res = interpret(g, { inputs, params: this.params, dims: { P: this.length } });
     for (const [name, t] of Object.entries(res.updates)) this.state.set(name, t);
     this.length += S;
-    return res.outputs.logits.data as Float32Array;
+    return res.outputs;
   }
 
   truncate(length: number): void {

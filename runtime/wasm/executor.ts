@@ -11,6 +11,7 @@ import type { Value } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
 import { formatWeight } from '../../ir/printer.js';
 import { ContextFullError, type Executor, type LogitsWanted, TokenRangeError } from '../executor.js';
+import { argmax } from '../sampler.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { WasmMemory } from './memory.js';
 import { ThreadPool } from './threads.js';
@@ -31,6 +32,8 @@ interface Step {
   readonly tokens: number;
   readonly pos: number;
   readonly logits: number;
+  /** Address of the greedy token (the 'next' output), when the graph has one. */
+  readonly next?: number;
   /** In-place KV appends: the result address to move to row P every step. */
   readonly appends: readonly { readonly launch: Launch; readonly slot: number; readonly base: number; readonly rowBytes: number }[];
 }
@@ -155,7 +158,11 @@ export class WasmExecutor implements Executor {
         const input = (name: string) => addressOf(p.plan.storageOf.get(g.inputs.find((v) => v.name === name)!)!);
         const logitsValue = g.output('logits');
         if (!logitsValue) throw new Error(`graph @${g.name} has no logits output`);
-        return { program: p, plan, launches, tokens: input('tokens'), pos: input('pos'), logits: addressOf(p.plan.storageOf.get(logitsValue)!), appends };
+        const nextValue = g.output('next');
+        return {
+          program: p, plan, launches, tokens: input('tokens'), pos: input('pos'), logits: addressOf(p.plan.storageOf.get(logitsValue)!),
+          ...(nextValue ? { next: addressOf(p.plan.storageOf.get(nextValue)!) } : {}), appends,
+        };
       };
       return new WasmExecutor(pool, { last: build(programs.last), all: build(programs.all) }, opts);
     } catch (e) {
@@ -169,6 +176,30 @@ export class WasmExecutor implements Executor {
   }
 
   async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
+    const bound = this.steps[want].program.bounds.S;
+    if (want === 'all' && tokens.length > bound) {
+      const all = new Float32Array(tokens.length * this.vocabSize);
+      for (let i = 0; i < tokens.length; i += bound) all.set(await this.forward(tokens.slice(i, i + bound), 'all'), i * this.vocabSize);
+      return all;
+    }
+    const step = await this.run(tokens, want);
+    const rows = want === 'last' ? 1 : tokens.length;
+    return Float32Array.from(this.pool.memory.f32(step.logits, rows * this.vocabSize));
+  }
+
+  async forwardGreedy(tokens: readonly number[]): Promise<number> {
+    const bound = this.steps.last.program.bounds.S;
+    if (tokens.length > bound) {
+      await this.run(tokens.slice(0, tokens.length - 1), 'last');
+      return this.forwardGreedy(tokens.slice(-1));
+    }
+    const step = await this.run(tokens, 'last');
+    if (step.next === undefined) return argmax(this.pool.memory.f32(step.logits, this.vocabSize));
+    return this.pool.memory.i32(step.next, 1)[0];
+  }
+
+  /** Runs the step graph over `tokens` (in pieces when longer than a compiled chunk). */
+  private async run(tokens: readonly number[], want: LogitsWanted): Promise<Step> {
     const S = tokens.length;
     if (S === 0) throw new Error('forward: no tokens');
     if (this.length + S > this.contextLength) throw new ContextFullError(this.contextLength, this.length + S);
@@ -176,12 +207,9 @@ export class WasmExecutor implements Executor {
     const step = this.steps[want];
     const bound = step.program.bounds.S;
     if (S > bound) {
-      const parts: Float32Array[] = [];
-      for (let i = 0; i < S; i += bound) parts.push(await this.forward(tokens.slice(i, i + bound), want));
-      if (want === 'last') return parts[parts.length - 1];
-      const all = new Float32Array(S * this.vocabSize);
-      parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
-      return all;
+      if (want === 'all') throw new RangeError(`forward: ${S} tokens with every position's logits is more than the compiled chunk of ${bound}`);
+      for (let i = 0; i + bound < S; i += bound) await this.run(tokens.slice(i, i + bound), 'last');
+      return this.run(tokens.slice(S - ((S - 1) % bound) - 1), want);
     }
     const mem = this.pool.memory;
     const P = this.length;
@@ -204,8 +232,7 @@ export class WasmExecutor implements Executor {
     }
     this.pool.run(step.plan);
     this.length += S;
-    const rows = want === 'last' ? 1 : S;
-    return Float32Array.from(mem.f32(step.logits, rows * this.vocabSize));
+    return step;
   }
 
   truncate(length: number): void {

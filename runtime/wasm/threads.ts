@@ -88,7 +88,7 @@ export class ThreadPool {
     Atomics.store(ctrl, I(CTRL.error), 0);
     Atomics.store(ctrl, I(CTRL.plan), plan);
     Atomics.store(ctrl, I(CTRL.nthreads), nthreads);
-    { const k = Atomics.add(ctrl, 130, 1) % 60; Atomics.store(ctrl, 132 + k * 2, 2000000 + Atomics.load(ctrl, I(CTRL.go)) * 100 + nthreads * 10); Atomics.store(ctrl, 133 + k * 2, plan); }
+    { const k = Atomics.add(ctrl, 130, 1) % 60; Atomics.store(ctrl, 132 + k * 2, 2000000 + Atomics.load(ctrl, I(CTRL.go)) * 100 + nthreads * 10); Atomics.store(ctrl, 133 + k * 2, Atomics.load(ctrl, 32) * 1000 + Atomics.load(ctrl, 48)); }
     if (nthreads > 1) {
       Atomics.add(ctrl, I(CTRL.go), 1);
       Atomics.notify(ctrl, I(CTRL.go));
@@ -102,6 +102,7 @@ export class ThreadPool {
       this.broken = `main thread: ${(e as Error).message}`;
       throw e;
     }
+    { const k = Atomics.add(ctrl, 130, 1) % 60; Atomics.store(ctrl, 132 + k * 2, 4000000 + Atomics.load(ctrl, I(CTRL.go)) * 100 + nthreads * 10); Atomics.store(ctrl, 133 + k * 2, Atomics.load(ctrl, 48)); }
     if (Atomics.load(ctrl, I(CTRL.abort)) !== 0) {
       const raw = this.memory.read(CTRL.message, CTRL.messageBytes);
       const end = raw.indexOf(0);

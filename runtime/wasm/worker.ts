@@ -63,6 +63,7 @@ function main() {
     if (tid >= nthreads) continue;
     try {
       step(Atomics.load(ctrl, PLAN) >>> 0, nthreads, tid);
+      { const k = Atomics.add(ctrl, 130, 1) % 60; Atomics.store(ctrl, 132 + k * 2, 3000000 + seen * 100 + nthreads * 10 + tid); Atomics.store(ctrl, 133 + k * 2, Atomics.load(ctrl, 48)); }
     } catch (e) {
       fail(e);
     }

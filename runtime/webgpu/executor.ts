@@ -36,6 +36,8 @@ interface CompiledProgram {
   readonly pos: GPUBuffer;
   readonly logits: GPUBuffer;
   readonly logitsStorage: Storage;
+  /** The greedy token's buffer ('next' output), when the graph has one. */
+  readonly next?: GPUBuffer;
 }
 
 /** Buffers shared by the step programs: weights (by source) and KV cache (by state name). */
@@ -198,7 +200,11 @@ export class WebGpuExecutor implements Executor {
       const logitsValue = graph.output('logits');
       if (!logitsValue) throw new Error(`graph @${graph.name} has no logits output`);
       const logitsStorage = plan.storageOf.get(logitsValue)!;
-      return { program: p, launches, uniform, uniformBytes, tokens: input('tokens'), pos: input('pos'), logits: bufferOf(logitsStorage).buffer, logitsStorage };
+      const nextValue = graph.output('next');
+      return {
+        program: p, launches, uniform, uniformBytes, tokens: input('tokens'), pos: input('pos'), logits: bufferOf(logitsStorage).buffer, logitsStorage,
+        ...(nextValue ? { next: bufferOf(plan.storageOf.get(nextValue)!).buffer } : {}),
+      };
     };
     const last = await compile(programs.last, slots.last.slotOf);
     const all = await compile(programs.all, slots.all.slotOf);
@@ -210,6 +216,16 @@ export class WebGpuExecutor implements Executor {
   }
 
   async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
+    return (await this.run(tokens, want, 'logits')) as Float32Array;
+  }
+
+  /** Greedy decoding: the argmax runs on the GPU and only the token id (4 bytes) comes back. */
+  async forwardGreedy(tokens: readonly number[]): Promise<number> {
+    if (!this.programs.last.next) throw new Error('the step graph has no greedy output');
+    return ((await this.run(tokens, 'last', 'next')) as Int32Array)[0];
+  }
+
+  private async run(tokens: readonly number[], want: LogitsWanted, read: 'logits' | 'next'): Promise<Float32Array | Int32Array> {
     const S = tokens.length;
     if (S === 0) throw new Error('forward: no tokens');
     if (this.length + S > this.contextLength) throw new ContextFullError(this.contextLength, this.length + S);
@@ -218,13 +234,12 @@ export class WebGpuExecutor implements Executor {
     const bound = prog.program.bounds.S;
     if (S > bound) {
       // Longer than the compiled chunk: run it in pieces through the cache.
-      let out: Float32Array | undefined;
-      const parts: Float32Array[] = [];
-      for (let i = 0; i < S; i += bound) {
-        out = await this.forward(tokens.slice(i, i + bound), want);
-        parts.push(out);
+      if (want === 'last') {
+        for (let i = 0; i + bound < S; i += bound) await this.run(tokens.slice(i, i + bound), 'last', 'logits');
+        return this.run(tokens.slice(S - ((S - 1) % bound) - 1), 'last', read);
       }
-      if (want === 'last') return out!;
+      const parts: Float32Array[] = [];
+      for (let i = 0; i < S; i += bound) parts.push((await this.run(tokens.slice(i, i + bound), want, 'logits')) as Float32Array);
       const all = new Float32Array(S * this.vocabSize);
       let at = 0;
       for (const p of parts) { all.set(p, at); at += p.length; }
@@ -252,12 +267,13 @@ export class WebGpuExecutor implements Executor {
     pass.end();
     device.queue.writeBuffer(prog.uniform, 0, uniforms);
     const rows = want === 'last' ? 1 : S;
-    const bytes = rows * this.vocabSize * 4;
+    const bytes = read === 'next' ? 4 : rows * this.vocabSize * 4;
     const staging = device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-    encoder.copyBufferToBuffer(prog.logits, 0, staging, 0, bytes);
+    encoder.copyBufferToBuffer(read === 'next' ? prog.next! : prog.logits, 0, staging, 0, bytes);
     device.queue.submit([encoder.finish()]);
     await staging.mapAsync(MapMode.READ);
-    const out = new Float32Array(staging.getMappedRange().slice(0));
+    const mapped = staging.getMappedRange().slice(0);
+    const out = read === 'next' ? new Int32Array(mapped) : new Float32Array(mapped);
     staging.unmap();
     staging.destroy();
     this.lastDispatches = dispatches;

@@ -2,7 +2,8 @@
 // table. Speed itself is measured in BENCHMARKS.md, never asserted here.
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
-import { argmax, benchmark, logitsLookComputed, median, seededTokens } from '../../src/bench.js';
+import { benchmark, logitsLookComputed, median, seededTokens } from '../../src/bench.js';
+import { argmax } from '../../runtime/sampler.js';
 import type { Executor } from '../../runtime/executor.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
@@ -53,6 +54,9 @@ class CountingExecutor implements Executor {
     const logits = new Float32Array(this.vocabSize);
     if (!this.broken) logits[(this.position * 5) % this.vocabSize] = 1;
     return logits;
+  }
+  async forwardGreedy(tokens: readonly number[]): Promise<number> {
+    return argmax(await this.forward(tokens));
   }
   truncate(length: number): void {
     this.position = length;
