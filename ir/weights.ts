@@ -157,7 +157,8 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
       const axis = a.axis as number;
       const first = ts[0];
       const result = WEIGHT_FNS.concat.type(ts, a);
-      if (result.dtype === first.dtype && axis === 0) {
+      // Raw bytes join only when every part already has the result's storage type.
+      if (axis === 0 && ts.every((t) => t.dtype === result.dtype)) {
         const parts = ts.map(bytesOf);
         const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
         let at = 0;

@@ -5,14 +5,10 @@
 // concatenation happens when weights are loaded (row-wise, which keeps quantized blocks intact);
 // the old parameters die. The split results keep the names of the matmul results they replace.
 import type { Graph, Node, Value } from '../ir/graph.js';
-import { isPlainProjection } from '../ir/ops/fused.js';
-import { typeToString } from '../ir/types.js';
+import { isQuantized } from '../ir/dtype.js';
 import type { PassContext } from './pass.js';
 import { registerPass } from './registry.js';
-import { addParam, attrsOf, dropDeadParams, joinedName, newNode, sourceOf, transform, typedWeight } from './rewrite.js';
-
-/** Ops that merge: plain matmuls, and normalised ones with the same norm (qkv-merge may run late). */
-const MERGEABLE = new Set(['matmul', 'norm_matmul']);
+import { addParam, dropDeadParams, joinedName, newNode, sourceOf, transform, type TypedWeight, typedWeight, Uses } from './rewrite.js';
 
 interface Member {
   readonly node: Node;
@@ -20,19 +16,24 @@ interface Member {
   readonly bias?: Value;
 }
 
-/** Members that can merge with each other, keyed by their input and everything that must agree. */
+/**
+ * Matmuls that can merge with each other, by input and storage type. Only plain matmuls merge:
+ * qkv-merge runs before the passes that fuse them (a norm folded into two matmuls of one input
+ * must not make a second run merge what the first did not).
+ */
 function groups(g: Graph): Member[][] {
+  const uses = new Uses(g);
   const byKey = new Map<Value, Map<string, Member[]>>();
   for (const node of g.nodes) {
-    if (!MERGEABLE.has(node.op)) continue;
-    const a = attrsOf(node);
-    if (!isPlainProjection(node.op, a, node.inputs.length)) continue;
+    if (node.op !== 'matmul') continue;
     const [x, w, bias] = node.inputs;
-    // Only parameters can be concatenated at compile time.
-    if (!sourceOf(w) || (bias && !sourceOf(bias))) continue;
-    const norm = node.op === 'norm_matmul' ? `${a.kind as string}:${a.eps as number}` : '';
-    // A mixed-dtype concat would decode quantized rows to f32, so each storage type merges apart.
-    const key = `${node.op}|${norm}|${typeToString({ dtype: w.type.dtype, shape: [w.type.shape[1]] })}`;
+    // Only parameters can be concatenated at compile time, and a weight something else also
+    // reads would then be stored twice.
+    if (!sourceOf(w) || (bias && !sourceOf(bias)) || !uses.onlyFeeds(w, node)) continue;
+    // Quantized weights merge with their own type only (a mixed concat would decode them to f32);
+    // float weights of different widths merge as f32, so that a pass that widens weights later
+    // cannot make a second run find more to merge.
+    const key = `${isQuantized(w.type.dtype) ? w.type.dtype : 'float'}[${String(w.type.shape[1])}]`;
     let perX = byKey.get(x);
     if (!perX) byKey.set(x, (perX = new Map()));
     const list = perX.get(key);
@@ -43,20 +44,24 @@ function groups(g: Graph): Member[][] {
   return [...byKey.values()].flatMap((m) => [...m.values()]).filter((l) => l.length > 1);
 }
 
+/** Parts of different storage types meet as f32 (a row concat joins bytes of one type only). */
+function asOneType(parts: TypedWeight[]): TypedWeight[] {
+  if (new Set(parts.map((p) => p.type.dtype)).size === 1) return parts;
+  return parts.map((p) => (p.type.dtype === 'f32' ? p : transform('convert', [p], { dtype: 'f32' })));
+}
+
 function merge(g: Graph, members: readonly Member[]): void {
   const first = members[0].node;
   const x = first.inputs[0];
-  const w = addParam(g, joinedName(members.map((m) => m.w.name)), transform('concat', members.map((m) => typedWeight(m.w)), { axis: 0 }));
+  const w = addParam(g, joinedName(members.map((m) => m.w.name)), transform('concat', asOneType(members.map((m) => typedWeight(m.w))), { axis: 0 }));
   // When only some members have a bias, the others contribute zeros to the merged one.
   const withBias = members.filter((m) => m.bias);
   const zeros = (m: Member) => transform('zeros', [], { shape: [m.w.type.shape[0] as number] });
-  let parts = members.map((m) => (m.bias ? typedWeight(m.bias) : zeros(m)));
-  // Biases of different storage types meet as f32 (a byte-wise concat needs one type).
-  if (new Set(parts.map((p) => p.type.dtype)).size > 1) parts = parts.map((p) => (p.type.dtype === 'f32' ? p : transform('convert', [p], { dtype: 'f32' })));
-  const bias = withBias.length ? addParam(g, joinedName(withBias.map((m) => m.bias!.name)), transform('concat', parts, { axis: 0 })) : undefined;
+  const parts = asOneType(members.map((m) => (m.bias ? typedWeight(m.bias) : zeros(m))));
+  const biasName = withBias.length === members.length ? joinedName(withBias.map((m) => m.bias!.name)) : `${w.name}.bias`;
+  const bias = withBias.length ? addParam(g, biasName, transform('concat', parts, { axis: 0 })) : undefined;
   const olds = members.map((m) => m.node.outputs[0]);
-  const attrs = first.op === 'norm_matmul' ? { ...first.attrs, bias: bias !== undefined } : { ...first.attrs };
-  const mm = newNode(first.op, bias ? [x, w, bias] : [x, w], attrs, [g.freshName(joinedName(olds.map((v) => v.name)))]);
+  const mm = newNode('matmul', bias ? [x, w, bias] : [x, w], {}, [g.freshName(joinedName(olds.map((v) => v.name)))]);
   const sizes = members.map((m) => m.w.type.shape[0] as number);
   // The members disappear before the split takes their result names.
   const gone = new Set(members.map((m) => m.node));

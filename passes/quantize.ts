@@ -8,7 +8,7 @@
 // `only` narrows the choice to parameter names matching a regular expression. Weights that are
 // already block-quantized keep their blocks (the declared type says so): no dequantize-requantize
 // round trip. In a pipeline, quantize after rmsnorm-matmul (which leaves quantized weights alone)
-// and before qkv-merge (which merges weights of one storage type only).
+// and after qkv-merge (whose merged weights it then quantizes as wholes).
 import { isFloat, isQuantized } from '../ir/dtype.js';
 import { type Graph, type Node, rootValues } from '../ir/graph.js';
 import { valueBytes } from '../ir/memory.js';

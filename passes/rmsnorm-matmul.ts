@@ -68,8 +68,8 @@ export function foldNorms(g: Graph, ctx: Pick<PassContext, 'stat' | 'options'>):
     const uses = new Uses(g);
     const r = n.outputs[0];
     const users = uses.of(r);
-    if (users.length === 0 || uses.isRoot(r)) continue;
-    if (!users.every((u) => CONSUMERS.has(u.op) && u.inputs.indexOf(r) === 0 && u.inputs.lastIndexOf(r) === 0)) {
+    if (users.length === 0) continue;
+    if (uses.isRoot(r) || !users.every((u) => CONSUMERS.has(u.op) && u.inputs.indexOf(r) === 0 && u.inputs.lastIndexOf(r) === 0)) {
       ctx.stat('norms-with-other-users');
       continue;
     }

@@ -11,7 +11,7 @@ import type { ModelConfig } from '../models/config/model-config.js';
 import type { Executor, LogitsWanted } from '../runtime/executor.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
-import { acquireGpu, type GpuContext } from '../runtime/webgpu/device.js';
+import { acquireGpu, destroyGpu, type GpuContext } from '../runtime/webgpu/device.js';
 import { WasmExecutor } from '../runtime/wasm/executor.js';
 import { WebGpuExecutor } from '../runtime/webgpu/executor.js';
 
@@ -68,7 +68,12 @@ export async function resolveBackend(backend: BackendName): Promise<ResolvedBack
   } catch (e) {
     return { name: 'wasm', why: `no WebGPU adapter (${(e as Error).message})` };
   }
-  if (ctx.adapterInfo.isSoftware) return { name: 'wasm', why: `the only WebGPU adapter is a software one (${ctx.adapterInfo.description})` };
+  if (ctx.adapterInfo.isSoftware) {
+    // Nothing will run on it: give the device (and Dawn's threads) back.
+    sharedGpu = undefined;
+    await destroyGpu(ctx);
+    return { name: 'wasm', why: `the only WebGPU adapter is a software one (${ctx.adapterInfo.description})` };
+  }
   return { name: 'webgpu', why: ctx.adapterInfo.description || ctx.adapterInfo.vendor };
 }
 

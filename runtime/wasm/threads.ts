@@ -60,7 +60,9 @@ export class ThreadPool {
     try {
       await Promise.all(Array.from({ length: threads - 1 }, (_, i) => {
         const init: WorkerInit = { module, memory: memory.memory, tid: i + 1, spins: opts.idleSpins ?? 20_000 };
-        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: init });
+        // The worker source is CommonJS: it must not inherit a parent's --input-type=module.
+        const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: init, execArgv });
         workers.push(worker);
         return new Promise<void>((resolve, reject) => {
           worker.once('message', (m: { type: string; message?: string }) => {
