@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import type { PassFilter } from '../../passes/instruments.js';
 import { runPipeline } from '../../passes/pass-manager.js';
 import { formatTimingReport } from '../../passes/timing.js';
-import type { Graph } from '../../ir/graph.js';
+import { cloneGraph, type Graph } from '../../ir/graph.js';
+import { opCountTable } from '../../passes/stats.js';
 import { openModel } from '../../models/open.js';
 import { Encoder } from '../encoder.js';
 import { Model } from '../model.js';
@@ -47,6 +48,7 @@ The text output parses back to the same graph.`,
     'print-ir-after-change': { type: 'boolean', help: 'print after a pass only if it changed the IR (alone: after every pass that did)' },
     'dump-dir': { type: 'string', value: 'DIR', help: 'write 000-input.ir and NNN-<pass>.ir after every pass into DIR' },
     timing: { type: 'boolean', help: 'print a table of per-pass wall time and statistics' },
+    stats: { type: 'boolean', help: 'print node counts by op before and after the pipeline (to standard error)' },
     'no-verify-each': { type: 'boolean', help: 'do not verify the graph after every pass' },
     format: { type: 'string', value: 'FORMAT', choices: FORMATS, help: 'output format (default: from the -o extension, else text)' },
     output: { type: 'string', short: 'o', value: 'FILE', help: 'write the result to FILE instead of standard output' },
@@ -54,6 +56,7 @@ The text output parses back to the same graph.`,
   examples: [
     { command: 'tessera dump model.ir', says: 'check and pretty-print a graph' },
     { command: 'tessera dump -m ../shared/models/tinystories-656k --passes default --print-ir-after-all', says: "a model's step graph after each pass" },
+    { command: 'tessera dump -m ../shared/refs/gemma2 --passes default --stats -o /dev/null', says: 'node counts by op before and after the default pipeline' },
     { command: 'tessera dump model.ir --passes default --timing', says: 'run the default pipeline; show what each pass did and how long it took' },
     { command: 'tessera dump model.ir --passes canonicalize --print-ir-after-change', says: 'show the IR after each pass that changed it' },
     { command: "tessera dump model.ir --passes 'cse,dce' --dump-dir /tmp/ir", says: 'write /tmp/ir/000-input.ir, 001-cse.ir, 002-dce.ir' },
@@ -74,6 +77,7 @@ The text output parses back to the same graph.`,
       if (issues.length) throw new CliError(`${file} is not a valid graph:\n  ${issues.join('\n  ')}`);
     }
 
+    const before = flagOpt(inv, 'stats') ? cloneGraph(graph) : undefined;
     const dumpDir = stringOpt(inv, 'dump-dir');
     const run = runPipeline(graph, stringOpt(inv, 'passes') ?? 'none', {
       target: stringOpt(inv, 'target'),
@@ -85,6 +89,7 @@ The text output parses back to the same graph.`,
       log: (text) => io.stderr.write(text),
     });
     if (flagOpt(inv, 'timing')) io.stderr.write(formatTimingReport(run));
+    if (before) io.stderr.write(`${opCountTable(before, run.graph)}\n`);
     writeOutput(renderGraph(run.graph, format, io), out, io);
     return EXIT_OK;
   },

@@ -64,6 +64,10 @@ describe.runIf(hasShared('models', 'stories260K'))('model commands', () => {
     const dot = await cli('dump', '-m', bin, '--format', 'dot');
     expect(dot.stdout).toMatch(/^digraph "llama" \{/);
     expect((await cli('dump')).stderr).toMatch(/give either a graph file or --model PATH/);
+    const stats = await cli('dump', '-m', bin, '--passes', 'default', '--stats');
+    expect(stats.stderr).toMatch(/^op +before +after +Δ$/m);
+    expect(stats.stderr).toMatch(/^attention +5 +0 +-5$/m);
+    expect(stats.stderr).toMatch(/^flash_attention +0 +5 +\+5$/m);
   });
 
   it('bad input gets a clear message and a non-zero exit', async () => {
