@@ -72,7 +72,7 @@ export class PassManager {
 
   /** Runs every step; rewrites `graph` in place unless a pass returns a new graph. Throws PassError. */
   run(graph: Graph): PipelineRun {
-    assertCompilerAllowed(`pass pipeline ${formatPipeline(this.steps)}`);
+    if (this.steps.length) assertCompilerAllowed(`pass pipeline ${formatPipeline(this.steps)}`);
     const verifyEach = this.options.verifyEach ?? true;
     const start = performance.now();
     let inputVerifyMs = 0;

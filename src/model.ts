@@ -33,6 +33,12 @@ export interface LoadOptions extends OpenOptions {
   readonly transform?: (g: Graph) => Graph;
 }
 
+/** Whether a model (file, directory or compiled artifact) is a decoder, an encoder or a cross-encoder. */
+export function modelTask(path: string): ModelConfig['task'] {
+  if (isArtifactDir(path)) return (readArtifact(path).manifest.model.config as unknown as ModelConfig).task;
+  return openModel(path).config.task;
+}
+
 /** Evaluates each distinct weight source once and keeps the result. */
 export function paramResolver(source: ModelSource): ParamResolver {
   const cache = new Map<string, HostTensor>();

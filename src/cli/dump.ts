@@ -6,9 +6,8 @@ import { runPipeline } from '../../passes/pass-manager.js';
 import { formatTimingReport } from '../../passes/timing.js';
 import { cloneGraph, type Graph } from '../../ir/graph.js';
 import { opCountTable } from '../../passes/stats.js';
-import { openModel } from '../../models/open.js';
 import { Encoder } from '../encoder.js';
-import { Model } from '../model.js';
+import { Model, modelTask } from '../model.js';
 import { CliError, EXIT_OK, flagOpt, type Invocation, listOpt, stringOpt, UsageError } from './command.js';
 import { loadGraph, verifyMessages } from './load.js';
 import { registerCommand } from './registry.js';
@@ -24,7 +23,7 @@ function passFilter(inv: Invocation, option: string): PassFilter | undefined {
 
 /** A model's graph as its builder makes it (no passes yet). */
 function modelGraph(path: string, logits: 'all' | 'last'): Graph {
-  return openModel(path).config.task === 'decoder' ? Model.load(path).graph({ logits }) : Encoder.load(path).graph();
+  return modelTask(path) === 'decoder' ? Model.load(path).graph({ logits }) : Encoder.load(path).graph();
 }
 
 registerCommand({

@@ -3,9 +3,8 @@ import { describeModel, formatModelInfo } from '../info.js';
 import { EXIT_OK, flagOpt } from './command.js';
 import { resolve } from 'node:path';
 import { Encoder } from '../encoder.js';
-import { openModel } from '../../models/open.js';
 import { stringOpt } from './command.js';
-import { Model } from '../model.js';
+import { Model, modelTask } from '../model.js';
 import { MODEL_OPTIONS, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
 
@@ -20,7 +19,7 @@ registerCommand({
   async run(inv, io) {
     const path = resolve(io.cwd, requireString(inv, 'model'));
     const tok = stringOpt(inv, 'tokenizer');
-    const isDecoder = openModel(path).config.task === 'decoder';
+    const isDecoder = modelTask(path) === 'decoder';
     const opts = tok ? { tokenizer: resolve(io.cwd, tok) } : {};
     const model = isDecoder ? Model.load(path, opts) : Encoder.load(path, opts);
     const info = describeModel(isDecoder ? { source: model.source, config: model.config, graph: () => (model as Model).graph({ logits: 'last' }) } : model as Encoder);

@@ -54,6 +54,17 @@ describe.runIf(hasShared('models') && hasShared('refs'))('compiled artifacts', (
     });
   }
 
+  it('info and dump read artifacts without compiling', async () => {
+    const dir = await compiled(sharedPath('refs', 'qwen2'));
+    const info = runNoCompiler('info', '-m', dir);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toMatch(/\(artifact\)\narchitecture: Qwen2ForCausalLM — qwen2 decoder/);
+    const dump = runNoCompiler('dump', '-m', dir, '--logits', 'last');
+    expect(dump.code).toBe(0);
+    expect(dump.stdout).toMatch(/^graph @qwen2<S, P>/);
+    rmSync(dir, { recursive: true });
+  });
+
   it('the guard really stops the compiler', () => {
     const r = runNoCompiler('logits', '-m', sharedPath('refs', 'llama'), '--ids', '1,2', '--backend', 'reference');
     expect(r.code).not.toBe(0);
