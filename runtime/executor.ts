@@ -41,3 +41,36 @@ export class TokenRangeError extends Error {
     this.name = 'TokenRangeError';
   }
 }
+
+/** The checks every forward pass makes: some tokens, room in the cache, ids in the vocabulary. */
+export function checkStep(tokens: readonly number[], position: number, contextLength: number, vocabSize: number): void {
+  if (tokens.length === 0) throw new Error('forward: no tokens');
+  if (position + tokens.length > contextLength) throw new ContextFullError(contextLength, position + tokens.length);
+  for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new TokenRangeError(t, vocabSize);
+}
+
+/**
+ * Position bookkeeping for backends whose KV cache is preallocated at full context: truncating
+ * or resetting only moves the position, and the next step overwrites the rows past it.
+ */
+export abstract class PreallocatedCacheExecutor {
+  protected length = 0;
+  constructor(readonly contextLength: number, readonly vocabSize: number) {}
+
+  get position(): number {
+    return this.length;
+  }
+
+  truncate(length: number): void {
+    if (length < 0 || length > this.length) throw new RangeError(`truncate: ${length} is outside [0, ${this.length}]`);
+    this.length = length;
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  protected checkStep(tokens: readonly number[]): void {
+    checkStep(tokens, this.length, this.contextLength, this.vocabSize);
+  }
+}

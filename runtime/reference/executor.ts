@@ -2,7 +2,7 @@
 // held as host tensors between steps.
 import type { Graph } from '../../ir/graph.js';
 import { i32, type HostTensor, tensor } from '../../ir/tensor.js';
-import { ContextFullError, type Executor, type LogitsWanted, TokenRangeError } from '../executor.js';
+import { checkStep, type Executor, type LogitsWanted } from '../executor.js';
 import { interpret, type ParamResolver } from './interpreter.js';
 import { argmax } from '../sampler.js';
 
@@ -41,9 +41,7 @@ export class ReferenceExecutor implements Executor {
   }
 
   private async run(tokens: readonly number[], want: LogitsWanted): Promise<Record<string, HostTensor>> {
-    if (tokens.length === 0) throw new Error('forward: no tokens');
-    if (this.length + tokens.length > this.contextLength) throw new ContextFullError(this.contextLength, this.length + tokens.length);
-    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new TokenRangeError(t, this.vocabSize);
+    checkStep(tokens, this.length, this.contextLength, this.vocabSize);
     const g = want === 'last' ? this.graphs.last : this.graphs.all;
     const S = tokens.length;
     const inputs: Record<string, HostTensor> = {

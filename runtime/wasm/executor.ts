@@ -10,7 +10,7 @@ import { type DimBindings, evalDim } from '../../ir/dim.js';
 import type { Value } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
 import { formatWeight } from '../../ir/printer.js';
-import { ContextFullError, type Executor, type LogitsWanted, TokenRangeError } from '../executor.js';
+import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
 import { argmax } from '../sampler.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { WasmMemory } from './memory.js';
@@ -47,19 +47,15 @@ export interface WasmExecutorOptions {
 // Vector loads of a tail may touch (never use) a few bytes past a tensor's end.
 const SLACK = 64;
 
-export class WasmExecutor implements Executor {
+export class WasmExecutor extends PreallocatedCacheExecutor implements Executor {
   readonly backend = 'wasm';
-  readonly contextLength: number;
-  readonly vocabSize: number;
-  private length = 0;
 
   private constructor(
     private readonly pool: ThreadPool,
     private readonly steps: Readonly<Record<LogitsWanted, Step>>,
     opts: WasmExecutorOptions,
   ) {
-    this.contextLength = opts.contextLength;
-    this.vocabSize = opts.vocabSize;
+    super(opts.contextLength, opts.vocabSize);
   }
 
   get threads(): number {
@@ -171,10 +167,6 @@ export class WasmExecutor implements Executor {
     }
   }
 
-  get position(): number {
-    return this.length;
-  }
-
   async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
     const bound = this.steps[want].program.bounds.S;
     if (want === 'all' && tokens.length > bound) {
@@ -201,9 +193,7 @@ export class WasmExecutor implements Executor {
   /** Runs the step graph over `tokens` (in pieces when longer than a compiled chunk). */
   private async run(tokens: readonly number[], want: LogitsWanted): Promise<Step> {
     const S = tokens.length;
-    if (S === 0) throw new Error('forward: no tokens');
-    if (this.length + S > this.contextLength) throw new ContextFullError(this.contextLength, this.length + S);
-    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new TokenRangeError(t, this.vocabSize);
+    this.checkStep(tokens);
     const step = this.steps[want];
     const bound = step.program.bounds.S;
     if (S > bound) {
@@ -233,15 +223,6 @@ export class WasmExecutor implements Executor {
     this.pool.run(step.plan);
     this.length += S;
     return step;
-  }
-
-  truncate(length: number): void {
-    if (length < 0 || length > this.length) throw new RangeError(`truncate: ${length} is outside [0, ${this.length}]`);
-    this.length = length;
-  }
-
-  reset(): void {
-    this.length = 0;
   }
 
   async dispose(): Promise<void> {

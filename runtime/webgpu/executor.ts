@@ -10,7 +10,7 @@ import type { Value } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
 import { formatWeight } from '../../ir/printer.js';
 import type { HostTensor } from '../../ir/tensor.js';
-import { ContextFullError, type Executor, type LogitsWanted, TokenRangeError } from '../executor.js';
+import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext, MapMode } from './device.js';
 import { getPipeline } from './run-kernel.js';
@@ -114,11 +114,8 @@ export interface WebGpuExecutorOptions {
   readonly vocabSize: number;
 }
 
-export class WebGpuExecutor implements Executor {
+export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executor {
   readonly backend = 'webgpu';
-  readonly contextLength: number;
-  readonly vocabSize: number;
-  private length = 0;
   /** Dispatches issued by the last forward pass (for `bench`). */
   lastDispatches = 0;
 
@@ -128,8 +125,7 @@ export class WebGpuExecutor implements Executor {
     private readonly resident: ResidentBuffers,
     opts: WebGpuExecutorOptions,
   ) {
-    this.contextLength = opts.contextLength;
-    this.vocabSize = opts.vocabSize;
+    super(opts.contextLength, opts.vocabSize);
   }
 
   static async create(ctx: GpuContext, programs: Readonly<Record<LogitsWanted, WgslProgram>>, params: ParamResolver, opts: WebGpuExecutorOptions): Promise<WebGpuExecutor> {
@@ -211,10 +207,6 @@ export class WebGpuExecutor implements Executor {
     return new WebGpuExecutor(ctx, { last, all }, resident, opts);
   }
 
-  get position(): number {
-    return this.length;
-  }
-
   async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
     return (await this.run(tokens, want, 'logits')) as Float32Array;
   }
@@ -227,9 +219,7 @@ export class WebGpuExecutor implements Executor {
 
   private async run(tokens: readonly number[], want: LogitsWanted, read: 'logits' | 'next'): Promise<Float32Array | Int32Array> {
     const S = tokens.length;
-    if (S === 0) throw new Error('forward: no tokens');
-    if (this.length + S > this.contextLength) throw new ContextFullError(this.contextLength, this.length + S);
-    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new TokenRangeError(t, this.vocabSize);
+    this.checkStep(tokens);
     const prog = this.programs[want];
     const bound = prog.program.bounds.S;
     if (S > bound) {
@@ -279,16 +269,6 @@ export class WebGpuExecutor implements Executor {
     this.lastDispatches = dispatches;
     this.length += S;
     return out;
-  }
-
-  truncate(length: number): void {
-    if (length < 0 || length > this.length) throw new RangeError(`truncate: ${length} is outside [0, ${this.length}]`);
-    // The cache rows past `length` are simply overwritten by the next step.
-    this.length = length;
-  }
-
-  reset(): void {
-    this.length = 0;
   }
 
   /** Frees this model's buffers; the device (shared by the process's models) stays. */
