@@ -53,6 +53,14 @@ function gpuContext(): Promise<GpuContext> {
   return sharedGpu;
 }
 
+/** The graph cannot run on the chosen backend (an op it has no kernel for, an artifact without its kernels). */
+export class BackendError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}
+
 /** A concrete backend and why it was picked. */
 export interface ResolvedBackend {
   readonly name: Exclude<BackendName, 'auto'>;
@@ -97,7 +105,14 @@ export async function createExecutor(backend: ResolvedBackend, req: ExecutorRequ
 
 async function webgpu(ctx: GpuContext, req: ExecutorRequest) {
   const ctxLen = req.config.maxPositions;
-  const programs = req.precompiled?.webgpu?.(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535) ?? lowerStepGraphs(req.graphs, wgslTargetFor(ctx.features, ctx.limits), ctxLen, req.maxChunk);
+  let programs = req.precompiled?.webgpu?.(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535);
+  if (!programs) {
+    try {
+      programs = lowerStepGraphs(req.graphs, wgslTargetFor(ctx.features, ctx.limits, ctx.adapterInfo.isSoftware), ctxLen, req.maxChunk);
+    } catch (e) {
+      throw new BackendError(`the webgpu backend cannot run this graph: ${(e as Error).message}`);
+    }
+  }
   const executor = await WebGpuExecutor.create(ctx, programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize });
   return executor;
 }
@@ -106,7 +121,12 @@ async function wasm(req: ExecutorRequest): Promise<WasmExecutor> {
   const ctxLen = req.config.maxPositions;
   let compiled = await req.precompiled?.wasm?.();
   if (!compiled) {
-    const programs = lowerStepGraphsToWasm(req.graphs, ctxLen, req.maxChunk);
+    let programs: Record<LogitsWanted, WasmProgram>;
+    try {
+      programs = lowerStepGraphsToWasm(req.graphs, ctxLen, req.maxChunk);
+    } catch (e) {
+      throw new BackendError(`the wasm backend cannot run this graph: ${(e as Error).message}. Use --passes default (it keeps to the ops each backend covers) or another --backend`);
+    }
     compiled = { module: await compileModule(programKernels([programs.last, programs.all])), programs };
   }
   return WasmExecutor.create(compiled.module, compiled.programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, threads: req.threads });

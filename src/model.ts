@@ -16,7 +16,7 @@ import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { Executor } from '../runtime/executor.js';
 import { generateTokens, type GeneratedToken, type GenerateParams, type GenerationStats } from '../runtime/generate.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
-import { type BackendName, createExecutor, resolveBackend } from './backends.js';
+import { BackendError, type BackendName, createExecutor, resolveBackend } from './backends.js';
 import { pipelineTransform } from './passes.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 
@@ -81,7 +81,13 @@ export class Model {
     const m = Model.create(path, opts);
     const artifact = m.artifact;
     // Decide the backend first: the pass pipeline depends on what its kernels cover.
-    const backend = await resolveBackend(opts.backend ?? 'auto');
+    let backend = await resolveBackend(opts.backend ?? 'auto');
+    if (artifact && backend.name !== 'reference' && !artifact.manifest.targets[backend.name]) {
+      // An artifact runs only the kernels it was compiled with (or the interpreter).
+      const has = Object.keys(artifact.manifest.targets);
+      if (opts.backend && opts.backend !== 'auto') throw new BackendError(`${path} was compiled for ${has.join(', ') || 'no kernel target'}, not ${backend.name}: compile again with --target ${backend.name}`);
+      backend = has.includes('wasm') ? { name: 'wasm', why: `${backend.why}; the artifact has no ${backend.name} kernels` } : { name: 'reference', why: `the artifact has no ${backend.name} kernels` };
+    }
     m.target = backend.name === 'reference' ? undefined : backend.name;
     const choice = await createExecutor(backend, {
       graphs: m.stepGraphs(),

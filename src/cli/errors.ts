@@ -7,9 +7,11 @@ import { ConfigError, UnsupportedModelError } from '../../models/config/model-co
 import { FormatError } from '../../models/formats/store.js';
 import { ContextFullError, TokenRangeError } from '../../runtime/executor.js';
 import { SamplingError } from '../../runtime/sampler.js';
+import { BackendError } from '../backends.js';
+import { ArtifactError } from '../../codegen/artifact/manifest.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, UsageError } from './command.js';
 
-const USER_ERRORS = [UsageError, CliError, IRError, PipelineError, PassError, FormatError, ConfigError, UnsupportedModelError, ContextFullError, TokenRangeError, SamplingError];
+const USER_ERRORS = [UsageError, CliError, IRError, PipelineError, PassError, FormatError, ConfigError, UnsupportedModelError, ContextFullError, TokenRangeError, SamplingError, BackendError, ArtifactError];
 
 /** Errors caused by what the user gave us (command line, IR, model files), not by a bug. */
 export function isUserError(e: unknown): e is Error {

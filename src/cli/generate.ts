@@ -59,10 +59,13 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
       stopAtEos: !flagOpt(inv, 'ignore-eos'),
       prefillChunk: numberOpt(inv, 'prefill-chunk', { min: 1, integer: true }),
     };
+    // Cold start: from opening the model (or artifact) to the first generated token.
+    const opened = performance.now();
     const model = await loadModelFrom(inv, io);
     const ids = idsText !== undefined ? parseIdList(idsText, 'ids', 'generate') : model.tokenizer.encode(prompt!, flagOpt(inv, 'no-bos') ? { addBos: false } : {});
     io.stdout.write(prompt ?? model.tokenizer.decode(ids));
     const stream = model.generate(ids, params);
+    let firstToken: number | undefined;
     for (;;) {
       const r = await stream.next();
       if (r.done) {
@@ -70,10 +73,12 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
         io.stdout.write('\n');
         io.stderr.write(
           `[${model.executor.backend}] prefill ${s.promptTokens} tokens: ${s.prefillTokensPerSecond.toFixed(1)} tok/s · ` +
-            `decode ${s.generatedTokens} tokens: ${s.decodeTokensPerSecond.toFixed(1)} tok/s · stop: ${s.stopReason}${s.message ? ` (${s.message})` : ''}\n`,
+            `decode ${s.generatedTokens} tokens: ${s.decodeTokensPerSecond.toFixed(1)} tok/s · ` +
+            `first token ${firstToken === undefined ? '–' : `${firstToken.toFixed(0)} ms`} after opening · stop: ${s.stopReason}${s.message ? ` (${s.message})` : ''}\n`,
         );
         break;
       }
+      firstToken ??= performance.now() - opened;
       if (r.value.text) io.stdout.write(r.value.text);
     }
     await model.dispose();

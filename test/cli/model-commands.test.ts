@@ -24,7 +24,7 @@ describe.runIf(hasShared('models', 'stories260K'))('model commands', () => {
     expect(r.code).toBe(0);
     expect(golden.text.startsWith(r.stdout.trimEnd())).toBe(true);
     expect(r.stdout.length).toBeGreaterThan(golden.prompt.length + 50);
-    expect(r.stderr).toMatch(/prefill \d+ tokens: [\d.]+ tok\/s · decode 30 tokens: [\d.]+ tok\/s · stop: max_tokens/);
+    expect(r.stderr).toMatch(/prefill \d+ tokens: [\d.]+ tok\/s · decode 30 tokens: [\d.]+ tok\/s · first token \d+ ms after opening · stop: max_tokens/);
   });
 
   it('the same seed gives the same sampled text; stop sequences cut the text', async () => {
