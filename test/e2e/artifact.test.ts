@@ -65,6 +65,16 @@ describe.runIf(hasShared('models') && hasShared('refs'))('compiled artifacts', (
     rmSync(dir, { recursive: true });
   });
 
+  it('an artifact runs only the kernels it was compiled with', async () => {
+    const dir = await compiled(sharedPath('refs', 'llama'));
+    await expect(Model.open(dir, { backend: 'wasm' })).rejects.toThrow(/was compiled for no kernel target, not wasm: compile again with --target wasm/);
+    const auto = await Model.open(dir, { backend: 'auto' });
+    expect(auto.executor.backend).toBe('reference');
+    expect(auto.backendReason).toMatch(/the artifact has no (wasm|webgpu) kernels/);
+    await auto.dispose();
+    rmSync(dir, { recursive: true });
+  });
+
   it('the guard really stops the compiler', () => {
     const r = runNoCompiler('logits', '-m', sharedPath('refs', 'llama'), '--ids', '1,2', '--backend', 'reference');
     expect(r.code).not.toBe(0);
