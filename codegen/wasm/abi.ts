@@ -64,6 +64,12 @@ export const PLAN_NO_BARRIER = 0x80000000;
  */
 export const ARG_SLOT_BYTES = 4;
 
+/**
+ * The import (module "env") through which barrier waiters sleep:
+ * (ptr: u32, expected: i32, timeoutMs: f64) → 0 woken, 1 not-equal, 2 timed out (Atomics.wait).
+ */
+export const WAIT_IMPORT = 'tessera_wait';
+
 /** Pages of 64 KiB; memory32 tops out at 65536 of them (4 GiB). */
 export const PAGE_BYTES = 65536;
 export const MAX_PAGES = 65536;

@@ -1,7 +1,7 @@
 // emitWasmKernel: the CPU kernels for one graph node, by op. Most ops are one kernel; some are a
 // short sequence that runs with barriers between (quantize activations, then the integer matmul;
 // attention partials, then their combination).
-import type { Node } from '../../ir/graph.js';
+import type { Graph, Node } from '../../ir/graph.js';
 import type { WasmEmitContext, WasmKernel } from './kernel.js';
 import { attentionEmitters } from './attention.js';
 import { binaryEmitters } from './binary.js';
@@ -47,4 +47,19 @@ export function emitWasmKernel(node: Node, ctx: WasmEmitContext = {}): WasmKerne
   } catch (e) {
     throw new Error(`wasm kernel for ${node.op} (%${node.outputs.map((v) => v.name).join(', %')}): ${(e as Error).message}`);
   }
+}
+
+/** A graph with the kernels of each node, in node order. */
+export interface GraphKernels {
+  readonly graph: Graph;
+  readonly nodeKernels: readonly (readonly WasmKernel[])[];
+}
+
+export function emitGraphKernels(graph: Graph, ctx: WasmEmitContext = {}): GraphKernels {
+  return { graph, nodeKernels: graph.nodes.map((n) => emitWasmKernel(n, ctx)) };
+}
+
+/** Every kernel of some graphs, for one module (compileModule deduplicates them). */
+export function allKernels(graphs: readonly GraphKernels[]): WasmKernel[] {
+  return graphs.flatMap((g) => g.nodeKernels.flat());
 }

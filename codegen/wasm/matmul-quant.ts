@@ -3,10 +3,11 @@
 //
 // 1. quantize_act: every activation row is cut into 32-element blocks and each block quantized
 //    to 8 bits with its own scale d = max|x|/127 (q = round(x/d)), stored already widened to i16
-//    (64 bytes a block, then the f32 scales after all rows), so the dot kernel never re-widens
-//    activations. The row's tail block is zero-padded, as the weights' are.
+//    (64 bytes a block; after all rows' blocks, each block's scale and Σq), so the dot kernel
+//    never re-widens activations. The row's tail block is zero-padded, as the weights' are.
 // 2. the dot kernel: per weight block, the 32 weights are widened to four i16x8 vectors (q4_0:
-//    nibbles masked/shifted and re-centred by −8 first), multiplied with the activation block by
+//    nibbles split off in 16-bit lanes; their +8 bias is removed once per block through Σq_x),
+//    multiplied with the activation block by
 //    i32x4.dot_i16x8_s (pmaddwd: 8 products, summed in pairs, exact in i32), and the block's i32x4
 //    partial sums are converted and scaled by d_w·d_x into f32x4 accumulators. Tiles, thread split
 //    and the final 4-output reduction are as in matmul.ts.
@@ -21,15 +22,17 @@ import { loadF32, loadF32x4 } from './loads.js';
 /** Activation rows per tile (matmul.ts tiles the same way). */
 export const ROW_CHUNK = 16;
 const QBLOCK = 32;
-/** Bytes per quantized activation block: 32 i16. Scales (f32) follow all rows' blocks. */
+/** Bytes per quantized activation block: 32 i16. */
 const ACT_BLOCK_BYTES = 64;
+/** Per block, after all rows' blocks: the scale d_x and Σq_x (both f32; the sum is exact). */
+const ACT_SCALE_BYTES = 8;
 
 function emitQuantizeActivations(node: Node, nb: number, K: number): WasmKernel {
   const x = node.inputs[0];
   const w = new KernelWriter('quantize_act');
   const xp = w.ptr({ kind: 'operand', index: 0 }, 'px');
   const R = dimProduct(x.type.shape.slice(0, -1));
-  const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(R, nb * (ACT_BLOCK_BYTES + 4)), perThread: false }, 'pq');
+  const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(R, nb * (ACT_BLOCK_BYTES + ACT_SCALE_BYTES)), perThread: false }, 'pq');
   const rows = w.dim(R);
   const tail = K % QBLOCK;
   w.line(
@@ -60,15 +63,25 @@ function emitQuantizeActivations(node: Node, nb: number, K: number): WasmKernel 
     'const id = f32x4.splat(amax > 0 ? <f32>127.0 / amax : <f32>0.0);',
     `const dst = ${qp} + (<usize>it) * ${ACT_BLOCK_BYTES};`,
   );
-  for (let q = 0; q < 8; q += 2) {
-    w.line(`v128.store(dst, i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v${q}, id))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v${q + 1}, id)))), ${q * 8});`);
-  }
-  w.line('store<f32>(scales + (<usize>it) * 4, d);', '}');
+  for (let q = 0; q < 8; q++) w.line(`const q${q} = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v${q}, id)));`);
+  for (let q = 0; q < 8; q += 2) w.line(`v128.store(dst, i16x8.narrow_i32x4_s(q${q}, q${q + 1}), ${q * 8});`);
+  w.line(
+    'const qsum = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));',
+    `store<f32>(scales + (<usize>it) * ${ACT_SCALE_BYTES}, d);`,
+    `store<f32>(scales + (<usize>it) * ${ACT_SCALE_BYTES}, <f32>_t_ihsum(qsum), 4);`,
+    '}',
+  );
   return w.finish();
 }
 
-/** Widens weight block `blk` of weight row c into four i16x8 values w{c}_0..3 (elements 0–7, …, 24–31). */
-function widenWeights(dtype: 'q8_0' | 'q4_0', c: number, blk: string): string[] {
+/**
+ * Widens weight block `blk` of weight row c into four i16x8 values w{c}_0..3 (elements 0–7, …,
+ * 24–31). q4_0 bytes are widened first and split into nibbles in 16-bit lanes (x86 has no byte
+ * shift): low nibbles are elements 0–15, high nibbles 16–31, each stored as q + 8. With
+ * `centered` false the +8 stays in, and the caller subtracts 8·Σx per block instead (cheaper:
+ * once per block for four rows rather than four subtractions per row).
+ */
+function widenWeights(dtype: 'q8_0' | 'q4_0', c: number, blk: string, centered: boolean): string[] {
   const v = (i: number) => `w${c}_${i}`;
   if (dtype === 'q8_0') {
     return [
@@ -77,41 +90,65 @@ function widenWeights(dtype: 'q8_0' | 'q4_0', c: number, blk: string): string[] 
       `const ${v(2)} = i16x8.extend_low_i8x16_s(hi${c}), ${v(3)} = i16x8.extend_high_i8x16_s(hi${c});`,
     ];
   }
-  // Low nibbles are elements 0–15, high nibbles 16–31; both store q + 8.
+  const center = (e: string) => (centered ? `i16x8.sub(${e}, i16x8.splat(8))` : e);
   return [
     `const qs${c} = v128.load(${blk}, 2);`,
-    `const lo${c} = i8x16.sub(v128.and(qs${c}, i8x16.splat(0x0f)), i8x16.splat(8));`,
-    `const hi${c} = i8x16.sub(i8x16.shr_u(qs${c}, 4), i8x16.splat(8));`,
-    `const ${v(0)} = i16x8.extend_low_i8x16_s(lo${c}), ${v(1)} = i16x8.extend_high_i8x16_s(lo${c});`,
-    `const ${v(2)} = i16x8.extend_low_i8x16_s(hi${c}), ${v(3)} = i16x8.extend_high_i8x16_s(hi${c});`,
+    `const e${c}_0 = i16x8.extend_low_i8x16_u(qs${c}), e${c}_1 = i16x8.extend_high_i8x16_u(qs${c});`,
+    `const ${v(0)} = ${center(`v128.and(e${c}_0, i16x8.splat(0x0f))`)}, ${v(1)} = ${center(`v128.and(e${c}_1, i16x8.splat(0x0f))`)};`,
+    `const ${v(2)} = ${center(`i16x8.shr_u(e${c}_0, 4)`)}, ${v(3)} = ${center(`i16x8.shr_u(e${c}_1, 4)`)};`,
   ];
 }
 
-/** Lines of a rows × cols block loop over `nb` blocks, leaving outputs o{r} (f32x4). */
+/**
+ * Lines of a rows × cols block loop over `nb` blocks, leaving outputs o{r} (f32x4). With four weight
+ * rows, their four f16 scales are widened together (one _t_h2f4 instead of four scalar
+ * conversions) and each row's d_w·d_x is broadcast from its lane. A single activation row keeps
+ * its widened block in registers across the four weight rows.
+ */
 function quantMicroKernel(dtype: 'q8_0' | 'q4_0', nb: number, blockBytes: number, rows: 1 | 2, cols: 1 | 4): string[] {
   const R = [...Array(rows).keys()], C = [...Array(cols).keys()];
   const lines: string[] = [];
+  const deferCentering = dtype === 'q4_0' && cols === 4;
   for (const r of R) lines.push(`let ${C.map((c) => `a${r}${c} = f32x4.splat(0.0)`).join(', ')};`);
+  // Σ_b d_w·d_x·8·Σq_x for the four weight rows (lanes), subtracted at the end (q4_0).
+  if (deferCentering) for (const r of R) lines.push(`let corr${r} = f32x4.splat(0.0);`);
+  lines.push('let wo: usize = 0, xo: usize = 0, so: usize = 0;');
   lines.push(`for (let b = 0; b < ${nb}; b++) {`);
-  for (const r of R) lines.push(`const xq${r} = xr${r} + (<usize>b) * ${ACT_BLOCK_BYTES};`, `const dx${r} = load<f32>(sr${r} + ((<usize>b) << 2));`);
+  for (const r of R) {
+    lines.push(`const xq${r} = xr${r} + xo;`);
+    if (rows === 1) lines.push(`const x${r}_0 = v128.load(xq${r}), x${r}_1 = v128.load(xq${r}, 16), x${r}_2 = v128.load(xq${r}, 32), x${r}_3 = v128.load(xq${r}, 48);`);
+  }
+  const xv = (r: number, i: number) => (rows === 1 ? `x${r}_${i}` : `v128.load(xq${r}, ${i * 16})`);
+  if (cols === 4) {
+    lines.push(
+      'const dw = _t_h2f4(i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(<i32>load<u16>(wr0 + wo)),',
+      '  1, <i32>load<u16>(wr1 + wo)), 2, <i32>load<u16>(wr2 + wo)), 3, <i32>load<u16>(wr3 + wo)));',
+    );
+    for (const r of R) lines.push(`const d${r} = f32x4.mul(dw, f32x4.splat(load<f32>(sr${r} + so)));`);
+    if (deferCentering) for (const r of R) lines.push(`corr${r} = f32x4.add(corr${r}, f32x4.mul(d${r}, f32x4.splat(load<f32>(sr${r} + so, 4))));`);
+  } else {
+    lines.push('const dw = _t_h2f(<u32>load<u16>(wr0 + wo));');
+    for (const r of R) lines.push(`const d${r} = f32x4.splat(dw * load<f32>(sr${r} + so));`);
+  }
   for (const c of C) {
-    lines.push('{', `const blk${c} = wr${c} + (<usize>b) * ${blockBytes};`, ...widenWeights(dtype, c, `blk${c}`),
-      `const dw${c} = _t_h2f(<u32>load<u16>(blk${c}));`);
+    lines.push('{', ...widenWeights(dtype, c, `wr${c} + wo`, !deferCentering));
     for (const r of R) {
+      const scale = cols === 4 ? `v128.shuffle<f32>(d${r}, d${r}, ${c}, ${c}, ${c}, ${c})` : `d${r}`;
       lines.push(
         `const s${r}${c} = i32x4.add(`,
-        `  i32x4.add(i32x4.dot_i16x8_s(w${c}_0, v128.load(xq${r})), i32x4.dot_i16x8_s(w${c}_1, v128.load(xq${r}, 16))),`,
-        `  i32x4.add(i32x4.dot_i16x8_s(w${c}_2, v128.load(xq${r}, 32)), i32x4.dot_i16x8_s(w${c}_3, v128.load(xq${r}, 48))));`,
-        `a${r}${c} = f32x4.add(a${r}${c}, f32x4.mul(f32x4.convert_i32x4_s(s${r}${c}), f32x4.splat(dw${c} * dx${r})));`,
+        `  i32x4.add(i32x4.dot_i16x8_s(w${c}_0, ${xv(r, 0)}), i32x4.dot_i16x8_s(w${c}_1, ${xv(r, 1)})),`,
+        `  i32x4.add(i32x4.dot_i16x8_s(w${c}_2, ${xv(r, 2)}), i32x4.dot_i16x8_s(w${c}_3, ${xv(r, 3)})));`,
+        `a${r}${c} = f32x4.add(a${r}${c}, f32x4.mul(f32x4.convert_i32x4_s(s${r}${c}), ${scale}));`,
       );
     }
     lines.push('}');
   }
-  lines.push('}');
+  lines.push(`wo += ${blockBytes}; xo += ${ACT_BLOCK_BYTES}; so += ${ACT_SCALE_BYTES};`, '}');
   for (const r of R) {
     lines.push(cols === 4
       ? `let o${r} = _t_hsum4(${C.map((c) => `a${r}${c}`).join(', ')});`
       : `let o${r} = f32x4.splat(_t_hsum(a${r}0));`);
+    if (deferCentering) lines.push(`o${r} = f32x4.sub(o${r}, f32x4.mul(corr${r}, f32x4.splat(8.0)));`);
   }
   return lines;
 }
@@ -124,7 +161,7 @@ function emitQuantDot(node: Node, nb: number): WasmKernel {
   const rowBytes = nb * blockBytes;
   const w = new KernelWriter(`matmul_${dtype}`);
   const Rd = dimProduct(x.type.shape.slice(0, -1));
-  const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(Rd, nb * (ACT_BLOCK_BYTES + 4)), perThread: false }, 'pq');
+  const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(Rd, nb * (ACT_BLOCK_BYTES + ACT_SCALE_BYTES)), perThread: false }, 'pq');
   const wp = w.ptr({ kind: 'operand', index: 1 }, 'pw');
   const bp = bias ? w.ptr({ kind: 'operand', index: 2 }, 'pb') : '';
   const yp = w.ptr({ kind: 'result', index: 0 }, 'py');
@@ -132,7 +169,7 @@ function emitQuantDot(node: Node, nb: number): WasmKernel {
     ? `${o} = f32x4.add(${o}, ${cols === 4 ? loadF32x4(bias.type.dtype, bp, n) : `f32x4.splat(${loadF32(bias.type.dtype, bp, n)})`});`
     : '';
   const rowPtrs = (r: number, row: string) =>
-    `const xr${r} = ${qp} + (<usize>(${row})) * ${nb * ACT_BLOCK_BYTES}, sr${r} = scales + (<usize>(${row})) * ${nb * 4};`;
+    `const xr${r} = ${qp} + (<usize>(${row})) * ${nb * ACT_BLOCK_BYTES}, sr${r} = scales + (<usize>(${row})) * ${nb * ACT_SCALE_BYTES};`;
   w.line(
     `const R: i32 = ${w.dim(Rd)};`,
     `const scales = ${qp} + (<usize>R) * ${nb * ACT_BLOCK_BYTES};`,

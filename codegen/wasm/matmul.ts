@@ -15,21 +15,33 @@ import { KernelWriter, type WasmKernel } from './kernel.js';
 import { elemBytes, loadF32, loadF32x4 } from './loads.js';
 import { emitQuantMatmul, ROW_CHUNK } from './matmul-quant.js';
 
-/** Code for a rows × 4 (or rows × 1) micro-kernel; x rows at xr0.., weight rows at wr0... */
+/**
+ * Code for a rows × 4 (or rows × 1) micro-kernel; x rows at xr0.., weight rows at wr0... A single
+ * activation row (GEMV) has too few accumulators to hide the 4-cycle add latency, so it runs two
+ * interleaved sets over alternating groups of 4 k (8 independent chains) and merges them at the end.
+ */
 function microKernel(wt: DType, K: number, rows: 1 | 2, cols: 1 | 4): string[] {
   const R = [...Array(rows).keys()], C = [...Array(cols).keys()];
-  const acc = (r: number, c: number) => `a${r}${c}`;
+  const sets = rows === 1 ? [0, 1] : [0];
+  const acc = (r: number, c: number, s: number) => `a${r}${c}${s ? `_${s}` : ''}`;
   const lines: string[] = [];
-  for (const r of R) lines.push(`let ${C.map((c) => `${acc(r, c)} = f32x4.splat(0.0)`).join(', ')};`);
-  lines.push(`for (let k = 0; k < ${K & ~3}; k += 4) {`);
-  for (const r of R) lines.push(`const x${r} = v128.load(xr${r} + ((<usize>k) << 2));`);
-  for (const c of C) lines.push(`const w${c} = ${loadF32x4(wt, `wr${c}`, 'k')};`);
-  for (const r of R) for (const c of C) lines.push(`${acc(r, c)} = f32x4.add(${acc(r, c)}, f32x4.mul(x${r}, w${c}));`);
+  for (const s of sets) for (const r of R) lines.push(`let ${C.map((c) => `${acc(r, c, s)} = f32x4.splat(0.0)`).join(', ')};`);
+  const step = 4 * sets.length;
+  const body = (k: string, s: number) => {
+    for (const r of R) lines.push(`const x${r}_${s} = v128.load(xr${r} + ((<usize>(${k})) << 2));`);
+    for (const c of C) lines.push(`const w${c}_${s} = ${loadF32x4(wt, `wr${c}`, k)};`);
+    for (const r of R) for (const c of C) lines.push(`${acc(r, c, s)} = f32x4.add(${acc(r, c, s)}, f32x4.mul(x${r}_${s}, w${c}_${s}));`);
+  };
+  const main = Math.floor(K / step) * step;
+  lines.push(`for (let k = 0; k < ${main}; k += ${step}) {`);
+  for (const s of sets) body(s ? `k + ${4 * s}` : 'k', s);
   lines.push('}');
+  if (main + 4 <= K) { lines.push('{'); body(String(main), 0); lines.push('}'); }
+  if (sets.length > 1) for (const r of R) for (const c of C) lines.push(`${acc(r, c, 0)} = f32x4.add(${acc(r, c, 0)}, ${acc(r, c, 1)});`);
   for (const r of R) {
     lines.push(cols === 4
-      ? `let o${r} = _t_hsum4(${C.map((c) => acc(r, c)).join(', ')});`
-      : `let o${r} = f32x4.splat(_t_hsum(${acc(r, 0)}));`);
+      ? `let o${r} = _t_hsum4(${C.map((c) => acc(r, c, 0)).join(', ')});`
+      : `let o${r} = f32x4.splat(_t_hsum(${acc(r, 0, 0)}));`);
   }
   // K % 4 leftover columns, unrolled (K is static).
   for (let k = K & ~3; k < K; k++) {

@@ -5,7 +5,7 @@
 // and calls each kernel, then a barrier, so a whole forward pass runs on every thread without
 // returning to JavaScript between kernels. Kernels are reached through a generated switch
 // (a br_table), which needs no function table and lets Binaryen see every call site.
-import { CTRL, MODULE_DATA_BASE, HEAP_START, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES, PLAN_NO_BARRIER } from './abi.js';
+import { CTRL, HEAP_START, MODULE_DATA_BASE, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES, PLAN_NO_BARRIER, WAIT_IMPORT } from './abi.js';
 import { type CompileOptions, compileAssemblyScript } from './asc.js';
 import type { WasmKernel } from './kernel.js';
 import { PRELUDE } from './prelude.js';
@@ -16,8 +16,9 @@ import { PRELUDE } from './prelude.js';
  * when cores are oversubscribed the waiter soon yields its core instead.
  */
 const BARRIER_SPINS = 1 << 14;
-/** A sleeping waiter wakes this often (ns) to notice an abort. */
-const BARRIER_WAIT_NS = 2_000_000;
+/** A sleeping waiter wakes this often (ms) to notice an abort. */
+const BARRIER_WAIT_MS = 2;
+
 
 export interface WasmModuleSource {
   /** AssemblyScript text of the whole module. */
@@ -29,6 +30,12 @@ export interface WasmModuleSource {
 }
 
 const BARRIER = String.raw`
+// Sleeping goes through JavaScript's Atomics.wait: V8 11.3 (Node 20) corrupts live wasm locals
+// across memory.atomic.wait32 (measured: every call, timeout or not-equal), which let a thread
+// leave this barrier early. notify is unaffected. Returns 0 woken, 1 not-equal, 2 timed out.
+@external("env", "${WAIT_IMPORT}")
+declare function _t_wait(ptr: usize, expected: i32, timeoutMs: f64): i32;
+
 // Generation barrier: the last thread to arrive resets the count and bumps the generation; the
 // others spin on the generation, then sleep on it. Returns false when a thread failed (abort).
 function _t_barrier(nthreads: i32): bool {
@@ -47,7 +54,7 @@ function _t_barrier(nthreads: i32): bool {
     if (atomic.load<i32>(${CTRL.abort}) != 0) return false;
     if (++spins > ${BARRIER_SPINS}) {
       atomic.add<i32>(${CTRL.barrierSleepers}, 1);
-      atomic.wait<i32>(${CTRL.barrierGen}, gen, ${BARRIER_WAIT_NS});
+      _t_wait(${CTRL.barrierGen}, gen, ${BARRIER_WAIT_MS});
       atomic.sub<i32>(${CTRL.barrierSleepers}, 1);
     }
   }

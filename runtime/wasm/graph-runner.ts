@@ -2,30 +2,15 @@
 // allocation, one launch list covers the whole graph, and the pool runs it in one go. It is the
 // harness for kernel tests and benchmarks, and the simplest correct schedule; the memory planner
 // and the scheduler will reuse buffers and keep weights and the KV cache resident.
-import { emitWasmKernel } from '../../codegen/wasm/emit.js';
-import type { WasmEmitContext, WasmKernel } from '../../codegen/wasm/kernel.js';
+import type { GraphKernels } from '../../codegen/wasm/emit.js';
 import type { WasmModuleSource } from '../../codegen/wasm/module.js';
 import { type DimBindings, evalDim } from '../../ir/dim.js';
 import { storageBytes } from '../../ir/dtype.js';
-import type { Graph, Value } from '../../ir/graph.js';
+import type { Value } from '../../ir/graph.js';
 import { type HostTensor, tensor, type TensorData } from '../../ir/tensor.js';
 import { bindDims } from '../reference/interpreter.js';
 import { kernelArgs, type Launch, writePlan } from './plan.js';
 import type { ThreadPool } from './threads.js';
-
-/** A graph with the kernels of each node (compile `allKernels` into a module, possibly with others). */
-export interface PreparedGraph {
-  readonly graph: Graph;
-  readonly nodeKernels: readonly (readonly WasmKernel[])[];
-}
-
-export function prepareGraph(graph: Graph, ctx: WasmEmitContext = {}): PreparedGraph {
-  return { graph, nodeKernels: graph.nodes.map((n) => emitWasmKernel(n, ctx)) };
-}
-
-export function allKernels(graphs: readonly PreparedGraph[]): WasmKernel[] {
-  return graphs.flatMap((g) => g.nodeKernels.flat());
-}
 
 export interface RunGraphOptions {
   readonly inputs: Readonly<Record<string, HostTensor>>;
@@ -43,81 +28,90 @@ export interface RunGraphResult {
   readonly updates: Record<string, HostTensor>;
 }
 
-/** Runs `prepared` once with fresh buffers; frees them (and the plan) before returning. */
-export function runGraph(pool: ThreadPool, module: WasmModuleSource, prepared: PreparedGraph, opts: RunGraphOptions): RunGraphResult {
+/** A graph placed in linear memory with its plan written: run it as often as needed. */
+export interface BoundGraph {
+  /** Address of the launch list. */
+  readonly plan: number;
+  /** Address of each value's buffer. */
+  readonly addresses: ReadonlyMap<Value, number>;
+  /** The symbol values the plan was written for. */
+  readonly dims: DimBindings;
+  /** Launches in the plan (kernels, not nodes). */
+  readonly launches: number;
+  read(v: Value): HostTensor;
+}
+
+/** Allocates every value, copies inputs and params in, writes the plan (until `mem.release`). */
+export function bindGraph(pool: ThreadPool, module: WasmModuleSource, prepared: GraphKernels, opts: Omit<RunGraphOptions, 'nthreads'>): BoundGraph {
   const { graph } = prepared;
   const mem = pool.memory;
   const env = bindDims(graph, opts.inputs, opts.dims);
-  const mark = mem.mark();
-  try {
-    const addr = new Map<Value, number>();
-    const place = (v: Value, t?: HostTensor) => {
-      const shape = v.type.shape.map((d) => evalDim(d, env));
-      const bytes = storageBytes(v.type.dtype, shape);
-      // 16 bytes of slack: vector loads of a tail may touch (never use) bytes past the end.
-      const at = mem.alloc(bytes + 16, 64, `%${v.name}`);
-      if (t) mem.write(at, t.data);
-      else if (opts.poison ?? true) mem.fill(at, bytes, 0xff);
-      addr.set(v, at);
-    };
-    for (const v of graph.inputs) place(v, opts.inputs[v.name]);
-    for (const p of graph.params) {
-      const t = opts.params?.[p.name];
-      if (!t) throw new Error(`param %${p.name} was not given`);
-      place(p, t);
+  const addr = new Map<Value, number>();
+  const shapeOf = (v: Value) => v.type.shape.map((d) => evalDim(d, env));
+  const place = (v: Value, t?: HostTensor) => {
+    const bytes = storageBytes(v.type.dtype, shapeOf(v));
+    // 16 bytes of slack: vector loads of a tail may touch (never use) bytes past the end.
+    const at = mem.alloc(bytes + 16, 64, `%${v.name}`);
+    if (t) mem.write(at, t.data);
+    else if (opts.poison ?? true) mem.fill(at, bytes, 0xff);
+    addr.set(v, at);
+  };
+  for (const v of graph.inputs) place(v, opts.inputs[v.name]);
+  for (const p of graph.params) {
+    const t = opts.params?.[p.name];
+    if (!t) throw new Error(`param %${p.name} was not given`);
+    place(p, t);
+  }
+  const launches: Launch[] = [];
+  graph.nodes.forEach((node, i) => {
+    for (const v of node.outputs) place(v);
+    const kernels = prepared.nodeKernels[i];
+    // Each scratch slot is sized for the largest request among the node's kernels.
+    const scratch = new Map<number, number>();
+    for (const b of kernels.flatMap((k) => k.bindings)) {
+      if (b.kind !== 'scratch') continue;
+      const bytes = evalDim(b.bytes, env) * (b.perThread ? pool.threads : 1);
+      scratch.set(b.slot, Math.max(scratch.get(b.slot) ?? 0, bytes));
     }
-    const launches: Launch[] = [];
-    graph.nodes.forEach((node, i) => {
-      for (const v of node.outputs) place(v);
-      const scratch = new Map<number, number>();
-      const kernels = prepared.nodeKernels[i];
-      for (const k of kernels) {
-        for (const b of k.bindings) {
-          if (b.kind !== 'scratch' || scratch.has(b.slot)) continue;
-          const bytes = kernels.flatMap((kk) => kk.bindings)
-            .filter((bb) => bb.kind === 'scratch' && bb.slot === b.slot)
-            .reduce((m, bb) => Math.max(m, bb.kind === 'scratch' ? evalDim(bb.bytes, env) * (bb.perThread ? pool.threads : 1) : 0), 0);
-          scratch.set(b.slot, mem.alloc(bytes + 64, 64, `scratch of ${node.op}`));
+    for (const [slot, bytes] of scratch) scratch.set(slot, mem.alloc(bytes + 64, 64, `scratch of ${node.op}`));
+    for (const k of kernels) {
+      const addresses = k.bindings.map((b) => {
+        switch (b.kind) {
+          case 'operand': return addr.get(node.inputs[b.index])!;
+          case 'result': return addr.get(node.outputs[b.index])!;
+          case 'scratch': return scratch.get(b.slot)!;
         }
-        const addresses = k.bindings.map((b) => {
-          switch (b.kind) {
-            case 'operand': return addr.get(node.inputs[b.index])!;
-            case 'result': return addr.get(node.outputs[b.index])!;
-            case 'scratch': return scratch.get(b.slot)!;
-          }
-        });
-        launches.push({ kernel: module.indexOf(k.name), args: kernelArgs(k, addresses, env) });
-      }
-    });
-    const plan = writePlan(mem, launches);
-    pool.run(plan, opts.nthreads);
-    {
-      const o = graph.outputs[0].value;
-      const shape = o.type.shape.map((d) => evalDim(d, env));
-      const n = shape.reduce((a, b) => a * b, 1);
-      if (o.type.dtype === 'f32' && mem.f32(addr.get(o)!, n).some((v) => Number.isNaN(v))) {
-        const ctrl = new Int32Array(mem.memory.buffer, 0, 256);
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-        const later = mem.f32(addr.get(o)!, n).some((v) => Number.isNaN(v));
-        const n0 = Atomics.load(ctrl, 130);
-        const ev = [];
-        for (let q = Math.max(0, n0 - 12); q < n0; q++) ev.push(`${ctrl[132 + (q % 60) * 2]}@${ctrl[133 + (q % 60) * 2]}`);
-        console.log('events', ev.join(' '), 'this plan', plan);
-        console.log('NaN after run; still NaN after 100ms:', later, 'ctrl go', ctrl[16], 'gen', ctrl[48], 'count', ctrl[32], 'sleepers', ctrl[64], 'abort', ctrl[80]);
-      }
+      });
+      launches.push({ kernel: module.indexOf(k.name), args: kernelArgs(k, addresses, env) });
     }
-    const read = (v: Value): HostTensor => {
-      const shape = v.type.shape.map((d) => evalDim(d, env));
+  });
+  const plan = writePlan(mem, launches);
+  return {
+    plan,
+    addresses: addr,
+    dims: env,
+    launches: launches.length,
+    read(v: Value): HostTensor {
+      const shape = shapeOf(v);
       const bytes = mem.read(addr.get(v)!, storageBytes(v.type.dtype, shape));
       return tensor(v.type.dtype, shape, typedView(v.type.dtype, bytes));
-    };
+    },
+  };
+}
+
+/** Runs `prepared` once with fresh buffers; frees them (and the plan) before returning. */
+export function runGraph(pool: ThreadPool, module: WasmModuleSource, prepared: GraphKernels, opts: RunGraphOptions): RunGraphResult {
+  const mark = pool.memory.mark();
+  try {
+    const bound = bindGraph(pool, module, prepared, opts);
+    pool.run(bound.plan, opts.nthreads);
     const outputs: Record<string, HostTensor> = {};
-    for (const o of graph.outputs) outputs[o.name] = read(o.value);
+    for (const o of prepared.graph.outputs) outputs[o.name] = bound.read(o.value);
     const updates: Record<string, HostTensor> = {};
-    for (const u of graph.updates) updates[u.state.name] = read(u.value);
+    for (const u of prepared.graph.updates) updates[u.state.name] = bound.read(u.value);
     return { outputs, updates };
   } finally {
-    mem.release(mark);
+    pool.memory.release(mark);
   }
 }
 

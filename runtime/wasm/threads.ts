@@ -6,7 +6,7 @@
 // run from a worker.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { CTRL, HEAP_START, KERNEL_ERRORS } from '../../codegen/wasm/abi.js';
+import { CONTROL_END, CTRL, HEAP_START, KERNEL_ERRORS, WAIT_IMPORT } from '../../codegen/wasm/abi.js';
 import type { WasmMemory } from './memory.js';
 import { type WorkerInit, WORKER_SOURCE } from './worker.js';
 
@@ -90,7 +90,6 @@ export class ThreadPool {
     Atomics.store(ctrl, I(CTRL.error), 0);
     Atomics.store(ctrl, I(CTRL.plan), plan);
     Atomics.store(ctrl, I(CTRL.nthreads), nthreads);
-    { const k = Atomics.add(ctrl, 130, 1) % 60; Atomics.store(ctrl, 132 + k * 2, 2000000 + Atomics.load(ctrl, I(CTRL.go)) * 100 + nthreads * 10); Atomics.store(ctrl, 133 + k * 2, Atomics.load(ctrl, 32) * 1000 + Atomics.load(ctrl, 48)); }
     if (nthreads > 1) {
       Atomics.add(ctrl, I(CTRL.go), 1);
       Atomics.notify(ctrl, I(CTRL.go));
@@ -104,7 +103,6 @@ export class ThreadPool {
       this.broken = `main thread: ${(e as Error).message}`;
       throw e;
     }
-    { const k = Atomics.add(ctrl, 130, 1) % 60; Atomics.store(ctrl, 132 + k * 2, 4000000 + Atomics.load(ctrl, I(CTRL.go)) * 100 + nthreads * 10); Atomics.store(ctrl, 133 + k * 2, Atomics.load(ctrl, 48)); }
     if (Atomics.load(ctrl, I(CTRL.abort)) !== 0) {
       const raw = this.memory.read(CTRL.message, CTRL.messageBytes);
       const end = raw.indexOf(0);
@@ -141,5 +139,11 @@ function controlWords(memory: WasmMemory): Int32Array {
 }
 
 function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
-  return { env: { memory, abort: () => { throw new Error('abort called in wasm'); }, seed: () => 0, trace: () => undefined } };
+  const low = new Int32Array(memory.buffer, 0, CONTROL_END >> 2);
+  const wait = (ptr: number, expected: number, timeoutMs: number): number => {
+    const view = ptr < CONTROL_END ? low : new Int32Array(memory.buffer);
+    const r = Atomics.wait(view, ptr >>> 2, expected, timeoutMs);
+    return r === 'ok' ? 0 : r === 'not-equal' ? 1 : 2;
+  };
+  return { env: { memory, [WAIT_IMPORT]: wait, abort: () => { throw new Error('abort called in wasm'); }, seed: () => 0, trace: () => undefined } };
 }

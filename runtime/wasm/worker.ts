@@ -6,7 +6,7 @@
 // word, run its share of the plan through the module's step(), repeat, until SHUTDOWN. No message
 // passes per run; a failure is written into the control block (text + ABORT) so the main thread,
 // itself blocked in the module's barrier, wakes and throws it synchronously.
-import { CTRL } from '../../codegen/wasm/abi.js';
+import { CTRL, WAIT_IMPORT } from '../../codegen/wasm/abi.js';
 
 /** What the pool passes in workerData. */
 export interface WorkerInit {
@@ -41,7 +41,13 @@ function fail(error) {
 function main() {
   let step;
   try {
-    const imports = { env: { memory, abort() { throw new Error('abort called in wasm'); }, seed: () => 0, trace() {} } };
+    // The module sleeps through this import (see codegen/wasm/module.ts for why not wait32).
+    const wait = (ptr, expected, ms) => {
+      const view = ptr < ctrl.byteLength ? ctrl : new Int32Array(memory.buffer);
+      const r = Atomics.wait(view, ptr >>> 2, expected, ms);
+      return r === 'ok' ? 0 : r === 'not-equal' ? 1 : 2;
+    };
+    const imports = { env: { memory, ${WAIT_IMPORT}: wait, abort() { throw new Error('abort called in wasm'); }, seed: () => 0, trace() {} } };
     step = new WebAssembly.Instance(module, imports).exports.step;
   } catch (e) {
     parentPort.postMessage({ type: 'error', message: String(e && e.stack ? e.stack : e) });
@@ -59,11 +65,9 @@ function main() {
     seen = Atomics.load(ctrl, GO);
     if (Atomics.load(ctrl, SHUTDOWN) !== 0) return;
     const nthreads = Atomics.load(ctrl, NTHREADS);
-    { const k = Atomics.add(ctrl, 130, 1) % 60; Atomics.store(ctrl, 132 + k * 2, 1000000 + seen * 100 + nthreads * 10 + tid); Atomics.store(ctrl, 133 + k * 2, Atomics.load(ctrl, PLAN)); }
     if (tid >= nthreads) continue;
     try {
       step(Atomics.load(ctrl, PLAN) >>> 0, nthreads, tid);
-      { const k = Atomics.add(ctrl, 130, 1) % 60; Atomics.store(ctrl, 132 + k * 2, 3000000 + seen * 100 + nthreads * 10 + tid); Atomics.store(ctrl, 133 + k * 2, Atomics.load(ctrl, 48)); }
     } catch (e) {
       fail(e);
     }

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { convertF32, type DType, type HostTensor, toF32 } from '../../../ir/index.js';
+import { checkAll, closeF32, draw, fc, type OpCase, randomF32, S, setupSuite, type Suite } from './harness.js';
+
+/**
+ * Quantized matmul check. The kernel rounds each 32-block of an activation row to 8 bits with
+ * scale d = max|x|/127, so |x_i − x̂_i| ≤ d/2 (f32 rounding of x·(127/max) may push a value that
+ * sits on .5 one step further: we allow d·0.501). Everything else is exact (integer dots) or an
+ * f32 rounding (scales d_w·d_x, per-block accumulation: relative ≤ (blocks + 2)·2⁻²³ of Σ|x·w|).
+ * So each output may differ from the reference (dequantize, then multiply in f64) by at most
+ *     Σ_blocks d_x/2·1.002 · Σ_{i in block} |w_i|  +  (blocks + 4)·1.2e-7 · Σ_i |x_i·w_i|.
+ */
+function quantBound(got: HostTensor, want: HostTensor, operands: readonly HostTensor[]): string | undefined {
+  const [x, w] = operands;
+  const [n, k] = w.shape;
+  const xs = toF32(x), ws = toF32(w);
+  const rows = xs.length / k;
+  const g = got.data as Float32Array, v = want.data as Float32Array;
+  const blocks = Math.ceil(k / 32);
+  for (let r = 0; r < rows; r++) {
+    const dx: number[] = [];
+    for (let b = 0; b < blocks; b++) {
+      let m = 0;
+      for (let i = b * 32; i < Math.min(k, b * 32 + 32); i++) m = Math.max(m, Math.abs(xs[r * k + i]));
+      dx.push(m / 127);
+    }
+    for (let j = 0; j < n; j++) {
+      let bound = 0, mag = 0;
+      for (let i = 0; i < k; i++) {
+        bound += (dx[i >> 5] / 2) * 1.002 * Math.abs(ws[j * k + i]);
+        mag += Math.abs(xs[r * k + i] * ws[j * k + i]);
+      }
+      bound += (blocks + 4) * 1.2e-7 * mag + 1e-30;
+      const d = Math.abs(g[r * n + j] - v[r * n + j]);
+      if (!(d <= bound)) return `[${r}, ${j}]: got ${g[r * n + j]}, want ${v[r * n + j]} (|Δ| ${d.toExponential(2)} > bound ${bound.toExponential(2)})`;
+    }
+  }
+  return undefined;
+}
+
+const dimArb = fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 9 }), fc.integer({ min: 10, max: 80 }), fc.constantFrom(31, 32, 33, 64, 96, 100));
+
+function cases(): OpCase[] {
+  const out: OpCase[] = [];
+  const dtypes: DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
+  const draws = draw(fc.record({ rows: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 40 })), k: dimArb, n: dimArb, bias: fc.boolean(), lead: fc.boolean(), symbolic: fc.boolean(), seed: fc.nat() }), 30, 21);
+  draws.forEach((d, i) => {
+    const dtype = dtypes[i % dtypes.length];
+    const xShape = d.lead && d.rows % 2 === 0 ? [2, d.rows / 2, d.k] : [d.rows, d.k];
+    const x = randomF32(xShape, d.seed, 1.5);
+    const w = convertF32(randomF32([d.n, d.k], d.seed + 7, 0.5), dtype);
+    const operands = [{ t: x, shape: d.symbolic ? [...xShape.slice(0, -2), S, d.k] : undefined }, { t: w }];
+    if (d.bias) operands.push({ t: randomF32([d.n], d.seed + 9) });
+    out.push({
+      label: `matmul x[${xShape}] w:${dtype}[${d.n}, ${d.k}]${d.bias ? ' +bias' : ''}${d.symbolic ? ' (S)' : ''}`,
+      op: 'matmul', operands, attrs: {},
+      check: dtype === 'q8_0' || dtype === 'q4_0' ? quantBound : undefined,
+      // f16/bf16 weights are exact in f32, so all float cases hold to 1e-4.
+    });
+  });
+  return out;
+}
+
+function normCases(): OpCase[] {
+  const out: OpCase[] = [];
+  const draws = draw(fc.record({ rows: fc.integer({ min: 1, max: 7 }), d: dimArb, seed: fc.nat(), symbolic: fc.boolean(), half: fc.boolean() }), 24, 22);
+  draws.forEach((dr, i) => {
+    const x = randomF32([dr.rows, dr.d], dr.seed, 3);
+    const xo = { t: x, shape: dr.symbolic ? [S, dr.d] : undefined };
+    const wt = (t: HostTensor) => (dr.half ? convertF32(t, 'f16') : t);
+    switch (i % 6) {
+      case 0: out.push({ label: `rms_norm [${dr.rows}, ${dr.d}]`, op: 'rms_norm', operands: [xo, { t: wt(randomF32([dr.d], dr.seed + 1)) }], attrs: { eps: 1e-5 } }); break;
+      case 1: out.push({ label: `rms_norm offset [${dr.rows}, ${dr.d}]`, op: 'rms_norm', operands: [xo, { t: wt(randomF32([dr.d], dr.seed + 1)) }], attrs: { eps: 1e-6, offset: 1 } }); break;
+      case 2: out.push({ label: `layer_norm [${dr.rows}, ${dr.d}]`, op: 'layer_norm', operands: [xo, { t: wt(randomF32([dr.d], dr.seed + 1)) }, { t: randomF32([dr.d], dr.seed + 2) }], attrs: {} }); break;
+      case 3: out.push({ label: `layer_norm nobias [${dr.rows}, ${dr.d}]`, op: 'layer_norm', operands: [xo, { t: randomF32([dr.d], dr.seed + 1) }], attrs: { eps: 1e-12 } }); break;
+      case 4: out.push({ label: `l2_normalize [${dr.rows}, ${dr.d}]`, op: 'l2_normalize', operands: [xo], attrs: {} }); break;
+      case 5: {
+        const shape = [dr.rows, 3, dr.d];
+        const axis = [-1, 0, 1, 2][dr.seed % 4];
+        out.push({ label: `softmax [${shape}] axis ${axis}`, op: 'softmax', operands: [{ t: randomF32(shape, dr.seed, 8) }], attrs: { axis } });
+        break;
+      }
+    }
+  });
+  out.push({ label: 'softmax [1, 1]', op: 'softmax', operands: [{ t: randomF32([1, 1], 3) }], attrs: {} });
+  out.push({ label: 'softmax wide', op: 'softmax', operands: [{ t: randomF32([2, 1000], 3, 30), shape: [S, 1000] }], attrs: {} });
+  return out;
+}
+
+describe('wasm matmul, norm and softmax kernels', () => {
+  let suite: Suite;
+  beforeAll(async () => { suite = await setupSuite([...cases(), ...normCases()]); });
+  afterAll(async () => { await suite?.pool.dispose(); });
+  it('match the reference at 1 and 2 threads', () => checkAll(suite));
+  it('closeF32 rejects NaN', () => {
+    if (closeF32(new Float32Array([NaN]), new Float32Array([1])) === undefined) throw new Error('NaN passed');
+  });
+});
