@@ -2,12 +2,12 @@
 // short sequence that runs with barriers between (quantize activations, then the integer matmul;
 // attention partials, then their combination).
 import type { Graph, Node } from '../../ir/graph.js';
-import type { WasmEmitContext, WasmKernel } from './kernel.js';
 import { attentionEmitters } from './attention.js';
 import { binaryEmitters } from './binary.js';
 import { embeddingEmitters } from './embedding.js';
-import { matmulEmitters } from './matmul.js';
+import type { WasmEmitContext, WasmKernel } from './kernel.js';
 import { layoutEmitters } from './layout.js';
+import { matmulEmitters } from './matmul.js';
 import { normEmitters } from './norm.js';
 import { reduceEmitters } from './reduce.js';
 import { ropeEmitters } from './rope.js';

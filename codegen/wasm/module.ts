@@ -5,7 +5,7 @@
 // and calls each kernel, then a barrier, so a whole forward pass runs on every thread without
 // returning to JavaScript between kernels. Kernels are reached through a generated switch
 // (a br_table), which needs no function table and lets Binaryen see every call site.
-import { CTRL, HEAP_START, MODULE_DATA_BASE, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES, PLAN_NO_BARRIER, WAIT_IMPORT } from './abi.js';
+import { CTRL, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES, PLAN_NO_BARRIER, WAIT_IMPORT } from './abi.js';
 import { type CompileOptions, compileAssemblyScript } from './asc.js';
 import type { WasmKernel } from './kernel.js';
 import { PRELUDE } from './prelude.js';
@@ -18,7 +18,6 @@ import { PRELUDE } from './prelude.js';
 const BARRIER_SPINS = 1 << 14;
 /** A sleeping waiter wakes this often (ms) to notice an abort. */
 const BARRIER_WAIT_MS = 2;
-
 
 export interface WasmModuleSource {
   /** AssemblyScript text of the whole module. */
@@ -44,7 +43,7 @@ function _t_barrier(nthreads: i32): bool {
   if (atomic.add<i32>(${CTRL.barrierCount}, 1) == nthreads - 1) {
     atomic.store<i32>(${CTRL.barrierCount}, 0);
     atomic.add<i32>(${CTRL.barrierGen}, 1);
-    // A waiter counts itself a sleeper before it checks the generation in wait32, so with
+    // A waiter counts itself a sleeper before its wait re-checks the generation, so with
     // sequentially consistent atomics it either sees the new generation or is seen here.
     if (atomic.load<i32>(${CTRL.barrierSleepers}) > 0) atomic.notify(${CTRL.barrierGen}, i32.MAX_VALUE);
     return atomic.load<i32>(${CTRL.abort}) == 0;
@@ -138,6 +137,3 @@ export async function compileModule(kernels: readonly WasmKernel[], opts: Compil
   const module = await WebAssembly.compile(compiled.binary);
   return { ...assembled, binary: compiled.binary, module, compileMs: compiled.ms };
 }
-
-/** Layout facts the runtime checks against (re-exported for it). */
-export const MODULE_LAYOUT = { dataBase: MODULE_DATA_BASE, heapStart: HEAP_START } as const;

@@ -44,14 +44,15 @@ function attentionCases(): OpCase[] {
     s: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 12 })), past: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 60, max: 300 })),
     hkv: fc.integer({ min: 1, max: 3 }), group: fc.constantFrom(1, 2, 3, 4), d: fc.oneof(fc.constantFrom(4, 8, 16, 32, 64), fc.integer({ min: 1, max: 40 })), dvSame: fc.boolean(), dv: fc.integer({ min: 1, max: 20 }),
     causal: fc.boolean(), window: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12 })), softcap: fc.constantFrom(0, 0, 5, 50),
-    mode: fc.constantFrom('plain', 'batched', 'masked', 'halfkv', 'symP'), seed: fc.nat(),
+    mode: fc.constantFrom('plain', 'batched', 'masked', 'maskedFlat', 'halfkv', 'symP'), seed: fc.nat(),
   }), 48, 42);
   for (const d of draws) {
     const t = d.past + d.s;
     const hq = d.hkv * d.group, dv = d.dvSame ? d.d : d.dv;
     const batched = d.mode === 'batched' || d.mode === 'masked';
     const lead = batched ? [2] : [];
-    let q = randomF32([...lead, d.s, hq, d.d], d.seed, 1.5), k = randomF32([...lead, t, d.hkv, d.d], d.seed + 1, 1.5);
+    const q = randomF32([...lead, d.s, hq, d.d], d.seed, 1.5);
+    let k = randomF32([...lead, t, d.hkv, d.d], d.seed + 1, 1.5);
     let v: HostTensor = randomF32([...lead, t, d.hkv, dv], d.seed + 2);
     if (d.mode === 'halfkv') { k = convertF32(k, 'f16'); v = convertF32(v, 'f16'); }
     const sLead = batched ? [B] : [];
@@ -66,7 +67,11 @@ function attentionCases(): OpCase[] {
       const mask = i32([2, t], Array.from({ length: 2 * t }, (_, j) => (j < t ? (j < Math.floor(t / 3) ? 0 : 1) : 0)));
       operands.push({ t: d.seed % 2 ? mask : convertF32({ ...mask, dtype: 'f32', data: Float32Array.from(mask.data as Int32Array) }, 'f32'), shape: [B, tDim] });
     }
-    void q;
+    if (d.mode === 'maskedFlat') {
+      // Unbatched: one mask [T] for the sequence; padding at the front.
+      const mask = i32([t], Array.from({ length: t }, (_, j) => (j < Math.floor(t / 4) ? 0 : 1)));
+      operands.push({ t: mask, shape: [tDim] });
+    }
     const attrs = { scale: 1 / Math.sqrt(d.d), causal: d.causal, window: d.window, softcap: d.softcap };
     out.push({
       label: `attention ${d.mode} S=${d.s} P=${d.past} Hq=${hq} Hkv=${d.hkv} D=${d.d} Dv=${dv} ${JSON.stringify(attrs)}`,

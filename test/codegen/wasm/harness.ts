@@ -13,11 +13,11 @@
 // poisoned with NaN before each run to catch elements a kernel forgot to write.
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { compileModule, type CompiledModule } from '../../../codegen/wasm/module.js';
-import { type AttrValue, type Dim, type DType, GraphBuilder, type HostTensor, sym, tensor, toF32 } from '../../../ir/index.js';
-import { type Graph } from '../../../ir/graph.js';
-import { interpret } from '../../../runtime/reference/interpreter.js';
 import { allKernels, emitGraphKernels, type GraphKernels } from '../../../codegen/wasm/emit.js';
+import { compileModule, type CompiledModule } from '../../../codegen/wasm/module.js';
+import type { Graph } from '../../../ir/graph.js';
+import { type AttrValue, type Dim, GraphBuilder, type HostTensor, sym, tensor } from '../../../ir/index.js';
+import { interpret } from '../../../runtime/reference/interpreter.js';
 import { runGraph } from '../../../runtime/wasm/graph-runner.js';
 import { WasmMemory } from '../../../runtime/wasm/memory.js';
 import { ThreadPool } from '../../../runtime/wasm/threads.js';
@@ -160,9 +160,6 @@ export function randomI32(shape: readonly number[], seed: number, lo: number, hi
   const n = shape.reduce((a, b) => a * b, 1);
   return tensor('i32', shape, Int32Array.from({ length: n }, () => lo + Math.floor(r() * (hi - lo))));
 }
-
-export { toF32 };
-export type { DType };
 
 /** Draws `n` values of `arb` reproducibly (cases are drawn up front so one module serves them all). */
 export function draw<T>(arb: fc.Arbitrary<T>, n: number, seed: number): T[] {
