@@ -10,6 +10,20 @@ import { expectDim, expectDType, expectFloat, expectRank, expectUnblocked, f32Ty
 /** float32's most negative finite value: HF adds it to masked scores instead of −∞. */
 export const F32_MIN = -3.4028234663852886e38;
 
+/**
+ * One query–key score as HF's eager attention computes it: scaled dot product, optional softcap,
+ * then masked keys get finfo(f32).min added in float32, which swallows the score, so every masked
+ * key gets the same value and a row with no visible key becomes a uniform average (not NaN).
+ * Shared by `attention` and the tiled `flash_attention`, which must agree exactly.
+ */
+export function attentionScore(qs: Float32Array, qo: number, ks: Float32Array, ko: number, d: number, scale: number, cap: number, visible: boolean): number {
+  let dot = 0;
+  for (let c = 0; c < d; c++) dot += qs[qo + c] * ks[ko + c];
+  let score = scale * dot;
+  if (cap > 0) score = cap * Math.tanh(score / cap);
+  return visible ? score : Math.fround(Math.fround(score) + F32_MIN);
+}
+
 registerOp({
   name: 'attention',
   summary: 'softmax(scale · q·kᵀ, masked) · v with GQA; q [S, Hq, D], k [T, Hkv, D], v [T, Hkv, Dv] (or with a batch dim)',
@@ -74,15 +88,8 @@ registerOp({
           const qo = ((bi * s + i) * hq + h) * d;
           let max = -Infinity;
           for (let j = 0; j < t; j++) {
-            const ko = ((bi * t + j) * hkv + kh) * d;
-            let dot = 0;
-            for (let c = 0; c < d; c++) dot += qs[qo + c] * ks[ko + c];
-            let score = scale * dot;
-            if (cap > 0) score = cap * Math.tanh(score / cap);
             const visible = (!causal || j <= qpos) && (window <= 0 || j > qpos - window) && (!ms || ms[bi * t + j] !== 0);
-            // HF adds finfo(f32).min in float32, which swallows the score: every masked key gets
-            // the same value, so a row with no visible key becomes a uniform average (not NaN).
-            if (!visible) score = Math.fround(Math.fround(score) + F32_MIN);
+            const score = attentionScore(qs, qo, ks, ((bi * t + j) * hkv + kh) * d, d, scale, cap, visible);
             p[j] = score;
             max = Math.max(max, score);
           }

@@ -18,7 +18,7 @@
 import type { Attrs } from '../attrs.js';
 import { getOp, registerOp } from '../op.js';
 import { numel } from '../tensor.js';
-import { F32_MIN } from './attention.js';
+import { attentionScore } from './attention.js';
 import { fail, floats, outF32 } from './util.js';
 
 const ATTENTION = getOp('attention');
@@ -92,13 +92,8 @@ registerOp({
       const j0 = kt * tileK, j1 = Math.min(t, j0 + tileK);
       let tileMax = -Infinity;
       for (let j = j0; j < j1; j++) {
-        const ko = ((bi * t + j) * hkv + kh) * d;
-        let dot = 0;
-        for (let c = 0; c < d; c++) dot += qs[qo + c] * ks[ko + c];
-        let score = scale * dot;
-        if (cap > 0) score = cap * Math.tanh(score / cap);
         const visible = (!causal || j <= qpos) && (window <= 0 || j > qpos - window) && (!ms || ms[bi * t + j] !== 0);
-        if (!visible) score = Math.fround(Math.fround(score) + F32_MIN);
+        const score = attentionScore(qs, qo, ks, ((bi * t + j) * hkv + kh) * d, d, scale, cap, visible);
         p[j - j0] = score;
         tileMax = Math.max(tileMax, score);
       }
