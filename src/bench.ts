@@ -3,6 +3,7 @@
 // backend that counts its GPU dispatches (WebGPU's `lastDispatches`) gets them reported too.
 import { argmax } from '../runtime/sampler.js';
 import type { Executor } from '../runtime/executor.js';
+import { canProfile, type ProfileRow } from '../runtime/profile.js';
 
 export interface BenchParams {
   /** Prompt length of the prefill forward. */
@@ -15,6 +16,8 @@ export interface BenchParams {
   readonly warmup: number;
   /** Seed of the prompt's token ids, so every backend and every run sees the same prompt. */
   readonly seed?: number;
+  /** After the measured runs, one more run with per-launch timing (backends that can profile). */
+  readonly profile?: boolean;
 }
 
 export interface BenchRun {
@@ -45,6 +48,8 @@ export interface BenchSummary {
    * failed GPU submission reads back zeros), so its timings mean nothing either.
    */
   readonly logitsOk: boolean;
+  /** Time per kernel family and phase, from one extra profiled run (when asked and supported). */
+  readonly profile?: readonly ProfileRow[];
 }
 
 /** Deterministic token ids in [lo, vocab): mulberry32, the generator make-synthetic.mjs uses. */
@@ -123,6 +128,16 @@ export async function benchmark(ex: Executor, p: BenchParams): Promise<BenchSumm
   for (let i = 0; i < p.warmup; i++) await runOnce(ex, prompt, p.genTokens, generated);
   const runs: BenchRun[] = [];
   for (let i = 0; i < p.runs; i++) runs.push(await runOnce(ex, prompt, p.genTokens, generated));
+  let profile: ProfileRow[] | undefined;
+  if (p.profile && canProfile(ex)) {
+    // A separate run: reading the clock around every launch must not colour the figures above.
+    ex.startProfile();
+    try {
+      await runOnce(ex, prompt, p.genTokens, []);
+    } finally {
+      profile = ex.stopProfile();
+    }
+  }
   ex.reset();
 
   const prefillMs = median(runs.map((r) => r.prefillMs));
@@ -136,6 +151,7 @@ export async function benchmark(ex: Executor, p: BenchParams): Promise<BenchSumm
     decodeTokensPerSecond: p.genTokens ? perSecond(p.genTokens, decodeMs) : 0,
     generated: [...generated],
     logitsOk: runs.every((r) => r.logitsOk),
+    ...(profile ? { profile } : {}),
   };
   const last = runs[runs.length - 1];
   if (last.decodeDispatchesPerToken === undefined) return summary;

@@ -79,11 +79,11 @@ export async function compile(modelPath: string, opts: CompileOptions): Promise<
   const graphs = { last: model.graph({ logits: 'last' }), all: model.graph({ logits: 'all' }) };
   lap('passes');
   const webgpu = targets.includes('webgpu') ? lowerStepGraphs(graphs, opts.gpu ?? WEBGPU_DEFAULT_TARGET, model.config.maxPositions, opts.maxChunk) : undefined;
-  let wasm: { binary: Uint8Array; kernels: string[]; programs: Record<string, WasmProgram> } | undefined;
+  let wasm: { binary: Uint8Array; kernels: string[]; features: readonly string[]; programs: Record<string, WasmProgram> } | undefined;
   if (targets.includes('wasm')) {
     const programs = lowerStepGraphsToWasm(graphs, model.config.maxPositions, opts.maxChunk);
     const module = await compileModule(programKernels([programs.last, programs.all]));
-    wasm = { binary: module.binary, kernels: module.kernels.map((k) => k.name), programs };
+    wasm = { binary: module.binary, kernels: module.kernels.map((k) => k.name), features: module.features, programs };
   }
   lap('codegen');
   const written = writeArtifact(opts.out, {

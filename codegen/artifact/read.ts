@@ -115,7 +115,12 @@ export function readArtifact(dir: string): LoadedArtifact {
     async wasmTarget() {
       const t = manifest.targets.wasm;
       if (!t) return undefined;
-      const module = await moduleFromBinary(new Uint8Array(readFileSync(join(dir, t.file))), t.kernels);
+      let module;
+      try {
+        module = await moduleFromBinary(new Uint8Array(readFileSync(join(dir, t.file))), t.kernels, t.features ?? []);
+      } catch (e) {
+        throw new ArtifactError(dir, (e as Error).message);
+      }
       const programs: Record<string, WasmProgram> = {};
       for (const [role, data] of Object.entries(t.programs)) {
         const g = graphs[role];

@@ -26,7 +26,7 @@ export interface ArtifactInput {
   readonly tokenizer?: readonly { readonly file: string; readonly bytes: Uint8Array }[];
   readonly webgpu?: Readonly<Record<string, WgslProgram>>;
   /** The CPU module and the programs that call into it. */
-  readonly wasm?: { readonly binary: Uint8Array; readonly kernels: readonly string[]; readonly programs: Readonly<Record<string, WasmProgram>> };
+  readonly wasm?: { readonly binary: Uint8Array; readonly kernels: readonly string[]; readonly features: readonly string[]; readonly programs: Readonly<Record<string, WasmProgram>> };
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
@@ -115,7 +115,7 @@ export function writeArtifact(dir: string, input: ArtifactInput): ArtifactSummar
     writeFileSync(join(dir, 'cpu.wasm'), input.wasm.binary);
     const programs: Record<string, ReturnType<typeof wasmProgramToData>> = {};
     for (const [role, p] of Object.entries(input.wasm.programs)) programs[role] = wasmProgramToData(p);
-    wasm = { file: 'cpu.wasm', sha256: sha256(input.wasm.binary), kernels: input.wasm.kernels, programs };
+    wasm = { file: 'cpu.wasm', sha256: sha256(input.wasm.binary), kernels: input.wasm.kernels, ...(input.wasm.features.length ? { features: input.wasm.features } : {}), programs };
     kernelFiles++;
   }
   lap('kernels');

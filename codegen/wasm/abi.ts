@@ -33,6 +33,17 @@ export const CTRL = {
   errorDetail: 388,
   /** Workers that finished instantiating (start-up handshake). */
   ready: 448,
+  /**
+   * Profiling: 0 = off, else the address of an f64 array that thread 0 fills with a timestamp
+   * (ms, the import NOW_IMPORT) before the first launch and after each launch's barrier.
+   */
+  profile: 512,
+  /**
+   * How long (µs) a thread waiting at a barrier or for the next run spins before it sleeps. Waking
+   * a sleeping thread costs tens of µs (more under a hypervisor), which a decode step of ~50
+   * launches cannot afford after each one; spinning costs a core only while it waits.
+   */
+  spinMicros: 576,
   /** UTF-8 text of a worker's failure, so the main thread can throw it synchronously. */
   message: 1024,
   messageBytes: 1024,
@@ -69,6 +80,9 @@ export const ARG_SLOT_BYTES = 4;
  * (ptr: u32, expected: i32, timeoutMs: f64) → 0 woken, 1 not-equal, 2 timed out (Atomics.wait).
  */
 export const WAIT_IMPORT = 'tessera_wait';
+
+/** The import (module "env") giving a monotonic clock in ms (performance.now), for profiling. */
+export const NOW_IMPORT = 'tessera_now';
 
 /** Pages of 64 KiB; memory32 tops out at 65536 of them (4 GiB). */
 export const PAGE_BYTES = 65536;

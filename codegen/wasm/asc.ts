@@ -9,10 +9,13 @@ import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import { createHash } from 'node:crypto';
 import asc from 'assemblyscript/asc';
 import { MAX_PAGES, MODULE_DATA_BASE } from './abi.js';
+import type { WasmFeature } from './features.js';
 
 export interface CompileOptions {
   /** Binaryen optimisation level (default 3). 0–1 compile much faster, for debugging. */
   readonly optimizeLevel?: 0 | 1 | 2 | 3;
+  /** Optional WebAssembly features the source may use (see features.ts). */
+  readonly features?: readonly WasmFeature[];
 }
 
 export interface CompiledWasm {
@@ -33,7 +36,7 @@ function flags(opts: CompileOptions): string[] {
   return [
     SOURCE_FILE, '--outFile', OUT_FILE,
     `-O${opts.optimizeLevel ?? 3}`, '--noAssert', '--runtime', 'stub',
-    '--enable', 'simd', '--enable', 'threads',
+    '--enable', 'simd', '--enable', 'threads', ...(opts.features ?? []).flatMap((f) => ['--enable', f]),
     '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', String(MAX_PAGES),
     '--memoryBase', String(MODULE_DATA_BASE), '--noColors',
   ];

@@ -85,10 +85,10 @@ function emitPartials(node: Node, sh: Shapes, tile: number, splits: number): Was
   const dot: string[] = ['let d0 = f32x4.splat(0.0), d1 = f32x4.splat(0.0);'];
   let c = 0;
   for (; c + 8 <= D; c += 8) {
-    dot.push(`d0 = f32x4.add(d0, f32x4.mul(v128.load(qrow, ${c * 4}), ${loadF32x4(kt, 'krow', String(c))}));`,
-      `d1 = f32x4.add(d1, f32x4.mul(v128.load(qrow, ${(c + 4) * 4}), ${loadF32x4(kt, 'krow', String(c + 4))}));`);
+    dot.push(`d0 = _t_madd(v128.load(qrow, ${c * 4}), ${loadF32x4(kt, 'krow', String(c))}, d0);`,
+      `d1 = _t_madd(v128.load(qrow, ${(c + 4) * 4}), ${loadF32x4(kt, 'krow', String(c + 4))}, d1);`);
   }
-  if (c + 4 <= D) { dot.push(`d0 = f32x4.add(d0, f32x4.mul(v128.load(qrow, ${c * 4}), ${loadF32x4(kt, 'krow', String(c))}));`); c += 4; }
+  if (c + 4 <= D) { dot.push(`d0 = _t_madd(v128.load(qrow, ${c * 4}), ${loadF32x4(kt, 'krow', String(c))}, d0);`); c += 4; }
   dot.push('let s = _t_hsum(f32x4.add(d0, d1));');
   for (; c < D; c++) dot.push(`s += load<f32>(qrow, ${c * 4}) * ${loadF32(kt, 'krow', String(c))};`);
   dot.push(`s *= ${f32Lit(scale)};`);
@@ -99,7 +99,7 @@ function emitPartials(node: Node, sh: Shapes, tile: number, splits: number): Was
   const accUpdate = (factor: string | null, p: string, vrow: string | null): string[] => {
     const lines = [`for (let c = 0; c < ${dv4}; c += 4) {`, 'const at = acc + ((<usize>c) << 2);'];
     let e = factor ? `f32x4.mul(v128.load(at), ${factor})` : 'v128.load(at)';
-    if (vrow) e = `f32x4.add(${e}, f32x4.mul(${p}, ${loadF32x4(vt, vrow, 'c')}))`;
+    if (vrow) e = `_t_madd(${p}, ${loadF32x4(vt, vrow, 'c')}, ${e})`;
     lines.push(`v128.store(at, ${e});`, '}');
     if (Dv > dv4) {
       lines.push(`for (let c = ${dv4}; c < ${Dv}; c++) {`, 'const at = acc + ((<usize>c) << 2);');

@@ -30,7 +30,7 @@ function microKernel(wt: DType, K: number, rows: 1 | 2, cols: 1 | 4): string[] {
   const body = (k: string, s: number) => {
     for (const r of R) lines.push(`const x${r}_${s} = v128.load(xr${r} + ((<usize>(${k})) << 2));`);
     for (const c of C) lines.push(`const w${c}_${s} = ${loadF32x4(wt, `wr${c}`, k)};`);
-    for (const r of R) for (const c of C) lines.push(`${acc(r, c, s)} = f32x4.add(${acc(r, c, s)}, f32x4.mul(x${r}_${s}, w${c}_${s}));`);
+    for (const r of R) for (const c of C) lines.push(`${acc(r, c, s)} = _t_madd(x${r}_${s}, w${c}_${s}, ${acc(r, c, s)});`);
   };
   const main = Math.floor(K / step) * step;
   lines.push(`for (let k = 0; k < ${main}; k += ${step}) {`);
@@ -50,7 +50,7 @@ function microKernel(wt: DType, K: number, rows: 1 | 2, cols: 1 | 4): string[] {
       ? `f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(${wv[0]}), 1, ${wv[1]}), 2, ${wv[2]}), 3, ${wv[3]})`
       : `f32x4.splat(${wv[0]})`;
     lines.push(`{ const wk = ${wvec};`);
-    for (const r of R) lines.push(`o${r} = f32x4.add(o${r}, f32x4.mul(f32x4.splat(load<f32>(xr${r}, ${k * 4})), wk));`);
+    for (const r of R) lines.push(`o${r} = _t_madd(f32x4.splat(load<f32>(xr${r}, ${k * 4})), wk, o${r});`);
     lines.push('}');
   }
   return lines;

@@ -5,17 +5,17 @@
 // and calls each kernel, then a barrier, so a whole forward pass runs on every thread without
 // returning to JavaScript between kernels. Kernels are reached through a generated switch
 // (a br_table), which needs no function table and lets Binaryen see every call site.
-import { CTRL, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES, PLAN_NO_BARRIER, WAIT_IMPORT } from './abi.js';
+import { CTRL, NOW_IMPORT, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES, PLAN_NO_BARRIER, WAIT_IMPORT } from './abi.js';
 import { type CompileOptions, compileAssemblyScript } from './asc.js';
+import { defaultWasmFeatures, type WasmFeature } from './features.js';
 import type { WasmKernel } from './kernel.js';
 import { PRELUDE } from './prelude.js';
 
 /**
- * Spins before a barrier waiter sleeps. Kernels are short (tens of µs to ms), so on an idle
- * machine the next thread usually arrives within the spin and nobody pays the futex round trip;
- * when cores are oversubscribed the waiter soon yields its core instead.
+ * A barrier waiter reads the clock (an import call) only once per this many spins, so a barrier
+ * that resolves within a few µs never pays for it; how long it may spin in all is CTRL.spinMicros.
  */
-const BARRIER_SPINS = 1 << 14;
+const SPINS_PER_CLOCK_READ = 1 << 10;
 /** A sleeping waiter wakes this often (ms) to notice an abort. */
 const BARRIER_WAIT_MS = 2;
 
@@ -26,6 +26,8 @@ export interface WasmModuleSource {
   readonly kernels: readonly WasmKernel[];
   /** Index of a kernel by name; throws for one the module lacks. */
   indexOf(name: string): number;
+  /** Optional WebAssembly features the module uses; an engine must have them to load it. */
+  readonly features: readonly WasmFeature[];
 }
 
 const BARRIER = String.raw`
@@ -34,6 +36,9 @@ const BARRIER = String.raw`
 // leave this barrier early. notify is unaffected. Returns 0 woken, 1 not-equal, 2 timed out.
 @external("env", "${WAIT_IMPORT}")
 declare function _t_wait(ptr: usize, expected: i32, timeoutMs: f64): i32;
+
+@external("env", "${NOW_IMPORT}")
+declare function _t_now(): f64;
 
 // Generation barrier: the last thread to arrive resets the count and bumps the generation; the
 // others spin on the generation, then sleep on it. Returns false when a thread failed (abort).
@@ -48,13 +53,20 @@ function _t_barrier(nthreads: i32): bool {
     if (atomic.load<i32>(${CTRL.barrierSleepers}) > 0) atomic.notify(${CTRL.barrierGen}, i32.MAX_VALUE);
     return atomic.load<i32>(${CTRL.abort}) == 0;
   }
+  // Spin for up to CTRL.spinMicros (waking a sleeper costs far more than a short kernel), then sleep.
   let spins = 0;
+  let since: f64 = -1;
+  let sleeping = false;
   while (atomic.load<i32>(${CTRL.barrierGen}) == gen) {
     if (atomic.load<i32>(${CTRL.abort}) != 0) return false;
-    if (++spins > ${BARRIER_SPINS}) {
+    if (sleeping) {
       atomic.add<i32>(${CTRL.barrierSleepers}, 1);
       _t_wait(${CTRL.barrierGen}, gen, ${BARRIER_WAIT_MS});
       atomic.sub<i32>(${CTRL.barrierSleepers}, 1);
+    } else if ((++spins & ${SPINS_PER_CLOCK_READ - 1}) == 0) {
+      const t = _t_now();
+      if (since < 0) since = t;
+      else sleeping = (t - since) * 1000 > <f64>atomic.load<i32>(${CTRL.spinMicros});
     }
   }
   return atomic.load<i32>(${CTRL.abort}) == 0;
@@ -69,6 +81,10 @@ function stepFunction(kernels: readonly WasmKernel[]): string {
   return `
 export function step(plan: usize, nthreads: i32, tid: i32): void {
   const count = load<i32>(plan);
+  // Profiling (off unless the runtime sets CTRL.profile): thread 0 stamps the start and the end of
+  // every launch; with the barrier after it, a launch's time is its slowest thread's.
+  const profile: usize = tid == 0 ? <usize>atomic.load<u32>(${CTRL.profile}) : 0;
+  if (profile != 0) store<f64>(profile, _t_now());
   for (let i = 0; i < count; i++) {
     const entry = plan + ${PLAN_HEADER_BYTES} + (<usize>i) * ${PLAN_ENTRY_BYTES};
     const k = load<u32>(entry);
@@ -82,13 +98,23 @@ ${cases}
     if ((k & ${PLAN_NO_BARRIER}) == 0 || i == count - 1) {
       if (!_t_barrier(nthreads)) return;
     }
+    if (profile != 0) store<f64>(profile + 8 + (<usize>i) * 8, _t_now());
   }
 }
 `;
 }
 
+/**
+ * _t_madd(a, b, c) = a·b + c: one fused multiply-add with relaxed SIMD, else a multiply and an add
+ * (kernels call it and stay the same source either way).
+ */
+function maddHelper(features: readonly WasmFeature[]): string {
+  const body = features.includes('relaxed-simd') ? 'f32x4.relaxed_madd(a, b, c)' : 'f32x4.add(f32x4.mul(a, b), c)';
+  return `@inline function _t_madd(a: v128, b: v128, c: v128): v128 { return ${body}; }`;
+}
+
 /** One module holding each distinct kernel once (kernels are deduplicated by name). */
-export function assembleModule(kernels: readonly WasmKernel[]): WasmModuleSource {
+export function assembleModule(kernels: readonly WasmKernel[], features: readonly WasmFeature[] = []): WasmModuleSource {
   const unique: WasmKernel[] = [];
   const index = new Map<string, number>();
   for (const k of kernels) {
@@ -103,6 +129,7 @@ export function assembleModule(kernels: readonly WasmKernel[]): WasmModuleSource
   const source = [
     `// Generated by Tessera: ${unique.length} kernels.`,
     PRELUDE,
+    maddHelper(features),
     BARRIER,
     ...unique.map((k) => k.source),
     stepFunction(unique),
@@ -110,6 +137,7 @@ export function assembleModule(kernels: readonly WasmKernel[]): WasmModuleSource
   return {
     source,
     kernels: unique,
+    features: [...features],
     indexOf(name: string): number {
       const i = index.get(name);
       if (i === undefined) throw new Error(`kernel ${name} is not in this module`);
@@ -127,10 +155,11 @@ export interface CompiledModule extends WasmModuleSource {
 
 /** Assembles and compiles kernels into a WebAssembly.Module ready to instantiate on every thread. */
 export async function compileModule(kernels: readonly WasmKernel[], opts: CompileOptions = {}): Promise<CompiledModule> {
-  const assembled = assembleModule(kernels);
+  const features = opts.features ?? defaultWasmFeatures();
+  const assembled = assembleModule(kernels, features);
   let compiled;
   try {
-    compiled = await compileAssemblyScript(assembled.source, opts);
+    compiled = await compileAssemblyScript(assembled.source, { ...opts, features });
   } catch (e) {
     throw new Error(`${(e as Error).message}\n(in a module of ${assembled.kernels.length} kernels; line numbers refer to its source)`);
   }

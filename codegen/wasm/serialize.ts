@@ -7,6 +7,7 @@ import { planFromData, planToData } from '../artifact/plan-data.js';
 import type { PlanData } from '../artifact/manifest.js';
 import type { KernelBinding, WasmKernel } from './kernel.js';
 import type { CompiledModule } from './module.js';
+import { assertWasmFeatures, type WasmFeature } from './features.js';
 import type { WasmProgram } from './program.js';
 
 type BindingData = Exclude<KernelBinding, { kind: 'scratch' }> | { readonly kind: 'scratch'; readonly slot: number; readonly bytes: string; readonly perThread: boolean };
@@ -27,6 +28,8 @@ export interface WasmTargetData {
   readonly sha256: string;
   /** Kernel names in the module's dispatch order. */
   readonly kernels: readonly string[];
+  /** Optional WebAssembly features cpu.wasm uses (absent: none). */
+  readonly features?: readonly string[];
   readonly programs: Readonly<Record<string, WasmProgramData>>;
 }
 
@@ -66,11 +69,14 @@ export function wasmProgramFromData(d: WasmProgramData, graph: Graph): WasmProgr
 }
 
 /** A compiled module from stored bytes and its kernel order. */
-export async function moduleFromBinary(binary: Uint8Array<ArrayBuffer>, kernelNames: readonly string[]): Promise<CompiledModule> {
+export async function moduleFromBinary(binary: Uint8Array<ArrayBuffer>, kernelNames: readonly string[], features: readonly string[] = []): Promise<CompiledModule> {
+  // Before compiling: this also turns the engine's support on where it is behind a flag.
+  assertWasmFeatures(features, 'cpu.wasm');
   const index = new Map(kernelNames.map((n, i) => [n, i]));
   return {
     source: '',
     kernels: [],
+    features: features as WasmFeature[],
     binary,
     module: await WebAssembly.compile(binary),
     compileMs: 0,

@@ -6,11 +6,12 @@ import { ARG_SLOT_BYTES, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES } from '../../codeg
 import type { WasmKernel } from '../../codegen/wasm/kernel.js';
 import type { CompiledModule } from '../../codegen/wasm/module.js';
 import type { WasmProgram } from '../../codegen/wasm/program.js';
-import { type DimBindings, evalDim } from '../../ir/dim.js';
+import { type DimBindings, evalDim, shapeToString } from '../../ir/dim.js';
 import type { Value } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
 import { formatWeight } from '../../ir/printer.js';
 import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
+import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
 import { argmax } from '../sampler.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { WasmMemory } from './memory.js';
@@ -23,6 +24,8 @@ interface Launch {
   readonly block: number;
   /** Dims are evaluated with P = 0 (an in-place KV append writes at a shifted address). */
   readonly shiftedAppend: boolean;
+  /** How profiles name it: kernel family and the node's result shape. */
+  readonly label: string;
 }
 
 interface Step {
@@ -44,11 +47,19 @@ export interface WasmExecutorOptions {
   readonly threads?: number;
 }
 
+/** A kernel's family: its name without the source hash (`matmul_f32_1a2b…` → `matmul_f32`). */
+function kernelFamily(name: string): string {
+  const cut = name.lastIndexOf('_');
+  return cut > 0 ? name.slice(0, cut) : name;
+}
+
 // Vector loads of a tail may touch (never use) a few bytes past a tensor's end.
 const SLACK = 64;
 
-export class WasmExecutor extends PreallocatedCacheExecutor implements Executor {
+export class WasmExecutor extends PreallocatedCacheExecutor implements Executor, Profiling {
   readonly backend = 'wasm';
+  private profile: { collector: ProfileCollector; buffer: number } | undefined;
+  private profileBuffer = 0;
 
   private constructor(
     private readonly pool: ThreadPool,
@@ -132,7 +143,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor 
             });
             const block = memory.alloc((addresses.length + kernel.dims.length) * ARG_SLOT_BYTES, 16, 'argument block');
             memory.u32(block, addresses.length).set(addresses);
-            const launch: Launch = { kernel, block, shiftedAppend: inPlaceAppend };
+            const launch: Launch = { kernel, block, shiftedAppend: inPlaceAppend, label: `${kernelFamily(kernel.name)} ${shapeToString(node.outputs[0].type.shape)}` };
             launches.push(launch);
             if (inPlaceAppend) {
               // The cache already holds the past rows: append by writing only the new rows at row P.
@@ -221,8 +232,33 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor 
       });
     }
     this.pool.run(step.plan);
+    if (this.profile) this.collect(step, S);
     this.length += S;
     return step;
+  }
+
+  startProfile(): void {
+    if (!this.profileBuffer) {
+      const most = Math.max(this.steps.last.launches.length, this.steps.all.launches.length);
+      this.profileBuffer = this.pool.memory.alloc((most + 1) * 8, 64, 'profile timestamps');
+    }
+    this.profile = { collector: new ProfileCollector(), buffer: this.profileBuffer };
+    this.pool.setProfileBuffer(this.profileBuffer);
+  }
+
+  stopProfile(): ProfileRow[] {
+    this.pool.setProfileBuffer(0);
+    const rows = this.profile?.collector.rows() ?? [];
+    this.profile = undefined;
+    return rows;
+  }
+
+  private collect(step: Step, S: number): void {
+    const { collector, buffer } = this.profile!;
+    const phase = S === 1 ? 'decode' : 'prefill';
+    const stamps = new Float64Array(this.pool.memory.memory.buffer, buffer, step.launches.length + 1);
+    collector.step(phase);
+    step.launches.forEach((l, i) => collector.add(phase, l.label, stamps[i + 1] - stamps[i]));
   }
 
   async dispose(): Promise<void> {

@@ -6,15 +6,13 @@
 // word, run its share of the plan through the module's step(), repeat, until SHUTDOWN. No message
 // passes per run; a failure is written into the control block (text + ABORT) so the main thread,
 // itself blocked in the module's barrier, wakes and throws it synchronously.
-import { CTRL, WAIT_IMPORT } from '../../codegen/wasm/abi.js';
+import { CTRL, NOW_IMPORT, WAIT_IMPORT } from '../../codegen/wasm/abi.js';
 
 /** What the pool passes in workerData. */
 export interface WorkerInit {
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
   readonly tid: number;
-  /** Spins on the GO word before sleeping: a decode step follows the last one within µs. */
-  readonly spins: number;
 }
 
 const I = (byteOffset: number) => byteOffset >> 2;
@@ -22,10 +20,10 @@ const I = (byteOffset: number) => byteOffset >> 2;
 export const WORKER_SOURCE = String.raw`
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-const { module, memory, tid, spins } = workerData;
+const { module, memory, tid } = workerData;
 const ctrl = new Int32Array(memory.buffer, 0, ${CTRL.message >> 2});
 const GO = ${I(CTRL.go)}, PLAN = ${I(CTRL.plan)}, NTHREADS = ${I(CTRL.nthreads)}, SHUTDOWN = ${I(CTRL.shutdown)};
-const ABORT = ${I(CTRL.abort)}, BARRIER_GEN = ${I(CTRL.barrierGen)}, READY = ${I(CTRL.ready)};
+const ABORT = ${I(CTRL.abort)}, BARRIER_GEN = ${I(CTRL.barrierGen)}, READY = ${I(CTRL.ready)}, SPIN_MICROS = ${I(CTRL.spinMicros)};
 
 function fail(error) {
   const text = 'worker ' + tid + ': ' + (error && error.stack ? error.stack : String(error));
@@ -47,7 +45,7 @@ function main() {
       const r = Atomics.wait(view, ptr >>> 2, expected, ms);
       return r === 'ok' ? 0 : r === 'not-equal' ? 1 : 2;
     };
-    const imports = { env: { memory, ${WAIT_IMPORT}: wait, abort() { throw new Error('abort called in wasm'); }, seed: () => 0, trace() {} } };
+    const imports = { env: { memory, ${WAIT_IMPORT}: wait, ${NOW_IMPORT}: () => performance.now(), abort() { throw new Error('abort called in wasm'); }, seed: () => 0, trace() {} } };
     step = new WebAssembly.Instance(module, imports).exports.step;
   } catch (e) {
     parentPort.postMessage({ type: 'error', message: String(e && e.stack ? e.stack : e) });
@@ -58,9 +56,14 @@ function main() {
   Atomics.add(ctrl, READY, 1);
   parentPort.postMessage({ type: 'ready' });
   for (;;) {
+    // The next run (a decode step) usually follows within µs: spin for CTRL.spinMicros, then sleep.
     let n = 0;
+    let since = -1;
     while (Atomics.load(ctrl, GO) === seen) {
-      if (++n > spins) Atomics.wait(ctrl, GO, seen);
+      if ((++n & 1023) !== 0) continue;
+      const t = performance.now();
+      if (since < 0) since = t;
+      else if ((t - since) * 1000 > Atomics.load(ctrl, SPIN_MICROS)) Atomics.wait(ctrl, GO, seen);
     }
     seen = Atomics.load(ctrl, GO);
     if (Atomics.load(ctrl, SHUTDOWN) !== 0) return;

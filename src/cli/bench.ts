@@ -6,6 +6,7 @@ import { formatWeight } from '../../ir/printer.js';
 import { storageBytes } from '../../ir/dtype.js';
 import type { BackendName } from '../backends.js';
 import { benchmark, type BenchSummary, peakRssBytes } from '../bench.js';
+import type { ProfileRow } from '../../runtime/profile.js';
 import { type LoadOptions, Model } from '../model.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, flagOpt, stringOpt } from './command.js';
 import { MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
@@ -33,10 +34,12 @@ the process's high-water mark, so it includes loading the weights.`,
     warmup: { type: 'string', value: 'N', help: 'unmeasured runs first (default 1; with 0 the first run also pays for lazy weight loading)' },
     seed: { type: 'string', value: 'N', help: 'seed of the prompt token ids (default 1)' },
     json: { type: 'boolean', help: 'print one JSON object instead of the table' },
+    profile: { type: 'boolean', help: 'one more run timing every kernel launch: where the time goes, per kernel family (wasm)' },
   },
   examples: [
     { command: 'tessera bench -m synth15M.bin --backend reference --runs 1 --gen-tokens 16', says: 'a quick look at the interpreter' },
     { command: 'tessera bench -m synth110M.bin --backend webgpu --passes default --json', says: 'one JSON object, with dispatches per token' },
+    { command: 'tessera bench -m synth15M.bin --backend wasm --profile', says: 'the figures, then time per kernel family in prefill and decode' },
   ],
   async run(inv, io) {
     const promptTokens = numberOpt(inv, 'prompt-tokens', { min: 1, integer: true }) ?? 128;
@@ -64,7 +67,9 @@ the process's high-water mark, so it includes loading the weights.`,
       if (promptTokens + genTokens > ex.contextLength) {
         throw new CliError(`--prompt-tokens ${promptTokens} + --gen-tokens ${genTokens} exceed the model's context of ${ex.contextLength}`);
       }
-      const summary = await benchmark(ex, { promptTokens, genTokens, runs, warmup, seed });
+      const profile = flagOpt(inv, 'profile');
+      const summary = await benchmark(ex, { promptTokens, genTokens, runs, warmup, seed, profile });
+      if (profile && !summary.profile) io.stderr.write(`tessera bench: the ${ex.backend} backend cannot profile its launches; --profile ignored\n`);
       const weights = weightsInfo(model);
       const report = {
         backend: ex.backend,
@@ -95,6 +100,7 @@ the process's high-water mark, so it includes loading the weights.`,
         decode_dispatches_per_token: summary.decodeDispatchesPerToken ?? null,
         decode_us_per_dispatch: summary.decodeMicrosPerDispatch === undefined ? null : round(summary.decodeMicrosPerDispatch),
         logits_ok: summary.logitsOk,
+        profile: summary.profile?.map((r) => ({ phase: r.phase, kernel: r.kernel, ms_per_step: round(r.ms / r.steps), launches_per_step: round(r.launches / r.steps) })) ?? null,
         generated_head: summary.generated.slice(0, 16),
         tessera_version: packageVersion(),
         node: process.version,
@@ -183,5 +189,22 @@ function table(r: TableFacts, s: BenchSummary): string {
     const per = s.decodeMicrosPerDispatch === undefined ? '' : ` · ${s.decodeMicrosPerDispatch.toFixed(1)} µs/dispatch (decode)`;
     out.push('', `dispatches  prefill ${s.prefillDispatches} · decode ${s.decodeDispatchesPerToken.toFixed(1)}/token${per}`);
   }
+  if (s.profile) out.push('', ...profileTable(s.profile));
   return `${out.join('\n')}\n`;
+}
+
+/** Per phase: kernel families by time per step, with their share of the phase. */
+function profileTable(rows: readonly ProfileRow[]): string[] {
+  const out: string[] = ['profile  one extra run, every launch timed (thread 0, after each barrier)'];
+  for (const phase of ['prefill', 'decode'] as const) {
+    const mine = rows.filter((r) => r.phase === phase);
+    if (mine.length === 0) continue;
+    const total = mine.reduce((n, r) => n + r.ms, 0);
+    const steps = mine[0].steps;
+    const table: string[][] = [[`${phase} (${steps} step${steps === 1 ? '' : 's'}, ${(total / steps).toFixed(3)} ms/step)`, 'ms/step', 'launches/step', 'share']];
+    for (const r of mine) table.push([`  ${r.kernel}`, (r.ms / steps).toFixed(4), (r.launches / steps).toFixed(1), `${((100 * r.ms) / total).toFixed(1)} %`]);
+    const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
+    out.push('', ...table.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')));
+  }
+  return out;
 }

@@ -11,6 +11,7 @@
 // typical magnitude are measured against that magnitude, since their relative error is dominated
 // by cancellation in sums (matmul, norms), not by the kernel. NaN never passes, so results are
 // poisoned with NaN before each run to catch elements a kernel forgot to write.
+import type { WasmFeature } from '../../../codegen/wasm/features.js';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { allKernels, emitGraphKernels, type GraphKernels } from '../../../codegen/wasm/emit.js';
@@ -66,8 +67,12 @@ export interface Suite {
   readonly built: readonly Built[];
 }
 
-/** Builds every case, compiles one module for all of them, starts a 2-thread pool. */
-export async function setupSuite(cases: readonly OpCase[]): Promise<Suite> {
+/**
+ * Builds every case, compiles one module for all of them, starts a 2-thread pool. The module uses
+ * the engine's optional features (relaxed SIMD's fused multiply-add where available) unless
+ * `features` says otherwise.
+ */
+export async function setupSuite(cases: readonly OpCase[], features?: readonly WasmFeature[]): Promise<Suite> {
   const built = cases.map((c) => {
     try {
       return build(c);
@@ -75,7 +80,7 @@ export async function setupSuite(cases: readonly OpCase[]): Promise<Suite> {
       throw new Error(`${c.label}: ${(e as Error).message}`);
     }
   });
-  const module = await compileModule(allKernels(built.map((x) => x.prepared)));
+  const module = await compileModule(allKernels(built.map((x) => x.prepared)), features ? { features } : {});
   const pool = await ThreadPool.create(module.module, new WasmMemory(64 << 20), { threads: 2 });
   return { module, pool, built };
 }

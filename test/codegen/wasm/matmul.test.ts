@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { relaxedSimdAvailable, type WasmFeature } from '../../../codegen/wasm/features.js';
 import { convertF32, type DType, type HostTensor, toF32 } from '../../../ir/index.js';
 import { checkAll, closeF32, draw, fc, type OpCase, randomF32, S, setupSuite, type Suite } from './harness.js';
 
@@ -87,12 +88,21 @@ function normCases(): OpCase[] {
   return out;
 }
 
-describe('wasm matmul, norm and softmax kernels', () => {
+// Both builds of the module: with relaxed SIMD's fused multiply-add (the default where the engine
+// has it) and with plain SIMD128 (what an engine without it gets).
+describe.each([['default features', undefined], ['plain SIMD128', [] as WasmFeature[]]])('wasm matmul, norm and softmax kernels (%s)', (_, features) => {
   let suite: Suite;
-  beforeAll(async () => { suite = await setupSuite([...cases(), ...normCases()]); });
+  beforeAll(async () => { suite = await setupSuite([...cases(), ...normCases()], features); });
   afterAll(async () => { await suite?.pool.dispose(); });
   it('match the reference at 1 and 2 threads', () => checkAll(suite));
   it('closeF32 rejects NaN', () => {
     if (closeF32(new Float32Array([NaN]), new Float32Array([1])) === undefined) throw new Error('NaN passed');
+  });
+});
+
+describe('relaxed SIMD', () => {
+  it('is available on Node (V8 turns it on behind a flag), so the fast build is the one tested', () => {
+    // Node 20's V8 has it behind --experimental-wasm-relaxed-simd, which features.ts turns on.
+    expect(relaxedSimdAvailable()).toBe(true);
   });
 });

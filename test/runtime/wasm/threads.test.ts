@@ -51,16 +51,20 @@ function embedGraph(): Graph {
 
 describe('wasm thread pool and step runner', () => {
   let module: CompiledModule;
+  // `pool` sleeps at once in every barrier (the path V8's wait32 corrupted); `spinning` spins
+  // first, as pools do by default.
   let pool: ThreadPool;
+  let spinning: ThreadPool;
   let chain: GraphKernels, embed: GraphKernels, lopsided: GraphKernels;
   beforeAll(async () => {
     chain = emitGraphKernels(chainGraph());
     embed = emitGraphKernels(embedGraph());
     lopsided = emitGraphKernels(lopsidedGraph());
     module = await compileModule(allKernels([chain, embed, lopsided]));
-    pool = await ThreadPool.create(module.module, new WasmMemory(), { threads: 2 });
+    pool = await ThreadPool.create(module.module, new WasmMemory(), { threads: 2, spinMicros: 0 });
+    spinning = await ThreadPool.create(module.module, new WasmMemory(), { threads: 2 });
   });
-  afterAll(async () => { await pool?.dispose(); });
+  afterAll(async () => { await pool?.dispose(); await spinning?.dispose(); });
 
   // First, while the module still runs as baseline code (the wait32 corruption showed there).
   it('keeps threads in step when they sleep in barriers', () => {
@@ -83,11 +87,13 @@ describe('wasm thread pool and step runner', () => {
     expect(launches).toBeGreaterThan(40);
     const first = runGraph(pool, module, chain, { inputs, nthreads: 1 }).outputs.y;
     expect(closeF32(first.data as Float32Array, want.data as Float32Array, 1e-3)).toBeUndefined();
-    for (let rep = 0; rep < 30; rep++) {
-      const got = runGraph(pool, module, chain, { inputs, nthreads: 2 }).outputs.y;
-      // Same work split per kernel is not guaranteed across thread counts, but each element's
-      // arithmetic is: the results must be bit-identical.
-      expect(Array.from(got.data as Float32Array)).toEqual(Array.from(first.data as Float32Array));
+    for (const p of [pool, spinning]) {
+      for (let rep = 0; rep < 30; rep++) {
+        const got = runGraph(p, module, chain, { inputs, nthreads: 2 }).outputs.y;
+        // Same work split per kernel is not guaranteed across thread counts, but each element's
+        // arithmetic is: the results must be bit-identical.
+        expect(Array.from(got.data as Float32Array)).toEqual(Array.from(first.data as Float32Array));
+      }
     }
   });
 
@@ -99,8 +105,9 @@ describe('wasm thread pool and step runner', () => {
     expect(Array.from(ok.data as Float32Array)).toEqual([12, 13, 14, 0, 1, 2]);
   });
 
-  it('rejects bad thread counts', () => {
+  it('rejects bad thread counts and spin times', async () => {
     expect(() => pool.run(0, 3)).toThrow(/nthreads must be in 1..2/);
+    await expect(ThreadPool.create(module.module, new WasmMemory(), { threads: 2, spinMicros: -1 })).rejects.toThrow(/spinMicros/);
   });
 
   it('shuts its workers down', async () => {
