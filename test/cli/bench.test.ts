@@ -137,6 +137,25 @@ describe.runIf(hasShared('models', 'stories260K'))('tessera bench', () => {
     expect(r.stdout).not.toMatch(/dispatches/);
   });
 
+  it('--profile times every wasm launch per kernel family and phase; other backends say they cannot', async () => {
+    const wasm = ['--prompt-tokens', '8', '--gen-tokens', '4', '--runs', '1', '--warmup', '0', '--backend', 'wasm', '--threads', '2', '--profile'];
+    const j = JSON.parse((await cli('bench', '-m', bin, ...wasm, '--json')).stdout);
+    const rows = j.profile as { phase: string; kernel: string; ms_per_step: number; launches_per_step: number }[];
+    for (const phase of ['prefill', 'decode']) {
+      const mine = rows.filter((r) => r.phase === phase);
+      // stories260K: 5 layers of 7 matmuls, plus the classifier.
+      expect(mine.filter((r) => r.kernel.startsWith('matmul_f32')).reduce((n, r) => n + r.launches_per_step, 0)).toBe(36);
+      expect(mine.find((r) => r.kernel.startsWith('embedding'))?.launches_per_step).toBe(1);
+      expect(mine.every((r) => r.ms_per_step >= 0)).toBe(true);
+    }
+    const table = await cli('bench', '-m', bin, ...wasm);
+    expect(table.stdout).toMatch(/^decode \(4 steps, [\d.]+ ms\/step profiled, [\d.]+ unprofiled\)/m);
+    expect(table.stdout).toMatch(/^ {2}matmul_f32 \[1, 512\] +[\d.]+ +1\.0 +[\d.]+ %$/m);
+    const ref = await cli('bench', '-m', bin, ...tiny, '--profile');
+    expect(ref.code).toBe(0);
+    expect(ref.stderr).toMatch(/the reference backend cannot profile its launches; --profile ignored/);
+  });
+
   it('rejects counts that do not fit the context, and bad numbers', async () => {
     const long = await cli('bench', '-m', bin, '--backend', 'reference', '--prompt-tokens', '500', '--gen-tokens', '100');
     expect(long.code).toBe(1);
