@@ -6,7 +6,7 @@ import { ARG_SLOT_BYTES, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES } from '../../codeg
 import type { WasmKernel } from '../../codegen/wasm/kernel.js';
 import type { CompiledModule } from '../../codegen/wasm/module.js';
 import type { WasmProgram } from '../../codegen/wasm/program.js';
-import { type DimBindings, evalDim, shapeToString } from '../../ir/dim.js';
+import { type Dim, type DimBindings, evalDim, shapeToString } from '../../ir/dim.js';
 import type { Value } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
 import { formatWeight } from '../../ir/printer.js';
@@ -28,10 +28,21 @@ interface Launch {
   readonly label: string;
 }
 
+/**
+ * Where a step writes its run-time dims: each distinct dim (by its canonical key) is evaluated
+ * once per step and stored into every argument-block word that takes it (i32 word indices).
+ */
+interface DimSlots {
+  readonly dim: Dim;
+  readonly shifted: boolean;
+  readonly words: Uint32Array;
+}
+
 interface Step {
   readonly program: WasmProgram;
   readonly plan: number;
   readonly launches: readonly Launch[];
+  readonly dimSlots: readonly DimSlots[];
   readonly tokens: number;
   readonly pos: number;
   readonly logits: number;
@@ -45,6 +56,21 @@ export interface WasmExecutorOptions {
   readonly contextLength: number;
   readonly vocabSize: number;
   readonly threads?: number;
+}
+
+/** Groups every launch's dim words by distinct dim, so a step evaluates each dim once. */
+function dimSlots(launches: readonly Launch[]): DimSlots[] {
+  const groups = new Map<string, { dim: Dim; shifted: boolean; words: number[] }>();
+  for (const l of launches) {
+    const first = (l.block >>> 2) + l.kernel.bindings.length;
+    l.kernel.dims.forEach((d, i) => {
+      const key = `${l.shiftedAppend ? 'shifted ' : ''}${typeof d === 'number' ? d : d.key}`;
+      const g = groups.get(key) ?? { dim: d, shifted: l.shiftedAppend, words: [] };
+      g.words.push(first + i);
+      groups.set(key, g);
+    });
+  }
+  return [...groups.values()].map((g) => ({ dim: g.dim, shifted: g.shifted, words: Uint32Array.from(g.words) }));
 }
 
 /** A kernel's family: its name without the source hash (`matmul_f32_1a2b…` → `matmul_f32`). */
@@ -167,7 +193,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
         if (!logitsValue) throw new Error(`graph @${g.name} has no logits output`);
         const nextValue = g.output('next');
         return {
-          program: p, plan, launches, tokens: input('tokens'), pos: input('pos'), logits: addressOf(p.plan.storageOf.get(logitsValue)!),
+          program: p, plan, launches, dimSlots: dimSlots(launches), tokens: input('tokens'), pos: input('pos'), logits: addressOf(p.plan.storageOf.get(logitsValue)!),
           ...(nextValue ? { next: addressOf(p.plan.storageOf.get(nextValue)!) } : {}), appends,
         };
       };
@@ -217,18 +243,19 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
     mem.i32(step.tokens, S).set(tokens);
     const pos = mem.i32(step.pos, S);
     for (let i = 0; i < S; i++) pos[i] = P + i;
+    // One view for all argument words: a decode step is ~2 ms, and a view per launch showed.
+    const words = mem.u32(0, mem.used >>> 2);
     const dims: DimBindings = { S, P };
     const appendDims: DimBindings = { S, P: 0 };
-    for (const l of step.launches) {
-      const words = mem.u32(l.block + l.kernel.bindings.length * ARG_SLOT_BYTES, l.kernel.dims.length);
-      const env = l.shiftedAppend ? appendDims : dims;
-      l.kernel.dims.forEach((d, i) => { words[i] = evalDim(d, env); });
+    for (const slot of step.dimSlots) {
+      const value = evalDim(slot.dim, slot.shifted ? appendDims : dims);
+      for (const w of slot.words) words[w] = value;
     }
     for (const a of step.appends) {
-      mem.u32(a.launch.block + a.slot * ARG_SLOT_BYTES, 1)[0] = a.base + P * a.rowBytes;
+      words[(a.launch.block >>> 2) + a.slot] = a.base + P * a.rowBytes;
       // The (empty) past operand: point it at the same place, it is read for zero rows.
       a.launch.kernel.bindings.forEach((b, i) => {
-        if (b.kind === 'operand' && b.index === 0) mem.u32(a.launch.block + i * ARG_SLOT_BYTES, 1)[0] = a.base + P * a.rowBytes;
+        if (b.kind === 'operand' && b.index === 0) words[(a.launch.block >>> 2) + i] = a.base + P * a.rowBytes;
       });
     }
     this.pool.run(step.plan);
