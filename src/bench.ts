@@ -104,10 +104,17 @@ async function runOnce(ex: Executor, prompt: readonly number[], genTokens: numbe
   const prefillDispatches = dispatchCount(ex);
   let dispatches = 0;
   const t1 = performance.now();
+  // Greedy decoding as `generate` does it: the backend picks the token (WebGPU and wasm compute the
+  // argmax in the graph, so no logits are copied out), except for the last step, whose logits
+  // are read to check that the backend really computed them.
+  let next = argmax(logits);
   for (let i = 0; i < genTokens; i++) {
-    const next = argmax(logits);
     generated.push(next);
-    logits = await ex.forward([next], 'last');
+    if (i < genTokens - 1) {
+      next = await ex.forwardGreedy([next]);
+    } else {
+      logits = await ex.forward([next], 'last');
+    }
     dispatches += dispatchCount(ex) ?? 0;
   }
   const decodeMs = performance.now() - t1;

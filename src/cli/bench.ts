@@ -19,8 +19,8 @@ registerCommand({
   args: '',
   positionals: { min: 0, max: 0 },
   description: `Runs a seeded random prompt of --prompt-tokens ids through the model in one forward pass
-(prefill), then --gen-tokens single-token forward passes, each feeding back the argmax of the
-last logits (greedy decode). After --warmup unmeasured runs it measures --runs runs, each from an
+(prefill), then --gen-tokens single-token forward passes, each feeding back the greedy token
+(greedy decode, as generate does it: wasm and WebGPU take the argmax in the graph). After --warmup unmeasured runs it measures --runs runs, each from an
 empty KV cache, and reports the median tokens/s of each phase. No tokenizer is needed. Peak RSS is
 the process's high-water mark, so it includes loading the weights.`,
   options: {
