@@ -1,6 +1,16 @@
 // Choosing and building an executor: reference (the TypeScript interpreter), wasm (AssemblyScript
 // kernels on every core), webgpu (WGSL through Dawn or a browser), or auto (WebGPU when a hardware
 // adapter can hold the model, otherwise WebAssembly), always with a sentence saying which and why.
+// When auto chose WebGPU and the device then cannot hold the model (out of memory, device lost, a
+// graph it cannot lower), openExecutor falls back to WebAssembly and the reason says why; a
+// backend asked for by name fails with that error instead.
+//
+// Environment (for tests, and to see how a model behaves on a smaller device):
+//   TESSERA_WEBGPU_MAX_BINDING=<bytes>   caps maxStorageBufferBindingSize for code generation, so
+//                                        weights over it are split into row ranges
+//   TESSERA_WEBGPU_MEMORY_BUDGET=<bytes> the model's device buffers may take at most this much;
+//                                        beyond it allocation fails as out of memory would
+//   TESSERA_WEBGPU_ALLOW_SOFTWARE=1      auto may choose a software adapter (lavapipe, …)
 import { type CompiledModule, compileModule } from '../codegen/wasm/module.js';
 import { lowerGraphToWasm, programKernels, type WasmProgram } from '../codegen/wasm/program.js';
 import { lowerGraphToWgsl, type WgslProgram } from '../codegen/wgsl/program.js';
@@ -12,6 +22,7 @@ import type { Executor, LogitsWanted } from '../runtime/executor.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 import { acquireGpu, destroyGpu, type GpuContext } from '../runtime/webgpu/device.js';
+import { GpuResourceError } from '../runtime/webgpu/errors.js';
 import { WasmExecutor } from '../runtime/wasm/executor.js';
 import { WebGpuExecutor } from '../runtime/webgpu/executor.js';
 
@@ -43,15 +54,28 @@ function weightBytes(g: Graph): number {
   return g.params.reduce((n, p) => n + storageBytes(p.type.dtype, p.type.shape as number[]), 0);
 }
 
-// One device per process: models opened one after another reuse it, and with it the compiled pipelines.
+// One device per process: models opened one after another reuse it, and with it the compiled
+// pipelines. A lost device is replaced by a fresh one on the next open.
 let sharedGpu: Promise<GpuContext> | undefined;
-function gpuContext(): Promise<GpuContext> {
+export async function gpuContext(): Promise<GpuContext> {
+  if (sharedGpu && (await sharedGpu.catch(() => undefined))?.lostInfo()) sharedGpu = undefined;
   sharedGpu ??= acquireGpu().catch((e: unknown) => {
     sharedGpu = undefined;
     throw e;
   });
   return sharedGpu;
 }
+
+/** A positive whole number of bytes from the environment, or undefined when unset. */
+function envBytes(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === '') return undefined;
+  const v = Number(text);
+  if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive whole number of bytes, got '${text}'`);
+  return v;
+}
+
+const allowSoftwareGpu = (): boolean => ['1', 'true', 'yes'].includes(process.env.TESSERA_WEBGPU_ALLOW_SOFTWARE ?? '');
 
 /** The graph cannot run on the chosen backend (an op it has no kernel for, an artifact without its kernels). */
 export class BackendError extends Error {
@@ -77,12 +101,42 @@ export async function resolveBackend(backend: BackendName): Promise<ResolvedBack
     return { name: 'wasm', why: `no WebGPU adapter (${(e as Error).message})` };
   }
   if (ctx.adapterInfo.isSoftware) {
+    if (allowSoftwareGpu()) return { name: 'webgpu', why: `${ctx.adapterInfo.description} (a software adapter, allowed by TESSERA_WEBGPU_ALLOW_SOFTWARE)` };
     // Nothing will run on it: give the device (and Dawn's threads) back.
     sharedGpu = undefined;
     await destroyGpu(ctx);
     return { name: 'wasm', why: `the only WebGPU adapter is a software one (${ctx.adapterInfo.description})` };
   }
   return { name: 'webgpu', why: ctx.adapterInfo.description || ctx.adapterInfo.vendor };
+}
+
+/** `auto` made this choice (a backend asked for by name carries why 'requested'). */
+function chosenByAuto(backend: ResolvedBackend): boolean {
+  return backend.why !== 'requested';
+}
+
+/**
+ * The CPU backend to use instead, when auto chose WebGPU and `error` says the device cannot run
+ * the model (out of memory, device lost, a graph its kernels cannot cover); else undefined.
+ */
+export function cpuFallback(backend: ResolvedBackend, error: unknown): ResolvedBackend | undefined {
+  if (backend.name !== 'webgpu' || !chosenByAuto(backend)) return undefined;
+  if (!(error instanceof GpuResourceError || error instanceof BackendError)) return undefined;
+  return { name: 'wasm', why: `WebGPU could not run the model, so the CPU does: ${error.message}` };
+}
+
+/**
+ * createExecutor, falling back to the CPU under auto as `cpuFallback` says. `request` builds the
+ * request for the backend that will run: the graphs' pass pipeline depends on it.
+ */
+export async function openExecutor(backend: ResolvedBackend, request: (backend: ResolvedBackend) => ExecutorRequest): Promise<BackendChoice> {
+  try {
+    return await createExecutor(backend, request(backend));
+  } catch (e) {
+    const fallback = cpuFallback(backend, e);
+    if (!fallback) throw e;
+    return createExecutor(fallback, request(fallback));
+  }
 }
 
 export async function createExecutor(backend: ResolvedBackend, req: ExecutorRequest): Promise<BackendChoice> {
@@ -95,12 +149,16 @@ export async function createExecutor(backend: ResolvedBackend, req: ExecutorRequ
   if (backend.name === 'wasm') return onCpu(backend.why);
   const ctx = await gpuContext();
   const need = weightBytes(req.graphs.last);
-  const max = Math.min(ctx.limits.maxBufferSize ?? 0, ctx.limits.maxStorageBufferBindingSize ?? 0);
-  const biggest = Math.max(...req.graphs.last.params.map((p) => storageBytes(p.type.dtype, p.type.shape as number[])));
-  if (biggest > max && backend.why !== 'requested') {
-    return onCpu(`the largest weight (${biggest} bytes) exceeds what the adapter binds at once (${max})`);
-  }
-  return { executor: await webgpu(ctx, req), reason: `webgpu: ${backend.why === 'requested' ? ctx.adapterInfo.description || ctx.adapterInfo.vendor : backend.why}, ${(need / 2 ** 20).toFixed(1)} MiB of weights` };
+  // Weights over one storage binding are bound in row ranges (codegen/wgsl/split.ts), so size
+  // alone no longer sends auto to the CPU; a device that cannot hold them fails allocation instead.
+  return { executor: await webgpu(ctx, req), reason: `webgpu: ${chosenByAuto(backend) ? backend.why : ctx.adapterInfo.description || ctx.adapterInfo.vendor}, ${(need / 2 ** 20).toFixed(1)} MiB of weights` };
+}
+
+/** The device's WGSL target, its storage binding size capped by TESSERA_WEBGPU_MAX_BINDING when set. */
+export function deviceTarget(ctx: GpuContext): WgslTarget {
+  const target = wgslTargetFor(ctx.features, ctx.limits, ctx.adapterInfo.isSoftware);
+  const cap = envBytes('TESSERA_WEBGPU_MAX_BINDING');
+  return cap === undefined ? target : { ...target, maxStorageBindingSize: Math.min(cap, target.maxStorageBindingSize) };
 }
 
 async function webgpu(ctx: GpuContext, req: ExecutorRequest) {
@@ -108,13 +166,13 @@ async function webgpu(ctx: GpuContext, req: ExecutorRequest) {
   let programs = req.precompiled?.webgpu?.(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535);
   if (!programs) {
     try {
-      programs = lowerStepGraphs(req.graphs, wgslTargetFor(ctx.features, ctx.limits, ctx.adapterInfo.isSoftware), ctxLen, req.maxChunk);
+      programs = lowerStepGraphs(req.graphs, deviceTarget(ctx), ctxLen, req.maxChunk);
     } catch (e) {
       throw new BackendError(`the webgpu backend cannot run this graph: ${(e as Error).message}`);
     }
   }
-  const executor = await WebGpuExecutor.create(ctx, programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize });
-  return executor;
+  const memoryBudget = envBytes('TESSERA_WEBGPU_MEMORY_BUDGET');
+  return WebGpuExecutor.create(ctx, programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, ...(memoryBudget ? { memoryBudget } : {}) });
 }
 
 async function wasm(req: ExecutorRequest): Promise<WasmExecutor> {

@@ -1,17 +1,18 @@
-// Ahead-of-time compilation: build the model's step graphs, run the pass pipeline, evaluate and
-// pack every weight, lower to each target's kernels, and write an artifact folder that loads
-// without any of this.
+// Ahead-of-time compilation: build the model's graphs (a decoder's step graphs, an encoder's
+// batch graph), run the pass pipeline, evaluate and pack every weight, lower to each target's
+// kernels, and write an artifact folder that loads without any of this.
 import { readFileSync, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeArtifact } from '../codegen/artifact/write.js';
 import { WEBGPU_DEFAULT_TARGET, type WgslTarget } from '../codegen/wgsl/target.js';
 import { ggufMetadataBytes } from '../models/formats/gguf-writer.js';
 import { GgufStore } from '../models/formats/gguf.js';
+import type { ModelSource } from '../models/open.js';
 import { findPass } from '../passes/registry.js';
 import { compileModule } from '../codegen/wasm/module.js';
 import { programKernels, type WasmProgram } from '../codegen/wasm/program.js';
-import { lowerStepGraphs, lowerStepGraphsToWasm } from './backends.js';
-import { Model, paramResolver } from './model.js';
+import { decoderUnit, encoderUnit } from './compile-units.js';
+import { modelTask, paramResolver } from './model.js';
 import { pipelineTransform } from './passes.js';
 import { packageVersion } from './cli/version.js';
 
@@ -28,8 +29,10 @@ export interface CompileOptions {
   /** Quantize matmul weights (Q8_0 / Q4_0 GGUF blocks). */
   readonly quantize?: 'q8_0' | 'q4_0';
   readonly tokenizer?: string;
-  /** Longest prompt chunk a compiled GPU step takes. */
+  /** Longest prompt chunk a compiled decoder step takes. */
   readonly maxChunk?: number;
+  /** Rows per pass a compiled encoder program holds (default 8); rows are padded up to the context. */
+  readonly maxBatch?: number;
   /** Device limits the WGSL kernels may assume (default: what every WebGPU device offers). */
   readonly gpu?: WgslTarget;
   readonly onProgress?: (phase: string, done: number, total: number) => void;
@@ -42,6 +45,7 @@ export interface CompileSummary {
   readonly tensors: number;
   /** WGSL files plus cpu.wasm. */
   readonly kernelFiles: number;
+  /** Nodes of each stored graph, by role. */
   readonly nodes: Readonly<Record<string, number>>;
   readonly targets: readonly CompileTarget[];
 }
@@ -54,11 +58,11 @@ function pipelineFor(opts: CompileOptions): string {
 }
 
 /** The tokenizer files an artifact carries: a copy, or a GGUF model's vocabulary as a metadata-only GGUF. */
-function tokenizerFiles(model: Model): { file: string; bytes: Uint8Array }[] {
-  const path = model.source.tokenizerPath;
+function tokenizerFiles(source: ModelSource): { file: string; bytes: Uint8Array }[] {
+  const path = source.tokenizerPath;
   if (!path) return [];
-  if (model.source.store instanceof GgufStore && path === model.source.path) {
-    return [{ file: 'tokenizer.gguf', bytes: ggufMetadataBytes(model.source.store.metadata, (k) => k.startsWith('tokenizer.') || k === 'general.architecture') }];
+  if (source.store instanceof GgufStore && path === source.path) {
+    return [{ file: 'tokenizer.gguf', bytes: ggufMetadataBytes(source.store.metadata, (k) => k.startsWith('tokenizer.') || k === 'general.architecture') }];
   }
   const files = [{ file: basename(path).endsWith('.json') ? 'tokenizer.json' : 'tokenizer.bin', bytes: readFileSync(path) }];
   const config = join(dirname(path), 'tokenizer_config.json');
@@ -74,25 +78,26 @@ export async function compile(modelPath: string, opts: CompileOptions): Promise<
   const targets = opts.targets ?? COMPILE_TARGETS;
   // The graphs serve every target, so the pipeline is the one of the most limited target.
   const target = targets.includes('wasm') ? 'wasm' : targets.includes('webgpu') ? 'webgpu' : undefined;
-  const model = Model.load(modelPath, { ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}), transform: pipelineTransform(passes, target) });
-  lap('read');
-  const graphs = { last: model.graph({ logits: 'last' }), all: model.graph({ logits: 'all' }) };
-  lap('passes');
-  const webgpu = targets.includes('webgpu') ? lowerStepGraphs(graphs, opts.gpu ?? WEBGPU_DEFAULT_TARGET, model.config.maxPositions, opts.maxChunk) : undefined;
+  const unitOptions = { tokenizer: opts.tokenizer, transform: pipelineTransform(passes, target), maxChunk: opts.maxChunk, maxBatch: opts.maxBatch };
+  const unit = modelTask(modelPath) === 'decoder' ? decoderUnit(modelPath, unitOptions) : encoderUnit(modelPath, unitOptions);
+  const { source, graphs } = unit;
+  // Reading headers, building the graphs and running the passes.
+  lap('graphs');
+  const webgpu = targets.includes('webgpu') ? unit.lowerWebgpu(opts.gpu ?? WEBGPU_DEFAULT_TARGET) : undefined;
   let wasm: { binary: Uint8Array; kernels: string[]; features: readonly string[]; programs: Record<string, WasmProgram> } | undefined;
   if (targets.includes('wasm')) {
-    const programs = lowerStepGraphsToWasm(graphs, model.config.maxPositions, opts.maxChunk);
-    const module = await compileModule(programKernels([programs.last, programs.all]));
+    const programs = unit.lowerWasm();
+    const module = await compileModule(programKernels(Object.values(programs)));
     wasm = { binary: module.binary, kernels: module.kernels.map((k) => k.name), features: module.features, programs };
   }
   lap('codegen');
   const written = writeArtifact(opts.out, {
     tessera: packageVersion(),
-    model: { source: model.source.path, sourceFormat: model.source.format, config: model.config as unknown as Record<string, unknown> },
+    model: { source: source.path, sourceFormat: source.format, config: source.config as unknown as Record<string, unknown> },
     passes,
     graphs,
-    resolve: paramResolver(model.source),
-    tokenizer: tokenizerFiles(model),
+    resolve: paramResolver(source),
+    tokenizer: tokenizerFiles(source),
     ...(webgpu ? { webgpu } : {}),
     ...(wasm ? { wasm } : {}),
     onProgress: opts.onProgress,
@@ -101,6 +106,6 @@ export async function compile(modelPath: string, opts: CompileOptions): Promise<
   for (const [k, v] of Object.entries(written.phaseMs)) phaseMs[`write.${k}`] = v;
   return {
     dir: written.dir, phaseMs, weightBytes: written.weightBytes, tensors: written.tensors, kernelFiles: written.kernelFiles,
-    nodes: { last: graphs.last.nodes.length, all: graphs.all.nodes.length }, targets,
+    nodes: Object.fromEntries(Object.entries(graphs).map(([role, g]) => [role, g.nodes.length])), targets,
   };
 }

@@ -1,21 +1,34 @@
-// A loaded encoder model (BERT): sentence embeddings, and relevance scores from a cross-encoder,
-// on the reference interpreter. Inputs of different lengths are batched with right padding and
-// an attention mask; the graph binds B (rows) and S (padded length) from the input shapes.
+// A loaded encoder model (BERT): sentence embeddings, and relevance scores from a cross-encoder.
+// Inputs of different lengths are batched with right padding and an attention mask; the graph
+// binds B (rows) and S (padded length) from the input shapes. Encoder.load runs the reference
+// interpreter; Encoder.open runs one batch graph on a backend. Both take compiled artifacts.
+import type { LoadedArtifact } from '../codegen/artifact/read.js';
 import type { Graph } from '../ir/graph.js';
 import { type HostTensor, i32 } from '../ir/tensor.js';
-import { buildEncoderGraph, type EncoderGraphOptions, encoderOutputs } from '../models/arch/encoder.js';
+import { buildEncoderGraph, type EncoderGraphOptions, type EncoderOutput, encoderOutputs, ENCODER_OUTPUTS } from '../models/arch/encoder.js';
 import type { EncoderWeights } from '../models/arch/encoder-weights.js';
 import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
-import { openModel, type ModelSource } from '../models/open.js';
+import type { ModelSource } from '../models/open.js';
 import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
+import type { BatchExecutor } from '../runtime/batch/executor.js';
 import { interpret, type ParamResolver } from '../runtime/reference/interpreter.js';
+import { createBatchExecutor, encoderBounds } from './encoder-backends.js';
 import { type LoadOptions, paramResolver } from './model.js';
+import { chooseBackend, openSource } from './open-source.js';
+import { pipelineTransform } from './passes.js';
 
 export interface EncoderLoadOptions extends LoadOptions {
-  /** Rows per forward pass (default 32): bounds memory, since every row is padded to the longest. */
+  /**
+   * Rows per forward pass: bounds memory, since every row is padded to the longest. Default 32 on
+   * the reference interpreter; on a backend, the rows its compiled program holds (8 unless an
+   * artifact says otherwise), which is also the most it takes.
+   */
   readonly batchSize?: number;
 }
+
+/** The graph an artifact stores for an encoder, and the one Encoder.open runs. */
+const BATCH_GRAPH = 'batch';
 
 /** Input the model cannot take: ids outside the vocabulary, ragged token types, text without a tokenizer. */
 export class EncoderInputError extends Error {
@@ -66,19 +79,21 @@ export interface EncoderInfo {
 
 export class Encoder {
   readonly config: ModelConfig;
-  readonly weights: EncoderWeights;
+  /** Which backend runs the encoder, and why. */
+  backendReason = 'reference: Encoder.load';
   private readonly params: ParamResolver;
   private readonly graphs = new Map<string, Graph>();
   private readonly batchSize: number;
+  private encoderWeights?: EncoderWeights;
+  private exec?: BatchExecutor;
   private tok?: Tokenizer;
   private specials?: { readonly cls: number; readonly sep: number };
 
-  private constructor(readonly source: ModelSource, private readonly opts: EncoderLoadOptions) {
+  private constructor(readonly source: ModelSource, private readonly opts: EncoderLoadOptions, private readonly artifact?: LoadedArtifact, private readonly target?: string) {
     this.config = source.config;
     if (this.config.task === 'decoder') {
       throw new ConfigError(source.path, `a ${this.config.family} decoder (${this.config.architecture}) is not an encoder; load it with Model to generate text`);
     }
-    this.weights = source.encoderWeights();
     this.params = paramResolver(source);
     this.batchSize = opts.batchSize ?? 32;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
@@ -86,16 +101,75 @@ export class Encoder {
     this.graph();
   }
 
+  /** Opens an encoder (model directory or compiled artifact) on the reference interpreter. */
   static load(path: string, opts: EncoderLoadOptions = {}): Encoder {
-    return new Encoder(openModel(path, opts), opts);
+    const { source, artifact } = openSource(path, opts);
+    return new Encoder(source, opts, artifact);
   }
 
-  /** The graph for these outputs (after the configured passes); cached. */
+  /**
+   * Opens an encoder on a backend ('auto' by default: WebGPU on a hardware adapter, else wasm).
+   * An artifact runs the kernels it was compiled with, without the compiler.
+   */
+  static async open(path: string, opts: EncoderLoadOptions = {}): Promise<Encoder> {
+    const { source, artifact } = openSource(path, opts);
+    // Decide the backend first: the pass pipeline depends on what its kernels cover.
+    const backend = await chooseBackend(path, opts.backend, artifact);
+    const e = new Encoder(source, opts, artifact, backend.name === 'reference' ? undefined : backend.name);
+    if (backend.name === 'reference') {
+      e.backendReason = `reference: ${backend.why}`;
+      return e;
+    }
+    const choice = await createBatchExecutor(backend, {
+      graph: e.graph(),
+      params: e.params,
+      bounds: encoderBounds(e.config, opts.batchSize),
+      threads: opts.threads,
+      ...(artifact ? {
+        precompiled: {
+          webgpu: (maxWg: number) => artifact.webgpuPrograms(maxWg)?.[BATCH_GRAPH],
+          wasm: async () => {
+            const t = await artifact.wasmTarget();
+            return t && { module: t.module, program: t.programs[BATCH_GRAPH] };
+          },
+        },
+      } : {}),
+    });
+    e.exec = choice.executor;
+    e.backendReason = choice.reason;
+    return e;
+  }
+
+  /** True when loaded from a compiled artifact. */
+  get compiled(): boolean {
+    return this.artifact !== undefined;
+  }
+
+  /** 'reference', 'wasm' or 'webgpu'. */
+  get backend(): string {
+    return this.exec?.backend ?? 'reference';
+  }
+
+  /** Where each weight of the checkpoint lives (a compiled artifact has none: its graph is fixed). */
+  get weights(): EncoderWeights {
+    this.encoderWeights ??= this.source.encoderWeights();
+    return this.encoderWeights;
+  }
+
+  /** The graph for these outputs (after the configured passes); cached. An artifact has one fixed graph. */
   graph(opts: EncoderGraphOptions = {}): Graph {
+    const fixed = this.artifact?.graphs[BATCH_GRAPH];
+    if (this.artifact) {
+      if (!fixed) throw new ConfigError(this.source.path, `the artifact holds no ${BATCH_GRAPH} graph (it has ${Object.keys(this.artifact.graphs).join(', ')})`);
+      this.checkFixed(fixed, opts);
+      return fixed;
+    }
     const key = JSON.stringify(opts);
     let g = this.graphs.get(key);
     if (!g) {
       g = buildEncoderGraph(this.config, this.weights, (n) => this.source.leafType(n), opts);
+      const passes = pipelineTransform(this.opts.passes, this.target);
+      if (passes) g = passes(g);
       if (this.opts.transform) g = this.opts.transform(g);
       this.graphs.set(key, g);
     }
@@ -103,7 +177,7 @@ export class Encoder {
   }
 
   get hasClassifier(): boolean {
-    return this.weights.classifier !== undefined;
+    return this.outputs().includes('scores');
   }
 
   info(): EncoderInfo {
@@ -119,9 +193,30 @@ export class Encoder {
       vocabSize: c.vocabSize,
       maxPositions: c.maxPositions,
       typeVocabSize: c.typeVocabSize,
-      outputs: encoderOutputs(this.weights),
+      outputs: this.outputs(),
       ...(this.source.tokenizerPath ? { tokenizer: this.source.tokenizerPath } : {}),
     };
+  }
+
+  /** Frees the backend's threads or device buffers. */
+  async dispose(): Promise<void> {
+    await this.exec?.dispose();
+    this.exec = undefined;
+  }
+
+  /** The outputs the model supports: what the checkpoint allows, or what the fixed graph returns. */
+  private outputs(): EncoderOutput[] {
+    if (!this.artifact) return encoderOutputs(this.weights);
+    const g = this.graph();
+    return ENCODER_OUTPUTS.filter((o) => g.output(o));
+  }
+
+  /** A fixed graph (artifact or backend) serves only the outputs it returns, and no hidden states. */
+  private checkFixed(g: Graph, opts: EncoderGraphOptions): void {
+    const missing = (opts.outputs ?? []).filter((o) => !g.output(o));
+    if (!opts.hiddenStates && !missing.length) return;
+    const has = ENCODER_OUTPUTS.filter((o) => g.output(o)).join(', ');
+    throw new EncoderInputError(`${this.source.path}: the ${this.artifact ? 'compiled' : this.backend} batch graph returns ${has} only, not ${opts.hiddenStates ? 'hidden states' : missing.join(', ')}; use the reference interpreter on the model files for other outputs`);
   }
 
   get tokenizer(): Tokenizer {
@@ -145,14 +240,17 @@ export class Encoder {
       if (r.tokenTypes) types.set(r.tokenTypes, b * S);
       mask.fill(1, b * S, b * S + r.ids.length);
     });
-    const g = this.graph(opts);
+    const exec = this.exec;
+    if (exec) this.checkFixed(exec.graph, opts);
+    const g = exec ? exec.graph : this.graph(opts);
     const inputs: Record<string, HostTensor> = {
       tokens: i32([B, S], tokens),
       pos: i32([S], Array.from({ length: S }, (_, i) => i)),
       mask: i32([B, S], mask),
     };
     if (g.inputs.some((v) => v.name === 'token_types')) inputs.token_types = i32([B, S], types);
-    return interpret(g, { inputs, params: this.params }).outputs;
+    if (!exec) return interpret(g, { inputs, params: this.params }).outputs;
+    return exec.run(inputs, opts.outputs ?? g.outputs.map((o) => o.name));
   }
 
   /**
@@ -214,7 +312,9 @@ export class Encoder {
   }
 
   private *batches(rows: readonly EncoderRow[]): Generator<readonly EncoderRow[]> {
-    for (let i = 0; i < rows.length; i += this.batchSize) yield rows.slice(i, i + this.batchSize);
+    // A backend's buffers hold at most its bound of rows.
+    const n = this.exec ? Math.min(this.opts.batchSize ?? this.exec.bounds.B, this.exec.bounds.B) : this.batchSize;
+    for (let i = 0; i < rows.length; i += n) yield rows.slice(i, i + n);
   }
 
   private checkRow(r: EncoderRow, i: number): void {

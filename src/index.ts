@@ -11,4 +11,5 @@ export { loadTokenizer } from '../models/tokenizers/load.js';
 export type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 export * as ir from '../ir/index.js';
 export { compile, type CompileOptions, type CompileSummary } from './compile.js';
-export { BACKENDS, type BackendName } from './backends.js';
+export { BACKENDS, type BackendName, BackendError } from './backends.js';
+export { GpuResourceError, GpuOutOfMemoryError, GpuDeviceLostError } from '../runtime/webgpu/errors.js';

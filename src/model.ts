@@ -10,13 +10,13 @@ import type { WgslProgram } from '../codegen/wgsl/program.js';
 import type { CompiledModule } from '../codegen/wasm/module.js';
 import type { WasmProgram } from '../codegen/wasm/program.js';
 import { openModel, type ModelSource, type OpenOptions } from '../models/open.js';
-import { artifactSource } from './artifact-source.js';
 import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { Executor } from '../runtime/executor.js';
 import { generateTokens, type GeneratedToken, type GenerateParams, type GenerationStats } from '../runtime/generate.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
-import { BackendError, type BackendName, createExecutor, resolveBackend } from './backends.js';
+import { type BackendName, openExecutor } from './backends.js';
+import { chooseBackend, openSource } from './open-source.js';
 import { pipelineTransform } from './passes.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 
@@ -81,26 +81,24 @@ export class Model {
     const m = Model.create(path, opts);
     const artifact = m.artifact;
     // Decide the backend first: the pass pipeline depends on what its kernels cover.
-    let backend = await resolveBackend(opts.backend ?? 'auto');
-    if (artifact && backend.name !== 'reference' && !artifact.manifest.targets[backend.name]) {
-      // An artifact runs only the kernels it was compiled with (or the interpreter).
-      const has = Object.keys(artifact.manifest.targets);
-      if (opts.backend && opts.backend !== 'auto') throw new BackendError(`${path} was compiled for ${has.join(', ') || 'no kernel target'}, not ${backend.name}: compile again with --target ${backend.name}`);
-      backend = has.includes('wasm') ? { name: 'wasm', why: `${backend.why}; the artifact has no ${backend.name} kernels` } : { name: 'reference', why: `the artifact has no ${backend.name} kernels` };
-    }
-    m.target = backend.name === 'reference' ? undefined : backend.name;
-    const choice = await createExecutor(backend, {
-      graphs: m.stepGraphs(),
-      params: paramResolver(m.source),
-      config: m.config,
-      maxChunk: opts.maxChunk,
-      threads: opts.threads,
-      ...(artifact ? {
-        precompiled: {
-          webgpu: (maxWg: number) => artifact.webgpuPrograms(maxWg) as Record<'last' | 'all', WgslProgram> | undefined,
-          wasm: async () => (await artifact.wasmTarget()) as { module: CompiledModule; programs: Record<'last' | 'all', WasmProgram> } | undefined,
-        },
-      } : {}),
+    const backend = await chooseBackend(path, opts.backend, artifact);
+    // The request is made for the backend that runs: falling back from WebGPU to the CPU needs
+    // graphs from the CPU's pass pipeline.
+    const choice = await openExecutor(backend, (chosen) => {
+      m.target = chosen.name === 'reference' ? undefined : chosen.name;
+      return {
+        graphs: m.stepGraphs(),
+        params: paramResolver(m.source),
+        config: m.config,
+        maxChunk: opts.maxChunk,
+        threads: opts.threads,
+        ...(artifact ? {
+          precompiled: {
+            webgpu: (maxWg: number) => artifact.webgpuPrograms(maxWg) as Record<'last' | 'all', WgslProgram> | undefined,
+            wasm: async () => (await artifact.wasmTarget()) as { module: CompiledModule; programs: Record<'last' | 'all', WasmProgram> } | undefined,
+          },
+        } : {}),
+      };
     });
     m.exec = choice.executor;
     m.backendReason = choice.reason;
@@ -109,11 +107,8 @@ export class Model {
 
   /** A model directory/file, or a compiled artifact folder (which runs without the compiler). */
   private static create(path: string, opts: LoadOptions): Model {
-    if (!isArtifactDir(path)) return new Model(openModel(path, opts), opts);
-    if (opts.transform || (opts.passes && opts.passes !== 'none')) throw new ConfigError(path, 'a compiled artifact already ran its passes; --passes applies when compiling');
-    const artifact = readArtifact(path);
-    const source = artifactSource(artifact);
-    return new Model(opts.tokenizer ? { ...source, tokenizerPath: opts.tokenizer } : source, opts, artifact);
+    const { source, artifact } = openSource(path, opts);
+    return new Model(source, opts, artifact);
   }
 
   /** True when loaded from a compiled artifact. */

@@ -4,7 +4,9 @@ import type { BindingRef } from '../kernel.js';
 import type { WasmTargetData } from '../wasm/serialize.js';
 
 export const ARTIFACT_FORMAT = 'tessera-artifact';
-export const ARTIFACT_VERSION = 1;
+// 2: WGSL kernels may bind row ranges of a split weight (`rows` on an operand binding), and the
+// CPU module may use relaxed SIMD (`features`); a version-1 reader would bind whole weights.
+export const ARTIFACT_VERSION = 2;
 export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.bin';
 /** Weights start on this boundary in weights.bin (any SIMD load or GPU copy can use them in place). */

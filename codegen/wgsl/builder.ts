@@ -5,10 +5,11 @@ import { type Dim, dimFn } from '../../ir/dim.js';
 import { storageBytes } from '../../ir/dtype.js';
 import type { Node, Value } from '../../ir/graph.js';
 import { typeToString } from '../../ir/types.js';
-import type { BindingRef, KernelCondition, ScratchSize } from '../kernel.js';
+import type { KernelCondition, ScratchSize } from '../kernel.js';
 import { kernelRuntime } from './kernel-runtime.js';
+import { type RowRange, rowBytes } from './split.js';
 import type { WgslTarget } from './target.js';
-import type { WgslKernel } from './types.js';
+import type { WgslBinding, WgslKernel } from './types.js';
 
 export type StorageElem = 'f32' | 'i32' | 'u32';
 
@@ -20,24 +21,42 @@ export interface BuildOptions {
   readonly when?: KernelCondition;
 }
 
+/** One operand of the node bound as a row range (a split weight, split.ts). */
+export interface OperandRows {
+  readonly operand: number;
+  readonly rows: RowRange;
+}
+
 export class KernelBuilder {
   private readonly decls: string[] = [];
-  private readonly refs: BindingRef[] = [];
+  private readonly refs: WgslBinding[] = [];
   private readonly dims: Dim[] = [];
   private readonly dimSlots = new Map<string, number>();
   private readonly enables = new Set<string>();
 
-  constructor(readonly node: Node, readonly target: WgslTarget, readonly entryPoint: string) {}
+  /** `part`: `operand(part.operand, …)` binds only those rows of it. */
+  constructor(readonly node: Node, readonly target: WgslTarget, readonly entryPoint: string, private readonly part?: OperandRows) {}
 
   /** `enable subgroups;` and the like. */
   enable(extension: 'subgroups' | 'f16'): void {
     this.enables.add(extension);
   }
 
-  /** Binds operand `index` read-only as `name: array<elem>`. */
+  /** Binds operand `index` read-only as `name: array<elem>` (the builder's row range of it, if any). */
   operand(index: number, name: string, elem: StorageElem): void {
+    const decl = `var<storage, read> ${name}: array<${elem}>`;
+    if (this.part?.operand === index) {
+      const { rows } = this.part;
+      const v = this.node.inputs[index];
+      const bytes = rows.count * rowBytes(v.type);
+      if (bytes > this.target.maxStorageBindingSize) {
+        throw new Error(`${this.node.op}: operand ${index} %${v.name}: rows ${rows.first}..${rows.first + rows.count} are ${bytes} bytes, over the device's maxStorageBufferBindingSize of ${this.target.maxStorageBindingSize} bytes`);
+      }
+      this.bind({ kind: 'operand', index, rows }, decl);
+      return;
+    }
     this.checkSize(this.node.inputs[index], `operand ${index}`);
-    this.bind({ kind: 'operand', index }, `var<storage, read> ${name}: array<${elem}>`);
+    this.bind({ kind: 'operand', index }, decl);
   }
 
   /** Binds result `index` read-write as `name: array<elem>`. */
@@ -54,14 +73,16 @@ export class KernelBuilder {
   /**
    * A WGSL u32 expression for a dim or a loop bound: a literal when static (unless the target
    * rolls loops), otherwise a slot of the uniform. Only for values used as numbers at run time:
-   * array sizes and workgroup sizes must stay literals.
+   * array sizes and workgroup sizes must stay literals. Equal dims share a slot, unless `own`
+   * names a slot of their own: values that differ between kernels meant to share one WGSL text
+   * (a weight's row ranges) must not merge with whatever other dim they happen to equal.
    */
-  dim(d: Dim): string {
+  dim(d: Dim, own?: string): string {
     if (typeof d === 'number') {
       if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) throw new Error(`${this.node.op}: dim ${d} does not fit in u32`);
       if (!this.target.rollLoops) return `${d}u`;
     }
-    const key = typeof d === 'number' ? `#${d}` : d.key;
+    const key = own !== undefined ? `@${own}` : typeof d === 'number' ? `#${d}` : d.key;
     let slot = this.dimSlots.get(key);
     if (slot === undefined) {
       slot = this.dims.length;
@@ -98,7 +119,7 @@ export class KernelBuilder {
     };
   }
 
-  private bind(ref: BindingRef, decl: string): void {
+  private bind(ref: WgslBinding, decl: string): void {
     const slot = this.refs.length;
     if (slot >= this.target.maxStorageBuffers) {
       throw new Error(`${this.node.op}: needs more than the device's ${this.target.maxStorageBuffers} storage buffers per shader stage`);
@@ -113,7 +134,7 @@ export class KernelBuilder {
     const bytes = storageBytes(v.type.dtype, shape);
     if (bytes > this.target.maxStorageBindingSize) {
       throw new Error(`${this.node.op}: ${what} %${v.name}: ${typeToString(v.type)} is ${bytes} bytes, over the device's ` +
-        `maxStorageBufferBindingSize of ${this.target.maxStorageBindingSize} bytes (splitting large tensors is not implemented yet)`);
+        `maxStorageBufferBindingSize of ${this.target.maxStorageBindingSize} bytes (only matmul weights and embedding tables are split by rows)`);
     }
   }
 }

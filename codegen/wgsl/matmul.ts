@@ -8,13 +8,15 @@
 //    of a vec4; its invocations stride over K (element by element, or a whole 32-element GGUF
 //    block at a time: one scale per block and column, the quants unpacked four per u32 word),
 //    then reduce across the workgroup (with subgroups when the device has them).
-// With a symbolic row count both are emitted, each guarded by `when`.
+// With a symbolic row count both are emitted, each guarded by `when`. A weight over the binding
+// limit is bound as row ranges (split.ts), each with its own kernels writing the columns it makes.
 import { type Dim, dimMul, dimProduct } from '../../ir/dim.js';
 import type { DType } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { loadFlat, loadMatrix, quantByteReaders, storageElem } from './access.js';
 import { ceilDiv, FLAT_WORKGROUP, grid1d, KernelBuilder } from './builder.js';
 import { workgroupReduceFn } from './reduce-wg.js';
+import { type RowRange, weightParts } from './split.js';
 import type { WgslTarget } from './target.js';
 import type { WgslKernel, WgslLowering } from './types.js';
 
@@ -22,6 +24,8 @@ import type { WgslKernel, WgslLowering } from './types.js';
 export const GEMV_MAX_ROWS = 4;
 
 const TILE = 64, TK = 16, WG_SIDE = 16, PER = TILE / WG_SIDE;
+/** Every projection's weight w [N, K] is operand 1 (matmul, matmul_ep, norm_matmul, rope_matmul). */
+const WEIGHT = 1;
 const GEMV_WG = 128, GEMV_COLS = 4;
 
 export type MatmulVariant = 'gemm' | 'gemv';
@@ -69,10 +73,34 @@ export function biasFn(dtype: DType | undefined): string {
   return dtype ? loadFlat('bias_at', 'bias', dtype) : 'fn bias_at(n: u32) -> f32 { return 0.0; }';
 }
 
-function gemm(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['when']): WgslKernel {
-  const k = new KernelBuilder(node, target, 'matmul_gemm');
+/**
+ * A kernel over the whole weight, or over the rows `part` of it: then w holds only those rows, N
+ * is their count and the products of local column n go to global column part.first + n.
+ */
+interface Slice {
+  readonly cols: Dim;
+  /** WGSL prefix that turns a local column into the global one ('' without a part). */
+  readonly offset: string;
+}
+
+function sliceOf(k: KernelBuilder, s: Projection, part: RowRange | undefined): Slice {
+  return part ? { cols: part.count, offset: `${k.dim(part.first, 'rows.first')} + ` } : { cols: s.n, offset: '' };
+}
+
+/** `k.dim` for the dims that change from one row range to the next: own slots, so the ranges share a shader. */
+function rangeDim(k: KernelBuilder, d: Dim, part: RowRange | undefined, name: string): string {
+  return k.dim(d, part && `rows.${name}`);
+}
+
+function builderFor(node: Node, target: WgslTarget, entryPoint: string, part: RowRange | undefined): KernelBuilder {
+  return new KernelBuilder(node, target, entryPoint, part && { operand: WEIGHT, rows: part });
+}
+
+function gemm(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['when'], part?: RowRange): WgslKernel {
+  const k = builderFor(node, target, 'matmul_gemm', part);
   s.bind(k);
-  const M = k.dim(s.rows), N = k.dim(s.n), K = k.dim(s.k);
+  const slice = sliceOf(k, s, part);
+  const M = k.dim(s.rows), N = rangeDim(k, slice.cols, part, 'count'), K = k.dim(s.k);
   const lanes = WG_SIDE * WG_SIDE;
   // The 4×4 register block is unrolled here, in the generated source, as four vec4s: straight-line
   // code every shader compiler handles quickly, no indexed private array.
@@ -93,7 +121,7 @@ function gemm(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['
   const fma = Array.from({ length: PER }, (_, i) => `      acc${i} += a.${'xyzw'[i]} * b;`).join('\n');
   const stores = Array.from({ length: PER }, (_, i) => `  {
     let m = m0 + lid.y + ${WG_SIDE * i}u;
-${Array.from({ length: PER }, (_, j) => `    if (m < M && n0 + lid.x + ${WG_SIDE * j}u < N) { store(m, n0 + lid.x + ${WG_SIDE * j}u, acc${i}.${'xyzw'[j]}); }`).join('\n')}
+${Array.from({ length: PER }, (_, j) => `    if (m < M && n0 + lid.x + ${WG_SIDE * j}u < N) { store(m, ${slice.offset}n0 + lid.x + ${WG_SIDE * j}u, acc${i}.${'xyzw'[j]}); }`).join('\n')}
   }`).join('\n');
   const body = `${s.hooks(k)}
 ${loadMatrix('w_at', 'w', s.wType, K)}
@@ -124,8 +152,8 @@ ${stores}
 }`;
   return k.build({
     body,
-    grid: [ceilDiv(s.n, TILE), ceilDiv(s.rows, TILE), 1],
-    label: `matmul.gemm ${TILE}x${TILE}x${TK} ${s.label}`,
+    grid: [ceilDiv(slice.cols, TILE), ceilDiv(s.rows, TILE), 1],
+    label: `matmul.gemm ${TILE}x${TILE}x${TK} ${s.label}${part ? ' w-rows' : ''}`,
     ...(when ? { when } : {}),
   });
 }
@@ -183,14 +211,15 @@ ${step}
   };
 }
 
-function gemv(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['when']): WgslKernel {
-  const k = new KernelBuilder(node, target, 'matmul_gemv');
+function gemv(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['when'], part?: RowRange): WgslKernel {
+  const k = builderFor(node, target, 'matmul_gemv', part);
   s.bind(k);
   if (target.subgroups) k.enable('subgroups');
+  const slice = sliceOf(k, s, part);
   const wg = Math.min(GEMV_WG, target.maxInvocations);
-  const groups: Dim = ceilDiv(s.n, GEMV_COLS);
+  const groups: Dim = ceilDiv(slice.cols, GEMV_COLS);
   const count = dimMul(groups, s.rows);
-  const N = k.dim(s.n), K = k.dim(s.k), G = k.dim(groups), C = k.dim(count);
+  const N = rangeDim(k, slice.cols, part, 'count'), K = k.dim(s.k), G = rangeDim(k, groups, part, 'groups'), C = rangeDim(k, count, part, 'launches');
   const b = (n: number) => k.dim(n);
   const { helpers, loop } = gemvLoop(s.wType, K, wg, b);
   const body = `${s.hooks(k)}
@@ -211,22 +240,30 @@ fn matmul_gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var acc = vec4f(0.0);
 ${loop}
   let total = sum4(acc, li);
-  if (li < ${GEMV_COLS}u && n0 + li < N) { store(m, n0 + li, total[li]); }
+  if (li < ${GEMV_COLS}u && n0 + li < N) { store(m, ${slice.offset}n0 + li, total[li]); }
 }`;
   return k.build({
     body,
     grid: grid1d(count, target),
-    label: `matmul.gemv ${wg}x${GEMV_COLS} ${s.label}${target.subgroups ? ' subgroups' : ''}`,
+    label: `matmul.gemv ${wg}x${GEMV_COLS} ${s.label}${target.subgroups ? ' subgroups' : ''}${part ? ' w-rows' : ''}`,
     ...(when ? { when } : {}),
   });
 }
 
-/** GEMV for few rows, GEMM for many; both, guarded by `when`, when the row count is symbolic. */
+/**
+ * GEMV for few rows, GEMM for many; both, guarded by `when`, when the row count is symbolic. A
+ * weight over the binding limit gives that set of kernels once per row range of it.
+ */
 export function projectionKernels(node: Node, target: WgslTarget, p: Projection, variant?: MatmulVariant): WgslKernel[] {
-  if (variant === 'gemm') return [gemm(node, target, p)];
-  if (variant === 'gemv') return [gemv(node, target, p)];
-  if (typeof p.rows === 'number') return [p.rows <= GEMV_MAX_ROWS ? gemv(node, target, p) : gemm(node, target, p)];
-  return [gemv(node, target, p, { dim: p.rows, max: GEMV_MAX_ROWS }), gemm(node, target, p, { dim: p.rows, min: GEMV_MAX_ROWS + 1 })];
+  const parts = weightParts(node.inputs[WEIGHT].type, target) ?? [undefined];
+  return parts.flatMap((part) => variantKernels(node, target, p, variant, part));
+}
+
+function variantKernels(node: Node, target: WgslTarget, p: Projection, variant: MatmulVariant | undefined, part: RowRange | undefined): WgslKernel[] {
+  if (variant === 'gemm') return [gemm(node, target, p, undefined, part)];
+  if (variant === 'gemv') return [gemv(node, target, p, undefined, part)];
+  if (typeof p.rows === 'number') return [p.rows <= GEMV_MAX_ROWS ? gemv(node, target, p, undefined, part) : gemm(node, target, p, undefined, part)];
+  return [gemv(node, target, p, { dim: p.rows, max: GEMV_MAX_ROWS }, part), gemm(node, target, p, { dim: p.rows, min: GEMV_MAX_ROWS + 1 }, part)];
 }
 
 export function emitMatmul(node: Node, target: WgslTarget, opts: { variant?: MatmulVariant } = {}): WgslLowering {

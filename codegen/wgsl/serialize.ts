@@ -5,15 +5,29 @@ import { kernelRuntime } from './kernel-runtime.js';
 import { parseDim } from '../../ir/parser.js';
 import type { WgslKernelData, WgslProgramData } from '../artifact/manifest.js';
 import { planFromData, planToData } from '../artifact/plan-data.js';
-import type { BindingRef } from '../kernel.js';
 import type { WgslProgram } from './program.js';
-import type { WgslKernel } from './types.js';
+import type { RowRange } from './split.js';
+import type { WgslBinding, WgslKernel } from './types.js';
 import type { Graph } from '../../ir/graph.js';
 
-function bindingToData(b: BindingRef): WgslKernelData['bindings'][number] {
+type BindingData = WgslKernelData['bindings'][number];
+
+// An operand's row range (a split weight) rides along as an extra `rows` field of its entry.
+function bindingToData(b: WgslBinding): BindingData {
   if (b.kind !== 'scratch') return b;
   if (typeof b.bytes === 'function') throw new Error('a scratch buffer sized by a function cannot be stored in an artifact; size it with a dim');
   return { kind: 'scratch', id: b.id, bytes: dimToString(b.bytes) };
+}
+
+function bindingFromData(b: BindingData, dim: (s: string) => Dim): WgslBinding {
+  if (b.kind === 'scratch') return { kind: 'scratch', id: b.id, bytes: dim(String(b.bytes)) };
+  if (b.kind === 'result') return b;
+  const rows = (b as { rows?: RowRange }).rows;
+  if (rows === undefined) return { kind: 'operand', index: b.index };
+  if (!Number.isInteger(rows.first) || !Number.isInteger(rows.count) || rows.first < 0 || rows.count < 1) {
+    throw new Error(`operand ${b.index}: bad row range ${JSON.stringify(rows)}`);
+  }
+  return { kind: 'operand', index: b.index, rows: { first: rows.first, count: rows.count } };
 }
 
 export function kernelToData(k: WgslKernel): WgslKernelData {
@@ -30,7 +44,7 @@ export function kernelFromData(d: WgslKernelData, wgsl: string, symbols: readonl
   const dim = (s: string) => parseDim(s, symbols);
   const uniformDims = d.uniformDims.map(dim);
   const grid = d.grid.map(dim) as [Dim, Dim, Dim];
-  const bindings: BindingRef[] = d.bindings.map((b) => (b.kind === 'scratch' ? { kind: 'scratch', id: b.id, bytes: dim(String(b.bytes)) } : b));
+  const bindings = d.bindings.map((b) => bindingFromData(b, dim));
   return {
     key: d.key, wgsl, entryPoint: d.entryPoint, label: d.label, bindings, uniformDims, grid,
     ...(d.when ? { when: { dim: dim(d.when.dim), ...(d.when.min !== undefined ? { min: d.when.min } : {}), ...(d.when.max !== undefined ? { max: d.when.max } : {}) } } : {}),

@@ -1,6 +1,15 @@
 // The kernels a node lowers to, as the graph executor consumes them.
 import type { Dim, DimBindings } from '../../ir/dim.js';
 import type { BindingRef, KernelCondition } from '../kernel.js';
+import type { RowRange } from './split.js';
+
+/**
+ * A kernel binding: BindingRef, where an operand may be a row range of a weight too large for one
+ * binding (split.ts). Such a binding holds just those rows, from byte 0 of its buffer.
+ */
+export type WgslBinding =
+  | Exclude<BindingRef, { kind: 'operand' }>
+  | { readonly kind: 'operand'; readonly index: number; readonly rows?: RowRange };
 
 /**
  * One compute shader launch of a node.
@@ -21,7 +30,7 @@ export interface WgslKernel {
   readonly entryPoint: string;
   /** Human-readable, e.g. `matmul.gemm 64x64x16`. */
   readonly label: string;
-  readonly bindings: readonly BindingRef[];
+  readonly bindings: readonly WgslBinding[];
   /** The uniform's u32 values are these dims evaluated (in order, zero-padded to whole vec4s). */
   readonly uniformDims: readonly Dim[];
   /** Workgroup counts as dim expressions. */

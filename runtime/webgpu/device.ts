@@ -72,6 +72,8 @@ export interface GpuContext {
   limits: Record<string, number>;
   /** Resolves when the device is lost, including through `destroyGpu` (reason 'destroyed'). */
   lost: Promise<{ reason: string; message: string }>;
+  /** The loss once `lost` has resolved, else undefined: a synchronous check before using the device. */
+  lostInfo(): { reason: string; message: string } | undefined;
   /** Subscribes to uncaptured errors and unexpected device loss; returns an unsubscribe function.
    *  With no subscriber, such events are printed with console.error so they are never silent. */
   onError(cb: (e: GpuErrorEvent) => void): () => void;
@@ -164,8 +166,10 @@ export async function acquireGpu(opts: AcquireOptions = {}): Promise<GpuContext>
       : name === 'GPUInternalError' ? 'internal' : 'unknown';
     report({ kind: 'uncaptured', type, message: (e?.message ?? String(e)).trim() });
   });
+  let lostInfo: { reason: string; message: string } | undefined;
   const lost = device.lost.then((info) => {
     const out = { reason: String(info.reason), message: info.message.trim() };
+    lostInfo = out;
     if (!destroying.has(device)) report({ kind: 'lost', ...out });
     // The instance stays in `live` even now: Dawn may still settle pending promises of a lost
     // device. destroyGpu releases it.
@@ -193,6 +197,7 @@ export async function acquireGpu(opts: AcquireOptions = {}): Promise<GpuContext>
     features: [...device.features].map(String).sort(),
     limits,
     lost,
+    lostInfo: () => lostInfo,
     onError(cb) {
       subscribers.add(cb);
       return () => subscribers.delete(cb);

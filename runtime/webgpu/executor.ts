@@ -1,18 +1,19 @@
 // The WebGPU backend as an Executor. Weights and the KV cache stay resident on the device;
 // activations reuse a few buffers (the memory plan's lifetimes decide which share); pipelines and
 // bind groups are made once; each forward pass is one command encoder and one submit, with the
-// dims in one uniform buffer; only the logits come back.
+// dims in one uniform buffer; only the logits come back. Pipelines are compiled before any memory
+// is taken; buffers are then made in one guarded stretch (resident.ts), so running out of device
+// memory or losing the device is a GpuResourceError that says so, not a later invalid-buffer error.
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
 import { conditionHolds, scratchBytes } from '../../codegen/kernel.js';
-import type { WgslKernel } from '../../codegen/wgsl/types.js';
+import type { WgslBinding, WgslKernel } from '../../codegen/wgsl/types.js';
 import type { DimBindings } from '../../ir/dim.js';
-import type { Value } from '../../ir/graph.js';
+import type { Node } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
-import { formatWeight } from '../../ir/printer.js';
-import type { HostTensor } from '../../ir/tensor.js';
 import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext, MapMode } from './device.js';
+import { allocateGuarded, checkNotLost, ResidentBuffers } from './resident.js';
 import { getPipeline } from './run-kernel.js';
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
@@ -40,44 +41,18 @@ interface CompiledProgram {
   readonly next?: GPUBuffer;
 }
 
-/** Buffers shared by the step programs: weights (by source) and KV cache (by state name). */
-class ResidentBuffers {
-  readonly params = new Map<string, GPUBuffer>();
-  readonly states = new Map<string, GPUBuffer>();
-  readonly owned: GPUBuffer[] = [];
-  constructor(private readonly device: GPUDevice) {}
+/** A program's kernels in launch order; kernels of one node share its scratch buffers by id. */
+interface PlannedKernel {
+  readonly node: Node;
+  readonly kernel: WgslKernel;
+  readonly scratch: Map<number, GPUBuffer>;
+}
 
-  create(bytes: number, usage: number, label: string): GPUBuffer {
-    const b = this.device.createBuffer({ size: pad4(bytes), usage, label });
-    this.owned.push(b);
-    return b;
-  }
-
-  param(v: Value, resolve: ParamResolver): GPUBuffer {
-    if (v.def.kind !== 'param') throw new Error(`%${v.name} is not a parameter`);
-    const key = formatWeight(v.def.source);
-    let b = this.params.get(key);
-    if (!b) {
-      const t: HostTensor = resolve(v);
-      // A copy padded to whole words (WebGPU writes multiples of 4 bytes).
-      const bytes = new Uint8Array(pad4(t.data.byteLength));
-      bytes.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-      b = this.create(bytes.byteLength, STORAGE, `param ${v.name}`);
-      this.device.queue.writeBuffer(b, 0, bytes);
-      this.params.set(key, b);
-    }
-    return b;
-  }
-
-  state(name: string, bytes: number): GPUBuffer {
-    let b = this.states.get(name);
-    if (!b) {
-      b = this.create(bytes, STORAGE, `state ${name}`);
-      this.states.set(name, b);
-    }
-    if (b.size < bytes) throw new Error(`state ${name} needs ${bytes} bytes, its buffer has ${b.size}`);
-    return b;
-  }
+function plannedKernels(p: WgslProgram): PlannedKernel[] {
+  return p.nodes.flatMap(({ node, lowering }) => {
+    const scratch = new Map<number, GPUBuffer>();
+    return lowering.kernels.map((kernel) => ({ node, kernel, scratch }));
+  });
 }
 
 /**
@@ -112,6 +87,8 @@ export function assignActivationSlots(storages: readonly Storage[]): { slotOf: M
 export interface WebGpuExecutorOptions {
   readonly contextLength: number;
   readonly vocabSize: number;
+  /** Bytes this model's buffers may take; beyond it allocation fails as out of memory would. */
+  readonly memoryBudget?: number;
 }
 
 export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executor {
@@ -129,82 +106,32 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
   }
 
   static async create(ctx: GpuContext, programs: Readonly<Record<LogitsWanted, WgslProgram>>, params: ParamResolver, opts: WebGpuExecutorOptions): Promise<WebGpuExecutor> {
-    const device = ctx.device;
-    const resident = new ResidentBuffers(device);
-    // Both programs share the activation buffers (only one runs at a time): slot i is as large
-    // as the largest storage either program puts there.
-    const maxBinding = ctx.limits.maxStorageBufferBindingSize ?? 128 << 20;
-    const slotting = (p: WgslProgram) => assignActivationSlots(p.plan.storages.filter((s) => s.role === 'activation'));
-    const slots = { last: slotting(programs.last), all: slotting(programs.all) };
-    const slotBuffers = Array.from({ length: Math.max(slots.last.sizes.length, slots.all.sizes.length) }, (_, i) =>
-      resident.create(Math.max(slots.last.sizes[i] ?? 0, slots.all.sizes[i] ?? 0, 4), STORAGE, `activations ${i}`));
-    const compile = async (p: WgslProgram, slotOf: Map<Storage, number>): Promise<CompiledProgram> => {
-      const { plan, graph } = p;
-      const extra = new Map<Storage, GPUBuffer>();
-      const bufferOf = (s: Storage): { buffer: GPUBuffer; offset: number; size: number } => {
-        if (s.role === 'activation') return { buffer: slotBuffers[slotOf.get(s)!], offset: 0, size: pad4(s.maxBytes) };
-        if (s.role === 'param') {
-          const b = resident.param(s.owner, params);
-          return { buffer: b, offset: 0, size: b.size };
-        }
-        if (s.role === 'state') {
-          const b = resident.state(s.owner.name, s.maxBytes);
-          return { buffer: b, offset: 0, size: b.size };
-        }
-        let b = extra.get(s);
-        if (!b) {
-          b = resident.create(s.maxBytes, STORAGE, `${s.role} ${s.owner.name}`);
-          extra.set(s, b);
-        }
-        return { buffer: b, offset: 0, size: b.size };
-      };
-      for (const s of plan.storages) {
-        if (s.maxBytes > maxBinding) throw new Error(`%${s.owner.name} needs ${s.maxBytes} bytes, more than this device binds at once (${maxBinding})`);
+    const planned = { last: plannedKernels(programs.last), all: plannedKernels(programs.all) };
+    // Compile first (slow on software adapters, and it needs no memory of the model's).
+    const pipelines = new Map<WgslKernel, GPUComputePipeline>();
+    for (const { kernel } of [...planned.last, ...planned.all]) {
+      if (pipelines.has(kernel)) continue;
+      try {
+        pipelines.set(kernel, await getPipeline(ctx, kernel.wgsl, kernel.entryPoint, undefined, kernel.label));
+      } catch (e) {
+        checkNotLost(ctx, `compiling ${kernel.label}`); // a lost device fails compilation too: say so
+        throw e;
       }
-      // Kernels of one node that name the same scratch id share its buffer (split-K partials).
-      const kernels = p.nodes.flatMap(({ node, lowering }) => {
-        const scratch = new Map<number, GPUBuffer>();
-        return lowering.kernels.map((kernel) => ({ node, kernel, scratch }));
+    }
+    const resident = new ResidentBuffers(ctx.device, opts.memoryBudget);
+    const compiled = await allocateGuarded(ctx, resident, "the model's weights, KV cache and activations", () => {
+      // Both programs share the activation buffers (only one runs at a time): slot i is as large
+      // as the largest storage either program puts there.
+      const slotting = (p: WgslProgram) => assignActivationSlots(p.plan.storages.filter((s) => s.role === 'activation'));
+      const slots = { last: slotting(programs.last), all: slotting(programs.all) };
+      const slotBuffers = Array.from({ length: Math.max(slots.last.sizes.length, slots.all.sizes.length) }, (_, i) =>
+        resident.create(Math.max(slots.last.sizes[i] ?? 0, slots.all.sizes[i] ?? 0, 4), STORAGE, `activations ${i}`));
+      const build = (which: LogitsWanted) => buildProgram(ctx, programs[which], planned[which], pipelines, {
+        resident, params, slotBuffers, slotOf: slots[which].slotOf,
       });
-      const uniformBytes = Math.max(UNIFORM_ALIGN, kernels.length * UNIFORM_ALIGN);
-      const uniform = resident.create(uniformBytes, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `dims of @${graph.name}`);
-      const launches: Launch[] = [];
-      for (const [i, { node, kernel, scratch }] of kernels.entries()) {
-        const pipeline = await getPipeline(ctx, kernel.wgsl, kernel.entryPoint, undefined, kernel.label);
-        const entries: GPUBindGroupEntry[] = kernel.bindings.map((b, binding) => {
-          if (b.kind === 'scratch') {
-            let buf = scratch.get(b.id);
-            if (!buf) {
-              buf = resident.create(scratchBytes(b.bytes, p.bounds), STORAGE, `scratch of ${kernel.label}`);
-              scratch.set(b.id, buf);
-            }
-            return { binding, resource: { buffer: buf } };
-          }
-          const v = b.kind === 'operand' ? node.inputs[b.index] : node.outputs[b.index];
-          const { buffer, offset, size } = bufferOf(plan.storageOf.get(v)!);
-          return { binding, resource: { buffer, offset, size } };
-        });
-        entries.push({ binding: kernel.bindings.length, resource: { buffer: uniform, offset: i * UNIFORM_ALIGN, size: UNIFORM_ALIGN } });
-        const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: kernel.label });
-        launches.push({ kernel, pipeline, bindGroup, uniformOffset: i * UNIFORM_ALIGN });
-      }
-      const input = (name: string) => {
-        const v = graph.inputs.find((x) => x.name === name);
-        if (!v) throw new Error(`graph @${graph.name} has no input %${name}`);
-        return bufferOf(plan.storageOf.get(v)!).buffer;
-      };
-      const logitsValue = graph.output('logits');
-      if (!logitsValue) throw new Error(`graph @${graph.name} has no logits output`);
-      const logitsStorage = plan.storageOf.get(logitsValue)!;
-      const nextValue = graph.output('next');
-      return {
-        program: p, launches, uniform, uniformBytes, tokens: input('tokens'), pos: input('pos'), logits: bufferOf(logitsStorage).buffer, logitsStorage,
-        ...(nextValue ? { next: bufferOf(plan.storageOf.get(nextValue)!).buffer } : {}),
-      };
-    };
-    const last = await compile(programs.last, slots.last.slotOf);
-    const all = await compile(programs.all, slots.all.slotOf);
-    return new WebGpuExecutor(ctx, { last, all }, resident, opts);
+      return { last: build('last'), all: build('all') };
+    });
+    return new WebGpuExecutor(ctx, compiled, resident, opts);
   }
 
   async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
@@ -235,6 +162,7 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
       for (const p of parts) { all.set(p, at); at += p.length; }
       return all;
     }
+    checkNotLost(this.ctx, 'running a forward pass');
     const device = this.ctx.device;
     const dims: DimBindings = { S, P: this.length };
     device.queue.writeBuffer(prog.tokens, 0, Int32Array.from(tokens));
@@ -261,7 +189,15 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     const staging = device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     encoder.copyBufferToBuffer(read === 'next' ? prog.next! : prog.logits, 0, staging, 0, bytes);
     device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(MapMode.READ);
+    try {
+      await staging.mapAsync(MapMode.READ);
+    } catch (e) {
+      // A lost device rejects the read-back; say that rather than Dawn's bare abort message.
+      staging.destroy();
+      await settled(this.ctx.lost, 1000);
+      checkNotLost(this.ctx, 'running a forward pass');
+      throw e;
+    }
     const mapped = staging.getMappedRange().slice(0);
     const out = read === 'next' ? new Int32Array(mapped) : new Float32Array(mapped);
     staging.unmap();
@@ -273,8 +209,85 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
 
   /** Frees this model's buffers; the device (shared by the process's models) stays. */
   async dispose(): Promise<void> {
-    await this.ctx.device.queue.onSubmittedWorkDone();
-    for (const b of this.resident.owned) b.destroy();
-    this.resident.owned.length = 0;
+    if (!this.ctx.lostInfo()) await this.ctx.device.queue.onSubmittedWorkDone();
+    this.resident.destroy();
   }
+}
+
+/** Waits for `p` at most `ms` milliseconds (the timer does not hold the process). */
+async function settled(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((resolve) => { timer = setTimeout(resolve, ms); timer.unref(); })]);
+  clearTimeout(timer);
+}
+
+interface BuildContext {
+  readonly resident: ResidentBuffers;
+  readonly params: ParamResolver;
+  /** The shared activation buffers, and which one each of this program's activations uses. */
+  readonly slotBuffers: readonly GPUBuffer[];
+  readonly slotOf: ReadonlyMap<Storage, number>;
+}
+
+/** Buffers, bind groups and uniforms of one step program (synchronous: runs under allocateGuarded). */
+function buildProgram(ctx: GpuContext, p: WgslProgram, kernels: readonly PlannedKernel[], pipelines: ReadonlyMap<WgslKernel, GPUComputePipeline>, b: BuildContext): CompiledProgram {
+  const { device } = ctx;
+  const { plan, graph } = p;
+  const { resident } = b;
+  const maxBinding = ctx.limits.maxStorageBufferBindingSize ?? 128 << 20;
+  const extra = new Map<Storage, GPUBuffer>();
+  const bufferOf = (s: Storage, rows?: Extract<WgslBinding, { kind: 'operand' }>['rows']): { buffer: GPUBuffer; size: number } => {
+    if (s.role === 'activation') return { buffer: b.slotBuffers[b.slotOf.get(s)!], size: pad4(s.maxBytes) };
+    if (s.role === 'param') {
+      const buf = resident.param(s.owner, b.params, STORAGE, rows);
+      return { buffer: buf, size: buf.size };
+    }
+    if (rows) throw new Error(`%${s.owner.name}: only a weight can be bound as a row range`);
+    if (s.role === 'state') {
+      const buf = resident.state(s.owner.name, s.maxBytes, STORAGE);
+      return { buffer: buf, size: buf.size };
+    }
+    let buf = extra.get(s);
+    if (!buf) {
+      buf = resident.create(s.maxBytes, STORAGE, `${s.role} ${s.owner.name}`);
+      extra.set(s, buf);
+    }
+    return { buffer: buf, size: buf.size };
+  };
+  const uniformBytes = Math.max(UNIFORM_ALIGN, kernels.length * UNIFORM_ALIGN);
+  const uniform = resident.create(uniformBytes, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `dims of @${graph.name}`);
+  const launches: Launch[] = [];
+  for (const [i, { node, kernel, scratch }] of kernels.entries()) {
+    const pipeline = pipelines.get(kernel)!;
+    const entries: GPUBindGroupEntry[] = kernel.bindings.map((ref, binding) => {
+      if (ref.kind === 'scratch') {
+        let buf = scratch.get(ref.id);
+        if (!buf) {
+          buf = resident.create(scratchBytes(ref.bytes, p.bounds), STORAGE, `scratch of ${kernel.label}`);
+          scratch.set(ref.id, buf);
+        }
+        return { binding, resource: { buffer: buf } };
+      }
+      const v = ref.kind === 'operand' ? node.inputs[ref.index] : node.outputs[ref.index];
+      const { buffer, size } = bufferOf(plan.storageOf.get(v)!, ref.kind === 'operand' ? ref.rows : undefined);
+      if (size > maxBinding) throw new Error(`${kernel.label}: %${v.name} needs ${size} bytes, more than this device binds at once (${maxBinding})`);
+      return { binding, resource: { buffer, offset: 0, size } };
+    });
+    entries.push({ binding: kernel.bindings.length, resource: { buffer: uniform, offset: i * UNIFORM_ALIGN, size: UNIFORM_ALIGN } });
+    const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: kernel.label });
+    launches.push({ kernel, pipeline, bindGroup, uniformOffset: i * UNIFORM_ALIGN });
+  }
+  const input = (name: string) => {
+    const v = graph.inputs.find((x) => x.name === name);
+    if (!v) throw new Error(`graph @${graph.name} has no input %${name}`);
+    return bufferOf(plan.storageOf.get(v)!).buffer;
+  };
+  const logitsValue = graph.output('logits');
+  if (!logitsValue) throw new Error(`graph @${graph.name} has no logits output`);
+  const logitsStorage = plan.storageOf.get(logitsValue)!;
+  const nextValue = graph.output('next');
+  return {
+    program: p, launches, uniform, uniformBytes, tokens: input('tokens'), pos: input('pos'), logits: bufferOf(logitsStorage).buffer, logitsStorage,
+    ...(nextValue ? { next: bufferOf(plan.storageOf.get(nextValue)!).buffer } : {}),
+  };
 }

@@ -12,11 +12,11 @@ registerCommand({
   summary: 'compile a model ahead of time into an artifact folder',
   args: '',
   positionals: { min: 0, max: 0 },
-  description: `Builds the model's step graphs, runs the pass pipeline, evaluates every weight (merged,
-folded, quantized) into weights.bin, generates the kernels of each target and writes
-manifest.json (final IR, buffer plan, launch lists, checksums) and the tokenizer. Every command
-that takes --model also takes the artifact folder; loading it runs neither the passes nor any
-code generator.`,
+  description: `Builds the model's graphs (a decoder's step graphs, an encoder's batch graph), runs the
+pass pipeline, evaluates every weight (merged, folded, quantized) into weights.bin, generates the
+kernels of each target and writes manifest.json (final IR, buffer plan, launch lists, checksums)
+and the tokenizer. Every command that takes --model also takes the artifact folder; loading it
+runs neither the passes nor any code generator.`,
   options: {
     model: MODEL_OPTIONS.model,
     tokenizer: MODEL_OPTIONS.tokenizer,
@@ -24,12 +24,14 @@ code generator.`,
     target: { type: 'string', multiple: true, value: 'LIST', help: `kernels to generate: ${COMPILE_TARGETS.join(', ')}, or none for the reference interpreter only (default all)` },
     passes: { type: 'string', value: 'PIPELINE', help: "pass pipeline (default 'default')" },
     quantize: { type: 'string', value: 'TYPE', choices: ['q8_0', 'q4_0'], help: 'quantize matmul weights to GGUF blocks' },
-    'max-chunk': { type: 'string', value: 'N', help: 'longest prompt chunk one compiled GPU step takes (default 128)' },
+    'max-chunk': { type: 'string', value: 'N', help: 'decoders: longest prompt chunk one compiled step takes (default 128)' },
+    'max-batch': { type: 'string', value: 'N', help: 'encoders: rows per pass the compiled program holds, each up to the whole context (default 8)' },
     quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
   },
   examples: [
     { command: 'tessera compile -m ../shared/models/tinystories-656k -o build/ts656k', says: 'compile with the default passes for every target' },
     { command: 'tessera generate -m build/ts656k -p "Once upon a time"', says: 'run the artifact' },
+    { command: 'tessera compile -m ../shared/refs/bert -o build/bert --target wasm', says: 'an encoder: one batch graph for embed / rerank' },
   ],
   async run(inv, io) {
     const out = resolve(io.cwd, requireString(inv, 'output'));
@@ -45,6 +47,7 @@ code generator.`,
       ...(stringOpt(inv, 'quantize') ? { quantize: stringOpt(inv, 'quantize') as 'q8_0' | 'q4_0' } : {}),
       ...(stringOpt(inv, 'tokenizer') ? { tokenizer: resolve(io.cwd, stringOpt(inv, 'tokenizer')!) } : {}),
       maxChunk: numberOpt(inv, 'max-chunk', { min: 1, integer: true }),
+      maxBatch: numberOpt(inv, 'max-batch', { min: 1, integer: true }),
       onProgress: quiet ? undefined : (phase, done, total) => {
         const now = Date.now();
         if (done !== total && now - lastDraw < 100) return;

@@ -3,17 +3,18 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Encoder, EncoderInputError } from '../encoder.js';
-import { pipelineTransform } from '../passes.js';
+import type { BackendName } from '../backends.js';
 import { CliError, EXIT_OK, flagOpt, type Invocation, listOpt, type OptionSpec, stringOpt, UsageError } from './command.js';
 import type { CliIO } from './io.js';
-import { MODEL_OPTIONS, requireString } from './model-options.js';
+import { MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
 
-/** The shared model options, with --model narrowed to what an encoder is read from. */
+/** The shared model options, with --model and --backend described as an encoder takes them. */
 export const ENCODER_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ...MODEL_OPTIONS,
-  model: { ...MODEL_OPTIONS.model, value: 'DIR', help: 'a BERT model: an HF directory with config.json and model.safetensors (required)' },
+  model: { ...MODEL_OPTIONS.model, value: 'DIR', help: 'a BERT model: an HF directory with config.json and model.safetensors, or a compiled artifact folder (required)' },
   tokenizer: { ...MODEL_OPTIONS.tokenizer, help: 'tokenizer.json for text input (default: the one in the model directory)' },
+  backend: { ...MODEL_OPTIONS.backend, help: 'auto (default: WebGPU on a hardware adapter, else wasm), wasm, webgpu, or reference (the interpreter)' },
 };
 
 /**
@@ -53,16 +54,34 @@ export async function asCliError<T>(f: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** The encoder named by --model (config, checkpoint and tokenizer problems are user errors already). */
-export function loadEncoder(inv: Invocation, io: CliIO): Promise<Encoder> {
+/**
+ * Opens the encoder named by --model on --backend (default auto, which says on stderr which
+ * backend it chose and why; `reference` gives exactly the API's Encoder.load numbers).
+ */
+export async function loadEncoder(inv: Invocation, io: CliIO): Promise<Encoder> {
   const model = requireString(inv, 'model');
   const path = resolve(io.cwd, model);
   if (!existsSync(path)) throw new CliError(`no model at '${model}'`);
   const tok = stringOpt(inv, 'tokenizer');
-  return asCliError(() => Encoder.load(path, {
+  const backend = (stringOpt(inv, 'backend') ?? 'auto') as BackendName;
+  const encoder = await asCliError(() => Encoder.open(path, {
     ...(tok ? { tokenizer: resolve(io.cwd, tok) } : {}),
-    transform: pipelineTransform(stringOpt(inv, 'passes'), stringOpt(inv, 'backend')),
+    backend,
+    threads: numberOpt(inv, 'threads', { min: 1, max: 64, integer: true }),
+    passes: stringOpt(inv, 'passes'),
   }));
+  if (backend === 'auto') io.stderr.write(`backend ${encoder.backendReason}\n`);
+  return encoder;
+}
+
+/** Runs `f` with the encoder named by --model, and frees its backend afterwards. */
+export async function withEncoder<T>(inv: Invocation, io: CliIO, f: (e: Encoder) => Promise<T>): Promise<T> {
+  const encoder = await loadEncoder(inv, io);
+  try {
+    return await asCliError(() => f(encoder));
+  } finally {
+    await encoder.dispose();
+  }
 }
 
 /** A JSON array with one element per line. */
@@ -91,6 +110,7 @@ rows of token ids separated by ';', ids by ','. Token types default to 0.`,
     { command: 'tessera embed --model all-MiniLM-L6-v2 --text "a cat sat" --text "the dog ran"', says: 'two unit-length vectors, one per line of the JSON array' },
     { command: 'tessera embed --model bert-base-uncased --ids "101,7592,102;101,2088,2003,102"', says: 'embed two rows of token ids ([CLS] … [SEP] included), e.g. for a model without a tokenizer' },
     { command: 'tessera embed -m bert-base-uncased --ids "101,7592,102,2088,102" --token-types "0,0,0,1,1" --no-normalize', says: 'raw mean pooling, with token types' },
+    { command: 'tessera embed -m build/minilm --backend wasm --text "a cat sat"', says: 'a compiled artifact (tessera compile) on its CPU kernels' },
   ],
   async run(inv, io) {
     const texts = listOpt(inv, 'text');
@@ -100,9 +120,8 @@ rows of token ids separated by ';', ids by ','. Token types default to 0.`,
     if (idsText === undefined && stringOpt(inv, 'token-types') !== undefined) throw new UsageError('--token-types goes with --ids', inv.command);
     const ids = idsText === undefined ? undefined : parseRows(idsText, 'ids', inv.command);
     const tokenTypes = ids && parseTokenTypes(inv, ids);
-    const encoder = await loadEncoder(inv, io);
     const normalize = !flagOpt(inv, 'no-normalize');
-    const vectors = await asCliError(() => (ids ? encoder.embed(ids, { tokenTypes, normalize }) : encoder.embed(texts, { normalize })));
+    const vectors = await withEncoder(inv, io, (e) => (ids ? e.embed(ids, { tokenTypes, normalize }) : e.embed(texts, { normalize })));
     io.stdout.write(jsonLines(vectors.map((v) => Array.from(v))));
     return EXIT_OK;
   },

@@ -1,6 +1,6 @@
 // `tessera rerank`: relevance of documents to a query from a BERT cross-encoder, as JSON.
 import { EXIT_OK, listOpt, stringOpt, UsageError } from './command.js';
-import { asCliError, ENCODER_OPTIONS, jsonLines, loadEncoder, parseRows, parseTokenTypes } from './embed.js';
+import { ENCODER_OPTIONS, jsonLines, parseRows, parseTokenTypes, withEncoder } from './embed.js';
 import { registerCommand } from './registry.js';
 
 registerCommand({
@@ -26,6 +26,7 @@ scores is printed in row order (for models without a tokenizer, and for testing)
     { command: 'tessera rerank --model ms-marco-MiniLM-L-6-v2 --query "how do cats sleep" --doc "Cats nap often." --doc "Dogs bark."', says: '[{"index":0,"score":0.98,…},{"index":1,…}] best first' },
     { command: 'tessera rerank -m reranker -q "capital of France" -d "Paris" -d "Lyon" -d "Rome" --top 1', says: 'only the best document' },
     { command: 'tessera rerank -m refs/bert_reranker --ids "1,50,2,207,2;1,33,2,29,121,2" --token-types "0,0,0,1,1;0,0,0,1,1,1"', says: 'one score per row, in row order' },
+    { command: 'tessera rerank -m build/reranker --backend webgpu -q "capital of France" -d "Paris" -d "Rome"', says: 'a compiled artifact on its WGSL kernels' },
   ],
   async run(inv, io) {
     const query = stringOpt(inv, 'query');
@@ -38,8 +39,7 @@ scores is printed in row order (for models without a tokenizer, and for testing)
       if (stringOpt(inv, 'token-types') === undefined) throw new UsageError('--ids needs --token-types: 0 for [CLS] query [SEP], 1 for document [SEP]', inv.command);
       const ids = parseRows(idsText, 'ids', inv.command);
       const types = parseTokenTypes(inv, ids);
-      const encoder = await loadEncoder(inv, io);
-      io.stdout.write(`${JSON.stringify(await asCliError(() => encoder.scorePairs(ids, types)))}\n`);
+      io.stdout.write(`${JSON.stringify(await withEncoder(inv, io, (e) => e.scorePairs(ids, types)))}\n`);
       return EXIT_OK;
     }
     if (stringOpt(inv, 'token-types') !== undefined) throw new UsageError('--token-types goes with --ids', inv.command);
@@ -50,8 +50,7 @@ scores is printed in row order (for models without a tokenizer, and for testing)
       if (!/^\d+$/.test(topText) || Number(topText) < 1) throw new UsageError(`--top must be a positive integer, got '${topText}'`, inv.command);
       top = Number(topText);
     }
-    const encoder = await loadEncoder(inv, io);
-    const { ranked } = await asCliError(() => encoder.rerank(query, docs));
+    const { ranked } = await withEncoder(inv, io, (e) => e.rerank(query, docs));
     io.stdout.write(jsonLines(ranked.slice(0, top)));
     return EXIT_OK;
   },

@@ -47,21 +47,30 @@ describe.runIf(hasShared('refs'))('tessera embed / rerank', () => {
 
     it('prints one vector per --ids row, equal to Encoder.embed', async () => {
       const api = Encoder.load(bert);
-      const r = await cli(['embed', '--model', bert, '--ids', rows.idsFlag, '--token-types', rows.typesFlag], cwd);
+      const r = await cli(['embed', '--model', bert, '--backend', 'reference', '--ids', rows.idsFlag, '--token-types', rows.typesFlag], cwd);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual(vectors(await api.embed(rows.ids, { tokenTypes: rows.tokenTypes })));
       expect(r.stdout.split('\n')).toHaveLength(2 + 2 + 1);
-      const raw = await cli(['embed', '-m', bert, '--ids', rows.idsFlag, '--token-types', rows.typesFlag, '--no-normalize'], cwd);
+      const raw = await cli(['embed', '-m', bert, '--backend', 'reference', '--ids', rows.idsFlag, '--token-types', rows.typesFlag, '--no-normalize'], cwd);
       expect(JSON.parse(raw.stdout)).toEqual(vectors(await api.embed(rows.ids, { tokenTypes: rows.tokenTypes, normalize: false })));
       // Token types default to 0; the model path resolves against the working directory.
-      const zero = await cli(['embed', '-m', 'bert', '--ids', ' 5, 6 ,7;8'], sharedPath('refs'));
+      const zero = await cli(['embed', '-m', 'bert', '--backend', 'reference', '--ids', ' 5, 6 ,7;8'], sharedPath('refs'));
       expect(JSON.parse(zero.stdout)).toEqual(vectors(await api.embed([[5, 6, 7], [8]])));
+    });
+
+    it('picks a backend by default (auto) and says which on stderr; its vectors agree with the interpreter', async () => {
+      const r = await cli(['embed', '--model', bert, '--ids', rows.idsFlag, '--token-types', rows.typesFlag], cwd);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/^backend (wasm|webgpu): /);
+      const want = vectors(await Encoder.load(bert).embed(rows.ids, { tokenTypes: rows.tokenTypes }));
+      const got = JSON.parse(r.stdout) as number[][];
+      expect(Math.max(...got.flatMap((v, i) => v.map((x, j) => Math.abs(x - want[i][j]))))).toBeLessThan(1e-5);
     });
 
     it('embeds --text with the model tokenizer', async () => {
       const texts = ['The cat sat on the mat.', 'a dog?'];
-      const r = await cli(['embed', '-m', withTokenizer, '--text', texts[0], '--text', texts[1]], cwd);
+      const r = await cli(['embed', '-m', withTokenizer, '--backend', 'reference', '--text', texts[0], '--text', texts[1]], cwd);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual(vectors(await Encoder.load(withTokenizer).embed(texts)));
     });
@@ -87,7 +96,7 @@ describe.runIf(hasShared('refs'))('tessera embed / rerank', () => {
         const r = await cli(args, cwd);
         expect(r.code, args.join(' ')).toBe(code);
         expect(r.stderr, args.join(' ')).toMatch(message);
-        expect(r.stderr).toMatch(/^tessera embed: /);
+        expect(r.stderr).toMatch(/^tessera embed: /m);
         expect(r.stderr).not.toMatch(/internal error|^\s+at /m);
         expect(r.stdout).toBe('');
       }
@@ -98,7 +107,7 @@ describe.runIf(hasShared('refs'))('tessera embed / rerank', () => {
     const rows = refRows('bert_reranker');
 
     it('prints scores in row order for --ids, equal to Encoder.scorePairs', async () => {
-      const r = await cli(['rerank', '-m', reranker, '--ids', rows.idsFlag, '--token-types', rows.typesFlag], cwd);
+      const r = await cli(['rerank', '-m', reranker, '--backend', 'reference', '--ids', rows.idsFlag, '--token-types', rows.typesFlag], cwd);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const scores = JSON.parse(r.stdout) as number[];
@@ -110,12 +119,12 @@ describe.runIf(hasShared('refs'))('tessera embed / rerank', () => {
       const query = 'where is the cat?';
       const docs = ['a dog runs fast', 'the cat sat on the mat.', 'who is slow?', 'what cats?'];
       const want = (await Encoder.load(withTokenizer).rerank(query, docs)).ranked;
-      const r = await cli(['rerank', '-m', withTokenizer, '--query', query, ...docs.flatMap((d) => ['--doc', d])], cwd);
+      const r = await cli(['rerank', '-m', withTokenizer, '--backend', 'reference', '--query', query, ...docs.flatMap((d) => ['--doc', d])], cwd);
       expect(r.code).toBe(0);
       const got = JSON.parse(r.stdout) as { index: number; score: number; document: string }[];
       expect(got).toEqual(want);
       expect(got.map((x) => x.index).sort()).toEqual([0, 1, 2, 3]);
-      const top = await cli(['rerank', '-m', withTokenizer, '-q', query, '-d', docs[0], '-d', docs[1], '-d', docs[2], '-d', docs[3], '--top', '2'], cwd);
+      const top = await cli(['rerank', '-m', withTokenizer, '--backend', 'reference', '-q', query, '-d', docs[0], '-d', docs[1], '-d', docs[2], '-d', docs[3], '--top', '2'], cwd);
       expect(JSON.parse(top.stdout)).toEqual(want.slice(0, 2));
     });
 

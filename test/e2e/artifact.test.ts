@@ -5,6 +5,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlink
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ARTIFACT_VERSION } from '../../codegen/artifact/manifest.js';
 import { compile } from '../../src/compile.js';
 import { probeGpu } from '../../runtime/webgpu/device.js';
 import { Model } from '../../src/model.js';
@@ -108,8 +109,8 @@ describe.runIf(hasShared('models') && hasShared('refs'))('compiled artifacts', (
     const dir = await compiled(sharedPath('refs', 'llama'));
     const manifest = join(dir, 'manifest.json');
     const original = readFileSync(manifest, 'utf8');
-    writeFileSync(manifest, original.replace('"version": 1', '"version": 99'));
-    expect(() => Model.load(dir)).toThrow(/artifact format version 99 is not the one this Tessera reads \(1\): recompile it/);
+    writeFileSync(manifest, original.replace(`"version": ${ARTIFACT_VERSION}`, '"version": 99'));
+    expect(() => Model.load(dir)).toThrow(new RegExp(`artifact format version 99 is not the one this Tessera reads \\(${ARTIFACT_VERSION}\\): recompile it`));
     writeFileSync(manifest, original);
     const weights = join(dir, 'weights.bin');
     const bytes = readFileSync(weights);

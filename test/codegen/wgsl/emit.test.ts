@@ -75,9 +75,13 @@ describe('WGSL emitter contract', () => {
     expect(() => g.workgroups({ S: 10 })).toThrow(/exceed maxComputeWorkgroupsPerDimension 4/);
   });
 
-  it('refuses a tensor larger than one storage binding, naming its size', () => {
+  it('binds a weight larger than one storage binding as row ranges, and refuses other such tensors, naming the size', () => {
     const node = nodeOf('embedding', [['table', [300_000, 4096]], ['ids', [S], 'i32']]);
-    expect(() => emitWgslKernel(node, WEBGPU_DEFAULT_TARGET)).toThrow(/operand 0 %table: f32\[300000, 4096\] is 4915200000 bytes, over the device's maxStorageBufferBindingSize of 134217728/);
+    const ranges = emitWgslKernel(node, WEBGPU_DEFAULT_TARGET).kernels.map((k) => k.bindings[0]);
+    expect(ranges).toHaveLength(37); // 4.9 GB in ranges of at most 8192 rows of 16 KiB
+    expect(ranges[0]).toEqual({ kind: 'operand', index: 0, rows: { first: 0, count: 8109 } });
+    const big = nodeOf('add', [['x', [300_000, 4096]], ['y', [300_000, 4096]]]);
+    expect(() => emitWgslKernel(big, WEBGPU_DEFAULT_TARGET)).toThrow(/operand 0 %x: f32\[300000, 4096\] is 4915200000 bytes, over the device's maxStorageBufferBindingSize of 134217728/);
   });
 
   it('sizes attention tiles to the workgroup memory it is given', () => {

@@ -7,6 +7,7 @@ import { interpret } from '../../../runtime/reference/interpreter.js';
 import { BufferUsage, destroyGpu, type GpuContext, MapMode, probeGpu } from '../../../runtime/webgpu/device.js';
 import { emitWgslKernel } from '../../../codegen/wgsl/emit.js';
 import { type KernelLaunch, paddedSize, planNodeRun, tensorFromBytes, tensorToBytes } from '../../../codegen/wgsl/run-node.js';
+import { rowRangeBytes } from '../../../codegen/wgsl/split.js';
 import { type WgslTarget, wgslTargetFor } from '../../../codegen/wgsl/target.js';
 import type { WgslLowering } from '../../../codegen/wgsl/types.js';
 
@@ -143,13 +144,26 @@ export async function runNode(ctx: GpuContext, node: Node, lowering: WgslLowerin
       if (i === 0 && plan.aliasOf !== undefined) m.set(tensorToBytes(inputs[plan.aliasOf]));
     }));
     const scratch = new Map([...plan.scratchBytes].map(([id, bytes]) => [id, make(bytes, storage, poison)]));
+    // A weight split by rows: each range is a buffer of its own, holding just those rows.
+    const rowBuffers = new Map<string, GPUBuffer>();
+    const rowsOf = (index: number, rows: { first: number; count: number }): GPUBuffer => {
+      const key = `${index}:${rows.first}+${rows.count}`;
+      let buf = rowBuffers.get(key);
+      if (!buf) {
+        const { start, end } = rowRangeBytes(node.inputs[index].type, rows);
+        const bytes = tensorToBytes(inputs[index]).subarray(start, end);
+        buf = make(bytes.byteLength, storage, (m) => m.set(bytes));
+        rowBuffers.set(key, buf);
+      }
+      return buf;
+    };
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     plan.launches.forEach((l, li) => {
       if (l.workgroups.some((c) => c === 0)) return;
       const uniform = make(l.uniforms.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, (m) => m.set(new Uint8Array(l.uniforms.buffer)));
       const buffers = l.kernel.bindings.map((b) => {
-        const buf = b.kind === 'operand' ? operands[b.index] : b.kind === 'result' ? results[b.index] : scratch.get(b.id);
+        const buf = b.kind === 'operand' ? (b.rows ? rowsOf(b.index, b.rows) : operands[b.index]) : b.kind === 'result' ? results[b.index] : scratch.get(b.id);
         if (!buf) throw new Error(`${l.kernel.label}: binding ${JSON.stringify(b)} has no buffer (aliased operand?)`);
         return buf;
       });

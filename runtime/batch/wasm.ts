@@ -1,0 +1,132 @@
+// A stateless graph on the CPU kernels: weights resident in one shared memory, activations at the
+// memory plan's arena offsets, inputs and outputs in buffers of their own, and per call a launch
+// list with that call's dims, walked by every thread of the pool.
+import type { CompiledModule } from '../../codegen/wasm/module.js';
+import type { WasmKernel } from '../../codegen/wasm/kernel.js';
+import type { WasmProgram } from '../../codegen/wasm/program.js';
+import { tensorFromBytes } from '../../codegen/wgsl/run-node.js';
+import { evalDim } from '../../ir/dim.js';
+import { storageBytes } from '../../ir/dtype.js';
+import type { Graph } from '../../ir/graph.js';
+import type { Storage } from '../../ir/memory.js';
+import { formatWeight } from '../../ir/printer.js';
+import type { HostTensor } from '../../ir/tensor.js';
+import type { ParamResolver } from '../reference/interpreter.js';
+import { WasmMemory } from '../wasm/memory.js';
+import { kernelArgs, writePlan } from '../wasm/plan.js';
+import { ThreadPool } from '../wasm/threads.js';
+import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';
+
+// Vector loads of a tail may touch (never use) a few bytes past a tensor's end.
+const SLACK = 64;
+
+interface Launch {
+  readonly kernel: WasmKernel;
+  readonly index: number;
+  readonly addresses: readonly number[];
+}
+
+export class WasmBatchExecutor implements BatchExecutor {
+  readonly backend = 'wasm';
+
+  private constructor(
+    private readonly pool: ThreadPool,
+    private readonly program: WasmProgram,
+    private readonly launches: readonly Launch[],
+    private readonly addressOf: (s: Storage) => number,
+  ) {}
+
+  get graph(): Graph {
+    return this.program.graph;
+  }
+
+  get bounds() {
+    return this.program.bounds;
+  }
+
+  get threads(): number {
+    return this.pool.threads;
+  }
+
+  static async create(module: CompiledModule, program: WasmProgram, params: ParamResolver, opts: { readonly threads?: number } = {}): Promise<WasmBatchExecutor> {
+    const memory = new WasmMemory();
+    const pool = await ThreadPool.create(module.module, memory, { threads: opts.threads });
+    try {
+      const { plan, bounds } = program;
+      const arena = memory.alloc(plan.arenaBytes + SLACK, 64, 'activations');
+      const weights = new Map<string, number>();
+      const own = new Map<Storage, number>();
+      const addressOf = (s: Storage): number => {
+        if (s.role === 'activation') return arena + s.offset!;
+        if (s.role === 'param') {
+          if (s.owner.def.kind !== 'param') throw new Error(`%${s.owner.name} is not a parameter`);
+          // Parameters reading the same source share one copy.
+          const key = formatWeight(s.owner.def.source);
+          let at = weights.get(key);
+          if (at === undefined) {
+            const t = params(s.owner);
+            at = memory.alloc(t.data.byteLength + SLACK, 64, `weight %${s.owner.name}`);
+            memory.write(at, t.data);
+            weights.set(key, at);
+          }
+          return at;
+        }
+        let at = own.get(s);
+        if (at === undefined) {
+          at = memory.alloc(s.maxBytes + SLACK, 64, `${s.role} %${s.owner.name}`);
+          own.set(s, at);
+        }
+        return at;
+      };
+      const launches: Launch[] = [];
+      for (const { node, kernels } of program.nodes) {
+        // Kernels of one node naming the same scratch slot share it, sized for the largest request.
+        const scratch = new Map<number, number>();
+        for (const b of kernels.flatMap((k) => k.bindings)) {
+          if (b.kind === 'scratch') scratch.set(b.slot, Math.max(scratch.get(b.slot) ?? 0, evalDim(b.bytes, bounds) * (b.perThread ? pool.threads : 1)));
+        }
+        for (const [slot, bytes] of scratch) scratch.set(slot, memory.alloc(bytes + SLACK, 64, `scratch of ${node.op}`));
+        for (const kernel of kernels) {
+          const addresses = kernel.bindings.map((b) => {
+            if (b.kind === 'scratch') return scratch.get(b.slot)!;
+            return addressOf(plan.storageOf.get(b.kind === 'operand' ? node.inputs[b.index] : node.outputs[b.index])!);
+          });
+          launches.push({ kernel, index: module.indexOf(kernel.name), addresses });
+        }
+      }
+      // Inputs and outputs get their buffers now, not on the first call.
+      for (const s of plan.storages) addressOf(s);
+      return new WasmBatchExecutor(pool, program, launches, addressOf);
+    } catch (e) {
+      await pool.dispose();
+      throw e;
+    }
+  }
+
+  async run(inputs: Readonly<Record<string, HostTensor>>, outputs: readonly string[]): Promise<Record<string, HostTensor>> {
+    const { graph, plan } = this.program;
+    const dims = bindWithinBounds(graph, inputs, this.bounds);
+    const wanted = outputValues(graph, outputs);
+    const mem = this.pool.memory;
+    for (const v of graph.inputs) mem.write(this.addressOf(plan.storageOf.get(v)!), inputs[v.name].data);
+    // The launch list depends on this call's dims: write it above a mark and drop it afterwards.
+    const mark = mem.mark();
+    try {
+      const list = writePlan(mem, this.launches.map((l) => ({ kernel: l.index, args: kernelArgs(l.kernel, l.addresses, dims) })));
+      this.pool.run(list);
+      const out: Record<string, HostTensor> = {};
+      for (const { name, value } of wanted) {
+        const shape = value.type.shape.map((d) => evalDim(d, dims));
+        const bytes = mem.read(this.addressOf(plan.storageOf.get(value)!), storageBytes(value.type.dtype, shape));
+        out[name] = tensorFromBytes({ dtype: value.type.dtype, shape }, bytes);
+      }
+      return out;
+    } finally {
+      mem.release(mark);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await this.pool.dispose();
+  }
+}

@@ -1,0 +1,73 @@
+// Running an encoder's batch graph on a backend: the buffer bounds (rows per pass, padded length),
+// and the wasm / webgpu batch executors, built from an artifact's stored kernels or by lowering.
+import { compileModule, type CompiledModule } from '../codegen/wasm/module.js';
+import { lowerGraphToWasm, programKernels, type WasmProgram } from '../codegen/wasm/program.js';
+import { lowerGraphToWgsl, type WgslProgram } from '../codegen/wgsl/program.js';
+import { wgslTargetFor } from '../codegen/wgsl/target.js';
+import type { Graph } from '../ir/graph.js';
+import type { DimBounds } from '../ir/memory.js';
+import type { ModelConfig } from '../models/config/model-config.js';
+import type { BatchExecutor } from '../runtime/batch/executor.js';
+import { WasmBatchExecutor } from '../runtime/batch/wasm.js';
+import { WebGpuBatchExecutor } from '../runtime/batch/webgpu.js';
+import type { ParamResolver } from '../runtime/reference/interpreter.js';
+import { BackendError, gpuContext, type ResolvedBackend } from './backends.js';
+
+/**
+ * Rows per pass a compiled encoder program holds by default. Buffers are sized for B rows of the
+ * full context; 8 keeps a BERT-base FFN activation (8 × 512 × 3072 f32) under WebGPU's 128 MiB binding.
+ */
+export const DEFAULT_MAX_BATCH = 8;
+
+/** The dims an encoder program's buffers are sized for: `maxBatch` rows of up to the whole context. */
+export function encoderBounds(config: ModelConfig, maxBatch = DEFAULT_MAX_BATCH): DimBounds {
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`the batch bound must be a positive integer, got ${maxBatch}`);
+  return { B: maxBatch, S: config.maxPositions };
+}
+
+export interface BatchExecutorRequest {
+  readonly graph: Graph;
+  readonly params: ParamResolver;
+  readonly bounds: DimBounds;
+  /** CPU threads for the wasm backend (default: every core). */
+  readonly threads?: number;
+  /** Kernels from a compiled artifact: used instead of running the code generators. */
+  readonly precompiled?: {
+    readonly webgpu?: (maxWorkgroups: number) => WgslProgram | undefined;
+    readonly wasm?: () => Promise<{ readonly module: CompiledModule; readonly program: WasmProgram } | undefined>;
+  };
+}
+
+/** A wasm or webgpu executor for the batch graph, and a sentence saying which and why. */
+export async function createBatchExecutor(backend: ResolvedBackend, req: BatchExecutorRequest): Promise<{ executor: BatchExecutor; reason: string }> {
+  if (backend.name === 'wasm') {
+    const executor = await onCpu(req);
+    return { executor, reason: `wasm: ${backend.why}; ${executor.threads} threads` };
+  }
+  if (backend.name !== 'webgpu') throw new Error(`no batch executor for the ${backend.name} backend`);
+  const ctx = await gpuContext();
+  let program = req.precompiled?.webgpu?.(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535);
+  if (!program) {
+    try {
+      program = lowerGraphToWgsl(req.graph, wgslTargetFor(ctx.features, ctx.limits, ctx.adapterInfo.isSoftware), req.bounds);
+    } catch (e) {
+      throw new BackendError(`the webgpu backend cannot run this graph: ${(e as Error).message}`);
+    }
+  }
+  const executor = await WebGpuBatchExecutor.create(ctx, program, req.params);
+  return { executor, reason: `webgpu: ${backend.why === 'requested' ? ctx.adapterInfo.description || ctx.adapterInfo.vendor : backend.why}` };
+}
+
+async function onCpu(req: BatchExecutorRequest): Promise<WasmBatchExecutor> {
+  let compiled = await req.precompiled?.wasm?.();
+  if (!compiled) {
+    let program: WasmProgram;
+    try {
+      program = lowerGraphToWasm(req.graph, req.bounds);
+    } catch (e) {
+      throw new BackendError(`the wasm backend cannot run this graph: ${(e as Error).message}. Use --passes default (it keeps to the ops each backend covers) or another --backend`);
+    }
+    compiled = { module: await compileModule(programKernels([program])), program };
+  }
+  return WasmBatchExecutor.create(compiled.module, compiled.program, req.params, { threads: req.threads });
+}
