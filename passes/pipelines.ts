@@ -17,9 +17,7 @@ export const PIPELINES: readonly PipelineRow[] = [
   { name: 'none', passes: '', description: 'no passes: the graph as read' },
   { name: 'default', passes: OPTIMIZE, description: 'the standard optimisation pipeline' },
   { name: 'default', target: 'webgpu', passes: OPTIMIZE, description: 'the standard pipeline with WebGPU tiles (flash attention 16×64, split-K 8)' },
-  // The CPU kernels do not cover the fused ops yet (norm_matmul, flash_attention, fused_elementwise,
-  // matmul_ep): until they do, wasm gets the rewrites that produce only ops it has kernels for.
-  { name: 'default', target: 'wasm', passes: 'canonicalize,qkv-merge,canonicalize,memory-plan', description: 'the rewrites the CPU kernels cover today (QKV and gate/up merging)' },
+  { name: 'default', target: 'wasm', passes: OPTIMIZE, description: 'the standard pipeline with CPU tiles (flash attention 32-key tiles, split-K 2)' },
 ];
 
 for (const p of PIPELINES) registerPipeline(p.name, p.passes, { target: p.target, description: p.description });

@@ -11,8 +11,12 @@ export const TARGETS: Readonly<Record<string, TargetTraits>> = {
   // Workgroups of 64–256 invocations and 16–32 KiB of workgroup memory: 64 keys of a 128-wide
   // head is 32 KiB for K and V in f16, and decode steps need many workgroups over a long cache.
   webgpu: { flash: { tile_q: 16, tile_k: 64, split_k: 8 }, ropeEpilogue: true },
-  // A few threads on a CPU: small query tiles keep the running state in registers, and a decode
-  // step is split across the two cores.
+  // A few threads on a CPU (codegen/wasm/attention.ts runs flash_attention): a work item is one
+  // query row, so tile_q only shapes the reference's schedule; 32 keys' scores sit in per-thread
+  // scratch in L1, and rescaling the running state once per 32 keys is cheap next to their dot
+  // products; a decode step is split into at most 2 chunks (of ≥ 64 keys) per head, for 2 cores.
+  // RoPE stays a kernel of its own: rotating in the matmul epilogue needs a second launch on the
+  // CPU anyway (a rotation pairs columns that other tiles own), so folding it saves nothing.
   wasm: { flash: { tile_q: 4, tile_k: 32, split_k: 2 }, ropeEpilogue: false },
 };
 

@@ -232,4 +232,17 @@ function emitAttention(node: Node, ctx: WasmEmitContext): WasmKernel[] {
   return [emitPartials(node, sh, tile, splits), emitCombine(node, sh, splits)];
 }
 
-export const attentionEmitters: Record<string, (node: Node, ctx: WasmEmitContext) => WasmKernel[]> = { attention: emitAttention };
+/**
+ * flash_attention is attention computed tile by tile, which this kernel already does: its key tile
+ * becomes the score tile (whole vectors), its split_k the most decode chunks. tile_q has no
+ * counterpart, since a work item here is one query row.
+ */
+function emitFlashAttention(node: Node, ctx: WasmEmitContext): WasmKernel[] {
+  const a = node.attrs;
+  return emitAttention(node, { ...ctx, attentionTile: Math.max(4, ceil4(a.tile_k as number)), decodeSplits: a.split_k as number });
+}
+
+export const attentionEmitters: Record<string, (node: Node, ctx: WasmEmitContext) => WasmKernel[]> = {
+  attention: emitAttention,
+  flash_attention: emitFlashAttention,
+};

@@ -5,6 +5,8 @@ import type { Graph, Node } from '../../ir/graph.js';
 import { attentionEmitters } from './attention.js';
 import { binaryEmitters } from './binary.js';
 import { embeddingEmitters } from './embedding.js';
+import { fusedElementwiseEmitters } from './fused-elementwise.js';
+import { fusedMatmulEmitters } from './fused-matmul.js';
 import type { WasmEmitContext, WasmKernel } from './kernel.js';
 import { layoutEmitters } from './layout.js';
 import { matmulEmitters } from './matmul.js';
@@ -27,6 +29,8 @@ const EMITTERS: Readonly<Record<string, KernelEmitter>> = {
   ...reduceEmitters,
   ...ropeEmitters,
   ...attentionEmitters,
+  ...fusedElementwiseEmitters,
+  ...fusedMatmulEmitters,
 };
 
 /** Ops the CPU target has kernels for. */

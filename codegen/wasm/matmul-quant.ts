@@ -10,24 +10,27 @@
 //    multiplied with the activation block by
 //    i32x4.dot_i16x8_s (pmaddwd: 8 products, summed in pairs, exact in i32), and the block's i32x4
 //    partial sums are converted and scaled by d_w·d_x into f32x4 accumulators. Tiles, thread split
-//    and the final 4-output reduction are as in matmul.ts.
+//    and the store hook are projection.ts's, as for float weights.
 //
 // The only approximation against the reference (which dequantizes weights and multiplies in f64)
 // is the rounding of activations to 8 bits: |x − x̂| ≤ d_x/2 per element.
 import { dimMul, dimProduct } from '../../ir/dim.js';
 import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
-import { loadF32, loadF32x4 } from './loads.js';
+import { normalized, rowStats } from './norm.js';
+import { bindFusion, emitTiles, type ProjectionOptions, type Prologue } from './projection.js';
 
-/** Activation rows per tile (matmul.ts tiles the same way). */
-export const ROW_CHUNK = 16;
 const QBLOCK = 32;
 /** Bytes per quantized activation block: 32 i16. */
 const ACT_BLOCK_BYTES = 64;
 /** Per block, after all rows' blocks: the scale d_x and Σq_x (both f32; the sum is exact). */
 const ACT_SCALE_BYTES = 8;
 
-function emitQuantizeActivations(node: Node, nb: number, K: number): WasmKernel {
+/**
+ * Quantizes activation blocks; with a norm prologue, each row is normalised (no gain) on the way,
+ * and threads split rows rather than blocks since a block needs its whole row's statistics.
+ */
+function emitQuantizeActivations(node: Node, nb: number, K: number, norm: Prologue | undefined): WasmKernel {
   const x = node.inputs[0];
   const w = new KernelWriter('quantize_act');
   const xp = w.ptr({ kind: 'operand', index: 0 }, 'px');
@@ -35,25 +38,37 @@ function emitQuantizeActivations(node: Node, nb: number, K: number): WasmKernel 
   const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(R, nb * (ACT_BLOCK_BYTES + ACT_SCALE_BYTES)), perThread: false }, 'pq');
   const rows = w.dim(R);
   const tail = K % QBLOCK;
-  w.line(
-    `const R: i32 = ${rows};`,
-    `const scales = ${qp} + (<usize>R) * ${nb * ACT_BLOCK_BYTES};`,
-    `const items = R * ${nb};`,
-    'const it0 = _t_split(items, tid, nthreads), it1 = _t_split(items, tid + 1, nthreads);',
-    'for (let it = it0; it < it1; it++) {',
-    `const r = it / ${nb};`,
-    `const b = it - r * ${nb};`,
-    `const src = ${xp} + ((<usize>r) * ${K} + (<usize>b) * ${QBLOCK}) * 4;`,
-  );
-  // The row's last block holds only `tail` elements: lanes past them read as zero.
+  w.line(`const R: i32 = ${rows};`, `const scales = ${qp} + (<usize>R) * ${nb * ACT_BLOCK_BYTES};`);
+  if (norm) {
+    w.line(
+      'const r0 = _t_split(R, tid, nthreads), r1 = _t_split(R, tid + 1, nthreads);',
+      'for (let r = r0; r < r1; r++) {',
+      `const D: i32 = ${K};`,
+      `const xr = ${xp} + (<usize>r) * ${K * 4};`,
+    );
+    rowStats(w, norm.kind, norm.eps);
+    w.line(`for (let b = 0; b < ${nb}; b++) {`, `const it = r * ${nb} + b;`);
+  } else {
+    w.line(
+      `const items = R * ${nb};`,
+      'const it0 = _t_split(items, tid, nthreads), it1 = _t_split(items, tid + 1, nthreads);',
+      'for (let it = it0; it < it1; it++) {',
+      `const r = it / ${nb};`,
+      `const b = it - r * ${nb};`,
+    );
+  }
+  w.line(`const src = ${xp} + ((<usize>r) * ${K} + (<usize>b) * ${QBLOCK}) * 4;`);
+  // The row's last block holds only \`tail\` elements: lanes past them are zero (after normalising).
+  const keep = (n: number, v: string) => (norm?.kind === 'layer' ? `v128.and(${v}, i32x4(${[0, 1, 2, 3].map((l) => (l < n ? -1 : 0)).join(', ')}))` : v);
+  const normed = (v: string) => (norm ? normalized(norm.kind, v) : v);
   const partial = (q: number) => {
     const n = tail - q * 4;
-    if (n >= 4) return `v128.load(src, ${q * 16})`;
-    return n <= 0 ? 'f32x4.splat(0.0)' : `_t_lanes(src + ${q * 16}, ${n}, 0.0)`;
+    if (n >= 4) return normed(`v128.load(src, ${q * 16})`);
+    return n <= 0 ? 'f32x4.splat(0.0)' : keep(n, normed(`_t_lanes(src + ${q * 16}, ${n}, 0.0)`));
   };
   const load = (q: number) => (tail === 0
-    ? `v128.load(src, ${q * 16})`
-    : `(b == ${nb - 1} ? ${partial(q)} : v128.load(src, ${q * 16}))`);
+    ? normed(`v128.load(src, ${q * 16})`)
+    : `(b == ${nb - 1} ? ${partial(q)} : ${normed(`v128.load(src, ${q * 16})`)})`);
   for (let q = 0; q < 8; q++) w.line(`const v${q} = ${load(q)};`);
   w.line(
     'let m = f32x4.max(f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3))),',
@@ -71,6 +86,7 @@ function emitQuantizeActivations(node: Node, nb: number, K: number): WasmKernel 
     `store<f32>(scales + (<usize>it) * ${ACT_SCALE_BYTES}, <f32>_t_ihsum(qsum), 4);`,
     '}',
   );
+  if (norm) w.line('}');
   return w.finish();
 }
 
@@ -153,61 +169,30 @@ function quantMicroKernel(dtype: 'q8_0' | 'q4_0', nb: number, blockBytes: number
   return lines;
 }
 
-function emitQuantDot(node: Node, nb: number): WasmKernel {
-  const [x, wv, bias] = node.inputs;
+function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKernel {
+  const [x, wv] = node.inputs;
   const dtype = wv.type.dtype as 'q8_0' | 'q4_0';
   const blockBytes = dtype === 'q8_0' ? 34 : 18;
-  const N = wv.type.shape[0] as number;
-  const rowBytes = nb * blockBytes;
   const w = new KernelWriter(`matmul_${dtype}`);
   const Rd = dimProduct(x.type.shape.slice(0, -1));
   const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(Rd, nb * (ACT_BLOCK_BYTES + ACT_SCALE_BYTES)), perThread: false }, 'pq');
   const wp = w.ptr({ kind: 'operand', index: 1 }, 'pw');
-  const bp = bias ? w.ptr({ kind: 'operand', index: 2 }, 'pb') : '';
-  const yp = w.ptr({ kind: 'result', index: 0 }, 'py');
-  const addBias = (o: string, n: string, cols: 1 | 4) => bias
-    ? `${o} = f32x4.add(${o}, ${cols === 4 ? loadF32x4(bias.type.dtype, bp, n) : `f32x4.splat(${loadF32(bias.type.dtype, bp, n)})`});`
-    : '';
-  const rowPtrs = (r: number, row: string) =>
-    `const xr${r} = ${qp} + (<usize>(${row})) * ${nb * ACT_BLOCK_BYTES}, sr${r} = scales + (<usize>(${row})) * ${nb * ACT_SCALE_BYTES};`;
-  w.line(
-    `const R: i32 = ${w.dim(Rd)};`,
-    `const scales = ${qp} + (<usize>R) * ${nb * ACT_BLOCK_BYTES};`,
-    `const nrc = (R + ${ROW_CHUNK - 1}) / ${ROW_CHUNK};`,
-    `const items = ${Math.ceil(N / 4)} * nrc;`,
-    'const it0 = _t_split(items, tid, nthreads), it1 = _t_split(items, tid + 1, nthreads);',
-    'for (let it = it0; it < it1; it++) {',
-    'const cb = it / nrc;',
-    'const n0 = cb << 2;',
-    `const r0 = (it - cb * nrc) * ${ROW_CHUNK};`,
-    `const r1 = min(r0 + ${ROW_CHUNK}, R);`,
-  );
-  if (N >= 4) {
-    w.line(`if (n0 + 4 <= ${N}) {`);
-    for (let c = 0; c < 4; c++) w.line(`const wr${c} = ${wp} + (<usize>(n0 + ${c})) * ${rowBytes};`);
-    w.line('let r = r0;', 'for (; r + 2 <= r1; r += 2) {', rowPtrs(0, 'r'), rowPtrs(1, 'r + 1'));
-    w.line(...quantMicroKernel(dtype, nb, blockBytes, 2, 4));
-    w.line(addBias('o0', 'n0', 4), addBias('o1', 'n0', 4),
-      `v128.store(${yp} + ((<usize>r) * ${N} + <usize>n0) * 4, o0);`,
-      `v128.store(${yp} + ((<usize>r + 1) * ${N} + <usize>n0) * 4, o1);`,
-      '}', 'if (r < r1) {', rowPtrs(0, 'r'));
-    w.line(...quantMicroKernel(dtype, nb, blockBytes, 1, 4));
-    w.line(addBias('o0', 'n0', 4), `v128.store(${yp} + ((<usize>r) * ${N} + <usize>n0) * 4, o0);`, '}', 'continue;', '}');
-  }
-  if (N % 4 !== 0) {
-    w.line(`for (let n = n0; n < ${N}; n++) {`, `const wr0 = ${wp} + (<usize>n) * ${rowBytes};`,
-      'for (let r = r0; r < r1; r++) {', rowPtrs(0, 'r'));
-    w.line(...quantMicroKernel(dtype, nb, blockBytes, 1, 1));
-    w.line(addBias('o0', 'n', 1), `store<f32>(${yp} + ((<usize>r) * ${N} + <usize>n) * 4, f32x4.extract_lane(o0, 0));`, '}', '}');
-  }
-  w.line('}');
+  const fusion = bindFusion(w, node, opts);
+  w.line(`const R: i32 = ${w.dim(Rd)};`, `const scales = ${qp} + (<usize>R) * ${nb * ACT_BLOCK_BYTES};`);
+  emitTiles(w, {
+    ...fusion, wp,
+    micro: {
+      rowBytes: nb * blockBytes,
+      rowPtrs: (r, row) => [`const xr${r} = ${qp} + (<usize>(${row})) * ${nb * ACT_BLOCK_BYTES}, sr${r} = scales + (<usize>(${row})) * ${nb * ACT_SCALE_BYTES};`],
+      body: (rows, cols) => quantMicroKernel(dtype, nb, blockBytes, rows, cols),
+    },
+  });
   return w.finish();
 }
 
-export function emitQuantMatmul(node: Node): WasmKernel[] {
-  const [x, wv] = node.inputs;
-  if (x.type.dtype !== 'f32') throw new Error(`x must be f32 (activations), got ${x.type.dtype}`);
-  const K = wv.type.shape[1] as number;
+/** Quantize the activations (normalising them first for a norm prologue), then the integer dot kernel. */
+export function emitQuantProjection(node: Node, opts: ProjectionOptions): WasmKernel[] {
+  const K = node.inputs[1].type.shape[1] as number;
   const nb = Math.ceil(K / QBLOCK);
-  return [emitQuantizeActivations(node, nb, K), emitQuantDot(node, nb)];
+  return [emitQuantizeActivations(node, nb, K, opts.norm), emitQuantDot(node, nb, opts)];
 }

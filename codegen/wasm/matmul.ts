@@ -1,19 +1,19 @@
 // matmul y[r, n] = Σ_k x[r, k] · w[n, k] (+ bias[n]) with float weights (f32, f16, bf16; the
 // block-quantized ones are in matmul-quant.ts).
 //
-// Work is cut into (4 weight rows) × (up to 16 activation rows) tiles, ordered weight-block major
-// and split into equal contiguous runs per thread, so a thread streams its own slice of the
-// weights once per 16 rows (GEMV, S = 1: exactly once). Inside a tile a register-blocked
+// The tiles and their thread split are projection.ts's. Inside a tile a register-blocked
 // micro-kernel computes 2 activation rows × 4 weight rows: per 4 k it loads 2 + 4 vectors for 8
 // multiply-adds into 8 accumulators (14 of the 16 xmm registers). Four accumulators are then
-// reduced to one vector of 4 outputs (_t_hsum4) and stored at once.
+// reduced to one vector of 4 outputs (_t_hsum4), which the projection's store hook receives.
 import { dimProduct } from '../../ir/dim.js';
 import type { DType } from '../../ir/dtype.js';
 import { isQuantized } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
 import { elemBytes, loadF32, loadF32x4 } from './loads.js';
-import { emitQuantMatmul, ROW_CHUNK } from './matmul-quant.js';
+import { emitQuantProjection } from './matmul-quant.js';
+import { normalizeRow } from './norm.js';
+import { bindFusion, emitTiles, type ProjectionOptions, ROW_CHUNK } from './projection.js';
 
 /**
  * Code for a rows × 4 (or rows × 1) micro-kernel; x rows at xr0.., weight rows at wr0... A single
@@ -49,73 +49,61 @@ function microKernel(wt: DType, K: number, rows: 1 | 2, cols: 1 | 4): string[] {
     const wvec = cols === 4
       ? `f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(${wv[0]}), 1, ${wv[1]}), 2, ${wv[2]}), 3, ${wv[3]})`
       : `f32x4.splat(${wv[0]})`;
-    lines.push(`{ const wk = ${wvec};`);
+    lines.push('{', `const wk = ${wvec};`);
     for (const r of R) lines.push(`o${r} = _t_madd(f32x4.splat(load<f32>(xr${r}, ${k * 4})), wk, o${r});`);
     lines.push('}');
   }
   return lines;
 }
 
-function emitFloatMatmul(node: Node): WasmKernel[] {
-  const [x, wv, bias] = node.inputs;
-  const [N, K] = wv.type.shape as number[];
+/**
+ * The float kernel. With a norm prologue, each thread normalises the row chunk it works on into
+ * its own scratch (ROW_CHUNK rows) and multiplies from there, so nothing waits on other threads.
+ */
+function emitFloatProjection(node: Node, opts: ProjectionOptions): WasmKernel[] {
+  const [x, wv] = node.inputs;
+  const K = wv.type.shape[1] as number;
   const wt = wv.type.dtype;
-  if (x.type.dtype !== 'f32') throw new Error(`x must be f32 (activations), got ${x.type.dtype}`);
-  const wb = elemBytes(wt);
+  const norm = opts.norm;
   const w = new KernelWriter(`matmul_${wt}`);
   const xp = w.ptr({ kind: 'operand', index: 0 }, 'px');
   const wp = w.ptr({ kind: 'operand', index: 1 }, 'pw');
-  const bp = bias ? w.ptr({ kind: 'operand', index: 2 }, 'pb') : '';
-  const yp = w.ptr({ kind: 'result', index: 0 }, 'py');
-  const R = w.dim(dimProduct(x.type.shape.slice(0, -1)));
-  const addBias = (o: string, n: string, cols: 1 | 4) => bias
-    ? `${o} = f32x4.add(${o}, ${cols === 4 ? loadF32x4(bias.type.dtype, bp, n) : `f32x4.splat(${loadF32(bias.type.dtype, bp, n)})`});`
-    : '';
-  w.line(
-    `const R: i32 = ${R};`,
-    `const nrc = (R + ${ROW_CHUNK - 1}) / ${ROW_CHUNK};`,
-    `const items = ${Math.ceil(N / 4)} * nrc;`,
-    'const it0 = _t_split(items, tid, nthreads), it1 = _t_split(items, tid + 1, nthreads);',
-    'for (let it = it0; it < it1; it++) {',
-    'const cb = it / nrc;',
-    'const n0 = cb << 2;',
-    `const r0 = (it - cb * nrc) * ${ROW_CHUNK};`,
-    `const r1 = min(r0 + ${ROW_CHUNK}, R);`,
-  );
-  if (N >= 4) {
-    w.line(`if (n0 + 4 <= ${N}) {`);
-    for (let c = 0; c < 4; c++) w.line(`const wr${c} = ${wp} + (<usize>(n0 + ${c})) * ${K * wb};`);
-    w.line('let r = r0;', 'for (; r + 2 <= r1; r += 2) {',
-      `const xr0 = ${xp} + (<usize>r) * ${K * 4}, xr1 = xr0 + ${K * 4};`);
-    w.line(...microKernel(wt, K, 2, 4));
-    w.line(addBias('o0', 'n0', 4), addBias('o1', 'n0', 4),
-      `v128.store(${yp} + ((<usize>r) * ${N} + <usize>n0) * 4, o0);`,
-      `v128.store(${yp} + ((<usize>r + 1) * ${N} + <usize>n0) * 4, o1);`,
-      '}',
-      'if (r < r1) {',
-      `const xr0 = ${xp} + (<usize>r) * ${K * 4};`);
-    w.line(...microKernel(wt, K, 1, 4));
-    w.line(addBias('o0', 'n0', 4), `v128.store(${yp} + ((<usize>r) * ${N} + <usize>n0) * 4, o0);`, '}');
-    w.line('continue;', '}');
-  }
-  if (N % 4 !== 0) {
-    // The last, partial weight block: one weight row at a time.
-    w.line(`for (let n = n0; n < ${N}; n++) {`, `const wr0 = ${wp} + (<usize>n) * ${K * wb};`,
-      'for (let r = r0; r < r1; r++) {', `const xr0 = ${xp} + (<usize>r) * ${K * 4};`);
-    w.line(...microKernel(wt, K, 1, 1));
-    w.line(addBias('o0', 'n', 1), `store<f32>(${yp} + ((<usize>r) * ${N} + <usize>n) * 4, f32x4.extract_lane(o0, 0));`, '}', '}');
-  }
-  w.line('}');
+  const chunkBytes = ROW_CHUNK * K * 4;
+  const sp = norm ? w.ptr({ kind: 'scratch', slot: 0, bytes: chunkBytes, perThread: true }, 'pxs') : '';
+  const fusion = bindFusion(w, node, opts);
+  w.line(`const R: i32 = ${w.dim(dimProduct(x.type.shape.slice(0, -1)))};`);
+  if (norm) w.line(`const xs = ${sp} + (<usize>tid) * ${chunkBytes};`);
+  emitTiles(w, {
+    ...fusion, wp,
+    micro: {
+      rowBytes: K * elemBytes(wt),
+      rowPtrs: (r, row) => [norm
+        ? `const xr${r} = xs + (<usize>(${row} - r0)) * ${K * 4};`
+        : `const xr${r} = ${xp} + (<usize>(${row})) * ${K * 4};`],
+      body: (rows, cols) => microKernel(wt, K, rows, cols),
+    },
+    prologue: norm && ((kw) => {
+      kw.line('for (let r = r0; r < r1; r++) {', `const D: i32 = ${K};`,
+        `const xr = ${xp} + (<usize>r) * ${K * 4}, yr = xs + (<usize>(r - r0)) * ${K * 4};`);
+      normalizeRow(kw, norm.kind, norm.eps);
+      kw.line('}');
+    }),
+  });
   return [w.finish()];
 }
 
-function emitMatmul(node: Node): WasmKernel[] {
-  const wt = node.inputs[1].type.dtype;
-  if (typeof node.inputs[1].type.shape[0] !== 'number' || typeof node.inputs[1].type.shape[1] !== 'number') {
+/** The kernels of a (possibly fused) projection x · wᵀ of node's operands 0 and 1. */
+export function emitProjection(node: Node, opts: ProjectionOptions = {}): WasmKernel[] {
+  const [x, wv] = node.inputs;
+  if (x.type.dtype !== 'f32') throw new Error(`x must be f32 (activations), got ${x.type.dtype}`);
+  if (typeof wv.type.shape[0] !== 'number' || typeof wv.type.shape[1] !== 'number') {
     throw new Error('matmul weights must have a static shape');
   }
-  if (isQuantized(wt)) return emitQuantMatmul(node);
-  return emitFloatMatmul(node);
+  return isQuantized(wv.type.dtype) ? emitQuantProjection(node, opts) : emitFloatProjection(node, opts);
+}
+
+function emitMatmul(node: Node): WasmKernel[] {
+  return emitProjection(node, { bias: node.inputs.length > 2 ? 2 : undefined });
 }
 
 export const matmulEmitters: Record<string, (node: Node) => WasmKernel[]> = { matmul: emitMatmul };

@@ -1,10 +1,13 @@
 // Normalizations over the last axis: rms_norm (with Gemma's weight offset), layer_norm and
-// l2_normalize. Threads split the rows; a row's sums use two f32x4 accumulators (independent
-// add chains) and the final scale is formed in f64, as the reference does.
+// l2_normalize, plus the gain-free row normalisation the fused projections use (norm_matmul).
+// Threads split the rows; a row's sums use two f32x4 accumulators (independent add chains) and
+// the final scale is formed in f64, as the reference does.
 import { dimProduct } from '../../ir/dim.js';
 import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
 import { loadF32, loadF32x4 } from './loads.js';
+
+export type NormKind = 'rms' | 'layer';
 
 /** Opens the per-row loop: defines `D`, `row`, `xr` (row address) and `yr`. */
 function rows(w: KernelWriter, node: Node, xp: string, yp: string): void {
@@ -53,6 +56,35 @@ function expectF32Input(node: Node): void {
   if (node.inputs[0].type.dtype !== 'f32') throw new Error(`x must be f32 here (activations), got ${node.inputs[0].type.dtype}`);
 }
 
+/**
+ * Lines that leave a row's statistics in scope for `normalized`: `inv` (f32x4 of 1/rms or 1/σ) and
+ * `mv` (the mean; zero for rms). Needs `xr` and `D`.
+ */
+export function rowStats(w: KernelWriter, kind: NormKind, eps: number): void {
+  w.line('let mv = f32x4.splat(0.0), inv = f32x4.splat(0.0);', '{');
+  if (kind === 'layer') {
+    w.line('{');
+    rowSum(w, 'sum', (v) => v);
+    w.line('mv = f32x4.splat(sum / <f32>D);', '}');
+    // Two passes, as the reference: squared deviations from the mean do not cancel.
+    rowSum(w, 'ss', (v) => `f32x4.mul(f32x4.sub(${v}, mv), f32x4.sub(${v}, mv))`);
+  } else {
+    rowSum(w, 'ss', (v) => `f32x4.mul(${v}, ${v})`);
+  }
+  w.line(`inv = f32x4.splat(<f32>(1.0 / Math.sqrt(<f64>ss / <f64>D + ${eps})));`, '}');
+}
+
+/** The normalised value (no gain) of the f32x4 `v`, with rowStats' results in scope. */
+export function normalized(kind: NormKind, v: string): string {
+  return kind === 'layer' ? `f32x4.mul(f32x4.sub(${v}, mv), inv)` : `f32x4.mul(${v}, inv)`;
+}
+
+/** Lines that write row `xr` (D elements) normalised without gain to `yr`: norm_matmul's prologue. */
+export function normalizeRow(w: KernelWriter, kind: NormKind, eps: number): void {
+  rowStats(w, kind, eps);
+  rowMap(w, (v) => normalized(kind, v));
+}
+
 function emitRmsNorm(node: Node): WasmKernel[] {
   expectF32Input(node);
   const wt = node.inputs[1].type.dtype;
@@ -62,10 +94,9 @@ function emitRmsNorm(node: Node): WasmKernel[] {
   const wp = w.ptr({ kind: 'operand', index: 1 }, 'pw');
   const yp = w.ptr({ kind: 'result', index: 0 }, 'py');
   rows(w, node, xp, yp);
-  rowSum(w, 'ss', (v) => `f32x4.mul(${v}, ${v})`);
-  w.line(`const inv = f32x4.splat(<f32>(1.0 / Math.sqrt(<f64>ss / <f64>D + ${eps})));`);
+  rowStats(w, 'rms', eps);
   const off = offset === 0 ? (x: string) => x : (x: string) => `f32x4.add(${x}, f32x4.splat(<f32>${offset}))`;
-  rowMap(w, (v, i, lanes) => `f32x4.mul(f32x4.mul(${v}, inv), ${off(weight(wt, wp, i, lanes))})`);
+  rowMap(w, (v, i, lanes) => `f32x4.mul(${normalized('rms', v)}, ${off(weight(wt, wp, i, lanes))})`);
   w.line('}');
   return [w.finish()];
 }
@@ -80,16 +111,10 @@ function emitLayerNorm(node: Node): WasmKernel[] {
   const bp = hasBias ? w.ptr({ kind: 'operand', index: 2 }, 'pb') : '';
   const yp = w.ptr({ kind: 'result', index: 0 }, 'py');
   rows(w, node, xp, yp);
-  w.line('let mean: f32 = 0;', '{');
-  rowSum(w, 'sum', (v) => v);
-  w.line('mean = sum / <f32>D;', '}');
-  w.line('const mv = f32x4.splat(mean);');
-  // Two passes, as the reference: squared deviations from the mean do not cancel.
-  rowSum(w, 'ss', (v) => `f32x4.mul(f32x4.sub(${v}, mv), f32x4.sub(${v}, mv))`);
-  w.line(`const inv = f32x4.splat(<f32>(1.0 / Math.sqrt(<f64>ss / <f64>D + ${eps})));`);
+  rowStats(w, 'layer', eps);
   const wt = node.inputs[1].type.dtype;
   rowMap(w, (v, i, lanes) => {
-    const scaled = `f32x4.mul(f32x4.mul(f32x4.sub(${v}, mv), inv), ${weight(wt, wp, i, lanes)})`;
+    const scaled = `f32x4.mul(${normalized('layer', v)}, ${weight(wt, wp, i, lanes)})`;
     return hasBias ? `f32x4.add(${scaled}, ${weight(node.inputs[2].type.dtype, bp, i, lanes)})` : scaled;
   });
   w.line('}');

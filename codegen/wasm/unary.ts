@@ -7,19 +7,26 @@ import type { Node } from '../../ir/graph.js';
 import { f32Lit, KernelWriter, type WasmKernel } from './kernel.js';
 import { elemBytes, loadF32, loadF32x4 } from './loads.js';
 
-/** The f32x4 → f32x4 expression of each activation, in terms of `v`. */
-const ACTIVATIONS: Record<string, (a: Attrs) => string> = {
-  silu: () => 'f32x4.div(v, f32x4.add(f32x4.splat(1.0), _t_exp4(f32x4.neg(v))))',
-  gelu: (a) => (a.approximate === 'tanh' ? '_t_gelu_tanh4(v)' : '_t_gelu_erf4(v)'),
-  tanh: () => '_t_tanh4(v)',
-  sigmoid: () => '_t_sigmoid4(v)',
-  exp: () => '_t_exp4(v)',
+/** The f32x4 → f32x4 expression of each activation of the value named `v` (a local: it may be read twice). */
+const ACTIVATIONS: Record<string, (v: string, a: Attrs) => string> = {
+  silu: (v) => `f32x4.div(${v}, f32x4.add(f32x4.splat(1.0), _t_exp4(f32x4.neg(${v}))))`,
+  gelu: (v, a) => (a.approximate === 'tanh' ? `_t_gelu_tanh4(${v})` : `_t_gelu_erf4(${v})`),
+  tanh: (v) => `_t_tanh4(${v})`,
+  sigmoid: (v) => `_t_sigmoid4(${v})`,
+  exp: (v) => `_t_exp4(${v})`,
   // pmax(v, 0) is `0 < v ? v : 0`: NaN and −0 give 0, as the reference's `x > 0 ? x : 0`.
-  relu: () => 'f32x4.pmax(v, f32x4.splat(0.0))',
-  neg: () => 'f32x4.neg(v)',
-  softcap: (a) => `f32x4.mul(f32x4.splat(${f32Lit(a.cap as number)}), _t_tanh4(f32x4.div(v, f32x4.splat(${f32Lit(a.cap as number)}))))`,
-  scale: (a) => `f32x4.mul(v, f32x4.splat(${f32Lit(a.factor as number)}))`,
+  relu: (v) => `f32x4.pmax(${v}, f32x4.splat(0.0))`,
+  neg: (v) => `f32x4.neg(${v})`,
+  softcap: (v, a) => `f32x4.mul(f32x4.splat(${f32Lit(a.cap as number)}), _t_tanh4(f32x4.div(${v}, f32x4.splat(${f32Lit(a.cap as number)}))))`,
+  scale: (v, a) => `f32x4.mul(${v}, f32x4.splat(${f32Lit(a.factor as number)}))`,
 };
+
+/** The f32x4 expression of unary op `op` applied to the local `v` (shared with fused programs). */
+export function activation(op: string, a: Attrs, v: string): string {
+  const f = ACTIVATIONS[op];
+  if (!f) throw new Error(`no vector form of '${op}' (have: ${Object.keys(ACTIVATIONS).join(', ')})`);
+  return f(v, a);
+}
 
 export const UNARY_OPS = Object.keys(ACTIVATIONS);
 
@@ -32,7 +39,7 @@ function flatShare(w: KernelWriter, n: string): void {
 
 function emitActivation(node: Node): WasmKernel[] {
   const x = node.inputs[0];
-  const f = ACTIVATIONS[node.op](node.attrs);
+  const f = activation(node.op, node.attrs, 'v');
   const w = new KernelWriter(`unary_${node.op}`);
   const xp = w.ptr({ kind: 'operand', index: 0 }, 'x');
   const yp = w.ptr({ kind: 'result', index: 0 }, 'y');

@@ -1,0 +1,159 @@
+// The tile loop every matmul kernel runs (float weights: matmul.ts; block-quantized: matmul-quant.ts)
+// and the store hook that turns it into the fused projections (fused-matmul.ts).
+//
+// Work is cut into (4 result columns) × (up to ROW_CHUNK activation rows) tiles, ordered column-block
+// major and split into equal contiguous runs per thread, so a thread streams its own slice of the
+// weights once per ROW_CHUNK rows (GEMV, S = 1: exactly once). Inside a tile the kind's micro-kernel
+// computes 2 activation rows × 4 weight rows at a time (then a last single row), leaving one f32x4
+// `o` of 4 outputs per row; a partial last column block goes one weight row at a time.
+//
+// Fused projections hook in before the store. With `parts` > 1 output column c combines product
+// columns c, c + M, … (M = N / parts, ir/ops/fused.ts), so a tile runs its micro-kernel once per part
+// on weight rows c + k·M and hands the parts' vectors acc0… to the store together: the product is
+// never written out. A row prologue (norm_matmul's normalisation into per-thread scratch) visits
+// the same tiles row chunk by row chunk instead, so each chunk is prepared once per thread.
+import type { DType } from '../../ir/dtype.js';
+import type { Node } from '../../ir/graph.js';
+import type { KernelWriter } from './kernel.js';
+import { loadF32, loadF32x4 } from './loads.js';
+import type { NormKind } from './norm.js';
+
+/** Activation rows per tile. */
+export const ROW_CHUNK = 16;
+
+/** What one kind of matmul (float or quantized weights) supplies to the tile loop. */
+export interface MicroKernel {
+  /** Bytes of one weight row. */
+  readonly rowBytes: number;
+  /** Lines that point micro-kernel row `r` (0 or 1) at activation row `row` (an i32 expression). */
+  rowPtrs(r: number, row: string): string[];
+  /** Lines leaving o0…o(rows−1) (f32x4: 4 outputs, or 1 in every lane) for weight rows at wr0…wr(cols−1). */
+  body(rows: 1 | 2, cols: 1 | 4): string[];
+}
+
+/**
+ * Lines that store result row `row`, columns col…col+lanes−1, given each part's f32x4 `acc[k]`
+ * (bias already added). With lanes = 1 only lane 0 counts.
+ */
+export type Store = (row: string, col: string, acc: readonly string[], lanes: 4 | 1) => string[];
+
+/** Makes a kernel's store, registering the bindings it reads and writes with `w`. */
+export type StoreFactory = (w: KernelWriter) => Store;
+
+/** A norm_matmul prologue: each row normalised (no gain) before the product. */
+export interface Prologue {
+  readonly kind: NormKind;
+  readonly eps: number;
+}
+
+/** How a node's projection is fused; the defaults give plain matmul. */
+export interface ProjectionOptions {
+  /** node.inputs index of the bias [n], if any. */
+  readonly bias?: number;
+  /** Column blocks combined per output (ir/ops/fused.ts). Default 1. */
+  readonly parts?: number;
+  readonly norm?: Prologue;
+  /** Default: the product into result 0. */
+  readonly store?: StoreFactory;
+}
+
+export interface Tiles {
+  /** Weight rows (product columns). */
+  readonly n: number;
+  readonly parts: number;
+  /** The local holding the weights' address. */
+  readonly wp: string;
+  readonly micro: MicroKernel;
+  readonly bias?: { readonly ptr: string; readonly dtype: DType };
+  readonly store: Store;
+  /** Runs once per row chunk [r0, r1) of this thread before its tiles (and reorders them so). */
+  readonly prologue?: (w: KernelWriter) => void;
+}
+
+/** Binds a projection kernel's bias and store (after its own operands): the fusion half of `Tiles`. */
+export function bindFusion(w: KernelWriter, node: Node, opts: ProjectionOptions): Pick<Tiles, 'n' | 'parts' | 'bias' | 'store'> {
+  const n = node.inputs[1].type.shape[0] as number;
+  const parts = opts.parts ?? 1;
+  const bias = opts.bias !== undefined ? { ptr: w.ptr({ kind: 'operand', index: opts.bias }, 'pb'), dtype: node.inputs[opts.bias].type.dtype } : undefined;
+  const store = (opts.store ?? ((kw) => plainStore(kw, n / parts)))(w);
+  return { n, parts, bias, store };
+}
+
+/** The plain product: result 0 is [rows, n]. */
+export function plainStore(w: KernelWriter, m: number): Store {
+  const yp = w.ptr({ kind: 'result', index: 0 }, 'py');
+  return (row, col, [acc], lanes) => [lanes === 4
+    ? `v128.store(${yp} + ((<usize>(${row})) * ${m} + <usize>(${col})) * 4, ${acc});`
+    : `store<f32>(${yp} + ((<usize>(${row})) * ${m} + <usize>(${col})) * 4, f32x4.extract_lane(${acc}, 0));`];
+}
+
+/** Writes the tile loop; expects an i32 `R` (activation rows) in scope. */
+export function emitTiles(w: KernelWriter, t: Tiles): void {
+  const { micro, parts } = t;
+  if (t.n % parts !== 0) throw new Error(`${parts} parts do not divide ${t.n} columns`);
+  const m = t.n / parts;
+  const P = [...Array(parts).keys()];
+  const col = (base: string, p: number) => (p ? `${base} + ${p * m}` : base);
+  const biasOf = (c: string, cols: 1 | 4) => (!t.bias ? ''
+    : cols === 4 ? loadF32x4(t.bias.dtype, t.bias.ptr, c) : `f32x4.splat(${loadF32(t.bias.dtype, t.bias.ptr, c)})`);
+  /** Part p of rows × cols outputs at product column `base` + p·m, into acc{p}_{r}. */
+  const part = (p: number, rows: 1 | 2, cols: 1 | 4, base: string): string[] => {
+    const first = col(base, p);
+    const lines = ['{'];
+    for (let c = 0; c < cols; c++) lines.push(`const wr${c} = ${t.wp} + (<usize>(${first} + ${c})) * ${micro.rowBytes};`);
+    lines.push(...micro.body(rows, cols));
+    for (let r = 0; r < rows; r++) lines.push(`acc${p}_${r} = ${t.bias ? `f32x4.add(o${r}, ${biasOf(first, cols)})` : `o${r}`};`);
+    lines.push('}');
+    return lines;
+  };
+  /** rows × cols outputs at result row `row`, column `base`: every part, then the store. */
+  const outputs = (rows: 1 | 2, cols: 1 | 4, row: string, base: string): string[] => {
+    const lines: string[] = [];
+    for (let r = 0; r < rows; r++) lines.push(...micro.rowPtrs(r, r ? `${row} + ${r}` : row));
+    for (let r = 0; r < rows; r++) lines.push(`let ${P.map((p) => `acc${p}_${r} = f32x4.splat(0.0)`).join(', ')};`);
+    for (const p of P) lines.push(...part(p, rows, cols, base));
+    for (let r = 0; r < rows; r++) lines.push('{', ...t.store(r ? `${row} + ${r}` : row, base, P.map((p) => `acc${p}_${r}`), cols), '}');
+    return lines;
+  };
+  const tile: string[] = [];
+  if (m >= 4) {
+    tile.push(`if (n0 + 4 <= ${m}) {`,
+      'let r = r0;',
+      'for (; r + 2 <= r1; r += 2) {', ...outputs(2, 4, 'r', 'n0'), '}',
+      'if (r < r1) {', ...outputs(1, 4, 'r', 'n0'), '}',
+      'continue;',
+      '}');
+  }
+  if (m % 4 !== 0) {
+    // The last, partial column block: one weight row (per part) at a time.
+    tile.push(`for (let n = n0; n < ${m}; n++) {`, 'for (let r = r0; r < r1; r++) {', ...outputs(1, 1, 'r', 'n'), '}', '}');
+  }
+  w.line(
+    `const nrc = (R + ${ROW_CHUNK - 1}) / ${ROW_CHUNK};`,
+    `const items = ${Math.ceil(m / 4)} * nrc;`,
+    'const it0 = _t_split(items, tid, nthreads), it1 = _t_split(items, tid + 1, nthreads);',
+  );
+  if (!t.prologue) {
+    w.line(
+      'for (let it = it0; it < it1; it++) {',
+      'const cb = it / nrc;',
+      'const n0 = cb << 2;',
+      `const r0 = (it - cb * nrc) * ${ROW_CHUNK};`,
+      `const r1 = min(r0 + ${ROW_CHUNK}, R);`,
+      ...tile,
+      '}',
+    );
+    return;
+  }
+  // Row-chunk major: this thread's items (cb, rc) are those with it0 ≤ cb·nrc + rc < it1.
+  w.line(
+    'for (let rc = 0; rc < nrc; rc++) {',
+    'const cbA = it0 <= rc ? 0 : (it0 - rc + nrc - 1) / nrc;',
+    'const cbB = it1 <= rc ? 0 : (it1 - 1 - rc) / nrc + 1;',
+    'if (cbA >= cbB) continue;',
+    `const r0 = rc * ${ROW_CHUNK};`,
+    `const r1 = min(r0 + ${ROW_CHUNK}, R);`,
+  );
+  t.prologue(w);
+  w.line('for (let cb = cbA; cb < cbB; cb++) {', 'const n0 = cb << 2;', ...tile, '}', '}');
+}
