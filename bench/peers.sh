@@ -15,7 +15,10 @@
 #   QUANTS     [f32 q8_0 q4_0]        llama.cpp weight types
 #   BACKENDS   [every backend `tessera bench` offers, but auto]
 #   SKIP       ["reference:synth110M"] backend:model pairs to leave out (the interpreter is slow)
-#   PASSES     [none]     Tessera's --passes pipeline
+#   PASSES     [default]  Tessera's --passes pipeline
+#   TESSERA_QUANTS [f32 q8_0 q4_0]  Tessera weight types: f32 as read; q8_0/q4_0 through Tessera's
+#                own quantize pass appended to PASSES (every matmul weight and the classifier, as
+#                llama-quantize --pure does), on the same <model>.bin
 #
 # How the peers and checkpoints were made (see BENCHMARKS.md for the exact versions):
 #   1. Checkpoints: run ../shared/bench/make-synthetic.mjs for stories15M and stories110M into
@@ -43,7 +46,8 @@ GEN=${GEN:-128}
 RUNS=${RUNS:-3}
 QUANTS=${QUANTS:-"f32 q8_0 q4_0"}
 SKIP=${SKIP:-"reference:synth110M"}
-PASSES=${PASSES:-none}
+PASSES=${PASSES:-default}
+TESSERA_QUANTS=${TESSERA_QUANTS:-"f32 q8_0 q4_0"}
 TESSERA="node $ROOT/bin/tessera.js"
 RUNOMP=$PEERS_DIR/llama2.c/runomp
 LLAMA_BENCH=$PEERS_DIR/llama.cpp/build/bin/llama-bench
@@ -80,9 +84,14 @@ for backend in $BACKENDS; do
   for m in $MODELS; do
     have_model "$m.bin" || continue
     if [[ " $SKIP " == *" $backend:$m "* ]]; then say "skip: tessera $backend on $m (SKIP)"; continue; fi
+    for q in $TESSERA_QUANTS; do
+    # The interpreter is the oracle at f32 only; quantized rows are for the fast backends.
+    if [[ "$backend" == reference && "$q" != f32 ]]; then continue; fi
+    passes=$PASSES
+    [[ "$q" != f32 ]] && passes="${PASSES/#none/},quantize{dtype=$q,heads=true}" && passes=${passes#,}
     for t in $THREADS; do
-      say "tessera bench --backend $backend -m $m.bin --threads $t"
-      json=$($TESSERA bench --json -m "$BENCH_DIR/$m.bin" --backend "$backend" --threads "$t" --passes "$PASSES" \
+      say "tessera bench --backend $backend -m $m.bin --threads $t --passes $passes"
+      json=$($TESSERA bench --json -m "$BENCH_DIR/$m.bin" --backend "$backend" --threads "$t" --passes "$passes" \
         --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --runs "$RUNS" --warmup 1 2>"$ERRORS" | grep '^{' | tail -n 1)
       if [[ "$json" != \{* ]]; then say "skip: tessera $backend failed on $m: $(grep -v '^Warning' "$ERRORS" | head -n 1)"; continue; fi
       # A backend that computed nothing (failed GPU submissions read back zeros) looks fast: drop it.
@@ -92,15 +101,18 @@ for backend in $BACKENDS; do
       head=$(grep -o '"generated_head":\[[0-9,]*\]' <<<"$json")
       [[ "$backend" == reference ]] && REF_HEAD[$m]=$head
       mark=""
-      if [[ "$backend" != reference && -n "${REF_HEAD[$m]:-}" && "${REF_HEAD[$m]}" != "$head" ]]; then
+      if [[ "$backend" != reference && "$q" == f32 && -n "${REF_HEAD[$m]:-}" && "${REF_HEAD[$m]}" != "$head" ]]; then
         mark=" ≠ref"
         say "warning: tessera $backend on $m generated other tokens than the reference interpreter"
       fi
       # The threads column holds what every engine was asked for, so rows line up for the ratios;
       # a backend that uses another count (the interpreter's one thread) says so in its name.
-      node -e 'const [json, model, asked] = process.argv.slice(1), j = JSON.parse(json);
-        const engine = `tessera ${j.backend}` + (j.threads !== null && String(j.threads) !== asked ? ` (${j.threads} thr)` : "") + process.argv[4];
-        console.log([engine, model, j.weights_dtype, asked, j.prefill_tok_s, j.decode_tok_s, j.peak_rss_bytes].join("\t"));' "$json" "$m" "$t" "$mark" >>"$RESULTS"
+      # The weights column is the type asked for: a quantized run keeps its (tied) embedding table
+      # float, so weights_dtype alone would not say it.
+      node -e 'const [json, model, asked, mark, weights] = process.argv.slice(1), j = JSON.parse(json);
+        const engine = `tessera ${j.backend}` + (j.threads !== null && String(j.threads) !== asked ? ` (${j.threads} thr)` : "") + mark;
+        console.log([engine, model, weights, asked, j.prefill_tok_s, j.decode_tok_s, j.peak_rss_bytes].join("\t"));' "$json" "$m" "$t" "$mark" "$q" >>"$RESULTS"
+    done
     done
   done
 done
@@ -151,7 +163,7 @@ else
 fi
 
 # The table: every measurement, then each Tessera row divided by the peers on the same model and
-# thread count (llama.cpp at f32, the same weights Tessera runs; llama2.c for decode).
+# thread count and weight type (llama.cpp at the same weights; llama2.c, f32 only, for decode).
 node - "$RESULTS" <<'EOF'
 const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').filter(Boolean)
   .map((l) => { const [engine, model, weights, threads, pp, tg, rss] = l.split('\t'); return { engine, model, weights, threads, pp, tg, rss }; });
@@ -166,7 +178,8 @@ const print = (table) => {
 print([['engine', 'model', 'weights', 'threads', 'pp tok/s', 'tg tok/s', 'peak RSS'], ...rows.map((r) => [r.engine, r.model, r.weights, r.threads, fixed(r.pp), fixed(r.tg), mib(r.rss)])]);
 const ratios = [];
 for (const t of rows.filter((r) => r.engine.startsWith('tessera'))) {
-  for (const p of rows.filter((r) => !r.engine.startsWith('tessera') && r.model === t.model && r.threads === t.threads)) {
+  // Like with like: llama.cpp at Tessera's weight type; llama2.c (f32 only) for f32 rows.
+  for (const p of rows.filter((r) => !r.engine.startsWith('tessera') && r.model === t.model && r.threads === t.threads && r.weights === t.weights)) {
     ratios.push([`${t.engine} / ${p.engine} ${p.weights}`, t.model, t.threads, ratio(t.pp, p.pp), ratio(t.tg, p.tg)]);
   }
 }

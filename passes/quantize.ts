@@ -2,21 +2,23 @@
 // convert {dtype} (rows that are not a multiple of 32 are padded per row), so every matmul over
 // them is a dequantize-matmul: the matmul ops read any storage type.
 //
-// Which weights: parameters that only ever serve as a matmul's weight (so an embedding table,
-// tied or not, stays as it is), except those of output heads — matmuls after which no other
-// matmul runs on their result (lm_head, classifiers), where precision is cheap — unless `heads`.
+// Which weights: parameters that only ever serve as a matmul's weight (so an embedding table
+// stays as it is), except those of output heads — matmuls after which no other matmul runs on
+// their result (lm_head, classifiers), where precision is cheap — unless `heads`. With `heads`, a
+// head tied to the embedding table gets a quantized copy of its own (the table, read one row per
+// token, stays float), as llama.cpp's files store token_embd and output separately.
 // `only` narrows the choice to parameter names matching a regular expression. Weights that are
 // already block-quantized keep their blocks (the declared type says so): no dequantize-requantize
 // round trip. In a pipeline, quantize after rmsnorm-matmul (which leaves quantized weights alone)
 // and after qkv-merge (whose merged weights it then quantizes as wholes).
 import { isFloat, isQuantized } from '../ir/dtype.js';
-import { type Graph, type Node, rootValues } from '../ir/graph.js';
+import { type Graph, type Node, rootValues, type Value } from '../ir/graph.js';
 import { valueBytes } from '../ir/memory.js';
 import { tensorType } from '../ir/types.js';
 import { weightCall } from '../ir/weights.js';
 import type { PassContext } from './pass.js';
 import { registerPass } from './registry.js';
-import { sourceOf, Uses } from './rewrite.js';
+import { addParam, sourceOf, transform, typedWeight, Uses } from './rewrite.js';
 
 /** Ops whose operand 1 is a weight matrix that may be stored quantized. */
 const WEIGHT_READERS = new Set(['matmul', 'matmul_ep', 'norm_matmul', 'rope_matmul']);
@@ -45,7 +47,11 @@ export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'optio
     const source = sourceOf(p);
     const readers = uses.of(p);
     if (!source || p.type.shape.length !== 2 || readers.length === 0 || roots.has(p)) continue;
-    if (!readers.every((n) => WEIGHT_READERS.has(n.op) && n.inputs.indexOf(p) === 1 && n.inputs.lastIndexOf(p) === 1)) continue;
+    const asWeight = (n: Node) => WEIGHT_READERS.has(n.op) && n.inputs.indexOf(p) === 1 && n.inputs.lastIndexOf(p) === 1;
+    if (!readers.every(asWeight)) {
+      if (ctx.options.heads && isFloat(p.type.dtype) && (!only || only.test(p.name))) changed = splitTiedHead(g, p, readers.filter(asWeight), dtype, ctx) || changed;
+      continue;
+    }
     if (only && !only.test(p.name)) continue;
     if (readers.some((n) => heads.has(n))) {
       ctx.stat('heads-kept');
@@ -65,6 +71,16 @@ export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'optio
     changed = true;
   }
   return changed;
+}
+
+/** Points the weight readers of a shared table (a tied lm_head) at a quantized copy of it. */
+function splitTiedHead(g: Graph, p: Value, weightReaders: readonly Node[], dtype: 'q8_0' | 'q4_0', ctx: Pick<PassContext, 'stat'>): boolean {
+  if (weightReaders.length === 0) return false;
+  const copy = addParam(g, `${p.name}.${dtype}`, transform('convert', [typedWeight(p)], { dtype }));
+  for (const n of weightReaders) n.inputs[1] = copy;
+  ctx.stat('tied-heads-copied');
+  ctx.stat('bytes-after', valueBytes(copy) as number);
+  return true;
 }
 
 registerPass({

@@ -298,6 +298,14 @@ describe('quantize', () => {
     expect(r.lines).toContain('param %w2: q4_0[40, 33] = convert("w2") {dtype = "q4_0"}');
     expect(r.lines).toContain('param %w1: f32[33, 40] = "w1"');
   });
+  it('heads=true gives a head tied to the embedding table a quantized copy; the table stays float', () => {
+    const r = run(header, body, 'quantize{heads=true}');
+    expect(r.lines).toContain('param %embed: f32[16, 40] = "embed"');
+    expect(r.lines).toContain('param %embed.q8_0: q8_0[16, 40] = convert("embed") {dtype = "q8_0"}');
+    expect(r.lines).toContain('%x = embedding(%embed, %tokens) : f32[S, 40]');
+    expect(r.lines).toContain('%d = matmul(%c, %embed.q8_0) : f32[S, 16]');
+    expect(r.stats['tied-heads-copied']).toBe(1);
+  });
 });
 
 describe('memory-plan', () => {
