@@ -7,7 +7,6 @@
 // kernels never allocate (they only touch raw pointers).
 import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import { createHash } from 'node:crypto';
-import asc from 'assemblyscript/asc';
 import { MAX_PAGES, MODULE_DATA_BASE } from './abi.js';
 import type { WasmFeature } from './features.js';
 
@@ -61,6 +60,9 @@ async function runAsc(argv: string[], source: string): Promise<CompiledWasm> {
   let binary: Uint8Array<ArrayBuffer> | undefined;
   let diagnostics = '';
   const t0 = performance.now();
+  // Imported on first use: loading asc takes ~0.5 s, which commands that only run kernels
+  // (artifacts, cached modules) should not pay at start-up.
+  const asc = (await import('assemblyscript/asc')).default;
   const { error } = await asc.main(argv, {
     readFile: (name) => (name === SOURCE_FILE ? source : null),
     writeFile: (name, contents) => {

@@ -287,7 +287,10 @@ class IrParser extends EmbeddedActionsParser {
   readonly dimOnly = this.RULE('dimOnly', (): Expr => this.SUBRULE(this.expr));
 }
 
-const parser = new IrParser();
+// Built on first use: chevrotain's self-analysis takes ~0.2 s, which commands that never parse IR
+// text should not pay at start-up.
+let shared: IrParser | undefined;
+const theParser = (): IrParser => (shared ??= new IrParser());
 
 /** Parens and brackets nest grammar rules; deeper than this is refused before parsing. */
 export const MAX_NESTING = 100;
@@ -328,6 +331,7 @@ function syntaxError(e: IRecognitionException, tokens: readonly IToken[], at: (l
 function run<T>(tokens: IToken[], file: string | undefined, rule: () => T): T {
   const at = locator(file);
   checkNesting(tokens, (t) => at(t.startLine ?? 1, t.startColumn ?? 1));
+  const parser = theParser();
   parser.input = tokens;
   try {
     const result = rule();
@@ -341,10 +345,10 @@ function run<T>(tokens: IToken[], file: string | undefined, rule: () => T): T {
 
 /** The syntax tree of a whole graph; throws IRError on the first syntax error. */
 export function parseGraphAst(tokens: IToken[], file?: string): GraphAst {
-  return run(tokens, file, () => parser.graph());
+  return run(tokens, file, () => theParser().graph());
 }
 
 /** The syntax tree of a single dim expression. */
 export function parseDimAst(tokens: IToken[], file?: string): Expr {
-  return run(tokens, file, () => parser.dimOnly());
+  return run(tokens, file, () => theParser().dimOnly());
 }
