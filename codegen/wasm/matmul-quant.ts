@@ -8,8 +8,9 @@
 // 2. the dot kernel: per weight block, the 32 weights are widened to four i16x8 vectors (q4_0:
 //    nibbles split off in 16-bit lanes; their +8 bias is removed once per block through Σq_x),
 //    multiplied with the activation block by
-//    i32x4.dot_i16x8_s (pmaddwd: 8 products, summed in pairs, exact in i32), and the block's i32x4
-//    partial sums are converted and scaled by d_w·d_x into f32x4 accumulators. Tiles, thread split
+//    i32x4.dot_i16x8_s (pmaddwd: 8 products, summed in pairs, exact in i32); for four weight rows
+//    the four blocks' i32x4 sums are summed across lanes into one i32x4 (still exact), converted
+//    and scaled by d_w·d_x into one f32x4 accumulator of four outputs. Tiles, thread split
 //    and the store hook are projection.ts's, as for float weights.
 //
 // The only approximation against the reference (which dequantizes weights and multiplies in f64)
@@ -118,14 +119,18 @@ function widenWeights(dtype: 'q8_0' | 'q4_0', c: number, blk: string, centered: 
 /**
  * Lines of a rows × cols block loop over `nb` blocks, leaving outputs o{r} (f32x4). With four weight
  * rows, their four f16 scales are widened together (one _t_h2f4 instead of four scalar
- * conversions) and each row's d_w·d_x is broadcast from its lane. A single activation row keeps
+ * conversions) and scale the four rows' lane-summed integer dots at once. A single activation row keeps
  * its widened block in registers across the four weight rows.
  */
 function quantMicroKernel(dtype: 'q8_0' | 'q4_0', nb: number, blockBytes: number, rows: 1 | 2, cols: 1 | 4): string[] {
   const R = [...Array(rows).keys()], C = [...Array(cols).keys()];
   const lines: string[] = [];
   const deferCentering = dtype === 'q4_0' && cols === 4;
-  for (const r of R) lines.push(`let ${C.map((c) => `a${r}${c} = f32x4.splat(0.0)`).join(', ')};`);
+  // Four weight rows: each block's four integer dot products are summed across lanes first (exact
+  // in i32), so one convert and one multiply-add per block update one f32x4 of four outputs.
+  // One weight row: the block's i32x4 is converted and scaled as it is.
+  if (cols === 4) for (const r of R) lines.push(`let a${r} = f32x4.splat(0.0);`);
+  else for (const r of R) lines.push(`let a${r}0 = f32x4.splat(0.0);`);
   // Σ_b d_w·d_x·8·Σq_x for the four weight rows (lanes), subtracted at the end (q4_0).
   if (deferCentering) for (const r of R) lines.push(`let corr${r} = f32x4.splat(0.0);`);
   lines.push('let wo: usize = 0, xo: usize = 0, so: usize = 0;');
@@ -147,23 +152,23 @@ function quantMicroKernel(dtype: 'q8_0' | 'q4_0', nb: number, blockBytes: number
     for (const r of R) lines.push(`const d${r} = f32x4.splat(dw * load<f32>(sr${r} + so));`);
   }
   for (const c of C) {
-    lines.push('{', ...widenWeights(dtype, c, `wr${c} + wo`, !deferCentering));
+    lines.push(...widenWeights(dtype, c, `wr${c} + wo`, !deferCentering));
     for (const r of R) {
-      const scale = cols === 4 ? `v128.shuffle<f32>(d${r}, d${r}, ${c}, ${c}, ${c}, ${c})` : `d${r}`;
       lines.push(
         `const s${r}${c} = i32x4.add(`,
         `  i32x4.add(i32x4.dot_i16x8_s(w${c}_0, ${xv(r, 0)}), i32x4.dot_i16x8_s(w${c}_1, ${xv(r, 1)})),`,
         `  i32x4.add(i32x4.dot_i16x8_s(w${c}_2, ${xv(r, 2)}), i32x4.dot_i16x8_s(w${c}_3, ${xv(r, 3)})));`,
-        `a${r}${c} = f32x4.add(a${r}${c}, f32x4.mul(f32x4.convert_i32x4_s(s${r}${c}), ${scale}));`,
       );
+      if (cols === 1) lines.push(`a${r}0 = _t_madd(f32x4.convert_i32x4_s(s${r}0), d${r}, a${r}0);`);
+      else if (c === 1) lines.push(`const p${r}01 = _t_ihsum4_pair(s${r}0, s${r}1);`);
+      else if (c === 3) {
+        lines.push(`a${r} = _t_madd(f32x4.convert_i32x4_s(_t_ihsum4_join(p${r}01, _t_ihsum4_pair(s${r}2, s${r}3))), d${r}, a${r});`);
+      }
     }
-    lines.push('}');
   }
   lines.push(`wo += ${blockBytes}; xo += ${ACT_BLOCK_BYTES}; so += ${ACT_SCALE_BYTES};`, '}');
   for (const r of R) {
-    lines.push(cols === 4
-      ? `let o${r} = _t_hsum4(${C.map((c) => `a${r}${c}`).join(', ')});`
-      : `let o${r} = f32x4.splat(_t_hsum(a${r}0));`);
+    lines.push(cols === 4 ? `let o${r} = a${r};` : `let o${r} = f32x4.splat(_t_hsum(a${r}0));`);
     if (deferCentering) lines.push(`o${r} = f32x4.sub(o${r}, f32x4.mul(corr${r}, f32x4.splat(8.0)));`);
   }
   return lines;

@@ -51,6 +51,15 @@ function _t_error(code: i32, detail: i32): void {
   const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
   return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
 }
+// Lane pairs of two i32x4 sums folded together: [a0+a2, b0+b2, a1+a3, b1+b3]; two of these, passed
+// to _t_ihsum4_join, give the four full sums [Σa, Σb, Σc, Σd] (the integer _t_hsum4 in two halves,
+// so a kernel keeps only one partial live at a time).
+@inline function _t_ihsum4_pair(a: v128, b: v128): v128 {
+  return i32x4.add(v128.shuffle<i32>(a, b, 0, 4, 1, 5), v128.shuffle<i32>(a, b, 2, 6, 3, 7));
+}
+@inline function _t_ihsum4_join(ab: v128, cd: v128): v128 {
+  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 1, 4, 5), v128.shuffle<i32>(ab, cd, 2, 3, 6, 7));
+}
 @inline function _t_ihsum(v: v128): i32 {
   const s = i32x4.add(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
   return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
