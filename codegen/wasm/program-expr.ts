@@ -3,8 +3,7 @@
 // uses twice (or a function that reads its argument twice, like silu) is computed once. Operators
 // round to f32 as the reference's ops do; functions are the vector forms the standalone unary
 // kernels use (unary.ts), so a fused chain computes what the unfused kernels computed.
-import type { Attrs } from '../../ir/attrs.js';
-import { type BinaryOp, type Expr, parseProgram, PROGRAM_FNS } from '../../ir/ops/program.js';
+import { type BinaryOp, type Expr, parseProgram, resolveCall } from '../../ir/ops/program.js';
 import { f32Lit } from './kernel.js';
 import { activation } from './unary.js';
 
@@ -61,15 +60,8 @@ export function programToAs(src: string, variable: (space: 'x' | 'acc', index: n
         return fresh(`${VECTOR_OP[e.op]}(${vec(a)}, ${vec(b)})`);
       }
       case 'call': {
-        const fn = PROGRAM_FNS[e.fn];
-        if (!fn) throw new Error(`program ${JSON.stringify(src)}: unknown function '${e.fn}'`);
-        const attrs: Record<string, number | string> = { ...(fn.attrs as Record<string, string> | undefined) };
-        fn.literals.forEach((name, k) => {
-          const arg = e.args[k + 1];
-          if (arg?.kind !== 'num') throw new Error(`program ${JSON.stringify(src)}: ${e.fn}'s argument '${name}' must be a number`);
-          attrs[name] = arg.value;
-        });
-        return fresh(activation(fn.op, attrs as Attrs, vec(go(e.args[0]))));
+        const { op, attrs } = resolveCall(e, src);
+        return fresh(activation(op, attrs, vec(go(e.args[0]))));
       }
     }
   };

@@ -1,7 +1,7 @@
 // Elementwise programs (ir/ops/program.ts: `silu(x0) * x1`, matmul epilogues over acc0…) as WGSL
 // expressions. Every operator and function rounds to f32 in WGSL as in the reference; functions
 // become the same WGSL helpers the standalone unary kernels use.
-import { type Expr, parseProgram, PROGRAM_FNS } from '../../ir/ops/program.js';
+import { type Expr, parseProgram, resolveCall } from '../../ir/ops/program.js';
 import { f32Lit } from './builder.js';
 import { unaryFunction } from './unary.js';
 
@@ -33,20 +33,13 @@ export function programToWgsl(src: string, variable: (space: 'x' | 'acc', index:
       case 'neg': return `(-${go(e.arg)})`;
       case 'bin': return `(${go(e.lhs)} ${e.op} ${go(e.rhs)})`;
       case 'call': {
-        const fn = PROGRAM_FNS[e.fn];
-        if (!fn) throw new Error(`program ${JSON.stringify(src)}: unknown function '${e.fn}'`);
-        const attrs: Record<string, number | string> = { ...(fn.attrs as Record<string, string> | undefined) };
-        fn.literals.forEach((name, k) => {
-          const arg = e.args[k + 1];
-          if (arg?.kind !== 'num') throw new Error(`program ${JSON.stringify(src)}: ${e.fn}'s argument '${name}' must be a number`);
-          attrs[name] = arg.value;
-        });
-        const key = `${fn.op}:${JSON.stringify(attrs)}`;
+        const { op, attrs } = resolveCall(e, src);
+        const key = `${op}:${JSON.stringify(attrs)}`;
         let name = fns.get(key);
         if (!name) {
           name = `p_${e.fn}_${fns.size}`;
           fns.set(key, name);
-          const u = unaryFunction(name, fn.op, attrs);
+          const u = unaryFunction(name, op, attrs);
           need(u.helpers);
           need([u.fn]);
         }

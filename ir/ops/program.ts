@@ -48,6 +48,23 @@ export const PROGRAM_FNS: Readonly<Record<string, ProgramFn>> = {
   softcap: { op: 'softcap', literals: ['cap'] },
 };
 
+/**
+ * The registered op and attributes a program call stands for (its literal arguments become the
+ * op's attributes), as code generators need them; throws for an unknown function or a literal
+ * argument that is not a number.
+ */
+export function resolveCall(e: Extract<Expr, { kind: 'call' }>, src: string): { readonly op: string; readonly attrs: Attrs } {
+  const fn = PROGRAM_FNS[e.fn];
+  if (!fn) throw new Error(`program ${JSON.stringify(src)}: unknown function '${e.fn}'`);
+  const attrs: Record<string, number | string> = { ...(fn.attrs as Record<string, string> | undefined) };
+  fn.literals.forEach((name, k) => {
+    const arg = e.args[k + 1];
+    if (arg?.kind !== 'num') throw new Error(`program ${JSON.stringify(src)}: ${e.fn}'s argument '${name}' must be a number`);
+    attrs[name] = arg.value;
+  });
+  return { op: fn.op, attrs: attrs as Attrs };
+}
+
 export class ProgramError extends Error {
   constructor(readonly program: string, message: string, column?: number) {
     super(`program ${JSON.stringify(program)}: ${message}${column !== undefined ? ` at column ${column}` : ''}`);

@@ -11,7 +11,7 @@ import { erf } from '../../../ir/ops/erf.js';
 import { normalize, project } from '../../../ir/ops/fused.js';
 import { type Expr, parseProgram } from '../../../ir/ops/program.js';
 import { broadcastIndex } from '../../../ir/ops/util.js';
-import { B, type Check, checkAll, draw, fc, type Operand, type OpCase, P, randomF32, rng, S, setupSuite, type Suite, T } from './harness.js';
+import { B, type Check, checkAll, draw, fc, type Operand, type OpCase, P, quantizedProductBounds, randomF32, rng, S, setupSuite, type Suite, T } from './harness.js';
 
 const FLOAT_W: readonly DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
 const isQuant = (d: DType) => d === 'q8_0' || d === 'q4_0';
@@ -86,35 +86,6 @@ function elementwiseCases(): OpCase[] {
 
 // ---- quantized projections: the reference within the bound that 8-bit activations allow ----------
 
-/**
- * Per product element [r, j]: the bound matmul.test.ts derives for 8-bit activation blocks
- * (d_x/2 per element, scaled by |w|) plus f32 accumulation, for activations `xs` (normalised when
- * the op normalises: the kernel quantizes the normalised row).
- */
-function productBounds(xs: Float32Array, w: HostTensor): Float64Array {
-  const [n, k] = w.shape;
-  const ws = toF32(w);
-  const rows = xs.length / k, blocks = Math.ceil(k / 32);
-  const out = new Float64Array(rows * n);
-  for (let r = 0; r < rows; r++) {
-    const dx: number[] = [];
-    for (let b = 0; b < blocks; b++) {
-      let m = 0;
-      for (let i = b * 32; i < Math.min(k, b * 32 + 32); i++) m = Math.max(m, Math.abs(xs[r * k + i]));
-      dx.push(m / 127);
-    }
-    for (let j = 0; j < n; j++) {
-      let bound = 0, mag = 0;
-      for (let i = 0; i < k; i++) {
-        bound += (dx[i >> 5] / 2) * 1.002 * Math.abs(ws[j * k + i]);
-        mag += Math.abs(xs[r * k + i] * ws[j * k + i]);
-      }
-      out[r * n + j] = bound + (blocks + 4) * 1.2e-7 * mag + 1e-30;
-    }
-  }
-  return out;
-}
-
 /** Largest |f′| of each program function (exp's is taken at the interval's top). */
 const SLOPE: Record<string, number> = { silu: 1.1, sigmoid: 0.25, tanh: 1, relu: 1, gelu: 1.13, gelu_tanh: 1.13, softcap: 1 };
 const FN: Record<string, (x: number, lit?: number) => number> = {
@@ -174,7 +145,7 @@ function quantEpilogueCheck(spec: ProjectionSpec): Check {
     const bias = spec.bias ? rest.shift() : undefined;
     const xs = spec.norm ? toF32(normalize(x, spec.norm, {})) : toF32(x);
     const prod = toF32(project(x, w, bias, spec.norm, {}));
-    const beta = productBounds(xs, w);
+    const beta = quantizedProductBounds(xs, w);
     const n = w.shape[0], m = n / spec.parts, rows = prod.length / n;
     const extras = rest.map((e) => spread(e, want.shape));
     const program = parseProgram(spec.epilogue);
@@ -259,7 +230,7 @@ function projectionCases(op: 'matmul_ep' | 'norm_matmul', seed: number): OpCase[
 function quantRopeCheck(norm: ProjectionSpec['norm'], hd: number, cols: readonly number[], rd: number, interleaved: boolean): Check {
   return (got, want, [x, w]) => {
     const xs = norm ? toF32(normalize(x, norm, {})) : toF32(x);
-    const beta = productBounds(xs, w);
+    const beta = quantizedProductBounds(xs, w);
     const n = w.shape[0], rows = beta.length / n, half = rd / 2;
     const g = got.data as Float32Array, v = want.data as Float32Array;
     let mean = 0;

@@ -17,7 +17,7 @@ import { expect } from 'vitest';
 import { allKernels, emitGraphKernels, type GraphKernels } from '../../../codegen/wasm/emit.js';
 import { compileModule, type CompiledModule } from '../../../codegen/wasm/module.js';
 import type { Graph } from '../../../ir/graph.js';
-import { type AttrValue, type Dim, GraphBuilder, type HostTensor, sym, tensor } from '../../../ir/index.js';
+import { type AttrValue, type Dim, GraphBuilder, type HostTensor, sym, tensor, toF32 } from '../../../ir/index.js';
 import { interpret } from '../../../runtime/reference/interpreter.js';
 import { runGraph } from '../../../runtime/wasm/graph-runner.js';
 import { WasmMemory } from '../../../runtime/wasm/memory.js';
@@ -117,6 +117,40 @@ function compare(got: HostTensor, want: HostTensor, c: OpCase, operands: readonl
   const g = got.data as ArrayLike<number>, w = want.data as ArrayLike<number>;
   for (let i = 0; i < w.length; i++) if (g[i] !== w[i]) return `element ${i}: got ${g[i]}, want ${w[i]}`;
   return undefined;
+}
+
+/**
+ * Per product element [r, j] of x[rows, k] · w[n, k]ᵀ with Q8_0/Q4_0 weights: how far the CPU's
+ * integer-dot result may be from the reference (dequantize, multiply in f64). The kernel rounds each
+ * 32-block of an activation row to 8 bits with scale d = max|x|/127, so |x_i − x̂_i| ≤ d/2 (f32
+ * rounding of x·(127/max) may push a value that sits on .5 one step further: we allow d·0.501).
+ * Everything else is exact (integer dots) or an f32 rounding (scales d_w·d_x, per-block
+ * accumulation: relative ≤ (blocks + 2)·2⁻²³ of Σ|x·w|). So the bound is
+ *     Σ_blocks d_x/2·1.002 · Σ_{i in block} |w_i|  +  (blocks + 4)·1.2e-7 · Σ_i |x_i·w_i|.
+ * `xs` are the activations the kernel quantizes (normalised first when the op normalises).
+ */
+export function quantizedProductBounds(xs: Float32Array, w: HostTensor): Float64Array {
+  const [n, k] = w.shape;
+  const ws = toF32(w);
+  const rows = xs.length / k, blocks = Math.ceil(k / 32);
+  const out = new Float64Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    const dx: number[] = [];
+    for (let b = 0; b < blocks; b++) {
+      let m = 0;
+      for (let i = b * 32; i < Math.min(k, b * 32 + 32); i++) m = Math.max(m, Math.abs(xs[r * k + i]));
+      dx.push(m / 127);
+    }
+    for (let j = 0; j < n; j++) {
+      let bound = 0, mag = 0;
+      for (let i = 0; i < k; i++) {
+        bound += (dx[i >> 5] / 2) * 1.002 * Math.abs(ws[j * k + i]);
+        mag += Math.abs(xs[r * k + i] * ws[j * k + i]);
+      }
+      out[r * n + j] = bound + (blocks + 4) * 1.2e-7 * mag + 1e-30;
+    }
+  }
+  return out;
 }
 
 /** The metric described at the top of this file; returns a message for the worst element. */

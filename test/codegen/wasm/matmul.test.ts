@@ -1,40 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relaxedSimdAvailable, type WasmFeature } from '../../../codegen/wasm/features.js';
 import { convertF32, type DType, type HostTensor, toF32 } from '../../../ir/index.js';
-import { checkAll, closeF32, draw, fc, type OpCase, randomF32, S, setupSuite, type Suite } from './harness.js';
+import { checkAll, closeF32, draw, fc, type OpCase, quantizedProductBounds, randomF32, S, setupSuite, type Suite } from './harness.js';
 
-/**
- * Quantized matmul check. The kernel rounds each 32-block of an activation row to 8 bits with
- * scale d = max|x|/127, so |x_i − x̂_i| ≤ d/2 (f32 rounding of x·(127/max) may push a value that
- * sits on .5 one step further: we allow d·0.501). Everything else is exact (integer dots) or an
- * f32 rounding (scales d_w·d_x, per-block accumulation: relative ≤ (blocks + 2)·2⁻²³ of Σ|x·w|).
- * So each output may differ from the reference (dequantize, then multiply in f64) by at most
- *     Σ_blocks d_x/2·1.002 · Σ_{i in block} |w_i|  +  (blocks + 4)·1.2e-7 · Σ_i |x_i·w_i|.
- */
+/** Quantized matmul check: every output within harness.quantizedProductBounds of the reference. */
 function quantBound(got: HostTensor, want: HostTensor, operands: readonly HostTensor[]): string | undefined {
   const [x, w] = operands;
-  const [n, k] = w.shape;
-  const xs = toF32(x), ws = toF32(w);
-  const rows = xs.length / k;
+  const n = w.shape[0];
+  const bounds = quantizedProductBounds(toF32(x), w);
   const g = got.data as Float32Array, v = want.data as Float32Array;
-  const blocks = Math.ceil(k / 32);
-  for (let r = 0; r < rows; r++) {
-    const dx: number[] = [];
-    for (let b = 0; b < blocks; b++) {
-      let m = 0;
-      for (let i = b * 32; i < Math.min(k, b * 32 + 32); i++) m = Math.max(m, Math.abs(xs[r * k + i]));
-      dx.push(m / 127);
-    }
-    for (let j = 0; j < n; j++) {
-      let bound = 0, mag = 0;
-      for (let i = 0; i < k; i++) {
-        bound += (dx[i >> 5] / 2) * 1.002 * Math.abs(ws[j * k + i]);
-        mag += Math.abs(xs[r * k + i] * ws[j * k + i]);
-      }
-      bound += (blocks + 4) * 1.2e-7 * mag + 1e-30;
-      const d = Math.abs(g[r * n + j] - v[r * n + j]);
-      if (!(d <= bound)) return `[${r}, ${j}]: got ${g[r * n + j]}, want ${v[r * n + j]} (|Δ| ${d.toExponential(2)} > bound ${bound.toExponential(2)})`;
-    }
+  for (let e = 0; e < bounds.length; e++) {
+    const d = Math.abs(g[e] - v[e]);
+    if (!(d <= bounds[e])) return `[${Math.floor(e / n)}, ${e % n}]: got ${g[e]}, want ${v[e]} (|Δ| ${d.toExponential(2)} > bound ${bounds[e].toExponential(2)})`;
   }
   return undefined;
 }
