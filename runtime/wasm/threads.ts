@@ -72,9 +72,10 @@ export class ThreadPool {
     try {
       await Promise.all(Array.from({ length: threads - 1 }, (_, i) => {
         const init: WorkerInit = { module, memory: memory.memory, tid: i + 1 };
-        // The worker source is CommonJS: it must not inherit a parent's --input-type=module.
-        const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: init, execArgv });
+        // No flags of the parent's: the worker runs only its own CommonJS source (so no loader or
+        // --input-type), and Node refuses to start a worker with process-wide flags such as
+        // --expose-gc, which an application embedding Tessera may well run with.
+        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: init, execArgv: [] });
         workers.push(worker);
         return new Promise<void>((resolve, reject) => {
           worker.once('message', (m: { type: string; message?: string }) => {
