@@ -215,6 +215,20 @@ describe.runIf(hasShared('models'))('dispose: repeated open → generate → dis
     await repeatedCycles('webgpu');
   }, 300_000);
 
+  it('a wasm model dropped without dispose() stops its worker threads once it is collected', async () => {
+    const before = osThreads();
+    if (before === undefined) return; // counting threads needs Linux's /proc
+    let model: Model | undefined = await Model.open(MODEL(), { backend: 'wasm', threads: 3 });
+    await model.logits([1, 2, 3]);
+    const open = osThreads()!;
+    expect(open).toBeGreaterThanOrEqual(before + 2);
+    const ref = new WeakRef(model);
+    model = undefined;
+    for (let i = 0; i < 20 && ref.deref() !== undefined; i++) await settle();
+    expect(ref.deref(), 'the model was collected').toBeUndefined();
+    expect(await threadsBackTo(open - 2), 'its two workers exited').toBeLessThanOrEqual(open - 2);
+  }, 120_000);
+
   it('a process that loads (wasm, 2 threads), generates and disposes exits by itself, promptly', async () => {
     await expectChildExits('wasm');
   }, 180_000);
