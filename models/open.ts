@@ -31,6 +31,8 @@ export interface ModelSource {
   /** Type of a checkpoint tensor (throws a FormatError naming it when missing or unreadable). */
   leafType(name: string): WeightType;
   readLeaf(name: string): HostTensor;
+  /** The leaf's stored bytes written into `dest` (exactly their size). */
+  readLeafInto(name: string, dest: Uint8Array): void;
 }
 
 function readMagic(path: string): number | undefined {
@@ -124,5 +126,6 @@ function source(
       return { dtype: info.dtype, shape: info.shape };
     },
     readLeaf: (name) => store.read(name),
+    readLeafInto: (name, dest) => store.readInto(name, dest),
   };
 }

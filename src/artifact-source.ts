@@ -17,6 +17,7 @@ export function artifactSource(a: LoadedArtifact): ModelSource {
       return { dtype: e.dtype, shape: e.shape };
     },
     read: (n) => a.readWeight(n),
+    readInto: (n, dest) => a.readWeightInto(n, dest),
   };
   const config = a.manifest.model.config as unknown as ModelConfig;
   const fixed = (): never => { throw new ConfigError(a.dir, 'a compiled artifact has fixed graphs; compile again to change them'); };
@@ -34,5 +35,6 @@ export function artifactSource(a: LoadedArtifact): ModelSource {
       return { dtype: e.dtype, shape: e.shape };
     },
     readLeaf: (name) => a.readWeight(name),
+    readLeafInto: (name, dest) => a.readWeightInto(name, dest),
   };
 }

@@ -1,6 +1,8 @@
 // A loaded model: its source files, config, tokenizer, step graphs and an executor on one backend.
 import type { Graph, Value } from '../ir/graph.js';
 import { formatWeight } from '../ir/printer.js';
+import { shapesEqual } from '../ir/dim.js';
+import { storageBytes } from '../ir/dtype.js';
 import type { HostTensor } from '../ir/tensor.js';
 import { evaluateWeight } from '../ir/weights.js';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../models/arch/decoder.js';
@@ -42,7 +44,7 @@ export function modelTask(path: string): ModelConfig['task'] {
 /** Evaluates each distinct weight source once and keeps the result. */
 export function paramResolver(source: ModelSource): ParamResolver {
   const cache = new Map<string, HostTensor>();
-  return (p: Value) => {
+  const resolve: ParamResolver = (p: Value) => {
     if (p.def.kind !== 'param') throw new Error(`%${p.name} is not a parameter`);
     const key = formatWeight(p.def.source);
     let t = cache.get(key);
@@ -52,6 +54,16 @@ export function paramResolver(source: ModelSource): ParamResolver {
     }
     return t;
   };
+  // A plain stored tensor of the declared type streams from the file into the runtime's memory:
+  // no JS copy of the weights waits for the garbage collector while a model loads.
+  resolve.streamer = (p: Value) => {
+    if (p.def.kind !== 'param' || p.def.source.kind !== 'tensor') return undefined;
+    const name = p.def.source.name;
+    const leaf = source.leafType(name);
+    if (leaf.dtype !== p.type.dtype || !shapesEqual(leaf.shape, p.type.shape)) return undefined;
+    return { bytes: storageBytes(leaf.dtype, leaf.shape as number[]), write: (dest) => source.readLeafInto(name, dest) };
+  };
+  return resolve;
 }
 
 export class Model {

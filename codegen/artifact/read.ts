@@ -26,6 +26,8 @@ export interface LoadedArtifact {
   weightNames(): string[];
   weightEntry(name: string): WeightEntry;
   readWeight(name: string): HostTensor;
+  /** A weight's packed bytes written into `dest` (exactly its size), without an intermediate copy. */
+  readWeightInto(name: string, dest: Uint8Array): void;
   /** The stored WebGPU programs, bound to the parsed graphs. */
   webgpuPrograms(maxWorkgroups: number): Readonly<Record<string, WgslProgram>> | undefined;
   /** The stored CPU module and programs. */
@@ -94,6 +96,20 @@ export function readArtifact(dir: string): LoadedArtifact {
     if (e.offset < 0 || e.offset + e.bytes > w.bytes) throw new ArtifactError(dir, `tensor "${name}" lies outside ${w.file}`);
     return e;
   };
+  const readWeightInto = (name: string, dest: Uint8Array): void => {
+    const e = entry(name);
+    if (dest.length !== e.bytes) throw new ArtifactError(dir, `tensor "${name}" is ${e.bytes} bytes, not the ${dest.length} asked for`);
+    const fd = openSync(weightsPath, 'r');
+    try {
+      for (let done = 0; done < e.bytes;) {
+        const n = readSync(fd, dest, done, e.bytes - done, e.offset + done);
+        if (n === 0) throw new ArtifactError(dir, `${w.file} ends inside tensor "${name}"`);
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  };
   return {
     dir,
     manifest,
@@ -103,15 +119,11 @@ export function readArtifact(dir: string): LoadedArtifact {
     weightEntry: entry,
     readWeight(name) {
       const e = entry(name);
-      const fd = openSync(weightsPath, 'r');
-      try {
-        const bytes = new Uint8Array(e.bytes);
-        readSync(fd, bytes, 0, e.bytes, e.offset);
-        return tensor(e.dtype as never, e.shape, typedArray(e.dtype, bytes));
-      } finally {
-        closeSync(fd);
-      }
+      const bytes = new Uint8Array(e.bytes);
+      readWeightInto(name, bytes);
+      return tensor(e.dtype as never, e.shape, typedArray(e.dtype, bytes));
     },
+    readWeightInto,
     async wasmTarget() {
       const t = manifest.targets.wasm;
       if (!t) return undefined;

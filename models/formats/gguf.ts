@@ -7,7 +7,7 @@ import { Cursor } from './cursor.js';
 import { type GgmlType, ggmlType } from './ggml-types.js';
 import { GGUF_VALUE_TYPES, type GgufEntryType, GgufMetadata, type GgufValueType } from './gguf-metadata.js';
 import { type ByteSource, toSource } from './source.js';
-import { FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
+import { checkDestination, FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 const DEFAULT_ALIGNMENT = 32;
@@ -83,6 +83,16 @@ export class GgufStore implements TensorStore {
     const t = this.tensorInfo(name);
     if (t.byteLength === undefined) throw new FormatError(this.path, `tensor "${name}" has unknown ggml ${t.typeName}`, t.offset);
     return this.source.read(t.offset, t.byteLength, `tensor "${name}"`);
+  }
+
+  readInto(name: string, dest: Uint8Array): void {
+    const t = this.tensorInfo(name);
+    if (!ggmlType(t.typeId)?.ours || t.byteLength === undefined) {
+      throw new FormatError(this.path, `tensor "${name}" has ggml type ${t.typeName}, which Tessera does not read`, t.offset);
+    }
+    // GGUF stores every type Tessera reads in Tessera's own layout (Q8_0/Q4_0 blocks included).
+    checkDestination(this.path, name, dest, t.byteLength);
+    this.source.readInto(t.offset, dest, `tensor "${name}"`);
   }
 
   read(name: string): HostTensor {

@@ -9,7 +9,7 @@
 // Tensors get Meta-style names; matrices are [out, in] like nn.Linear weights.
 import { type HostTensor, numel, tensor } from '../../ir/tensor.js';
 import { type ByteSource, toSource } from './source.js';
-import { FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
+import { checkDestination, FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
 
 export const LLAMA2C_MAGIC = 0x616b3432; // "ak42"
 const V1_HEADER_BYTES = 256;
@@ -77,6 +77,12 @@ export class Llama2cStore implements TensorStore {
     const s = this.slot(name);
     const bytes = this.source.read(s.offset, numel(s.shape) * 4, `tensor "${name}"`);
     return tensor('f32', s.shape, new Float32Array(bytes.buffer, 0, numel(s.shape)));
+  }
+
+  readInto(name: string, dest: Uint8Array): void {
+    const s = this.slot(name);
+    checkDestination(this.path, name, dest, numel(s.shape) * 4);
+    this.source.readInto(s.offset, dest, `tensor "${name}"`);
   }
 
   private slot(name: string): Slot {

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { type DType } from '../../ir/dtype.js';
 import { type HostTensor, type TensorData, numel, tensor } from '../../ir/tensor.js';
 import { type ByteSource, toSource } from './source.js';
-import { FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
+import { checkDestination, FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
 
 /** Every dtype of the safetensors spec, with its element size and our dtype when we read it. */
 const DTYPES: Record<string, { bytes: number; ours?: DType }> = {
@@ -68,6 +68,13 @@ export class SafetensorsStore implements TensorStore {
     if (!ours) throw new FormatError(this.path, `tensor "${name}" has dtype ${e.fileType}, which Tessera does not read`, e.begin);
     const bytes = this.source.read(e.begin, e.end - e.begin, `tensor "${name}"`);
     return tensor(ours, e.shape, view(ours, bytes));
+  }
+
+  readInto(name: string, dest: Uint8Array): void {
+    const e = this.entry(name);
+    if (!DTYPES[e.fileType].ours) throw new FormatError(this.path, `tensor "${name}" has dtype ${e.fileType}, which Tessera does not read`, e.begin);
+    checkDestination(this.path, name, dest, e.end - e.begin);
+    this.source.readInto(e.begin, dest, `tensor "${name}"`);
   }
 
   private entry(name: string): Entry {
@@ -189,6 +196,10 @@ export class ShardedStore implements TensorStore {
 
   read(name: string): HostTensor {
     return this.shard(name).read(name);
+  }
+
+  readInto(name: string, dest: Uint8Array): void {
+    this.shard(name).readInto(name, dest);
   }
 
   private shard(name: string): TensorStore {

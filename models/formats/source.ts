@@ -12,6 +12,8 @@ export interface ByteSource {
    * Throws FormatError naming `what` when the range runs past the end.
    */
   read(offset: number, length: number, what: string): Uint8Array;
+  /** The same bytes (dest.length of them) written into `dest`, e.g. straight into a runtime's memory. */
+  readInto(offset: number, dest: Uint8Array, what: string): void;
 }
 
 function checkRange(src: ByteSource, offset: number, length: number, what: string): void {
@@ -36,20 +38,25 @@ export class FileSource implements ByteSource {
   }
 
   read(offset: number, length: number, what: string): Uint8Array {
-    checkRange(this, offset, length, what);
     const out = new Uint8Array(length);
+    this.readInto(offset, out, what);
+    return out;
+  }
+
+  readInto(offset: number, dest: Uint8Array, what: string): void {
+    const length = dest.length;
+    checkRange(this, offset, length, what);
     const fd = openSync(this.name, 'r');
     try {
       let done = 0;
       while (done < length) {
-        const n = readSync(fd, out, done, length - done, offset + done);
+        const n = readSync(fd, dest, done, length - done, offset + done);
         if (n === 0) throw new FormatError(this.name, `${what}: file shrank while reading`, offset + done);
         done += n;
       }
     } finally {
       closeSync(fd);
     }
-    return out;
   }
 }
 
@@ -64,6 +71,11 @@ export class MemorySource implements ByteSource {
   read(offset: number, length: number, what: string): Uint8Array {
     checkRange(this, offset, length, what);
     return this.bytes.slice(offset, offset + length);
+  }
+
+  readInto(offset: number, dest: Uint8Array, what: string): void {
+    checkRange(this, offset, dest.length, what);
+    dest.set(this.bytes.subarray(offset, offset + dest.length));
   }
 }
 

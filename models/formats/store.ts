@@ -30,6 +30,11 @@ export interface TensorStore {
   info(name: string): TensorInfo;
   /** Throws FormatError for an unknown name or a type we cannot read. */
   read(name: string): HostTensor;
+  /**
+   * The bytes `read` would return, written into `dest` (whose length must be the tensor's stored
+   * size): a runtime loads weights into its own memory without an intermediate copy.
+   */
+  readInto(name: string, dest: Uint8Array): void;
   /** Key/value metadata stored in the file, when the format has any. */
   readonly metadata?: ReadonlyMap<string, MetaValue>;
 }
@@ -45,6 +50,11 @@ export class FormatError extends Error {
   ) {
     super(`${file}: ${detail}${offset === undefined ? '' : ` (at byte ${offset})`}`);
   }
+}
+
+/** Throws unless `dest` has exactly the `bytes` a tensor occupies. */
+export function checkDestination(file: string, name: string, dest: Uint8Array, bytes: number): void {
+  if (dest.length !== bytes) throw new FormatError(file, `tensor "${name}" is ${bytes} bytes, not the ${dest.length} asked for`);
 }
 
 /** True when `store.info(name).dtype` is one of ours, i.e. `read` can return it. */

@@ -12,7 +12,7 @@ import type { Storage } from '../../ir/memory.js';
 import { formatWeight } from '../../ir/printer.js';
 import type { HostTensor } from '../../ir/tensor.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { WasmMemory } from '../wasm/memory.js';
+import { placeWeight, WasmMemory } from '../wasm/memory.js';
 import { kernelArgs, writePlan } from '../wasm/plan.js';
 import { ThreadPool } from '../wasm/threads.js';
 import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';
@@ -64,9 +64,7 @@ export class WasmBatchExecutor implements BatchExecutor {
           const key = formatWeight(s.owner.def.source);
           let at = weights.get(key);
           if (at === undefined) {
-            const t = params(s.owner);
-            at = memory.alloc(t.data.byteLength + SLACK, 64, `weight %${s.owner.name}`);
-            memory.write(at, t.data);
+            at = placeWeight(memory, s.owner, params);
             weights.set(key, at);
           }
           return at;

@@ -7,7 +7,16 @@ import '../../ir/ops/index.js';
 import type { HostTensor } from '../../ir/tensor.js';
 import { typeToString } from '../../ir/types.js';
 
-export type ParamResolver = (param: Value) => HostTensor;
+/** The tensor bound to a parameter. */
+export interface ParamResolver {
+  (param: Value): HostTensor;
+  /**
+   * For a parameter whose bytes are stored as they are (no transform, the declared type): its size
+   * and a writer that reads them straight into `dest` (a runtime's own memory), skipping the
+   * intermediate copy. Undefined for anything else; then call the resolver.
+   */
+  streamer?(param: Value): { readonly bytes: number; write(dest: Uint8Array): void } | undefined;
+}
 
 export interface InterpretOptions {
   /** Runtime inputs by name (state inputs included). */

@@ -14,7 +14,7 @@ import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../
 import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
 import { argmax } from '../sampler.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { WasmMemory } from './memory.js';
+import { placeWeight, WasmMemory } from './memory.js';
 import { ThreadPool } from './threads.js';
 
 /** One kernel launch: its argument block, whose dim words are rewritten every step. */
@@ -116,9 +116,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
         const key = formatWeight(v.def.source);
         let at = weights.get(key);
         if (at === undefined) {
-          const t = params(v);
-          at = memory.alloc(t.data.byteLength + SLACK, 64, `weight %${v.name}`);
-          memory.write(at, t.data);
+          at = placeWeight(memory, v, params);
           weights.set(key, at);
         }
         return at;

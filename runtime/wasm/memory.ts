@@ -3,6 +3,8 @@
 // memory planner will later decide offsets itself; this allocator is what it will sit on.)
 // WebAssembly memory32 holds at most 4 GiB; asking for more fails with the sizes named.
 import { HEAP_START, MAX_PAGES, PAGE_BYTES } from '../../codegen/wasm/abi.js';
+import type { Value } from '../../ir/graph.js';
+import type { ParamResolver } from '../reference/interpreter.js';
 
 const MAX_BYTES = MAX_PAGES * PAGE_BYTES;
 
@@ -93,4 +95,25 @@ export class WasmMemory {
   fill(ptr: number, byteLength: number, value: number): void {
     this.bytes.fill(value, ptr, ptr + byteLength);
   }
+}
+
+// Vector loads of a tail may touch (never use) a few bytes past a tensor's end.
+const WEIGHT_SLACK = 64;
+
+/**
+ * Allocates a weight in `memory` and fills it: streamed straight from its file when it is stored
+ * as it is (no JS copy waits for the garbage collector while a large model loads), else copied
+ * from the resolved tensor.
+ */
+export function placeWeight(memory: WasmMemory, v: Value, params: ParamResolver): number {
+  const stream = params.streamer?.(v);
+  if (stream) {
+    const at = memory.alloc(stream.bytes + WEIGHT_SLACK, 64, `weight %${v.name}`);
+    stream.write(memory.bytes.subarray(at, at + stream.bytes));
+    return at;
+  }
+  const t = params(v);
+  const at = memory.alloc(t.data.byteLength + WEIGHT_SLACK, 64, `weight %${v.name}`);
+  memory.write(at, t.data);
+  return at;
 }

@@ -1,0 +1,68 @@
+// Every reader writes a tensor's bytes into caller-owned memory (a runtime's linear memory) exactly
+// as `read` returns them, and refuses a destination of the wrong size by name. The resolver streams
+// only plain stored tensors of their declared type.
+import { describe, expect, it } from 'vitest';
+import { readArtifact } from '../../codegen/artifact/read.js';
+import { FormatError, type TensorStore } from '../../models/formats/store.js';
+import { openModel } from '../../models/open.js';
+import { compile } from '../../src/compile.js';
+import { Model, paramResolver } from '../../src/model.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hasShared, sharedPath } from '../helpers/shared.js';
+
+function expectSameBytes(store: TensorStore): void {
+  for (const name of store.names()) {
+    const t = store.read(name);
+    const want = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    // A shared buffer with an offset, as wasm memory is.
+    const dest = new Uint8Array(new SharedArrayBuffer(want.length + 24), 8, want.length);
+    store.readInto(name, dest);
+    expect(Buffer.compare(Buffer.from(dest), Buffer.from(want)), `${store.format} ${name}`).toBe(0);
+  }
+  const first = store.names()[0];
+  expect(() => store.readInto(first, new Uint8Array(3))).toThrow(FormatError);
+  expect(() => store.readInto(first, new Uint8Array(3))).toThrow(new RegExp(`tensor "${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is \\d+ bytes, not the 3 asked for`));
+}
+
+describe.runIf(hasShared('models'))('readInto', () => {
+  it('llama2c, GGUF (f32, F16, Q8_0) and safetensors give the bytes read() gives', () => {
+    for (const path of [
+      sharedPath('models', 'stories260K', 'stories260K.bin'),
+      sharedPath('models', 'stories260K', 'stories260K.gguf'),
+      sharedPath('models', 'tinystories-656k'),
+      sharedPath('models', 'tinystories-656k', 'TinyStories-656K-Q8_0.gguf'),
+    ]) expectSameBytes(openModel(path).store);
+  });
+
+  it('artifacts too; the resolver streams plain tensors and leaves transformed ones to evaluation', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tessera-readinto-'));
+    try {
+      await compile(sharedPath('models', 'stories260K', 'stories260K.bin'), { out, passes: 'default', targets: [] });
+      const a = readArtifact(out);
+      const dest = new Uint8Array(a.weightEntry(a.weightNames()[0]).bytes);
+      a.readWeightInto(a.weightNames()[0], dest);
+      const t = a.readWeight(a.weightNames()[0]);
+      expect(Buffer.compare(Buffer.from(dest), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))).toBe(0);
+    } finally {
+      rmSync(out, { recursive: true });
+    }
+    const model = Model.load(sharedPath('models', 'stories260K', 'stories260K.bin'), { passes: 'default' });
+    const resolve = paramResolver(model.source);
+    const params = model.graph({ logits: 'last' }).params;
+    const streamed = params.filter((p) => resolve.streamer?.(p));
+    const evaluated = params.filter((p) => !resolve.streamer?.(p));
+    // Norm gains and plain matrices stream; merged QKV / gate-up and norm-folded weights are built.
+    expect(streamed.length).toBeGreaterThan(0);
+    expect(evaluated.length).toBeGreaterThan(0);
+    for (const p of streamed) {
+      const s = resolve.streamer!(p)!;
+      const dest = new Uint8Array(s.bytes);
+      s.write(dest);
+      const t = resolve(p);
+      expect(Buffer.compare(Buffer.from(dest), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), p.name).toBe(0);
+    }
+    for (const p of evaluated) expect(p.def.kind === 'param' && p.def.source.kind, p.name).toBe('call');
+  });
+});
