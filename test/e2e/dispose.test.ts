@@ -11,10 +11,10 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { destroyGpu, probeGpu } from '../../runtime/webgpu/device.js';
+import { describe, expect, it } from 'vitest';
 import { type BackendName } from '../../src/backends.js';
 import { Model } from '../../src/model.js';
+import { gpuSkipReason } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 // A real collector call: the bounds below are about what survives a full GC, not about when V8
@@ -198,20 +198,14 @@ async function expectChildExits(backend: BackendName): Promise<void> {
 }
 
 describe.runIf(hasShared('models'))('dispose: repeated open → generate → dispose', () => {
-  let gpuReason: string | undefined = 'not probed';
-  beforeAll(async () => {
-    const gpu = await probeGpu();
-    gpuReason = gpu.ok ? undefined : gpu.reason;
-    if (gpu.ok) await destroyGpu(gpu.ctx);
-    else console.warn(`[tessera tests] SKIPPING WebGPU dispose tests: ${gpu.reason}`);
-  });
+  const gpuReason = gpuSkipReason('WebGPU dispose tests');
 
   it(`wasm (2 threads): ${CYCLES} cycles leave no model, worker thread or memory behind`, async () => {
     await repeatedCycles('wasm');
   }, 300_000);
 
   it(`webgpu: ${CYCLES} cycles leave no model or memory behind (when an adapter exists)`, async (t) => {
-    if (gpuReason) return t.skip();
+    if (gpuReason()) return t.skip();
     await repeatedCycles('webgpu');
   }, 300_000);
 
@@ -234,7 +228,7 @@ describe.runIf(hasShared('models'))('dispose: repeated open → generate → dis
   }, 180_000);
 
   it('the same on webgpu (when an adapter exists)', async (t) => {
-    if (gpuReason) return t.skip();
+    if (gpuReason()) return t.skip();
     await expectChildExits('webgpu');
   }, 180_000);
 });

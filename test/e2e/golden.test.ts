@@ -2,19 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Model } from '../../src/model.js';
+import { greedy } from '../helpers/generate.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
-async function greedy(model: Model, prompt: string, maxTokens: number, stopAtEos = true) {
-  const it = model.generate(prompt, { temperature: 0, maxTokens, stopAtEos });
-  const ids: number[] = [];
-  let text = '';
-  for (;;) {
-    const r = await it.next();
-    if (r.done) return { ids, text, stats: r.value };
-    if (r.value.id >= 0) ids.push(r.value.id);
-    text += r.value.text;
-  }
-}
 
 describe.runIf(hasShared('models', 'stories260K'))('stories260K (llama2.c run.c golden)', () => {
   const golden = JSON.parse(readFileSync(sharedPath('golden', 'stories260K-llama2c.json'), 'utf8'));

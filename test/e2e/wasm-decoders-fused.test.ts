@@ -7,17 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { hasWasmKernel } from '../../codegen/wasm/emit.js';
 import { Model } from '../../src/model.js';
 import { maxAbsDiff, readRef } from '../helpers/refs.js';
+import { greedy } from '../helpers/generate.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
-async function greedy(model: Model, prompt: string | readonly number[], maxTokens: number, stopAtEos = true) {
-  const ids: number[] = [];
-  let text = '';
-  for await (const t of model.generate(prompt, { maxTokens, stopAtEos })) {
-    if (t.id >= 0) ids.push(t.id);
-    text += t.text;
-  }
-  return { ids, text };
-}
 
 /** The ops of the model's step graph (after the pipeline), each of which must have a CPU kernel. */
 function stepOps(model: Model): Set<string> {

@@ -4,17 +4,9 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Model } from '../../src/model.js';
 import { maxAbsDiff, readRef } from '../helpers/refs.js';
+import { greedy } from '../helpers/generate.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
-async function greedy(model: Model, prompt: string | readonly number[], maxTokens: number, stopAtEos = true) {
-  const ids: number[] = [];
-  let text = '';
-  for await (const t of model.generate(prompt, { maxTokens, stopAtEos })) {
-    if (t.id >= 0) ids.push(t.id);
-    text += t.text;
-  }
-  return { ids, text };
-}
 
 describe.runIf(hasShared('refs'))('WebAssembly backend on the HF reference decoders', () => {
   const models: Model[] = [];

@@ -1,37 +1,22 @@
 // The WebGPU backend end to end: every HF reference decoder (logits within 1e-4, the same greedy
 // tokens as transformers) and the real checkpoints' golden texts.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Model } from '../../src/model.js';
-import { destroyGpu, probeGpu } from '../../runtime/webgpu/device.js';
 import { maxAbsDiff, readRef } from '../helpers/refs.js';
+import { greedy } from '../helpers/generate.js';
+import { gpuSkipReason } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
-let gpuReason: string | undefined = 'not probed';
-beforeAll(async () => {
-  const gpu = await probeGpu();
-  gpuReason = gpu.ok ? undefined : gpu.reason;
-  if (gpu.ok) await destroyGpu(gpu.ctx);
-  else if (process.env.CI) throw new Error(`CI needs a WebGPU adapter: ${gpu.reason}`);
-  else console.warn(`[tessera tests] SKIPPING WebGPU end-to-end tests: ${gpu.reason}`);
-});
+const gpuReason = gpuSkipReason('WebGPU end-to-end tests');
 
-async function greedy(model: Model, prompt: string | number[], maxTokens: number) {
-  const ids: number[] = [];
-  let text = '';
-  for await (const t of model.generate(prompt, { maxTokens })) {
-    if (t.id >= 0) ids.push(t.id);
-    text += t.text;
-  }
-  return { ids, text };
-}
 
 describe.runIf(hasShared('refs'))('WebGPU backend on the HF reference decoders', () => {
   const models: Model[] = [];
   afterAll(async () => { for (const m of models) await m.dispose(); });
   for (const arch of ['llama', 'llama3', 'mistral', 'qwen2', 'qwen3', 'phi3', 'phi3_longrope', 'gemma', 'gemma2', 'gpt2']) {
     it(`${arch}: logits and greedy tokens equal transformers`, async (t) => {
-      if (gpuReason) return t.skip();
+      if (gpuReason()) return t.skip();
       const ref = readRef(arch);
       const ids = ref.inputIds[0];
       const model = await Model.open(sharedPath('refs', arch), { backend: 'webgpu', maxChunk: 32 });
@@ -48,7 +33,7 @@ describe.runIf(hasShared('refs'))('WebGPU backend on the HF reference decoders',
 
 describe.runIf(hasShared('models'))('WebGPU backend on real checkpoints', () => {
   it('stories260K generates the llama2.c golden text', async (t) => {
-    if (gpuReason) return t.skip();
+    if (gpuReason()) return t.skip();
     const golden = JSON.parse(readFileSync(sharedPath('golden', 'stories260K-llama2c.json'), 'utf8')).cases[0];
     const model = await Model.open(sharedPath('models', 'stories260K', 'stories260K.bin'), { backend: 'webgpu', maxChunk: 16 });
     const n = golden.steps - model.tokenizer.encode(golden.prompt).length + 1;
@@ -56,7 +41,7 @@ describe.runIf(hasShared('models'))('WebGPU backend on real checkpoints', () => 
     await model.dispose();
   }, 300_000);
   it('TinyStories-656K generates the transformers golden tokens, and WebGPU equals the reference backend', async (t) => {
-    if (gpuReason) return t.skip();
+    if (gpuReason()) return t.skip();
     const golden = JSON.parse(readFileSync(sharedPath('golden', 'tinystories-656k-hf.json'), 'utf8')).cases[0];
     const path = sharedPath('models', 'tinystories-656k');
     const gpu = await Model.open(path, { backend: 'webgpu' });

@@ -3,26 +3,20 @@
 // is injected with TESSERA_WEBGPU_MEMORY_BUDGET; TESSERA_WEBGPU_ALLOW_SOFTWARE lets auto choose
 // lavapipe, so the auto path runs here as it would on a hardware adapter; device loss is a
 // destroyed device.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { gpuContext } from '../../src/backends.js';
 import { Model } from '../../src/model.js';
-import { destroyGpu, type GpuContext, probeGpu } from '../../runtime/webgpu/device.js';
+import type { GpuContext } from '../../runtime/webgpu/device.js';
 import { GpuDeviceLostError, GpuOutOfMemoryError } from '../../runtime/webgpu/errors.js';
 import { allocateGuarded, ResidentBuffers } from '../../runtime/webgpu/resident.js';
 import { maxAbsDiff, readRef } from '../helpers/refs.js';
+import { gpuSkipReason } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 const BUDGET = 'TESSERA_WEBGPU_MEMORY_BUDGET';
 const SOFTWARE = 'TESSERA_WEBGPU_ALLOW_SOFTWARE';
 
-let gpuReason: string | undefined = 'not probed';
-beforeAll(async () => {
-  const gpu = await probeGpu();
-  gpuReason = gpu.ok ? undefined : gpu.reason;
-  if (gpu.ok) await destroyGpu(gpu.ctx);
-  else if (process.env.CI) throw new Error(`CI needs a WebGPU adapter: ${gpu.reason}`);
-  else console.warn(`[tessera tests] SKIPPING WebGPU fallback tests: ${gpu.reason}`);
-});
+const gpuReason = gpuSkipReason('WebGPU fallback tests');
 afterEach(() => {
   delete process.env[BUDGET];
   delete process.env[SOFTWARE];
@@ -34,7 +28,7 @@ describe.runIf(hasShared('refs', 'llama'))('WebGPU out of memory and device loss
   const ids = ref.inputIds[0];
 
   it('auto: chooses WebGPU, runs out of memory, and runs on wasm saying why', async (t) => {
-    if (gpuReason) return t.skip();
+    if (gpuReason()) return t.skip();
     process.env[SOFTWARE] = '1';
     process.env[BUDGET] = '4096';
     const model = await Model.open(path, { backend: 'auto', passes: 'default' });
@@ -50,7 +44,7 @@ describe.runIf(hasShared('refs', 'llama'))('WebGPU out of memory and device loss
   });
 
   it('auto with enough memory stays on WebGPU', async (t) => {
-    if (gpuReason) return t.skip();
+    if (gpuReason()) return t.skip();
     process.env[SOFTWARE] = '1';
     process.env[BUDGET] = String(64 << 20);
     const model = await Model.open(path, { backend: 'auto' });
@@ -60,7 +54,7 @@ describe.runIf(hasShared('refs', 'llama'))('WebGPU out of memory and device loss
   });
 
   it('webgpu asked for by name: a clear out-of-memory error naming the sizes and the adapter', async (t) => {
-    if (gpuReason) return t.skip();
+    if (gpuReason()) return t.skip();
     process.env[BUDGET] = '4096';
     const open = Model.open(path, { backend: 'webgpu' });
     await expect(open).rejects.toThrow(GpuOutOfMemoryError);
@@ -73,7 +67,7 @@ describe.runIf(hasShared('refs', 'llama'))('WebGPU out of memory and device loss
   });
 
   it('a lost device: forward passes fail saying so, and the next open gets a fresh device', async (t) => {
-    if (gpuReason) return t.skip();
+    if (gpuReason()) return t.skip();
     const model = await Model.open(path, { backend: 'webgpu' });
     const ctx = await gpuContext();
     const quiet = ctx.onError(() => {}); // the loss is expected here; do not print it

@@ -3,24 +3,17 @@
 // decoders and of stories260K are bound as row ranges, and the logits and greedy tokens stay those
 // of transformers / llama2.c (and of the unsplit run).
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { WEBGPU_DEFAULT_TARGET } from '../../codegen/wgsl/target.js';
 import { lowerStepGraphs } from '../../src/backends.js';
 import { Model } from '../../src/model.js';
-import { destroyGpu, probeGpu } from '../../runtime/webgpu/device.js';
 import { maxAbsDiff, readRef } from '../helpers/refs.js';
+import { gpuSkipReason } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 const CAP = 'TESSERA_WEBGPU_MAX_BINDING';
 
-let gpuReason: string | undefined = 'not probed';
-beforeAll(async () => {
-  const gpu = await probeGpu();
-  gpuReason = gpu.ok ? undefined : gpu.reason;
-  if (gpu.ok) await destroyGpu(gpu.ctx);
-  else if (process.env.CI) throw new Error(`CI needs a WebGPU adapter: ${gpu.reason}`);
-  else console.warn(`[tessera tests] SKIPPING WebGPU split-weight tests: ${gpu.reason}`);
-});
+const gpuReason = gpuSkipReason('WebGPU split-weight tests');
 afterEach(() => { delete process.env[CAP]; });
 
 /** Weight row ranges the model's step graphs bind under a `cap`-byte binding limit (so the test is not vacuous). */
@@ -50,7 +43,7 @@ describe.runIf(hasShared('refs'))('WebGPU with split weights on the HF reference
   const cap = 10_000;
   for (const [arch, passes] of [['llama', 'default'], ['gpt2', 'none']] as const) {
     it(`${arch}, passes ${passes}: logits and greedy tokens equal transformers and the unsplit run`, async (t) => {
-      if (gpuReason) return t.skip();
+      if (gpuReason()) return t.skip();
       const ref = readRef(arch);
       const ids = ref.inputIds[0];
       const whole = await Model.open(sharedPath('refs', arch), { backend: 'webgpu', maxChunk: 32, passes });
@@ -73,7 +66,7 @@ describe.runIf(hasShared('refs'))('WebGPU with split weights on the HF reference
 
 describe.runIf(hasShared('models'))('WebGPU with split weights on a real checkpoint', () => {
   it('stories260K generates the llama2.c golden text with its 512-row embedding in 7 ranges', async (t) => {
-    if (gpuReason) return t.skip();
+    if (gpuReason()) return t.skip();
     const golden = JSON.parse(readFileSync(sharedPath('golden', 'stories260K-llama2c.json'), 'utf8')).cases[0];
     process.env[CAP] = '20000';
     const model = await Model.open(sharedPath('models', 'stories260K', 'stories260K.bin'), { backend: 'webgpu', maxChunk: 16, passes: 'default' });
