@@ -1,5 +1,5 @@
-// fold-rope: RoPE moves into the epilogue of the Q/K projection, on targets whose matmul kernels
-// can rotate column pairs there (passes/targets.ts; `fold-rope{force=true}` anywhere). Pattern:
+// fold-rope: RoPE moves into the epilogue of the Q/K projection (every target's kernels rotate
+// there: WGSL in the matmul epilogue, the CPU in one launch after the product). Pattern:
 //
 //   %p = matmul(%h, %w)            (or norm_matmul, or a piece of a split of one: merged QKV)
 //   %q = reshape(%p) {shape = [S, H, D]}
@@ -17,7 +17,6 @@ import { normAxis } from '../ir/ops/util.js';
 import type { PassContext } from './pass.js';
 import { registerPass } from './registry.js';
 import { attrsOf, newNode, replaceNode, Uses } from './rewrite.js';
-import { targetTraits } from './targets.js';
 
 interface Site {
   readonly rope: Node;
@@ -67,8 +66,7 @@ function joinRanges(ranges: readonly (readonly [number, number])[]): number[] {
   return out;
 }
 
-export function foldRope(g: Graph, ctx: Pick<PassContext, 'stat' | 'options' | 'target'>): boolean {
-  if (!ctx.options.force && !targetTraits(ctx.target).ropeEpilogue) return false;
+export function foldRope(g: Graph, ctx: Pick<PassContext, 'stat'>): boolean {
   const uses = new Uses(g);
   const byMatmul = new Map<Node, Site[]>();
   for (const n of g.nodes) {
@@ -108,7 +106,6 @@ export function foldRope(g: Graph, ctx: Pick<PassContext, 'stat' | 'options' | '
 
 registerPass({
   name: 'fold-rope',
-  description: 'rotate Q/K by RoPE in the projection epilogue (rope_matmul), on targets whose matmul kernels can',
-  options: { force: { type: 'bool', default: false, doc: 'fold even where the target does not say it can' } },
+  description: 'rotate Q/K by RoPE in the projection epilogue (rope_matmul)',
   run: (g, ctx) => ({ changed: foldRope(g, ctx) }),
 });

@@ -11,7 +11,7 @@ interface PipelineRow {
   readonly description: string;
 }
 
-const OPTIMIZE = 'canonicalize,qkv-merge,rmsnorm-matmul,flash-attention,fuse-elementwise,canonicalize,memory-plan';
+const OPTIMIZE = 'canonicalize,qkv-merge,rmsnorm-matmul,fold-rope,flash-attention,fuse-elementwise,canonicalize,memory-plan';
 
 export const PIPELINES: readonly PipelineRow[] = [
   { name: 'none', passes: '', description: 'no passes: the graph as read' },

@@ -3,25 +3,21 @@
 export interface TargetTraits {
   /** flash_attention tiles: query rows and keys per tile, key splits for decode steps. */
   readonly flash: { readonly tile_q: number; readonly tile_k: number; readonly split_k: number };
-  /** The target's matmul kernels can rotate Q/K columns (RoPE) in their epilogue. */
-  readonly ropeEpilogue: boolean;
 }
 
 export const TARGETS: Readonly<Record<string, TargetTraits>> = {
   // Workgroups of 64–256 invocations and 16–32 KiB of workgroup memory: 64 keys of a 128-wide
   // head is 32 KiB for K and V in f16, and decode steps need many workgroups over a long cache.
-  webgpu: { flash: { tile_q: 16, tile_k: 64, split_k: 8 }, ropeEpilogue: true },
+  webgpu: { flash: { tile_q: 16, tile_k: 64, split_k: 8 } },
   // A few threads on a CPU (codegen/wasm/attention.ts runs flash_attention): a work item is one
   // query row, so tile_q only shapes the reference's schedule; 32 keys' scores sit in per-thread
   // scratch in L1, and rescaling the running state once per 32 keys is cheap next to their dot
   // products; a decode step is split into at most 2 chunks (of ≥ 64 keys) per head, for 2 cores.
-  // RoPE stays a kernel of its own: rotating in the matmul epilogue needs a second launch on the
-  // CPU anyway (a rotation pairs columns that other tiles own), so folding it saves nothing.
-  wasm: { flash: { tile_q: 4, tile_k: 32, split_k: 2 }, ropeEpilogue: false },
+  wasm: { flash: { tile_q: 4, tile_k: 32, split_k: 2 } },
 };
 
 /** Used without a target (the reference interpreter runs anything). */
-export const GENERIC_TARGET: TargetTraits = { flash: { tile_q: 16, tile_k: 64, split_k: 4 }, ropeEpilogue: true };
+export const GENERIC_TARGET: TargetTraits = { flash: { tile_q: 16, tile_k: 64, split_k: 4 } };
 
 export function targetTraits(target: string | undefined): TargetTraits {
   return (target !== undefined ? TARGETS[target] : undefined) ?? GENERIC_TARGET;

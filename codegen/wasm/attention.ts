@@ -5,6 +5,10 @@
 // per thread, whatever T is). Keys hidden by the causal mask or the sliding window are never
 // visited; keys hidden by the padding mask score −∞ and weigh exactly 0.
 //
+// Inner loops: scores are computed four keys at a time (one load of q per four products, one
+// horizontal sum per four keys), and p·V runs with up to 16 vectors of the accumulator in
+// registers across the tile's keys, so a key costs a load and a multiply-add per 4 value lanes.
+//
 // Work items are (b, h, i, key chunk), dealt round-robin to threads (so causal rows, whose cost
 // grows with i, spread evenly). Prefill rows form one chunk each. A decode step (S = 1) has few
 // rows, so its keys are split into up to `decodeSplits` chunks (flash-decoding): each chunk
@@ -81,34 +85,70 @@ function emitPartials(node: Node, sh: Shapes, tile: number, splits: number): Was
     ? `${mask.type.dtype === 'i32' ? 'load<i32>' : 'load<f32>'}(pm + ((<usize>(b * T + j)) << 2)) == 0`
     : '';
 
-  // q·k over the static head dim with two accumulators.
-  const dot: string[] = ['let d0 = f32x4.splat(0.0), d1 = f32x4.splat(0.0);'];
+  const kStride = Hkv * D * elemBytes(kt), vStride = Hkv * Dv * elemBytes(vt);
+  const d4 = D & ~3;
+  const scaled = (e: string, vec: boolean): string => {
+    const x = vec ? `f32x4.mul(${e}, f32x4.splat(${f32Lit(scale)}))` : `${e} * ${f32Lit(scale)}`;
+    if (cap <= 0) return x;
+    return vec
+      ? `f32x4.mul(f32x4.splat(${f32Lit(cap)}), _t_tanh4(f32x4.div(${x}, f32x4.splat(${f32Lit(cap)}))))`
+      : `${f32Lit(cap)} * _t_tanh(${x} / ${f32Lit(cap)})`;
+  };
+
+  // Scores of four keys at once (rows krow + u·kStride): four accumulators, one q load per four
+  // lanes of the head dim, one horizontal sum for all four; then the head dim's tail, if any.
+  const score4: string[] = ['let e0 = f32x4.splat(0.0), e1 = f32x4.splat(0.0), e2 = f32x4.splat(0.0), e3 = f32x4.splat(0.0);'];
+  for (let c = 0; c < d4; c += 4) {
+    score4.push(`{ const qv = v128.load(qrow, ${c * 4});`);
+    for (let u = 0; u < 4; u++) score4.push(`e${u} = _t_madd(qv, ${loadF32x4(kt, `krow + ${u * kStride}`, String(c))}, e${u});`);
+    score4.push('}');
+  }
+  score4.push('let sv = _t_hsum4(e0, e1, e2, e3);');
+  if (D > d4) {
+    const tails = [0, 1, 2, 3].map((u) => Array.from({ length: D - d4 }, (_, i) =>
+      `load<f32>(qrow, ${(d4 + i) * 4}) * ${loadF32(kt, `krow + ${u * kStride}`, String(d4 + i))}`).join(' + '));
+    score4.push(`sv = f32x4.add(sv, f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(${tails[0]}), 1, ${tails[1]}), 2, ${tails[2]}), 3, ${tails[3]}));`);
+  }
+  score4.push(`sv = ${scaled('sv', true)};`);
+
+  // One key's score (the tile's last keys), with two accumulators.
+  const score1: string[] = ['let d0 = f32x4.splat(0.0), d1 = f32x4.splat(0.0);'];
   let c = 0;
   for (; c + 8 <= D; c += 8) {
-    dot.push(`d0 = _t_madd(v128.load(qrow, ${c * 4}), ${loadF32x4(kt, 'krow', String(c))}, d0);`,
+    score1.push(`d0 = _t_madd(v128.load(qrow, ${c * 4}), ${loadF32x4(kt, 'krow', String(c))}, d0);`,
       `d1 = _t_madd(v128.load(qrow, ${(c + 4) * 4}), ${loadF32x4(kt, 'krow', String(c + 4))}, d1);`);
   }
-  if (c + 4 <= D) { dot.push(`d0 = _t_madd(v128.load(qrow, ${c * 4}), ${loadF32x4(kt, 'krow', String(c))}, d0);`); c += 4; }
-  dot.push('let s = _t_hsum(f32x4.add(d0, d1));');
-  for (; c < D; c++) dot.push(`s += load<f32>(qrow, ${c * 4}) * ${loadF32(kt, 'krow', String(c))};`);
-  dot.push(`s *= ${f32Lit(scale)};`);
-  if (cap > 0) dot.push(`s = ${f32Lit(cap)} * _t_tanh(s / ${f32Lit(cap)});`);
+  if (c + 4 <= D) { score1.push(`d0 = _t_madd(v128.load(qrow, ${c * 4}), ${loadF32x4(kt, 'krow', String(c))}, d0);`); c += 4; }
+  score1.push('let s = _t_hsum(f32x4.add(d0, d1));');
+  for (; c < D; c++) score1.push(`s += load<f32>(qrow, ${c * 4}) * ${loadF32(kt, 'krow', String(c))};`);
+  score1.push(`s = ${scaled('s', false)};`);
 
-  // acc[0..Dv) (in scratch) ← acc·f + p·v_row, four lanes at a time.
+  // acc += Σ_jj p_jj · v_row(jj) over the tile. The accumulator lives in registers for up to 16
+  // vectors of the value dim at a time (loaded from and stored back to scratch once per tile);
+  // the value dim's tail lanes, if any, one at a time.
   const dv4 = Dv & ~3;
-  const accUpdate = (factor: string | null, p: string, vrow: string | null): string[] => {
-    const lines = [`for (let c = 0; c < ${dv4}; c += 4) {`, 'const at = acc + ((<usize>c) << 2);'];
-    let e = factor ? `f32x4.mul(v128.load(at), ${factor})` : 'v128.load(at)';
-    if (vrow) e = `_t_madd(${p}, ${loadF32x4(vt, vrow, 'c')}, ${e})`;
-    lines.push(`v128.store(at, ${e});`, '}');
-    if (Dv > dv4) {
-      lines.push(`for (let c = ${dv4}; c < ${Dv}; c++) {`, 'const at = acc + ((<usize>c) << 2);');
-      let s = factor ? `load<f32>(at) * f32x4.extract_lane(${factor}, 0)` : 'load<f32>(at)';
-      if (vrow) s = `${s} + f32x4.extract_lane(${p}, 0) * ${loadF32(vt, vrow, 'c')}`;
-      lines.push(`store<f32>(at, ${s});`, '}');
-    }
-    return lines;
-  };
+  const GROUP = 16;
+  const pv: string[] = [];
+  for (let g0 = 0; g0 < dv4; g0 += GROUP * 4) {
+    const vecs = Array.from({ length: Math.min(GROUP, (dv4 - g0) / 4) }, (_, i) => g0 + i * 4);
+    pv.push('{', `let ${vecs.map((cc) => `o${cc} = v128.load(acc, ${cc * 4})`).join(', ')};`,
+      'let vrow = vbase;',
+      'for (let jj = 0; jj < jn; jj++) {',
+      'const p = f32x4.splat(load<f32>(sc + ((<usize>jj) << 2)));');
+    for (const cc of vecs) pv.push(`o${cc} = _t_madd(p, ${loadF32x4(vt, 'vrow', String(cc))}, o${cc});`);
+    pv.push(`vrow += ${vStride};`, '}');
+    for (const cc of vecs) pv.push(`v128.store(acc, o${cc}, ${cc * 4});`);
+    pv.push('}');
+  }
+  if (Dv > dv4) {
+    pv.push('{', 'let vrow = vbase;', 'for (let jj = 0; jj < jn; jj++) {', 'const p = load<f32>(sc + ((<usize>jj) << 2));');
+    for (let cc = dv4; cc < Dv; cc++) pv.push(`store<f32>(acc, load<f32>(acc, ${cc * 4}) + p * ${loadF32(vt, 'vrow', String(cc))}, ${cc * 4});`);
+    pv.push(`vrow += ${vStride};`, '}', '}');
+  }
+
+  // acc *= f (the online-softmax rescale), once per tile.
+  const rescale = [`for (let c = 0; c < ${dv4}; c += 4) v128.store(acc + ((<usize>c) << 2), f32x4.mul(v128.load(acc + ((<usize>c) << 2)), corr));`];
+  if (Dv > dv4) rescale.push(`for (let c = ${dv4}; c < ${Dv}; c++) store<f32>(acc + ((<usize>c) << 2), load<f32>(acc + ((<usize>c) << 2)) * f32x4.extract_lane(corr, 0));`);
 
   w.line(
     `const S: i32 = ${w.dim(sh.S)}, T: i32 = ${w.dim(sh.T)};`,
@@ -132,12 +172,29 @@ function emitPartials(node: Node, sh: Shapes, tile: number, splits: number): Was
     'let m: f32 = -Infinity, l: f32 = 0;',
     `for (let j0 = lo; j0 < hi; j0 += ${tile}) {`,
     `const jn = min(${tile}, hi - j0);`,
-    'let mt: f32 = -Infinity;',
-    'for (let jj = 0; jj < jn; jj++) {',
+    `const kbase = pk + (<usize>((b * T + j0) * ${Hkv} + kh)) * ${D * elemBytes(kt)};`,
+    `const vbase = pv + (<usize>((b * T + j0) * ${Hkv} + kh)) * ${Dv * elemBytes(vt)};`,
+    'let mtv = f32x4.splat(-Infinity);',
+    'let jj = 0;',
+    'for (; jj + 4 <= jn; jj += 4) {',
+    `const krow = kbase + (<usize>jj) * ${kStride};`,
+    ...score4,
+  );
+  if (mask) {
+    for (let u = 0; u < 4; u++) {
+      w.line(`if (${maskTest.replace('(b * T + j)', `(b * T + j0 + jj + ${u})`)}) sv = f32x4.replace_lane(sv, ${u}, -Infinity);`);
+    }
+  }
+  w.line(
+    'v128.store(sc + ((<usize>jj) << 2), sv);',
+    'mtv = f32x4.max(mtv, sv);',
+    '}',
+    'let mt = _t_hmax(mtv);',
+    'for (; jj < jn; jj++) {',
     'const j = j0 + jj;',
   );
   if (mask) w.line(`if (${maskTest}) { store<f32>(sc + ((<usize>jj) << 2), -Infinity); continue; }`);
-  w.line(`const krow = pk + (<usize>((b * T + j) * ${Hkv} + kh)) * ${D * elemBytes(kt)};`, ...dot,
+  w.line(`const krow = kbase + (<usize>jj) * ${kStride};`, ...score1,
     'store<f32>(sc + ((<usize>jj) << 2), s);',
     'mt = max(mt, s);',
     '}',
@@ -146,7 +203,7 @@ function emitPartials(node: Node, sh: Shapes, tile: number, splits: number): Was
     'if (mn > m) {',
     'const corr = f32x4.splat(_t_exp(m - mn));',
     'l *= f32x4.extract_lane(corr, 0);',
-    ...accUpdate('corr', '', null),
+    ...rescale,
     'm = mn;',
     '}',
     // Pad the tile to whole vectors with −∞ (weight 0), then exponentiate four scores at a time.
@@ -160,13 +217,7 @@ function emitPartials(node: Node, sh: Shapes, tile: number, splits: number): Was
     'lv = f32x4.add(lv, p);',
     '}',
     'l += _t_hsum(lv);',
-    'for (let jj = 0; jj < jn; jj++) {',
-    'const pj = load<f32>(sc + ((<usize>jj) << 2));',
-    'if (pj == 0) continue;',
-    'const pv4 = f32x4.splat(pj);',
-    `const vrow = pv + (<usize>((b * T + j0 + jj) * ${Hkv} + kh)) * ${Dv * elemBytes(vt)};`,
-    ...accUpdate(null, 'pv4', 'vrow'),
-    '}',
+    ...pv,
     '}',
     'if (nc == 1) {',
     `const out = py + (<usize>((b * S + i) * ${Hq} + h)) * ${Dv * 4};`,
@@ -181,7 +232,7 @@ function emitPartials(node: Node, sh: Shapes, tile: number, splits: number): Was
     `const part = ppart + (<usize>(((b * ${Hq} + h) * ${splits} + ch) * ${Dv + 2})) * 4;`,
     'store<f32>(part, m);',
     'store<f32>(part, l, 4);',
-    `memory.copy(part + 8, acc, ${Dv * 4});`,
+    `_t_copy(part + 8, acc, ${Dv * 4});`,
     '}',
     '}',
   );
@@ -211,13 +262,20 @@ function emitCombine(node: Node, sh: Shapes, splits: number): WasmKernel {
     ...uniformAverage(sh, vt, 'out'),
     'continue;',
     '}',
+    // Each chunk's weight e^(m_c − M) once; the output accumulates the weighted partials in place.
+    `for (let e = 0; e < ${Dv}; e++) store<f32>(out + ((<usize>e) << 2), 0);`,
     'let L: f32 = 0;',
-    `for (let c = 0; c < nc; c++) { const pc = parts + (<usize>c) * ${(Dv + 2) * 4}; L += load<f32>(pc, 4) * _t_exp(load<f32>(pc) - M); }`,
-    `for (let e = 0; e < ${Dv}; e++) {`,
-    'let s: f32 = 0;',
-    `for (let c = 0; c < nc; c++) { const pc = parts + (<usize>c) * ${(Dv + 2) * 4}; const mc = load<f32>(pc); if (mc != -Infinity) s += load<f32>(pc + 8 + ((<usize>e) << 2)) * _t_exp(mc - M); }`,
-    'store<f32>(out + ((<usize>e) << 2), s / L);',
+    'for (let c = 0; c < nc; c++) {',
+    `const pc = parts + (<usize>c) * ${(Dv + 2) * 4};`,
+    'const mc = load<f32>(pc);',
+    'if (mc == -Infinity) continue;',
+    'const wc = _t_exp(mc - M);',
+    'L += load<f32>(pc, 4) * wc;',
+    'const wv = f32x4.splat(wc);',
+    `for (let e = 0; e < ${Dv & ~3}; e += 4) { const at = out + ((<usize>e) << 2); v128.store(at, _t_madd(wv, v128.load(pc + 8 + ((<usize>e) << 2)), v128.load(at))); }`,
+    `for (let e = ${Dv & ~3}; e < ${Dv}; e++) { const at = out + ((<usize>e) << 2); store<f32>(at, load<f32>(at) + wc * load<f32>(pc + 8 + ((<usize>e) << 2))); }`,
     '}',
+    `for (let e = 0; e < ${Dv}; e++) { const at = out + ((<usize>e) << 2); store<f32>(at, load<f32>(at) / L); }`,
     '}',
   );
   return w.finish();

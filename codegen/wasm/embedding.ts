@@ -21,7 +21,7 @@ function storeBytes(q: string, off: number): string[] {
 function rowCopy(dtype: string, D: number): string[] {
   switch (dtype) {
     case 'f32':
-      return [`memory.copy(yr, tp + (<usize>id) * ${D * 4}, ${D * 4});`];
+      return [`_t_copy(yr, tp + (<usize>id) * ${D * 4}, ${D * 4});`];
     case 'f16': case 'bf16':
       return [
         `const src = tp + (<usize>id) * ${D * 2};`,

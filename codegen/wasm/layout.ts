@@ -1,8 +1,8 @@
 // Layout kernels: reshape, slice, split, concat, kv_append and transpose only move elements (of
 // 2 or 4 bytes; block-quantized tensors are rejected by the ops). All but transpose are "run
 // copies": for each outer index, one contiguous run of the source goes to one contiguous run of
-// the destination, so every thread memory.copy's an equal share of (run, 4 KiB chunk) pairs.
-// transpose gathers rows of the result; its innermost axis is a memory.copy when the permutation
+// the destination, so every thread copies an equal share of (run, 4 KiB chunk) pairs (_t_copy).
+// transpose gathers rows of the result; its innermost axis is one run copy when the permutation
 // keeps the last axis last ([S, H, D] → [H, S, D]), else a strided element loop.
 //
 // A memory planner that aliases reshape's result with its operand (and appends to the KV cache in
@@ -41,7 +41,7 @@ function emitRunCopy(w: KernelWriter, c: RunCopy, eb: number): void {
     `const len = <usize>(min(b0 + ${CHUNK_BYTES}, runBytes) - b0);`,
     `const s = ${c.src} + ((<usize>o) * ${d(c.srcStride)} + ${d(c.srcOff)}) * ${eb} + <usize>b0;`,
     `const t = ${c.dst} + ((<usize>o) * ${d(c.dstStride)} + ${d(c.dstOff)}) * ${eb} + <usize>b0;`,
-    'memory.copy(t, s, len);',
+    '_t_copy(t, s, len);',
     '}',
     '}',
   );
@@ -146,7 +146,7 @@ function emitTranspose(node: Node): WasmKernel[] {
   }
   w.line(`const t = ${dst} + (<usize>row) * (<usize>inner) * ${eb};`, `const s = ${src} + (<usize>off) * ${eb};`);
   if (perm[r - 1] === r - 1) {
-    w.line(`memory.copy(t, s, (<usize>inner) * ${eb});`);
+    w.line(`_t_copy(t, s, (<usize>inner) * ${eb});`);
   } else {
     const T = eb === 4 ? 'u32' : 'u16';
     w.line(`for (let j = 0; j < inner; j++) store<${T}>(t + (<usize>j) * ${eb}, load<${T}>(s + (<usize>j) * (<usize>${innerStride}) * ${eb}));`);

@@ -65,6 +65,23 @@ function _t_error(code: i32, detail: i32): void {
   return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
 }
 
+// ---- copies ------------------------------------------------------------------------------------
+// memory.copy on a shared memory is a call into the engine (~0.5 µs each on V8): far more than
+// moving a row of a few KiB, which layout kernels do hundreds of times a launch. Vector loop
+// instead. Kernels copy between distinct tensors, or onto the same place (a result the memory
+// plan aliased with its operand), never between partly overlapping ranges.
+@inline function _t_copy(dst: usize, src: usize, n: usize): void {
+  if (dst == src) return;
+  let i: usize = 0;
+  for (; i + 64 <= n; i += 64) {
+    const a = v128.load(src + i), b = v128.load(src + i, 16), c = v128.load(src + i, 32), d = v128.load(src + i, 48);
+    v128.store(dst + i, a); v128.store(dst + i, b, 16); v128.store(dst + i, c, 32); v128.store(dst + i, d, 48);
+  }
+  for (; i + 16 <= n; i += 16) v128.store(dst + i, v128.load(src + i));
+  for (; i + 4 <= n; i += 4) store<u32>(dst + i, load<u32>(src + i));
+  for (; i < n; i++) store<u8>(dst + i, load<u8>(src + i));
+}
+
 // ---- partial vectors -------------------------------------------------------------------------
 /** The first n (1..4) f32 at p in lanes 0..n−1 and \`fill\` in the rest; reads nothing past them. */
 @inline function _t_lanes(p: usize, n: i32, fill: f32): v128 {

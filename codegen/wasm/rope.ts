@@ -82,8 +82,10 @@ export function emitRopeKernel(a: Attrs, layout: RopeLayout): WasmKernel {
     'if (!cachedValid || p != cached) {',
     `for (let i = 0; i < ${half}; i++) {`,
     'const angle = <f32>(<f64>load<f32>(inv + ((<usize>i) << 2)) * <f64>p);',
-    `store<f32>(cosT + ((<usize>i) << 2), <f32>(<f64><f32>Math.cos(<f64>angle) * ${att}));`,
-    `store<f32>(sinT + ((<usize>i) << 2), <f32>(<f64><f32>Math.sin(<f64>angle) * ${att}));`,
+    // One range reduction for both (musl's sincos: the same results as sin and cos apart).
+    'NativeMath.sincos(<f64>angle);',
+    `store<f32>(cosT + ((<usize>i) << 2), <f32>(<f64><f32>NativeMath.sincos_cos * ${att}));`,
+    `store<f32>(sinT + ((<usize>i) << 2), <f32>(<f64><f32>NativeMath.sincos_sin * ${att}));`,
     '}',
     'cached = p; cachedValid = true;',
     '}',
@@ -99,7 +101,7 @@ export function emitRopeKernel(a: Attrs, layout: RopeLayout): WasmKernel {
     '}',
   );
   // Dims past rotary_dim pass through.
-  if (rd < D && !inPlace) w.line(`memory.copy(yr + ${rd * 4}, xr + ${rd * 4}, ${(D - rd) * 4});`);
+  if (rd < D && !inPlace) w.line(`_t_copy(yr + ${rd * 4}, xr + ${rd * 4}, ${(D - rd) * 4});`);
   w.line('}');
   return w.finish();
 }

@@ -71,7 +71,7 @@ function emitCast(node: Node): WasmKernel[] {
   flatShare(w, n);
   if (from === to) {
     const bytes = elemBytes(from);
-    w.line(`if (i1 > i0) memory.copy(${yp} + (<usize>i0) * ${bytes}, ${xp} + (<usize>i0) * ${bytes}, (<usize>(i1 - i0)) * ${bytes});`);
+    w.line(`if (i1 > i0) _t_copy(${yp} + (<usize>i0) * ${bytes}, ${xp} + (<usize>i0) * ${bytes}, (<usize>(i1 - i0)) * ${bytes});`);
     return [w.finish()];
   }
   let vec: string, scalar: string;

@@ -28,12 +28,12 @@ const CASES: readonly Case[] = [
   { pipeline: 'flash-attention{tile_q=2, tile_k=3, split_k=2}', fires: 'attentions-tiled' },
   { pipeline: 'flash-attention{tile_q=1, tile_k=1, split_k=5}', fires: 'attentions-tiled' },
   { pipeline: 'fuse-elementwise', fires: 'ops-fused' },
-  { pipeline: 'fold-rope{force=true}', fires: 'ropes-folded' },
+  { pipeline: 'fold-rope', fires: 'ropes-folded' },
   { pipeline: 'quantize', fires: 'heads-kept', quantizes: true },
   { pipeline: 'quantize{dtype=q4_0, heads=true}', fires: 'weights-quantized', quantizes: true },
   { pipeline: 'memory-plan', fires: 'arena-bytes' },
   { pipeline: 'default', fires: 'arena-bytes' },
-  { pipeline: 'canonicalize,qkv-merge,rmsnorm-matmul,fold-rope{force=true},flash-attention{tile_k=2},fuse-elementwise,canonicalize', fires: 'ops-fused' },
+  { pipeline: 'canonicalize,qkv-merge,rmsnorm-matmul,fold-rope,flash-attention{tile_k=2},fuse-elementwise,canonicalize', fires: 'ops-fused' },
   { pipeline: 'canonicalize,rmsnorm-matmul,qkv-merge,fuse-elementwise', fires: 'norms-folded' },
   // Quantizing changes storage types and so what qkv-merge may merge: whatever the order, a second
   // run of this whole pipeline can find more on graphs that mix quantized and float weights.

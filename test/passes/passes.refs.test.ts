@@ -25,12 +25,12 @@ const PIPELINES = [
   'flash-attention',
   'flash-attention{tile_q=3, tile_k=4, split_k=3}',
   'fuse-elementwise',
-  'fold-rope{force=true}',
+  'fold-rope',
   'quantize',
   'quantize{dtype=q4_0}',
   'memory-plan',
   'default',
-  'canonicalize,rmsnorm-matmul,qkv-merge,fold-rope{force=true},flash-attention{tile_k=5},fuse-elementwise,canonicalize',
+  'canonicalize,rmsnorm-matmul,qkv-merge,fold-rope,flash-attention{tile_k=5},fuse-elementwise,canonicalize',
 ];
 
 const PROJECTIONS = new Set(['matmul', 'matmul_ep', 'norm_matmul', 'rope_matmul']);

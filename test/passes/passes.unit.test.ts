@@ -258,9 +258,8 @@ describe('fold-rope', () => {
     expect(r.lines).toContain('output q = %qh');
     expect(r.stats).toEqual({ 'ropes-folded': 2 });
   });
-  it('does nothing where the target cannot, unless forced', () => {
-    expect(run(header, body, 'fold-rope', 'wasm').changed).toBe(false);
-    expect(run(header, body, 'fold-rope{force=true}', 'wasm').changed).toBe(true);
+  it('folds for every target', () => {
+    for (const target of ['wasm', 'webgpu', undefined]) expect(run(header, body, 'fold-rope', target).changed).toBe(true);
   });
 });
 
@@ -326,7 +325,7 @@ describe('memory-plan', () => {
 
 describe('named pipelines and the op table', () => {
   it('default is the full pipeline without a target and on webgpu (tiles come from the target); none is empty', () => {
-    const want = ['canonicalize', 'qkv-merge', 'rmsnorm-matmul', 'flash-attention', 'fuse-elementwise', 'canonicalize', 'memory-plan'];
+    const want = ['canonicalize', 'qkv-merge', 'rmsnorm-matmul', 'fold-rope', 'flash-attention', 'fuse-elementwise', 'canonicalize', 'memory-plan'];
     for (const target of [undefined, 'webgpu']) expect(resolvePipeline('default', { target }).map((s) => s.pass.name)).toEqual(want);
     expect(resolvePipeline('none')).toEqual([]);
   });

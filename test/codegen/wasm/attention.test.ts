@@ -42,7 +42,7 @@ function attentionCases(): OpCase[] {
   const out: OpCase[] = [];
   const draws = draw(fc.record({
     s: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 12 })), past: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 60, max: 300 })),
-    hkv: fc.integer({ min: 1, max: 3 }), group: fc.constantFrom(1, 2, 3, 4), d: fc.oneof(fc.constantFrom(4, 8, 16, 32, 64), fc.integer({ min: 1, max: 40 })), dvSame: fc.boolean(), dv: fc.integer({ min: 1, max: 20 }),
+    hkv: fc.integer({ min: 1, max: 3 }), group: fc.constantFrom(1, 2, 3, 4), d: fc.oneof(fc.constantFrom(4, 8, 16, 32, 64, 68, 128), fc.integer({ min: 1, max: 40 })), dvSame: fc.boolean(), dv: fc.integer({ min: 1, max: 20 }),
     causal: fc.boolean(), window: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12 })), softcap: fc.constantFrom(0, 0, 5, 50),
     mode: fc.constantFrom('plain', 'batched', 'masked', 'maskedFlat', 'halfkv', 'symP'), seed: fc.nat(),
   }), 48, 42);
