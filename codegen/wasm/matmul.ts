@@ -57,6 +57,24 @@ function microKernel(wt: DType, K: number, rows: 1 | 2, cols: 1 | 4): string[] {
 }
 
 /**
+ * One activation row × 8 weight rows (GEMV): one accumulator per weight row is 8 independent chains,
+ * enough to hide the multiply-add latency, and each load of x serves 8 rows. Leaves o0 (rows 0–3)
+ * and o0_1 (rows 4–7).
+ */
+function wideGemv(wt: DType, K: number): string[] {
+  const C = [...Array(8).keys()];
+  const k4 = K & ~3;
+  const lines = [`let ${C.map((c) => `a${c} = f32x4.splat(0.0)`).join(', ')};`, `for (let k = 0; k < ${k4}; k += 4) {`, 'const xv = v128.load(xr0 + ((<usize>k) << 2));'];
+  for (const c of C) lines.push(`a${c} = _t_madd(xv, ${loadF32x4(wt, `wr${c}`, 'k')}, a${c});`);
+  lines.push('}', 'let o0 = _t_hsum4(a0, a1, a2, a3), o0_1 = _t_hsum4(a4, a5, a6, a7);');
+  for (let k = k4; k < K; k++) {
+    const lane = (c0: number) => `f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(${loadF32(wt, `wr${c0}`, String(k))}), 1, ${loadF32(wt, `wr${c0 + 1}`, String(k))}), 2, ${loadF32(wt, `wr${c0 + 2}`, String(k))}), 3, ${loadF32(wt, `wr${c0 + 3}`, String(k))})`;
+    lines.push('{', `const xk = f32x4.splat(load<f32>(xr0, ${k * 4}));`, `o0 = _t_madd(xk, ${lane(0)}, o0);`, `o0_1 = _t_madd(xk, ${lane(4)}, o0_1);`, '}');
+  }
+  return lines;
+}
+
+/**
  * The float kernel. With a norm prologue, each thread normalises the row chunk it works on into
  * its own scratch (ROW_CHUNK rows) and multiplies from there, so nothing waits on other threads.
  */
@@ -81,6 +99,7 @@ function emitFloatProjection(node: Node, opts: ProjectionOptions): WasmKernel[] 
         ? `const xr${r} = xs + (<usize>(${row} - r0)) * ${K * 4};`
         : `const xr${r} = ${xp} + (<usize>(${row})) * ${K * 4};`],
       body: (rows, cols) => microKernel(wt, K, rows, cols),
+      wideBody: () => wideGemv(wt, K),
     },
     prologue: norm && ((kw) => {
       kw.line('for (let r = r0; r < r1; r++) {', `const D: i32 = ${K};`,

@@ -5,7 +5,9 @@
 // major and split into equal contiguous runs per thread, so a thread streams its own slice of the
 // weights once per ROW_CHUNK rows (GEMV, S = 1: exactly once). Inside a tile the kind's micro-kernel
 // computes 2 activation rows × 4 weight rows at a time (then a last single row), leaving one f32x4
-// `o` of 4 outputs per row; a partial last column block goes one weight row at a time.
+// `o` of 4 outputs per row; a partial last column block goes one weight row at a time. A single
+// activation row (GEMV, the decode step) may take two column blocks at once with a `wide`
+// micro-kernel: 8 weight rows share each load of x.
 //
 // Fused projections hook in before the store. With `parts` > 1 output column c combines product
 // columns c, c + M, … (M = N / parts, ir/ops/fused.ts), so a tile runs its micro-kernel once per part
@@ -29,6 +31,11 @@ export interface MicroKernel {
   rowPtrs(r: number, row: string): string[];
   /** Lines leaving o0…o(rows−1) (f32x4: 4 outputs, or 1 in every lane) for weight rows at wr0…wr(cols−1). */
   body(rows: 1 | 2, cols: 1 | 4): string[];
+  /**
+   * Optional 1 × 8 body (GEMV: 8 weight rows share each load of x): lines leaving o0 for weight
+   * rows wr0…wr3 and o0_1 for wr4…wr7.
+   */
+  wideBody?(): string[];
 }
 
 /**
@@ -96,13 +103,18 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
   const col = (base: string, p: number) => (p ? `${base} + ${p * m}` : base);
   const biasOf = (c: string, cols: 1 | 4) => (!t.bias ? ''
     : cols === 4 ? loadF32x4(t.bias.dtype, t.bias.ptr, c) : `f32x4.splat(${loadF32(t.bias.dtype, t.bias.ptr, c)})`);
-  /** Part p of rows × cols outputs at product column `base` + p·m, into acc{p}_{r}. */
-  const part = (p: number, rows: 1 | 2, cols: 1 | 4, base: string): string[] => {
+  /** Part p of rows × cols outputs at product column `base` + p·m, into acc{p}_{r} (and acc{p}_0_1 for cols 8). */
+  const part = (p: number, rows: 1 | 2, cols: 1 | 4 | 8, base: string): string[] => {
     const first = col(base, p);
     const lines = ['{'];
     for (let c = 0; c < cols; c++) lines.push(`const wr${c} = ${t.wp} + (<usize>(${first} + ${c})) * ${micro.rowBytes};`);
-    lines.push(...micro.body(rows, cols));
-    for (let r = 0; r < rows; r++) lines.push(`acc${p}_${r} = ${t.bias ? `f32x4.add(o${r}, ${biasOf(first, cols)})` : `o${r}`};`);
+    lines.push(...(cols === 8 ? micro.wideBody!() : micro.body(rows, cols)));
+    const withBias = (o: string, c0: string, n: 1 | 4) => (t.bias ? `f32x4.add(${o}, ${biasOf(c0, n)})` : o);
+    if (cols === 8) {
+      lines.push(`acc${p}_0 = ${withBias('o0', first, 4)};`, `acc${p}_0_1 = ${withBias('o0_1', `${first} + 4`, 4)};`);
+    } else {
+      for (let r = 0; r < rows; r++) lines.push(`acc${p}_${r} = ${withBias(`o${r}`, first, cols)};`);
+    }
     lines.push('}');
     return lines;
   };
@@ -115,9 +127,28 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
     for (let r = 0; r < rows; r++) lines.push('{', ...t.store(r ? `${row} + ${r}` : row, base, P.map((p) => `acc${p}_${r}`), cols), '}');
     return lines;
   };
-  const tile: string[] = [];
+  /** One activation row × 8 product columns at `base` (two column blocks), for every part, then two stores. */
+  const outputs8 = (row: string, base: string): string[] => [
+    ...micro.rowPtrs(0, row),
+    `let ${P.map((p) => `acc${p}_0 = f32x4.splat(0.0), acc${p}_0_1 = f32x4.splat(0.0)`).join(', ')};`,
+    ...P.flatMap((p) => part(p, 1, 8, base)),
+    '{', ...t.store(row, base, P.map((p) => `acc${p}_0`), 4), '}',
+    '{', ...t.store(row, `${base} + 4`, P.map((p) => `acc${p}_0_1`), 4), '}',
+  ];
+  /** The tile at column block n0 and rows [r0, r1), inside a loop whose counter `next` runs to `end`. */
+  const tileIn = (next: string, end: string): string[] => {
+    const tile: string[] = [];
+    if (micro.wideBody && m >= 8) {
+      // A single activation row (R = 1: one row chunk, so the counter steps column blocks) takes
+      // this thread's next column block too, when it has one.
+      tile.push(`if (R == 1 && ${next} + 1 < ${end} && n0 + 8 <= ${m}) {`, ...outputs8('r0', 'n0'), `${next}++;`, 'continue;', '}');
+    }
+    tile.push(...narrowTile);
+    return tile;
+  };
+  const narrowTile: string[] = [];
   if (m >= 4) {
-    tile.push(`if (n0 + 4 <= ${m}) {`,
+    narrowTile.push(`if (n0 + 4 <= ${m}) {`,
       'let r = r0;',
       'for (; r + 2 <= r1; r += 2) {', ...outputs(2, 4, 'r', 'n0'), '}',
       'if (r < r1) {', ...outputs(1, 4, 'r', 'n0'), '}',
@@ -126,7 +157,7 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
   }
   if (m % 4 !== 0) {
     // The last, partial column block: one weight row (per part) at a time.
-    tile.push(`for (let n = n0; n < ${m}; n++) {`, 'for (let r = r0; r < r1; r++) {', ...outputs(1, 1, 'r', 'n'), '}', '}');
+    narrowTile.push(`for (let n = n0; n < ${m}; n++) {`, 'for (let r = r0; r < r1; r++) {', ...outputs(1, 1, 'r', 'n'), '}', '}');
   }
   w.line(
     `const nrc = (R + ${ROW_CHUNK - 1}) / ${ROW_CHUNK};`,
@@ -140,7 +171,7 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
       'const n0 = cb << 2;',
       `const r0 = (it - cb * nrc) * ${ROW_CHUNK};`,
       `const r1 = min(r0 + ${ROW_CHUNK}, R);`,
-      ...tile,
+      ...tileIn('it', 'it1'),
       '}',
     );
     return;
@@ -155,5 +186,5 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
     `const r1 = min(r0 + ${ROW_CHUNK}, R);`,
   );
   t.prologue(w);
-  w.line('for (let cb = cbA; cb < cbB; cb++) {', 'const n0 = cb << 2;', ...tile, '}', '}');
+  w.line('for (let cb = cbA; cb < cbB; cb++) {', 'const n0 = cb << 2;', ...tileIn('cb', 'cbB'), '}', '}');
 }
