@@ -12,6 +12,9 @@
 #   MODELS     [synth15M synth110M]   checkpoint names in BENCH_DIR
 #   THREADS    [2]        thread counts to try, e.g. "1 2"
 #   PROMPT [128] GEN [128] RUNS [3]   prompt and generated tokens, repetitions
+#   ROUNDS     [1]        times every engine is run in turn; each round gives its own ratios and
+#                the table shows medians over rounds (on a shared machine, where speed drifts
+#                by tens of percent over minutes, interleaved rounds compare like with like)
 #   QUANTS     [f32 q8_0 q4_0]        llama.cpp weight types
 #   BACKENDS   [every backend `tessera bench` offers, but auto]
 #   SKIP       ["reference:synth110M"] backend:model pairs to leave out (the interpreter is slow)
@@ -44,6 +47,7 @@ THREADS=${THREADS:-2}
 PROMPT=${PROMPT:-128}
 GEN=${GEN:-128}
 RUNS=${RUNS:-3}
+ROUNDS=${ROUNDS:-1}
 QUANTS=${QUANTS:-"f32 q8_0 q4_0"}
 SKIP=${SKIP:-"reference:synth110M"}
 PASSES=${PASSES:-default}
@@ -62,8 +66,9 @@ RESULTS=$(mktemp)
 ERRORS=$(mktemp)
 RSS_FILE=$(mktemp)
 trap 'rm -f "$RESULTS" "$ERRORS" "$RSS_FILE"' EXIT
-# One line per measurement: engine, model, weights, threads, pp tok/s, tg tok/s, peak RSS bytes
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+# One line per measurement: round, engine, model, weights, threads, pp tok/s, tg tok/s, peak RSS bytes
+ROUND=1
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ROUND" "$@" >>"$RESULTS"; }
 say() { printf '%s\n' "$*" >&2; }
 
 say "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') · $(nproc) cores · load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -80,6 +85,7 @@ have_model() { [[ -f "$BENCH_DIR/$1" ]] || { say "skip: $BENCH_DIR/$1 is missing
 
 # Tessera: bench --json for each backend, model and thread count.
 declare -A REF_HEAD=()
+run_tessera() {
 for backend in $BACKENDS; do
   for m in $MODELS; do
     have_model "$m.bin" || continue
@@ -111,14 +117,16 @@ for backend in $BACKENDS; do
       # float, so weights_dtype alone would not say it.
       node -e 'const [json, model, asked, mark, weights] = process.argv.slice(1), j = JSON.parse(json);
         const engine = `tessera ${j.backend}` + (j.threads !== null && String(j.threads) !== asked ? ` (${j.threads} thr)` : "") + mark;
-        console.log([engine, model, weights, asked, j.prefill_tok_s, j.decode_tok_s, j.peak_rss_bytes].join("\t"));' "$json" "$m" "$t" "$mark" "$q" >>"$RESULTS"
+        console.log([process.argv[6], engine, model, weights, asked, j.prefill_tok_s, j.decode_tok_s, j.peak_rss_bytes].join("\t"));' "$json" "$m" "$t" "$mark" "$q" "$ROUND" >>"$RESULTS"
     done
     done
   done
 done
+}
 
 # llama2.c: no batched prefill (the prompt goes through one token at a time), so only decode.
 # run.c prints "achieved tok/s" over every step after the first, prompt steps included.
+run_llama2c() {
 if [[ -x "$RUNOMP" ]]; then
   for m in $MODELS; do
     have_model "$m.bin" || continue
@@ -139,9 +147,11 @@ if [[ -x "$RUNOMP" ]]; then
 else
   say "skip: llama2.c: $RUNOMP is missing (build it as the comments at the top of this script say)"
 fi
+}
 
 # llama.cpp: llama-bench's pp (one batch of PROMPT tokens) and tg (GEN single-token steps), mean
 # of RUNS repetitions, JSON output.
+run_llamacpp() {
 if [[ -x "$LLAMA_BENCH" ]]; then
   for m in $MODELS; do
     for q in $QUANTS; do
@@ -161,26 +171,56 @@ if [[ -x "$LLAMA_BENCH" ]]; then
 else
   say "skip: llama.cpp: $LLAMA_BENCH is missing (build it as the comments at the top of this script say)"
 fi
+}
 
-# The table: every measurement, then each Tessera row divided by the peers on the same model and
-# thread count and weight type (llama.cpp at the same weights; llama2.c, f32 only, for decode).
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+  ((ROUNDS > 1)) && say "round $ROUND of $ROUNDS"
+  run_tessera
+  run_llama2c
+  run_llamacpp
+done
+
+# The table: every engine's median over rounds, then each Tessera row divided by the peers on the
+# same model, thread count and weight type (llama.cpp at the same weights; llama2.c, f32 only, for
+# decode): with several rounds, the median of the per-round ratios, then each round's.
 node - "$RESULTS" <<'EOF'
-const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').filter(Boolean)
-  .map((l) => { const [engine, model, weights, threads, pp, tg, rss] = l.split('\t'); return { engine, model, weights, threads, pp, tg, rss }; });
+const all = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').filter(Boolean)
+  .map((l) => { const [round, engine, model, weights, threads, pp, tg, rss] = l.split('\t'); return { round, engine, model, weights, threads, pp, tg, rss }; });
 const num = (s) => (s === '-' || s === undefined ? NaN : Number(s));
-const fixed = (s) => (isNaN(num(s)) ? '-' : num(s).toFixed(1));
-const mib = (s) => (isNaN(num(s)) ? '-' : `${(num(s) / 2 ** 20).toFixed(0)} MiB`);
-const ratio = (a, b) => (isNaN(num(a)) || isNaN(num(b)) || num(b) === 0 ? '-' : `${(num(a) / num(b)).toFixed(3)}×`);
+const median = (xs) => {
+  const v = xs.filter((x) => !isNaN(x)).sort((a, b) => a - b);
+  return !v.length ? NaN : v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+const fixed = (x) => (isNaN(x) ? '-' : x.toFixed(1));
+const mib = (x) => (isNaN(x) || !isFinite(x) ? '-' : `${(x / 2 ** 20).toFixed(0)} MiB`);
 const print = (table) => {
   const w = table[0].map((_, c) => Math.max(...table.map((r) => String(r[c]).length)));
   for (const r of table) console.log(r.map((x, c) => (c < 2 ? String(x).padEnd(w[c]) : String(x).padStart(w[c]))).join('  '));
 };
-print([['engine', 'model', 'weights', 'threads', 'pp tok/s', 'tg tok/s', 'peak RSS'], ...rows.map((r) => [r.engine, r.model, r.weights, r.threads, fixed(r.pp), fixed(r.tg), mib(r.rss)])]);
+const groups = new Map();
+for (const r of all) {
+  const k = [r.engine, r.model, r.weights, r.threads].join('\t');
+  if (!groups.has(k)) groups.set(k, []);
+  groups.get(k).push(r);
+}
+const rows = [...groups.values()].map((g) => ({
+  ...g[0], runs: g, pp: median(g.map((r) => num(r.pp))), tg: median(g.map((r) => num(r.tg))),
+  rss: Math.max(-Infinity, ...g.map((r) => num(r.rss)).filter((x) => !isNaN(x))),
+}));
+const rounds = new Set(all.map((r) => r.round)).size;
+print([['engine', 'model', 'weights', 'threads', 'pp tok/s', 'tg tok/s', 'peak RSS'],
+  ...rows.map((r) => [r.engine, r.model, r.weights, r.threads, fixed(r.pp), fixed(r.tg), mib(r.rss)])]);
 const ratios = [];
 for (const t of rows.filter((r) => r.engine.startsWith('tessera'))) {
   // Like with like: llama.cpp at Tessera's weight type; llama2.c (f32 only) for f32 rows.
   for (const p of rows.filter((r) => !r.engine.startsWith('tessera') && r.model === t.model && r.threads === t.threads && r.weights === t.weights)) {
-    ratios.push([`${t.engine} / ${p.engine} ${p.weights}`, t.model, t.threads, ratio(t.pp, p.pp), ratio(t.tg, p.tg)]);
+    // Each round's Tessera figure over the peer's from the same round.
+    const per = (f) => t.runs.map((tr) => {
+      const pr = p.runs.find((x) => x.round === tr.round);
+      return pr ? num(tr[f]) / num(pr[f]) : NaN;
+    }).filter((x) => isFinite(x));
+    const cell = (xs) => (!xs.length ? '-' : `${median(xs).toFixed(3)}×` + (rounds > 1 ? ` (${xs.map((x) => x.toFixed(2)).join(' ')})` : ''));
+    ratios.push([`${t.engine} / ${p.engine} ${p.weights}`, t.model, t.threads, cell(per('pp')), cell(per('tg'))]);
   }
 }
 if (ratios.length) {
