@@ -12,6 +12,8 @@
 #   MODELS     [synth15M synth110M]   checkpoint names in BENCH_DIR
 #   THREADS    [2]        thread counts to try, e.g. "1 2"
 #   PROMPT [128] GEN [128] RUNS [3]   prompt and generated tokens, repetitions
+#   DECODE_DEPTH [0]      Tessera's --decode-depth: 0 decodes at positions 0…GEN−1 from a fresh
+#                cache, as llama-bench's tg test does; empty decodes after the prompt instead
 #   ROUNDS     [1]        times every engine is run in turn; each round gives its own ratios and
 #                the table shows medians over rounds (on a shared machine, where speed drifts
 #                by tens of percent over minutes, interleaved rounds compare like with like)
@@ -48,6 +50,7 @@ PROMPT=${PROMPT:-128}
 GEN=${GEN:-128}
 RUNS=${RUNS:-3}
 ROUNDS=${ROUNDS:-1}
+DECODE_DEPTH=${DECODE_DEPTH-0}
 QUANTS=${QUANTS:-"f32 q8_0 q4_0"}
 SKIP=${SKIP:-"reference:synth110M"}
 PASSES=${PASSES:-default}
@@ -96,9 +99,9 @@ for backend in $BACKENDS; do
     passes=$PASSES
     [[ "$q" != f32 ]] && passes="${PASSES/#none/},quantize{dtype=$q,heads=true}" && passes=${passes#,}
     for t in $THREADS; do
-      say "tessera bench --backend $backend -m $m.bin --threads $t --passes $passes"
+      say "tessera bench --backend $backend -m $m.bin --threads $t --passes $passes${DECODE_DEPTH:+ --decode-depth $DECODE_DEPTH}"
       json=$($TESSERA bench --json -m "$BENCH_DIR/$m.bin" --backend "$backend" --threads "$t" --passes "$passes" \
-        --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --runs "$RUNS" --warmup 1 2>"$ERRORS" | grep '^{' | tail -n 1)
+        --prompt-tokens "$PROMPT" --gen-tokens "$GEN" ${DECODE_DEPTH:+--decode-depth "$DECODE_DEPTH"} --runs "$RUNS" --warmup 1 2>"$ERRORS" | grep '^{' | tail -n 1)
       if [[ "$json" != \{* ]]; then say "skip: tessera $backend failed on $m: $(grep -v '^Warning' "$ERRORS" | head -n 1)"; continue; fi
       # A backend that computed nothing (failed GPU submissions read back zeros) looks fast: drop it.
       if [[ "$json" == *'"logits_ok":false'* ]]; then say "skip: tessera $backend on $m returned constant or non-finite logits, so its timings mean nothing"; continue; fi

@@ -10,6 +10,12 @@ export interface BenchParams {
   readonly promptTokens: number;
   /** Single-token decode forwards after the prefill. */
   readonly genTokens: number;
+  /**
+   * Context the decode steps start from: undefined (default) continues after the whole prompt;
+   * N ≤ promptTokens restarts from an empty cache with the prompt's first N tokens (unmeasured),
+   * so the steps run at positions N…N+genTokens−1. 0 is llama-bench's tg test (positions 0…).
+   */
+  readonly decodeDepth?: number;
   /** Measured runs; the figures reported are their medians. */
   readonly runs: number;
   /** Unmeasured runs first: JIT tiers, kernel compilation and caches settle in these. */
@@ -94,7 +100,7 @@ function dispatchCount(ex: Executor): number | undefined {
   return typeof n === 'number' ? n : undefined;
 }
 
-async function runOnce(ex: Executor, prompt: readonly number[], genTokens: number, generated: number[]): Promise<BenchRun> {
+async function runOnce(ex: Executor, prompt: readonly number[], genTokens: number, generated: number[], decodeDepth?: number): Promise<BenchRun> {
   ex.reset();
   generated.length = 0;
   const t0 = performance.now();
@@ -102,12 +108,17 @@ async function runOnce(ex: Executor, prompt: readonly number[], genTokens: numbe
   const prefillMs = performance.now() - t0;
   const prefillOk = logitsLookComputed(logits);
   const prefillDispatches = dispatchCount(ex);
+  let next = argmax(logits);
+  if (decodeDepth !== undefined) {
+    ex.reset();
+    // From an empty cache, the first step feeds the prompt's first token at position 0.
+    next = decodeDepth > 0 ? await ex.forwardGreedy(prompt.slice(0, decodeDepth)) : prompt[0];
+  }
   let dispatches = 0;
   const t1 = performance.now();
   // Greedy decoding as `generate` does it: the backend picks the token (WebGPU and wasm compute the
   // argmax in the graph, so no logits are copied out), except for the last step, whose logits
   // are read to check that the backend really computed them.
-  let next = argmax(logits);
   for (let i = 0; i < genTokens; i++) {
     generated.push(next);
     if (i < genTokens - 1) {
@@ -128,19 +139,25 @@ async function runOnce(ex: Executor, prompt: readonly number[], genTokens: numbe
 export async function benchmark(ex: Executor, p: BenchParams): Promise<BenchSummary> {
   if (p.promptTokens < 1) throw new RangeError('bench: the prompt needs at least one token');
   if (p.runs < 1) throw new RangeError('bench: at least one measured run');
-  const needed = p.promptTokens + p.genTokens;
-  if (needed > ex.contextLength) throw new RangeError(`bench: ${p.promptTokens} prompt + ${p.genTokens} generated tokens exceed the context of ${ex.contextLength}`);
+  const depth = p.decodeDepth;
+  if (depth !== undefined && !(Number.isInteger(depth) && depth >= 0 && depth <= p.promptTokens)) {
+    throw new RangeError(`bench: the decode depth must be an integer in 0..${p.promptTokens} (the prompt's length), got ${depth}`);
+  }
+  const needed = Math.max(p.promptTokens, (depth ?? p.promptTokens) + p.genTokens);
+  if (needed > ex.contextLength) {
+    throw new RangeError(`bench: ${depth ?? p.promptTokens} tokens of context + ${p.genTokens} generated tokens exceed the context of ${ex.contextLength}`);
+  }
   const prompt = seededTokens(p.promptTokens, ex.vocabSize, p.seed);
   const generated: number[] = [];
-  for (let i = 0; i < p.warmup; i++) await runOnce(ex, prompt, p.genTokens, generated);
+  for (let i = 0; i < p.warmup; i++) await runOnce(ex, prompt, p.genTokens, generated, depth);
   const runs: BenchRun[] = [];
-  for (let i = 0; i < p.runs; i++) runs.push(await runOnce(ex, prompt, p.genTokens, generated));
+  for (let i = 0; i < p.runs; i++) runs.push(await runOnce(ex, prompt, p.genTokens, generated, depth));
   let profile: ProfileRow[] | undefined;
   if (p.profile && canProfile(ex)) {
     // A separate run: reading the clock around every launch must not colour the figures above.
     ex.startProfile();
     try {
-      await runOnce(ex, prompt, p.genTokens, []);
+      await runOnce(ex, prompt, p.genTokens, [], depth);
     } finally {
       profile = ex.stopProfile();
     }

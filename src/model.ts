@@ -2,9 +2,9 @@
 import type { Graph, Value } from '../ir/graph.js';
 import { formatWeight } from '../ir/printer.js';
 import { shapesEqual } from '../ir/dim.js';
-import { storageBytes } from '../ir/dtype.js';
 import type { HostTensor } from '../ir/tensor.js';
-import { evaluateWeight } from '../ir/weights.js';
+import { evaluateWeight, weightType } from '../ir/weights.js';
+import { weightBytes, writeWeight } from '../ir/weight-write.js';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../models/arch/decoder.js';
 import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
 import { isArtifactDir, type LoadedArtifact, readArtifact } from '../codegen/artifact/read.js';
@@ -54,14 +54,15 @@ export function paramResolver(source: ModelSource): ParamResolver {
     }
     return t;
   };
-  // A plain stored tensor of the declared type streams from the file into the runtime's memory:
-  // no JS copy of the weights waits for the garbage collector while a model loads.
+  // Weights are evaluated straight into the runtime's memory (stored tensors streamed from the
+  // file, merges and norm folds built in place; ir/weight-write.ts) and not cached: no JS copy
+  // of the model waits for the garbage collector while it loads.
   resolve.streamer = (p: Value) => {
-    if (p.def.kind !== 'param' || p.def.source.kind !== 'tensor') return undefined;
-    const name = p.def.source.name;
-    const leaf = source.leafType(name);
-    if (leaf.dtype !== p.type.dtype || !shapesEqual(leaf.shape, p.type.shape)) return undefined;
-    return { bytes: storageBytes(leaf.dtype, leaf.shape as number[]), write: (dest) => source.readLeafInto(name, dest) };
+    if (p.def.kind !== 'param') return undefined;
+    const e = p.def.source;
+    const t = weightType(e, (n) => source.leafType(n));
+    if (t.dtype !== p.type.dtype || !shapesEqual(t.shape, p.type.shape)) return undefined;
+    return { bytes: weightBytes(e, source), write: (dest) => writeWeight(e, dest, source) };
   };
   return resolve;
 }

@@ -46,8 +46,7 @@ export class ResidentBuffers {
     const key = `${formatWeight(v.def.source)}${rows ? `#rows ${rows.first}+${rows.count}` : ''}`;
     let b = this.params.get(key);
     if (!b) {
-      const t = resolve(v);
-      const all = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      const all = weightBytesOf(v, resolve, rows);
       const { start, end } = rows ? rowRangeBytes(v.type, rows) : { start: 0, end: all.byteLength };
       if (end > all.byteLength) throw new Error(`%${v.name}: rows ${rows!.first}..${rows!.first + rows!.count} end at byte ${end}, past the weight's ${all.byteLength} bytes`);
       const label = `param ${v.name}${rows ? ` rows ${rows.first}..${rows.first + rows.count}` : ''}`;
@@ -74,6 +73,23 @@ export class ResidentBuffers {
     this.params.clear();
     this.states.clear();
   }
+}
+
+/**
+ * A weight's bytes for upload. A whole weight is evaluated afresh into a buffer of its own that
+ * lives only until the upload (the resolver's streamer; no JS copy of every weight is kept while
+ * the model loads); row ranges of a split weight come from the resolver's cached tensor, which
+ * the ranges share.
+ */
+function weightBytesOf(v: Value, resolve: ParamResolver, rows: RowRange | undefined): Uint8Array {
+  const stream = rows ? undefined : resolve.streamer?.(v);
+  if (stream) {
+    const bytes = new Uint8Array(stream.bytes);
+    stream.write(bytes);
+    return bytes;
+  }
+  const t = resolve(v);
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
 /** The bytes as writeBuffer takes them: whole words, not on a SharedArrayBuffer (copied only then). */

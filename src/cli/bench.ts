@@ -20,8 +20,9 @@ registerCommand({
   positionals: { min: 0, max: 0 },
   description: `Runs a seeded random prompt of --prompt-tokens ids through the model in one forward pass
 (prefill), then --gen-tokens single-token forward passes, each feeding back the greedy token
-(greedy decode, as generate does it: wasm and WebGPU take the argmax in the graph). After --warmup unmeasured runs it measures --runs runs, each from an
-empty KV cache, and reports the median tokens/s of each phase. No tokenizer is needed. Peak RSS is
+(greedy decode, as generate does it: wasm and WebGPU take the argmax in the graph), at positions
+--prompt-tokens onwards, or from --decode-depth in a fresh cache. After --warmup unmeasured runs it
+measures --runs runs, each from an empty KV cache, and reports the median tokens/s of each phase. No tokenizer is needed. Peak RSS is
 the process's high-water mark, so it includes loading the weights.`,
   options: {
     model: MODEL_OPTIONS.model,
@@ -30,6 +31,7 @@ the process's high-water mark, so it includes loading the weights.`,
     threads: { type: 'string', value: 'N', help: 'CPU threads for backends that use several (passed to Model.open)' },
     'prompt-tokens': { type: 'string', value: 'N', help: 'prompt length of the prefill pass (default 128)' },
     'gen-tokens': { type: 'string', value: 'N', help: 'decode steps after the prefill (default 128)' },
+    'decode-depth': { type: 'string', value: 'N', help: 'decode from a fresh cache holding the prompt\'s first N tokens instead of after the whole prompt (0: positions 0…, as llama-bench\'s tg)' },
     runs: { type: 'string', value: 'N', help: 'measured runs; medians are reported (default 3)' },
     warmup: { type: 'string', value: 'N', help: 'unmeasured runs first (default 1; with 0 the first run also pays for lazy weight loading)' },
     seed: { type: 'string', value: 'N', help: 'seed of the prompt token ids (default 1)' },
@@ -44,6 +46,8 @@ the process's high-water mark, so it includes loading the weights.`,
   async run(inv, io) {
     const promptTokens = numberOpt(inv, 'prompt-tokens', { min: 1, integer: true }) ?? 128;
     const genTokens = numberOpt(inv, 'gen-tokens', { min: 0, integer: true }) ?? 128;
+    const decodeDepth = numberOpt(inv, 'decode-depth', { min: 0, integer: true });
+    if (decodeDepth !== undefined && decodeDepth > promptTokens) throw new CliError(`--decode-depth ${decodeDepth} is longer than the prompt (--prompt-tokens ${promptTokens})`);
     const runs = numberOpt(inv, 'runs', { min: 1, integer: true }) ?? 3;
     const warmup = numberOpt(inv, 'warmup', { min: 0, integer: true }) ?? 1;
     const seed = numberOpt(inv, 'seed', { integer: true }) ?? 1;
@@ -64,11 +68,12 @@ the process's high-water mark, so it includes loading the weights.`,
     const openMs = performance.now() - t0;
     try {
       const ex = model.executor;
-      if (promptTokens + genTokens > ex.contextLength) {
-        throw new CliError(`--prompt-tokens ${promptTokens} + --gen-tokens ${genTokens} exceed the model's context of ${ex.contextLength}`);
+      if (Math.max(promptTokens, (decodeDepth ?? promptTokens) + genTokens) > ex.contextLength) {
+        const from = decodeDepth === undefined ? `--prompt-tokens ${promptTokens}` : `--decode-depth ${decodeDepth}`;
+        throw new CliError(`${from} + --gen-tokens ${genTokens} exceed the model's context of ${ex.contextLength}`);
       }
       const profile = flagOpt(inv, 'profile');
-      const summary = await benchmark(ex, { promptTokens, genTokens, runs, warmup, seed, profile });
+      const summary = await benchmark(ex, { promptTokens, genTokens, runs, warmup, seed, profile, ...(decodeDepth !== undefined ? { decodeDepth } : {}) });
       if (profile && !summary.profile) io.stderr.write(`tessera bench: the ${ex.backend} backend cannot profile its launches; --profile ignored\n`);
       const weights = weightsInfo(model);
       const report = {
@@ -85,6 +90,8 @@ the process's high-water mark, so it includes loading the weights.`,
         peak_rss_bytes: peakRssBytes(),
         prompt_tokens: promptTokens,
         gen_tokens: genTokens,
+        // Position of the first decode step.
+        decode_from: decodeDepth ?? promptTokens,
         runs,
         warmup,
         seed,
@@ -158,6 +165,7 @@ interface TableFacts {
   readonly open_ms: number;
   readonly prompt_tokens: number;
   readonly gen_tokens: number;
+  readonly decode_from: number;
   readonly runs: number;
   readonly warmup: number;
   readonly passes: string;
@@ -171,9 +179,9 @@ function table(r: TableFacts, s: BenchSummary): string {
     return `${Math.min(...v).toFixed(1)}–${Math.max(...v).toFixed(1)}`;
   };
   const rows: string[][] = [
-    ['phase', 'tokens', 'median ms', 'tok/s', 'range tok/s'],
-    ['prefill', String(r.prompt_tokens), s.prefillMs.toFixed(1), s.prefillTokensPerSecond.toFixed(1), range(r.prompt_tokens, s.runs.map((x) => x.prefillMs))],
-    ['decode', String(r.gen_tokens), s.decodeMs.toFixed(1), s.decodeTokensPerSecond.toFixed(1), r.gen_tokens ? range(r.gen_tokens, s.runs.map((x) => x.decodeMs)) : '-'],
+    ['phase', 'tokens', 'positions', 'median ms', 'tok/s', 'range tok/s'],
+    ['prefill', String(r.prompt_tokens), `0–${r.prompt_tokens - 1}`, s.prefillMs.toFixed(1), s.prefillTokensPerSecond.toFixed(1), range(r.prompt_tokens, s.runs.map((x) => x.prefillMs))],
+    ['decode', String(r.gen_tokens), r.gen_tokens ? `${r.decode_from}–${r.decode_from + r.gen_tokens - 1}` : '-', s.decodeMs.toFixed(1), s.decodeTokensPerSecond.toFixed(1), r.gen_tokens ? range(r.gen_tokens, s.runs.map((x) => x.decodeMs)) : '-'],
   ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   const line = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');

@@ -81,6 +81,26 @@ describe('benchmark()', () => {
     expect(s.logitsOk).toBe(true);
   });
 
+  it('decodes from a fresh cache at --decode-depth: positions depth…depth+gen−1', async () => {
+    // Each decode step records the position its token goes to.
+    class Positions extends CountingExecutor {
+      steps: number[] = [];
+      override async forwardGreedy(tokens: readonly number[]): Promise<number> {
+        if (tokens.length === 1) this.steps.push(this.position);
+        return super.forwardGreedy(tokens);
+      }
+    }
+    for (const [depth, first] of [[undefined, 6], [0, 0], [3, 3]] as const) {
+      const ex = new Positions();
+      await benchmark(ex, { promptTokens: 6, genTokens: 4, runs: 1, warmup: 0, ...(depth !== undefined ? { decodeDepth: depth } : {}) });
+      // The last step reads its logits through forward(), so three greedy steps are recorded.
+      expect(ex.steps).toEqual([first, first + 1, first + 2]);
+    }
+    await expect(benchmark(new CountingExecutor(), { promptTokens: 6, genTokens: 4, runs: 1, warmup: 0, decodeDepth: 7 })).rejects.toThrow(/decode depth must be an integer in 0\.\.6/);
+    // A short depth lets more tokens fit: 60 + 5 exceeds 64, 40 + 5 (from depth 40) does not.
+    await expect(benchmark(new CountingExecutor(), { promptTokens: 60, genTokens: 5, runs: 1, warmup: 0, decodeDepth: 40 })).resolves.toBeDefined();
+  });
+
   it('flags a backend whose logits show that nothing ran', async () => {
     const s = await benchmark(new CountingExecutor(true), { promptTokens: 4, genTokens: 2, runs: 1, warmup: 0 });
     expect(s.logitsOk).toBe(false);
@@ -106,7 +126,9 @@ describe.runIf(hasShared('models', 'stories260K'))('tessera bench', () => {
     expect(j.backend).toBe('reference');
     expect(j.backend_reason).toBe('reference: requested');
     expect(j.threads).toBe(1);
-    expect(j).toMatchObject({ prompt_tokens: 8, gen_tokens: 4, runs: 1, warmup: 0, model: bin });
+    expect(j).toMatchObject({ prompt_tokens: 8, gen_tokens: 4, decode_from: 8, runs: 1, warmup: 0, model: bin });
+    const fresh = JSON.parse((await cli('bench', '-m', bin, ...tiny, '--decode-depth', '0', '--json')).stdout);
+    expect(fresh.decode_from).toBe(0);
     expect(j.prefill_tok_s).toBeGreaterThan(0);
     expect(j.decode_tok_s).toBeGreaterThan(0);
     expect(j.prefill_tok_s_runs).toHaveLength(1);
@@ -132,8 +154,8 @@ describe.runIf(hasShared('models', 'stories260K'))('tessera bench', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^model {4}stories260K\.bin · weights [\d.]+ MiB \(f32\) · passes none/);
     expect(r.stdout).toMatch(/backend  reference: requested · threads 1/);
-    expect(r.stdout).toMatch(/^prefill +8 +[\d.]+ +[\d.]+ +[\d.]+–[\d.]+$/m);
-    expect(r.stdout).toMatch(/^decode +4 +[\d.]+ +[\d.]+ +[\d.]+–[\d.]+$/m);
+    expect(r.stdout).toMatch(/^prefill +8 +0–7 +[\d.]+ +[\d.]+ +[\d.]+–[\d.]+$/m);
+    expect(r.stdout).toMatch(/^decode +4 +8–11 +[\d.]+ +[\d.]+ +[\d.]+–[\d.]+$/m);
     expect(r.stdout).not.toMatch(/dispatches/);
   });
 
