@@ -42,8 +42,13 @@ declare function _t_now(): f64;
 
 // Generation barrier: the last thread to arrive resets the count and bumps the generation; the
 // others spin on the generation, then sleep on it. Returns false when a thread failed (abort).
+// Every barrier bumps the generation, a lone thread's too: work counters (_t_claim) take it as the
+// launch's epoch.
 function _t_barrier(nthreads: i32): bool {
-  if (nthreads == 1) return atomic.load<i32>(${CTRL.abort}) == 0;
+  if (nthreads == 1) {
+    atomic.add<i32>(${CTRL.barrierGen}, 1);
+    return atomic.load<i32>(${CTRL.abort}) == 0;
+  }
   const gen = atomic.load<i32>(${CTRL.barrierGen});
   if (atomic.add<i32>(${CTRL.barrierCount}, 1) == nthreads - 1) {
     atomic.store<i32>(${CTRL.barrierCount}, 0);
@@ -119,7 +124,9 @@ function maddHelper(features: readonly WasmFeature[]): string {
  * (low nibbles are elements 0–15, high ones 16–31, each 0..15). With relaxed SIMD, bytes multiply
  * directly: the nibbles fit the unsigned 7-bit operand, where every engine computes the same
  * (pmaddubsw on x86, sdot on Arm), and a pair sum is at most 2·127·15, far from i16 saturation.
- * Without it, both sides are widened to i16 for i32x4.dot_i16x8_s.
+ * Without it, both sides are widened to i16 for i32x4.dot_i16x8_s. (i32x4.relaxed_dot_i8x16_i7x16_add_s
+ * would save the widening add, but V8 11.3, Node 20's engine, returns twice the dot product and
+ * drops the addend.)
  */
 function dotQ4Helper(features: readonly WasmFeature[]): string {
   const body = features.includes('relaxed-simd')

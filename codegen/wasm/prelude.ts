@@ -10,6 +10,23 @@ export const PRELUDE = String.raw`
   return <i32>((<i64>total * <i64>part) / <i64>parts);
 }
 
+// ---- dynamic work sharing ----------------------------------------------------------------------
+/**
+ * The next chunk number of this launch from the i64 counter at ctr (a node's own scratch): its
+ * high word is the barrier generation it counts for, its low word the next chunk. Every thread
+ * sees the same generation throughout a launch (it changes only at the barrier after it), so each
+ * launch counts from 0 without anyone resetting the word.
+ */
+@inline function _t_claim(ctr: usize): i32 {
+  const gen = <i64><u32>atomic.load<i32>(${CTRL.barrierGen});
+  let w: i64, next: i64;
+  do {
+    w = atomic.load<i64>(ctr);
+    next = (w >>> 32) == gen ? w & 0xffffffff : 0;
+  } while (atomic.cmpxchg<i64>(ctr, w, (gen << 32) | (next + 1)) != w);
+  return <i32>next;
+}
+
 // ---- errors reported by kernels (the runtime throws after the run) ---------------------------
 function _t_error(code: i32, detail: i32): void {
   if (atomic.cmpxchg<i32>(${CTRL.error}, 0, code) == 0) atomic.store<i32>(${CTRL.errorDetail}, detail);

@@ -2,8 +2,9 @@
 // and the store hook that turns it into the fused projections (fused-matmul.ts).
 //
 // Work is cut into (4 result columns) × (up to ROW_CHUNK activation rows) tiles, ordered column-block
-// major and split into equal contiguous runs per thread, so a thread streams its own slice of the
-// weights once per ROW_CHUNK rows (GEMV, S = 1: exactly once). Inside a tile the kind's micro-kernel
+// major and claimed by the threads in contiguous chunks from a shared counter, so a thread streams
+// its slices of the weights once per ROW_CHUNK rows (GEMV, S = 1: exactly once) and a slowed
+// thread simply claims fewer chunks. Inside a tile the kind's micro-kernel
 // computes 2 activation rows × 4 weight rows at a time (then a last single row), leaving one f32x4
 // `o` of 4 outputs per row; a partial last column block goes one weight row at a time. A single
 // activation row (GEMV, the decode step) may take two column blocks at once with a `wide`
@@ -22,6 +23,9 @@ import type { NormKind } from './norm.js';
 
 /** Activation rows per tile. */
 export const ROW_CHUNK = 16;
+
+/** The scratch slot of a projection's work counter (the kinds' own scratch use slots 0–1). */
+const WORK_COUNTER_SLOT = 7;
 
 /** What one kind of matmul (float or quantized weights) supplies to the tile loop. */
 export interface MicroKernel {
@@ -159,13 +163,22 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
     // The last, partial column block: one weight row (per part) at a time.
     narrowTile.push(`for (let n = n0; n < ${m}; n++) {`, 'for (let r = r0; r < r1; r++) {', ...outputs(1, 1, 'r', 'n'), '}', '}');
   }
+  // Threads claim chunks of tiles from a shared counter (~16 claims per thread) rather than taking
+  // fixed shares: a thread the host deschedules for a moment, or one that runs slower, then takes
+  // fewer tiles instead of holding the others at the barrier. Chunks hold an even number of tiles
+  // so that a single row's pairs of column blocks (outputs8) stay within one.
+  const ctr = w.ptr({ kind: 'scratch', slot: WORK_COUNTER_SLOT, bytes: 8, perThread: false }, 'pctr');
   w.line(
     `const nrc = (R + ${ROW_CHUNK - 1}) / ${ROW_CHUNK};`,
-    `const items = ${Math.ceil(m / 4)} * nrc;`,
-    'const it0 = _t_split(items, tid, nthreads), it1 = _t_split(items, tid + 1, nthreads);',
+    `const ncb = ${Math.ceil(m / 4)};`,
+    'const items = ncb * nrc;',
+    'const chunk = max(2, ((items + nthreads * 16 - 1) / (nthreads * 16) + 1) & ~1);',
   );
   if (!t.prologue) {
+    // Column-block major: a chunk streams its weight rows once per row chunk.
     w.line(
+      `for (let c = _t_claim(${ctr}); c * chunk < items; c = _t_claim(${ctr})) {`,
+      'const it0 = c * chunk, it1 = min(it0 + chunk, items);',
       'for (let it = it0; it < it1; it++) {',
       'const cb = it / nrc;',
       'const n0 = cb << 2;',
@@ -173,18 +186,23 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
       `const r1 = min(r0 + ${ROW_CHUNK}, R);`,
       ...tileIn('it', 'it1'),
       '}',
+      '}',
     );
     return;
   }
-  // Row-chunk major: this thread's items (cb, rc) are those with it0 ≤ cb·nrc + rc < it1.
+  // Row-chunk major, so that a thread prepares a row chunk (the prologue, into its own scratch)
+  // once for all the column blocks of it that it claims in a row.
   w.line(
-    'for (let rc = 0; rc < nrc; rc++) {',
-    'const cbA = it0 <= rc ? 0 : (it0 - rc + nrc - 1) / nrc;',
-    'const cbB = it1 <= rc ? 0 : (it1 - 1 - rc) / nrc + 1;',
-    'if (cbA >= cbB) continue;',
+    'let prepared = -1;',
+    `for (let c = _t_claim(${ctr}); c * chunk < items; c = _t_claim(${ctr})) {`,
+    'const it0 = c * chunk, it1 = min(it0 + chunk, items);',
+    'for (let it = it0; it < it1; it++) {',
+    'const rc = it / ncb;',
+    'const n0 = (it - rc * ncb) << 2;',
     `const r0 = rc * ${ROW_CHUNK};`,
     `const r1 = min(r0 + ${ROW_CHUNK}, R);`,
+    'if (rc != prepared) {',
   );
   t.prologue(w);
-  w.line('for (let cb = cbA; cb < cbB; cb++) {', 'const n0 = cb << 2;', ...tileIn('cb', 'cbB'), '}', '}');
+  w.line('prepared = rc;', '}', ...tileIn('it', 'it1'), '}', '}');
 }
