@@ -12,7 +12,7 @@ import type { Storage } from '../../ir/memory.js';
 import { formatWeight } from '../../ir/printer.js';
 import type { HostTensor } from '../../ir/tensor.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { placeWeight, WasmMemory } from '../wasm/memory.js';
+import { placeScratch, placeWeight, WasmMemory } from '../wasm/memory.js';
 import { kernelArgs, writePlan } from '../wasm/plan.js';
 import { ThreadPool } from '../wasm/threads.js';
 import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';
@@ -78,12 +78,7 @@ export class WasmBatchExecutor implements BatchExecutor {
       };
       const launches: Launch[] = [];
       for (const { node, kernels } of program.nodes) {
-        // Kernels of one node naming the same scratch slot share it, sized for the largest request.
-        const scratch = new Map<number, number>();
-        for (const b of kernels.flatMap((k) => k.bindings)) {
-          if (b.kind === 'scratch') scratch.set(b.slot, Math.max(scratch.get(b.slot) ?? 0, evalDim(b.bytes, bounds) * (b.perThread ? pool.threads : 1)));
-        }
-        for (const [slot, bytes] of scratch) scratch.set(slot, memory.alloc(bytes + SLACK, 64, `scratch of ${node.op}`));
+        const scratch = placeScratch(memory, kernels, bounds, pool.threads, node.op);
         for (const kernel of kernels) {
           const addresses = kernel.bindings.map((b) => {
             if (b.kind === 'scratch') return scratch.get(b.slot)!;

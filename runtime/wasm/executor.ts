@@ -14,7 +14,7 @@ import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../
 import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
 import { argmax } from '../sampler.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { placeWeight, WasmMemory } from './memory.js';
+import { placeScratch, placeWeight, WasmMemory } from './memory.js';
 import { ThreadPool } from './threads.js';
 
 /** One kernel launch: its argument block, whose dim words are rewritten every step. */
@@ -149,19 +149,10 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
         const appends: Step['appends'][number][] = [];
         for (const { node, kernels } of p.nodes) {
           const inPlaceAppend = node.op === 'kv_append' && p.plan.storageOf.get(node.outputs[0])?.role === 'state';
-          const scratch = new Map<number, number>();
+          const scratch = placeScratch(memory, kernels, p.bounds, pool.threads, node.op);
           for (const kernel of kernels) {
             const addresses = kernel.bindings.map((b) => {
-              if (b.kind === 'scratch') {
-                let at = scratch.get(b.slot);
-                if (at === undefined) {
-                  const bytes = Math.max(...kernels.flatMap((k) => k.bindings).filter((x) => x.kind === 'scratch' && x.slot === b.slot)
-                    .map((x) => (x.kind === 'scratch' ? evalDim(x.bytes, p.bounds) * (x.perThread ? pool.threads : 1) : 0)));
-                  at = memory.alloc(bytes + SLACK, 64, `scratch of ${node.op}`);
-                  scratch.set(b.slot, at);
-                }
-                return at;
-              }
+              if (b.kind === 'scratch') return scratch.get(b.slot)!;
               const v = b.kind === 'operand' ? node.inputs[b.index] : node.outputs[b.index];
               return addressOf(p.plan.storageOf.get(v)!);
             });

@@ -10,6 +10,7 @@ import type { Value } from '../../ir/graph.js';
 import { type HostTensor, tensor, type TensorData } from '../../ir/tensor.js';
 import { bindDims } from '../reference/interpreter.js';
 import { kernelArgs, type Launch, writePlan } from './plan.js';
+import { placeScratch } from './memory.js';
 import type { ThreadPool } from './threads.js';
 
 export interface RunGraphOptions {
@@ -66,14 +67,7 @@ export function bindGraph(pool: ThreadPool, module: WasmModuleSource, prepared: 
   graph.nodes.forEach((node, i) => {
     for (const v of node.outputs) place(v);
     const kernels = prepared.nodeKernels[i];
-    // Each scratch slot is sized for the largest request among the node's kernels.
-    const scratch = new Map<number, number>();
-    for (const b of kernels.flatMap((k) => k.bindings)) {
-      if (b.kind !== 'scratch') continue;
-      const bytes = evalDim(b.bytes, env) * (b.perThread ? pool.threads : 1);
-      scratch.set(b.slot, Math.max(scratch.get(b.slot) ?? 0, bytes));
-    }
-    for (const [slot, bytes] of scratch) scratch.set(slot, mem.alloc(bytes + 64, 64, `scratch of ${node.op}`));
+    const scratch = placeScratch(mem, kernels, env, pool.threads, node.op);
     for (const k of kernels) {
       const addresses = k.bindings.map((b) => {
         switch (b.kind) {

@@ -3,6 +3,8 @@
 // memory planner will later decide offsets itself; this allocator is what it will sit on.)
 // WebAssembly memory32 holds at most 4 GiB; asking for more fails with the sizes named.
 import { HEAP_START, MAX_PAGES, PAGE_BYTES } from '../../codegen/wasm/abi.js';
+import type { WasmKernel } from '../../codegen/wasm/kernel.js';
+import { type DimBindings, evalDim } from '../../ir/dim.js';
 import type { Value } from '../../ir/graph.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 
@@ -116,4 +118,17 @@ export function placeWeight(memory: WasmMemory, v: Value, params: ParamResolver)
   const at = memory.alloc(t.data.byteLength + WEIGHT_SLACK, 64, `weight %${v.name}`);
   memory.write(at, t.data);
   return at;
+}
+
+/**
+ * Allocates a node's scratch: kernels of one node naming the same slot share it, sized for the
+ * largest request (per-thread slots hold one share per thread). Returns slot → address.
+ */
+export function placeScratch(memory: WasmMemory, kernels: readonly WasmKernel[], dims: DimBindings, threads: number, what: string): Map<number, number> {
+  const bytes = new Map<number, number>();
+  for (const b of kernels.flatMap((k) => k.bindings)) {
+    if (b.kind === 'scratch') bytes.set(b.slot, Math.max(bytes.get(b.slot) ?? 0, evalDim(b.bytes, dims) * (b.perThread ? threads : 1)));
+  }
+  // Vector loads of a tail may touch (never use) a few bytes past the end, as for weights.
+  return new Map([...bytes].map(([slot, n]) => [slot, memory.alloc(n + WEIGHT_SLACK, 64, `scratch of ${what}`)]));
 }
