@@ -3,7 +3,8 @@
 // leading batch dim B on every operand.
 import { type Dim, dimAdd, dimEquals, dimSub, dimToString } from '../dim.js';
 import { registerOp } from '../op.js';
-import { numel, tensor } from '../tensor.js';
+import type { Attrs } from '../attrs.js';
+import { type HostTensor, numel, tensor } from '../tensor.js';
 import { typeToString } from '../types.js';
 import { expectDim, expectDType, expectFloat, expectRank, expectUnblocked, f32Type, fail, floats, newLike, outF32 } from './util.js';
 
@@ -22,6 +23,29 @@ export function attentionScore(qs: Float32Array, qo: number, ks: Float32Array, k
   let score = scale * dot;
   if (cap > 0) score = cap * Math.tanh(score / cap);
   return visible ? score : Math.fround(Math.fround(score) + F32_MIN);
+}
+
+/** What both attention evaluators read off their operands and attributes (q [B?, S, Hq, D], …). */
+export interface AttentionCall {
+  readonly b: number; readonly s: number; readonly hq: number; readonly d: number;
+  readonly t: number; readonly hkv: number; readonly dv: number; readonly group: number;
+  readonly qs: Float32Array; readonly ks: Float32Array; readonly vs: Float32Array; readonly ms?: Float32Array;
+  readonly scale: number; readonly cap: number; readonly window: number; readonly causal: boolean;
+  /** The result [.., S, Hq, Dv] for the values `out`. */
+  result(out: Float32Array): HostTensor;
+}
+
+export function attentionCall([q, k, v, mask]: readonly (HostTensor | undefined)[], a: Attrs): AttentionCall {
+  if (!q || !k || !v) throw new Error('attention needs q, k and v');
+  const batched = q.shape.length === 4;
+  const lead = (t: readonly number[]) => (batched ? t : [1, ...t]);
+  const [b, s, hq, d] = lead(q.shape), [, t, hkv] = lead(k.shape), dv = v.shape[v.shape.length - 1];
+  return {
+    b, s, hq, d, t, hkv, dv, group: hq / hkv,
+    qs: floats(q), ks: floats(k), vs: floats(v), ...(mask ? { ms: floats(mask) } : {}),
+    scale: a.scale as number, cap: a.softcap as number, window: a.window as number, causal: a.causal as boolean,
+    result: (out) => outF32([...q.shape.slice(0, -1), dv], out),
+  };
 }
 
 registerOp({
@@ -70,14 +94,10 @@ registerOp({
     }
     return [f32Type([...q.shape.slice(0, -1), dv])];
   },
-  evaluate([q, k, v, mask], a) {
-    const batched = q.shape.length === 4;
-    const lead = (t: readonly number[]) => (batched ? t : [1, ...t]);
-    const [b, s, hq, d] = lead(q.shape), [, t, hkv] = lead(k.shape), dv = v.shape[v.shape.length - 1];
-    const group = hq / hkv;
-    const qs = floats(q), ks = floats(k), vs = floats(v), ms = mask ? floats(mask) : undefined;
-    const scale = a.scale as number, cap = a.softcap as number, window = a.window as number, causal = a.causal as boolean;
-    const out = new Float32Array(numel(q.shape.slice(0, -1)) * dv);
+  evaluate(operands, a) {
+    const call = attentionCall(operands, a);
+    const { b, s, hq, d, t, hkv, dv, group, qs, ks, vs, ms, scale, cap, window, causal } = call;
+    const out = new Float32Array(b * s * hq * dv);
     const p = new Float64Array(t);
     const acc = new Float64Array(dv);
     for (let bi = 0; bi < b; bi++) {
@@ -105,7 +125,7 @@ registerOp({
         }
       }
     }
-    return [outF32([...q.shape.slice(0, -1), dv], out)];
+    return [call.result(out)];
   },
 });
 

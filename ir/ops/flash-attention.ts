@@ -17,9 +17,8 @@
 // a padding mask (which can hide all keys) and when no query lies before the first key.
 import type { Attrs } from '../attrs.js';
 import { getOp, registerOp } from '../op.js';
-import { numel } from '../tensor.js';
-import { attentionScore } from './attention.js';
-import { fail, floats, outF32 } from './util.js';
+import { attentionCall, attentionScore } from './attention.js';
+import { fail } from './util.js';
 
 const ATTENTION = getOp('attention');
 
@@ -68,15 +67,11 @@ registerOp({
     for (const name of ['tile_q', 'tile_k', 'split_k']) if ((a[name] as number) < 1) fail(`attribute '${name}' must be ≥ 1, got ${a[name] as number}`);
     return ATTENTION.infer(ops, attentionAttrs(a));
   },
-  evaluate([q, k, v, mask], a) {
-    const batched = q.shape.length === 4;
-    const lead = (t: readonly number[]) => (batched ? t : [1, ...t]);
-    const [b, s, hq, d] = lead(q.shape), [, t, hkv] = lead(k.shape), dv = v.shape[v.shape.length - 1];
-    const group = hq / hkv;
-    const qs = floats(q), ks = floats(k), vs = floats(v), ms = mask ? floats(mask) : undefined;
-    const scale = a.scale as number, cap = a.softcap as number, window = a.window as number, causal = a.causal as boolean;
+  evaluate(operands, a) {
+    const call = attentionCall(operands, a);
+    const { b, s, hq, d, t, hkv, dv, group, qs, ks, vs, ms, scale, cap, window, causal } = call;
     const tileQ = a.tile_q as number, tileK = a.tile_k as number, splitK = a.split_k as number;
-    const out = new Float32Array(numel(q.shape.slice(0, -1)) * dv);
+    const out = new Float32Array(b * s * hq * dv);
     const tiles = Math.ceil(t / tileK);
     const maySkip = !ms && t >= s;
     /** Keys [j0, j1) are hidden from every query at positions qa…qb by the causal/window mask. */
@@ -138,6 +133,6 @@ registerOp({
         }
       }
     }
-    return [outF32([...q.shape.slice(0, -1), dv], out)];
+    return [call.result(out)];
   },
 });
