@@ -9,10 +9,9 @@ import { evalDim } from '../../ir/dim.js';
 import { storageBytes } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
-import { formatWeight } from '../../ir/printer.js';
 import type { HostTensor } from '../../ir/tensor.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { placeScratch, placeWeight, WasmMemory } from '../wasm/memory.js';
+import { placeScratch, WasmMemory, weightPlacer } from '../wasm/memory.js';
 import { kernelArgs, writePlan } from '../wasm/plan.js';
 import { ThreadPool } from '../wasm/threads.js';
 import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';
@@ -54,21 +53,11 @@ export class WasmBatchExecutor implements BatchExecutor {
     try {
       const { plan, bounds } = program;
       const arena = memory.alloc(plan.arenaBytes + SLACK, 64, 'activations');
-      const weights = new Map<string, number>();
+      const param = weightPlacer(memory, params);
       const own = new Map<Storage, number>();
       const addressOf = (s: Storage): number => {
         if (s.role === 'activation') return arena + s.offset!;
-        if (s.role === 'param') {
-          if (s.owner.def.kind !== 'param') throw new Error(`%${s.owner.name} is not a parameter`);
-          // Parameters reading the same source share one copy.
-          const key = formatWeight(s.owner.def.source);
-          let at = weights.get(key);
-          if (at === undefined) {
-            at = placeWeight(memory, s.owner, params);
-            weights.set(key, at);
-          }
-          return at;
-        }
+        if (s.role === 'param') return param(s.owner);
         let at = own.get(s);
         if (at === undefined) {
           at = memory.alloc(s.maxBytes + SLACK, 64, `${s.role} %${s.owner.name}`);

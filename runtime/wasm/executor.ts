@@ -7,14 +7,12 @@ import type { WasmKernel } from '../../codegen/wasm/kernel.js';
 import type { CompiledModule } from '../../codegen/wasm/module.js';
 import type { WasmProgram } from '../../codegen/wasm/program.js';
 import { type Dim, type DimBindings, evalDim, shapeToString } from '../../ir/dim.js';
-import type { Value } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
-import { formatWeight } from '../../ir/printer.js';
 import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
 import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
 import { argmax } from '../sampler.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { placeScratch, placeWeight, WasmMemory } from './memory.js';
+import { placeScratch, WasmMemory, weightPlacer } from './memory.js';
 import { ThreadPool } from './threads.js';
 
 /** One kernel launch: its argument block, whose dim words are rewritten every step. */
@@ -107,20 +105,10 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
     const memory = new WasmMemory();
     const pool = await ThreadPool.create(module.module, memory, { threads: opts.threads });
     try {
-      const weights = new Map<string, number>();
       const states = new Map<string, number>();
       const arenaBytes = Math.max(programs.last.plan.arenaBytes, programs.all.plan.arenaBytes);
       const arena = memory.alloc(arenaBytes + SLACK, 64, 'activations');
-      const param = (v: Value): number => {
-        if (v.def.kind !== 'param') throw new Error(`%${v.name} is not a parameter`);
-        const key = formatWeight(v.def.source);
-        let at = weights.get(key);
-        if (at === undefined) {
-          at = placeWeight(memory, v, params);
-          weights.set(key, at);
-        }
-        return at;
-      };
+      const param = weightPlacer(memory, params);
       const build = (p: WasmProgram): Step => {
         const own = new Map<Storage, number>();
         const addressOf = (s: Storage): number => {

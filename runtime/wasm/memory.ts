@@ -6,6 +6,7 @@ import { HEAP_START, MAX_PAGES, PAGE_BYTES } from '../../codegen/wasm/abi.js';
 import type { WasmKernel } from '../../codegen/wasm/kernel.js';
 import { type DimBindings, evalDim } from '../../ir/dim.js';
 import type { Value } from '../../ir/graph.js';
+import { formatWeight } from '../../ir/printer.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 
 const MAX_BYTES = MAX_PAGES * PAGE_BYTES;
@@ -118,6 +119,24 @@ export function placeWeight(memory: WasmMemory, v: Value, params: ParamResolver)
   const at = memory.alloc(t.data.byteLength + WEIGHT_SLACK, 64, `weight %${v.name}`);
   memory.write(at, t.data);
   return at;
+}
+
+/**
+ * Places each distinct weight source once (placeWeight): parameters that read the same source,
+ * e.g. in the prefill and the decode graph, share one copy.
+ */
+export function weightPlacer(memory: WasmMemory, params: ParamResolver): (v: Value) => number {
+  const placed = new Map<string, number>();
+  return (v) => {
+    if (v.def.kind !== 'param') throw new Error(`%${v.name} is not a parameter`);
+    const key = formatWeight(v.def.source);
+    let at = placed.get(key);
+    if (at === undefined) {
+      at = placeWeight(memory, v, params);
+      placed.set(key, at);
+    }
+    return at;
+  };
 }
 
 /**
