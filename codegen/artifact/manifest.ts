@@ -6,7 +6,9 @@ import type { WasmTargetData } from '../wasm/serialize.js';
 export const ARTIFACT_FORMAT = 'tessera-artifact';
 // 2: WGSL kernels may bind row ranges of a split weight (`rows` on an operand binding), and the
 // CPU module may use relaxed SIMD (`features`); a version-1 reader would bind whole weights.
-export const ARTIFACT_VERSION = 2;
+// 3: CPU kernels may bind a work `counter`, and a node's scratch is only its own during its
+// launches (runtimes lay every node's scratch over one region).
+export const ARTIFACT_VERSION = 3;
 export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.bin';
 /** Weights start on this boundary in weights.bin (any SIMD load or GPU copy can use them in place). */

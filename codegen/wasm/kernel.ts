@@ -14,11 +14,18 @@ export type KernelBinding =
   | { readonly kind: 'operand'; readonly index: number }
   | { readonly kind: 'result'; readonly index: number }
   /**
-   * Working memory private to the node. Kernels of one node that name the same slot share the
-   * buffer (e.g. quantized activations written by one kernel and read by the next). A per-thread
-   * scratch holds `bytes` for each thread, back to back; its `bytes` must be static.
+   * Working memory of the node, during its own launches only: kernels of one node that name the
+   * same slot share the buffer (e.g. quantized activations written by one kernel and read by the
+   * next), but other nodes' launches reuse the memory, so nothing may be kept from one step to the
+   * next. A per-thread scratch holds `bytes` for each thread, back to back; its `bytes` must be
+   * static.
    */
-  | { readonly kind: 'scratch'; readonly slot: number; readonly bytes: Dim; readonly perThread: boolean };
+  | { readonly kind: 'scratch'; readonly slot: number; readonly bytes: Dim; readonly perThread: boolean }
+  /**
+   * An 8-byte work counter for _t_claim (its epoch is the barrier generation, so one word may
+   * serve every launch of a program, and nothing else may write it).
+   */
+  | { readonly kind: 'counter' };
 
 export interface WasmKernel {
   /** Unique function name within a module (family plus a hash of the source). */

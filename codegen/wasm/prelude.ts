@@ -12,7 +12,7 @@ export const PRELUDE = String.raw`
 
 // ---- dynamic work sharing ----------------------------------------------------------------------
 /**
- * The next chunk number of this launch from the i64 counter at ctr (a node's own scratch): its
+ * The next chunk number of this launch from the i64 counter at ctr (a 'counter' binding): its
  * high word is the barrier generation it counts for, its low word the next chunk. Every thread
  * sees the same generation throughout a launch (it changes only at the barrier after it), so each
  * launch counts from 0 without anyone resetting the word.

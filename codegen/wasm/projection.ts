@@ -24,9 +24,6 @@ import type { NormKind } from './norm.js';
 /** Activation rows per tile. */
 export const ROW_CHUNK = 16;
 
-/** The scratch slot of a projection's work counter (the kinds' own scratch use slots 0–1). */
-const WORK_COUNTER_SLOT = 7;
-
 /** What one kind of matmul (float or quantized weights) supplies to the tile loop. */
 export interface MicroKernel {
   /** Bytes of one weight row. */
@@ -167,7 +164,7 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
   // fixed shares: a thread the host deschedules for a moment, or one that runs slower, then takes
   // fewer tiles instead of holding the others at the barrier. Chunks hold an even number of tiles
   // so that a single row's pairs of column blocks (outputs8) stay within one.
-  const ctr = w.ptr({ kind: 'scratch', slot: WORK_COUNTER_SLOT, bytes: 8, perThread: false }, 'pctr');
+  const ctr = w.ptr({ kind: 'counter' }, 'pctr');
   w.line(
     `const nrc = (R + ${ROW_CHUNK - 1}) / ${ROW_CHUNK};`,
     `const ncb = ${Math.ceil(m / 4)};`,

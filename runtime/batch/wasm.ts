@@ -11,7 +11,7 @@ import type { Graph } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
 import type { HostTensor } from '../../ir/tensor.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { placeScratch, WasmMemory, weightPlacer } from '../wasm/memory.js';
+import { scratchLayout, SharedScratch, WasmMemory, weightPlacer } from '../wasm/memory.js';
 import { kernelArgs, writePlan } from '../wasm/plan.js';
 import { ThreadPool } from '../wasm/threads.js';
 import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';
@@ -66,11 +66,12 @@ export class WasmBatchExecutor implements BatchExecutor {
         return at;
       };
       const launches: Launch[] = [];
-      for (const { node, kernels } of program.nodes) {
-        const scratch = placeScratch(memory, kernels, bounds, pool.threads, node.op);
+      const layouts = program.nodes.map(({ kernels }) => scratchLayout(kernels, bounds, pool.threads));
+      const scratch = SharedScratch.alloc(memory, layouts);
+      for (const [i, { node, kernels }] of program.nodes.entries()) {
         for (const kernel of kernels) {
           const addresses = kernel.bindings.map((b) => {
-            if (b.kind === 'scratch') return scratch.get(b.slot)!;
+            if (b.kind === 'scratch' || b.kind === 'counter') return scratch.address(b, layouts[i])!;
             return addressOf(plan.storageOf.get(b.kind === 'operand' ? node.inputs[b.index] : node.outputs[b.index])!);
           });
           launches.push({ kernel, index: module.indexOf(kernel.name), addresses });

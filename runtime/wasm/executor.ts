@@ -12,7 +12,7 @@ import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../
 import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
 import { argmax } from '../sampler.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { placeScratch, WasmMemory, weightPlacer } from './memory.js';
+import { scratchLayout, SharedScratch, WasmMemory, weightPlacer } from './memory.js';
 import { ThreadPool } from './threads.js';
 
 /** One kernel launch: its argument block, whose dim words are rewritten every step. */
@@ -109,6 +109,8 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
       const arenaBytes = Math.max(programs.last.plan.arenaBytes, programs.all.plan.arenaBytes);
       const arena = memory.alloc(arenaBytes + SLACK, 64, 'activations');
       const param = weightPlacer(memory, params);
+      const layouts = new Map([programs.last, programs.all].flatMap((p) => p.nodes.map(({ kernels }) => [kernels, scratchLayout(kernels, p.bounds, pool.threads)] as const)));
+      const scratch = SharedScratch.alloc(memory, layouts.values());
       const build = (p: WasmProgram): Step => {
         const own = new Map<Storage, number>();
         const addressOf = (s: Storage): number => {
@@ -137,10 +139,10 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
         const appends: Step['appends'][number][] = [];
         for (const { node, kernels } of p.nodes) {
           const inPlaceAppend = node.op === 'kv_append' && p.plan.storageOf.get(node.outputs[0])?.role === 'state';
-          const scratch = placeScratch(memory, kernels, p.bounds, pool.threads, node.op);
+          const layout = layouts.get(kernels)!;
           for (const kernel of kernels) {
             const addresses = kernel.bindings.map((b) => {
-              if (b.kind === 'scratch') return scratch.get(b.slot)!;
+              if (b.kind === 'scratch' || b.kind === 'counter') return scratch.address(b, layout)!;
               const v = b.kind === 'operand' ? node.inputs[b.index] : node.outputs[b.index];
               return addressOf(p.plan.storageOf.get(v)!);
             });

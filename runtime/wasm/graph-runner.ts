@@ -10,7 +10,7 @@ import type { Value } from '../../ir/graph.js';
 import { type HostTensor, tensor, type TensorData } from '../../ir/tensor.js';
 import { bindDims } from '../reference/interpreter.js';
 import { kernelArgs, type Launch, writePlan } from './plan.js';
-import { placeScratch } from './memory.js';
+import { scratchLayout, SharedScratch } from './memory.js';
 import type { ThreadPool } from './threads.js';
 
 export interface RunGraphOptions {
@@ -64,16 +64,17 @@ export function bindGraph(pool: ThreadPool, module: WasmModuleSource, prepared: 
     place(p, t);
   }
   const launches: Launch[] = [];
+  const layouts = prepared.nodeKernels.map((kernels) => scratchLayout(kernels, env, pool.threads));
+  const scratch = SharedScratch.alloc(mem, layouts, opts.poison ?? true);
   graph.nodes.forEach((node, i) => {
     for (const v of node.outputs) place(v);
     const kernels = prepared.nodeKernels[i];
-    const scratch = placeScratch(mem, kernels, env, pool.threads, node.op);
     for (const k of kernels) {
       const addresses = k.bindings.map((b) => {
         switch (b.kind) {
           case 'operand': return addr.get(node.inputs[b.index])!;
           case 'result': return addr.get(node.outputs[b.index])!;
-          case 'scratch': return scratch.get(b.slot)!;
+          default: return scratch.address(b, layouts[i])!;
         }
       });
       launches.push({ kernel: module.indexOf(k.name), args: kernelArgs(k, addresses, env) });

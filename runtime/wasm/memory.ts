@@ -3,7 +3,7 @@
 // memory planner will later decide offsets itself; this allocator is what it will sit on.)
 // WebAssembly memory32 holds at most 4 GiB; asking for more fails with the sizes named.
 import { HEAP_START, MAX_PAGES, PAGE_BYTES } from '../../codegen/wasm/abi.js';
-import type { WasmKernel } from '../../codegen/wasm/kernel.js';
+import type { KernelBinding, WasmKernel } from '../../codegen/wasm/kernel.js';
 import { type DimBindings, evalDim } from '../../ir/dim.js';
 import type { Value } from '../../ir/graph.js';
 import { formatWeight } from '../../ir/printer.js';
@@ -139,15 +139,56 @@ export function weightPlacer(memory: WasmMemory, params: ParamResolver): (v: Val
   };
 }
 
+/** A node's scratch slots laid out one after another: slot → byte offset, and the bytes in all. */
+export interface ScratchLayout {
+  readonly offsets: ReadonlyMap<number, number>;
+  readonly bytes: number;
+}
+
 /**
- * Allocates a node's scratch: kernels of one node naming the same slot share it, sized for the
- * largest request (per-thread slots hold one share per thread). Returns slot → address.
+ * Lays out a node's scratch: kernels of one node naming the same slot share it, sized for the
+ * largest request (per-thread slots hold one share per thread), each slot 64-byte aligned with room
+ * for vector loads that touch (never use) a few bytes past its end.
  */
-export function placeScratch(memory: WasmMemory, kernels: readonly WasmKernel[], dims: DimBindings, threads: number, what: string): Map<number, number> {
-  const bytes = new Map<number, number>();
+export function scratchLayout(kernels: readonly WasmKernel[], dims: DimBindings, threads: number): ScratchLayout {
+  const sizes = new Map<number, number>();
   for (const b of kernels.flatMap((k) => k.bindings)) {
-    if (b.kind === 'scratch') bytes.set(b.slot, Math.max(bytes.get(b.slot) ?? 0, evalDim(b.bytes, dims) * (b.perThread ? threads : 1)));
+    if (b.kind === 'scratch') sizes.set(b.slot, Math.max(sizes.get(b.slot) ?? 0, evalDim(b.bytes, dims) * (b.perThread ? threads : 1)));
   }
-  // Vector loads of a tail may touch (never use) a few bytes past the end, as for weights.
-  return new Map([...bytes].map(([slot, n]) => [slot, memory.alloc(n + WEIGHT_SLACK, 64, `scratch of ${what}`)]));
+  const offsets = new Map<number, number>();
+  let bytes = 0;
+  for (const [slot, n] of sizes) {
+    offsets.set(slot, bytes);
+    bytes += Math.ceil((n + WEIGHT_SLACK) / 64) * 64;
+  }
+  return { offsets, bytes };
+}
+
+/**
+ * Where the launches of a program find their scratch and work counter. A node uses its scratch
+ * only during its own launches, and launches run one after another (a barrier between each), so
+ * every node lays its slots out over one region, sized for the largest: a model's scratch costs
+ * its largest node's, not the sum over its layers. One work counter serves every launch (its epoch
+ * is the barrier generation).
+ */
+export class SharedScratch {
+  private constructor(private readonly base: number, readonly counter: number) {}
+
+  /** `poison` fills the region with 0xff bytes (tests: no kernel may expect zeroed scratch). */
+  static alloc(memory: WasmMemory, layouts: Iterable<ScratchLayout>, poison = false): SharedScratch {
+    let bytes = 0;
+    for (const l of layouts) bytes = Math.max(bytes, l.bytes);
+    const counter = memory.alloc(8, 64, 'work counter');
+    memory.fill(counter, 8, 0);
+    const base = memory.alloc(bytes, 64, 'scratch (shared by every node)');
+    if (poison) memory.fill(base, bytes, 0xff);
+    return new SharedScratch(base, counter);
+  }
+
+  /** The address a node's kernel binds for `b`, or undefined for operands and results. */
+  address(b: KernelBinding, layout: ScratchLayout): number | undefined {
+    if (b.kind === 'counter') return this.counter;
+    if (b.kind === 'scratch') return this.base + layout.offsets.get(b.slot)!;
+    return undefined;
+  }
 }
