@@ -143,13 +143,18 @@ describe.runIf(hasShared('models', 'stories260K', 'stories260K.gguf'))('GGUF voc
     const l2 = readLlama2cTokenizer(stories('tok512.bin'));
     expect(gg.bosId).toBe(1);
     expect(gg.vocabSize).toBe(512);
+    // U+2581 "▁" is where the two conventions part: a GGUF (SentencePiece) vocabulary spells spaces
+    // with it, so a literal ▁ in the text reads as a space (as llama.cpp and SentencePiece read it),
+    // while llama2.c's vocabulary spells spaces as ' ' and takes ▁ as three bytes. Elsewhere they agree.
     fc.assert(
-      fc.property(anyText, (s) => {
+      fc.property(anyText.filter((s) => !s.includes('\u2581')), (s) => {
         expect(gg.encode(s)).toEqual(l2.encode(s));
         expect(gg.decode(gg.encode(s))).toBe(s);
       }),
       { numRuns: 300 },
     );
+    expect(gg.encode('a\u2581b')).toEqual(gg.encode('a b'));
+    expect(l2.encode('a\u2581b')).not.toEqual(l2.encode('a b'));
   });
 });
 
