@@ -22,7 +22,7 @@ import type { Executor, LogitsWanted } from '../runtime/executor.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 import { acquireGpu, destroyGpu, type GpuContext } from '../runtime/webgpu/device.js';
-import { GpuResourceError } from '../runtime/webgpu/errors.js';
+import { adapterName, GpuResourceError } from '../runtime/webgpu/errors.js';
 import { WasmExecutor } from '../runtime/wasm/executor.js';
 import { WebGpuExecutor } from '../runtime/webgpu/executor.js';
 
@@ -101,13 +101,13 @@ export async function resolveBackend(backend: BackendName): Promise<ResolvedBack
     return { name: 'wasm', why: `no WebGPU adapter (${(e as Error).message})` };
   }
   if (ctx.adapterInfo.isSoftware) {
-    if (allowSoftwareGpu()) return { name: 'webgpu', why: `${ctx.adapterInfo.description} (a software adapter, allowed by TESSERA_WEBGPU_ALLOW_SOFTWARE)` };
+    if (allowSoftwareGpu()) return { name: 'webgpu', why: `${adapterName(ctx.adapterInfo)} (a software adapter, allowed by TESSERA_WEBGPU_ALLOW_SOFTWARE)` };
     // Nothing will run on it: give the device (and Dawn's threads) back.
     sharedGpu = undefined;
     await destroyGpu(ctx);
-    return { name: 'wasm', why: `the only WebGPU adapter is a software one (${ctx.adapterInfo.description})` };
+    return { name: 'wasm', why: `the only WebGPU adapter is a software one (${adapterName(ctx.adapterInfo)})` };
   }
-  return { name: 'webgpu', why: ctx.adapterInfo.description || ctx.adapterInfo.vendor };
+  return { name: 'webgpu', why: adapterName(ctx.adapterInfo) };
 }
 
 /** `auto` made this choice (a backend asked for by name carries why 'requested'). */
@@ -151,7 +151,7 @@ export async function createExecutor(backend: ResolvedBackend, req: ExecutorRequ
   const need = weightBytes(req.graphs.last);
   // Weights over one storage binding are bound in row ranges (codegen/wgsl/split.ts), so size
   // alone no longer sends auto to the CPU; a device that cannot hold them fails allocation instead.
-  return { executor: await webgpu(ctx, req), reason: `webgpu: ${chosenByAuto(backend) ? backend.why : ctx.adapterInfo.description || ctx.adapterInfo.vendor}, ${(need / 2 ** 20).toFixed(1)} MiB of weights` };
+  return { executor: await webgpu(ctx, req), reason: `webgpu: ${chosenByAuto(backend) ? backend.why : adapterName(ctx.adapterInfo)}, ${(need / 2 ** 20).toFixed(1)} MiB of weights` };
 }
 
 /** The device's WGSL target, its storage binding size capped by TESSERA_WEBGPU_MAX_BINDING when set. */

@@ -11,6 +11,7 @@ import type { BatchExecutor } from '../runtime/batch/executor.js';
 import { WasmBatchExecutor } from '../runtime/batch/wasm.js';
 import { WebGpuBatchExecutor } from '../runtime/batch/webgpu.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
+import { adapterName } from '../runtime/webgpu/errors.js';
 import { BackendError, gpuContext, type ResolvedBackend } from './backends.js';
 
 /**
@@ -55,7 +56,7 @@ export async function createBatchExecutor(backend: ResolvedBackend, req: BatchEx
     }
   }
   const executor = await WebGpuBatchExecutor.create(ctx, program, req.params);
-  return { executor, reason: `webgpu: ${backend.why === 'requested' ? ctx.adapterInfo.description || ctx.adapterInfo.vendor : backend.why}` };
+  return { executor, reason: `webgpu: ${backend.why === 'requested' ? adapterName(ctx.adapterInfo) : backend.why}` };
 }
 
 async function onCpu(req: BatchExecutorRequest): Promise<WasmBatchExecutor> {

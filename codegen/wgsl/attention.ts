@@ -23,7 +23,9 @@ import type { WgslKernel, WgslLowering } from './types.js';
 
 /** float32's lowest finite value (the reference's F32_MIN), written by its bits. */
 const F32_LOWEST = 'bitcast<f32>(0xff7fffffu)';
-const CHUNK = 64;
+/** Keys per split-K work item: short, so that a decode step over a few hundred positions still
+ *  gives every SM several workgroups and each invocation's dependent loads stay few. */
+const CHUNK = 16;
 const SPLIT_WG = 64;
 const PARTIALS = 0;
 
@@ -220,11 +222,14 @@ function splitPartial(node: Node, target: WgslTarget, sh: Shape, wg: number, whe
   const reduce = (name: string, op: 'sum' | 'max') => workgroupReduceFn({ name, op, type: 'f32', wg, subgroups: target.subgroups, bound: (x) => p.dim(x) });
   const range = keyRange(node, sh, 'T');
   const S = p.dim(sh.s), T = p.dim(sh.t), D = p.dim(sh.d), DV = p.dim(sh.dv), NS = p.dim(splits);
+  if (wg % CHUNK !== 0) throw new Error(`split attention needs a workgroup of a multiple of ${CHUNK} invocations, got ${wg}`);
+  const lanes = wg / CHUNK;
   const body = `${scoreHelpers(node, p, sh)}
 ${reduce('red_max', 'max')}
 ${reduce('red_sum', 'sum')}
 var<workgroup> qv: array<f32, ${sh.d}>;
 var<workgroup> sc: array<f32, ${CHUNK}>;
+var<workgroup> dots: array<f32, ${wg}>;
 @compute @workgroup_size(${wg})
 fn attention_split(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let S = ${S};
@@ -249,13 +254,21 @@ fn attention_split(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   }
   workgroupBarrier();
   let len = j1 - j0;
+  // ${lanes} invocations per key, each a strided share of the dot product, summed through dots.
+  let key = li / ${lanes}u;
+  var share = 0.0;
+  if (key < len) {
+    for (var dd = li % ${lanes}u; dd < D; dd += ${lanes}u) { share += qv[dd] * k_at(((b * T + j0 + key) * ${sh.hkv}u + kh) * D + dd); }
+  }
+  dots[li] = share;
+  workgroupBarrier();
   var mloc = ${F32_LOWEST};
-  for (var jj = li; jj < len; jj += ${wg}u) {
+  if (li < len) {
     var dot = 0.0;
-    for (var dd = 0u; dd < D; dd++) { dot += qv[dd] * k_at(((b * T + j0 + jj) * ${sh.hkv}u + kh) * D + dd); }
-    let s = score(dot, qpos, j0 + jj, b);
-    sc[jj] = s;
-    mloc = max(mloc, s);
+    for (var t = 0u; t < ${lanes}u; t++) { dot += dots[li * ${lanes}u + t]; }
+    let s = score(dot, qpos, j0 + li, b);
+    sc[li] = s;
+    mloc = s;
   }
   let m = red_max(mloc, li);
   var lsum = 0.0;

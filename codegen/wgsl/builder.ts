@@ -11,7 +11,8 @@ import { type RowRange, rowBytes } from './split.js';
 import type { WgslTarget } from './target.js';
 import type { WgslBinding, WgslKernel } from './types.js';
 
-export type StorageElem = 'f32' | 'i32' | 'u32';
+/** A storage array's element; 'vec4f' only where a kernel reads an f32 tensor 16 bytes at a time. */
+export type StorageElem = 'f32' | 'i32' | 'u32' | 'vec4f';
 
 export interface BuildOptions {
   /** Helper functions and the entry point `fn <entryPoint>(…)`. */

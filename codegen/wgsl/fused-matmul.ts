@@ -1,12 +1,15 @@
 // The fused projections the optimisation passes make (ir/ops/fused.ts, ir/ops/rope-matmul.ts), on
 // the GEMM/GEMV bodies of matmul.ts:
-//  - norm_matmul / rope_matmul {norm}: a first kernel reduces each row of x to its mean and
-//    1/σ (scratch); the projection normalises x as it loads it, so the normalised x is never
-//    stored (the gain is already folded into w).
+//  - norm_matmul / rope_matmul {norm}: for the GEMM, a first kernel reduces each row of x to
+//    its mean and 1/σ (scratch); the GEMV's workgroup reduces its own row first (no extra
+//    launch). Either way the projection normalises x as it loads it, so the normalised x is
+//    never stored (the gain is already folded into w).
 //  - matmul_ep / norm_matmul epilogues on one column block (parts = 1) run in the projection's
 //    store: bias, then the program over acc0 and the extra operands (a residual add, a gate…).
-//    With parts > 1 (a merged gate/up weight) an output needs columns that different
-//    invocations compute, so the product goes to scratch and a second kernel applies the program.
+//    With parts > 1 (a merged gate/up weight) an output needs columns of every block: the GEMV
+//    gives each workgroup the same columns of each block and applies the program in its store;
+//    the GEMM (whose tiles do not line up with the blocks) puts the product in scratch and a
+//    second kernel applies the program.
 //  - rope_matmul: the product goes to scratch; a second kernel rotates the rope_cols heads and
 //    copies the other columns (a rotation mixes columns, like the parts above).
 import type { Dim } from '../../ir/dim.js';
@@ -17,9 +20,10 @@ import { loadFlat, storageElem } from './access.js';
 import { ceilDiv, f32Lit, FLAT_WORKGROUP, grid1d, KernelBuilder } from './builder.js';
 import { broadcastIndexFn } from './elementwise.js';
 import { programToWgsl } from './expr.js';
-import { biasFn, type Projection, projectionKernels } from './matmul.js';
+import { biasFn, GEMV_MAX_ROWS, GEMV_WG, type Projection, projectionKernels } from './matmul.js';
 import { maxPosKernel, MAX_POS_SCRATCH, ropeFunctions } from './rope.js';
 import { rowEntry, rowGrid, rowReduce, rowWorkgroupSize } from './rows.js';
+import { weightParts } from './split.js';
 import type { WgslTarget } from './target.js';
 import type { WgslKernel, WgslLowering } from './types.js';
 
@@ -59,8 +63,43 @@ function fusedOf(node: Node, firstExtra: number, bias: boolean, norm?: Fused['no
   };
 }
 
-/** Per row of x: mean (0 for rms) and 1/sqrt(variance or mean square + eps), into scratch. */
-function statsKernel(node: Node, target: WgslTarget, f: Fused): WgslKernel {
+/**
+ * Per row of x: mean (0 for rms) and 1/sqrt(variance or mean square + eps), into scratch, for
+ * the GEMM; the GEMV works them out itself (one dispatch less per projection in decode). So the
+ * kernel runs exactly when the GEMM does; none when the rows are known to be few.
+ */
+function statsKernels(node: Node, target: WgslTarget, f: Fused): WgslKernel[] {
+  if (!f.norm) return [];
+  if (typeof f.rows === 'number') return f.rows <= GEMV_MAX_ROWS ? [] : [statsKernel(node, target, f)];
+  return [statsKernel(node, target, f, { dim: f.rows, min: GEMV_MAX_ROWS + 1 })];
+}
+
+/** The row statistics the GEMV computes: `gemv_prologue` for row m, `x_at` normalising with them. */
+function gemvNorm(k: KernelBuilder, f: Fused): string {
+  const norm = f.norm!;
+  const wg = Math.min(GEMV_WG, k.target.maxInvocations);
+  const K = k.dim(f.k);
+  const mean = norm.kind === 'layer'
+    ? `  var s = 0.0;
+  for (var i = li; i < ${K}; i += ${wg}u) { s += x_raw(base + i); }
+  let mean = norm_sum(s, li) / f32(${K});`
+    : '  let mean = 0.0;';
+  return `${loadFlat('x_raw', 'x', f.xType)}
+${rowReduce(k, 'norm_sum', 'sum', wg)}
+var<workgroup> row_norm: vec2f;
+fn gemv_prologue(m: u32, li: u32) {
+  let base = m * ${K};
+${mean}
+  var ss = 0.0;
+  for (var i = li; i < ${K}; i += ${wg}u) { let c = x_raw(base + i) - mean; ss += c * c; }
+  let inv = 1.0 / sqrt(norm_sum(ss, li) / f32(${K}) + ${f32Lit(norm.eps)});
+  if (li == 0u) { row_norm = vec2f(mean, inv); }
+  workgroupBarrier();
+}
+fn x_at(i: u32) -> f32 { return (x_raw(i) - row_norm.x) * row_norm.y; }`;
+}
+
+function statsKernel(node: Node, target: WgslTarget, f: Fused, when?: WgslKernel['when']): WgslKernel {
   const norm = f.norm!;
   const k = new KernelBuilder(node, target, 'norm_stats');
   k.operand(0, 'x', storageElem(f.xType));
@@ -81,22 +120,25 @@ ${mean}
   for (var i = li; i < K; i += ${wg}u) { let c = x_at(base + i) - mean; ss += c * c; }
   let inv = 1.0 / sqrt(row_sum(ss, li) / f32(K) + ${f32Lit(norm.eps)});
   if (li == 0u) { stats[2u * row] = mean; stats[2u * row + 1u] = inv; }`)}`;
-  return k.build({ body, grid: rowGrid(f.rows, target), label: `${norm.kind} norm statistics x:${f.xType}` });
+  return k.build({ body, grid: rowGrid(f.rows, target), label: `${norm.kind} norm statistics x:${f.xType}`, ...(when ? { when } : {}) });
 }
 
 /** The projection of a fused op; `store` decides what happens to each product element. */
 function projection(f: Fused, bindOut: (k: KernelBuilder) => void, store: (k: KernelBuilder) => string, label: string): Projection {
   return {
     rows: f.rows, n: f.n, k: f.k, wType: f.wType,
-    bind: (k) => {
+    bind: (k, variant, wElem) => {
       k.operand(0, 'x', storageElem(f.xType));
-      k.operand(1, 'w', storageElem(f.wType));
+      k.operand(1, 'w', wElem ?? storageElem(f.wType));
       if (f.bias) k.operand(f.bias.operand, 'bias', storageElem(f.bias.dtype));
-      if (f.norm) k.scratch(STATS, dimMul(f.rows, 8), 'stats', 'f32');
+      if (f.norm && variant === 'gemm') k.scratch(STATS, dimMul(f.rows, 8), 'stats', 'f32');
       bindOut(k);
     },
-    hooks: (k) => {
-      const x = f.norm
+    gemvPrologue: f.norm !== undefined,
+    hooks: (k, variant) => {
+      const x = f.norm && variant === 'gemv'
+        ? gemvNorm(k, f)
+        : f.norm
         ? `${loadFlat('x_raw', 'x', f.xType)}
 fn x_at(i: u32) -> f32 {
   let r = i / ${k.dim(f.k)};
@@ -150,7 +192,7 @@ fn store(m: u32, n: u32, v: f32) {
 }
 
 /** parts > 1: y[r, c] = program(acc_k = prod[r, k·M + c], extras), over the result [..., M]. */
-function epilogueKernel(node: Node, target: WgslTarget, f: Fused, parts: number): WgslKernel {
+function epilogueKernel(node: Node, target: WgslTarget, f: Fused, parts: number, when?: WgslKernel['when']): WgslKernel {
   const k = new KernelBuilder(node, target, 'matmul_epilogue');
   k.scratch(PRODUCT, dimMul(dimMul(f.rows, f.n), 4), 'prod', 'f32');
   bindExtras(k, node, f);
@@ -166,14 +208,41 @@ fn matmul_epilogue(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let at = (e / ${M}) * ${N} + e % ${M};
   y[e] = ${epilogue(node, (i) => `prod[at + ${i}u * ${M}]`)};
 }`;
-  return k.build({ body, grid: grid1d(ceilDiv(total, WG), target), label: `matmul epilogue ${parts} parts: ${node.attrs.epilogue as string}` });
+  return k.build({ body, grid: grid1d(ceilDiv(total, WG), target), label: `matmul epilogue ${parts} parts: ${node.attrs.epilogue as string}`, ...(when ? { when } : {}) });
+}
+
+/**
+ * parts > 1 in the GEMV: each workgroup has column c of every block, so the epilogue runs in its
+ * store (store_parts); only for 2 or 4 blocks of a weight bound whole.
+ */
+function partsProjection(node: Node, f: Fused, parts: number, label: string): Projection {
+  const width = f.out[f.out.length - 1];
+  const p = projection(f, (k) => {
+    bindExtras(k, node, f);
+    k.result(0, 'y', 'f32');
+  }, (k) => `${extraReaders(k, node, f)}
+${epilogueHelpers(node)}
+fn store_parts(m: u32, c: u32, acc: vec4f) {
+  let e = m * ${k.dim(width)} + c;
+${Array.from({ length: parts }, (_, i) => `  let acc${i} = acc[${i}] + bias_at(${i}u * ${k.dim(width)} + c);`).join('\n')}
+  y[e] = ${epilogue(node, (i) => `acc${i}`)};
+}`, label);
+  return { ...p, gemvParts: parts };
 }
 
 function lowerProjection(node: Node, target: WgslTarget, f: Fused, label: string): WgslLowering {
   const parts = node.attrs.parts as number;
-  const pre = f.norm ? [statsKernel(node, target, f)] : [];
+  const pre = statsKernels(node, target, f);
   if (parts === 1) return { kernels: [...pre, ...projectionKernels(node, target, directProjection(node, f, label))] };
-  return { kernels: [...pre, ...projectionKernels(node, target, productProjection(f, label)), epilogueKernel(node, target, f, parts)] };
+  const viaScratch = (when?: WgslKernel['when']) => [
+    ...projectionKernels(node, target, productProjection(f, label), when && 'gemm', when),
+    epilogueKernel(node, target, f, parts, when),
+  ];
+  if ((parts !== 2 && parts !== 4) || weightParts(node.inputs[1].type, target)) return { kernels: [...pre, ...viaScratch()] };
+  // Few rows: the GEMV with the epilogue in its store; many: the GEMM's product, then the epilogue.
+  const direct = (when?: WgslKernel['when']) => projectionKernels(node, target, partsProjection(node, f, parts, label), 'gemv', when);
+  if (typeof f.rows === 'number') return { kernels: [...pre, ...(f.rows <= GEMV_MAX_ROWS ? direct() : viaScratch())] };
+  return { kernels: [...pre, ...direct({ dim: f.rows, max: GEMV_MAX_ROWS }), ...viaScratch({ dim: f.rows, min: GEMV_MAX_ROWS + 1 })] };
 }
 
 export function emitMatmulEp(node: Node, target: WgslTarget): WgslLowering {
@@ -193,7 +262,7 @@ export function emitRopeMatmul(node: Node, target: WgslTarget): WgslLowering {
   const rope = ropeFunctions(a, hd);
   const x = node.inputs[0].type, pos = node.inputs[2].type;
   const kernels: WgslKernel[] = [
-    ...(f.norm ? [statsKernel(node, target, f)] : []),
+    ...statsKernels(node, target, f),
     ...(rope.longrope ? [maxPosKernel(node, target, 2)] : []),
     ...projectionKernels(node, target, productProjection(f, 'rope_matmul')),
   ];

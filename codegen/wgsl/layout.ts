@@ -126,10 +126,13 @@ export function emitSlice(node: Node, target: WgslTarget): WgslLowering {
 export function emitSplit(node: Node, target: WgslTarget): WgslLowering {
   const x = node.inputs[0].type;
   const axis = normAxis(node.attrs.axis as number, x.shape.length);
+  const sizes = node.attrs.sizes as readonly number[];
+  // 32-bit elements: one launch writes every piece (a launch costs more than such a copy).
+  if (elementBits(x.dtype) === 32 && sizes.length + 1 <= target.maxStorageBuffers) return { kernels: [splitAll(node, target, axis)] };
   const { inner } = around(x.shape, axis);
   let from = 0;
   // One kernel per piece: each is a slice of x.
-  const kernels = (node.attrs.sizes as readonly number[]).map((size, r) => {
+  const kernels = sizes.map((size, r) => {
     const seg: Segment = { source: 0, at: 0, len: size, sourceLen: x.shape[axis], from };
     from += size;
     return gather(node, target, {
@@ -138,6 +141,35 @@ export function emitSplit(node: Node, target: WgslTarget): WgslLowering {
     });
   });
   return { kernels };
+}
+
+/** Every piece of a 32-bit split in one launch: each invocation moves one element of x to its piece. */
+function splitAll(node: Node, target: WgslTarget, axis: number): WgslKernel {
+  const x = node.inputs[0].type;
+  const sizes = node.attrs.sizes as readonly number[];
+  const k = new KernelBuilder(node, target, 'split_all');
+  k.operand(0, 'x', 'u32');
+  sizes.forEach((_, r) => k.result(r, `y${r}`, 'u32'));
+  const { inner } = around(x.shape, axis);
+  const n = dimProduct(x.shape);
+  const I = k.dim(inner), A = k.dim(x.shape[axis]);
+  let from = 0;
+  const writes = sizes.map((size, r) => {
+    const write = `y${r}[(o * ${size}u + a - ${from}u) * ${I} + i] = v;`;
+    from += size;
+    return r === sizes.length - 1 ? `  ${write}` : `  if (a < ${from}u) { ${write} return; }`;
+  });
+  const body = `@compute @workgroup_size(${WG})
+fn split_all(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let e = (${FLAT_WORKGROUP}) * ${WG}u + li;
+  if (e >= ${k.dim(n)}) { return; }
+  let v = x[e];
+  let i = e % ${I};
+  let a = (e / ${I}) % ${A};
+  let o = e / (${I} * ${A});
+${writes.join('\n')}
+}`;
+  return k.build({ body, grid: grid1d(ceilDiv(n, WG), target), label: `split ${sizes.length} pieces ${x.dtype}` });
 }
 
 /** Concatenation of operands `ops` along `axis` into result 0, writing output elements [base, base+count). */

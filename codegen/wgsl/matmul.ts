@@ -14,7 +14,7 @@ import { type Dim, dimMul, dimProduct } from '../../ir/dim.js';
 import type { DType } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { loadFlat, loadMatrix, quantByteReaders, storageElem } from './access.js';
-import { ceilDiv, FLAT_WORKGROUP, grid1d, KernelBuilder } from './builder.js';
+import { ceilDiv, FLAT_WORKGROUP, grid1d, KernelBuilder, type StorageElem } from './builder.js';
 import { workgroupReduceFn } from './reduce-wg.js';
 import { type RowRange, weightParts } from './split.js';
 import type { WgslTarget } from './target.js';
@@ -26,7 +26,8 @@ export const GEMV_MAX_ROWS = 4;
 const TILE = 64, TK = 16, WG_SIDE = 16, PER = TILE / WG_SIDE;
 /** Every projection's weight w [N, K] is operand 1 (matmul, matmul_ep, norm_matmul, rope_matmul). */
 const WEIGHT = 1;
-const GEMV_WG = 128, GEMV_COLS = 4;
+export const GEMV_WG = 128;
+const GEMV_COLS = 4;
 
 export type MatmulVariant = 'gemm' | 'gemv';
 
@@ -41,8 +42,19 @@ export interface Projection {
   readonly n: Dim;
   readonly k: Dim;
   readonly wType: DType;
-  readonly bind: (k: KernelBuilder) => void;
-  readonly hooks: (k: KernelBuilder) => string;
+  /** `wElem` overrides w's array element ('vec4f' for the GEMV's 16-byte f32 loads). */
+  readonly bind: (k: KernelBuilder, variant: MatmulVariant, wElem?: StorageElem) => void;
+  readonly hooks: (k: KernelBuilder, variant: MatmulVariant) => string;
+  /** The GEMV variant's hooks define `fn gemv_prologue(m: u32, li: u32)`, which every invocation
+   *  of a workgroup calls before its loop over row m (a normalised x's row statistics). */
+  readonly gemvPrologue?: boolean;
+  /**
+   * 2 or 4: the weight's rows are that many equal blocks (a merged gate/up weight), and each GEMV
+   * workgroup takes the same 4 / parts columns of every block, so that its `gemv` hooks'
+   * `fn store_parts(m: u32, c: u32, acc: vec4f)` gets column c of each block (acc.x, acc.y, …)
+   * at once and can apply an epilogue that mixes them: no product in scratch, no second kernel.
+   */
+  readonly gemvParts?: number;
   readonly label: string;
 }
 
@@ -55,9 +67,9 @@ function plainProjection(node: Node): Projection {
     n,
     k: w.shape[1],
     wType: w.dtype,
-    bind: (k) => {
+    bind: (k, _variant, wElem) => {
       k.operand(0, 'x', storageElem(x.dtype));
-      k.operand(1, 'w', storageElem(w.dtype));
+      k.operand(1, 'w', wElem ?? storageElem(w.dtype));
       if (bias) k.operand(2, 'bias', storageElem(bias.dtype));
       k.result(0, 'y', 'f32');
     },
@@ -98,7 +110,7 @@ function builderFor(node: Node, target: WgslTarget, entryPoint: string, part: Ro
 
 function gemm(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['when'], part?: RowRange): WgslKernel {
   const k = builderFor(node, target, 'matmul_gemm', part);
-  s.bind(k);
+  s.bind(k, 'gemm');
   const slice = sliceOf(k, s, part);
   const M = k.dim(s.rows), N = rangeDim(k, slice.cols, part, 'count'), K = k.dim(s.k);
   const lanes = WG_SIDE * WG_SIDE;
@@ -123,7 +135,7 @@ function gemm(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['
     let m = m0 + lid.y + ${WG_SIDE * i}u;
 ${Array.from({ length: PER }, (_, j) => `    if (m < M && n0 + lid.x + ${WG_SIDE * j}u < N) { store(m, ${slice.offset}n0 + lid.x + ${WG_SIDE * j}u, acc${i}.${'xyzw'[j]}); }`).join('\n')}
   }`).join('\n');
-  const body = `${s.hooks(k)}
+  const body = `${s.hooks(k, 'gemm')}
 ${loadMatrix('w_at', 'w', s.wType, K)}
 // x and w slices, k-major: [kk][row] and [kk][col].
 var<workgroup> xs: array<f32, ${TK * TILE}>;
@@ -163,7 +175,19 @@ ${stores}
  * invocation's share of K. Column indices are clamped into range, so the loop needs no branches;
  * the clamped duplicates are simply not stored.
  */
-function gemvLoop(dtype: DType, K: string, wg: number, b: (n: number) => string): { helpers: string; loop: string } {
+function gemvLoop(dtype: DType, K: string, wg: number, b: (n: number) => string, vec4: boolean): { helpers: string; loop: string } {
+  if (vec4) {
+    // f32 weights bound as vec4f, K a multiple of 4: one 16-byte load per column and step.
+    return {
+      helpers: '',
+      loop: `  let K4 = K / 4u;
+  for (var q = li; q < K4; q += ${wg}u) {
+    let at = m * K + 4u * q;
+    let xv = vec4f(x_at(at), x_at(at + 1u), x_at(at + 2u), x_at(at + 3u));
+    acc += vec4f(dot(w[c0 * K4 + q], xv), dot(w[c1 * K4 + q], xv), dot(w[c2 * K4 + q], xv), dot(w[c3 * K4 + q], xv));
+  }`,
+    };
+  }
   const xRead = `fn x_chunk(m: u32, k: u32, K: u32) -> vec4f {
   // Four x values from k on, zero past the row's end (which GGUF blocks pad to 32).
   var v = vec4f(0.0);
@@ -213,16 +237,34 @@ ${step}
 
 function gemv(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['when'], part?: RowRange): WgslKernel {
   const k = builderFor(node, target, 'matmul_gemv', part);
-  s.bind(k);
+  const vec4 = s.wType === 'f32' && typeof s.k === 'number' && s.k % 4 === 0;
+  s.bind(k, 'gemv', vec4 ? 'vec4f' : undefined);
   if (target.subgroups) k.enable('subgroups');
   const slice = sliceOf(k, s, part);
   const wg = Math.min(GEMV_WG, target.maxInvocations);
-  const groups: Dim = ceilDiv(slice.cols, GEMV_COLS);
+  const parts = part ? 1 : s.gemvParts ?? 1;
+  if (GEMV_COLS % parts !== 0) throw new Error(`GEMV over ${parts} column blocks: ${GEMV_COLS} columns per workgroup do not divide among them`);
+  const per = GEMV_COLS / parts;
+  // With blocks, a workgroup's columns are `per` consecutive ones of each block of `width`.
+  const width: Dim = parts === 1 ? slice.cols : ceilDiv(slice.cols, parts);
+  const groups: Dim = ceilDiv(width, per);
   const count = dimMul(groups, s.rows);
   const N = rangeDim(k, slice.cols, part, 'count'), K = k.dim(s.k), G = rangeDim(k, groups, part, 'groups'), C = rangeDim(k, count, part, 'launches');
   const b = (n: number) => k.dim(n);
-  const { helpers, loop } = gemvLoop(s.wType, K, wg, b);
-  const body = `${s.hooks(k)}
+  const { helpers, loop } = gemvLoop(s.wType, K, wg, b, vec4);
+  const columns = parts === 1
+    ? `  let c0 = n0;
+  let c1 = min(n0 + 1u, N - 1u);
+  let c2 = min(n0 + 2u, N - 1u);
+  let c3 = min(n0 + 3u, N - 1u);`
+    : Array.from({ length: GEMV_COLS }, (_, i) => `  let c${i} = ${Math.floor(i / per)}u * W + min(n0 + ${i % per}u, W - 1u);`).join('\n');
+  const stores = parts === 1
+    ? `  if (li < ${GEMV_COLS}u && n0 + li < N) { store(m, ${slice.offset}n0 + li, total[li]); }`
+    : Array.from({ length: per }, (_, o) => {
+      const lanes = Array.from({ length: 4 }, (_, p) => (p < parts ? `total[${p * per + o}]` : '0.0')).join(', ');
+      return `  if (li == 0u && n0 + ${o}u < W) { store_parts(m, n0 + ${o}u, vec4f(${lanes})); }`;
+    }).join('\n');
+  const body = `${s.hooks(k, 'gemv')}
 ${helpers}
 ${workgroupReduceFn({ name: 'sum4', op: 'sum', type: 'vec4f', wg, subgroups: target.subgroups, bound: b })}
 @compute @workgroup_size(${wg})
@@ -231,21 +273,18 @@ fn matmul_gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   if (g >= ${C}) { return; }
   let N = ${N};
   let K = ${K};
-  let m = g / ${G};
-  let n0 = (g % ${G}) * ${GEMV_COLS}u;
-  let c0 = n0;
-  let c1 = min(n0 + 1u, N - 1u);
-  let c2 = min(n0 + 2u, N - 1u);
-  let c3 = min(n0 + 3u, N - 1u);
-  var acc = vec4f(0.0);
+${parts === 1 ? '' : `  let W = ${k.dim(width)};\n`}  let m = g / ${G};
+  let n0 = (g % ${G}) * ${per}u;
+${columns}
+${s.gemvPrologue ? '  gemv_prologue(m, li);\n' : ''}  var acc = vec4f(0.0);
 ${loop}
   let total = sum4(acc, li);
-  if (li < ${GEMV_COLS}u && n0 + li < N) { store(m, ${slice.offset}n0 + li, total[li]); }
+${stores}
 }`;
   return k.build({
     body,
     grid: grid1d(count, target),
-    label: `matmul.gemv ${wg}x${GEMV_COLS} ${s.label}${target.subgroups ? ' subgroups' : ''}${part ? ' w-rows' : ''}`,
+    label: `matmul.gemv ${wg}x${GEMV_COLS}${vec4 ? ' vec4' : ''}${parts > 1 ? ` ${parts} parts` : ''} ${s.label}${target.subgroups ? ' subgroups' : ''}${part ? ' w-rows' : ''}`,
     ...(when ? { when } : {}),
   });
 }
@@ -254,14 +293,14 @@ ${loop}
  * GEMV for few rows, GEMM for many; both, guarded by `when`, when the row count is symbolic. A
  * weight over the binding limit gives that set of kernels once per row range of it.
  */
-export function projectionKernels(node: Node, target: WgslTarget, p: Projection, variant?: MatmulVariant): WgslKernel[] {
+export function projectionKernels(node: Node, target: WgslTarget, p: Projection, variant?: MatmulVariant, when?: WgslKernel['when']): WgslKernel[] {
   const parts = weightParts(node.inputs[WEIGHT].type, target) ?? [undefined];
-  return parts.flatMap((part) => variantKernels(node, target, p, variant, part));
+  return parts.flatMap((part) => variantKernels(node, target, p, variant, part, when));
 }
 
-function variantKernels(node: Node, target: WgslTarget, p: Projection, variant: MatmulVariant | undefined, part: RowRange | undefined): WgslKernel[] {
-  if (variant === 'gemm') return [gemm(node, target, p, undefined, part)];
-  if (variant === 'gemv') return [gemv(node, target, p, undefined, part)];
+function variantKernels(node: Node, target: WgslTarget, p: Projection, variant: MatmulVariant | undefined, part: RowRange | undefined, when: WgslKernel['when'] | undefined): WgslKernel[] {
+  if (variant === 'gemm') return [gemm(node, target, p, when, part)];
+  if (variant === 'gemv') return [gemv(node, target, p, when, part)];
   if (typeof p.rows === 'number') return [p.rows <= GEMV_MAX_ROWS ? gemv(node, target, p, undefined, part) : gemm(node, target, p, undefined, part)];
   return [gemv(node, target, p, { dim: p.rows, max: GEMV_MAX_ROWS }, part), gemm(node, target, p, { dim: p.rows, min: GEMV_MAX_ROWS + 1 }, part)];
 }

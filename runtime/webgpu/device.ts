@@ -118,7 +118,8 @@ export async function acquireGpu(opts: AcquireOptions = {}): Promise<GpuContext>
     throw new GpuUnavailableError(`cannot load the 'webgpu' module (Dawn for Node): ${messageOf(e)}`);
   }
 
-  const gpu = mod.create([...envDawnOptions(), ...(opts.dawnOptions ?? [])]);
+  // Full-resolution timestamps: `bench --profile` times single kernels of a few microseconds.
+  const gpu = mod.create(['disable-dawn-features=timestamp_quantization', ...envDawnOptions(), ...(opts.dawnOptions ?? [])]);
   let found: GPUAdapter | null;
   try {
     found = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);

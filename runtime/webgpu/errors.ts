@@ -33,7 +33,10 @@ export function formatBytes(bytes: number): string {
   return unit ? `${bytes} bytes (${(bytes / unit[1]).toFixed(1)} ${unit[0]})` : `${bytes} bytes`;
 }
 
-/** The adapter as messages name it. */
+/** The adapter as messages name it: Dawn's description, or the device when that description is
+ *  only a driver version (NVIDIA's Vulkan driver gives 'NVIDIA: 580.159.04 580.159.4.0'). */
 export function adapterName(info: GpuAdapterSummary): string {
-  return info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'unknown adapter';
+  const parts = [info.vendor, info.architecture, info.device].filter(Boolean).join(' ');
+  if (info.description && info.device && /^[^:]*:\s*[\d.\s]+$/.test(info.description)) return `${info.device} (${info.description})`;
+  return info.description || parts || 'unknown adapter';
 }

@@ -5,18 +5,24 @@
 // is taken; buffers are then made in one guarded stretch (resident.ts), so running out of device
 // memory or losing the device is a GpuResourceError that says so, not a later invalid-buffer error.
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
-import { conditionHolds, scratchBytes } from '../../codegen/kernel.js';
+import { scratchBytes } from '../../codegen/kernel.js';
 import type { WgslBinding, WgslKernel } from '../../codegen/wgsl/types.js';
 import type { DimBindings } from '../../ir/dim.js';
 import type { Node } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
 import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
+import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext, MapMode } from './device.js';
+import { adapterName } from './errors.js';
 import { allocateGuarded, checkNotLost, ResidentBuffers } from './resident.js';
 import { getPipeline } from './run-kernel.js';
+import { StepDims } from './step-dims.js';
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+/** A step's first submit after this many dispatches, then after twice as many more each time:
+ *  the GPU starts early, and a long step costs only a few submits. */
+const FIRST_SUBMIT = 16;
 const UNIFORM_ALIGN = 256;
 const pad4 = (n: number) => Math.max(4, Math.ceil(n / 4) * 4);
 
@@ -32,7 +38,8 @@ interface CompiledProgram {
   readonly program: WgslProgram;
   readonly launches: Launch[];
   readonly uniform: GPUBuffer;
-  readonly uniformBytes: number;
+  /** Each step's uniform words and workgroup counts, from the program's distinct dims. */
+  readonly stepDims: StepDims;
   readonly tokens: GPUBuffer;
   readonly pos: GPUBuffer;
   readonly logits: GPUBuffer;
@@ -91,10 +98,19 @@ export interface WebGpuExecutorOptions {
   readonly memoryBudget?: number;
 }
 
-export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executor {
+/** Timestamp queries of a profiled step: a pair per dispatch, resolved and read back with it. */
+interface GpuTimer {
+  readonly querySet: GPUQuerySet;
+  readonly resolve: GPUBuffer;
+  readonly capacity: number;
+}
+
+export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executor, Profiling {
   readonly backend = 'webgpu';
   /** Dispatches issued by the last forward pass (for `bench`). */
   lastDispatches = 0;
+  private profile: ProfileCollector | undefined;
+  private timer: GpuTimer | undefined;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -167,28 +183,56 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     const dims: DimBindings = { S, P: this.length };
     device.queue.writeBuffer(prog.tokens, 0, Int32Array.from(tokens));
     device.queue.writeBuffer(prog.pos, 0, Int32Array.from({ length: S }, (_, i) => this.length + i));
-    const uniforms = new Uint8Array(prog.uniformBytes);
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    let dispatches = 0;
-    for (const l of prog.launches) {
-      if (!conditionHolds(l.kernel.when, dims)) continue;
-      const u = l.kernel.uniforms(dims);
-      uniforms.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), l.uniformOffset);
-      const [x, y, z] = l.kernel.workgroups(dims);
-      if (x === 0 || y === 0 || z === 0) continue;
-      pass.setPipeline(l.pipeline);
-      pass.setBindGroup(0, l.bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
-      dispatches++;
-    }
-    pass.end();
+    const startedAt = performance.now();
+    prog.stepDims.update(dims);
+    const { uniforms, workgroups } = prog.stepDims;
     device.queue.writeBuffer(prog.uniform, 0, uniforms);
+    // Profiling puts every dispatch in a pass of its own, timed at its start and end.
+    const timer = this.profile ? this.gpuTimer(prog.launches.length) : undefined;
+    let encoder = device.createCommandEncoder();
+    let pass = timer ? undefined : encoder.beginComputePass();
+    let dispatches = 0;
+    let lastPipeline: GPUComputePipeline | undefined;
+    let nextSubmit = FIRST_SUBMIT;
+    const timed: Launch[] = [];
+    prog.launches.forEach((l, i) => {
+      const x = workgroups[3 * i];
+      if (x === 0) return;
+      if (timer) {
+        pass = encoder.beginComputePass({ timestampWrites: { querySet: timer.querySet, beginningOfPassWriteIndex: 2 * dispatches, endOfPassWriteIndex: 2 * dispatches + 1 } });
+        timed.push(l);
+        lastPipeline = undefined;
+      }
+      if (l.pipeline !== lastPipeline) pass!.setPipeline(l.pipeline);
+      lastPipeline = l.pipeline;
+      pass!.setBindGroup(0, l.bindGroup);
+      pass!.dispatchWorkgroups(x, workgroups[3 * i + 1], workgroups[3 * i + 2]);
+      if (timer) pass!.end();
+      dispatches++;
+      // Hand the GPU what is encoded so far, so that it runs while the rest is encoded.
+      if (!timer && dispatches === nextSubmit) {
+        pass!.end();
+        device.queue.submit([encoder.finish()]);
+        encoder = device.createCommandEncoder();
+        pass = encoder.beginComputePass();
+        lastPipeline = undefined;
+        nextSubmit *= 2;
+      }
+    });
+    if (!timer) pass!.end();
     const rows = want === 'last' ? 1 : S;
     const bytes = read === 'next' ? 4 : rows * this.vocabSize * 4;
-    const staging = device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    // Timestamps (8 bytes each) ride back in the same read, after the result.
+    const stampsAt = Math.ceil(bytes / 256) * 256;
+    const staging = device.createBuffer({ size: timer ? stampsAt + 16 * dispatches : bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     encoder.copyBufferToBuffer(read === 'next' ? prog.next! : prog.logits, 0, staging, 0, bytes);
-    device.queue.submit([encoder.finish()]);
+    if (timer && dispatches > 0) {
+      encoder.resolveQuerySet(timer.querySet, 0, 2 * dispatches, timer.resolve, 0);
+      encoder.copyBufferToBuffer(timer.resolve, 0, staging, stampsAt, 16 * dispatches);
+    }
+    const commands = encoder.finish();
+    device.queue.submit([commands]);
+    const submittedAt = performance.now();
     try {
       await staging.mapAsync(MapMode.READ);
     } catch (e) {
@@ -198,8 +242,9 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
       checkNotLost(this.ctx, 'running a forward pass');
       throw e;
     }
-    const mapped = staging.getMappedRange().slice(0);
+    const mapped = staging.getMappedRange(0, bytes).slice(0);
     const out = read === 'next' ? new Int32Array(mapped) : new Float32Array(mapped);
+    if (timer) this.collect(S, timed, new BigInt64Array(staging.getMappedRange(stampsAt, 16 * dispatches).slice(0)), submittedAt - startedAt, performance.now() - startedAt);
     staging.unmap();
     staging.destroy();
     this.lastDispatches = dispatches;
@@ -207,9 +252,58 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     return out;
   }
 
+  /** Starts timing every dispatch on the GPU (needs the 'timestamp-query' feature). */
+  startProfile(): void {
+    if (!this.ctx.features.includes('timestamp-query')) {
+      throw new Error(`profiling needs WebGPU timestamp queries, which '${adapterName(this.ctx.adapterInfo)}' does not offer`);
+    }
+    this.profile = new ProfileCollector();
+  }
+
+  stopProfile(): ProfileRow[] {
+    const rows = this.profile?.rows() ?? [];
+    this.profile = undefined;
+    return rows;
+  }
+
+  private gpuTimer(launches: number): GpuTimer {
+    const have = this.timer;
+    if (have && have.capacity >= launches) return have;
+    have?.querySet.destroy();
+    have?.resolve.destroy();
+    const device = this.ctx.device;
+    this.timer = {
+      querySet: device.createQuerySet({ type: 'timestamp', count: 2 * launches, label: 'profile timestamps' }),
+      resolve: device.createBuffer({ size: 16 * launches, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC, label: 'profile timestamps' }),
+      capacity: launches,
+    };
+    return this.timer;
+  }
+
+  /**
+   * One profiled step: each dispatch's GPU time under its kernel's label, then the host's share
+   * so that the rows add up to the step's wall time: encoding and submitting, and the rest
+   * (waiting on the GPU between dispatches, and for the result to come back).
+   */
+  private collect(S: number, launches: readonly Launch[], stamps: BigInt64Array, hostMs: number, wallMs: number): void {
+    const collector = this.profile!;
+    const phase = S === 1 ? 'decode' : 'prefill';
+    collector.step(phase);
+    let gpuMs = 0;
+    launches.forEach((l, i) => {
+      const ms = Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6;
+      gpuMs += ms;
+      collector.add(phase, l.kernel.label, ms);
+    });
+    collector.add(phase, '(host) encode and submit', hostMs);
+    collector.add(phase, '(host) waiting beyond the kernels: gaps, sync, read-back', Math.max(0, wallMs - hostMs - gpuMs));
+  }
+
   /** Frees this model's buffers; the device (shared by the process's models) stays. */
   async dispose(): Promise<void> {
     if (!this.ctx.lostInfo()) await this.ctx.device.queue.onSubmittedWorkDone();
+    this.timer?.querySet.destroy();
+    this.timer?.resolve.destroy();
     this.resident.destroy();
   }
 }
@@ -277,6 +371,7 @@ function buildProgram(ctx: GpuContext, p: WgslProgram, kernels: readonly Planned
     const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: kernel.label });
     launches.push({ kernel, pipeline, bindGroup, uniformOffset: i * UNIFORM_ALIGN });
   }
+  const stepDims = new StepDims(launches, uniformBytes, ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535);
   const input = (name: string) => {
     const v = graph.inputs.find((x) => x.name === name);
     if (!v) throw new Error(`graph @${graph.name} has no input %${name}`);
@@ -287,7 +382,7 @@ function buildProgram(ctx: GpuContext, p: WgslProgram, kernels: readonly Planned
   const logitsStorage = plan.storageOf.get(logitsValue)!;
   const nextValue = graph.output('next');
   return {
-    program: p, launches, uniform, uniformBytes, tokens: input('tokens'), pos: input('pos'), logits: bufferOf(logitsStorage).buffer, logitsStorage,
+    program: p, launches, uniform, stepDims, tokens: input('tokens'), pos: input('pos'), logits: bufferOf(logitsStorage).buffer, logitsStorage,
     ...(nextValue ? { next: bufferOf(plan.storageOf.get(nextValue)!).buffer } : {}),
   };
 }

@@ -2,6 +2,7 @@
 // several runs, with peak memory and (for WebGPU) dispatches per token. `--json` prints one
 // object that bench/peers.sh reads to set Tessera beside llama2.c and llama.cpp.
 import { basename, resolve } from 'node:path';
+import { useMap } from '../../ir/graph.js';
 import { formatWeight } from '../../ir/printer.js';
 import { storageBytes } from '../../ir/dtype.js';
 import type { BackendName } from '../backends.js';
@@ -36,7 +37,7 @@ the process's high-water mark, so it includes loading the weights.`,
     warmup: { type: 'string', value: 'N', help: 'unmeasured runs first (default 1; with 0 the first run also pays for lazy weight loading)' },
     seed: { type: 'string', value: 'N', help: 'seed of the prompt token ids (default 1)' },
     json: { type: 'boolean', help: 'print one JSON object instead of the table' },
-    profile: { type: 'boolean', help: 'one more run timing every kernel launch: where the time goes, per kernel family (wasm)' },
+    profile: { type: 'boolean', help: 'one more run timing every kernel launch: where the time goes, per kernel family (wasm: thread 0 reads the clock; WebGPU: timestamp queries, one pass per dispatch)' },
   },
   examples: [
     { command: 'tessera bench -m synth15M.bin --backend reference --runs 1 --gen-tokens 16', says: 'a quick look at the interpreter' },
@@ -98,6 +99,10 @@ the process's high-water mark, so it includes loading the weights.`,
         model: path,
         weights_bytes: weights.bytes,
         weights_dtype: weights.dtype,
+        // Weight bytes one decode step reads (an embedding table: one row), and the rate they
+        // are read at in decode.
+        decode_weight_bytes_per_token: weights.perTokenBytes,
+        decode_weight_gb_s: round((weights.perTokenBytes * summary.decodeTokensPerSecond) / 1e9),
         // Model.open time only: backends that read weights lazily pay the rest in the first forward.
         open_ms: round(openMs),
         passes: passes ?? 'none',
@@ -128,19 +133,29 @@ the process's high-water mark, so it includes loading the weights.`,
 /**
  * Bytes of the distinct weights the (transformed) step graph reads, tied embeddings counted once,
  * and the dtype that holds most of them (f32 as read; q8_0/q4_0 once a quantize pass ran).
+ * `perTokenBytes` is what one decode step must read of them: a weight that is only gathered
+ * from (an embedding table) costs one row, every other weight all of its bytes; with the decode
+ * rate it gives the achieved weight bandwidth.
  */
-function weightsInfo(model: Model): { bytes: number; dtype: string } {
+function weightsInfo(model: Model): { bytes: number; dtype: string; perTokenBytes: number } {
+  const g = model.graph({ logits: 'last' });
+  const uses = useMap(g);
   const seen = new Set<string>();
   const byDtype = new Map<string, number>();
-  for (const p of model.graph({ logits: 'last' }).params) {
+  let perTokenBytes = 0;
+  for (const p of g.params) {
     if (p.def.kind !== 'param') continue;
     const key = formatWeight(p.def.source);
     if (seen.has(key)) continue;
     seen.add(key);
-    byDtype.set(p.type.dtype, (byDtype.get(p.type.dtype) ?? 0) + storageBytes(p.type.dtype, p.type.shape as number[]));
+    const shape = p.type.shape as number[];
+    const bytes = storageBytes(p.type.dtype, shape);
+    byDtype.set(p.type.dtype, (byDtype.get(p.type.dtype) ?? 0) + bytes);
+    const gatheredOnly = (uses.get(p) ?? []).every((n) => n.op === 'embedding' && n.inputs[0] === p);
+    perTokenBytes += gatheredOnly && shape.length === 2 ? storageBytes(p.type.dtype, [1, shape[1]]) : bytes;
   }
   const sorted = [...byDtype].sort((a, b) => b[1] - a[1]);
-  return { bytes: sorted.reduce((n, [, b]) => n + b, 0), dtype: sorted[0]?.[0] ?? 'none' };
+  return { bytes: sorted.reduce((n, [, b]) => n + b, 0), dtype: sorted[0]?.[0] ?? 'none', perTokenBytes };
 }
 
 /** What the executor says it uses; otherwise the interpreter's one thread, or what was asked for. */
@@ -161,6 +176,8 @@ interface TableFacts {
   readonly threads: number | null;
   readonly weights_bytes: number;
   readonly weights_dtype: string;
+  readonly decode_weight_bytes_per_token: number;
+  readonly decode_weight_gb_s: number;
   readonly peak_rss_bytes: number;
   readonly open_ms: number;
   readonly prompt_tokens: number;
@@ -192,6 +209,7 @@ function table(r: TableFacts, s: BenchSummary): string {
     '',
     ...rows.map(line),
   ];
+  if (r.gen_tokens) out.push('', `weights  ${mib(r.decode_weight_bytes_per_token)} read per decode token: ${r.decode_weight_gb_s.toFixed(1)} GB/s`);
   if (!r.logits_ok) out.push('', 'warning  the logits were non-finite or all equal: the backend computed nothing, so these timings mean nothing');
   if (s.decodeDispatchesPerToken !== undefined) {
     const per = s.decodeMicrosPerDispatch === undefined ? '' : ` · ${s.decodeMicrosPerDispatch.toFixed(1)} µs/dispatch (decode)`;
@@ -209,7 +227,7 @@ function table(r: TableFacts, s: BenchSummary): string {
  * unprofiled time per step, so the clock reads' own cost (a few µs a launch) shows.
  */
 function profileTable(rows: readonly ProfileRow[], measured: Readonly<Record<'prefill' | 'decode', number>>): string[] {
-  const out: string[] = ['profile  one extra run, every launch timed (thread 0, after each barrier); reading the clock slows short launches'];
+  const out: string[] = ['profile  one extra run, every launch timed (wasm: thread 0, after each barrier; WebGPU: timestamp queries, a pass per dispatch); timing slows short launches'];
   for (const phase of ['prefill', 'decode'] as const) {
     const mine = rows.filter((r) => r.phase === phase);
     if (mine.length === 0) continue;

@@ -7,16 +7,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { gpuContext } from '../../src/backends.js';
 import { Model } from '../../src/model.js';
 import type { GpuContext } from '../../runtime/webgpu/device.js';
-import { GpuDeviceLostError, GpuOutOfMemoryError } from '../../runtime/webgpu/errors.js';
+import { adapterName, GpuDeviceLostError, GpuOutOfMemoryError } from '../../runtime/webgpu/errors.js';
 import { allocateGuarded, ResidentBuffers } from '../../runtime/webgpu/resident.js';
 import { maxAbsDiff, readRef } from '../helpers/refs.js';
-import { gpuSkipReason } from '../helpers/gpu.js';
+import { gpuAdapter, gpuSkipReason } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 const BUDGET = 'TESSERA_WEBGPU_MEMORY_BUDGET';
 const SOFTWARE = 'TESSERA_WEBGPU_ALLOW_SOFTWARE';
 
 const gpuReason = gpuSkipReason('WebGPU fallback tests');
+/** The adapter's name as the messages give it, as a regular expression (lavapipe in CI, or a GPU). */
+const adapter = () => adapterName(gpuAdapter()).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 afterEach(() => {
   delete process.env[BUDGET];
   delete process.env[SOFTWARE];
@@ -34,7 +36,7 @@ describe.runIf(hasShared('refs', 'llama'))('WebGPU out of memory and device loss
     const model = await Model.open(path, { backend: 'auto', passes: 'default' });
     try {
       expect(model.executor.backend).toBe('wasm');
-      expect(model.backendReason).toMatch(/^wasm: WebGPU could not run the model, so the CPU does: WebGPU ran out of memory on 'llvmpipe[^']*'/);
+      expect(model.backendReason).toMatch(new RegExp(`^wasm: WebGPU could not run the model, so the CPU does: WebGPU ran out of memory on '${adapter()}'`));
       expect(model.backendReason).toMatch(/over the memory budget of 4096 bytes/);
       // The CPU runs graphs from its own pass pipeline, and gets the right answer.
       expect(maxAbsDiff(await model.logits(ids), ref.tensor('logits').data)).toBeLessThan(1e-4);
@@ -49,7 +51,8 @@ describe.runIf(hasShared('refs', 'llama'))('WebGPU out of memory and device loss
     process.env[BUDGET] = String(64 << 20);
     const model = await Model.open(path, { backend: 'auto' });
     expect(model.executor.backend).toBe('webgpu');
-    expect(model.backendReason).toMatch(/^webgpu: llvmpipe.*software adapter.*MiB of weights/);
+    const software = gpuAdapter().isSoftware ? String.raw` \(a software adapter, allowed by TESSERA_WEBGPU_ALLOW_SOFTWARE\)` : '';
+    expect(model.backendReason).toMatch(new RegExp(String.raw`^webgpu: ${adapter()}${software}, [\d.]+ MiB of weights`));
     await model.dispose();
   });
 
@@ -58,7 +61,7 @@ describe.runIf(hasShared('refs', 'llama'))('WebGPU out of memory and device loss
     process.env[BUDGET] = '4096';
     const open = Model.open(path, { backend: 'webgpu' });
     await expect(open).rejects.toThrow(GpuOutOfMemoryError);
-    await expect(open).rejects.toThrow(/^WebGPU ran out of memory on 'llvmpipe[^']*' allocating the model's weights, KV cache and activations: .* \(\d+ bytes \([\d.]+ KiB\)\) would bring the model's buffers to \d+ bytes .*, over the memory budget of 4096 bytes/);
+    await expect(open).rejects.toThrow(new RegExp(String.raw`^WebGPU ran out of memory on '${adapter()}' allocating the model's weights, KV cache and activations: .* \(\d+ bytes \([\d.]+ KiB\)\) would bring the model's buffers to \d+ bytes .*, over the memory budget of 4096 bytes`));
     // Nothing stays behind: the same model opens once memory allows.
     delete process.env[BUDGET];
     const model = await Model.open(path, { backend: 'webgpu' });
@@ -75,7 +78,7 @@ describe.runIf(hasShared('refs', 'llama'))('WebGPU out of memory and device loss
     await ctx.lost;
     quiet();
     await expect(model.logits(ids)).rejects.toThrow(GpuDeviceLostError);
-    await expect(model.logits(ids)).rejects.toThrow(/^the WebGPU device on 'llvmpipe[^']*' was lost \(destroyed.*\) while running a forward pass/);
+    await expect(model.logits(ids)).rejects.toThrow(new RegExp(String.raw`^the WebGPU device on '${adapter()}' was lost \(destroyed.*\) while running a forward pass`));
     await model.dispose();
     const again = await Model.open(path, { backend: 'webgpu' });
     expect(await gpuContext()).not.toBe(ctx);

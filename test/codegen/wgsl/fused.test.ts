@@ -19,13 +19,14 @@ const EPILOGUES: readonly Epilogue[] = [
   { program: 'gelu(acc0) * x0', parts: 1, extras: ['row'], bias: true, wType: 'f32', kind: 'layer' },
   { program: 'silu(acc0) * acc1', parts: 2, extras: [], bias: false, wType: 'f32', kind: 'rms' },
   { program: 'gelu_tanh(acc0) * acc1 + x0', parts: 2, extras: ['full'], bias: true, wType: 'q8_0', kind: 'layer' },
+  { program: 'acc0 * acc1 + acc2 - acc3 * x0', parts: 4, extras: ['row'], bias: true, wType: 'q4_0', kind: 'rms' },
 ];
 
 describe.runIf(gpu.ctx)('WGSL fused projections', () => {
   afterAll(() => closeGpu(gpu));
 
   for (const op of ['matmul_ep', 'norm_matmul'] as const) {
-    it.runIf(findOp(op))(`${op}: epilogues on one and two column blocks, bias, extras broadcast`, async () => {
+    it.runIf(findOp(op))(`${op}: epilogues on one, two and four column blocks, bias, extras broadcast`, async () => {
       await fc.assert(fc.asyncProperty(
         fc.constantFrom(...EPILOGUES), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 20 }), fc.constantFrom(7, 40), fc.integer(),
         async (ep, s, m, k, seed) => {
@@ -44,7 +45,7 @@ describe.runIf(gpu.ctx)('WGSL fused projections', () => {
               ...extras,
             ],
           });
-        }), { numRuns: 10 });
+        }), { numRuns: 12 });
     });
   }
 
