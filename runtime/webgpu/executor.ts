@@ -1,9 +1,12 @@
 // The WebGPU backend as an Executor. Weights and the KV cache stay resident on the device;
 // activations reuse a few buffers (the memory plan's lifetimes decide which share); pipelines and
-// bind groups are made once; each forward pass is one command encoder and one submit, with the
-// dims in one uniform buffer; only the logits come back. Pipelines are compiled before any memory
+// bind groups are made once; each forward pass is one command encoder (submitted in a few pieces,
+// so the GPU starts while the rest is encoded) whose first dispatch derives every launch's dims
+// and the positions from S and P on the GPU: a step uploads the token ids and 8 bytes, and only
+// the logits (or the greedy token) come back. Pipelines are compiled before any memory
 // is taken; buffers are then made in one guarded stretch (resident.ts), so running out of device
 // memory or losing the device is a GpuResourceError that says so, not a later invalid-buffer error.
+import { DIMS_BINDINGS, DIMS_WORKGROUP, dimsKernelWgsl } from '../../codegen/wgsl/dims-kernel.js';
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
 import { scratchBytes } from '../../codegen/kernel.js';
 import type { WgslBinding, WgslKernel } from '../../codegen/wgsl/types.js';
@@ -18,6 +21,9 @@ import { adapterName } from './errors.js';
 import { allocateGuarded, checkNotLost, ResidentBuffers } from './resident.js';
 import { getPipeline } from './run-kernel.js';
 import { StepDims } from './step-dims.js';
+
+/** The symbols a step binds, in the order of the dims kernel's symbols buffer. */
+const STEP_SYMBOLS = ['S', 'P'] as const;
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 /** A step's first submit after this many dispatches, then after twice as many more each time:
@@ -37,11 +43,11 @@ interface Launch {
 interface CompiledProgram {
   readonly program: WgslProgram;
   readonly launches: Launch[];
-  readonly uniform: GPUBuffer;
-  /** Each step's uniform words and workgroup counts, from the program's distinct dims. */
+  /** Each step's workgroup counts, from the program's distinct dims. */
   readonly stepDims: StepDims;
+  /** The step's first dispatch: the dims kernel (uniform words and positions from S and P). */
+  readonly dimsLaunch: { readonly pipeline: GPUComputePipeline; readonly bindGroup: GPUBindGroup; readonly symbols: GPUBuffer };
   readonly tokens: GPUBuffer;
-  readonly pos: GPUBuffer;
   readonly logits: GPUBuffer;
   readonly logitsStorage: Storage;
   /** The greedy token's buffer ('next' output), when the graph has one. */
@@ -134,6 +140,13 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
         throw e;
       }
     }
+    const maxWorkgroups = ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    const stepDims = {
+      last: new StepDims(planned.last.map(({ kernel }, i) => ({ kernel, uniformOffset: i * UNIFORM_ALIGN })), maxWorkgroups),
+      all: new StepDims(planned.all.map(({ kernel }, i) => ({ kernel, uniformOffset: i * UNIFORM_ALIGN })), maxWorkgroups),
+    };
+    const dimsPipeline = (d: StepDims) => getPipeline(ctx, dimsKernelWgsl(d.distinct, STEP_SYMBOLS), 'step_dims', undefined, 'step dims');
+    const dimsPipelines = { last: await dimsPipeline(stepDims.last), all: await dimsPipeline(stepDims.all) };
     const resident = new ResidentBuffers(ctx.device, opts.memoryBudget);
     const compiled = await allocateGuarded(ctx, resident, "the model's weights, KV cache and activations", () => {
       // Both programs share the activation buffers (only one runs at a time): slot i is as large
@@ -142,7 +155,7 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
       const slots = { last: slotting(programs.last), all: slotting(programs.all) };
       const slotBuffers = Array.from({ length: Math.max(slots.last.sizes.length, slots.all.sizes.length) }, (_, i) =>
         resident.create(Math.max(slots.last.sizes[i] ?? 0, slots.all.sizes[i] ?? 0, 4), STORAGE, `activations ${i}`));
-      const build = (which: LogitsWanted) => buildProgram(ctx, programs[which], planned[which], pipelines, {
+      const build = (which: LogitsWanted) => buildProgram(ctx, programs[which], planned[which], pipelines, stepDims[which], dimsPipelines[which], {
         resident, params, slotBuffers, slotOf: slots[which].slotOf,
       });
       return { last: build('last'), all: build('all') };
@@ -181,26 +194,36 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     checkNotLost(this.ctx, 'running a forward pass');
     const device = this.ctx.device;
     const dims: DimBindings = { S, P: this.length };
+    // All a step uploads: the token ids and the symbols; the dims kernel derives the rest.
     device.queue.writeBuffer(prog.tokens, 0, Int32Array.from(tokens));
-    device.queue.writeBuffer(prog.pos, 0, Int32Array.from({ length: S }, (_, i) => this.length + i));
+    device.queue.writeBuffer(prog.dimsLaunch.symbols, 0, Int32Array.from(STEP_SYMBOLS.map((name) => dims[name])));
     const startedAt = performance.now();
     prog.stepDims.update(dims);
-    const { uniforms, workgroups } = prog.stepDims;
-    device.queue.writeBuffer(prog.uniform, 0, uniforms);
+    const { workgroups } = prog.stepDims;
     // Profiling puts every dispatch in a pass of its own, timed at its start and end.
-    const timer = this.profile ? this.gpuTimer(prog.launches.length) : undefined;
+    const timer = this.profile ? this.gpuTimer(prog.launches.length + 1) : undefined;
     let encoder = device.createCommandEncoder();
     let pass = timer ? undefined : encoder.beginComputePass();
     let dispatches = 0;
     let lastPipeline: GPUComputePipeline | undefined;
     let nextSubmit = FIRST_SUBMIT;
-    const timed: Launch[] = [];
+    const timed: string[] = [];
+    const dimsGroups = Math.ceil(Math.max(prog.stepDims.wordCount, S, 1) / DIMS_WORKGROUP);
+    if (timer) {
+      pass = encoder.beginComputePass({ timestampWrites: { querySet: timer.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+      timed.push('step dims: uniform words and positions');
+    }
+    pass!.setPipeline(prog.dimsLaunch.pipeline);
+    pass!.setBindGroup(0, prog.dimsLaunch.bindGroup);
+    pass!.dispatchWorkgroups(dimsGroups);
+    if (timer) pass!.end();
+    dispatches++;
     prog.launches.forEach((l, i) => {
       const x = workgroups[3 * i];
       if (x === 0) return;
       if (timer) {
         pass = encoder.beginComputePass({ timestampWrites: { querySet: timer.querySet, beginningOfPassWriteIndex: 2 * dispatches, endOfPassWriteIndex: 2 * dispatches + 1 } });
-        timed.push(l);
+        timed.push(l.kernel.label);
         lastPipeline = undefined;
       }
       if (l.pipeline !== lastPipeline) pass!.setPipeline(l.pipeline);
@@ -285,15 +308,15 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
    * so that the rows add up to the step's wall time: encoding and submitting, and the rest
    * (waiting on the GPU between dispatches, and for the result to come back).
    */
-  private collect(S: number, launches: readonly Launch[], stamps: BigInt64Array, hostMs: number, wallMs: number): void {
+  private collect(S: number, labels: readonly string[], stamps: BigInt64Array, hostMs: number, wallMs: number): void {
     const collector = this.profile!;
     const phase = S === 1 ? 'decode' : 'prefill';
     collector.step(phase);
     let gpuMs = 0;
-    launches.forEach((l, i) => {
+    labels.forEach((label, i) => {
       const ms = Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6;
       gpuMs += ms;
-      collector.add(phase, l.kernel.label, ms);
+      collector.add(phase, label, ms);
     });
     collector.add(phase, '(host) encode and submit', hostMs);
     collector.add(phase, '(host) waiting beyond the kernels: gaps, sync, read-back', Math.max(0, wallMs - hostMs - gpuMs));
@@ -324,7 +347,10 @@ interface BuildContext {
 }
 
 /** Buffers, bind groups and uniforms of one step program (synchronous: runs under allocateGuarded). */
-function buildProgram(ctx: GpuContext, p: WgslProgram, kernels: readonly PlannedKernel[], pipelines: ReadonlyMap<WgslKernel, GPUComputePipeline>, b: BuildContext): CompiledProgram {
+function buildProgram(
+  ctx: GpuContext, p: WgslProgram, kernels: readonly PlannedKernel[], pipelines: ReadonlyMap<WgslKernel, GPUComputePipeline>,
+  stepDims: StepDims, dimsPipeline: GPUComputePipeline, b: BuildContext,
+): CompiledProgram {
   const { device } = ctx;
   const { plan, graph } = p;
   const { resident } = b;
@@ -349,7 +375,8 @@ function buildProgram(ctx: GpuContext, p: WgslProgram, kernels: readonly Planned
     return { buffer: buf, size: buf.size };
   };
   const uniformBytes = Math.max(UNIFORM_ALIGN, kernels.length * UNIFORM_ALIGN);
-  const uniform = resident.create(uniformBytes, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `dims of @${graph.name}`);
+  // Written by the dims kernel (as storage), read by every launch (its 256-byte slice, as uniform).
+  const uniform = resident.create(uniformBytes, BufferUsage.UNIFORM | BufferUsage.STORAGE, `dims of @${graph.name}`);
   const launches: Launch[] = [];
   for (const [i, { node, kernel, scratch }] of kernels.entries()) {
     const pipeline = pipelines.get(kernel)!;
@@ -371,7 +398,6 @@ function buildProgram(ctx: GpuContext, p: WgslProgram, kernels: readonly Planned
     const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: kernel.label });
     launches.push({ kernel, pipeline, bindGroup, uniformOffset: i * UNIFORM_ALIGN });
   }
-  const stepDims = new StepDims(launches, uniformBytes, ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535);
   const input = (name: string) => {
     const v = graph.inputs.find((x) => x.name === name);
     if (!v) throw new Error(`graph @${graph.name} has no input %${name}`);
@@ -381,8 +407,20 @@ function buildProgram(ctx: GpuContext, p: WgslProgram, kernels: readonly Planned
   if (!logitsValue) throw new Error(`graph @${graph.name} has no logits output`);
   const logitsStorage = plan.storageOf.get(logitsValue)!;
   const nextValue = graph.output('next');
+  const symbols = resident.create(4 * STEP_SYMBOLS.length, BufferUsage.STORAGE | BufferUsage.COPY_DST, `symbols of @${graph.name}`);
+  // At least one pair: an empty map would be an empty binding (its one pair writes word 0 as 0).
+  const pairs = stepDims.wordCount > 0 ? stepDims.wordMap() : new Uint32Array([0, 0xffffffff]);
+  const map = resident.create(pairs.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST, `dims map of @${graph.name}`);
+  device.queue.writeBuffer(map, 0, pairs);
+  const dimsEntries: GPUBindGroupEntry[] = [
+    { binding: DIMS_BINDINGS.symbols, resource: { buffer: symbols } },
+    { binding: DIMS_BINDINGS.map, resource: { buffer: map } },
+    { binding: DIMS_BINDINGS.words, resource: { buffer: uniform } },
+    { binding: DIMS_BINDINGS.pos, resource: { buffer: input('pos') } },
+  ];
+  const dimsLaunch = { pipeline: dimsPipeline, bindGroup: device.createBindGroup({ layout: dimsPipeline.getBindGroupLayout(0), entries: dimsEntries, label: 'step dims' }), symbols };
   return {
-    program: p, launches, uniform, stepDims, tokens: input('tokens'), pos: input('pos'), logits: bufferOf(logitsStorage).buffer, logitsStorage,
+    program: p, launches, stepDims, dimsLaunch, tokens: input('tokens'), logits: bufferOf(logitsStorage).buffer, logitsStorage,
     ...(nextValue ? { next: bufferOf(plan.storageOf.get(nextValue)!).buffer } : {}),
   };
 }

@@ -1,8 +1,9 @@
-// A program's run-time dims, evaluated once per step. Every launch's uniform words, workgroup
-// counts and run condition are indices into one table of the program's distinct dims, so a step
-// evaluates each dim once and fills the uniform buffer by copying: no per-launch closures, no
-// allocation. (Calling each kernel's own `uniforms`/`workgroups` cost ~5 µs a launch in V8, as
-// much as Dawn's own encoding.)
+// A program's run-time dims. Every launch's uniform words, workgroup counts and run condition are
+// indices into one table of the program's distinct dims. The GPU fills the uniform words itself
+// (codegen/wgsl/dims-kernel.ts, from `dims` and `wordMap`); each step the host evaluates the table
+// once for the workgroup counts and to check that every launched word fits in a u32: no
+// per-launch closures, no allocation. (Calling each kernel's own `uniforms`/`workgroups` cost
+// ~5 µs a launch in V8, as much as Dawn's own encoding.)
 import type { KernelCondition } from '../../codegen/kernel.js';
 import type { WgslKernel } from '../../codegen/wgsl/types.js';
 import { type Dim, type DimBindings, dimToString, evalDim } from '../../ir/dim.js';
@@ -25,12 +26,10 @@ export class StepDims {
   private readonly grids: Uint32Array;
   private readonly conditions: readonly ({ readonly dim: number; readonly min: number; readonly max: number } | undefined)[];
   private readonly values: Float64Array;
-  /** This step's uniform words (the whole buffer). */
-  readonly uniforms: Uint32Array<ArrayBuffer>;
   /** This step's workgroup counts, three per launch; a launch to skip has x = 0. */
   readonly workgroups: Uint32Array;
 
-  constructor(launches: readonly StepLaunch[], uniformBytes: number, private readonly maxWorkgroups: number) {
+  constructor(launches: readonly StepLaunch[], private readonly maxWorkgroups: number) {
     const words: number[] = [];
     const wordDims: number[] = [];
     const wordLaunches: number[] = [];
@@ -49,9 +48,28 @@ export class StepDims {
     this.wordLaunches = Uint32Array.from(wordLaunches);
     this.grids = Uint32Array.from(grids);
     this.values = new Float64Array(this.dims.length);
-    this.uniforms = new Uint32Array(uniformBytes / 4);
     this.workgroups = new Uint32Array(3 * launches.length);
     this.labels = launches.map((l) => l.kernel.label);
+  }
+
+  /** The distinct dims, in table order. */
+  get distinct(): readonly Dim[] {
+    return this.dims;
+  }
+
+  /** (uniform word index, dim index) pairs, one per launch's uniform word. */
+  wordMap(): Uint32Array<ArrayBuffer> {
+    const out = new Uint32Array(2 * this.words.length);
+    this.words.forEach((w, k) => {
+      out[2 * k] = w;
+      out[2 * k + 1] = this.wordDims[k];
+    });
+    return out;
+  }
+
+  /** Uniform words the GPU writes each step. */
+  get wordCount(): number {
+    return this.words.length;
   }
 
   private slot(d: Dim): number {
@@ -65,9 +83,9 @@ export class StepDims {
     return i;
   }
 
-  /** Evaluates the dims under `env` and fills `uniforms` and `workgroups` (of launches that run). */
+  /** Evaluates the dims under `env`, fills `workgroups` and checks the words of launches that run. */
   update(env: DimBindings): void {
-    const { values, uniforms, workgroups } = this;
+    const { values, workgroups } = this;
     for (let i = 0; i < this.dims.length; i++) values[i] = evalDim(this.dims[i], env);
     this.conditions.forEach((c, l) => {
       const skip = c !== undefined && !(values[c.dim] >= c.min && values[c.dim] <= c.max);
@@ -84,8 +102,8 @@ export class StepDims {
     for (let k = 0; k < this.words.length; k++) {
       if (workgroups[3 * this.wordLaunches[k]] === 0) continue;
       const v = values[this.wordDims[k]];
-      if (!(v >= 0 && v <= 0xffffffff && Number.isInteger(v))) throw new Error(`${this.labels[this.wordLaunches[k]]}: dim ${dimToString(this.dims[this.wordDims[k]])} = ${v} does not fit in u32`);
-      uniforms[this.words[k]] = v;
+      // The GPU computes the words in i32: the same values, as long as they fit.
+      if (!(v >= 0 && v <= 0x7fffffff && Number.isInteger(v))) throw new Error(`${this.labels[this.wordLaunches[k]]}: dim ${dimToString(this.dims[this.wordDims[k]])} = ${v} does not fit in an i32`);
     }
   }
 }

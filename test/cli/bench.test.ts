@@ -5,6 +5,7 @@ import { main } from '../../src/cli.js';
 import { benchmark, logitsLookComputed, median, seededTokens } from '../../src/bench.js';
 import { argmax } from '../../runtime/sampler.js';
 import type { Executor } from '../../runtime/executor.js';
+import { gpuSkipReason } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 async function cli(...argv: string[]) {
@@ -111,6 +112,8 @@ describe('benchmark()', () => {
   });
 });
 
+const gpuReason = gpuSkipReason('WebGPU bench --profile');
+
 describe.runIf(hasShared('models', 'stories260K'))('tessera bench', () => {
   const bin = sharedPath('models', 'stories260K', 'stories260K.bin');
   const tiny = ['--prompt-tokens', '8', '--gen-tokens', '4', '--runs', '1', '--warmup', '0', '--backend', 'reference'];
@@ -176,6 +179,24 @@ describe.runIf(hasShared('models', 'stories260K'))('tessera bench', () => {
     const ref = await cli('bench', '-m', bin, ...tiny, '--profile');
     expect(ref.code).toBe(0);
     expect(ref.stderr).toMatch(/the reference backend cannot profile its launches; --profile ignored/);
+  });
+
+  it('--profile on WebGPU: every dispatch timed by timestamp queries, the host share beside', async (t) => {
+    if (gpuReason()) return t.skip();
+    const args = ['--prompt-tokens', '8', '--gen-tokens', '4', '--runs', '1', '--warmup', '0', '--backend', 'webgpu', '--passes', 'default', '--profile', '--json'];
+    const r = await cli('bench', '-m', bin, ...args);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const rows = j.profile as { phase: string; kernel: string; ms_per_step: number; launches_per_step: number }[];
+    const decode = rows.filter((x) => x.phase === 'decode');
+    const kernels = decode.filter((x) => !x.kernel.startsWith('(host)'));
+    // Every dispatch of a step is in the table, the dims kernel first among them.
+    expect(kernels.reduce((n, x) => n + x.launches_per_step, 0)).toBe(j.decode_dispatches_per_token);
+    expect(decode.find((x) => x.kernel.startsWith('step dims'))?.launches_per_step).toBe(1);
+    expect(decode.filter((x) => x.kernel.startsWith('(host)')).map((x) => x.kernel).sort()).toEqual(['(host) encode and submit', '(host) waiting beyond the kernels: gaps, sync, read-back']);
+    expect(rows.every((x) => x.ms_per_step >= 0)).toBe(true);
+    expect(j.decode_weight_bytes_per_token).toBeGreaterThan(0);
+    expect(j.decode_weight_bytes_per_token).toBeLessThanOrEqual(j.weights_bytes);
   });
 
   it('rejects counts that do not fit the context, and bad numbers', async () => {
