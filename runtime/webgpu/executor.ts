@@ -26,8 +26,7 @@ import { StepDims } from './step-dims.js';
 const STEP_SYMBOLS = ['S', 'P'] as const;
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
-/** A step's first submit after this many dispatches, then after twice as many more each time:
- *  the GPU starts early, and a long step costs only a few submits. */
+/** Dispatches in a step's first submit (StepEncoder): the GPU starts early, a long step costs a few submits. */
 const FIRST_SUBMIT = 16;
 const UNIFORM_ALIGN = 256;
 const pad4 = (n: number) => Math.max(4, Math.ceil(n / 4) * 4);
@@ -202,47 +201,13 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     const { workgroups } = prog.stepDims;
     // Profiling puts every dispatch in a pass of its own, timed at its start and end.
     const timer = this.profile ? this.gpuTimer(prog.launches.length + 1) : undefined;
-    let encoder = device.createCommandEncoder();
-    let pass = timer ? undefined : encoder.beginComputePass();
-    let dispatches = 0;
-    let lastPipeline: GPUComputePipeline | undefined;
-    let nextSubmit = FIRST_SUBMIT;
-    const timed: string[] = [];
-    const dimsGroups = Math.ceil(Math.max(prog.stepDims.wordCount, S, 1) / DIMS_WORKGROUP);
-    if (timer) {
-      pass = encoder.beginComputePass({ timestampWrites: { querySet: timer.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
-      timed.push('step dims: uniform words and positions');
-    }
-    pass!.setPipeline(prog.dimsLaunch.pipeline);
-    pass!.setBindGroup(0, prog.dimsLaunch.bindGroup);
-    pass!.dispatchWorkgroups(dimsGroups);
-    if (timer) pass!.end();
-    dispatches++;
+    const steps = new StepEncoder(device, timer);
+    steps.dispatch(prog.dimsLaunch.pipeline, prog.dimsLaunch.bindGroup, Math.ceil(Math.max(prog.stepDims.wordCount, S, 1) / DIMS_WORKGROUP), 1, 1, 'step dims: uniform words and positions');
     prog.launches.forEach((l, i) => {
       const x = workgroups[3 * i];
-      if (x === 0) return;
-      if (timer) {
-        pass = encoder.beginComputePass({ timestampWrites: { querySet: timer.querySet, beginningOfPassWriteIndex: 2 * dispatches, endOfPassWriteIndex: 2 * dispatches + 1 } });
-        timed.push(l.kernel.label);
-        lastPipeline = undefined;
-      }
-      if (l.pipeline !== lastPipeline) pass!.setPipeline(l.pipeline);
-      lastPipeline = l.pipeline;
-      pass!.setBindGroup(0, l.bindGroup);
-      pass!.dispatchWorkgroups(x, workgroups[3 * i + 1], workgroups[3 * i + 2]);
-      if (timer) pass!.end();
-      dispatches++;
-      // Hand the GPU what is encoded so far, so that it runs while the rest is encoded.
-      if (!timer && dispatches === nextSubmit) {
-        pass!.end();
-        device.queue.submit([encoder.finish()]);
-        encoder = device.createCommandEncoder();
-        pass = encoder.beginComputePass();
-        lastPipeline = undefined;
-        nextSubmit *= 2;
-      }
+      if (x !== 0) steps.dispatch(l.pipeline, l.bindGroup, x, workgroups[3 * i + 1], workgroups[3 * i + 2], l.kernel.label);
     });
-    if (!timer) pass!.end();
+    const { encoder, dispatches, labels } = steps.finish();
     const rows = want === 'last' ? 1 : S;
     const bytes = read === 'next' ? 4 : rows * this.vocabSize * 4;
     // Timestamps (8 bytes each) ride back in the same read, after the result.
@@ -253,8 +218,7 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
       encoder.resolveQuerySet(timer.querySet, 0, 2 * dispatches, timer.resolve, 0);
       encoder.copyBufferToBuffer(timer.resolve, 0, staging, stampsAt, 16 * dispatches);
     }
-    const commands = encoder.finish();
-    device.queue.submit([commands]);
+    device.queue.submit([encoder.finish()]);
     const submittedAt = performance.now();
     try {
       await staging.mapAsync(MapMode.READ);
@@ -267,7 +231,7 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     }
     const mapped = staging.getMappedRange(0, bytes).slice(0);
     const out = read === 'next' ? new Int32Array(mapped) : new Float32Array(mapped);
-    if (timer) this.collect(S, timed, new BigInt64Array(staging.getMappedRange(stampsAt, 16 * dispatches).slice(0)), submittedAt - startedAt, performance.now() - startedAt);
+    if (timer) this.collect(S, labels, new BigInt64Array(staging.getMappedRange(stampsAt, 16 * dispatches).slice(0)), submittedAt - startedAt, performance.now() - startedAt);
     staging.unmap();
     staging.destroy();
     this.lastDispatches = dispatches;
@@ -328,6 +292,59 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     this.timer?.querySet.destroy();
     this.timer?.resolve.destroy();
     this.resident.destroy();
+  }
+}
+
+/**
+ * Records one step's dispatches. Without a timer they share one compute pass, submitted in pieces
+ * (after FIRST_SUBMIT dispatches, then twice as many more each time) so the GPU starts while the
+ * host encodes the rest; with a timer each dispatch is a pass of its own with timestamp writes.
+ * `finish` ends the open pass and returns the encoder for the step's read-back copies.
+ */
+class StepEncoder {
+  private encoder: GPUCommandEncoder;
+  private pass: GPUComputePassEncoder | undefined;
+  private lastPipeline: GPUComputePipeline | undefined;
+  private nextSubmit = FIRST_SUBMIT;
+  private dispatches = 0;
+  private readonly labels: string[] = [];
+
+  constructor(private readonly device: GPUDevice, private readonly timer: GpuTimer | undefined) {
+    this.encoder = device.createCommandEncoder();
+  }
+
+  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, x: number, y: number, z: number, label: string): void {
+    const { timer } = this;
+    if (timer) {
+      const at = 2 * this.dispatches;
+      this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: timer.querySet, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 } });
+      this.lastPipeline = undefined;
+      this.labels.push(label);
+    }
+    const pass = (this.pass ??= this.encoder.beginComputePass());
+    if (pipeline !== this.lastPipeline) pass.setPipeline(pipeline);
+    this.lastPipeline = pipeline;
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+    if (timer) this.endPass();
+    else if (this.dispatches === this.nextSubmit) {
+      this.endPass();
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = this.device.createCommandEncoder();
+      this.nextSubmit *= 2;
+    }
+  }
+
+  finish(): { encoder: GPUCommandEncoder; dispatches: number; labels: readonly string[] } {
+    this.endPass();
+    return { encoder: this.encoder, dispatches: this.dispatches, labels: this.labels };
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+    this.lastPipeline = undefined;
   }
 }
 
