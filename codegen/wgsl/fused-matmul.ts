@@ -74,25 +74,29 @@ function statsKernels(node: Node, target: WgslTarget, f: Fused): WgslKernel[] {
   return [statsKernel(node, target, f, { dim: f.rows, min: GEMV_MAX_ROWS + 1 })];
 }
 
-/** The row statistics the GEMV computes: `gemv_prologue` for row m, `x_at` normalising with them. */
-function gemvNorm(k: KernelBuilder, f: Fused): string {
-  const norm = f.norm!;
-  const wg = Math.min(GEMV_WG, k.target.maxInvocations);
-  const K = k.dim(f.k);
+/** WGSL statements giving `mean` (0 for rms) and `inv` = 1/σ of the K values `read(base + i)`. */
+function rowStatistics(norm: NonNullable<Fused['norm']>, K: string, wg: number, read: string, reduce: string): string {
   const mean = norm.kind === 'layer'
     ? `  var s = 0.0;
-  for (var i = li; i < ${K}; i += ${wg}u) { s += x_raw(base + i); }
-  let mean = norm_sum(s, li) / f32(${K});`
+  for (var i = li; i < ${K}; i += ${wg}u) { s += ${read}(base + i); }
+  let mean = ${reduce}(s, li) / f32(${K});`
     : '  let mean = 0.0;';
+  return `${mean}
+  var ss = 0.0;
+  for (var i = li; i < ${K}; i += ${wg}u) { let c = ${read}(base + i) - mean; ss += c * c; }
+  let inv = 1.0 / sqrt(${reduce}(ss, li) / f32(${K}) + ${f32Lit(norm.eps)});`;
+}
+
+/** The row statistics the GEMV computes: `gemv_prologue` for row m, `x_at` normalising with them. */
+function gemvNorm(k: KernelBuilder, f: Fused): string {
+  const wg = Math.min(GEMV_WG, k.target.maxInvocations);
+  const K = k.dim(f.k);
   return `${loadFlat('x_raw', 'x', f.xType)}
 ${rowReduce(k, 'norm_sum', 'sum', wg)}
 var<workgroup> row_norm: vec2f;
 fn gemv_prologue(m: u32, li: u32) {
   let base = m * ${K};
-${mean}
-  var ss = 0.0;
-  for (var i = li; i < ${K}; i += ${wg}u) { let c = x_raw(base + i) - mean; ss += c * c; }
-  let inv = 1.0 / sqrt(norm_sum(ss, li) / f32(${K}) + ${f32Lit(norm.eps)});
+${rowStatistics(f.norm!, K, wg, 'x_raw', 'norm_sum')}
   if (li == 0u) { row_norm = vec2f(mean, inv); }
   workgroupBarrier();
 }
@@ -105,20 +109,11 @@ function statsKernel(node: Node, target: WgslTarget, f: Fused, when?: WgslKernel
   k.operand(0, 'x', storageElem(f.xType));
   k.scratch(STATS, dimMul(f.rows, 8), 'stats', 'f32');
   const wg = rowWorkgroupSize(f.k, target);
-  const K = k.dim(f.k);
-  const mean = norm.kind === 'layer'
-    ? `  var s = 0.0;
-  for (var i = li; i < K; i += ${wg}u) { s += x_at(base + i); }
-  let mean = row_sum(s, li) / f32(K);`
-    : '  let mean = 0.0;';
   const body = `${loadFlat('x_at', 'x', f.xType)}
 ${rowReduce(k, 'row_sum', 'sum', wg)}
-${rowEntry('norm_stats', wg, k.dim(f.rows), `  let K = ${K};
+${rowEntry('norm_stats', wg, k.dim(f.rows), `  let K = ${k.dim(f.k)};
   let base = row * K;
-${mean}
-  var ss = 0.0;
-  for (var i = li; i < K; i += ${wg}u) { let c = x_at(base + i) - mean; ss += c * c; }
-  let inv = 1.0 / sqrt(row_sum(ss, li) / f32(K) + ${f32Lit(norm.eps)});
+${rowStatistics(norm, 'K', wg, 'x_at', 'row_sum')}
   if (li == 0u) { stats[2u * row] = mean; stats[2u * row + 1u] = inv; }`)}`;
   return k.build({ body, grid: rowGrid(f.rows, target), label: `${norm.kind} norm statistics x:${f.xType}`, ...(when ? { when } : {}) });
 }
