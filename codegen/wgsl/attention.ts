@@ -299,7 +299,11 @@ function splitCombine(node: Node, target: WgslTarget, sh: Shape, wg: number, whe
   c.scratch(PARTIALS, bytes, 'part', 'f32');
   c.result(0, 'y', 'f32');
   const DV = c.dim(sh.dv), NS = c.dim(splits);
-  const body = `@compute @workgroup_size(${wg})
+  // Each partial's weight exp(m_s − max) is computed once, by one invocation, into workgroup
+  // memory (wg partials at a time); every value column then reads the weights from there.
+  const body = `var<workgroup> wts: array<f32, ${wg}>;
+var<workgroup> wls: array<f32, ${wg}>;
+@compute @workgroup_size(${wg})
 fn attention_combine(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let DV = ${DV};
   let n = ${NS};
@@ -308,14 +312,25 @@ fn attention_combine(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
   var mx = ${F32_LOWEST};
   for (var s = 0u; s < n; s++) { mx = max(mx, part[base + s * (DV + 2u)]); }
   var l = 0.0;
-  for (var s = 0u; s < n; s++) { l += part[base + s * (DV + 2u) + 1u] * exp(part[base + s * (DV + 2u)] - mx); }
-  for (var dd = li; dd < DV; dd += ${wg}u) {
+  for (var d0 = 0u; d0 < DV; d0 += ${wg}u) {
+    let dd = d0 + li;
     var acc = 0.0;
-    for (var s = 0u; s < n; s++) {
-      let at = base + s * (DV + 2u);
-      acc += part[at + 2u + dd] * exp(part[at] - mx);
+    for (var s0 = 0u; s0 < n; s0 += ${wg}u) {
+      if (s0 + li < n) {
+        let at = base + (s0 + li) * (DV + 2u);
+        let w = exp(part[at] - mx);
+        wts[li] = w;
+        wls[li] = w * part[at + 1u];
+      }
+      workgroupBarrier();
+      let count = min(${wg}u, n - s0);
+      for (var t = 0u; t < count; t++) {
+        if (d0 == 0u) { l += wls[t]; }
+        if (dd < DV) { acc += wts[t] * part[base + (s0 + t) * (DV + 2u) + 2u + dd]; }
+      }
+      workgroupBarrier();
     }
-    y[g * DV + dd] = acc / l;
+    if (dd < DV) { y[g * DV + dd] = acc / l; }
   }
 }`;
   return c.build({ body, grid: [sh.hq, rows, 1], label: `attention.combine d${sh.dv}`, ...(when ? { when } : {}) });

@@ -20,14 +20,16 @@ interface Case extends Config { s: number; past: number; seed: number }
 // Head layout and masking are baked into the WGSL, so each configuration is a shader to compile
 // (seconds on lavapipe); the property draws one of these and then free shapes (S, T, batch) and
 // data. Together they cover GQA ratios 1–4 and MQA, d ≠ dv, odd dv, causal with and without a
-// window, non-causal windows, softcaps, padding masks (batched, with an all-padding sequence) and
-// f16 KV caches.
+// window, non-causal windows, softcaps, padding masks (batched, with an all-padding sequence),
+// f16 KV caches and a value dim wider than a workgroup.
 const CONFIGS: readonly Config[] = [
   { hkv: 2, group: 2, d: 16, dv: 16, causal: true, window: 0, softcap: 0, batch: 0, mask: false, kvType: 'f32' },
   { hkv: 1, group: 3, d: 32, dv: 5, causal: true, window: 3, softcap: 0, batch: 0, mask: false, kvType: 'f32' },
   { hkv: 2, group: 1, d: 16, dv: 16, causal: true, window: 8, softcap: 1, batch: 0, mask: false, kvType: 'f16' },
   { hkv: 1, group: 4, d: 8, dv: 32, causal: false, window: 5, softcap: 20, batch: 0, mask: false, kvType: 'f32' },
   { hkv: 1, group: 2, d: 16, dv: 16, causal: true, window: 2, softcap: 0, batch: 2, mask: true, kvType: 'f16' },
+  // dv over the split-K combine's 64 invocations: more than one block of value columns.
+  { hkv: 1, group: 2, d: 8, dv: 72, causal: true, window: 0, softcap: 0, batch: 0, mask: false, kvType: 'f32' },
 ];
 
 const caseArb = (o: { s: fc.Arbitrary<number>; past: fc.Arbitrary<number> }) =>
@@ -79,7 +81,8 @@ describe.runIf(gpu.ctx && findOp('attention'))('WGSL attention', () => {
   });
 
   it('decode: S = 1 after a long past, split over many chunks and combined', async () => {
-    await fc.assert(fc.asyncProperty(caseArb({ s: fc.constant(1), past: fc.constantFrom(0, 5, 63, 64, 200, 700) }), (c) => check(c)), { numRuns: 15 });
+    // 1100 and 2000 keys: more 16-key partials than the combine's 64 invocations take at once.
+    await fc.assert(fc.asyncProperty(caseArb({ s: fc.constant(1), past: fc.constantFrom(0, 5, 63, 64, 200, 700, 1100, 2000) }), (c) => check(c)), { numRuns: 18 });
   });
 
   it.runIf(findOp('flash_attention'))('flash_attention (attention with tiling hints) runs the same kernels', async () => {
