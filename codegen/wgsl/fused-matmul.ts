@@ -10,8 +10,9 @@
 //    gives each workgroup the same columns of each block and applies the program in its store;
 //    the GEMM (whose tiles do not line up with the blocks) puts the product in scratch and a
 //    second kernel applies the program.
-//  - rope_matmul: the product goes to scratch; a second kernel rotates the rope_cols heads and
-//    copies the other columns (a rotation mixes columns, like the parts above).
+//  - rope_matmul: a rotation mixes columns too. The GEMV takes both columns of a pair and rotates
+//    as it stores, where the layout allows (ropeGemvProjection); otherwise the product goes to
+//    scratch and a second kernel rotates the rope_cols heads and copies the other columns.
 import type { Dim } from '../../ir/dim.js';
 import { dimMul, dimProduct } from '../../ir/dim.js';
 import type { DType } from '../../ir/dtype.js';
@@ -20,7 +21,7 @@ import { loadFlat, storageElem } from './access.js';
 import { ceilDiv, f32Lit, FLAT_WORKGROUP, grid1d, KernelBuilder } from './builder.js';
 import { broadcastIndexFn } from './elementwise.js';
 import { programToWgsl } from './expr.js';
-import { biasFn, GEMV_MAX_ROWS, GEMV_WG, type Projection, projectionKernels } from './matmul.js';
+import { biasFn, GEMV_MAX_ROWS, GEMV_WG, type GemvColumns, type Projection, projectionKernels } from './matmul.js';
 import { maxPosKernel, MAX_POS_SCRATCH, ropeFunctions } from './rope.js';
 import { rowEntry, rowGrid, rowReduce, rowWorkgroupSize } from './rows.js';
 import { weightParts } from './split.js';
@@ -207,22 +208,39 @@ fn matmul_epilogue(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 }
 
 /**
- * parts > 1 in the GEMV: each workgroup has column c of every block, so the epilogue runs in its
- * store (store_parts); only for 2 or 4 blocks of a weight bound whole.
+ * parts > 1 in the GEMV: each workgroup takes the same 4 / parts columns of every block, so the
+ * epilogue runs in its store; only for 2 or 4 blocks.
  */
 function partsProjection(node: Node, f: Fused, parts: number, label: string): Projection {
   const width = f.out[f.out.length - 1];
+  const per = 4 / parts;
   const p = projection(f, (k) => {
     bindExtras(k, node, f);
     k.result(0, 'y', 'f32');
   }, (k) => `${extraReaders(k, node, f)}
-${epilogueHelpers(node)}
-fn store_parts(m: u32, c: u32, acc: vec4f) {
-  let e = m * ${k.dim(width)} + c;
-${Array.from({ length: parts }, (_, i) => `  let acc${i} = acc[${i}] + bias_at(${i}u * ${k.dim(width)} + c);`).join('\n')}
-  y[e] = ${epilogue(node, (i) => `acc${i}`)};
-}`, label);
-  return { ...p, gemvParts: parts };
+${epilogueHelpers(node)}`, label);
+  const gemvColumns = (k: KernelBuilder): GemvColumns => {
+    const W = k.dim(width);
+    // Lane i: block ⌊i / per⌋, column j + i mod per (clamped; the duplicates are not stored).
+    const lanes = Array.from({ length: 4 }, (_, i) => `${Math.floor(i / per)}u * ${W} + min(j + ${i % per}u, ${W} - 1u)`);
+    const stores = Array.from({ length: per }, (_, o) => `  if (j + ${o}u < ${W}) {
+    let e = m * ${W} + j + ${o}u;
+${Array.from({ length: parts }, (_, b) => `    let acc${b} = acc[${b * per + o}] + bias_at(${b}u * ${W} + j + ${o}u);`).join('\n')}
+    y[e] = ${epilogue(node, (i) => `acc${i}`)};
+  }`).join('\n');
+    return {
+      groups: ceilDiv(width, per),
+      wgsl: `fn gemv_columns(g: u32) -> vec4u {
+  let j = g * ${per}u;
+  return vec4u(${lanes.join(', ')});
+}
+fn store_columns(m: u32, g: u32, c: vec4u, acc: vec4f) {
+  let j = g * ${per}u;
+${stores}
+}`,
+    };
+  };
+  return { ...p, gemvColumns };
 }
 
 function lowerProjection(node: Node, target: WgslTarget, f: Fused, label: string): WgslLowering {
@@ -249,18 +267,99 @@ export function emitNormMatmul(node: Node, target: WgslTarget): WgslLowering {
   return lowerProjection(node, target, fusedOf(node, 2, node.attrs.bias as boolean, norm), `norm_matmul ${node.attrs.epilogue as string}`);
 }
 
+/** rope_cols as sorted [start, end) ranges, adjacent ones merged. */
+function ropeRanges(cols: readonly number[]): [number, number][] {
+  const ranges = Array.from({ length: cols.length / 2 }, (_, i): [number, number] => [cols[2 * i], cols[2 * i + 1]]).sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const r of ranges) {
+    const last = merged[merged.length - 1];
+    if (last && last[1] === r[0]) last[1] = r[1];
+    else merged.push([r[0], r[1]]);
+  }
+  return merged;
+}
+
+/**
+ * rope_matmul's GEMV with the rotation in its store, when the rotated heads are columns [0, R)
+ * rotated whole (rotary_dim = head_dim, a multiple of 4) and no longrope: a workgroup takes two
+ * rotation pairs of one head (their four columns), or four of the columns after R, so every
+ * pair's partner is in the same workgroup. Undefined when the layout does not allow it.
+ */
+function ropeGemvProjection(node: Node, f: Fused, label: string): Projection | undefined {
+  const a = node.attrs;
+  const hd = a.head_dim as number;
+  const rope = ropeFunctions(a, hd);
+  const ranges = ropeRanges(a.rope_cols as readonly number[]);
+  if (rope.longrope || rope.rd !== hd || hd % 4 !== 0 || ranges.length !== 1 || ranges[0][0] !== 0 || typeof f.n !== 'number') return undefined;
+  const R = ranges[0][1], N = f.n;
+  const x = node.inputs[0].type, pos = node.inputs[2].type;
+  const p = projection(f, (k) => {
+    k.operand(2, 'pos', 'i32');
+    k.result(0, 'y', 'f32');
+  }, () => rope.wgsl, label);
+  const ropeGroups = R / 4, perHead = hd / 4, half = hd / 2;
+  // Lanes (0, 2) and (1, 3) are pairs in rotate-half layout, (0, 1) and (2, 3) interleaved.
+  const pairCols = a.interleaved
+    ? `let c0 = h * ${hd}u + 4u * j;
+    return vec4u(c0, c0 + 1u, c0 + 2u, c0 + 3u);`
+    : `let c0 = h * ${hd}u + 2u * j;
+    return vec4u(c0, c0 + 1u, c0 + ${half}u, c0 + ${half + 1}u);`;
+  const partner = a.interleaved ? ['y', 'x', 'w', 'z'] : ['z', 'w', 'x', 'y'];
+  const gemvColumns = (k: KernelBuilder): GemvColumns => {
+    // pos [S] is shared by every sequence of a batched x.
+    const posIndex = x.shape.length === 3 && pos.shape.length === 1 ? `m % ${k.dim(x.shape[1])}` : 'm';
+    return {
+      groups: ropeGroups + Math.ceil((N - R) / 4),
+      wgsl: `fn gemv_columns(g: u32) -> vec4u {
+  if (g < ${ropeGroups}u) {
+    let h = g / ${perHead}u;
+    let j = g % ${perHead}u;
+    ${pairCols}
+  }
+  let n0 = ${R}u + (g - ${ropeGroups}u) * 4u;
+  return vec4u(n0, min(n0 + 1u, ${N - 1}u), min(n0 + 2u, ${N - 1}u), min(n0 + 3u, ${N - 1}u));
+}
+fn store_columns(m: u32, g: u32, c: vec4u, acc: vec4f) {
+  let v = acc + vec4f(bias_at(c.x), bias_at(c.y), bias_at(c.z), bias_at(c.w));
+  let row = m * ${N}u;
+  if (g < ${ropeGroups}u) {
+    let p = pos[${posIndex}];
+${['x', 'y', 'z', 'w'].map((l, i) => `    y[row + c.${l}] = rope_rotate(c.${l} % ${hd}u, v.${l}, v.${partner[i]}, p);`).join('\n')}
+    return;
+  }
+${['x', 'y', 'z', 'w'].map((l, i) => `  if (c.x + ${i}u < ${N}u) { y[row + c.x + ${i}u] = v.${l}; }`).join('\n')}
+}`,
+    };
+  };
+  return { ...p, gemvColumns };
+}
+
 export function emitRopeMatmul(node: Node, target: WgslTarget): WgslLowering {
   const a = node.attrs;
   const norm = a.norm === 'none' ? undefined : { kind: a.norm as Norm, eps: a.eps as number };
   const f = { ...fusedOf(node, 3, node.inputs.length > 3, norm), extras: [] };
   const hd = a.head_dim as number;
   const rope = ropeFunctions(a, hd);
-  const x = node.inputs[0].type, pos = node.inputs[2].type;
-  const kernels: WgslKernel[] = [
-    ...statsKernels(node, target, f),
-    ...(rope.longrope ? [maxPosKernel(node, target, 2)] : []),
-    ...projectionKernels(node, target, productProjection(f, 'rope_matmul')),
+  const viaScratch = (when?: WgslKernel['when']) => [
+    ...(rope.longrope ? [maxPosKernel(node, target, 2, when)] : []),
+    ...projectionKernels(node, target, productProjection(f, 'rope_matmul'), when && 'gemm', when),
+    ropeEpilogueKernel(node, target, f, when),
   ];
+  const pre = statsKernels(node, target, f);
+  const direct = weightParts(node.inputs[1].type, target) ? undefined : ropeGemvProjection(node, f, 'rope_matmul rotated in the store');
+  if (!direct) return { kernels: [...pre, ...viaScratch()] };
+  // Few rows: the GEMV rotates as it stores; many: the GEMM's product, then the rotation kernel.
+  const gemv = (when?: WgslKernel['when']) => projectionKernels(node, target, direct, 'gemv', when);
+  if (typeof f.rows === 'number') return { kernels: [...pre, ...(f.rows <= GEMV_MAX_ROWS ? gemv() : viaScratch())] };
+  return { kernels: [...pre, ...gemv({ dim: f.rows, max: GEMV_MAX_ROWS }), ...viaScratch({ dim: f.rows, min: GEMV_MAX_ROWS + 1 })] };
+}
+
+/** The rotation after the GEMM: rotates the rope_cols heads of the product, copies the rest. */
+function ropeEpilogueKernel(node: Node, target: WgslTarget, f: Fused, when?: WgslKernel['when']): WgslKernel {
+  const a = node.attrs;
+  const hd = a.head_dim as number;
+  const rope = ropeFunctions(a, hd);
+  const x = node.inputs[0].type, pos = node.inputs[2].type;
   const k = new KernelBuilder(node, target, 'rope_epilogue');
   k.scratch(PRODUCT, dimMul(dimMul(f.rows, f.n), 4), 'prod', 'f32');
   k.operand(2, 'pos', 'i32');
@@ -286,6 +385,5 @@ fn rope_epilogue(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (d >= ${rope.rd}u) { y[e] = v; return; }
   y[e] = rope_rotate(d, v, prod[e - d + rope_partner(d)], pos[${posIndex}]);
 }`;
-  kernels.push(k.build({ body, grid: grid1d(ceilDiv(total, WG), target), label: `rope_matmul epilogue hd${hd} rd${rope.rd} ${String(a.scaling)}` }));
-  return { kernels };
+  return k.build({ body, grid: grid1d(ceilDiv(total, WG), target), label: `rope_matmul epilogue hd${hd} rd${rope.rd} ${String(a.scaling)}`, ...(when ? { when } : {}) });
 }

@@ -49,13 +49,23 @@ export interface Projection {
    *  of a workgroup calls before its loop over row m (a normalised x's row statistics). */
   readonly gemvPrologue?: boolean;
   /**
-   * 2 or 4: the weight's rows are that many equal blocks (a merged gate/up weight), and each GEMV
-   * workgroup takes the same 4 / parts columns of every block, so that its `gemv` hooks'
-   * `fn store_parts(m: u32, c: u32, acc: vec4f)` gets column c of each block (acc.x, acc.y, …)
-   * at once and can apply an epilogue that mixes them: no product in scratch, no second kernel.
+   * The GEMV's own choice of columns, for epilogues that mix columns (the blocks of a merged
+   * gate/up weight, RoPE's pairs). Only for a weight bound whole (no row ranges).
    */
-  readonly gemvParts?: number;
+  readonly gemvColumns?: (k: KernelBuilder) => GemvColumns;
   readonly label: string;
+}
+
+/**
+ * Which 4 weight rows (output columns) each GEMV workgroup of a row takes, and what becomes of
+ * their dot products: WGSL defining `fn gemv_columns(g: u32) -> vec4u` (the columns of workgroup
+ * g of a row, each in range) and `fn store_columns(m: u32, g: u32, c: vec4u, acc: vec4f)` (called
+ * once per workgroup with the four products).
+ */
+export interface GemvColumns {
+  /** Workgroups per row. */
+  readonly groups: Dim;
+  readonly wgsl: string;
 }
 
 /** The plain matmul: x, w, bias? in, y = x·wᵀ + bias out. */
@@ -242,29 +252,29 @@ function gemv(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['
   if (target.subgroups) k.enable('subgroups');
   const slice = sliceOf(k, s, part);
   const wg = Math.min(GEMV_WG, target.maxInvocations);
-  const parts = part ? 1 : s.gemvParts ?? 1;
-  if (GEMV_COLS % parts !== 0) throw new Error(`GEMV over ${parts} column blocks: ${GEMV_COLS} columns per workgroup do not divide among them`);
-  const per = GEMV_COLS / parts;
-  // With blocks, a workgroup's columns are `per` consecutive ones of each block of `width`.
-  const width: Dim = parts === 1 ? slice.cols : ceilDiv(slice.cols, parts);
-  const groups: Dim = ceilDiv(width, per);
+  const custom = part ? undefined : s.gemvColumns?.(k);
+  // By default a workgroup takes 4 consecutive columns.
+  const groups: Dim = custom ? custom.groups : ceilDiv(slice.cols, GEMV_COLS);
   const count = dimMul(groups, s.rows);
   const N = rangeDim(k, slice.cols, part, 'count'), K = k.dim(s.k), G = rangeDim(k, groups, part, 'groups'), C = rangeDim(k, count, part, 'launches');
   const b = (n: number) => k.dim(n);
   const { helpers, loop } = gemvLoop(s.wType, K, wg, b, vec4);
-  const columns = parts === 1
-    ? `  let c0 = n0;
+  const columns = custom
+    ? `  let cols = gemv_columns(g % ${G});
+  let c0 = cols.x;
+  let c1 = cols.y;
+  let c2 = cols.z;
+  let c3 = cols.w;`
+    : `  let n0 = (g % ${G}) * ${GEMV_COLS}u;
+  let c0 = n0;
   let c1 = min(n0 + 1u, N - 1u);
   let c2 = min(n0 + 2u, N - 1u);
-  let c3 = min(n0 + 3u, N - 1u);`
-    : Array.from({ length: GEMV_COLS }, (_, i) => `  let c${i} = ${Math.floor(i / per)}u * W + min(n0 + ${i % per}u, W - 1u);`).join('\n');
-  const stores = parts === 1
-    ? `  if (li < ${GEMV_COLS}u && n0 + li < N) { store(m, ${slice.offset}n0 + li, total[li]); }`
-    : Array.from({ length: per }, (_, o) => {
-      const lanes = Array.from({ length: 4 }, (_, p) => (p < parts ? `total[${p * per + o}]` : '0.0')).join(', ');
-      return `  if (li == 0u && n0 + ${o}u < W) { store_parts(m, n0 + ${o}u, vec4f(${lanes})); }`;
-    }).join('\n');
+  let c3 = min(n0 + 3u, N - 1u);`;
+  const stores = custom
+    ? `  if (li == 0u) { store_columns(m, g % ${G}, cols, total); }`
+    : `  if (li < ${GEMV_COLS}u && n0 + li < N) { store(m, ${slice.offset}n0 + li, total[li]); }`;
   const body = `${s.hooks(k, 'gemv')}
+${custom?.wgsl ?? ''}
 ${helpers}
 ${workgroupReduceFn({ name: 'sum4', op: 'sum', type: 'vec4f', wg, subgroups: target.subgroups, bound: b })}
 @compute @workgroup_size(${wg})
@@ -273,8 +283,7 @@ fn matmul_gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   if (g >= ${C}) { return; }
   let N = ${N};
   let K = ${K};
-${parts === 1 ? '' : `  let W = ${k.dim(width)};\n`}  let m = g / ${G};
-  let n0 = (g % ${G}) * ${per}u;
+  let m = g / ${G};
 ${columns}
 ${s.gemvPrologue ? '  gemv_prologue(m, li);\n' : ''}  var acc = vec4f(0.0);
 ${loop}
@@ -284,7 +293,7 @@ ${stores}
   return k.build({
     body,
     grid: grid1d(count, target),
-    label: `matmul.gemv ${wg}x${GEMV_COLS}${vec4 ? ' vec4' : ''}${parts > 1 ? ` ${parts} parts` : ''} ${s.label}${target.subgroups ? ' subgroups' : ''}${part ? ' w-rows' : ''}`,
+    label: `matmul.gemv ${wg}x${GEMV_COLS}${vec4 ? ' vec4' : ''}${custom ? ' own columns' : ''} ${s.label}${target.subgroups ? ' subgroups' : ''}${part ? ' w-rows' : ''}`,
     ...(when ? { when } : {}),
   });
 }

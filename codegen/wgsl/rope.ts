@@ -64,7 +64,7 @@ fn rope_rotate(d: u32, v: f32, w: f32, p: i32) -> f32 {
 }
 
 /** One workgroup: the largest entry of operand `posOperand` into scratch MAX_POS_SCRATCH. */
-export function maxPosKernel(node: Node, target: WgslTarget, posOperand: number): WgslKernel {
+export function maxPosKernel(node: Node, target: WgslTarget, posOperand: number, when?: WgslKernel['when']): WgslKernel {
   const k = new KernelBuilder(node, target, 'rope_max_pos');
   k.operand(posOperand, 'pos', 'i32');
   k.scratch(MAX_POS_SCRATCH, 4, 'max_pos', 'i32');
@@ -80,7 +80,7 @@ fn rope_max_pos(@builtin(local_invocation_index) li: u32) {
   workgroupBarrier();
   if (li == 0u) { max_pos[0] = atomicLoad(&best); }
 }`;
-  return k.build({ body, grid: [1, 1, 1], label: 'rope max position' });
+  return k.build({ body, grid: [1, 1, 1], label: 'rope max position', ...(when ? { when } : {}) });
 }
 
 export function emitRope(node: Node, target: WgslTarget): WgslLowering {
