@@ -116,6 +116,8 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
   lastDispatches = 0;
   private profile: ProfileCollector | undefined;
   private timer: GpuTimer | undefined;
+  /** The mappable buffer results come back through, kept from step to step (grown when short). */
+  private staging: GPUBuffer | undefined;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -212,7 +214,7 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     const bytes = read === 'next' ? 4 : rows * this.vocabSize * 4;
     // Timestamps (8 bytes each) ride back in the same read, after the result.
     const stampsAt = Math.ceil(bytes / 256) * 256;
-    const staging = device.createBuffer({ size: timer ? stampsAt + 16 * dispatches : bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const staging = this.readBack(timer ? stampsAt + 16 * dispatches : bytes);
     encoder.copyBufferToBuffer(read === 'next' ? prog.next! : prog.logits, 0, staging, 0, bytes);
     if (timer && dispatches > 0) {
       encoder.resolveQuerySet(timer.querySet, 0, 2 * dispatches, timer.resolve, 0);
@@ -224,7 +226,7 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
       await staging.mapAsync(MapMode.READ);
     } catch (e) {
       // A lost device rejects the read-back; say that rather than Dawn's bare abort message.
-      staging.destroy();
+      this.dropReadBack();
       await settled(this.ctx.lost, 1000);
       checkNotLost(this.ctx, 'running a forward pass');
       throw e;
@@ -233,10 +235,21 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     const out = read === 'next' ? new Int32Array(mapped) : new Float32Array(mapped);
     if (timer) this.collect(S, labels, new BigInt64Array(staging.getMappedRange(stampsAt, 16 * dispatches).slice(0)), submittedAt - startedAt, performance.now() - startedAt);
     staging.unmap();
-    staging.destroy();
     this.lastDispatches = dispatches;
     this.length += S;
     return out;
+  }
+
+  private readBack(bytes: number): GPUBuffer {
+    if (this.staging && this.staging.size >= bytes) return this.staging;
+    this.dropReadBack();
+    this.staging = this.ctx.device.createBuffer({ size: Math.ceil(bytes / 256) * 256, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'read-back' });
+    return this.staging;
+  }
+
+  private dropReadBack(): void {
+    this.staging?.destroy();
+    this.staging = undefined;
   }
 
   /** Starts timing every dispatch on the GPU (needs the 'timestamp-query' feature). */
@@ -291,6 +304,7 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     if (!this.ctx.lostInfo()) await this.ctx.device.queue.onSubmittedWorkDone();
     this.timer?.querySet.destroy();
     this.timer?.resolve.destroy();
+    this.dropReadBack();
     this.resident.destroy();
   }
 }
