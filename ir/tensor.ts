@@ -187,34 +187,45 @@ export function convertF32(t: HostTensor, to: DType): HostTensor {
 function quantize(src: Float32Array, shape: readonly number[], to: 'q8_0' | 'q4_0'): HostTensor {
   const out = tensor(to, shape);
   const bytes = out.data as Uint8Array;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const quants = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const [rows, len] = rowsAndLen(shape);
   const blocksPerRow = Math.ceil(len / 32);
   const blockBytes = to === 'q8_0' ? 34 : 18;
-  const block = new Float32Array(32);
+  // Straight from src, no per-block copy or DataView: this runs once per weight element when a
+  // model is quantized on loading. A block past the row's end reads as zeros.
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < blocksPerRow; b++) {
-      block.fill(0);
-      for (let i = 0; i < 32 && b * 32 + i < len; i++) block[i] = src[r * len + b * 32 + i];
+      const start = r * len + b * 32;
+      const n = Math.min(32, len - b * 32);
       const base = (r * blocksPerRow + b) * blockBytes;
       if (to === 'q8_0') {
         let amax = 0;
-        for (const v of block) amax = Math.max(amax, Math.abs(v));
+        for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(src[start + i]));
         const d = amax / 127;
         const id = d ? 1 / d : 0;
-        view.setUint16(base, f32ToF16(d), true);
-        for (let i = 0; i < 32; i++) view.setInt8(base + 2 + i, Math.round(block[i] * id));
+        const h = f32ToF16(d);
+        bytes[base] = h & 0xff;
+        bytes[base + 1] = h >>> 8;
+        // Past n the quants stay 0, as Math.round(0 · id) would write.
+        for (let i = 0; i < n; i++) quants[base + 2 + i] = Math.round(src[start + i] * id);
       } else {
         // As ggml's quantize_row_q4_0_ref: the value of largest magnitude maps to -8.
         let amax = 0;
         let max = 0;
-        for (const v of block) if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
+        for (let i = 0; i < n; i++) {
+          const v = src[start + i];
+          if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
+        }
         const d = max / -8;
         const id = d ? 1 / d : 0;
-        view.setUint16(base, f32ToF16(d), true);
+        const h = f32ToF16(d);
+        bytes[base] = h & 0xff;
+        bytes[base + 1] = h >>> 8;
         for (let i = 0; i < 16; i++) {
-          const lo = Math.min(15, Math.trunc(block[i] * id + 8.5));
-          const hi = Math.min(15, Math.trunc(block[i + 16] * id + 8.5));
+          const a = i < n ? src[start + i] : 0;
+          const c = i + 16 < n ? src[start + i + 16] : 0;
+          const lo = Math.min(15, Math.trunc(a * id + 8.5));
+          const hi = Math.min(15, Math.trunc(c * id + 8.5));
           bytes[base + 2 + i] = lo | (hi << 4);
         }
       }
