@@ -119,7 +119,10 @@ ${rowStatistics(norm, 'K', wg, 'x_at', 'row_sum')}
   return k.build({ body, grid: rowGrid(f.rows, target), label: `${norm.kind} norm statistics x:${f.xType}`, ...(when ? { when } : {}) });
 }
 
-/** The projection of a fused op; `store` decides what happens to each product element. */
+/**
+ * The projection of a fused op. `store` gives the WGSL of `fn store(m, n, v)`, what happens to
+ * each product element, or, for a projection with `gemvColumns`, the helpers its store_columns uses.
+ */
 function projection(f: Fused, bindOut: (k: KernelBuilder) => void, store: (k: KernelBuilder) => string, label: string): Projection {
   return {
     rows: f.rows, n: f.n, k: f.k, wType: f.wType,

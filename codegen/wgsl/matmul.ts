@@ -252,7 +252,9 @@ function gemv(node: Node, target: WgslTarget, s: Projection, when?: WgslKernel['
   if (target.subgroups) k.enable('subgroups');
   const slice = sliceOf(k, s, part);
   const wg = Math.min(GEMV_WG, target.maxInvocations);
-  const custom = part ? undefined : s.gemvColumns?.(k);
+  // Its own columns span the whole weight; a row range of it is a lowering's mistake, said here.
+  if (part && s.gemvColumns) throw new Error(`${node.op} %${node.outputs[0].name}: a GEMV that picks its own columns needs the weight bound whole, not rows ${part.first}..${part.first + part.count}`);
+  const custom = s.gemvColumns?.(k);
   // By default a workgroup takes 4 consecutive columns.
   const groups: Dim = custom ? custom.groups : ceilDiv(slice.cols, GEMV_COLS);
   const count = dimMul(groups, s.rows);

@@ -1,7 +1,7 @@
 // A program's run-time dims. Every launch's uniform words, workgroup counts and run condition are
 // indices into one table of the program's distinct dims. The GPU fills the uniform words itself
-// (codegen/wgsl/dims-kernel.ts, from `dims` and `wordMap`); each step the host evaluates the table
-// once for the workgroup counts and to check that every launched word fits in a u32: no
+// (codegen/wgsl/dims-kernel.ts, from `distinct` and `wordMap()`); each step the host evaluates the
+// table once for the workgroup counts and to check that every launched word fits in an i32: no
 // per-launch closures, no allocation. (Calling each kernel's own `uniforms`/`workgroups` cost
 // ~5 µs a launch in V8, as much as Dawn's own encoding.)
 import type { KernelCondition } from '../../codegen/kernel.js';
