@@ -10,33 +10,37 @@ import type { DType } from '../../ir/dtype.js';
 import { isQuantized } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
-import { elemBytes, loadF32, loadF32x4 } from './loads.js';
+import { elemBytes, loadF32, loadF32x4At } from './loads.js';
 import { emitQuantProjection } from './matmul-quant.js';
 import { normalizeRow } from './norm.js';
 import { bindFusion, emitTiles, type ProjectionOptions, ROW_CHUNK } from './projection.js';
 
 /**
- * Code for a rows × 4 (or rows × 1) micro-kernel; x rows at xr0.., weight rows at wr0... A single
- * activation row (GEMV) has too few accumulators to hide the 4-cycle add latency, so it runs two
- * interleaved sets over alternating groups of 4 k (8 independent chains) and merges them at the end.
+ * Code for a rows × 4 (or rows × 1) micro-kernel; x rows at xr0.. (xr1 = xr0 + 4K), weight rows at
+ * wr0.. (consecutive rows). The loop bumps one pointer into x and one into the weights and reaches
+ * the other rows through constant offsets in the loads. A single activation row (GEMV) has too few
+ * accumulators to hide the 4-cycle add latency, so it runs two interleaved sets over alternating
+ * groups of 4 k (8 independent chains) and merges them at the end.
  */
 function microKernel(wt: DType, K: number, rows: 1 | 2, cols: 1 | 4): string[] {
   const R = [...Array(rows).keys()], C = [...Array(cols).keys()];
   const sets = rows === 1 ? [0, 1] : [0];
+  const eb = elemBytes(wt);
   const acc = (r: number, c: number, s: number) => `a${r}${c}${s ? `_${s}` : ''}`;
   const lines: string[] = [];
   for (const s of sets) for (const r of R) lines.push(`let ${C.map((c) => `${acc(r, c, s)} = f32x4.splat(0.0)`).join(', ')};`);
   const step = 4 * sets.length;
-  const body = (k: string, s: number) => {
-    for (const r of R) lines.push(`const x${r}_${s} = v128.load(xr${r} + ((<usize>(${k})) << 2));`);
-    for (const c of C) lines.push(`const w${c}_${s} = ${loadF32x4(wt, `wr${c}`, k)};`);
+  const body = (s: number) => {
+    for (const r of R) lines.push(`const x${r}_${s} = v128.load(xq, ${r * K * 4 + s * 16});`);
+    for (const c of C) lines.push(`const w${c}_${s} = ${loadF32x4At(wt, 'wq', c * K * eb + s * 4 * eb)};`);
     for (const r of R) for (const c of C) lines.push(`${acc(r, c, s)} = _t_madd(x${r}_${s}, w${c}_${s}, ${acc(r, c, s)});`);
   };
   const main = Math.floor(K / step) * step;
-  lines.push(`for (let k = 0; k < ${main}; k += ${step}) {`);
-  for (const s of sets) body(s ? `k + ${4 * s}` : 'k', s);
+  lines.push('{', 'let xq = xr0, wq = wr0;', `const xe = xr0 + ${main * 4};`, `for (; xq < xe; xq += ${step * 4}, wq += ${step * eb}) {`);
+  for (const s of sets) body(s);
   lines.push('}');
-  if (main + 4 <= K) { lines.push('{'); body(String(main), 0); lines.push('}'); }
+  if (main + 4 <= K) { lines.push('{'); body(0); lines.push('}'); }
+  lines.push('}');
   if (sets.length > 1) for (const r of R) for (const c of C) lines.push(`${acc(r, c, 0)} = f32x4.add(${acc(r, c, 0)}, ${acc(r, c, 1)});`);
   for (const r of R) {
     lines.push(cols === 4
@@ -57,16 +61,19 @@ function microKernel(wt: DType, K: number, rows: 1 | 2, cols: 1 | 4): string[] {
 }
 
 /**
- * One activation row × 8 weight rows (GEMV): one accumulator per weight row is 8 independent chains,
+ * One activation row × 8 consecutive weight rows (GEMV; constant offsets reach rows 1–7): one
+ * accumulator per weight row is 8 independent chains,
  * enough to hide the multiply-add latency, and each load of x serves 8 rows. Leaves o0 (rows 0–3)
  * and o0_1 (rows 4–7).
  */
 function wideGemv(wt: DType, K: number): string[] {
   const C = [...Array(8).keys()];
   const k4 = K & ~3;
-  const lines = [`let ${C.map((c) => `a${c} = f32x4.splat(0.0)`).join(', ')};`, `for (let k = 0; k < ${k4}; k += 4) {`, 'const xv = v128.load(xr0 + ((<usize>k) << 2));'];
-  for (const c of C) lines.push(`a${c} = _t_madd(xv, ${loadF32x4(wt, `wr${c}`, 'k')}, a${c});`);
-  lines.push('}', 'let o0 = _t_hsum4(a0, a1, a2, a3), o0_1 = _t_hsum4(a4, a5, a6, a7);');
+  const eb = elemBytes(wt);
+  const lines = [`let ${C.map((c) => `a${c} = f32x4.splat(0.0)`).join(', ')};`,
+    '{', 'let xq = xr0, wq = wr0;', `const xe = xr0 + ${k4 * 4};`, `for (; xq < xe; xq += 16, wq += ${4 * eb}) {`, 'const xv = v128.load(xq);'];
+  for (const c of C) lines.push(`a${c} = _t_madd(xv, ${loadF32x4At(wt, 'wq', c * K * eb)}, a${c});`);
+  lines.push('}', '}', 'let o0 = _t_hsum4(a0, a1, a2, a3), o0_1 = _t_hsum4(a4, a5, a6, a7);');
   for (let k = k4; k < K; k++) {
     const lane = (c0: number) => `f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(${loadF32(wt, `wr${c0}`, String(k))}), 1, ${loadF32(wt, `wr${c0 + 1}`, String(k))}), 2, ${loadF32(wt, `wr${c0 + 2}`, String(k))}), 3, ${loadF32(wt, `wr${c0 + 3}`, String(k))})`;
     lines.push('{', `const xk = f32x4.splat(load<f32>(xr0, ${k * 4}));`, `o0 = _t_madd(xk, ${lane(0)}, o0);`, `o0_1 = _t_madd(xk, ${lane(4)}, o0_1);`, '}');
