@@ -1,10 +1,11 @@
-// Micro-benchmark of the CPU GEMV kernels (S = 1 matmul, the decode step's cost) at the shapes of
-// stories15M and stories110M, for f32, f16, q8_0 and q4_0 weights at 1 and 2 threads. Reports
-// weight bytes read per second and GFLOP/s (2·N·K per call), to compare with the ~12 GB/s one core
+// Micro-benchmark of the CPU matmul kernels at the shapes of stories15M and stories110M, for f32,
+// f16, q8_0 and q4_0 weights at 1 and 2 threads: the GEMV (S = 1, the decode step's cost), or with
+// --rows N a prefill-sized product of N activation rows. Reports weight bytes read per second and
+// GFLOP/s (2·rows·N·K per call), to compare with the ~12 GB/s one core
 // reads from memory. Each case cycles through enough copies of its weights (≥ 64 MiB in all) that
 // they come from memory, not from cache, as a model's weights do.
 //
-// Runs from the compiled tree (`node dist/runtime/wasm/bench-kernels.js [--seconds 0.5]`), or
+// Runs from the compiled tree (`node dist/runtime/wasm/bench-kernels.js [--seconds 0.5] [--rows 128]`), or
 // through benchGemv() (e.g. for `tessera bench`).
 import { pathToFileURL } from 'node:url';
 import { allKernels, emitGraphKernels, type GraphKernels } from '../../codegen/wasm/emit.js';
@@ -55,6 +56,8 @@ export interface GemvBenchOptions {
   readonly dtypes?: readonly DType[];
   readonly threads?: readonly number[];
   readonly regimes?: readonly Regime[];
+  /** Activation rows per call (default 1: a GEMV). */
+  readonly rows?: number;
   /** Timed seconds per measurement, in 8 trials of which the best counts (after a warm-up of a quarter of that). */
   readonly seconds?: number;
   readonly log?: (line: string) => void;
@@ -88,6 +91,7 @@ export async function benchGemv(opts: GemvBenchOptions = {}): Promise<GemvResult
   const threadCounts = opts.threads ?? [1, 2];
   const regimes = opts.regimes ?? ['cold', 'warm'];
   const seconds = opts.seconds ?? 0.5;
+  const rows = opts.rows ?? 1;
   const log = opts.log ?? (() => undefined);
 
   const graphs = new Map<string, GraphKernels>();
@@ -103,7 +107,7 @@ export async function benchGemv(opts: GemvBenchOptions = {}): Promise<GemvResult
         const bytes = storageBytes(dtype, [shape.n, shape.k]);
         const copies = Math.max(1, Math.ceil(COLD_BYTES / bytes));
         const w = randomWeights(shape.k, shape.n, dtype);
-        const x = f32([1, shape.k], Array.from({ length: shape.k }, (_, i) => Math.sin(i)));
+        const x = f32([rows, shape.k], Array.from({ length: rows * shape.k }, (_, i) => Math.sin(i)));
         const mark = pool.memory.mark();
         try {
           const all = Array.from({ length: regimes.includes('cold') ? copies : 1 }, () => bindGraph(pool, module, g, { inputs: { x }, params: { w } }).plan);
@@ -126,9 +130,9 @@ export async function benchGemv(opts: GemvBenchOptions = {}): Promise<GemvResult
               trial(seconds * 250);
               let sec = Infinity;
               for (let t = 0; t < TRIALS; t++) sec = Math.min(sec, trial((seconds * 1000) / TRIALS));
-              const r: GemvResult = { shape, dtype, threads, regime, usPerCall: sec * 1e6, gbPerS: bytes / sec / 1e9, gflopPerS: (2 * shape.n * shape.k) / sec / 1e9 };
+              const r: GemvResult = { shape, dtype, threads, regime, usPerCall: sec * 1e6, gbPerS: bytes / sec / 1e9, gflopPerS: (2 * rows * shape.n * shape.k) / sec / 1e9 };
               results.push(r);
-              log(`${shape.label.padEnd(16)} [${shape.k}]x[${shape.n},${shape.k}] ${dtype.padEnd(5)} ${regime} ${threads}T ${r.usPerCall.toFixed(1).padStart(8)} µs ${r.gbPerS.toFixed(2).padStart(6)} GB/s ${r.gflopPerS.toFixed(2).padStart(6)} GFLOP/s`);
+              log(`${shape.label.padEnd(16)} [${rows},${shape.k}]x[${shape.n},${shape.k}] ${dtype.padEnd(5)} ${regime} ${threads}T ${r.usPerCall.toFixed(1).padStart(8)} µs ${r.gbPerS.toFixed(2).padStart(6)} GB/s ${r.gflopPerS.toFixed(2).padStart(6)} GFLOP/s`);
             }
           }
         } finally {
@@ -151,7 +155,9 @@ async function main(argv: readonly string[]): Promise<void> {
   const dtypes = arg('--dtypes')?.split(',') as DType[] | undefined;
   const regimes = arg('--regimes')?.split(',') as Regime[] | undefined;
   const shapes = arg('--shapes') ? GEMV_SHAPES.filter((s) => s.label.includes(arg('--shapes')!)) : undefined;
-  await benchGemv({ seconds, dtypes, regimes, shapes, log: (line) => console.log(line) });
+  const rows = Number(arg('--rows') ?? 1);
+  if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`--rows must be a positive integer, got ${arg('--rows')}`);
+  await benchGemv({ seconds, dtypes, regimes, shapes, rows, log: (line) => console.log(line) });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
