@@ -82,8 +82,17 @@ function wideGemv(wt: DType, K: number): string[] {
 }
 
 /**
- * The float kernel. With a norm prologue, each thread normalises the row chunk it works on into
- * its own scratch (ROW_CHUNK rows) and multiplies from there, so nothing waits on other threads.
+ * Activation rows per prologue slab: as many as keep a thread's normalised copy within ~256 KiB
+ * (it is re-read once per column block, so it should stay in L2), a multiple of ROW_CHUNK.
+ */
+function slabRows(K: number): number {
+  return Math.max(ROW_CHUNK, Math.floor((256 << 10) / (K * 4) / ROW_CHUNK) * ROW_CHUNK);
+}
+
+/**
+ * The float kernel. With a norm prologue, each thread normalises the slab of rows it works on into
+ * its own scratch and multiplies from there, so nothing waits on other threads (each thread
+ * normalises every slab it has tiles in: a few rows' worth of work per weight row streamed).
  */
 function emitFloatProjection(node: Node, opts: ProjectionOptions): WasmKernel[] {
   const [x, wv] = node.inputs;
@@ -93,27 +102,31 @@ function emitFloatProjection(node: Node, opts: ProjectionOptions): WasmKernel[] 
   const w = new KernelWriter(`matmul_${wt}`);
   const xp = w.ptr({ kind: 'operand', index: 0 }, 'px');
   const wp = w.ptr({ kind: 'operand', index: 1 }, 'pw');
-  const chunkBytes = ROW_CHUNK * K * 4;
-  const sp = norm ? w.ptr({ kind: 'scratch', slot: 0, bytes: chunkBytes, perThread: true }, 'pxs') : '';
+  const slab = slabRows(K);
+  const slabBytes = slab * K * 4;
+  const sp = norm ? w.ptr({ kind: 'scratch', slot: 0, bytes: slabBytes, perThread: true }, 'pxs') : '';
   const fusion = bindFusion(w, node, opts);
   w.line(`const R: i32 = ${w.dim(dimProduct(x.type.shape.slice(0, -1)))};`);
-  if (norm) w.line(`const xs = ${sp} + (<usize>tid) * ${chunkBytes};`);
+  if (norm) w.line(`const xs = ${sp} + (<usize>tid) * ${slabBytes};`);
   emitTiles(w, {
     ...fusion, wp,
     micro: {
       rowBytes: K * elemBytes(wt),
       rowPtrs: (r, row) => [norm
-        ? `const xr${r} = xs + (<usize>(${row} - r0)) * ${K * 4};`
+        ? `const xr${r} = xs + (<usize>(${row} - s0)) * ${K * 4};`
         : `const xr${r} = ${xp} + (<usize>(${row})) * ${K * 4};`],
       body: (rows, cols) => microKernel(wt, K, rows, cols),
       wideBody: () => wideGemv(wt, K),
     },
-    prologue: norm && ((kw) => {
-      kw.line('for (let r = r0; r < r1; r++) {', `const D: i32 = ${K};`,
-        `const xr = ${xp} + (<usize>r) * ${K * 4}, yr = xs + (<usize>(r - r0)) * ${K * 4};`);
-      normalizeRow(kw, norm.kind, norm.eps);
-      kw.line('}');
-    }),
+    prologue: norm && {
+      rows: slab,
+      emit: (kw) => {
+        kw.line('for (let r = s0; r < s1; r++) {', `const D: i32 = ${K};`,
+          `const xr = ${xp} + (<usize>r) * ${K * 4}, yr = xs + (<usize>(r - s0)) * ${K * 4};`);
+        normalizeRow(kw, norm.kind, norm.eps);
+        kw.line('}');
+      },
+    },
   });
   return [w.finish()];
 }

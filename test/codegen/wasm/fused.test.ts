@@ -189,7 +189,12 @@ function projectionCases(op: 'matmul_ep' | 'norm_matmul', seed: number): OpCase[
     parts: fc.constantFrom(1, 1, 2, 3), bias: fc.boolean(), extras: fc.array(fc.nat({ max: 4 }), { maxLength: 2 }), base: fc.nat(), lead: fc.boolean(),
     symbolic: fc.boolean(), half: fc.boolean(), layer: fc.boolean(), shift: fc.boolean(), seed: fc.nat(),
   }), 40, seed);
-  return draws.map((d, i) => {
+  // K ≥ 4097 gives norm_matmul's prologue 16-row slabs (codegen/wasm/matmul.ts): 37 rows span three.
+  const slabs = op === 'norm_matmul'
+    ? [{ rows: 37, k: 4099, m: 9, parts: 2, bias: true, extras: [0], base: 0, lead: false, symbolic: true, half: false, layer: false, shift: false, seed: 5 },
+      { rows: 34, k: 4104, m: 5, parts: 1, bias: false, extras: [], base: 2, lead: true, symbolic: false, half: false, layer: true, shift: true, seed: 6 }]
+    : [];
+  return [...draws, ...slabs].map((d, i) => {
     const wt = FLOAT_W[i % FLOAT_W.length];
     const n = d.m * d.parts;
     const lead = d.lead && d.rows % 2 === 0 ? [2, d.rows / 2] : [d.rows];
