@@ -104,10 +104,10 @@ function emitQuantizeActivations(node: Node, dtype: QuantType, nb: number, K: nu
   return w.finish();
 }
 
-/** Widens q8_0 weight block `blk` of weight row c into four i16x8 values w{c}_0..3 (elements 0–7, …, 24–31). */
-function widenQ8(c: number, blk: string): string[] {
+/** Widens the q8_0 weight block at `blk` + `off` (weight row c) into four i16x8 values w{c}_0..3 (elements 0–7, …, 24–31). */
+function widenQ8(c: number, blk: string, off: number): string[] {
   return [
-    `const lo${c} = v128.load(${blk}, 2), hi${c} = v128.load(${blk}, 18);`,
+    `const lo${c} = v128.load(${blk}, ${off + 2}), hi${c} = v128.load(${blk}, ${off + 18});`,
     `const w${c}_0 = i16x8.extend_low_i8x16_s(lo${c}), w${c}_1 = i16x8.extend_high_i8x16_s(lo${c});`,
     `const w${c}_2 = i16x8.extend_low_i8x16_s(hi${c}), w${c}_3 = i16x8.extend_high_i8x16_s(hi${c});`,
   ];
@@ -130,6 +130,8 @@ function blockDot(dtype: QuantType, r: number, c: number, xv: (r: number, i: num
  * its block in registers across the four weight rows.
  */
 function quantMicroKernel(dtype: QuantType, nb: number, blockBytes: number, rows: 1 | 2, cols: 1 | 4): string[] {
+  // Weight rows are consecutive: one pointer to row 0's block, constant offsets to the others.
+  const rowBytes = nb * blockBytes;
   const R = [...Array(rows).keys()], C = [...Array(cols).keys()];
   const lines: string[] = [];
   const xVectors = actBlockBytes(dtype) / 16;
@@ -142,7 +144,7 @@ function quantMicroKernel(dtype: QuantType, nb: number, blockBytes: number, rows
   // q4_0: Σ_b d_w·d_x·Σq_x per weight row (lanes), of which 8× is subtracted at the end.
   if (q4) for (const r of R) lines.push(`let corr${r} = f32x4.splat(0.0);`);
   lines.push('let wo: usize = 0, xo: usize = 0, so: usize = 0;');
-  lines.push(`for (let b = 0; b < ${nb}; b++) {`);
+  lines.push(`for (let b = 0; b < ${nb}; b++) {`, 'const wq = wr0 + wo;');
   for (const r of R) {
     lines.push(`const xq${r} = xr${r} + xo;`);
     if (rows === 1) lines.push(`const ${[...Array(xVectors).keys()].map((i) => `x${r}_${i} = v128.load(xq${r}, ${i * 16})`).join(', ')};`);
@@ -150,17 +152,17 @@ function quantMicroKernel(dtype: QuantType, nb: number, blockBytes: number, rows
   const xv = (r: number, i: number) => (rows === 1 ? `x${r}_${i}` : `v128.load(xq${r}, ${i * 16})`);
   if (cols === 4) {
     lines.push(
-      'const dw = _t_h2f4(i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(<i32>load<u16>(wr0 + wo)),',
-      '  1, <i32>load<u16>(wr1 + wo)), 2, <i32>load<u16>(wr2 + wo)), 3, <i32>load<u16>(wr3 + wo)));',
+      'const dw = _t_h2f4(i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(<i32>load<u16>(wq)),',
+      `  1, <i32>load<u16>(wq, ${rowBytes})), 2, <i32>load<u16>(wq, ${2 * rowBytes})), 3, <i32>load<u16>(wq, ${3 * rowBytes})));`,
     );
     for (const r of R) lines.push(`const d${r} = f32x4.mul(dw, f32x4.splat(load<f32>(sr${r} + so)));`);
   } else {
-    lines.push('const dw = _t_h2f(<u32>load<u16>(wr0 + wo));');
+    lines.push('const dw = _t_h2f(<u32>load<u16>(wq));');
     for (const r of R) lines.push(`const d${r} = f32x4.splat(dw * load<f32>(sr${r} + so));`);
   }
   if (q4) for (const r of R) lines.push(`corr${r} = _t_madd(d${r}, f32x4.splat(load<f32>(sr${r} + so, 4)), corr${r});`);
   for (const c of C) {
-    lines.push(...(q4 ? [`const qs${c} = v128.load(wr${c} + wo, 2);`] : widenQ8(c, `wr${c} + wo`)));
+    lines.push(...(q4 ? [`const qs${c} = v128.load(wq, ${c * rowBytes + 2});`] : widenQ8(c, 'wq', c * rowBytes)));
     for (const r of R) {
       lines.push(...blockDot(dtype, r, c, xv));
       if (cols === 1) lines.push(`a${r}0 = _t_madd(f32x4.convert_i32x4_s(s${r}0), d${r}, a${r}0);`);
