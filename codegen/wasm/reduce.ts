@@ -5,9 +5,11 @@ import { KernelWriter, type WasmKernel } from './kernel.js';
 import { loadF32 } from './loads.js';
 
 /**
- * Each lane keeps the first maximum of its own subsequence (strict >); the lanes are then merged
- * preferring the larger value, then the smaller index, and the tail continues with strict >, so
- * ties resolve to the first index as in the reference. Rows holding NaN are not supported.
+ * Each lane of four independent sets (so that the compare-select chains overlap: one set is
+ * latency-bound at ~5 cycles per vector) keeps the first maximum of its own subsequence (strict >);
+ * the sets and then the lanes are merged preferring the larger value, then the smaller index, and
+ * the tail continues with strict >, so ties resolve to the first index as in the reference. Rows
+ * holding NaN are not supported.
  */
 function emitArgmax(node: Node): WasmKernel[] {
   const x = node.inputs[0];
@@ -18,6 +20,12 @@ function emitArgmax(node: Node): WasmKernel[] {
   const yp = w.ptr({ kind: 'result', index: 0 }, 'py');
   const D = w.dim(shape[shape.length - 1]);
   const R = w.dim(dimProduct(shape.slice(0, -1)));
+  const SETS = [0, 1, 2, 3];
+  /** Lines that merge set `b` into set `a` lane-wise (larger value, then smaller index). */
+  const mergeSets = (a: string, b: string) => [
+    `{ const take = v128.or(f32x4.gt(bv${b}, bv${a}), v128.and(f32x4.eq(bv${b}, bv${a}), i32x4.lt_s(bi${b}, bi${a})));`,
+    `bv${a} = v128.bitselect(bv${b}, bv${a}, take); bi${a} = v128.bitselect(bi${b}, bi${a}, take); }`,
+  ];
   w.line(
     `const D: i32 = ${D};`,
     `const r0 = _t_split(${R}, tid, nthreads), r1 = _t_split(${R}, tid + 1, nthreads);`,
@@ -25,22 +33,25 @@ function emitArgmax(node: Node): WasmKernel[] {
     `const xr = ${xp} + (<usize>r) * (<usize>D) * 4;`,
     'let best = 0;',
     'let i = 0;',
-    'if (D >= 4) {',
-    'let bv = v128.load(xr);',
-    'let bi = i32x4(0, 1, 2, 3);',
-    'let idx = i32x4(4, 5, 6, 7);',
-    'for (i = 4; i + 4 <= D; i += 4) {',
-    'const v = v128.load(xr + ((<usize>i) << 2));',
-    'const gt = f32x4.gt(v, bv);',
-    'bv = v128.bitselect(v, bv, gt);',
-    'bi = v128.bitselect(idx, bi, gt);',
-    'idx = i32x4.add(idx, i32x4.splat(4));',
+    'if (D >= 16) {',
+    ...SETS.map((k) => `let bv${k} = v128.load(xr, ${k * 16}), bi${k} = i32x4(${4 * k}, ${4 * k + 1}, ${4 * k + 2}, ${4 * k + 3});`),
+    'let idx = i32x4(16, 17, 18, 19);',
+    'for (i = 16; i + 16 <= D; i += 16) {',
+    'const at = xr + ((<usize>i) << 2);',
+    ...SETS.flatMap((k) => [
+      `{ const v = v128.load(at, ${k * 16});`,
+      `const gt = f32x4.gt(v, bv${k});`,
+      `bv${k} = v128.bitselect(v, bv${k}, gt);`,
+      `bi${k} = v128.bitselect(${k ? `i32x4.add(idx, i32x4.splat(${4 * k}))` : 'idx'}, bi${k}, gt); }`,
+    ]),
+    'idx = i32x4.add(idx, i32x4.splat(16));',
     '}',
-    'let bl: f32 = f32x4.extract_lane(bv, 0);',
-    'best = i32x4.extract_lane(bi, 0);',
+    ...mergeSets('0', '1'), ...mergeSets('2', '3'), ...mergeSets('0', '2'),
+    'let bl: f32 = f32x4.extract_lane(bv0, 0);',
+    'best = i32x4.extract_lane(bi0, 0);',
   );
   for (let l = 1; l < 4; l++) {
-    w.line(`{ const v = f32x4.extract_lane(bv, ${l}), j = i32x4.extract_lane(bi, ${l});`,
+    w.line(`{ const v = f32x4.extract_lane(bv0, ${l}), j = i32x4.extract_lane(bi0, ${l});`,
       'if (v > bl || (v == bl && j < best)) { bl = v; best = j; } }');
   }
   w.line(

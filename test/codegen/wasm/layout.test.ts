@@ -82,6 +82,11 @@ function cases(): OpCase[] {
       }
     }
   });
+  // argmax rows long enough for the kernel's four vector sets, ties everywhere (the first wins).
+  [16, 17, 31, 64, 100, 257].forEach((D, i) => {
+    const x = randomI32([i % 3 + 1, D], 40 + i, -3, 4);
+    add({ label: `argmax [${x.shape}] (ties)`, op: 'argmax', operands: [{ t: { ...x, dtype: 'f32', data: Float32Array.from(x.data as Int32Array) } }], attrs: {} });
+  });
   add({ label: 'kv_append P=0', op: 'kv_append', operands: [{ t: randomF32([0, 2, 4], 1), shape: [P, 2, 4] }, { t: randomF32([3, 2, 4], 2), shape: [S, 2, 4] }], attrs: {} });
   return out;
 }
