@@ -8,7 +8,11 @@ import type { Graph, Node, Value } from './graph.js';
 /** Upper bounds of the symbolic dims the plan must serve (e.g. S ≤ prefill chunk, P ≤ context − 1). */
 export type DimBounds = DimBindings;
 
-export type StorageRole = 'param' | 'input' | 'state' | 'activation' | 'output';
+/**
+ * 'tail': the rows P…P+S−1 of a state (`tailOf`) that a KV append would add, computed there in
+ * place (`PlanOptions.appendAtTail`); its address moves with P, so a backend sets it every step.
+ */
+export type StorageRole = 'param' | 'input' | 'state' | 'activation' | 'output' | 'tail';
 
 export interface Storage {
   readonly id: number;
@@ -23,6 +27,18 @@ export interface Storage {
   offset?: number;
   readonly firstDef: number;
   lastUse: number;
+  /** Role 'tail' only: the id of the state storage whose new rows this is. */
+  readonly tailOf?: number;
+}
+
+export interface PlanOptions {
+  /**
+   * When a value is read by nothing but an in-place KV append (through views), give it the
+   * state's new rows as storage (role 'tail'): its producer then writes them straight into the
+   * cache and the append moves nothing. The backend must place the storage at row P of the state
+   * every step. Off by default (a backend opts in when it handles 'tail').
+   */
+  readonly appendAtTail?: boolean;
 }
 
 export interface MemoryPlan {
@@ -52,7 +68,7 @@ export function valueBytes(v: Value): Dim {
 const ALIGN = 256;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
-export function planMemory(g: Graph, bounds: DimBounds): MemoryPlan {
+export function planMemory(g: Graph, bounds: DimBounds, opts: PlanOptions = {}): MemoryPlan {
   const storages: Storage[] = [];
   const storageOf = new Map<Value, Storage>();
   const outputs = new Set(g.outputs.map((o) => o.value));
@@ -91,6 +107,7 @@ export function planMemory(g: Graph, bounds: DimBounds): MemoryPlan {
   }
   // Results that alias a state through a view must keep the state's role; an output that is a
   // view of an activation keeps that activation alive to the end (handled above by lastUse).
+  if (opts.appendAtTail) computeAppendsInPlace(g, storages, storageOf);
 
   const activations = storages.filter((s) => s.role === 'activation');
   const arenaBytes = assignOffsets(activations);
@@ -101,6 +118,31 @@ export function planMemory(g: Graph, bounds: DimBounds): MemoryPlan {
     peakActivationBytes: symbolicPeak(activations, end),
     unsharedActivationBytes: activations.reduce((a, s) => a + align(s.maxBytes), 0),
   };
+}
+
+/**
+ * Turns the activation that an in-place KV append adds to its state into that state's tail, when
+ * nothing but views of it and the append read it (PlanOptions.appendAtTail).
+ */
+function computeAppendsInPlace(g: Graph, storages: Storage[], storageOf: Map<Value, Storage>): void {
+  const readers = new Map<Value, { node: Node; index: number }[]>();
+  for (const node of g.nodes) node.inputs.forEach((v, index) => readers.set(v, [...(readers.get(v) ?? []), { node, index }]));
+  for (const n of g.nodes) {
+    if (!IN_PLACE_STATE_OPS.has(n.op)) continue;
+    const [past, rows] = n.inputs;
+    const state = storageOf.get(past);
+    const added = storageOf.get(rows);
+    if (state?.role !== 'state' || storageOf.get(n.outputs[0]) !== state || added?.role !== 'activation') continue;
+    // Only a cache whose first axis is the sequence has its new rows in one piece at row P.
+    if (past.type.shape.length !== 3) continue;
+    const members = [...storageOf].filter(([, s]) => s === added).map(([v]) => v);
+    const onlyAppended = members.every((v) => (readers.get(v) ?? []).every(({ node, index }) =>
+      (node === n && index === 1) || (VIEW_OPS.has(node.op) && storageOf.get(node.outputs[0]) === added)));
+    if (!onlyAppended) continue;
+    const tail: Storage = { id: added.id, role: 'tail', owner: added.owner, bytes: added.bytes, maxBytes: added.maxBytes, firstDef: added.firstDef, lastUse: added.lastUse, tailOf: state.id };
+    storages[added.id] = tail;
+    for (const v of members) storageOf.set(v, tail);
+  }
 }
 
 /** Greedy first-fit by decreasing size over live intervals (the classic offset assignment). */

@@ -34,6 +34,8 @@ export interface StorageData {
   readonly offset?: number;
   readonly firstDef: number;
   readonly lastUse: number;
+  /** Role 'tail': the state storage whose new rows this is. */
+  readonly tailOf?: number;
 }
 
 export interface PlanData {

@@ -24,6 +24,7 @@ export function planToData(plan: MemoryPlan, bounds: DimBounds, g: Graph): PlanD
     storages: plan.storages.map((s) => ({
       id: s.id, role: s.role, owner: s.owner.name, bytes: dimToString(s.bytes), maxBytes: s.maxBytes,
       ...(s.offset !== undefined ? { offset: s.offset } : {}), firstDef: s.firstDef, lastUse: s.lastUse,
+      ...(s.tailOf !== undefined ? { tailOf: s.tailOf } : {}),
     })),
     storageOf,
   };
@@ -38,11 +39,16 @@ export function planFromData(d: PlanData, g: Graph): MemoryPlan {
   };
   const storages: Storage[] = d.storages.map((s, i) => {
     if (s.id !== i) throw new Error(`memory plan storage ${i} has id ${s.id}`);
+    if ((s.role === 'tail') !== (s.tailOf !== undefined)) throw new Error(`memory plan storage ${i}: role ${s.role}${s.tailOf !== undefined ? ` with tailOf ${s.tailOf}` : ' without tailOf'}`);
     return {
       id: s.id, role: s.role as StorageRole, owner: value(s.owner), bytes: parseDim(s.bytes, g.symbols), maxBytes: s.maxBytes,
       ...(s.offset !== undefined ? { offset: s.offset } : {}), firstDef: s.firstDef, lastUse: s.lastUse,
+      ...(s.tailOf !== undefined ? { tailOf: s.tailOf } : {}),
     };
   });
+  for (const s of storages) {
+    if (s.tailOf !== undefined && storages[s.tailOf]?.role !== 'state') throw new Error(`memory plan storage ${s.id} is the tail of storage ${s.tailOf}, which is not a state`);
+  }
   const storageOf = new Map<Value, Storage>();
   for (const [name, id] of Object.entries(d.storageOf)) {
     const s = storages[id];

@@ -1,5 +1,7 @@
 // A whole graph lowered for the CPU: every node's kernels plus the memory plan. Views (reshape)
 // and in-place KV appends that the plan aliases need no copy; the runtime drops or narrows them.
+// Rows appended to a KV cache are computed at the cache's tail where the plan allows it
+// (PlanOptions.appendAtTail), so their append launches nothing.
 import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import { type DimBounds, type MemoryPlan, planMemory } from '../../ir/memory.js';
@@ -15,11 +17,13 @@ export interface WasmProgram {
 
 export function lowerGraphToWasm(graph: Graph, bounds: DimBounds, ctx: WasmEmitContext = {}): WasmProgram {
   assertCompilerAllowed(`WebAssembly code generation for @${graph.name}`);
-  const plan = planMemory(graph, bounds);
+  const plan = planMemory(graph, bounds, { appendAtTail: true });
   const nodes = graph.nodes.map((node) => {
     const aliased = node.outputs.length === 1 && plan.storageOf.get(node.outputs[0]) === plan.storageOf.get(node.inputs[0]);
-    // A view that shares its operand's storage moves no data.
-    const kernels = aliased && node.op === 'reshape' ? [] : emitWasmKernel(node, ctx);
+    // A view that shares its operand's storage moves no data, nor does a KV append whose rows
+    // were computed in place at the cache's tail.
+    const appended = node.op === 'kv_append' && aliased && plan.storageOf.get(node.inputs[1])?.tailOf === plan.storageOf.get(node.inputs[0])?.id;
+    const kernels = (aliased && node.op === 'reshape') || appended ? [] : emitWasmKernel(node, ctx);
     return { node, kernels };
   });
   return { graph, plan, bounds, nodes };

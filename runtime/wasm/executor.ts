@@ -46,8 +46,17 @@ interface Step {
   readonly logits: number;
   /** Address of the greedy token (the 'next' output), when the graph has one. */
   readonly next?: number;
-  /** In-place KV appends: the result address to move to row P every step. */
-  readonly appends: readonly { readonly launch: Launch; readonly slot: number; readonly base: number; readonly rowBytes: number }[];
+  /**
+   * Argument words that point into a KV cache at row P, rewritten every step: an in-place append's
+   * result (and its empty past operand), and values the plan computes at a cache's tail.
+   */
+  readonly atRowP: readonly { readonly word: number; readonly base: number; readonly rowBytes: number }[];
+}
+
+/** Bytes of one row (one position) of a KV cache state. */
+function stateRowBytes(s: Storage): number {
+  const t = s.owner.type;
+  return (t.shape.slice(1) as number[]).reduce((a, b) => a * b, 1) * (t.dtype === 'f32' ? 4 : 2);
 }
 
 export interface WasmExecutorOptions {
@@ -117,6 +126,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
           switch (s.role) {
             case 'activation': return arena + s.offset!;
             case 'param': return param(s.owner);
+            case 'tail': throw new Error(`%${s.owner.name} lives at a KV cache's row P, which moves every step`);
             case 'state': {
               let at = states.get(s.owner.name);
               if (at === undefined) {
@@ -136,26 +146,26 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
           }
         };
         const launches: Launch[] = [];
-        const appends: Step['appends'][number][] = [];
+        const atRowP: Step['atRowP'][number][] = [];
         for (const { node, kernels } of p.nodes) {
           const inPlaceAppend = node.op === 'kv_append' && p.plan.storageOf.get(node.outputs[0])?.role === 'state';
           const layout = layouts.get(kernels)!;
           for (const kernel of kernels) {
-            const addresses = kernel.bindings.map((b) => {
+            const block = memory.alloc((kernel.bindings.length + kernel.dims.length) * ARG_SLOT_BYTES, 16, 'argument block');
+            const addresses = kernel.bindings.map((b, slot) => {
               if (b.kind === 'scratch' || b.kind === 'counter') return scratch.address(b, layout)!;
               const v = b.kind === 'operand' ? node.inputs[b.index] : node.outputs[b.index];
-              return addressOf(p.plan.storageOf.get(v)!);
+              const s = p.plan.storageOf.get(v)!;
+              // The cache already holds the past rows: an in-place append writes only the new
+              // rows, at row P (its past operand is read for zero rows there), and a tail value is
+              // computed there.
+              const state = s.role === 'tail' ? p.plan.storages[s.tailOf!] : inPlaceAppend && (b.kind === 'result' || b.index === 0) ? s : undefined;
+              if (!state) return addressOf(s);
+              atRowP.push({ word: (block >>> 2) + slot, base: addressOf(state), rowBytes: stateRowBytes(state) });
+              return 0;
             });
-            const block = memory.alloc((addresses.length + kernel.dims.length) * ARG_SLOT_BYTES, 16, 'argument block');
             memory.u32(block, addresses.length).set(addresses);
-            const launch: Launch = { kernel, block, shiftedAppend: inPlaceAppend, label: `${kernelFamily(kernel.name)} ${shapeToString(node.outputs[0].type.shape)}` };
-            launches.push(launch);
-            if (inPlaceAppend) {
-              // The cache already holds the past rows: append by writing only the new rows at row P.
-              const slot = kernel.bindings.findIndex((b) => b.kind === 'result');
-              const shape = node.outputs[0].type.shape.slice(1) as number[];
-              appends.push({ launch, slot, base: addresses[slot], rowBytes: shape.reduce((a, b) => a * b, 1) * 4 });
-            }
+            launches.push({ kernel, block, shiftedAppend: inPlaceAppend, label: `${kernelFamily(kernel.name)} ${shapeToString(node.outputs[0].type.shape)}` });
           }
         }
         const plan = memory.alloc(PLAN_HEADER_BYTES + launches.length * PLAN_ENTRY_BYTES, 64, 'launch list');
@@ -173,7 +183,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
         const nextValue = g.output('next');
         return {
           program: p, plan, launches, dimSlots: dimSlots(launches), tokens: input('tokens'), pos: input('pos'), logits: addressOf(p.plan.storageOf.get(logitsValue)!),
-          ...(nextValue ? { next: addressOf(p.plan.storageOf.get(nextValue)!) } : {}), appends,
+          ...(nextValue ? { next: addressOf(p.plan.storageOf.get(nextValue)!) } : {}), atRowP,
         };
       };
       return new WasmExecutor(pool, { last: build(programs.last), all: build(programs.all) }, opts);
@@ -230,13 +240,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
       const value = evalDim(slot.dim, slot.shifted ? appendDims : dims);
       for (const w of slot.words) words[w] = value;
     }
-    for (const a of step.appends) {
-      words[(a.launch.block >>> 2) + a.slot] = a.base + P * a.rowBytes;
-      // The (empty) past operand: point it at the same place, it is read for zero rows.
-      a.launch.kernel.bindings.forEach((b, i) => {
-        if (b.kind === 'operand' && b.index === 0) words[(a.launch.block >>> 2) + i] = a.base + P * a.rowBytes;
-      });
-    }
+    for (const a of step.atRowP) words[a.word] = a.base + P * a.rowBytes;
     this.pool.run(step.plan);
     if (this.profile) this.collect(step, S);
     this.length += S;
