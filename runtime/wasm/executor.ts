@@ -34,6 +34,8 @@ interface DimSlots {
   readonly dim: Dim;
   readonly shifted: boolean;
   readonly words: Uint32Array;
+  /** The value the words hold now: a step rewrites only the dims that changed (in decode, P's). */
+  current: number;
 }
 
 interface Step {
@@ -77,7 +79,7 @@ function dimSlots(launches: readonly Launch[]): DimSlots[] {
       groups.set(key, g);
     });
   }
-  return [...groups.values()].map((g) => ({ dim: g.dim, shifted: g.shifted, words: Uint32Array.from(g.words) }));
+  return [...groups.values()].map((g) => ({ dim: g.dim, shifted: g.shifted, words: Uint32Array.from(g.words), current: -1 }));
 }
 
 /** A kernel's family: its name without the source hash (`matmul_f32_1a2b…` → `matmul_f32`). */
@@ -238,7 +240,9 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
     const appendDims: DimBindings = { S, P: 0 };
     for (const slot of step.dimSlots) {
       const value = evalDim(slot.dim, slot.shifted ? appendDims : dims);
+      if (value === slot.current) continue;
       for (const w of slot.words) words[w] = value;
+      slot.current = value;
     }
     for (const a of step.atRowP) words[a.word] = a.base + P * a.rowBytes;
     this.pool.run(step.plan);
