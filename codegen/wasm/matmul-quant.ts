@@ -180,6 +180,32 @@ function quantMicroKernel(dtype: QuantType, nb: number, blockBytes: number, rows
   return lines;
 }
 
+/**
+ * q8_0, one activation row × 8 consecutive weight rows (GEMV): the 4-row block loop twice over in
+ * one pass, so each block of x (in registers) serves 8 rows and twice as many weight streams are in
+ * flight. Leaves o0 (rows 0–3) and o0_1 (rows 4–7).
+ */
+function q8WideGemv(nb: number): string[] {
+  const blockBytes = 34, rowBytes = nb * blockBytes;
+  const xVectors = actBlockBytes('q8_0') / 16;
+  const lines = ['let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0);',
+    'let wo: usize = 0, xo: usize = 0, so: usize = 0;',
+    `for (let b = 0; b < ${nb}; b++) {`, 'const wq = wr0 + wo;', 'const xq0 = xr0 + xo;',
+    `const ${[...Array(xVectors).keys()].map((i) => `x0_${i} = v128.load(xq0, ${i * 16})`).join(', ')};`,
+    'const sx = f32x4.splat(load<f32>(sr0 + so));'];
+  for (const g of [0, 1]) {
+    const [s0, s1, s2, s3] = [0, 1, 2, 3].map((c) => `<i32>load<u16>(wq, ${(4 * g + c) * rowBytes})`);
+    lines.push(`const d${g} = f32x4.mul(_t_h2f4(i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(${s0}), 1, ${s1}), 2, ${s2}), 3, ${s3})), sx);`);
+    for (let c = 4 * g; c < 4 * g + 4; c++) {
+      lines.push(...widenQ8(c, 'wq', c * rowBytes), ...blockDot('q8_0', 0, c, (r, i) => `x${r}_${i}`));
+      if (c % 4 === 1) lines.push(`const p${g}01 = _t_ihsum4_pair(s0${c - 1}, s0${c});`);
+      if (c % 4 === 3) lines.push(`a${g} = _t_madd(f32x4.convert_i32x4_s(_t_ihsum4_join(p${g}01, _t_ihsum4_pair(s0${c - 1}, s0${c}))), d${g}, a${g});`);
+    }
+  }
+  lines.push(`wo += ${blockBytes}; xo += ${actBlockBytes('q8_0')}; so += ${ACT_SCALE_BYTES};`, '}', 'let o0 = a0, o0_1 = a1;');
+  return lines;
+}
+
 function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKernel {
   const [x, wv] = node.inputs;
   const dtype = wv.type.dtype as QuantType;
@@ -197,6 +223,9 @@ function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKern
       rowBytes: nb * blockBytes,
       rowPtrs: (r, row) => [`const xr${r} = ${qp} + (<usize>(${row})) * ${nb * actBytes}, sr${r} = scales + (<usize>(${row})) * ${nb * ACT_SCALE_BYTES};`],
       body: (rows, cols) => quantMicroKernel(dtype, nb, blockBytes, rows, cols),
+      // q8_0 GEMVs take 8 weight rows at once (more streams in flight: ~15-25 % faster from memory);
+      // q4_0's, bound by unpacking nibbles, gained nothing from it.
+      ...(dtype === 'q8_0' ? { wideBody: () => q8WideGemv(nb) } : {}),
     },
   });
   return w.finish();
