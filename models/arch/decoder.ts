@@ -112,11 +112,15 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
     if (opts.hiddenStates && i < c.numLayers - 1) b.output(`hidden.${i + 1}`, x);
   });
 
+  const mode = opts.logits ?? 'all';
+  // Only the last row's logits: slice before the (row-wise) final norm, so a prompt normalises one
+  // row, not S.
+  const lastOnly = mode === 'last' && !opts.hiddenStates;
+  if (lastOnly) x = b.op('slice', [x], { axis: 0, start: dimSub(S, 1), end: S }, 'x.last');
   x = norm(x, w.finalNorm, w.finalNormBias, 'final_norm');
   if (opts.hiddenStates) b.output(`hidden.${c.numLayers}`, x);
-  const mode = opts.logits ?? 'all';
   if (mode !== 'none') {
-    if (mode === 'last') x = b.op('slice', [x], { axis: 0, start: dimSub(S, 1), end: S }, 'x.last');
+    if (mode === 'last' && !lastOnly) x = b.op('slice', [x], { axis: 0, start: dimSub(S, 1), end: S }, 'x.last');
     let logits = linear(x, w.lmHead, undefined, 'lm_head', c.vocabSize, D);
     if (c.finalSoftcap > 0) logits = b.op('softcap', [logits], { cap: c.finalSoftcap }, 'logits.capped');
     b.output('logits', logits);
