@@ -62,9 +62,8 @@ function microKernel(wt: DType, K: number, rows: 1 | 2, cols: 1 | 4): string[] {
 
 /**
  * One activation row × 8 consecutive weight rows (GEMV; constant offsets reach rows 1–7): one
- * accumulator per weight row is 8 independent chains,
- * enough to hide the multiply-add latency, and each load of x serves 8 rows. Leaves o0 (rows 0–3)
- * and o0_1 (rows 4–7).
+ * accumulator per weight row is 8 independent chains, enough to hide the multiply-add latency, and
+ * each load of x serves 8 rows. Leaves o0 (rows 0–3) and o0_1 (rows 4–7).
  */
 function wideGemv(wt: DType, K: number): string[] {
   const C = [...Array(8).keys()];
@@ -91,8 +90,8 @@ function slabRows(K: number): number {
 
 /**
  * The float kernel. With a norm prologue, each thread normalises the slab of rows it works on into
- * its own scratch and multiplies from there, so nothing waits on other threads (each thread
- * normalises every slab it has tiles in: a few rows' worth of work per weight row streamed).
+ * its own scratch and multiplies from there, so nothing waits on other threads (threads sharing a
+ * slab each normalise it: K·rows operations beside the slab's K·rows·N multiply-adds).
  */
 function emitFloatProjection(node: Node, opts: ProjectionOptions): WasmKernel[] {
   const [x, wv] = node.inputs;

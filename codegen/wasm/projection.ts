@@ -193,8 +193,7 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
   }
   // Slab major, then column-block major inside a slab: a thread prepares a slab (the prologue,
   // into its own scratch) once for all the tiles of it that it claims, and streams the weights
-  // once per slab. (Preparing per row chunk instead streamed every weight row from L3 once per 16
-  // activation rows: a quarter of a prefill's gate/up time.)
+  // once per slab, not once per 16 activation rows (from L3 whenever a layer's weights exceed L2).
   const slab = t.prologue.rows;
   if (slab % ROW_CHUNK !== 0) throw new Error(`a prologue slab of ${slab} rows is not a multiple of ${ROW_CHUNK}`);
   const perSlab = slab / ROW_CHUNK;
