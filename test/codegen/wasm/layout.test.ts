@@ -87,6 +87,15 @@ function cases(): OpCase[] {
     const x = randomI32([i % 3 + 1, D], 40 + i, -3, 4);
     add({ label: `argmax [${x.shape}] (ties)`, op: 'argmax', operands: [{ t: { ...x, dtype: 'f32', data: Float32Array.from(x.data as Int32Array) } }], attrs: {} });
   });
+  // A single row of ≥ 256 per thread is split across threads (the greedy decode's logits): ties
+  // across the split (the first range's maximum must win), and a maximum only in the last
+  // thread's remainder past its whole vectors.
+  [512, 513, 1000, 4099].forEach((D, i) => {
+    const x = randomI32([1, D], 50 + i, -3, 4);
+    add({ label: `argmax [${x.shape}] (one row, ties)`, op: 'argmax', operands: [{ t: { ...x, dtype: 'f32', data: Float32Array.from(x.data as Int32Array) }, shape: i % 2 ? [S, D] : undefined }], attrs: {} });
+  });
+  const rising = Float32Array.from({ length: 1037 }, (_, k) => Math.sin(k) + k / 1037);
+  add({ label: 'argmax [1, 1037] (maximum in the tail)', op: 'argmax', operands: [{ t: { dtype: 'f32', shape: [1, 1037], data: rising } }], attrs: {} });
   add({ label: 'kv_append P=0', op: 'kv_append', operands: [{ t: randomF32([0, 2, 4], 1), shape: [P, 2, 4] }, { t: randomF32([3, 2, 4], 2), shape: [S, 2, 4] }], attrs: {} });
   return out;
 }
