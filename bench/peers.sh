@@ -128,7 +128,10 @@ done
 }
 
 # llama2.c: no batched prefill (the prompt goes through one token at a time), so only decode.
-# run.c prints "achieved tok/s" over every step after the first, prompt steps included.
+# run.c prints "achieved tok/s" over every step after the first, prompt steps included. It runs
+# PROMPT + GEN steps, twice the depth of Tessera's default decode, on purpose: a run of GEN + 1
+# steps (the same depths) measured slower for llama2.c, not faster (its first steps, unwarmed,
+# weigh more), so the longer run is the one that flatters the peer (session 6).
 run_llama2c() {
 if [[ -x "$RUNOMP" ]]; then
   for m in $MODELS; do
