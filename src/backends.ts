@@ -43,6 +43,8 @@ export interface ExecutorRequest {
   readonly maxChunk?: number;
   /** CPU threads for the wasm backend (default: every core). */
   readonly threads?: number;
+  /** wasm backend: µs an idle thread spins before it sleeps (ThreadPoolOptions.spinMicros). */
+  readonly spinMicros?: number;
   /** Kernels from a compiled artifact: used instead of running the code generators. */
   readonly precompiled?: {
     readonly webgpu?: (maxWorkgroups: number) => Readonly<Record<LogitsWanted, WgslProgram>> | undefined;
@@ -187,7 +189,7 @@ async function wasm(req: ExecutorRequest): Promise<WasmExecutor> {
     }
     compiled = { module: await compileModule(programKernels([programs.last, programs.all])), programs };
   }
-  return WasmExecutor.create(compiled.module, compiled.programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, threads: req.threads });
+  return WasmExecutor.create(compiled.module, compiled.programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, threads: req.threads, spinMicros: req.spinMicros });
 }
 
 /** Both step graphs lowered to CPU kernels, with buffers sized for prompt chunks of `maxChunk` tokens. */

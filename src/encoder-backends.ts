@@ -32,6 +32,8 @@ export interface BatchExecutorRequest {
   readonly bounds: DimBounds;
   /** CPU threads for the wasm backend (default: every core). */
   readonly threads?: number;
+  /** wasm backend: µs an idle thread spins before it sleeps (ThreadPoolOptions.spinMicros). */
+  readonly spinMicros?: number;
   /** Kernels from a compiled artifact: used instead of running the code generators. */
   readonly precompiled?: {
     readonly webgpu?: (maxWorkgroups: number) => WgslProgram | undefined;
@@ -70,5 +72,5 @@ async function onCpu(req: BatchExecutorRequest): Promise<WasmBatchExecutor> {
     }
     compiled = { module: await compileModule(programKernels([program])), program };
   }
-  return WasmBatchExecutor.create(compiled.module, compiled.program, req.params, { threads: req.threads });
+  return WasmBatchExecutor.create(compiled.module, compiled.program, req.params, { threads: req.threads, spinMicros: req.spinMicros });
 }

@@ -125,6 +125,7 @@ export class Encoder {
       params: e.params,
       bounds: encoderBounds(e.config, opts.batchSize),
       threads: opts.threads,
+      spinMicros: opts.spinMicros,
       ...(artifact ? {
         precompiled: {
           webgpu: (maxWg: number) => artifact.webgpuPrograms(maxWg)?.[BATCH_GRAPH],

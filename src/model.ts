@@ -29,6 +29,12 @@ export interface LoadOptions extends OpenOptions {
   readonly maxChunk?: number;
   /** CPU threads for the wasm backend (default: every core). */
   readonly threads?: number;
+  /**
+   * wasm backend: how long (µs) an idle thread spins before it sleeps, at barriers and between
+   * steps (default 20000, see runtime/wasm/threads.ts); 0 suits machines with more busy threads
+   * than cores.
+   */
+  readonly spinMicros?: number;
   /** A pass pipeline run on every graph, resolved for the backend that runs it (e.g. 'default'). */
   readonly passes?: string;
   /** Any other rewrite applied to every graph before it runs (after `passes`). */
@@ -105,6 +111,7 @@ export class Model {
         config: m.config,
         maxChunk: opts.maxChunk,
         threads: opts.threads,
+        spinMicros: opts.spinMicros,
         ...(artifact ? {
           precompiled: {
             webgpu: (maxWg: number) => artifact.webgpuPrograms(maxWg) as Record<'last' | 'all', WgslProgram> | undefined,

@@ -13,7 +13,7 @@ import type { HostTensor } from '../../ir/tensor.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { scratchLayout, SharedScratch, WasmMemory, weightPlacer } from '../wasm/memory.js';
 import { kernelArgs, writePlan } from '../wasm/plan.js';
-import { ThreadPool } from '../wasm/threads.js';
+import { ThreadPool, type ThreadPoolOptions } from '../wasm/threads.js';
 import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';
 
 // Vector loads of a tail may touch (never use) a few bytes past a tensor's end.
@@ -47,9 +47,9 @@ export class WasmBatchExecutor implements BatchExecutor {
     return this.pool.threads;
   }
 
-  static async create(module: CompiledModule, program: WasmProgram, params: ParamResolver, opts: { readonly threads?: number } = {}): Promise<WasmBatchExecutor> {
+  static async create(module: CompiledModule, program: WasmProgram, params: ParamResolver, opts: Pick<ThreadPoolOptions, 'threads' | 'spinMicros'> = {}): Promise<WasmBatchExecutor> {
     const memory = new WasmMemory();
-    const pool = await ThreadPool.create(module.module, memory, { threads: opts.threads });
+    const pool = await ThreadPool.create(module.module, memory, { threads: opts.threads, spinMicros: opts.spinMicros });
     try {
       const { plan, bounds } = program;
       const arena = memory.alloc(plan.arenaBytes + SLACK, 64, 'activations');

@@ -65,6 +65,8 @@ export interface WasmExecutorOptions {
   readonly contextLength: number;
   readonly vocabSize: number;
   readonly threads?: number;
+  /** How long (µs) idle threads spin before they sleep (ThreadPoolOptions.spinMicros). */
+  readonly spinMicros?: number;
 }
 
 /** Groups every launch's dim words by distinct dim, so a step evaluates each dim once. */
@@ -114,7 +116,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
 
   static async create(module: CompiledModule, programs: Readonly<Record<LogitsWanted, WasmProgram>>, params: ParamResolver, opts: WasmExecutorOptions): Promise<WasmExecutor> {
     const memory = new WasmMemory();
-    const pool = await ThreadPool.create(module.module, memory, { threads: opts.threads });
+    const pool = await ThreadPool.create(module.module, memory, { threads: opts.threads, spinMicros: opts.spinMicros });
     try {
       const states = new Map<string, number>();
       const arenaBytes = Math.max(programs.last.plan.arenaBytes, programs.all.plan.arenaBytes);

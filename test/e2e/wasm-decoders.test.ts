@@ -27,9 +27,12 @@ describe.runIf(hasShared('refs'))('WebAssembly backend on the HF reference decod
 });
 
 describe.runIf(hasShared('models'))('WebAssembly backend on real checkpoints', () => {
-  it('stories260K generates the llama2.c golden text at 2 threads', async () => {
+  it('stories260K generates the llama2.c golden text at 2 threads, with threads that sleep at every wait', async () => {
     const golden = JSON.parse(readFileSync(sharedPath('golden', 'stories260K-llama2c.json'), 'utf8')).cases[0];
-    const model = await Model.open(sharedPath('models', 'stories260K', 'stories260K.bin'), { backend: 'wasm', threads: 2, maxChunk: 16 });
+    const path = sharedPath('models', 'stories260K', 'stories260K.bin');
+    await expect(Model.open(path, { backend: 'wasm', threads: 2, spinMicros: -1 })).rejects.toThrow(/spinMicros/);
+    // spinMicros 0: every barrier and every step start goes through a sleep and a wake-up.
+    const model = await Model.open(path, { backend: 'wasm', threads: 2, maxChunk: 16, spinMicros: 0 });
     const n = golden.steps - model.tokenizer.encode(golden.prompt).length + 1;
     expect(golden.prompt + (await greedy(model, golden.prompt, n)).text + '\n').toBe(golden.text);
     await model.dispose();
