@@ -32,12 +32,21 @@ export function loadF32(d: DType, base: string, index: string): string {
   }
 }
 
+/**
+ * Four bf16 values (the low 8 bytes of `v`) as f32x4: each lane interleaved below with a zero
+ * half is the value shifted into an f32's high half, in one unpack (punpcklwd) instead of a
+ * widening and a shift.
+ */
+function bf16x4(v: string): string {
+  return `v128.shuffle<i16>(i32x4.splat(0), ${v}, 0, 8, 1, 9, 2, 10, 3, 11)`;
+}
+
 /** Elements index..index+3 of the tensor at `base`, as an f32x4. */
 export function loadF32x4(d: DType, base: string, index: string): string {
   switch (expectFloat(d)) {
     case 'f32': return `v128.load(${base} + ((<usize>(${index})) << 2))`;
     case 'f16': return `_t_h2f4(i32x4.extend_low_i16x8_u(v128.load64_zero(${base} + ((<usize>(${index})) << 1))))`;
-    case 'bf16': return `i32x4.shl(i32x4.extend_low_i16x8_u(v128.load64_zero(${base} + ((<usize>(${index})) << 1))), 16)`;
+    case 'bf16': return bf16x4(`v128.load64_zero(${base} + ((<usize>(${index})) << 1))`);
   }
 }
 
@@ -50,6 +59,6 @@ export function loadF32x4At(d: DType, ptr: string, byteOffset: number): string {
   switch (expectFloat(d)) {
     case 'f32': return `v128.load(${ptr}, ${byteOffset})`;
     case 'f16': return `_t_h2f4(i32x4.extend_low_i16x8_u(v128.load64_zero(${ptr}, ${byteOffset})))`;
-    case 'bf16': return `i32x4.shl(i32x4.extend_low_i16x8_u(v128.load64_zero(${ptr}, ${byteOffset})), 16)`;
+    case 'bf16': return bf16x4(`v128.load64_zero(${ptr}, ${byteOffset})`);
   }
 }
