@@ -33,11 +33,11 @@ export function loadF32(d: DType, base: string, index: string): string {
 }
 
 /**
- * Four bf16 values (the low 8 bytes of `v`) as f32x4: each lane interleaved below with a zero
- * half is the value shifted into an f32's high half, in one unpack (punpcklwd) instead of a
- * widening and a shift.
+ * The four 16-bit values in the low 8 bytes of `v`, each moved into the high half of a 32-bit lane
+ * (the low half zero) by one unpack with a zero vector (punpcklwd), instead of a widening and a
+ * shift: for bf16 that is already the f32; f16 is converted from there (_t_h2f4hi).
  */
-function bf16x4(v: string): string {
+function toHighHalves(v: string): string {
   return `v128.shuffle<i16>(i32x4.splat(0), ${v}, 0, 8, 1, 9, 2, 10, 3, 11)`;
 }
 
@@ -45,8 +45,8 @@ function bf16x4(v: string): string {
 export function loadF32x4(d: DType, base: string, index: string): string {
   switch (expectFloat(d)) {
     case 'f32': return `v128.load(${base} + ((<usize>(${index})) << 2))`;
-    case 'f16': return `_t_h2f4(i32x4.extend_low_i16x8_u(v128.load64_zero(${base} + ((<usize>(${index})) << 1))))`;
-    case 'bf16': return bf16x4(`v128.load64_zero(${base} + ((<usize>(${index})) << 1))`);
+    case 'f16': return `_t_h2f4hi(${toHighHalves(`v128.load64_zero(${base} + ((<usize>(${index})) << 1))`)})`;
+    case 'bf16': return toHighHalves(`v128.load64_zero(${base} + ((<usize>(${index})) << 1))`);
   }
 }
 
@@ -58,7 +58,7 @@ export function loadF32x4(d: DType, base: string, index: string): string {
 export function loadF32x4At(d: DType, ptr: string, byteOffset: number): string {
   switch (expectFloat(d)) {
     case 'f32': return `v128.load(${ptr}, ${byteOffset})`;
-    case 'f16': return `_t_h2f4(i32x4.extend_low_i16x8_u(v128.load64_zero(${ptr}, ${byteOffset})))`;
-    case 'bf16': return bf16x4(`v128.load64_zero(${ptr}, ${byteOffset})`);
+    case 'f16': return `_t_h2f4hi(${toHighHalves(`v128.load64_zero(${ptr}, ${byteOffset})`)})`;
+    case 'bf16': return toHighHalves(`v128.load64_zero(${ptr}, ${byteOffset})`);
   }
 }

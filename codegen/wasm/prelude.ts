@@ -51,6 +51,18 @@ function _t_error(code: i32, detail: i32): void {
   const special = v128.or(shifted, i32x4.splat(0x7f800000));
   return v128.or(v128.bitselect(special, finite, i32x4.ge_s(em, i32x4.splat(0x7c00))), sign);
 }
+/**
+ * Four f16 values, one in the HIGH half of each u32 lane (the loads put them there with one unpack):
+ * the same conversion as _t_h2f4, with the sign already in place.
+ */
+@inline function _t_h2f4hi(x: v128): v128 {
+  const emHi = v128.and(x, i32x4.splat(0x7fff0000));
+  const shifted = i32x4.shr_u(emHi, 3);
+  const finite = f32x4.mul(shifted, f32x4.splat(5.192296858534828e33));
+  const special = v128.or(shifted, i32x4.splat(0x7f800000));
+  const sign = v128.and(x, i32x4.splat(0x80000000));
+  return v128.or(v128.bitselect(special, finite, i32x4.ge_s(emHi, i32x4.splat(0x7c000000))), sign);
+}
 @inline function _t_bf2f(h: u32): f32 { return reinterpret<f32>(h << 16); }
 
 // ---- horizontal sums -------------------------------------------------------------------------
