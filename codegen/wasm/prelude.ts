@@ -42,18 +42,10 @@ function _t_error(code: i32, detail: i32): void {
   if (em >= 0x7c00) return reinterpret<f32>(sign | 0x7f800000 | (em << 13));
   return reinterpret<f32>(reinterpret<u32>(reinterpret<f32>(em << 13) * 5.192296858534828e33) | sign);
 }
-/** Four f16 values, one in the low half of each u32 lane, to f32x4. */
-@inline function _t_h2f4(h: v128): v128 {
-  const em = v128.and(h, i32x4.splat(0x7fff));
-  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
-  const shifted = i32x4.shl(em, 13);
-  const finite = f32x4.mul(shifted, f32x4.splat(5.192296858534828e33));
-  const special = v128.or(shifted, i32x4.splat(0x7f800000));
-  return v128.or(v128.bitselect(special, finite, i32x4.ge_s(em, i32x4.splat(0x7c00))), sign);
-}
 /**
- * Four f16 values, one in the HIGH half of each u32 lane (the loads put them there with one unpack):
- * the same conversion as _t_h2f4, with the sign already in place.
+ * Four f16 values, one in the HIGH half of each u32 lane (the weight loads put them there with one
+ * unpack), to f32x4: as _t_h2f, exponent and mantissa moved into place (>> 3) and scaled by 2^112,
+ * the sign already in place.
  */
 @inline function _t_h2f4hi(x: v128): v128 {
   const emHi = v128.and(x, i32x4.splat(0x7fff0000));
@@ -63,6 +55,8 @@ function _t_error(code: i32, detail: i32): void {
   const sign = v128.and(x, i32x4.splat(0x80000000));
   return v128.or(v128.bitselect(special, finite, i32x4.ge_s(emHi, i32x4.splat(0x7c000000))), sign);
 }
+/** Four f16 values, one in the low half of each u32 lane, to f32x4. */
+@inline function _t_h2f4(h: v128): v128 { return _t_h2f4hi(i32x4.shl(h, 16)); }
 @inline function _t_bf2f(h: u32): f32 { return reinterpret<f32>(h << 16); }
 
 // ---- horizontal sums -------------------------------------------------------------------------

@@ -51,8 +51,8 @@ const abandoned = new FinalizationRegistry<Int32Array>(signalShutdown);
 /**
  * Measured on the 2-core machine type (stories15M, 2 threads): sleeping after ~80 µs of spinning
  * made decode ~20 % slower than spinning for 1 ms, because a woken vCPU takes tens of µs to run;
- * 20 ms instead of 1 ms made it another 2.6 % faster (median of 30 interleaved runs in one
- * process, 23 of 30 pairs faster): on a VM whose vCPUs the host takes away for a millisecond or
+ * 20 ms instead of 1 ms made it another 1.4–2.6 % faster (bench/ab.mjs, two runs of 30 pairs:
+ * 19 and 23 of them faster): on a VM whose vCPUs the host takes away for a millisecond or
  * more, a 1 ms spin expired while the other thread was merely descheduled, and each such sleep
  * cost a wake-up (~50 sleeps per 650 steps at 1 ms, none at 20 ms). The price is at most 20 ms of
  * one busy core per thread after the last run.
