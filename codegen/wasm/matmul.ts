@@ -10,7 +10,7 @@ import type { DType } from '../../ir/dtype.js';
 import { isQuantized } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
-import { elemBytes, loadF32, loadF32x4At } from './loads.js';
+import { elemBytes, halvesF32x4, loadF32, loadF32x4At } from './loads.js';
 import { emitQuantProjection } from './matmul-quant.js';
 import { normalizeRow } from './norm.js';
 import { bindFusion, emitTiles, type ProjectionOptions, ROW_CHUNK } from './projection.js';
@@ -69,10 +69,29 @@ function wideGemv(wt: DType, K: number): string[] {
   const C = [...Array(8).keys()];
   const k4 = K & ~3;
   const eb = elemBytes(wt);
-  const lines = [`let ${C.map((c) => `a${c} = f32x4.splat(0.0)`).join(', ')};`,
-    '{', 'let xq = xr0, wq = wr0;', `const xe = xr0 + ${k4 * 4};`, `for (; xq < xe; xq += 16, wq += ${4 * eb}) {`, 'const xv = v128.load(xq);'];
-  for (const c of C) lines.push(`a${c} = _t_madd(xv, ${loadF32x4At(wt, 'wq', c * K * eb)}, a${c});`);
-  lines.push('}', '}', 'let o0 = _t_hsum4(a0, a1, a2, a3), o0_1 = _t_hsum4(a4, a5, a6, a7);');
+  const lines = [`let ${C.map((c) => `a${c} = f32x4.splat(0.0)`).join(', ')};`, '{', 'let xq = xr0, wq = wr0;'];
+  // 16-bit weights: 8 k per step, one 16-byte load per row split into two vectors (then a group
+  // of 4 if K % 8 ≥ 4); f32: 4 k per step.
+  const step = wt === 'f16' || wt === 'bf16' ? 8 : 4;
+  const main = Math.floor(K / step) * step;
+  lines.push(`const xe = xr0 + ${main * 4};`, `for (; xq < xe; xq += ${step * 4}, wq += ${step * eb}) {`);
+  if (wt === 'f16' || wt === 'bf16') {
+    lines.push('const x0 = v128.load(xq), x1 = v128.load(xq, 16);');
+    for (const c of C) {
+      const [lo, hi] = halvesF32x4(wt, 'wv');
+      lines.push(`{ const wv = v128.load(wq, ${c * K * eb});`, `a${c} = _t_madd(x0, ${lo}, a${c});`, `a${c} = _t_madd(x1, ${hi}, a${c}); }`);
+    }
+  } else {
+    lines.push('const xv = v128.load(xq);');
+    for (const c of C) lines.push(`a${c} = _t_madd(xv, ${loadF32x4At(wt, 'wq', c * K * eb)}, a${c});`);
+  }
+  lines.push('}');
+  if (main < k4) {
+    lines.push('{ const xv = v128.load(xq);');
+    for (const c of C) lines.push(`a${c} = _t_madd(xv, ${loadF32x4At(wt, 'wq', c * K * eb)}, a${c});`);
+    lines.push('}');
+  }
+  lines.push('}', 'let o0 = _t_hsum4(a0, a1, a2, a3), o0_1 = _t_hsum4(a4, a5, a6, a7);');
   for (let k = k4; k < K; k++) {
     const lane = (c0: number) => `f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(${loadF32(wt, `wr${c0}`, String(k))}), 1, ${loadF32(wt, `wr${c0 + 1}`, String(k))}), 2, ${loadF32(wt, `wr${c0 + 2}`, String(k))}), 3, ${loadF32(wt, `wr${c0 + 3}`, String(k))})`;
     lines.push('{', `const xk = f32x4.splat(load<f32>(xr0, ${k * 4}));`, `o0 = _t_madd(xk, ${lane(0)}, o0);`, `o0_1 = _t_madd(xk, ${lane(4)}, o0_1);`, '}');

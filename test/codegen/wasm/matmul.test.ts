@@ -22,8 +22,9 @@ function cases(): OpCase[] {
   const out: OpCase[] = [];
   const dtypes: DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
   const draws = draw(fc.record({ rows: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 40 })), k: dimArb, n: dimArb, bias: fc.boolean(), lead: fc.boolean(), symbolic: fc.boolean(), seed: fc.nat() }), 30, 21);
-  // GEMVs of every weight type wide enough for the 8-row paths, with a partial last column block.
-  const gemvs = [{ n: 8, k: 33 }, { n: 21, k: 64 }, { n: 100, k: 96 }].flatMap(({ n, k }, j) =>
+  // GEMVs of every weight type wide enough for the 8-row paths, with a partial last column block;
+  // K around the 16-bit path's steps of 8 (a group of 4 left over, with and without a scalar tail).
+  const gemvs = [{ n: 8, k: 33 }, { n: 21, k: 64 }, { n: 100, k: 96 }, { n: 16, k: 44 }, { n: 9, k: 47 }, { n: 8, k: 4 }].flatMap(({ n, k }, j) =>
     dtypes.map((dtype) => ({ dtype, d: { rows: 1, k, n, bias: j === 1, lead: false, symbolic: j === 2, seed: 50 + j } })));
   [...draws.map((d, i) => ({ dtype: dtypes[i % dtypes.length], d })), ...gemvs].forEach(({ dtype, d }) => {
     const xShape = d.lead && d.rows % 2 === 0 ? [2, d.rows / 2, d.k] : [d.rows, d.k];
