@@ -10,8 +10,9 @@
 //
 // A variant is Model.open's LoadOptions (backend, threads, passes, spinMicros, …; default: wasm,
 // every core, the 'default' pipeline), plus optionally "dist": another build of Tessera to load
-// the variant from (e.g. `npx tsc -p tsconfig.json --outDir /tmp/ab-old/dist` on the old commit,
-// run from a checkout whose node_modules it can reach). Each run resets the cache and decodes
+// the variant from, inside this checkout so that it finds node_modules (e.g. at the old commit
+// `npx tsc -p tsconfig.json --outDir ab-old-dist`, then back to the new one; delete it after).
+// Each run resets the cache and decodes
 // GEN greedy steps from position 0, as `tessera bench --decode-depth 0` does. Between runs it
 // waits out the idle variant's spin (idle threads spinning would steal the other's cores).
 //
