@@ -72,15 +72,14 @@ function wideGemv(wt: DType, K: number): string[] {
   const lines = [`let ${C.map((c) => `a${c} = f32x4.splat(0.0)`).join(', ')};`, '{', 'let xq = xr0, wq = wr0;'];
   // 16-bit weights: 8 k per step, one 16-byte load per row split into two vectors (then a group
   // of 4 if K % 8 ≥ 4); f32: 4 k per step.
-  const step = wt === 'f16' || wt === 'bf16' ? 8 : 4;
+  const halfWidth = wt === 'f16' || wt === 'bf16' ? wt : undefined;
+  const step = halfWidth ? 8 : 4;
   const main = Math.floor(K / step) * step;
   lines.push(`const xe = xr0 + ${main * 4};`, `for (; xq < xe; xq += ${step * 4}, wq += ${step * eb}) {`);
-  if (wt === 'f16' || wt === 'bf16') {
+  if (halfWidth) {
+    const [lo, hi] = halvesF32x4(halfWidth, 'wv');
     lines.push('const x0 = v128.load(xq), x1 = v128.load(xq, 16);');
-    for (const c of C) {
-      const [lo, hi] = halvesF32x4(wt, 'wv');
-      lines.push(`{ const wv = v128.load(wq, ${c * K * eb});`, `a${c} = _t_madd(x0, ${lo}, a${c});`, `a${c} = _t_madd(x1, ${hi}, a${c}); }`);
-    }
+    for (const c of C) lines.push(`{ const wv = v128.load(wq, ${c * K * eb});`, `a${c} = _t_madd(x0, ${lo}, a${c});`, `a${c} = _t_madd(x1, ${hi}, a${c}); }`);
   } else {
     lines.push('const xv = v128.load(xq);');
     for (const c of C) lines.push(`a${c} = _t_madd(xv, ${loadF32x4At(wt, 'wq', c * K * eb)}, a${c});`);
