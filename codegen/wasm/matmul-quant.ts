@@ -19,6 +19,7 @@
 // The only approximation against the reference (which dequantizes weights and multiplies in f64)
 // is the rounding of activations to 8 bits: |x − x̂| ≤ d_x/2 per element.
 import { dimMul, dimProduct } from '../../ir/dim.js';
+import { dtypeInfo } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
 import { normalized, rowStats } from './norm.js';
@@ -186,7 +187,7 @@ function quantMicroKernel(dtype: QuantType, nb: number, blockBytes: number, rows
  * flight. Leaves o0 (rows 0–3) and o0_1 (rows 4–7).
  */
 function q8WideGemv(nb: number): string[] {
-  const blockBytes = 34, rowBytes = nb * blockBytes;
+  const blockBytes = dtypeInfo('q8_0').blockBytes, rowBytes = nb * blockBytes;
   const xVectors = actBlockBytes('q8_0') / 16;
   const lines = ['let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0);',
     'let wo: usize = 0, xo: usize = 0, so: usize = 0;',
@@ -209,7 +210,7 @@ function q8WideGemv(nb: number): string[] {
 function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKernel {
   const [x, wv] = node.inputs;
   const dtype = wv.type.dtype as QuantType;
-  const blockBytes = dtype === 'q8_0' ? 34 : 18;
+  const blockBytes = dtypeInfo(dtype).blockBytes;
   const actBytes = actBlockBytes(dtype);
   const w = new KernelWriter(`matmul_${dtype}`);
   const Rd = dimProduct(x.type.shape.slice(0, -1));

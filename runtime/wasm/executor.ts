@@ -7,6 +7,7 @@ import type { WasmKernel } from '../../codegen/wasm/kernel.js';
 import type { CompiledModule } from '../../codegen/wasm/module.js';
 import type { WasmProgram } from '../../codegen/wasm/program.js';
 import { type Dim, type DimBindings, evalDim, shapeToString } from '../../ir/dim.js';
+import { storageBytes } from '../../ir/dtype.js';
 import type { Storage } from '../../ir/memory.js';
 import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
 import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
@@ -58,7 +59,7 @@ interface Step {
 /** Bytes of one row (one position) of a KV cache state. */
 function stateRowBytes(s: Storage): number {
   const t = s.owner.type;
-  return (t.shape.slice(1) as number[]).reduce((a, b) => a * b, 1) * (t.dtype === 'f32' ? 4 : 2);
+  return storageBytes(t.dtype, t.shape.slice(1) as number[]);
 }
 
 export interface WasmExecutorOptions {
