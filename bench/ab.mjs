@@ -6,26 +6,28 @@
 // the noise floor (0.97–1.03 over 20 pairs on the 2-vCPU machine type).
 //
 //   npx tsc -p tsconfig.json
-//   node bench/ab.mjs MODEL '{"A": {...}, "B": {...}}' [PAIRS=20] [GEN=128]
+//   node bench/ab.mjs MODEL '{"A": {...}, "B": {...}}' [PAIRS=20] [GEN=128] [decode|prefill]
 //
 // A variant is Model.open's LoadOptions (backend, threads, passes, spinMicros, …; default: wasm,
 // every core, the 'default' pipeline), plus optionally "dist": another build of Tessera to load
 // the variant from, inside this checkout so that it finds node_modules (e.g. at the old commit
 // `npx tsc -p tsconfig.json --outDir ab-old-dist`, then back to the new one; delete it after).
 // Each run resets the cache and decodes
-// GEN greedy steps from position 0, as `tessera bench --decode-depth 0` does. Between runs it
+// GEN greedy steps from position 0, as `tessera bench --decode-depth 0` does; with `prefill`, it
+// runs one forward over GEN prompt tokens instead (`tessera bench`'s prefill). Between runs it
 // waits out the idle variant's spin (idle threads spinning would steal the other's cores).
 //
 // Example: node bench/ab.mjs /tmp/bench/synth15M.bin '{"A": {"spinMicros": 1000}, "B": {}}' 30
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 
-const [model, spec, pairsArg, genArg] = process.argv.slice(2);
+const [model, spec, pairsArg, genArg, mode = 'decode'] = process.argv.slice(2);
 if (!model || !spec) {
-  console.error("usage: node bench/ab.mjs MODEL '{\"A\": {...options}, \"B\": {...options}}' [pairs] [gen]");
+  console.error("usage: node bench/ab.mjs MODEL '{\"A\": {...options}, \"B\": {...options}}' [pairs] [gen] [decode|prefill]");
   process.exit(2);
 }
 const variants = Object.entries(JSON.parse(spec));
+if (mode !== 'decode' && mode !== 'prefill') throw new Error(`mode is decode or prefill, got ${mode}`);
 if (variants.length !== 2) throw new Error('give exactly two variants, e.g. {"A": {}, "B": {"threads": 1}}');
 const pairs = Number(pairsArg ?? 20);
 const gen = Number(genArg ?? 128);
@@ -41,20 +43,26 @@ for (const [name, { dist, ...opts }] of variants) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function decodeRun(ex) {
+const prompt = Array.from({ length: gen }, (_, i) => 3 + ((i * 7919) % 1000));
+async function timedRun(ex) {
   ex.reset();
+  if (mode === 'prefill') {
+    const t0 = performance.now();
+    await ex.forward(prompt, 'last');
+    return performance.now() - t0;
+  }
   let next = 3;
   const t0 = performance.now();
   for (let i = 0; i < gen; i++) next = await ex.forwardGreedy([next]);
   return performance.now() - t0;
 }
 
-for (const o of opened) for (let i = 0; i < 2; i++) await decodeRun(o.m.executor); // warm-up
+for (const o of opened) for (let i = 0; i < 2; i++) await timedRun(o.m.executor); // warm-up
 const quiet = Math.max(...opened.map((o) => o.quiet));
 for (let p = 0; p < pairs; p++) {
   for (const o of p % 2 ? [...opened].reverse() : opened) {
     await sleep(quiet);
-    o.ms.push(await decodeRun(o.m.executor));
+    o.ms.push(await timedRun(o.m.executor));
   }
 }
 

@@ -27,6 +27,30 @@ export const PRELUDE = String.raw`
   return <i32>next;
 }
 
+/**
+ * Guided self-scheduling over items [0, items): claims the next run of items from the counter at
+ * ctr (its epoch as in _t_claim) and returns the run's first item, or items when none is left.
+ * A run is 1/(2·nthreads) of the items left (a quarter at 2 threads; _t_guided_size), at least
+ * minRun: a launch costs a few claims, each an atomic on a line every thread writes (16 equal
+ * chunks per thread measured 3–4 % slower in decode), and still ends in short runs, so the
+ * threads finish close together, and one the host deschedules for a while claims less.
+ */
+@inline function _t_claim_guided(ctr: usize, items: i32, nthreads: i32, minRun: i32): i32 {
+  const gen = <i64><u32>atomic.load<i32>(${CTRL.barrierGen});
+  let w: i64, first: i32;
+  do {
+    w = atomic.load<i64>(ctr);
+    first = (w >>> 32) == gen ? <i32>(w & 0xffffffff) : 0;
+    if (first >= items) return items;
+  } while (atomic.cmpxchg<i64>(ctr, w, (gen << 32) | <i64>(first + _t_guided_size(first, items, nthreads, minRun))) != w);
+  return first;
+}
+/** The length of the run _t_claim_guided hands out at first (even when minRun is even). */
+@inline function _t_guided_size(first: i32, items: i32, nthreads: i32, minRun: i32): i32 {
+  const share = (items - first + 2 * nthreads - 1) / (2 * nthreads);
+  return max(minRun, (share + 1) & ~1);
+}
+
 // ---- errors reported by kernels (the runtime throws after the run) ---------------------------
 function _t_error(code: i32, detail: i32): void {
   if (atomic.cmpxchg<i32>(${CTRL.error}, 0, code) == 0) atomic.store<i32>(${CTRL.errorDetail}, detail);

@@ -2,9 +2,9 @@
 // and the store hook that turns it into the fused projections (fused-matmul.ts).
 //
 // Work is cut into (4 result columns) × (up to ROW_CHUNK activation rows) tiles, ordered column-block
-// major and claimed by the threads in contiguous chunks from a shared counter, so a thread streams
-// its slices of the weights once per ROW_CHUNK rows (GEMV, S = 1: exactly once) and a slowed
-// thread simply claims fewer chunks. Inside a tile the kind's micro-kernel
+// major and claimed by the threads in contiguous runs from a shared counter (guided: long runs
+// first, shorter ones as the work runs out), so a thread streams its slices of the weights once per
+// ROW_CHUNK rows (GEMV, S = 1: exactly once) and a slowed thread simply claims less. Inside a tile the kind's micro-kernel
 // computes 2 activation rows × 4 weight rows at a time (then a last single row), leaving one f32x4
 // `o` of 4 outputs per row; a partial last column block goes one weight row at a time. A single
 // activation row (GEMV, the decode step) may take two column blocks at once with a `wide`
@@ -164,22 +164,21 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
     // The last, partial column block: one weight row (per part) at a time.
     narrowTile.push(`for (let n = n0; n < ${m}; n++) {`, 'for (let r = r0; r < r1; r++) {', ...outputs(1, 1, 'r', 'n'), '}', '}');
   }
-  // Threads claim chunks of tiles from a shared counter (~16 claims per thread) rather than taking
-  // fixed shares: a thread the host deschedules for a moment, or one that runs slower, then takes
-  // fewer tiles instead of holding the others at the barrier. Chunks hold an even number of tiles
-  // so that a single row's pairs of column blocks (outputs8) stay within one.
+  // Threads claim runs of tiles from a shared counter (_t_claim_guided) rather than taking fixed
+  // shares: a thread the host deschedules for a moment, or one that runs slower, then takes fewer
+  // tiles instead of holding the others at the barrier. Runs hold an even number of tiles so that
+  // a single row's pairs of column blocks (outputs8) stay within one.
   const ctr = w.ptr({ kind: 'counter' }, 'pctr');
   w.line(
     `const nrc = (R + ${ROW_CHUNK - 1}) / ${ROW_CHUNK};`,
     `const ncb = ${Math.ceil(m / 4)};`,
     'const items = ncb * nrc;',
-    'const chunk = max(2, ((items + nthreads * 16 - 1) / (nthreads * 16) + 1) & ~1);',
   );
   if (!t.prologue) {
-    // Column-block major: a chunk streams its weight rows once per row chunk.
+    // Column-block major: a run streams its weight rows once per row chunk.
     w.line(
-      `for (let c = _t_claim(${ctr}); c * chunk < items; c = _t_claim(${ctr})) {`,
-      'const it0 = c * chunk, it1 = min(it0 + chunk, items);',
+      `for (let it0 = _t_claim_guided(${ctr}, items, nthreads, 2); it0 < items; it0 = _t_claim_guided(${ctr}, items, nthreads, 2)) {`,
+      'const it1 = min(it0 + _t_guided_size(it0, items, nthreads, 2), items);',
       'for (let it = it0; it < it1; it++) {',
       'const cb = it / nrc;',
       'const n0 = cb << 2;',
@@ -200,8 +199,8 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
   w.line(
     'let prepared = -1;',
     'let s0 = 0, s1 = 0;',
-    `for (let c = _t_claim(${ctr}); c * chunk < items; c = _t_claim(${ctr})) {`,
-    'const it0 = c * chunk, it1 = min(it0 + chunk, items);',
+    `for (let it0 = _t_claim_guided(${ctr}, items, nthreads, 2); it0 < items; it0 = _t_claim_guided(${ctr}, items, nthreads, 2)) {`,
+    'const it1 = min(it0 + _t_guided_size(it0, items, nthreads, 2), items);',
     'for (let it = it0; it < it1; it++) {',
     `const sc = it / (ncb * ${perSlab});`,
     `const slabChunks = min(${perSlab}, nrc - sc * ${perSlab});`,
