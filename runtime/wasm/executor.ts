@@ -205,7 +205,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
       for (let i = 0; i < tokens.length; i += bound) all.set(await this.forward(tokens.slice(i, i + bound), 'all'), i * this.vocabSize);
       return all;
     }
-    const step = await this.run(tokens, want);
+    const step = this.run(tokens, want);
     const rows = want === 'last' ? 1 : tokens.length;
     return Float32Array.from(this.pool.memory.f32(step.logits, rows * this.vocabSize));
   }
@@ -213,23 +213,26 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
   async forwardGreedy(tokens: readonly number[]): Promise<number> {
     const bound = this.steps.last.program.bounds.S;
     if (tokens.length > bound) {
-      await this.run(tokens.slice(0, tokens.length - 1), 'last');
+      this.run(tokens.slice(0, tokens.length - 1), 'last');
       return this.forwardGreedy(tokens.slice(-1));
     }
-    const step = await this.run(tokens, 'last');
+    const step = this.run(tokens, 'last');
     if (step.next === undefined) return argmax(this.pool.memory.f32(step.logits, this.vocabSize));
     return this.pool.memory.i32(step.next, 1)[0];
   }
 
-  /** Runs the step graph over `tokens` (in pieces when longer than a compiled chunk). */
-  private async run(tokens: readonly number[], want: LogitsWanted): Promise<Step> {
+  /**
+   * Runs the step graph over `tokens` (in pieces when longer than a compiled chunk). Synchronous:
+   * the threads block the caller anyway, and each await costs a few µs of a ~1.5 ms decode step.
+   */
+  private run(tokens: readonly number[], want: LogitsWanted): Step {
     const S = tokens.length;
     this.checkStep(tokens);
     const step = this.steps[want];
     const bound = step.program.bounds.S;
     if (S > bound) {
       if (want === 'all') throw new RangeError(`forward: ${S} tokens with every position's logits is more than the compiled chunk of ${bound}`);
-      for (let i = 0; i + bound < S; i += bound) await this.run(tokens.slice(i, i + bound), 'last');
+      for (let i = 0; i + bound < S; i += bound) this.run(tokens.slice(i, i + bound), 'last');
       return this.run(tokens.slice(S - ((S - 1) % bound) - 1), want);
     }
     const mem = this.pool.memory;

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Tessera against its peers in tightly interleaved pairs. peers.sh runs each engine for several
+// seconds in turn, and on a shared 2-vCPU VM the speed available drifts by tens of percent from
+// one second to the next, so one engine's figure and the other's come from different machines
+// in effect. Here Tessera stays loaded in this process and every pair is one peer run (a separate
+// process, ~0.5 s) next to one Tessera run of the same work, in alternating order; the figure of
+// merit is the median over pairs of Tessera's speed / the peer's, with how many pairs Tessera won.
+//
+//   npx tsc -p tsconfig.json
+//   node bench/paired.mjs [--model synth15M] [--weights f32|q8_0|q4_0] [--threads 2] [--pairs 15]
+//
+// Pairs measured (each when its peer is built; PEERS_DIR and BENCH_DIR as in peers.sh):
+//   decode vs llama2.c (f32 only): `runomp <model>.bin -t 0 -n 256` as peers.sh runs it (its own
+//     tok/s: steps 2–256) against Tessera decoding 128 greedy steps from position 0, as
+//     `tessera bench --decode-depth 0` does;
+//   decode vs llama.cpp: `llama-bench -p 0 -n 128 -r 1` (tg128) against the same Tessera run;
+//   prefill vs llama.cpp: `llama-bench -p 128 -n 0 -r 3` (pp128, its mean of 3) against the
+//     median of three 128-token forwards.
+// Tessera's quantized weights come from its own quantize pass on <model>.bin (every matmul and
+// the classifier, as llama-quantize --pure), llama.cpp's from <model>-<weights>.gguf.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Model } from '../dist/src/model.js';
+import { median, seededTokens } from '../dist/src/bench.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'synth15M' },
+    weights: { type: 'string', default: 'f32' },
+    threads: { type: 'string', default: '2' },
+    pairs: { type: 'string', default: '15' },
+  },
+});
+const threads = Number(opt.threads), pairs = Number(opt.pairs), weights = opt.weights;
+if (!['f32', 'q8_0', 'q4_0'].includes(weights)) throw new Error(`--weights is f32, q8_0 or q4_0, got ${weights}`);
+const PEERS = process.env.PEERS_DIR ?? '/tmp/peers', DIR = process.env.BENCH_DIR ?? '/tmp/bench';
+const bin = resolve(DIR, `${opt.model}.bin`), gguf = resolve(DIR, `${opt.model}-${weights}.gguf`);
+const runomp = resolve(PEERS, 'llama2.c/runomp'), llamaBench = resolve(PEERS, 'llama.cpp/build/bin/llama-bench');
+const PROMPT = 128, GEN = 128;
+if (!existsSync(bin)) throw new Error(`${bin} is missing (see bench/peers.sh for how the checkpoints are made)`);
+
+const passes = weights === 'f32' ? 'default' : `default,quantize{dtype=${weights},heads=true}`;
+const model = await Model.open(bin, { backend: 'wasm', threads, passes, maxChunk: PROMPT });
+const ex = model.executor;
+const prompt = seededTokens(PROMPT, ex.vocabSize);
+
+async function tesseraDecode() {
+  ex.reset();
+  let next = prompt[0];
+  const t0 = performance.now();
+  for (let i = 0; i < GEN; i++) next = await ex.forwardGreedy([next]);
+  return (GEN * 1000) / (performance.now() - t0);
+}
+// A prefill is ~40 ms, short enough for one hiccup to swing it: both sides take 3 and report theirs.
+async function tesseraPrefill() {
+  const ms = [];
+  for (let i = 0; i < 3; i++) {
+    ex.reset();
+    const t0 = performance.now();
+    await ex.forward(prompt, 'last');
+    ms.push(performance.now() - t0);
+  }
+  return (PROMPT * 1000) / median(ms);
+}
+function run(cmd, args, env = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${cmd} exited with ${r.status}: ${(r.stderr || '').slice(-400)}`);
+  return r;
+}
+function llama2c() {
+  const r = run(runomp, [bin, '-z', resolve(DIR, 'tokenizer.bin'), '-t', '0', '-n', String(PROMPT + GEN), '-i', 'Once upon a time'], { OMP_NUM_THREADS: String(threads) });
+  const m = /achieved tok\/s: ([0-9.]+)/.exec(r.stderr);
+  if (!m) throw new Error(`llama2.c printed no tok/s: ${r.stderr.slice(-200)}`);
+  return Number(m[1]);
+}
+function llamaCpp(p, n, reps) {
+  const r = run(llamaBench, ['-m', gguf, '-t', String(threads), '-p', String(p), '-n', String(n), '-r', String(reps), '-o', 'json']);
+  return JSON.parse(r.stdout)[0].avg_ts;
+}
+
+const comparisons = [];
+if (weights === 'f32' && existsSync(runomp)) comparisons.push({ name: 'decode / llama2.c', peer: llama2c, ours: tesseraDecode });
+if (existsSync(llamaBench) && existsSync(gguf)) {
+  comparisons.push({ name: `decode / llama.cpp ${weights}`, peer: () => llamaCpp(0, GEN, 1), ours: tesseraDecode });
+  comparisons.push({ name: `prefill / llama.cpp ${weights}`, peer: () => llamaCpp(PROMPT, 0, 3), ours: tesseraPrefill });
+}
+if (!comparisons.length) throw new Error(`no peer found under ${PEERS} (llama2.c/runomp, llama.cpp/build/bin/llama-bench with ${gguf})`);
+
+// Tessera's idle threads spin for 20 ms after a run; wait that out so that they never take a core
+// from the peer.
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+for (let i = 0; i < 2; i++) { await tesseraDecode(); await tesseraPrefill(); }
+for (const c of comparisons) { c.peer(); c.pairs = []; }
+console.log(`${opt.model} ${weights}, ${threads} threads, ${pairs} pairs; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+for (let p = 0; p < pairs; p++) {
+  for (const c of comparisons) {
+    let ours, peer;
+    if (p % 2) { ours = await c.ours(); await sleep(30); peer = c.peer(); }
+    else { await sleep(30); peer = c.peer(); ours = await c.ours(); }
+    c.pairs.push({ ours, peer });
+  }
+}
+for (const c of comparisons) {
+  const ratios = c.pairs.map((x) => x.ours / x.peer);
+  const ours = median(c.pairs.map((x) => x.ours)), peer = median(c.pairs.map((x) => x.peer));
+  console.log(`${c.name.padEnd(24)} ${median(ratios).toFixed(3)}× (median of ${pairs} pairs; Tessera faster in ${ratios.filter((r) => r > 1).length}) · ` +
+    `Tessera ${ours.toFixed(1)} tok/s, peer ${peer.toFixed(1)} tok/s (medians) · ratios ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
+}
+await model.dispose();
