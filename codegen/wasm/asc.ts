@@ -7,7 +7,7 @@
 // kernels never allocate (they only touch raw pointers).
 import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import { createHash } from 'node:crypto';
-import { MAX_PAGES, MODULE_DATA_BASE } from './abi.js';
+import { HEAP_START, MAX_PAGES, MODULE_DATA_BASE, PAGE_BYTES } from './abi.js';
 import type { WasmFeature } from './features.js';
 
 export interface CompileOptions {
@@ -36,7 +36,8 @@ function flags(opts: CompileOptions): string[] {
     SOURCE_FILE, '--outFile', OUT_FILE,
     `-O${opts.optimizeLevel ?? 3}`, '--noAssert', '--runtime', 'stub',
     '--enable', 'simd', '--enable', 'threads', ...(opts.features ?? []).flatMap((f) => ['--enable', f]),
-    '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', String(MAX_PAGES),
+    // Initial memory up to the heap: the module's static data may fill [MODULE_DATA_BASE, HEAP_START).
+    '--importMemory', '--sharedMemory', '--initialMemory', String(HEAP_START / PAGE_BYTES), '--maximumMemory', String(MAX_PAGES),
     '--memoryBase', String(MODULE_DATA_BASE), '--noColors',
   ];
 }

@@ -4,15 +4,20 @@
 // Face), so llama3 and longrope scaling cost nothing at run time, and baked into the module as
 // static data (longrope: both the short and the long table; the kernel picks one from the
 // largest position of the call, as the reference does). Per position the kernel forms
-// cos/sin = f32(f32(cos(f32(inv·p)))·attention_factor) like the reference and caches them in
-// per-thread scratch while consecutive rows share a position (all heads of one token). The
-// rotation is done in f64 and rounded once, as the reference does. rope_matmul's rotation runs the
+// cos/sin = f32(f32(cos(f32(inv·p)))·attention_factor) like the reference and keeps them while
+// consecutive rows share a position (all heads of one token). The table of the last position
+// stays in a per-thread slot of the kernel's static data, so the layers after the first (which run
+// this same kernel at the same position) skip the sincos calls, most of a decode step's rope time.
+// The rotation is done in f64 and rounded once, as the reference does. rope_matmul's rotation runs the
 // same kernel in place over the product's rope_cols heads (RopeLayout says where heads are).
 import type { Attrs } from '../../ir/attrs.js';
 import { type Dim, dimMul } from '../../ir/dim.js';
 import type { Node } from '../../ir/graph.js';
 import { longropeAttentionFactor, ropeInvFreq } from '../../ir/ops/rope.js';
 import { type KernelBinding, KernelWriter, type WasmKernel } from './kernel.js';
+
+/** Threads that keep their last position's cos/sin table between launches (others recompute it). */
+const CACHED_THREADS = 16;
 
 function table(values: Float32Array): string {
   return `memory.data<f32>([${Array.from(values, (v) => String(v)).join(', ')}])`;
@@ -57,7 +62,15 @@ export function emitRopeKernel(a: Attrs, layout: RopeLayout): WasmKernel {
   const S = w.dim(layout.S), H = w.dim(layout.heads);
   const nPos = layout.perToken ? w.dim(layout.tokens) : S;
 
-  w.line(`const cosT = ${cs} + (<usize>tid) * ${Math.max(rd, 1) * 4};`, `const sinT = cosT + ${half * 4};`, ...(layout.setup ?? []));
+  // A slot: the cached position + 1 (0: empty) and the inv table it was made from, then cos, sin.
+  const slotBytes = (16 + Math.max(rd, 1) * 4 + 63) & ~63;
+  w.line(
+    `const slots = memory.data(${CACHED_THREADS * slotBytes}, 64);`,
+    `const slot = tid < ${CACHED_THREADS} ? slots + (<usize>tid) * ${slotBytes} : 0;`,
+    `const cosT = slot ? slot + 16 : ${cs} + (<usize>tid) * ${Math.max(rd, 1) * 4};`,
+    `const sinT = cosT + ${half * 4};`,
+    ...(layout.setup ?? []),
+  );
   if (longrope) {
     w.line(
       `const SHORT = ${table(ropeInvFreq(a, rd, 0))};`,
@@ -73,8 +86,8 @@ export function emitRopeKernel(a: Attrs, layout: RopeLayout): WasmKernel {
     `const S: i32 = ${S}, H: i32 = ${H};`,
     `const rows = ${w.dim(layout.tokens)} * H;`,
     'const r0 = _t_split(rows, tid, nthreads), r1 = _t_split(rows, tid + 1, nthreads);',
-    'let cached: i32 = -1;',
-    'let cachedValid = false;',
+    'let cachedValid = slot != 0 && load<i32>(slot) != 0 && load<usize>(slot, 4) == inv;',
+    'let cached: i32 = cachedValid ? load<i32>(slot) - 1 : -1;',
     'for (let row = r0; row < r1; row++) {',
     'const bs = row / H;',
     'const h = row - bs * H;',
@@ -88,6 +101,7 @@ export function emitRopeKernel(a: Attrs, layout: RopeLayout): WasmKernel {
     `store<f32>(sinT + ((<usize>i) << 2), <f32>(<f64><f32>NativeMath.sincos_sin * ${att}));`,
     '}',
     'cached = p; cachedValid = true;',
+    'if (slot) { store<i32>(slot, p + 1); store<usize>(slot, inv, 4); }',
     '}',
     `const off = <usize>(${layout.headAt('bs', 'h')}) << 2;`,
     `const xr = ${xp} + off, yr = ${yp} + off;`,
