@@ -3,12 +3,12 @@
 //
 // Work is cut into (4 result columns) × (up to ROW_CHUNK activation rows) tiles, ordered column-block
 // major and claimed by the threads in contiguous runs from a shared counter (guided: long runs
-// first, shorter ones as the work runs out), so a thread streams its slices of the weights once per
-// ROW_CHUNK rows (GEMV, S = 1: exactly once) and a slowed thread simply claims less. Inside a tile the kind's micro-kernel
-// computes 2 activation rows × 4 weight rows at a time (then a last single row), leaving one f32x4
-// `o` of 4 outputs per row; a partial last column block goes one weight row at a time. A single
-// activation row (GEMV, the decode step) may take two column blocks at once with a `wide`
-// micro-kernel: 8 weight rows share each load of x.
+// first, shorter ones as the work runs out), so a thread streams its slices of the weights once
+// per ROW_CHUNK rows (GEMV, S = 1: exactly once) and a slowed thread simply claims less. Inside a
+// tile the kind's micro-kernel computes 2 activation rows × 4 weight rows at a time (then a last
+// single row), leaving one f32x4 `o` of 4 outputs per row; a partial last column block goes one
+// weight row at a time. A single activation row (GEMV, the decode step) may take two column
+// blocks at once with a `wide` micro-kernel: 8 weight rows share each load of x.
 //
 // Fused projections hook in before the store. With `parts` > 1 output column c combines product
 // columns c, c + M, … (M = N / parts, ir/ops/fused.ts), so a tile runs its micro-kernel once per part
