@@ -11,8 +11,8 @@
 //
 // Pairs measured (each when its peer is built; PEERS_DIR and BENCH_DIR as in peers.sh):
 //   decode vs llama2.c (f32 only): `runomp <model>.bin -t 0 -n 256` as peers.sh runs it (its own
-//     tok/s: steps 2–256) against Tessera decoding 128 greedy steps from position 0, as
-//     `tessera bench --decode-depth 0` does;
+//     tok/s: steps 2–256, positions 1–255) against Tessera decoding 255 greedy steps from position
+//     0, so that both attend over the same lengths (peers.sh compares with Tessera's 128 steps);
 //   decode vs llama.cpp: `llama-bench -p 0 -n 128 -r 1` (tg128) against the same Tessera run;
 //   prefill vs llama.cpp: `llama-bench -p 128 -n 0 -r 3` (pp128, its mean of 3) against the
 //     median of three 128-token forwards.
@@ -46,12 +46,12 @@ const model = await Model.open(bin, { backend: 'wasm', threads, passes, maxChunk
 const ex = model.executor;
 const prompt = seededTokens(PROMPT, ex.vocabSize);
 
-async function tesseraDecode() {
+async function tesseraDecode(steps) {
   ex.reset();
   let next = prompt[0];
   const t0 = performance.now();
-  for (let i = 0; i < GEN; i++) next = await ex.forwardGreedy([next]);
-  return (GEN * 1000) / (performance.now() - t0);
+  for (let i = 0; i < steps; i++) next = await ex.forwardGreedy([next]);
+  return (steps * 1000) / (performance.now() - t0);
 }
 // A prefill is ~40 ms, short enough for one hiccup to swing it: both sides take 3 and report theirs.
 async function tesseraPrefill() {
@@ -81,9 +81,12 @@ function llamaCpp(p, n, reps) {
 }
 
 const comparisons = [];
-if (weights === 'f32' && existsSync(runomp)) comparisons.push({ name: 'decode / llama2.c', peer: llama2c, ours: tesseraDecode });
+// llama2.c times steps 2…PROMPT+GEN (positions 1…255 at the defaults), so Tessera decodes as many
+// steps from position 0 there: the same attention lengths on both sides.
+const llama2cSteps = Math.min(PROMPT + GEN - 1, ex.contextLength);
+if (weights === 'f32' && existsSync(runomp)) comparisons.push({ name: 'decode / llama2.c', peer: llama2c, ours: () => tesseraDecode(llama2cSteps) });
 if (existsSync(llamaBench) && existsSync(gguf)) {
-  comparisons.push({ name: `decode / llama.cpp ${weights}`, peer: () => llamaCpp(0, GEN, 1), ours: tesseraDecode });
+  comparisons.push({ name: `decode / llama.cpp ${weights}`, peer: () => llamaCpp(0, GEN, 1), ours: () => tesseraDecode(GEN) });
   comparisons.push({ name: `prefill / llama.cpp ${weights}`, peer: () => llamaCpp(PROMPT, 0, 3), ours: tesseraPrefill });
 }
 if (!comparisons.length) throw new Error(`no peer found under ${PEERS} (llama2.c/runomp, llama.cpp/build/bin/llama-bench with ${gguf})`);
@@ -91,7 +94,7 @@ if (!comparisons.length) throw new Error(`no peer found under ${PEERS} (llama2.c
 // Tessera's idle threads spin for 20 ms after a run; wait that out so that they never take a core
 // from the peer.
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-for (let i = 0; i < 2; i++) { await tesseraDecode(); await tesseraPrefill(); }
+for (let i = 0; i < 2; i++) { await tesseraDecode(GEN); await tesseraPrefill(); }
 for (const c of comparisons) { c.peer(); c.pairs = []; }
 console.log(`${opt.model} ${weights}, ${threads} threads, ${pairs} pairs; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 for (let p = 0; p < pairs; p++) {
