@@ -35,6 +35,9 @@ const { values: opt } = parseArgs({
 });
 const threads = Number(opt.threads), pairs = Number(opt.pairs), weights = opt.weights;
 if (!['f32', 'q8_0', 'q4_0'].includes(weights)) throw new Error(`--weights is f32, q8_0 or q4_0, got ${weights}`);
+for (const [name, n] of [['threads', threads], ['pairs', pairs]]) {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${opt[name]}`);
+}
 const PEERS = process.env.PEERS_DIR ?? '/tmp/peers', DIR = process.env.BENCH_DIR ?? '/tmp/bench';
 const bin = resolve(DIR, `${opt.model}.bin`), gguf = resolve(DIR, `${opt.model}-${weights}.gguf`);
 const runomp = resolve(PEERS, 'llama2.c/runomp'), llamaBench = resolve(PEERS, 'llama.cpp/build/bin/llama-bench');

@@ -169,6 +169,12 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
   // tiles instead of holding the others at the barrier. Runs hold an even number of tiles so that
   // a single row's pairs of column blocks (outputs8) stay within one.
   const ctr = w.ptr({ kind: 'counter' }, 'pctr');
+  // Opens the loop over this thread's runs [it0, it1) (at least 2 tiles: an even number).
+  const claim = `_t_claim_guided(${ctr}, items, nthreads, 2)`;
+  const claimRuns = [
+    `for (let it0 = ${claim}; it0 < items; it0 = ${claim}) {`,
+    'const it1 = min(it0 + _t_guided_size(it0, items, nthreads, 2), items);',
+  ];
   w.line(
     `const nrc = (R + ${ROW_CHUNK - 1}) / ${ROW_CHUNK};`,
     `const ncb = ${Math.ceil(m / 4)};`,
@@ -177,8 +183,7 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
   if (!t.prologue) {
     // Column-block major: a run streams its weight rows once per row chunk.
     w.line(
-      `for (let it0 = _t_claim_guided(${ctr}, items, nthreads, 2); it0 < items; it0 = _t_claim_guided(${ctr}, items, nthreads, 2)) {`,
-      'const it1 = min(it0 + _t_guided_size(it0, items, nthreads, 2), items);',
+      ...claimRuns,
       'for (let it = it0; it < it1; it++) {',
       'const cb = it / nrc;',
       'const n0 = cb << 2;',
@@ -199,8 +204,7 @@ export function emitTiles(w: KernelWriter, t: Tiles): void {
   w.line(
     'let prepared = -1;',
     'let s0 = 0, s1 = 0;',
-    `for (let it0 = _t_claim_guided(${ctr}, items, nthreads, 2); it0 < items; it0 = _t_claim_guided(${ctr}, items, nthreads, 2)) {`,
-    'const it1 = min(it0 + _t_guided_size(it0, items, nthreads, 2), items);',
+    ...claimRuns,
     'for (let it = it0; it < it1; it++) {',
     `const sc = it / (ncb * ${perSlab});`,
     `const slabChunks = min(${perSlab}, nrc - sc * ${perSlab});`,
