@@ -24,7 +24,7 @@ import type { WgslKernel, WgslLowering } from './types.js';
 export const GEMV_MAX_ROWS = 4;
 
 const TILE = 64, TK = 16, WG_SIDE = 16, PER = TILE / WG_SIDE;
-/** Every projection's weight w [N, K] is operand 1 (matmul, matmul_ep, norm_matmul, rope_matmul). */
+/** Every projection's weight w [N, K] is operand 1: the `projection` trait's `weight` (ir/op.ts). */
 const WEIGHT = 1;
 export const GEMV_WG = 128;
 const GEMV_COLS = 4;
