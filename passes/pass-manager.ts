@@ -1,5 +1,6 @@
 // The pass manager: runs a pipeline over a graph, verifying after every pass, timing each pass,
 // collecting its statistics and calling the instruments (IR printing, dumps, user hooks).
+import { TesseraError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import { verifyIssues } from '../ir/verifier.js';
 import { assertCompilerAllowed } from '../ir/compiler-guard.js';
@@ -8,7 +9,7 @@ import type { PassContext } from './pass.js';
 import { formatPipeline, formatStep, type PipelineStep, resolvePipeline } from './pipeline.js';
 
 /** A pass threw, or left a graph that does not verify. Names the pass and its place in the pipeline. */
-export class PassError extends Error {
+export class PassError extends TesseraError {
   constructor(message: string, readonly pass: string | undefined, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'PassError';

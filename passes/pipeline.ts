@@ -1,13 +1,14 @@
 // Pipelines: the text form `canonicalize,flash-attention{tile=64},memory-plan`, named pipelines
 // (`none`, `default`, possibly different per target), and their resolution into passes to run.
 import { type AttrValue, type Attrs, attrEquals, normalizeAttrs } from '../ir/attrs.js';
+import { UsageError } from '../ir/errors.js';
 import { formatAttr } from '../ir/printer.js';
 import type { Pass } from './pass.js';
 import { findPass, listPasses } from './registry.js';
 import { didYouMean } from '../ir/parse/suggest.js';
 
 /** A malformed pipeline string, an unknown pass or pipeline name, or a bad pass option. */
-export class PipelineError extends Error {
+export class PipelineError extends UsageError {
   constructor(message: string) {
     super(message);
     this.name = 'PipelineError';

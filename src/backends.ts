@@ -16,6 +16,7 @@ import { lowerGraphToWasm, programKernels, type WasmProgram } from '../codegen/w
 import { lowerGraphToWgsl, type WgslProgram } from '../codegen/wgsl/program.js';
 import { type WgslTarget, wgslTargetFor } from '../codegen/wgsl/target.js';
 import { storageBytes } from '../ir/dtype.js';
+import { ResourceError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { ModelConfig } from '../models/config/model-config.js';
 import type { Executor, LogitsWanted } from '../runtime/executor.js';
@@ -80,7 +81,7 @@ function envBytes(name: string): number | undefined {
 const allowSoftwareGpu = (): boolean => ['1', 'true', 'yes'].includes(process.env.TESSERA_WEBGPU_ALLOW_SOFTWARE ?? '');
 
 /** The graph cannot run on the chosen backend (an op it has no kernel for, an artifact without its kernels). */
-export class BackendError extends Error {
+export class BackendError extends ResourceError {
   constructor(message: string) {
     super(message);
     this.name = 'BackendError';

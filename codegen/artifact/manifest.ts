@@ -1,5 +1,6 @@
 // The compiled artifact's manifest: everything the runtime needs to run a model without the
 // compiler (final IR, weight table, memory plan, launch lists), plus checksums and a version.
+import { ModelFormatError } from '../../ir/errors.js';
 import type { BindingRef } from '../kernel.js';
 import type { WasmTargetData } from '../wasm/serialize.js';
 
@@ -96,7 +97,7 @@ export interface ArtifactManifest {
 }
 
 /** A stale, truncated, tampered or foreign artifact. The message says which file and what. */
-export class ArtifactError extends Error {
+export class ArtifactError extends ModelFormatError {
   constructor(readonly dir: string, message: string) {
     super(`${dir}: ${message}`);
     this.name = 'ArtifactError';

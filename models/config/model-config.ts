@@ -1,5 +1,6 @@
 // One normalized description of a model, whatever file it came from (HF config.json, GGUF
 // metadata, llama2.c header). The graph builders read only this.
+import { ModelFormatError } from '../../ir/errors.js';
 
 export const SUPPORTED_FAMILIES = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma', 'gemma2', 'gpt2', 'bert'] as const;
 export type Family = (typeof SUPPORTED_FAMILIES)[number];
@@ -65,14 +66,14 @@ export interface ModelConfig {
   readonly eosIds: readonly number[];
 }
 
-export class UnsupportedModelError extends Error {
+export class UnsupportedModelError extends ModelFormatError {
   constructor(what: string) {
     super(`${what}; supported: ${SUPPORTED_FAMILIES.join(', ')} (HF model_type), GGUF general.architecture llama/mistral/qwen2/qwen3/phi3/gemma/gemma2/gpt2/bert, and llama2.c checkpoints`);
     this.name = 'UnsupportedModelError';
   }
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends ModelFormatError {
   constructor(source: string, message: string) {
     super(`${source}: ${message}`);
     this.name = 'ConfigError';

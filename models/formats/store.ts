@@ -1,5 +1,6 @@
 // The interface every model-file reader implements, and the one error type they throw.
 import { type DType, isDType } from '../../ir/dtype.js';
+import { ModelFormatError } from '../../ir/errors.js';
 import type { HostTensor } from '../../ir/tensor.js';
 
 /** A metadata value as the file states it (GGUF arrays of numbers become typed arrays). */
@@ -40,7 +41,7 @@ export interface TensorStore {
 }
 
 /** A malformed or unsupported model file. The message names the file and what is wrong where. */
-export class FormatError extends Error {
+export class FormatError extends ModelFormatError {
   override readonly name = 'FormatError';
   constructor(
     readonly file: string,

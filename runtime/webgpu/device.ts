@@ -15,6 +15,7 @@
 import type * as WebGpuModule from 'webgpu';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ResourceError } from '../../ir/errors.js';
 
 /** Spec values of GPUBufferUsage / GPUMapMode. Node has no such globals unless someone installs
  *  `globals` from the package; we keep ours local rather than mutate `globalThis`. */
@@ -88,7 +89,7 @@ export interface AcquireOptions {
 }
 
 /** Thrown by acquireGpu when no usable device exists; the message says why. */
-export class GpuUnavailableError extends Error {
+export class GpuUnavailableError extends ResourceError {
   override name = 'GpuUnavailableError';
 }
 

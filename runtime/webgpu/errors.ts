@@ -2,10 +2,11 @@
 // model (out of memory) or it went away (device lost: driver reset, GPU removed, destroyed). Both
 // are GpuResourceError, the class `--backend auto` falls back to the CPU on; the messages say what
 // happened, how big, and on which adapter.
+import { ResourceError } from '../../ir/errors.js';
 import type { GpuAdapterSummary } from './device.js';
 
 /** The device could not hold or keep running the model. */
-export class GpuResourceError extends Error {
+export class GpuResourceError extends ResourceError {
   constructor(message: string, readonly adapter: string) {
     super(message);
     this.name = 'GpuResourceError';

@@ -1,5 +1,6 @@
 // What a CLI command is. A command is one module in src/cli/ that calls registerCommand; the
 // help text, argument checking and error reporting come from its declaration.
+import { TesseraError } from '../../ir/errors.js';
 import type { CliIO } from './io.js';
 
 export interface OptionSpec {
@@ -41,21 +42,12 @@ export interface Command {
   run(inv: Invocation, io: CliIO): Promise<number>;
 }
 
-/** Bad command line (unknown command or option, missing argument): exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string, readonly command?: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+// A bad command line (unknown command or option, missing argument, value out of range) is the
+// library's UsageError: exit code 2.
+export { UsageError } from '../../ir/errors.js';
 
-/** The command ran but failed (unreadable file, invalid graph …): exit code 1. */
-export class CliError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
+/** The command ran but failed on what it was given (an unreadable file, an invalid graph …): exit code 1. */
+export class CliError extends TesseraError {}
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
