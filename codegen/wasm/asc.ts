@@ -1,12 +1,14 @@
 // AssemblyScript → WebAssembly in process, through asc's programmatic API with an in-memory file
-// system (no external toolchain). Compiled bytes are cached by a hash of source and flags, so a
-// test file or a session that compiles the same module twice pays once.
+// system (no external toolchain). Compiled bytes are cached by a hash of asc's version, flags and
+// source: in memory, so a process that compiles the same module twice pays once, and on disk
+// (codegen/compile-cache.ts), so a second run of the same model skips asc and Binaryen entirely.
 //
 // Flags: SIMD128 and threads (atomics, shared memory); the memory is imported from the runtime,
 // which owns it and shares it with its workers; -O3 with asserts off; the stub runtime, because
 // kernels never allocate (they only touch raw pointers).
 import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { cacheGet, cacheKey, cachePut } from '../compile-cache.js';
 import { HEAP_START, MAX_PAGES, MODULE_DATA_BASE, PAGE_BYTES } from './abi.js';
 import type { WasmFeature } from './features.js';
 
@@ -27,7 +29,15 @@ export interface CompiledWasm {
 const SOURCE_FILE = 'tessera.ts';
 const OUT_FILE = 'tessera.wasm';
 
+const CACHE_NAMESPACE = 'wasm';
 const cache = new Map<string, Uint8Array<ArrayBuffer>>();
+let ascVersion: string | undefined;
+
+/** asc's version, read from its package.json (importing asc itself costs ~0.5 s). */
+function assemblyScriptVersion(): string {
+  ascVersion ??= (createRequire(import.meta.url)('assemblyscript/package.json') as { version: string }).version;
+  return ascVersion;
+}
 // asc keeps global state while it runs; one compile at a time.
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -46,11 +56,19 @@ function flags(opts: CompileOptions): string[] {
 export function compileAssemblyScript(source: string, opts: CompileOptions = {}): Promise<CompiledWasm> {
   assertCompilerAllowed('the AssemblyScript compiler');
   const argv = flags(opts);
-  const key = createHash('sha256').update(argv.join(' ')).update('\0').update(source).digest('hex');
+  const key = cacheKey([assemblyScriptVersion(), argv.join(' '), source]);
   const hit = cache.get(key);
   if (hit) return Promise.resolve({ binary: hit, ms: 0, cached: true });
+  const stored = cacheGet(CACHE_NAMESPACE, key);
+  if (stored.status === 'hit' && WebAssembly.validate(stored.payload)) {
+    cache.set(key, stored.payload);
+    return Promise.resolve({ binary: stored.payload, ms: 0, cached: true });
+  }
+  if (stored.status === 'corrupt') console.warn(`tessera: compile cache entry rebuilt: ${stored.reason}`);
   const job = queue.then(() => runAsc(argv, source)).then((compiled) => {
     cache.set(key, compiled.binary);
+    const failure = cachePut(CACHE_NAMESPACE, key, compiled.binary);
+    if (failure) console.warn(`tessera: ${failure} (compiling without it)`);
     return compiled;
   });
   queue = job.catch(() => undefined);
@@ -81,7 +99,7 @@ async function runAsc(argv: string[], source: string): Promise<CompiledWasm> {
   return { binary, ms, cached: false };
 }
 
-/** Forgets every cached binary (for compile-time measurements). */
+/** Forgets every binary cached in this process (for compile-time measurements; the disk cache stays). */
 export function clearCompileCache(): void {
   cache.clear();
 }
