@@ -20,8 +20,8 @@ const DEFAULT_MAX_BYTES = 1024 * 1024 * 1024;
 
 let enabledOverride: boolean | undefined;
 
-/** Turns the cache off (or back on) for this process, e.g. for `--no-cache`. */
-export function setCompileCacheEnabled(enabled: boolean): void {
+/** Turns the cache off or on for this process (`--no-cache`); undefined goes back to TESSERA_NO_CACHE. */
+export function setCompileCacheEnabled(enabled: boolean | undefined): void {
   enabledOverride = enabled;
 }
 

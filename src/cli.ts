@@ -3,6 +3,7 @@
 import '../ir/ops/index.js';
 import '../passes/index.js';
 import './cli/commands.js';
+import { setCompileCacheEnabled } from '../codegen/compile-cache.js';
 import { didYouMean } from '../ir/parse/suggest.js';
 import { parseCommandArgs } from './cli/args.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './cli/command.js';
@@ -42,7 +43,13 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       io.stdout.write(commandHelp(cmd));
       return EXIT_OK;
     }
-    return await cmd.run(inv, io);
+    const noCache = inv.values['no-cache'] === true;
+    if (noCache) setCompileCacheEnabled(false);
+    try {
+      return await cmd.run(inv, io);
+    } finally {
+      if (noCache) setCompileCacheEnabled(undefined);
+    }
   } catch (e) {
     const who = command ? `tessera ${command}` : 'tessera';
     if (isUserError(e)) {

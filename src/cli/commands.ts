@@ -10,3 +10,4 @@ import './generate.js';
 import './info.js';
 import './logits.js';
 import './compile.js';
+import './cache.js';

@@ -12,6 +12,7 @@ export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   backend: { type: 'string', value: 'NAME', choices: BACKENDS, help: 'auto (default: WebGPU when a hardware adapter can hold the model, else wasm), wasm, webgpu or reference' },
   passes: { type: 'string', value: 'PIPELINE', help: "optimisation passes to run on the graph first, e.g. 'default' (default: none)" },
   threads: { type: 'string', value: 'N', help: 'CPU threads for the wasm backend (default: every core)' },
+  'no-cache': { type: 'boolean', help: 'compile without reading or writing the compile cache (see `tessera cache`)' },
 };
 
 export function requireString(inv: Invocation, name: string): string {
