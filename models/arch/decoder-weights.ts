@@ -1,7 +1,9 @@
 // Where each decoder weight lives in a checkpoint, as weight sources (ir/weights.ts). One naming
 // scheme per file layout: HF state_dict names, GGUF (llama.cpp) names, llama2.c's Meta names.
 import { type WeightExpr, weightCall, weightTensor } from '../../ir/weights.js';
-import type { ModelConfig } from '../config/model-config.js';
+import { familyTraits } from '../config/families/table.js';
+import type { HfTensorLayout } from '../config/families/traits.js';
+import { ConfigError, type ModelConfig } from '../config/model-config.js';
 
 export interface DecoderLayerWeights {
   readonly attnNorm: WeightExpr;
@@ -39,32 +41,32 @@ export interface DecoderWeights {
 const t = weightTensor;
 const rows = (src: WeightExpr, start: number, end: number) => weightCall('slice', [src], { axis: 0, start, end });
 
-/** HF transformers state_dict names for every decoder family. `has` tells which tensors exist. */
+/** HF transformers state_dict names for every decoder family, by its row's tensor layout. `has` tells which tensors exist. */
 export function hfDecoderWeights(c: ModelConfig, has: (name: string) => boolean): DecoderWeights {
-  if (c.family === 'gpt2') return gpt2Weights(c, has);
+  const layout = familyTraits(c.family).hf.tensors;
+  switch (layout.scheme) {
+    case 'gpt2': return gpt2Weights(c, has);
+    case 'llama': return llamaWeights(c, has, layout);
+    case 'bert': throw new ConfigError(c.architecture, `a ${c.family} checkpoint holds an encoder, not a decoder`);
+  }
+}
+
+/** model.layers.{i}.…; the layout says which projections are fused. */
+function llamaWeights(c: ModelConfig, has: (name: string) => boolean, layout: Extract<HfTensorLayout, { scheme: 'llama' }>): DecoderWeights {
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
   const layers = Array.from({ length: c.numLayers }, (_, i): DecoderLayerWeights => {
     const p = `model.layers.${i}`;
     const a = `${p}.self_attn`;
-    let q: WeightExpr, k: WeightExpr, v: WeightExpr, gate: WeightExpr, up: WeightExpr;
-    if (c.family === 'phi3') {
-      // Fused projections: qkv_proj rows are [q | k | v], gate_up_proj rows are [gate | up].
-      const qkv = t(`${a}.qkv_proj.weight`);
-      q = rows(qkv, 0, qDim);
-      k = rows(qkv, qDim, qDim + kvDim);
-      v = rows(qkv, qDim + kvDim, qDim + 2 * kvDim);
-      const gu = t(`${p}.mlp.gate_up_proj.weight`);
-      gate = rows(gu, 0, c.intermediateSize);
-      up = rows(gu, c.intermediateSize, 2 * c.intermediateSize);
-    } else {
-      q = t(`${a}.q_proj.weight`);
-      k = t(`${a}.k_proj.weight`);
-      v = t(`${a}.v_proj.weight`);
-      gate = t(`${p}.mlp.gate_proj.weight`);
-      up = t(`${p}.mlp.up_proj.weight`);
-    }
-    const gemma2 = c.family === 'gemma2';
+    // Fused projections: qkv_proj rows are [q | k | v], gate_up_proj rows are [gate | up].
+    const qkv = t(`${a}.qkv_proj.weight`);
+    const gu = t(`${p}.mlp.gate_up_proj.weight`);
+    const [q, k, v] = layout.fusedQkv
+      ? [rows(qkv, 0, qDim), rows(qkv, qDim, qDim + kvDim), rows(qkv, qDim + kvDim, qDim + 2 * kvDim)]
+      : [t(`${a}.q_proj.weight`), t(`${a}.k_proj.weight`), t(`${a}.v_proj.weight`)];
+    const [gate, up] = layout.fusedGateUp
+      ? [rows(gu, 0, c.intermediateSize), rows(gu, c.intermediateSize, 2 * c.intermediateSize)]
+      : [t(`${p}.mlp.gate_proj.weight`), t(`${p}.mlp.up_proj.weight`)];
     return {
       attnNorm: t(`${p}.input_layernorm.weight`),
       q, k, v,
@@ -72,9 +74,9 @@ export function hfDecoderWeights(c: ModelConfig, has: (name: string) => boolean)
       o: t(`${a}.o_proj.weight`),
       ...(c.bias.o ? { oBias: t(`${a}.o_proj.bias`) } : {}),
       ...(c.qkNorm ? { qNorm: t(`${a}.q_norm.weight`), kNorm: t(`${a}.k_norm.weight`) } : {}),
-      // Gemma-2 names its four norms differently: post_attention_layernorm is an output norm there.
-      ...(gemma2 ? { postAttnNorm: t(`${p}.post_attention_layernorm.weight`), postFfnNorm: t(`${p}.post_feedforward_layernorm.weight`) } : {}),
-      ffnNorm: t(gemma2 ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`),
+      // Sandwich norms (Gemma-2) rename the four: post_attention_layernorm is an output norm there.
+      ...(c.postNorms ? { postAttnNorm: t(`${p}.post_attention_layernorm.weight`), postFfnNorm: t(`${p}.post_feedforward_layernorm.weight`) } : {}),
+      ffnNorm: t(c.postNorms ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`),
       gate, up,
       down: t(`${p}.mlp.down_proj.weight`),
       ...(c.bias.mlp ? { upBias: t(`${p}.mlp.up_proj.bias`), downBias: t(`${p}.mlp.down_proj.bias`) } : {}),
@@ -120,7 +122,7 @@ function gpt2Weights(c: ModelConfig, has: (name: string) => boolean): DecoderWei
   };
 }
 
-/** llama.cpp GGUF names (llama, qwen2, qwen3, gemma, gemma2, phi3 as llama.cpp converts them). */
+/** llama.cpp GGUF names for the RoPE decoders, fused or not as llama.cpp converts them. */
 export function ggufDecoderWeights(c: ModelConfig, has: (name: string) => boolean): DecoderWeights {
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;

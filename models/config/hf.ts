@@ -1,7 +1,13 @@
-// HF config.json → ModelConfig, following each transformers config class's defaults.
-import { ConfigError, type Family, type ModelConfig, type RopeConfig, type RopeScaling, SUPPORTED_FAMILIES, UnsupportedModelError, validateConfig } from './model-config.js';
+// HF config.json → ModelConfig. The family's row (./families/table.ts) says which keys its
+// transformers config class uses and their class defaults; this file only reads them.
+import { activationOfHf, hfActivationNames } from './activation.js';
+import { type Family, familyOfHfModelType, familyTraits } from './families/table.js';
+import type { BiasRule, FamilyTraits, HfKey, HfValues } from './families/traits.js';
+import { makeConfig } from './make-config.js';
+import { ConfigError, type ModelConfig, type RopeConfig, type RopeScaling, UnsupportedModelError } from './model-config.js';
 
 type Json = Record<string, unknown>;
+type KeyOf<T> = { [K in HfKey]: HfValues[K] extends T ? K : never }[HfKey];
 
 function num(c: Json, key: string, fallback?: number): number {
   const v = c[key];
@@ -11,6 +17,46 @@ function num(c: Json, key: string, fallback?: number): number {
   }
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError('config.json', `"${key}" must be a number, got ${JSON.stringify(v)}`);
   return v;
+}
+
+/** Reads quantities under the class's key names; absent (or null) means the class default. */
+class HfReader {
+  constructor(private readonly c: Json, private readonly row: FamilyTraits) {}
+
+  /** The config.json name of `k`: the first of the class's names that is set. */
+  key(k: HfKey): string {
+    const names = this.row.hf.keys[k] ?? [k];
+    return names.find((n) => this.c[n] !== undefined && this.c[n] !== null) ?? names[0];
+  }
+
+  /** `fallback` stands in for a class default computed from other keys (head_dim, GPT-2's n_inner). */
+  num(k: KeyOf<number>, fallback?: number): number {
+    return num(this.c, this.key(k), this.row.hf.defaults[k] ?? fallback);
+  }
+
+  /** sliding_window and the softcaps: null switches them off, absent means the class default. */
+  orZero(k: KeyOf<number>): number {
+    return this.c[this.key(k)] === null ? 0 : this.num(k, 0);
+  }
+
+  bool(k: KeyOf<boolean>): boolean {
+    const v = this.c[this.key(k)];
+    return v === undefined || v === null ? this.row.hf.defaults[k] ?? false : Boolean(v);
+  }
+
+  str(k: KeyOf<string>): string {
+    const v = this.c[this.key(k)];
+    if (v === undefined || v === null) {
+      const d = this.row.hf.defaults[k];
+      if (d === undefined) throw new ConfigError('config.json', `missing "${this.key(k)}"`);
+      return d;
+    }
+    return String(v);
+  }
+
+  bias(rule: BiasRule): boolean {
+    return typeof rule === 'boolean' ? rule : Boolean(this.c[rule]);
+  }
 }
 
 function eosList(v: unknown): number[] {
@@ -52,151 +98,85 @@ function ropeScaling(c: Json, headDim: number, rotaryDim: number): RopeScaling {
   }
 }
 
+function rope(c: Json, r: HfReader, headDim: number): Partial<RopeConfig> {
+  const rotaryDim = Math.trunc(headDim * r.num('partial_rotary_factor'));
+  return { theta: r.num('rope_theta'), rotaryDim, scaling: ropeScaling(c, headDim, rotaryDim) };
+}
+
+/** The sliding window of each layer, by the row's pattern. */
+function layerWindows(c: Json, r: HfReader, row: FamilyTraits, layers: number): number[] {
+  const window = row.windows === 'none' ? 0 : r.orZero('sliding_window');
+  const types = Array.isArray(c.layer_types) ? (c.layer_types as unknown[]) : undefined;
+  const maxWindowLayers = row.windows === 'after-max-window-layers' ? r.num('max_window_layers') : 0;
+  return Array.from({ length: layers }, (_, i) => {
+    switch (row.windows) {
+      case 'none': return 0;
+      case 'every-layer': return window;
+      case 'alternating': return (types ? types[i] === 'sliding_attention' : i % 2 === 0) ? window : 0;
+      // HF drops the window unless use_sliding_window; then only layers ≥ max_window_layers slide.
+      case 'after-max-window-layers': return r.bool('use_sliding_window') && i >= maxWindowLayers ? window : 0;
+    }
+  });
+}
+
+function attnScale(c: Json, r: HfReader, row: FamilyTraits, headDim: number): number {
+  switch (row.attnScale) {
+    case 'head-dim': return headDim ** -0.5;
+    case 'query-pre-attn-scalar': return r.num('query_pre_attn_scalar') ** -0.5;
+    case 'scale-attn-weights': return c.scale_attn_weights === false ? 1 : headDim ** -0.5;
+  }
+}
+
 /** Reads an HF config.json object. */
 export function configFromHf(c: Json): ModelConfig {
   const modelType = c.model_type as string | undefined;
   if (!modelType) throw new ConfigError('config.json', 'missing "model_type"');
-  if (!(SUPPORTED_FAMILIES as readonly string[]).includes(modelType)) {
+  const family: Family | undefined = familyOfHfModelType(modelType);
+  if (!family) {
     throw new UnsupportedModelError(`model_type "${modelType}"${Array.isArray(c.architectures) ? ` (${(c.architectures as string[]).join(', ')})` : ''} is not supported`);
   }
-  const family = modelType as Family;
+  const row = familyTraits(family);
+  const r = new HfReader(c, row);
   const architecture = Array.isArray(c.architectures) && typeof c.architectures[0] === 'string' ? c.architectures[0] : modelType;
-  if (family === 'gpt2') return validateConfig(gpt2(c, architecture), 'config.json');
-  if (family === 'bert') return validateConfig(bert(c, architecture), 'config.json');
+  const task = row.hf.architectures[architecture] ?? row.task;
+  if (task === 'cross-encoder' && num(c, 'num_labels', Object.keys((c.id2label as Json | undefined) ?? { 0: 0 }).length) !== 1) {
+    throw new ConfigError('config.json', `${architecture} is supported as a cross-encoder with one label only`);
+  }
+  if (row.positions === 'learned' && c.position_embedding_type !== undefined && c.position_embedding_type !== 'absolute') {
+    throw new ConfigError('config.json', `position_embedding_type "${String(c.position_embedding_type)}" is not supported (absolute only)`);
+  }
+  const act = r.str('hidden_act');
+  const activation = activationOfHf(act);
+  if (!activation || !row.activations.includes(activation)) {
+    throw new ConfigError('config.json', `${r.key('hidden_act')} "${act}" is not supported for ${modelType} (${row.activations.map(hfActivationNames).join(', ')})`);
+  }
 
-  const hidden = num(c, 'hidden_size');
-  const heads = num(c, 'num_attention_heads');
-  const layers = num(c, 'num_hidden_layers');
-  const headDim = num(c, 'head_dim', hidden / heads);
-  const rotaryDim = Math.trunc(headDim * num(c, 'partial_rotary_factor', 1));
-  const theta = num(c, 'rope_theta', 10000);
-  const rope: RopeConfig = { theta, rotaryDim, interleaved: false, scaling: ropeScaling(c, headDim, rotaryDim) };
-  const isGemma = family === 'gemma' || family === 'gemma2';
-  // Absent tie_word_embeddings means the default, which is true for every family here.
-  const tied = c.tie_word_embeddings === undefined ? true : Boolean(c.tie_word_embeddings);
-  const window = num(c, 'sliding_window', 0);
-  const layerWindows = Array.from({ length: layers }, (_, i) => {
-    if (family === 'gemma2') {
-      const types = c.layer_types as string[] | undefined;
-      const sliding = types ? types[i] === 'sliding_attention' : i % 2 === 0;
-      return sliding ? window : 0;
-    }
-    if (family === 'qwen2' || family === 'qwen3') {
-      // HF drops the window unless use_sliding_window; then only layers ≥ max_window_layers slide.
-      if (!c.use_sliding_window) return 0;
-      return i >= num(c, 'max_window_layers', 0) ? window : 0;
-    }
-    if (family === 'gemma') return 0;
-    return window;
-  });
-  // Gemma-1: hidden_activation wins (transformers 4.47 ignores hidden_act); both mean gelu_tanh here.
-  const act = String((isGemma ? c.hidden_activation ?? c.hidden_act : c.hidden_act) ?? (isGemma ? 'gelu_pytorch_tanh' : 'silu'));
-  const activation = act === 'silu' || act === 'swish' ? 'silu' : act === 'gelu' ? 'gelu' : act.startsWith('gelu') ? 'gelu_tanh' : undefined;
-  if (!activation) throw new ConfigError('config.json', `hidden_act "${act}" is not supported (silu, gelu, gelu_pytorch_tanh, gelu_new)`);
-  const attnBias = Boolean(c.attention_bias);
-  return validateConfig({
+  const hidden = r.num('hidden_size');
+  const heads = r.num('num_attention_heads');
+  const layers = r.num('num_hidden_layers');
+  const headDim = r.num('head_dim', hidden / heads);
+  return makeConfig('config.json', {
     family,
     architecture,
-    task: 'decoder',
-    vocabSize: num(c, 'vocab_size'),
+    task,
+    vocabSize: r.num('vocab_size'),
     hiddenSize: hidden,
     numLayers: layers,
     numHeads: heads,
-    numKvHeads: num(c, 'num_key_value_heads', heads),
+    numKvHeads: r.num('num_key_value_heads', heads),
     headDim,
-    intermediateSize: num(c, 'intermediate_size'),
-    maxPositions: num(c, 'max_position_embeddings', 2048),
-    norm: { kind: 'rms', eps: num(c, 'rms_norm_eps', 1e-6), offset: isGemma ? 1 : 0 },
-    rope,
+    intermediateSize: r.num('intermediate_size', row.hf.intermediatePerHidden === undefined ? undefined : row.hf.intermediatePerHidden * hidden),
+    maxPositions: r.num('max_position_embeddings'),
+    norm: { eps: r.num('norm_eps') },
+    ...(row.positions === 'rope' ? { rope: rope(c, r, headDim) } : {}),
     activation,
-    gatedMlp: true,
-    tieEmbeddings: tied,
-    bias: { qkv: family === 'qwen2' || attnBias, o: attnBias && family !== 'qwen2', mlp: Boolean(c.mlp_bias) },
-    qkNorm: family === 'qwen3',
-    layerWindows,
-    attnScale: family === 'gemma2' ? num(c, 'query_pre_attn_scalar', headDim) ** -0.5 : headDim ** -0.5,
-    attnSoftcap: family === 'gemma2' ? num(c, 'attn_logit_softcapping', 0) : 0,
-    finalSoftcap: family === 'gemma2' ? num(c, 'final_logit_softcapping', 0) : 0,
-    embedScale: isGemma ? Math.fround(Math.sqrt(hidden)) : 1,
-    postNorms: family === 'gemma2',
-    typeVocabSize: 0,
+    tieEmbeddings: r.bool('tie_word_embeddings'),
+    bias: { qkv: r.bias(row.bias.qkv), o: r.bias(row.bias.o), mlp: r.bias(row.bias.mlp) },
+    layerWindows: layerWindows(c, r, row, layers),
+    attnScale: attnScale(c, r, row, headDim),
+    ...(row.softcaps ? { attnSoftcap: r.orZero('attn_logit_softcapping'), finalSoftcap: r.orZero('final_logit_softcapping') } : {}),
+    ...(row.tokenTypes ? { typeVocabSize: r.num('type_vocab_size') } : {}),
     bosId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
     eosIds: eosList(c.eos_token_id),
-  }, 'config.json');
-}
-
-function gpt2(c: Json, architecture: string): ModelConfig {
-  const hidden = num(c, 'n_embd');
-  const heads = num(c, 'n_head');
-  const act = String(c.activation_function ?? 'gelu_new');
-  return {
-    family: 'gpt2',
-    architecture,
-    task: 'decoder',
-    vocabSize: num(c, 'vocab_size'),
-    hiddenSize: hidden,
-    numLayers: num(c, 'n_layer'),
-    numHeads: heads,
-    numKvHeads: heads,
-    headDim: hidden / heads,
-    intermediateSize: num(c, 'n_inner', 4 * hidden),
-    maxPositions: num(c, 'n_positions'),
-    norm: { kind: 'layer', eps: num(c, 'layer_norm_epsilon', 1e-5), offset: 0 },
-    activation: act === 'gelu' ? 'gelu' : 'gelu_tanh',
-    gatedMlp: false,
-    tieEmbeddings: c.tie_word_embeddings === undefined ? true : Boolean(c.tie_word_embeddings),
-    bias: { qkv: true, o: true, mlp: true },
-    qkNorm: false,
-    layerWindows: new Array(num(c, 'n_layer')).fill(0),
-    attnScale: c.scale_attn_weights === false ? 1 : (hidden / heads) ** -0.5,
-    attnSoftcap: 0,
-    finalSoftcap: 0,
-    embedScale: 1,
-    postNorms: false,
-    typeVocabSize: 0,
-    bosId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
-    eosIds: eosList(c.eos_token_id),
-  };
-}
-
-function bert(c: Json, architecture: string): ModelConfig {
-  const hidden = num(c, 'hidden_size');
-  const heads = num(c, 'num_attention_heads');
-  const classifier = architecture === 'BertForSequenceClassification';
-  if (classifier && num(c, 'num_labels', Object.keys((c.id2label as Json | undefined) ?? { 0: 0 }).length) !== 1) {
-    throw new ConfigError('config.json', 'BertForSequenceClassification is supported as a cross-encoder with one label only');
-  }
-  const act = String(c.hidden_act ?? 'gelu');
-  if (act !== 'gelu' && !act.startsWith('gelu')) throw new ConfigError('config.json', `hidden_act "${act}" is not supported for BERT (gelu, gelu_new, gelu_pytorch_tanh)`);
-  if (c.position_embedding_type !== undefined && c.position_embedding_type !== 'absolute') {
-    throw new ConfigError('config.json', `position_embedding_type "${String(c.position_embedding_type)}" is not supported (absolute only)`);
-  }
-  return {
-    family: 'bert',
-    architecture,
-    task: classifier ? 'cross-encoder' : 'encoder',
-    vocabSize: num(c, 'vocab_size'),
-    hiddenSize: hidden,
-    numLayers: num(c, 'num_hidden_layers'),
-    numHeads: heads,
-    numKvHeads: heads,
-    headDim: hidden / heads,
-    intermediateSize: num(c, 'intermediate_size'),
-    maxPositions: num(c, 'max_position_embeddings'),
-    norm: { kind: 'layer', eps: num(c, 'layer_norm_eps', 1e-12), offset: 0 },
-    activation: act === 'gelu' ? 'gelu' : 'gelu_tanh',
-    gatedMlp: false,
-    tieEmbeddings: false,
-    bias: { qkv: true, o: true, mlp: true },
-    qkNorm: false,
-    layerWindows: new Array(num(c, 'num_hidden_layers')).fill(0),
-    attnScale: (hidden / heads) ** -0.5,
-    attnSoftcap: 0,
-    finalSoftcap: 0,
-    embedScale: 1,
-    postNorms: false,
-    typeVocabSize: num(c, 'type_vocab_size', 2),
-    bosId: undefined,
-    eosIds: [],
-  };
+  });
 }

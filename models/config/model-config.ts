@@ -1,9 +1,13 @@
 // One normalized description of a model, whatever file it came from (HF config.json, GGUF
 // metadata, llama2.c header). The graph builders read only this.
 import { ModelFormatError } from '../../ir/errors.js';
+import { FAMILY_TABLE, type Family, SUPPORTED_FAMILIES } from './families/table.js';
 
-export const SUPPORTED_FAMILIES = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma', 'gemma2', 'gpt2', 'bert'] as const;
-export type Family = (typeof SUPPORTED_FAMILIES)[number];
+export { type Family, SUPPORTED_FAMILIES };
+
+/** decoder: causal LM; encoder: hidden states/embeddings; cross-encoder: one relevance logit. */
+export type ModelTask = 'decoder' | 'encoder' | 'cross-encoder';
+export type Activation = 'silu' | 'gelu' | 'gelu_tanh';
 
 export type RopeScaling =
   | { readonly type: 'none' }
@@ -30,8 +34,7 @@ export interface ModelConfig {
   readonly family: Family;
   /** What the source called it, e.g. LlamaForCausalLM or "llama2.c v0". */
   readonly architecture: string;
-  /** decoder: causal LM; encoder: hidden states/embeddings; cross-encoder: one relevance logit. */
-  readonly task: 'decoder' | 'encoder' | 'cross-encoder';
+  readonly task: ModelTask;
   readonly vocabSize: number;
   readonly hiddenSize: number;
   readonly numLayers: number;
@@ -43,7 +46,7 @@ export interface ModelConfig {
   readonly norm: { readonly kind: 'rms' | 'layer'; readonly eps: number; /** 1 for Gemma's (1+w) */ readonly offset: number };
   /** Absent for learned absolute positions (GPT-2, BERT). */
   readonly rope?: RopeConfig;
-  readonly activation: 'silu' | 'gelu' | 'gelu_tanh';
+  readonly activation: Activation;
   /** down(act(gate)·up) instead of down(act(up)). */
   readonly gatedMlp: boolean;
   readonly tieEmbeddings: boolean;
@@ -68,7 +71,8 @@ export interface ModelConfig {
 
 export class UnsupportedModelError extends ModelFormatError {
   constructor(what: string) {
-    super(`${what}; supported: ${SUPPORTED_FAMILIES.join(', ')} (HF model_type), GGUF general.architecture llama/mistral/qwen2/qwen3/phi3/gemma/gemma2/gpt2/bert, and llama2.c checkpoints`);
+    const rows = Object.values(FAMILY_TABLE);
+    super(`${what}; supported: ${rows.map((r) => r.hf.modelType).join(', ')} (HF model_type), GGUF general.architecture ${rows.map((r) => r.gguf.architecture).join('/')}, and llama2.c checkpoints`);
     this.name = 'UnsupportedModelError';
   }
 }
