@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type DType, findOp, type HostTensor, sym, tensor } from '../../../ir/index.js';
 import { type AttentionVariant, emitAttention } from '../../../codegen/wgsl/attention.js';
-import { checkOp, closeGpu, expectAdapter, expectMatches, openGpu, randomTensor, referenceRun, rng, runNode } from './harness.js';
+import { checkOp, closeGpu, expectAdapter, expectMatches, openGpu, randomTensor, referenceRun, rng, runPaths } from './harness.js';
 
 const gpu = await openGpu();
 expectAdapter(gpu);
@@ -54,9 +54,8 @@ async function check(c: Case, variant?: AttentionVariant): Promise<void> {
   const dims = { S: c.s, T: t, B: c.batch || 1 };
   const attrs = { scale: 1 / Math.sqrt(c.d), causal: c.causal, window: c.window, softcap: c.softcap };
   const { node, want } = referenceRun({ op: 'attention', operands, attrs, dims });
-  const lowering = emitAttention(node, gpu.target!, variant ? { variant } : {});
-  const [got] = await runNode(gpu.ctx!, node, lowering, operands.map((o) => o.t), dims);
-  expectMatches(got, want[0], 1e-4, `attention ${JSON.stringify(c)}`);
+  const runs = await runPaths(gpu, node, (t) => emitAttention(node, t, variant ? { variant } : {}), operands.map((o) => o.t), dims);
+  for (const { path, got: [got] } of runs) expectMatches(got, want[0], 1e-4, `attention ${JSON.stringify(c)}, ${path}:`);
 }
 
 describe.runIf(gpu.ctx && findOp('attention'))('WGSL attention', () => {

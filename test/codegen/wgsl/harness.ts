@@ -1,4 +1,6 @@
-// Runs one node's WGSL kernels on a real device and compares with the reference interpreter.
+// Runs one node's WGSL kernels on a real device, on both code paths (static dims baked in, as a
+// hardware GPU runs them, and read from the uniform, as a software one does), and compares with
+// the reference interpreter.
 // Each test file opens one device (openGpu at module level), registers the adapter check
 // (fails under CI without a device, warns loudly elsewhere) and closes it in afterAll.
 import { expect, it } from 'vitest';
@@ -249,14 +251,53 @@ export function expectMatches(got: HostTensor, want: HostTensor, tol = 1e-4, wha
   }
 }
 
-/** Emits, runs and compares one op case; returns the lowering for further checks. */
+// ---- both code paths ----
+
+/** The WGSL of a target's code path, as failure messages name it. */
+export function pathName(t: WgslTarget): string {
+  return t.rollLoops ? 'dims from the uniform (software GPU path)' : 'constants baked in (hardware GPU path)';
+}
+
+/** The same target on the other code path: static dims baked into the WGSL, or read from the uniform. */
+export function otherPath(t: WgslTarget): WgslTarget {
+  return { ...t, rollLoops: !t.rollLoops };
+}
+
+/** Kernel structures (op and entry points) of this file already run on the other path. */
+const crossChecked = new Set<string>();
+
+export interface PathRun {
+  readonly path: string;
+  readonly lowering: WgslLowering;
+  readonly got: HostTensor[];
+}
+
+/**
+ * Lowers `node` for `target` and runs it; for the first case of each kernel structure (op and
+ * entry points: gemv/gemm, split/combine/flash, …) in a file, on the other path too. Not every
+ * case: on a software device the baked path compiles a shader per static shape, and unrolling
+ * its constant loops takes seconds a shader.
+ */
+export async function runPaths(gpu: Gpu, node: Node, lower: (t: WgslTarget) => WgslLowering, inputs: readonly HostTensor[], dims: Readonly<Record<string, number>>, target = gpu.target!): Promise<PathRun[]> {
+  const lowering = lower(target);
+  const runs: PathRun[] = [{ path: pathName(target), lowering, got: await runNode(gpu.ctx!, node, lowering, inputs, dims) }];
+  const structure = `${node.op}|${lowering.kernels.map((k) => k.entryPoint).join(',')}`;
+  if (!crossChecked.has(structure)) {
+    crossChecked.add(structure);
+    const other = otherPath(target);
+    const l = lower(other);
+    runs.push({ path: pathName(other), lowering: l, got: await runNode(gpu.ctx!, node, l, inputs, dims) });
+  }
+  return runs;
+}
+
+/** Emits, runs and compares one op case on both code paths (runPaths); returns the device path's lowering. */
 export async function checkOp(gpu: Gpu, c: OpCase, opts: { tol?: number; target?: WgslTarget; lower?: (node: Node, target: WgslTarget) => WgslLowering } = {}): Promise<WgslLowering> {
   const { node, want } = referenceRun(c);
-  const target = opts.target ?? gpu.target!;
-  const lowering = (opts.lower ?? emitWgslKernel)(node, target);
-  const got = await runNode(gpu.ctx!, node, lowering, c.operands.map((o) => o.t), c.dims ?? {});
-  got.forEach((t, i) => expectMatches(t, want[i], opts.tol, `${c.op} result ${i}`));
-  return lowering;
+  const lower = opts.lower ?? emitWgslKernel;
+  const runs = await runPaths(gpu, node, (t) => lower(node, t), c.operands.map((o) => o.t), c.dims ?? {}, opts.target);
+  for (const { path, got } of runs) got.forEach((t, i) => expectMatches(t, want[i], opts.tol, `${c.op} result ${i}, ${path}:`));
+  return runs[0].lowering;
 }
 
 // ---- random data ----

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type DType, type HostTensor, sym, toF32 } from '../../../ir/index.js';
 import { emitMatmul, type MatmulVariant } from '../../../codegen/wgsl/matmul.js';
-import { closeGpu, expectAdapter, openGpu, randomTensor, referenceRun, runNode } from './harness.js';
+import type { WgslTarget } from '../../../codegen/wgsl/target.js';
+import { closeGpu, expectAdapter, openGpu, randomTensor, referenceRun, runPaths } from './harness.js';
 
 const gpu = await openGpu();
 expectAdapter(gpu);
@@ -45,9 +46,8 @@ async function check(c: Case, variant?: MatmulVariant, subgroups = gpu.target!.s
   const bias = c.bias ? randomTensor('f32', [c.n], c.seed + 2) : undefined;
   const operands = [{ t: x, shape: [S, c.k] }, { t: w }, ...(bias ? [{ t: bias }] : [])];
   const { node, want } = referenceRun({ op: 'matmul', operands, dims: { S: c.rows } });
-  const lowering = emitMatmul(node, { ...gpu.target!, subgroups }, variant ? { variant } : {});
-  const [got] = await runNode(gpu.ctx!, node, lowering, operands.map((o) => o.t), { S: c.rows });
-  expectWithinSumBound(got, want[0], x, w, bias);
+  const lower = (t: WgslTarget) => emitMatmul(node, { ...t, subgroups }, variant ? { variant } : {});
+  for (const { got: [got] } of await runPaths(gpu, node, lower, operands.map((o) => o.t), { S: c.rows })) expectWithinSumBound(got, want[0], x, w, bias);
 }
 
 // Shapes are symbolic or rolled into the uniform on lavapipe, so a shader is compiled per
