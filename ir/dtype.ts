@@ -1,38 +1,99 @@
-// Element types. Block-quantized types store rows of the last dimension as GGUF blocks.
+// Storage types as data (llama.cpp's type_traits): one row per dtype holds every fact about it —
+// block geometry, byte layout, its GGUF ggml type, the host array it lives in and, for block-
+// quantized types, the reference codec (ir/quant/*). Readers, the verifier, the artifact writer,
+// the CLI and error messages read these rows; the code generators keep their per-dtype kernels in
+// tables keyed by the same names (codegen/wgsl/access.ts, codegen/wasm/loads.ts), which the type
+// checker holds to one row per quantized dtype here. Recipe for a new type: docs/ARCHITECTURE.md.
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
+import type { BlockCodec } from './quant/codec.js';
+import { Q4_0 } from './quant/q4_0.js';
+import { Q8_0 } from './quant/q8_0.js';
 
-export const DTYPES = ['f32', 'f16', 'bf16', 'i32', 'u32', 'q8_0', 'q4_0'] as const;
-export type DType = (typeof DTYPES)[number];
+/** Scalar types a block is built from, with their sizes in bytes. */
+export const FIELD_BYTES = { f32: 4, f16: 2, bf16: 2, i32: 4, u32: 4, u16: 2, i8: 1, u8: 1 } as const;
+export type FieldType = keyof typeof FIELD_BYTES;
 
-export interface DTypeInfo {
-  readonly name: DType;
+/** One field of a block, in byte order: `count` values of `type`, and what they hold. */
+export interface LayoutField {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly count: number;
+  readonly holds: string;
+}
+
+/** The typed array a host tensor of the dtype keeps its data in (ir/tensor.ts). */
+export type HostArray = 'f32' | 'u16' | 'i32' | 'u32' | 'u8';
+
+export interface DTypeRow {
   readonly kind: 'float' | 'int' | 'quant';
   /** Elements per storage block (1 for plain types). */
   readonly blockSize: number;
-  /** Bytes per storage block. */
+  /** Bytes per storage block: the sum of the layout's fields. */
   readonly blockBytes: number;
+  readonly layout: readonly LayoutField[];
+  /** The GGUF (ggml) type that stores exactly these bytes, where there is one. */
+  readonly ggml?: { readonly id: number; readonly name: string };
+  readonly host: HostArray;
+  /** 16-bit floats: element bits ↔ value. */
+  readonly bits?: { readonly decode: (bits: number) => number; readonly encode: (x: number) => number };
+  /** Block-quantized types: the reference dequantizer, and the quantizer where we write the type. */
+  readonly codec?: BlockCodec;
 }
 
-const INFO: Record<DType, DTypeInfo> = {
-  f32: { name: 'f32', kind: 'float', blockSize: 1, blockBytes: 4 },
-  f16: { name: 'f16', kind: 'float', blockSize: 1, blockBytes: 2 },
-  bf16: { name: 'bf16', kind: 'float', blockSize: 1, blockBytes: 2 },
-  i32: { name: 'i32', kind: 'int', blockSize: 1, blockBytes: 4 },
-  u32: { name: 'u32', kind: 'int', blockSize: 1, blockBytes: 4 },
-  // GGUF Q8_0: f16 scale, then 32 signed bytes.
-  q8_0: { name: 'q8_0', kind: 'quant', blockSize: 32, blockBytes: 34 },
-  // GGUF Q4_0: f16 scale, then 16 bytes holding 32 nibbles (low nibbles are elements 0..15).
-  q4_0: { name: 'q4_0', kind: 'quant', blockSize: 32, blockBytes: 18 },
-};
+/** A plain type's row: one element per block. */
+function plain<K extends 'float' | 'int'>(kind: K, type: FieldType, host: HostArray) {
+  return { kind, blockSize: 1, blockBytes: FIELD_BYTES[type], layout: [{ name: 'x', type, count: 1, holds: 'the element' }], host } as const;
+}
+
+const TABLE = {
+  f32: { ...plain('float', 'f32', 'f32'), ggml: { id: 0, name: 'F32' } },
+  f16: { ...plain('float', 'f16', 'u16'), ggml: { id: 1, name: 'F16' }, bits: { decode: f16ToF32, encode: f32ToF16 } },
+  bf16: { ...plain('float', 'bf16', 'u16'), ggml: { id: 30, name: 'BF16' }, bits: { decode: bf16ToF32, encode: f32ToBf16 } },
+  i32: { ...plain('int', 'i32', 'i32'), ggml: { id: 26, name: 'I32' } },
+  u32: plain('int', 'u32', 'u32'),
+  q8_0: {
+    kind: 'quant', blockSize: 32, blockBytes: 34, host: 'u8', ggml: { id: 8, name: 'Q8_0' }, codec: Q8_0,
+    layout: [
+      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · q' },
+      { name: 'qs', type: 'i8', count: 32, holds: 'q of elements 0..31' },
+    ],
+  },
+  q4_0: {
+    kind: 'quant', blockSize: 32, blockBytes: 18, host: 'u8', ggml: { id: 2, name: 'Q4_0' }, codec: Q4_0,
+    layout: [
+      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · (nibble − 8)' },
+      { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
+    ],
+  },
+} as const satisfies Record<string, DTypeRow>;
+
+type Table = typeof TABLE;
+export type DType = keyof Table;
+export const DTYPES = Object.keys(TABLE) as readonly DType[];
+
+/** The block-quantized dtypes: each code generator keeps one row of kernels per name (type-checked). */
+export type QuantDType = { [D in DType]: Table[D]['kind'] extends 'quant' ? D : never }[DType];
+/** The dtypes we can write (a quantizer in their codec): the `quantize` pass's and CLI's choices. */
+export type QuantizeDType = { [D in DType]: Table[D] extends { readonly codec: { readonly quantizeBlock: unknown } } ? D : never }[DType];
+
+export interface DTypeInfo extends DTypeRow {
+  readonly name: DType;
+}
+
+const INFO = Object.fromEntries(DTYPES.map((d) => [d, { name: d, ...(TABLE[d] as DTypeRow) }])) as Record<DType, DTypeInfo>;
+
+export const QUANT_DTYPES = DTYPES.filter((d): d is QuantDType => INFO[d].kind === 'quant');
+export const QUANTIZE_DTYPES = DTYPES.filter((d): d is QuantizeDType => INFO[d].codec?.quantizeBlock !== undefined);
 
 export function isDType(s: string): s is DType {
-  return (DTYPES as readonly string[]).includes(s);
+  return Object.hasOwn(TABLE, s);
 }
 
 export function dtypeInfo(d: DType): DTypeInfo {
   return INFO[d];
 }
 
-export function isQuantized(d: DType): boolean {
+export function isQuantized(d: DType): d is QuantDType {
   return INFO[d].kind === 'quant';
 }
 
@@ -40,9 +101,29 @@ export function isFloat(d: DType): boolean {
   return INFO[d].kind === 'float';
 }
 
+/** Types a weight may be stored in (floats and quantized blocks), by their GGUF-style names. */
+export function weightTypeNames(): string[] {
+  return DTYPES.filter((d) => INFO[d].kind !== 'int').map((d) => INFO[d].ggml?.name ?? d.toUpperCase());
+}
+
+/** Byte offset of a layout field within the block (for kernels that read it in place). */
+export function fieldOffset(d: DType, field: string): number {
+  let at = 0;
+  for (const f of INFO[d].layout) {
+    if (f.name === field) return at;
+    at += FIELD_BYTES[f.type] * f.count;
+  }
+  throw new Error(`internal error: ${d} has no field '${field}'`);
+}
+
+/** The layout as one line, e.g. `d: f16, qs: i8[32]`. */
+export function layoutString(d: DType): string {
+  return INFO[d].layout.map((f) => `${f.name}: ${f.type}${f.count > 1 ? `[${f.count}]` : ''}`).join(', ');
+}
+
 /**
  * Bytes needed to store a tensor of this dtype and (static) shape. Quantized tensors store each
- * row of the last dimension as whole blocks, so a row that is not a multiple of 32 is padded.
+ * row of the last dimension as whole blocks, so a row that is not a multiple of the block is padded.
  */
 export function storageBytes(d: DType, shape: readonly number[]): number {
   const info = INFO[d];

@@ -1,0 +1,41 @@
+// GGUF Q4_0 (ggml's block_q4_0): 32 values per block as an f16 scale d and 16 bytes of 4-bit
+// quants q + 8: byte j holds element j in its low nibble and element j + 16 in its high nibble;
+// x = d · (nibble − 8). Quantized as ggml's quantize_row_q4_0_ref: the value of largest magnitude
+// maps to −8 (d = max / −8), the others round half up and clamp to 15.
+import { f16ToF32, f32ToF16 } from '../half.js';
+import { type BlockCodec, f16ScaleError, putU16, u16At } from './codec.js';
+
+const HALF = 16; // bytes of nibbles; elements j and j + HALF share byte j
+const QS = 2;
+
+export const Q4_0: BlockCodec = {
+  dequantizeBlock(bytes, at, out, o) {
+    const d = f16ToF32(u16At(bytes, at));
+    for (let j = 0; j < HALF; j++) {
+      const b = bytes[at + QS + j];
+      out[o + j] = d * ((b & 0xf) - 8);
+      out[o + j + HALF] = d * ((b >> 4) - 8);
+    }
+  },
+  quantizeBlock(x, from, n, out, at) {
+    let amax = 0;
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      const v = x[from + i];
+      if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
+    }
+    const d = max / -8;
+    const id = d ? 1 / d : 0;
+    putU16(out, at, f32ToF16(d));
+    for (let j = 0; j < HALF; j++) {
+      const a = j < n ? x[from + j] : 0;
+      const c = j + HALF < n ? x[from + j + HALF] : 0;
+      const lo = Math.min(15, Math.trunc(a * id + 8.5));
+      const hi = Math.min(15, Math.trunc(c * id + 8.5));
+      out[at + QS + j] = lo | (hi << 4);
+    }
+  },
+  // The value of largest magnitude opposite in sign to `max` would be +8 and clamps to 7: one
+  // whole step |d| = amax/8; the f16 rounding of d moves |q| ≤ 8 further; the f32 result rounds.
+  roundTripBound: (amax) => amax / 8 + f16ScaleError(amax / 8, 8) + amax * 2 ** -23,
+};

@@ -1,0 +1,27 @@
+// GGUF Q8_0 (ggml's block_q8_0): 32 values per block as an f16 scale d and 32 signed bytes q,
+// x = d · q. Quantized as ggml's quantize_row_q8_0_ref: d = max|x| / 127, q = round(x / d).
+import { f16ToF32, f32ToF16 } from '../half.js';
+import { type BlockCodec, f16ScaleError, putU16, u16At } from './codec.js';
+
+const QK = 32;
+const QS = 2; // byte offset of the quants, after d
+
+export const Q8_0: BlockCodec = {
+  dequantizeBlock(bytes, at, out, o) {
+    const d = f16ToF32(u16At(bytes, at));
+    for (let i = 0; i < QK; i++) out[o + i] = d * ((bytes[at + QS + i] << 24) >> 24);
+  },
+  quantizeBlock(x, from, n, out, at) {
+    let amax = 0;
+    for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(x[from + i]));
+    const d = amax / 127;
+    const id = d ? 1 / d : 0;
+    putU16(out, at, f32ToF16(d));
+    // A Uint8Array stores the two's complement of a negative q. Past n the quants are 0, as
+    // round(0 · id) would write.
+    for (let i = 0; i < QK; i++) out[at + QS + i] = i < n ? Math.round(x[from + i] * id) : 0;
+  },
+  // Rounding to the nearest step: d/2; the f16 rounding of d moves the largest q (127) further;
+  // the f32 result rounds once more.
+  roundTripBound: (amax) => amax / 127 / 2 + f16ScaleError(amax / 127, 127) + amax * 2 ** -23,
+};
