@@ -45,14 +45,14 @@ const rows = (src: WeightExpr, start: number, end: number) => weightCall('slice'
 export function hfDecoderWeights(c: ModelConfig, has: (name: string) => boolean): DecoderWeights {
   const layout = familyTraits(c.family).hf.tensors;
   switch (layout.scheme) {
-    case 'gpt2': return gpt2Weights(c, has);
-    case 'llama': return llamaWeights(c, has, layout);
-    case 'bert': throw new ConfigError(c.architecture, `a ${c.family} checkpoint holds an encoder, not a decoder`);
+    case 'conv1d': return gpt2Weights(c, has);
+    case 'layers': return llamaWeights(c, has, layout);
+    case 'encoder': throw new ConfigError(c.architecture, `a ${c.family} checkpoint holds an encoder, not a decoder`);
   }
 }
 
 /** model.layers.{i}.…; the layout says which projections are fused. */
-function llamaWeights(c: ModelConfig, has: (name: string) => boolean, layout: Extract<HfTensorLayout, { scheme: 'llama' }>): DecoderWeights {
+function llamaWeights(c: ModelConfig, has: (name: string) => boolean, layout: Extract<HfTensorLayout, { scheme: 'layers' }>): DecoderWeights {
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
   const layers = Array.from({ length: c.numLayers }, (_, i): DecoderLayerWeights => {

@@ -3,7 +3,8 @@
 // and friends save the same tensors under `bert.`. Checkpoints converted from the original
 // TensorFlow code name LayerNorm parameters `gamma`/`beta`, which HF renames on load; so do we.
 import { type WeightExpr, weightTensor } from '../../ir/weights.js';
-import type { ModelConfig } from '../config/model-config.js';
+import { familyTraits } from '../config/families/table.js';
+import { ConfigError, type ModelConfig } from '../config/model-config.js';
 
 /** A dense layer: weight [out, in] and bias [out]. */
 export interface Linear {
@@ -50,6 +51,7 @@ const t = weightTensor;
 
 /** HF BERT state_dict names. `has` tells which tensors exist (prefix, gamma/beta, optional heads). */
 export function hfEncoderWeights(c: ModelConfig, has: (name: string) => boolean): EncoderWeights {
+  if (familyTraits(c.family).hf.tensors.scheme !== 'encoder') throw new ConfigError(c.architecture, `a ${c.family} checkpoint holds no BERT encoder`);
   const pre = !has('embeddings.word_embeddings.weight') && has('bert.embeddings.word_embeddings.weight') ? 'bert.' : '';
   const linear = (p: string): Linear => ({ weight: t(`${pre}${p}.weight`), bias: t(`${pre}${p}.bias`) });
   // Detected per tensor: a missing norm is then reported under its modern name.

@@ -13,7 +13,7 @@ export const GPT2: FamilyTraits = {
     },
     defaults: { max_position_embeddings: 1024, norm_eps: 1e-5, hidden_act: 'gelu_new', tie_word_embeddings: true },
     intermediatePerHidden: 4,
-    tensors: { scheme: 'gpt2' },
+    tensors: { scheme: 'conv1d' },
   },
   gguf: { architecture: 'gpt2', interleavedRope: false },
   norm: { kind: 'layer', placement: 'pre', weightOffset: 0 },
@@ -37,7 +37,7 @@ export const BERT: FamilyTraits = {
     keys: { norm_eps: ['layer_norm_eps'] },
     // No LM head is built, so tied embeddings mean nothing here.
     defaults: { max_position_embeddings: 512, norm_eps: 1e-12, hidden_act: 'gelu', type_vocab_size: 2, tie_word_embeddings: false },
-    tensors: { scheme: 'bert' },
+    tensors: { scheme: 'encoder' },
   },
   gguf: { architecture: 'bert', interleavedRope: false },
   norm: { kind: 'layer', placement: 'post', weightOffset: 0 },

@@ -5,7 +5,7 @@ import type { Activation } from '../model-config.js';
 import type { FamilyTraits, HfConfigClass } from './traits.js';
 
 const ANY_ACTIVATION: readonly Activation[] = ['silu', 'gelu', 'gelu_tanh'];
-const LLAMA_TENSORS = { scheme: 'llama', fusedQkv: false, fusedGateUp: false } as const;
+const LLAMA_TENSORS = { scheme: 'layers', fusedQkv: false, fusedGateUp: false } as const;
 const RMS_KEYS: HfConfigClass['keys'] = { norm_eps: ['rms_norm_eps'] };
 /** Defaults every transformers RoPE decoder class here shares. */
 const ROPE_DEFAULTS = { rope_theta: 10000, partial_rotary_factor: 1, norm_eps: 1e-6, hidden_act: 'silu', tie_word_embeddings: false } as const;
@@ -67,7 +67,7 @@ export const PHI3: FamilyTraits = {
   hf: {
     modelType: 'phi3', architectures: { Phi3ForCausalLM: 'decoder' }, keys: RMS_KEYS,
     defaults: { ...ROPE_DEFAULTS, norm_eps: 1e-5, max_position_embeddings: 4096 },
-    tensors: { scheme: 'llama', fusedQkv: true, fusedGateUp: true },
+    tensors: { scheme: 'layers', fusedQkv: true, fusedGateUp: true },
   },
   gguf: { architecture: 'phi3', interleavedRope: false },
 };

@@ -33,12 +33,12 @@ export type HfKey = keyof HfValues;
 
 /** How an HF checkpoint names and lays out a decoder's tensors (models/arch/decoder-weights.ts). */
 export type HfTensorLayout =
-  /** model.layers.{i}.self_attn.q_proj …; Phi-3 fuses q/k/v rows into qkv_proj and gate/up rows into gate_up_proj. */
-  | { readonly scheme: 'llama'; readonly fusedQkv: boolean; readonly fusedGateUp: boolean }
-  /** transformer.h.{i}.…: Conv1D weights stored [in, out]; c_attn's columns are [q | k | v]. */
-  | { readonly scheme: 'gpt2' }
-  /** BERT encoder names (models/arch/encoder-weights.ts). */
-  | { readonly scheme: 'bert' };
+  /** Llama's model.layers.{i}.self_attn.q_proj …; Phi-3 fuses q/k/v rows into qkv_proj and gate/up rows into gate_up_proj. */
+  | { readonly scheme: 'layers'; readonly fusedQkv: boolean; readonly fusedGateUp: boolean }
+  /** GPT-2's transformer.h.{i}.…: Conv1D weights stored [in, out]; c_attn's columns are [q | k | v]. */
+  | { readonly scheme: 'conv1d' }
+  /** BERT's embeddings.… and encoder.layer.{i}.… (models/arch/encoder-weights.ts). */
+  | { readonly scheme: 'encoder' };
 
 /** The transformers config class of a family. */
 export interface HfConfigClass {
