@@ -2,6 +2,7 @@
 // llama2.c checkpoint. Reads headers only; tensors are read when a parameter asks for them.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { weightTypeNames } from '../ir/dtype.js';
 import type { HostTensor } from '../ir/tensor.js';
 import type { WeightType } from '../ir/weights.js';
 import { configFromGguf } from './config/gguf.js';
@@ -122,7 +123,7 @@ function source(
     leafType(name) {
       if (!store.has(name)) throw new FormatError(store.path, `missing tensor "${name}" (needed by this ${config.family} model)`);
       const info = store.info(name);
-      if (!isReadable(info)) throw new FormatError(store.path, `tensor "${name}" has type ${info.dtype}, which is not supported (supported: F32, F16, BF16, Q8_0, Q4_0)`);
+      if (!isReadable(info)) throw new FormatError(store.path, `tensor "${name}" has type ${info.dtype}, which is not supported (supported: ${weightTypeNames().join(', ')})`);
       return { dtype: info.dtype, shape: info.shape };
     },
     readLeaf: (name) => store.read(name),

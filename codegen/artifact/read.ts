@@ -3,10 +3,10 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isDType } from '../../ir/dtype.js';
+import { type DType, isDType, storageBytes } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
 import { parseGraph } from '../../ir/parser.js';
-import { type HostTensor, tensor, type TensorData } from '../../ir/tensor.js';
+import { type HostTensor, tensorFromBytes } from '../../ir/tensor.js';
 import type { WgslProgram } from '../wgsl/program.js';
 import { programFromData } from '../wgsl/serialize.js';
 import type { CompiledModule } from '../wasm/module.js';
@@ -46,17 +46,6 @@ function sha256File(path: string): string {
   return h.digest('hex');
 }
 
-function typedArray(dtype: string, bytes: Uint8Array): TensorData {
-  const buf = bytes.slice().buffer;
-  switch (dtype) {
-    case 'f32': return new Float32Array(buf);
-    case 'f16': case 'bf16': return new Uint16Array(buf);
-    case 'i32': return new Int32Array(buf);
-    case 'u32': return new Uint32Array(buf);
-    default: return new Uint8Array(buf);
-  }
-}
-
 export function readArtifact(dir: string): LoadedArtifact {
   const manifestPath = join(dir, MANIFEST_FILE);
   let json: unknown;
@@ -93,6 +82,9 @@ export function readArtifact(dir: string): LoadedArtifact {
     const e = w.tensors[name];
     if (!e) throw new ArtifactError(dir, `${w.file} has no tensor "${name}"`);
     if (!isDType(e.dtype)) throw new ArtifactError(dir, `tensor "${name}" has unknown dtype ${e.dtype}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || storageBytes(e.dtype, e.shape) !== e.bytes) {
+      throw new ArtifactError(dir, `tensor "${name}" is ${e.bytes} bytes, which a ${e.dtype}[${String(e.shape)}] tensor is not (a damaged manifest: recompile)`);
+    }
     if (e.offset < 0 || e.offset + e.bytes > w.bytes) throw new ArtifactError(dir, `tensor "${name}" lies outside ${w.file}`);
     return e;
   };
@@ -121,7 +113,7 @@ export function readArtifact(dir: string): LoadedArtifact {
       const e = entry(name);
       const bytes = new Uint8Array(e.bytes);
       readWeightInto(name, bytes);
-      return tensor(e.dtype as never, e.shape, typedArray(e.dtype, bytes));
+      return tensorFromBytes(e.dtype as DType, e.shape, bytes);
     },
     readWeightInto,
     async wasmTarget() {

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { storageBytes } from '../../ir/dtype.js';
 import { cloneGraph, type Graph, type Value } from '../../ir/graph.js';
 import { formatWeight, printGraph } from '../../ir/printer.js';
 import type { HostTensor } from '../../ir/tensor.js';
@@ -72,6 +73,8 @@ export function writeArtifact(dir: string, input: ArtifactInput): ArtifactSummar
       if (gap) { writeSync(fd, pad, 0, gap); hash.update(pad.subarray(0, gap)); offset += gap; }
       const tensor = input.resolve(param);
       const bytes = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+      // The reader checks every entry's size against the dtype table; so does the writer, first.
+      if (bytes.byteLength !== storageBytes(tensor.dtype, tensor.shape)) throw new Error(`internal error: weight "${name}" ${tensor.dtype}[${tensor.shape.join(', ')}] has ${bytes.byteLength} bytes, not ${storageBytes(tensor.dtype, tensor.shape)}`);
       writeSync(fd, bytes);
       hash.update(bytes);
       tensors[name] = { dtype: tensor.dtype, shape: [...tensor.shape], offset, bytes: bytes.byteLength, source };

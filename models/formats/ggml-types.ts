@@ -1,6 +1,7 @@
 // ggml tensor types by id, as GGUF files number them, with each type's block geometry (so the
-// byte size of any tensor can be checked even when we cannot decode its type).
-import { type DType } from '../../ir/dtype.js';
+// byte size of any tensor can be checked even when we cannot decode its type). The types we run
+// come from the dtype table (ir/dtype.ts, each row's `ggml`); FOREIGN lists the rest.
+import { DTYPES, type DType, dtypeInfo } from '../../ir/dtype.js';
 
 export interface GgmlType {
   readonly id: number;
@@ -13,15 +14,12 @@ export interface GgmlType {
   readonly ours?: DType;
 }
 
-const TABLE: readonly GgmlType[] = [
-  { id: 0, name: 'F32', blockSize: 1, blockBytes: 4, ours: 'f32' },
-  { id: 1, name: 'F16', blockSize: 1, blockBytes: 2, ours: 'f16' },
-  { id: 2, name: 'Q4_0', blockSize: 32, blockBytes: 18, ours: 'q4_0' },
+/** ggml types no dtype row claims (when one does, the row's facts are used, checked against the line). */
+const FOREIGN: readonly GgmlType[] = [
   { id: 3, name: 'Q4_1', blockSize: 32, blockBytes: 20 },
   // 4 and 5 (Q4_2, Q4_3) were removed from ggml.
   { id: 6, name: 'Q5_0', blockSize: 32, blockBytes: 22 },
   { id: 7, name: 'Q5_1', blockSize: 32, blockBytes: 24 },
-  { id: 8, name: 'Q8_0', blockSize: 32, blockBytes: 34, ours: 'q8_0' },
   { id: 9, name: 'Q8_1', blockSize: 32, blockBytes: 36 },
   { id: 10, name: 'Q2_K', blockSize: 256, blockBytes: 84 },
   { id: 11, name: 'Q3_K', blockSize: 256, blockBytes: 110 },
@@ -39,11 +37,9 @@ const TABLE: readonly GgmlType[] = [
   { id: 23, name: 'IQ4_XS', blockSize: 256, blockBytes: 136 },
   { id: 24, name: 'I8', blockSize: 1, blockBytes: 1 },
   { id: 25, name: 'I16', blockSize: 1, blockBytes: 2 },
-  { id: 26, name: 'I32', blockSize: 1, blockBytes: 4, ours: 'i32' },
   { id: 27, name: 'I64', blockSize: 1, blockBytes: 8 },
   { id: 28, name: 'F64', blockSize: 1, blockBytes: 8 },
   { id: 29, name: 'IQ1_M', blockSize: 256, blockBytes: 56 },
-  { id: 30, name: 'BF16', blockSize: 1, blockBytes: 2, ours: 'bf16' },
   // 31..33 (Q4_0_4_4, Q4_0_4_8, Q4_0_8_8) were removed from ggml.
   { id: 34, name: 'TQ1_0', blockSize: 256, blockBytes: 54 },
   { id: 35, name: 'TQ2_0', blockSize: 256, blockBytes: 66 },
@@ -51,7 +47,21 @@ const TABLE: readonly GgmlType[] = [
   { id: 39, name: 'MXFP4', blockSize: 32, blockBytes: 17 },
 ];
 
-const BY_ID = new Map(TABLE.map((t) => [t.id, t]));
+const OURS: readonly GgmlType[] = DTYPES.flatMap((d) => {
+  const { ggml, blockSize, blockBytes } = dtypeInfo(d);
+  return ggml ? [{ id: ggml.id, name: ggml.name, blockSize, blockBytes, ours: d }] : [];
+});
+
+// A dtype row takes its type's id; a FOREIGN line for the same type (left from before the row
+// existed) must then agree with it, which checks the row against ggml's geometry.
+const BY_ID = new Map<number, GgmlType>(FOREIGN.map((t) => [t.id, t]));
+for (const t of OURS) {
+  const had = BY_ID.get(t.id);
+  if (had && (had.name !== t.name || had.blockSize !== t.blockSize || had.blockBytes !== t.blockBytes)) {
+    throw new Error(`internal error: dtype ${t.ours} says ggml type ${t.id} is ${t.name} (${t.blockSize} per ${t.blockBytes} bytes), ggml says ${had.name} (${had.blockSize} per ${had.blockBytes})`);
+  }
+  BY_ID.set(t.id, t);
+}
 
 /** The type with this id, or undefined for ids ggml does not (or no longer) define. */
 export function ggmlType(id: number): GgmlType | undefined {
@@ -60,7 +70,7 @@ export function ggmlType(id: number): GgmlType | undefined {
 
 /** ggml type id used to store one of our dtypes (for writers and tests). */
 export function ggmlTypeOf(d: DType): GgmlType {
-  const t = TABLE.find((x) => x.ours === d);
+  const t = OURS.find((x) => x.ours === d);
   if (!t) throw new Error(`no ggml type stores ${d}`);
   return t;
 }

@@ -2,7 +2,7 @@
 // Layout: "GGUF", u32 version, u64 tensor count, u64 key/value count, the key/values, the tensor
 // infos (name, u32 n_dims, u64 ne[n_dims], u32 ggml type, u64 offset), padding to
 // `general.alignment` (default 32), then the tensor data (offsets count from there).
-import { type HostTensor, type TensorData, tensor } from '../../ir/tensor.js';
+import { type HostTensor, tensorFromBytes } from '../../ir/tensor.js';
 import { Cursor } from './cursor.js';
 import { type GgmlType, ggmlType } from './ggml-types.js';
 import { GGUF_VALUE_TYPES, type GgufEntryType, GgufMetadata, type GgufValueType } from './gguf-metadata.js';
@@ -90,7 +90,6 @@ export class GgufStore implements TensorStore {
     if (!ggmlType(t.typeId)?.ours || t.byteLength === undefined) {
       throw new FormatError(this.path, `tensor "${name}" has ggml type ${t.typeName}, which Tessera does not read`, t.offset);
     }
-    // GGUF stores every type Tessera reads in Tessera's own layout (Q8_0/Q4_0 blocks included).
     checkDestination(this.path, name, dest, t.byteLength);
     this.source.readInto(t.offset, dest, `tensor "${name}"`);
   }
@@ -101,15 +100,8 @@ export class GgufStore implements TensorStore {
     if (!ours) {
       throw new FormatError(this.path, `tensor "${name}" has ggml type ${t.typeName}, which Tessera does not read`, t.offset);
     }
-    const b = this.readRaw(name);
-    let data: TensorData;
-    switch (ours) {
-      case 'f32': data = new Float32Array(b.buffer, 0, b.length / 4); break;
-      case 'i32': data = new Int32Array(b.buffer, 0, b.length / 4); break;
-      case 'f16': case 'bf16': data = new Uint16Array(b.buffer, 0, b.length / 2); break;
-      default: data = b; // q8_0 / q4_0: GGUF blocks are our layout
-    }
-    return tensor(ours, t.shape, data);
+    // GGUF stores every type Tessera reads in Tessera's own layout (the dtype table's rows).
+    return tensorFromBytes(ours, t.shape, this.readRaw(name));
   }
 }
 
