@@ -1,0 +1,42 @@
+// matmul over every weight dtype: GEMV and GEMM sizes, K around the kernels' vector steps and
+// the 32-element quantization blocks, optional bias, batched and symbolic rows.
+import { type DType, sym } from '../../../ir/index.js';
+import type { OpCases } from '../case.js';
+import { type Draw, randomTensor, size } from '../draw.js';
+
+const S = sym('S');
+export const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
+
+/**
+ * The threshold for products with quantized weights. The CPU kernels round each 32-block of
+ * activations to 8 bits (|Δx| ≤ max|x|/254), which alone gives an NMSE near 1e-5; llama.cpp's
+ * test-backend-ops allows 5e-4 for its quantized products, we hold them to 1e-4.
+ */
+export const QUANTIZED_NMSE = 1e-4;
+
+export const isQuantized = (t: DType) => t === 'q8_0' || t === 'q4_0';
+
+/** A reduction length: odd, 1, around 8-element steps and 32-element blocks. */
+export function reductionSize(d: Draw): number {
+  return d.pick([size(d, 80), 1, 4, 31, 32, 33, 44, 47, 64, 96, 100]);
+}
+
+export const matmulCases: readonly OpCases[] = [
+  {
+    op: 'matmul',
+    draw: (d) => {
+      const dtype = d.pick(WEIGHT_DTYPES), k = reductionSize(d), n = d.pick([size(d, 80), 8, 9, 16, 21, 100]);
+      const r = d.pick([1, 1, size(d, 40)]), lead = d.bool() && r % 2 === 0, symbolic = d.bool(), bias = d.bool(), seed = d.seed();
+      const xShape = lead ? [2, r / 2, k] : [r, k];
+      const operands = [
+        { t: randomTensor('f32', xShape, seed, 1.5), shape: symbolic ? [...xShape.slice(0, -2), S, k] : undefined },
+        { t: randomTensor(dtype, [n, k], seed + 1, 0.5) },
+        ...(bias ? [{ t: randomTensor('f32', [n], seed + 2) }] : []),
+      ];
+      return [{
+        label: `matmul x[${xShape}] w:${dtype}[${n}, ${k}]${bias ? ' +bias' : ''}${symbolic ? ' (S)' : ''}`, op: 'matmul', operands,
+        ...(isQuantized(dtype) ? { maxNmse: QUANTIZED_NMSE } : {}),
+      }];
+    },
+  },
+];
