@@ -10,4 +10,5 @@ import './generate.js';
 import './info.js';
 import './logits.js';
 import './compile.js';
+import './test-ops.js';
 import './cache.js';
