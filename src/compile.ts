@@ -5,6 +5,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeArtifact } from '../codegen/artifact/write.js';
 import { WEBGPU_DEFAULT_TARGET, type WgslTarget } from '../codegen/wgsl/target.js';
+import type { QuantizeDType } from '../ir/dtype.js';
 import { ggufMetadataBytes } from '../models/formats/gguf-writer.js';
 import { GgufStore } from '../models/formats/gguf.js';
 import type { ModelSource } from '../models/open.js';
@@ -26,8 +27,8 @@ export interface CompileOptions {
   readonly targets?: readonly CompileTarget[];
   /** Pass pipeline (default 'default'). */
   readonly passes?: string;
-  /** Quantize matmul weights (Q8_0 / Q4_0 GGUF blocks). */
-  readonly quantize?: 'q8_0' | 'q4_0';
+  /** Quantize matmul weights to GGUF blocks of this type (QUANTIZE_DTYPES, ir/dtype.ts). */
+  readonly quantize?: QuantizeDType;
   readonly tokenizer?: string;
   /** Longest prompt chunk a compiled decoder step takes. */
   readonly maxChunk?: number;

@@ -1,5 +1,6 @@
 // `tessera compile`: write an artifact folder that loads and runs without the compiler.
 import { resolve } from 'node:path';
+import { QUANTIZE_DTYPES, type QuantizeDType } from '../../ir/dtype.js';
 import { compile, COMPILE_TARGETS, type CompileTarget } from '../compile.js';
 import { EXIT_OK, listOpt, stringOpt, UsageError } from './command.js';
 import { MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
@@ -23,7 +24,7 @@ runs neither the passes nor any code generator.`,
     output: { type: 'string', short: 'o', value: 'DIR', help: 'the artifact folder to write (required)' },
     target: { type: 'string', multiple: true, value: 'LIST', help: `kernels to generate: ${COMPILE_TARGETS.join(', ')}, or none for the reference interpreter only (default all)` },
     passes: { type: 'string', value: 'PIPELINE', help: "pass pipeline (default 'default')" },
-    quantize: { type: 'string', value: 'TYPE', choices: ['q8_0', 'q4_0'], help: 'quantize matmul weights to GGUF blocks' },
+    quantize: { type: 'string', value: 'TYPE', choices: QUANTIZE_DTYPES, help: 'quantize matmul weights to GGUF blocks of this type' },
     'max-chunk': { type: 'string', value: 'N', help: 'decoders: longest prompt chunk one compiled step takes (default 128)' },
     'max-batch': { type: 'string', value: 'N', help: 'encoders: rows per pass the compiled program holds, each up to the whole context (default 8)' },
     quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
@@ -44,7 +45,7 @@ runs neither the passes nor any code generator.`,
       out,
       ...(named.length ? { targets: targets as CompileTarget[] } : {}),
       ...(stringOpt(inv, 'passes') ? { passes: stringOpt(inv, 'passes') } : {}),
-      ...(stringOpt(inv, 'quantize') ? { quantize: stringOpt(inv, 'quantize') as 'q8_0' | 'q4_0' } : {}),
+      ...(stringOpt(inv, 'quantize') ? { quantize: stringOpt(inv, 'quantize') as QuantizeDType } : {}),
       ...(stringOpt(inv, 'tokenizer') ? { tokenizer: resolve(io.cwd, stringOpt(inv, 'tokenizer')!) } : {}),
       maxChunk: numberOpt(inv, 'max-chunk', { min: 1, integer: true }),
       maxBatch: numberOpt(inv, 'max-batch', { min: 1, integer: true }),
