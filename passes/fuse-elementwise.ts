@@ -1,7 +1,9 @@
 // fuse-elementwise: chains of elementwise ops become one program (ir/ops/program.ts), and when the
 // chain starts at a matmul, the program becomes that matmul's epilogue. One mechanism covers the
 // bias-activation, SiLU(gate)·up and GeGLU (on a merged gate/up matmul, through its split), the
-// residual add, softcap and scale.
+// residual add, softcap and scale. The fusable ops are the binary arithmetic ops and every op that
+// declares a unary function (ir/op.ts), written in programs as it says; the matmuls are the ops
+// whose projection trait takes an epilogue.
 //
 // A chain is a tree: an elementwise node joins its consumer's tree when the consumer is the one
 // and only reader of its result. Each maximal tree then becomes
@@ -14,6 +16,7 @@ import type { Attrs } from '../ir/attrs.js';
 import { shapesEqual } from '../ir/dim.js';
 import { isFloat } from '../ir/dtype.js';
 import { type Graph, type Node, replaceAllUses, type Value } from '../ir/graph.js';
+import { hasUnaryFunctions, projectionOf, type UnaryFunction, unaryFunctionOf } from '../ir/op.js';
 import { isPlainProjection } from '../ir/ops/fused.js';
 import { type BinaryOp, type Expr, formatProgram, parseProgram, substituteVars } from '../ir/ops/program.js';
 import { normAxis } from '../ir/ops/util.js';
@@ -22,32 +25,39 @@ import { registerPass } from './registry.js';
 import { attrsOf, newNode, Uses } from './rewrite.js';
 
 const bin = (op: BinaryOp) => ([lhs, rhs]: Expr[]): Expr => ({ kind: 'bin', op, lhs, rhs });
-const call = (fn: string) => ([x]: Expr[]): Expr => ({ kind: 'call', fn, args: [x] });
 const num = (value: number): Expr => ({ kind: 'num', value });
 
-/** Each fusable op as a program over its operands' programs. */
+/** The fusable ops besides the unary functions the registry declares, as programs over their operands' programs. */
 const ELEMENTWISE: Readonly<Record<string, (args: Expr[], a: Attrs) => Expr>> = {
   add: bin('+'),
   sub: bin('-'),
   mul: bin('*'),
   div: bin('/'),
-  neg: ([x]) => ({ kind: 'neg', arg: x }),
-  silu: call('silu'),
-  sigmoid: call('sigmoid'),
-  tanh: call('tanh'),
-  exp: call('exp'),
-  relu: call('relu'),
-  gelu: ([x], a) => call(a.approximate === 'tanh' ? 'gelu_tanh' : 'gelu')([x]),
-  softcap: ([x], a) => ({ kind: 'call', fn: 'softcap', args: [x, num(a.cap as number)] }),
-  scale: ([x], a) => ({ kind: 'bin', op: '*', lhs: x, rhs: num(a.factor as number) }),
   fused_elementwise: (args, a) => substituteVars(parseProgram(a.program as string), (v) => args[v.index]),
 };
 
-/** Matmuls whose result can take an epilogue. */
-const PROJECTIONS = new Set(['matmul', 'matmul_ep', 'norm_matmul']);
+/** A unary op as a program over its operand's program, spelled as its unary function says. */
+function unaryProgram(f: UnaryFunction, x: Expr, a: Attrs): Expr {
+  const p = f.program;
+  if ('negate' in p) return { kind: 'neg', arg: x };
+  if ('multiplyBy' in p) return { kind: 'bin', op: '*', lhs: x, rhs: num(a[p.multiplyBy] as number) };
+  return { kind: 'call', fn: p.call, args: [x, ...(p.literals ?? []).map((k) => num(a[k] as number))] };
+}
+
+/** Fusable node `n` as a program over its operands' programs. */
+function programOf(n: Node, args: Expr[]): Expr {
+  const a = attrsOf(n);
+  const f = unaryFunctionOf(n.op, a);
+  if (f) return unaryProgram(f, args[0], a);
+  const e = ELEMENTWISE[n.op];
+  if (!e) throw new Error(`internal error: ${n.op} ${JSON.stringify(a)} has no program form`);
+  return e(args, a);
+}
+
+const isElementwise = (op: string): boolean => op in ELEMENTWISE || hasUnaryFunctions(op);
 
 const fusable = (n: Node) =>
-  n.op in ELEMENTWISE && n.outputs.length === 1 && n.outputs[0].type.dtype === 'f32' && n.inputs.every((v) => isFloat(v.type.dtype));
+  isElementwise(n.op) && n.outputs.length === 1 && n.outputs[0].type.dtype === 'f32' && n.inputs.every((v) => isFloat(v.type.dtype));
 
 /** How often a program reads operand x<k>. */
 function reads(e: Expr, k: number): number {
@@ -86,7 +96,7 @@ function buildTree(root: Node, absorbed: ReadonlyMap<Node, Node>): Tree {
       if (k < 0) k = leaves.push(v) - 1;
       return { kind: 'var', space: 'x', index: k };
     });
-    return ELEMENTWISE[n.op](args, attrsOf(n));
+    return programOf(n, args);
   };
   return { root, members, leaves, program: exprOf(root) };
 }
@@ -106,7 +116,7 @@ function findEpilogue(t: Tree, uses: Uses): Epilogue | undefined {
   for (const leaf of t.leaves) {
     const p = leaf.producer;
     if (!p || !uses.usedOnlyBy(leaf, t.members) || !shapesEqual(leaf.type.shape, shape)) continue;
-    if (PROJECTIONS.has(p.op)) {
+    if (projectionOf(p.op)?.epilogue) {
       const k = t.leaves.indexOf(leaf);
       // Inlining an epilogue the tree reads twice would compute it twice (a bare product is free).
       if (!isPlainProjection(p.op, attrsOf(p), p.inputs.length) && reads(t.program, k) > 1) continue;
@@ -118,7 +128,7 @@ function findEpilogue(t: Tree, uses: Uses): Epilogue | undefined {
     const m = src.producer;
     const rank = src.type.shape.length;
     const sizes = a.sizes as readonly number[];
-    if (!m || !PROJECTIONS.has(m.op) || !isPlainProjection(m.op, attrsOf(m), m.inputs.length)) continue;
+    if (!m || !projectionOf(m.op)?.epilogue || !isPlainProjection(m.op, attrsOf(m), m.inputs.length)) continue;
     if (normAxis(a.axis as number, rank) !== rank - 1 || sizes.some((s) => s !== sizes[0]) || !uses.onlyFeeds(src, p)) continue;
     if (!p.outputs.every((v) => uses.usedOnlyBy(v, t.members))) continue;
     const blocks = new Map<number, number>();

@@ -14,14 +14,15 @@
 import { isFloat, isQuantized } from '../ir/dtype.js';
 import { type Graph, type Node, rootValues, type Value } from '../ir/graph.js';
 import { valueBytes } from '../ir/memory.js';
+import { projectionOf } from '../ir/op.js';
 import { tensorType } from '../ir/types.js';
 import { weightCall } from '../ir/weights.js';
 import type { PassContext } from './pass.js';
 import { registerPass } from './registry.js';
 import { addParam, sourceOf, transform, typedWeight, Uses } from './rewrite.js';
 
-/** Ops whose operand 1 is a weight matrix that may be stored quantized. */
-const WEIGHT_READERS = new Set(['matmul', 'matmul_ep', 'norm_matmul', 'rope_matmul']);
+/** True for the ops that read a weight matrix (their projection trait): it may be stored quantized. */
+const readsWeight = (n: Node): boolean => projectionOf(n.op) !== undefined;
 
 /**
  * Output heads: weight readers from whose result no other weight reader can be reached (lm_head,
@@ -31,9 +32,9 @@ function headMatmuls(g: Graph, uses: Uses): Set<Node> {
   const feedsWeights = new Set<Node>();
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i];
-    if (n.outputs.some((v) => uses.of(v).some((u) => WEIGHT_READERS.has(u.op) || feedsWeights.has(u)))) feedsWeights.add(n);
+    if (n.outputs.some((v) => uses.of(v).some((u) => readsWeight(u) || feedsWeights.has(u)))) feedsWeights.add(n);
   }
-  return new Set(g.nodes.filter((n) => WEIGHT_READERS.has(n.op) && !feedsWeights.has(n)));
+  return new Set(g.nodes.filter((n) => readsWeight(n) && !feedsWeights.has(n)));
 }
 
 export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'options'>): boolean {
@@ -47,7 +48,10 @@ export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'optio
     const source = sourceOf(p);
     const readers = uses.of(p);
     if (!source || p.type.shape.length !== 2 || readers.length === 0 || roots.has(p)) continue;
-    const asWeight = (n: Node) => WEIGHT_READERS.has(n.op) && n.inputs.indexOf(p) === 1 && n.inputs.lastIndexOf(p) === 1;
+    const asWeight = (n: Node) => {
+      const at = projectionOf(n.op)?.weight;
+      return at !== undefined && n.inputs.indexOf(p) === at && n.inputs.lastIndexOf(p) === at;
+    };
     if (!readers.every(asWeight)) {
       if (ctx.options.heads && isFloat(p.type.dtype) && (!only || only.test(p.name))) changed = splitTiedHead(g, p, readers.filter(asWeight), dtype, ctx) || changed;
       continue;
@@ -77,7 +81,7 @@ export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'optio
 function splitTiedHead(g: Graph, p: Value, weightReaders: readonly Node[], dtype: 'q8_0' | 'q4_0', ctx: Pick<PassContext, 'stat'>): boolean {
   if (weightReaders.length === 0) return false;
   const copy = addParam(g, `${p.name}.${dtype}`, transform('convert', [typedWeight(p)], { dtype }));
-  for (const n of weightReaders) n.inputs[1] = copy;
+  for (const n of weightReaders) n.inputs[projectionOf(n.op)!.weight] = copy;
   ctx.stat('tied-heads-copied');
   ctx.stat('bytes-after', valueBytes(copy) as number);
   return true;

@@ -10,12 +10,13 @@
 import { isQuantized } from '../ir/dtype.js';
 import type { Graph, Node, Value } from '../ir/graph.js';
 import { dimEquals } from '../ir/dim.js';
+import { projectionOf } from '../ir/op.js';
 import type { PassContext } from './pass.js';
 import { registerPass } from './registry.js';
 import { addParam, attrsOf, dropDeadParams, newNode, replaceNode, sourceOf, transform, type TypedWeight, typedWeight, Uses } from './rewrite.js';
 
-/** Consumers a norm can fold into: x is operand 0; operand 1 is the weight. */
-const CONSUMERS = new Set(['matmul', 'matmul_ep']);
+/** Consumers a norm can fold into (their projection trait says so): x is operand 0. */
+const foldsNorm = (n: Node): boolean => projectionOf(n.op)?.normFoldable === true;
 
 interface Norm {
   /** What the norm normalises: the fused matmul reads it instead of the norm's result. */
@@ -69,7 +70,7 @@ export function foldNorms(g: Graph, ctx: Pick<PassContext, 'stat' | 'options'>):
     const r = n.outputs[0];
     const users = uses.of(r);
     if (users.length === 0) continue;
-    if (uses.isRoot(r) || !users.every((u) => CONSUMERS.has(u.op) && u.inputs.indexOf(r) === 0 && u.inputs.lastIndexOf(r) === 0)) {
+    if (uses.isRoot(r) || !users.every((u) => foldsNorm(u) && u.inputs.indexOf(r) === 0 && u.inputs.lastIndexOf(r) === 0)) {
       ctx.stat('norms-with-other-users');
       continue;
     }

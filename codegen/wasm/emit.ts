@@ -2,6 +2,7 @@
 // short sequence that runs with barriers between (quantize activations, then the integer matmul;
 // attention partials, then their combination).
 import type { Graph, Node } from '../../ir/graph.js';
+import { hasUnaryFunctions, listOps } from '../../ir/op.js';
 import { attentionEmitters } from './attention.js';
 import { binaryEmitters } from './binary.js';
 import { embeddingEmitters } from './embedding.js';
@@ -14,7 +15,7 @@ import { normEmitters } from './norm.js';
 import { reduceEmitters } from './reduce.js';
 import { ropeEmitters } from './rope.js';
 import { softmaxEmitters } from './softmax.js';
-import { unaryEmitters } from './unary.js';
+import { emitUnaryFunction, unaryEmitters } from './unary.js';
 
 export type KernelEmitter = (node: Node, ctx: WasmEmitContext) => WasmKernel[];
 
@@ -33,18 +34,25 @@ const EMITTERS: Readonly<Record<string, KernelEmitter>> = {
   ...fusedMatmulEmitters,
 };
 
+/** The emitter of `op`: its row, or the unary-function kernel when the op declares one (ir/op.ts). */
+function emitterOf(op: string): KernelEmitter | undefined {
+  if (Object.hasOwn(EMITTERS, op)) return EMITTERS[op];
+  return hasUnaryFunctions(op) ? emitUnaryFunction : undefined;
+}
+
 /** Ops the CPU target has kernels for. */
 export function wasmOps(): string[] {
-  return Object.keys(EMITTERS).sort();
+  const unary = listOps().filter((d) => hasUnaryFunctions(d.name)).map((d) => d.name);
+  return [...new Set([...Object.keys(EMITTERS), ...unary])].sort();
 }
 
 export function hasWasmKernel(op: string): boolean {
-  return Object.hasOwn(EMITTERS, op);
+  return emitterOf(op) !== undefined;
 }
 
 /** The kernels that compute `node`, in launch order (a barrier after each). */
 export function emitWasmKernel(node: Node, ctx: WasmEmitContext = {}): WasmKernel[] {
-  const emit = EMITTERS[node.op];
+  const emit = emitterOf(node.op);
   if (!emit) throw new Error(`the wasm target has no kernel for op '${node.op}' (has: ${wasmOps().join(', ')})`);
   try {
     return emit(node, ctx);

@@ -1,34 +1,22 @@
-// Unary elementwise kernels (activations, scalings) and cast: one flat pass, four lanes at a time,
-// threads taking equal runs of 16-element units. The scalar tail goes through the same vector
+// Unary elementwise kernels (every op that declares a unary function: activations, scalings) and
+// cast: one flat pass, four lanes at a time, threads taking equal runs of 16-element units. The scalar tail goes through the same vector
 // function on a splatted lane, so tail and body compute identical values.
 import type { Attrs } from '../../ir/attrs.js';
 import { dimProduct } from '../../ir/dim.js';
 import type { Node } from '../../ir/graph.js';
+import { fillHoles, unaryFunctionOf } from '../../ir/op.js';
 import { f32Lit, KernelWriter, type WasmKernel } from './kernel.js';
 import { elemBytes, loadF32, loadF32x4 } from './loads.js';
 
-/** The f32x4 → f32x4 expression of each activation of the value named `v` (a local: it may be read twice). */
-const ACTIVATIONS: Record<string, (v: string, a: Attrs) => string> = {
-  silu: (v) => `f32x4.div(${v}, f32x4.add(f32x4.splat(1.0), _t_exp4(f32x4.neg(${v}))))`,
-  gelu: (v, a) => (a.approximate === 'tanh' ? `_t_gelu_tanh4(${v})` : `_t_gelu_erf4(${v})`),
-  tanh: (v) => `_t_tanh4(${v})`,
-  sigmoid: (v) => `_t_sigmoid4(${v})`,
-  exp: (v) => `_t_exp4(${v})`,
-  // pmax(v, 0) is `0 < v ? v : 0`: NaN and −0 give 0, as the reference's `x > 0 ? x : 0`.
-  relu: (v) => `f32x4.pmax(${v}, f32x4.splat(0.0))`,
-  neg: (v) => `f32x4.neg(${v})`,
-  softcap: (v, a) => `f32x4.mul(f32x4.splat(${f32Lit(a.cap as number)}), _t_tanh4(f32x4.div(${v}, f32x4.splat(${f32Lit(a.cap as number)}))))`,
-  scale: (v, a) => `f32x4.mul(${v}, f32x4.splat(${f32Lit(a.factor as number)}))`,
-};
-
-/** The f32x4 expression of unary op `op` applied to the local `v` (shared with fused programs). */
+/**
+ * The f32x4 expression of unary op `op` applied to the f32x4 local `v` (it may be read twice),
+ * from the op's unary function (ir/op.ts); shared with fused programs.
+ */
 export function activation(op: string, a: Attrs, v: string): string {
-  const f = ACTIVATIONS[op];
-  if (!f) throw new Error(`no vector form of '${op}' (have: ${Object.keys(ACTIVATIONS).join(', ')})`);
-  return f(v, a);
+  const f = unaryFunctionOf(op, a);
+  if (!f) throw new Error(`'${op}' is not a unary elementwise op: no vector form`);
+  return fillHoles(f.wasm.expr, { ...f.constants, ...a }, f32Lit).replace(/\bv\b/g, () => v);
 }
-
-export const UNARY_OPS = Object.keys(ACTIVATIONS);
 
 /** Opens the loop over this thread's share of `n` elements: defines `i0`, `i1`. */
 function flatShare(w: KernelWriter, n: string): void {
@@ -37,7 +25,8 @@ function flatShare(w: KernelWriter, n: string): void {
     `const i1 = min(_t_split(units, tid + 1, nthreads) << 4, ${n});`);
 }
 
-function emitActivation(node: Node): WasmKernel[] {
+/** The kernel of every op that declares a unary function (emit.ts asks the registry which). */
+export function emitUnaryFunction(node: Node): WasmKernel[] {
   const x = node.inputs[0];
   const f = activation(node.op, node.attrs, 'v');
   const w = new KernelWriter(`unary_${node.op}`);
@@ -94,6 +83,5 @@ function emitCast(node: Node): WasmKernel[] {
 }
 
 export const unaryEmitters: Record<string, (node: Node) => WasmKernel[]> = {
-  ...Object.fromEntries(UNARY_OPS.map((op) => [op, emitActivation])),
   cast: emitCast,
 };

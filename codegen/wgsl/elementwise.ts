@@ -1,4 +1,5 @@
-// Elementwise kernels: binary arithmetic with numpy broadcasting, unary activations, cast.
+// Elementwise kernels: binary arithmetic with numpy broadcasting, unary functions (every op that
+// declares one in the registry), cast.
 // One invocation per output element, 256 per workgroup, the workgroup grid folded into 2-D when
 // it exceeds the per-dimension limit.
 import { type Dim, dimMul, dimProduct } from '../../ir/dim.js';
@@ -14,7 +15,6 @@ const WG = 256;
 
 const BINARY: Readonly<Record<string, string>> = { add: '+', sub: '-', mul: '*', div: '/' };
 
-export const UNARY_OPS: readonly string[] = ['silu', 'sigmoid', 'gelu', 'tanh', 'exp', 'relu', 'neg', 'softcap', 'scale'];
 export const BINARY_OPS: readonly string[] = Object.keys(BINARY);
 
 /** The entry point shared by the one-element-per-invocation kernels; `body` sees `i` (< n). */

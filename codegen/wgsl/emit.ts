@@ -1,7 +1,8 @@
 // Lowers one graph node to its WGSL kernels, dispatching on the op to one emitter per kernel family.
 import type { Node } from '../../ir/graph.js';
+import { hasUnaryFunctions, listOps } from '../../ir/op.js';
 import { emitAttention } from './attention.js';
-import { BINARY_OPS, emitBinary, emitCast, emitUnary, UNARY_OPS } from './elementwise.js';
+import { BINARY_OPS, emitBinary, emitCast, emitUnary } from './elementwise.js';
 import { emitEmbedding } from './embedding.js';
 // The passes' fused ops (ir/ops/fused.ts, rope-matmul.ts): these two imports and their table rows.
 import { emitFusedElementwise } from './fused-elementwise.js';
@@ -18,7 +19,6 @@ type Emitter = (node: Node, target: WgslTarget) => WgslLowering;
 
 const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
   ...BINARY_OPS.map((op): [string, Emitter] => [op, emitBinary]),
-  ...UNARY_OPS.map((op): [string, Emitter] => [op, emitUnary]),
   ['cast', emitCast],
   ['matmul', emitMatmul],
   ['embedding', emitEmbedding],
@@ -45,14 +45,20 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
   ['slice', emitSlice],
 ]);
 
+/** The emitter of `op`: its row, or the unary kernel when the op declares a unary function (ir/op.ts). */
+function emitterOf(op: string): Emitter | undefined {
+  return EMITTERS.get(op) ?? (hasUnaryFunctions(op) ? emitUnary : undefined);
+}
+
 /** Ops this backend has kernels for. */
 export function wgslOps(): string[] {
-  return [...EMITTERS.keys()].sort();
+  const unary = listOps().filter((d) => hasUnaryFunctions(d.name)).map((d) => d.name);
+  return [...new Set([...EMITTERS.keys(), ...unary])].sort();
 }
 
 /** The kernels for `node` on `target`; throws for an op without a WGSL emitter, naming it. */
 export function emitWgslKernel(node: Node, target: WgslTarget): WgslLowering {
-  const emit = EMITTERS.get(node.op);
+  const emit = emitterOf(node.op);
   if (!emit) throw new Error(`no WGSL kernel for op '${node.op}' (WGSL covers: ${wgslOps().join(', ')})`);
   return emit(node, target);
 }

@@ -1,28 +1,26 @@
-// The unary elementwise ops as WGSL functions, shared by the unary kernels and fused programs.
+// The unary elementwise ops as WGSL functions, shared by the unary kernels and fused programs. The
+// expressions come from each op's unary function (ir/op.ts); the helpers they name are here.
 import type { Attrs } from '../../ir/attrs.js';
+import { fillHoles, unaryFunctionOf } from '../../ir/op.js';
 import { f32Lit } from './builder.js';
 import { ERF_WGSL, SIGMOID_WGSL, TANH_WGSL } from './math.js';
 
+/** The WGSL helpers a unary function's expression may call, by function name. */
+const HELPERS: Readonly<Record<string, string>> = {
+  erf_f32: ERF_WGSL,
+  sigmoid_f32: SIGMOID_WGSL,
+  tanh_f32: TANH_WGSL,
+};
+
 /** A unary op as a WGSL function `fn <name>(v: f32) -> f32`, with the helpers it needs. */
 export function unaryFunction(name: string, op: string, a: Attrs): { fn: string; helpers: string[] } {
-  const def = (expr: string, helpers: string[] = []) => ({ fn: `fn ${name}(v: f32) -> f32 { return ${expr}; }`, helpers });
-  switch (op) {
-    case 'silu': return def('v * sigmoid_f32(v)', [SIGMOID_WGSL]);
-    case 'sigmoid': return def('sigmoid_f32(v)', [SIGMOID_WGSL]);
-    case 'gelu':
-      return a.approximate === 'tanh'
-        ? def(`0.5 * v * (1.0 + tanh_f32(${f32Lit(Math.sqrt(2 / Math.PI))} * (v + ${f32Lit(0.044715)} * v * v * v)))`, [TANH_WGSL])
-        : def(`0.5 * v * (1.0 + erf_f32(v * ${f32Lit(Math.SQRT1_2)}))`, [ERF_WGSL]);
-    case 'tanh': return def('tanh_f32(v)', [TANH_WGSL]);
-    case 'exp': return def('exp(v)');
-    // select, not max: the reference maps NaN to 0, and WGSL leaves max(NaN, 0) open.
-    case 'relu': return def('select(0.0, v, v > 0.0)');
-    case 'neg': return def('-v');
-    case 'softcap': {
-      const cap = a.cap as number;
-      return def(`${f32Lit(cap)} * tanh_f32(v / ${f32Lit(cap)})`, [TANH_WGSL]);
-    }
-    case 'scale': return def(`v * ${f32Lit(a.factor as number)}`);
-    default: throw new Error(`'${op}' is not a unary elementwise op`);
-  }
+  const f = unaryFunctionOf(op, a);
+  if (!f) throw new Error(`'${op}' is not a unary elementwise op`);
+  const helpers = (f.wgsl.helpers ?? []).map((h) => {
+    const src = HELPERS[h];
+    if (src === undefined) throw new Error(`op '${op}': no WGSL helper '${h}' (have: ${Object.keys(HELPERS).join(', ')})`);
+    return src;
+  });
+  const expr = fillHoles(f.wgsl.expr, { ...f.constants, ...a }, f32Lit);
+  return { fn: `fn ${name}(v: f32) -> f32 { return ${expr}; }`, helpers };
 }

@@ -1,8 +1,8 @@
-// Elementwise ops: binary arithmetic with numpy broadcasting, the unary-op helper (activations live
-// in activation.ts), and cast.
+// Elementwise ops: binary arithmetic with numpy broadcasting, the unary-op helper (the unary ops
+// live in activation.ts), and cast.
 import type { Attrs, AttrSchema } from '../attrs.js';
 import { isFloat } from '../dtype.js';
-import { registerOp } from '../op.js';
+import { type OpDef, registerOp, type UnaryFunction, unaryFunctionOf } from '../op.js';
 import { type HostTensor, tensor } from '../tensor.js';
 import { typeToString } from '../types.js';
 import { broadcastIndex, broadcastShapes, expectFloat, f32Type, fail, floats, outF32 } from './util.js';
@@ -36,22 +36,24 @@ binary('mul', 'lhs * rhs', (a, b) => a * b, true);
 binary('div', 'lhs / rhs', (a, b) => a / b, false);
 
 /**
- * Registers a unary elementwise op: y = f(x, attrs), f32 out. `check` validates attribute values
- * beyond their types (returns a message when they are unusable).
+ * Registers a unary elementwise op computing one of `functions` (the row whose `when` the
+ * attributes meet), f32 out. `check` validates attribute values beyond their types (returns a
+ * message when they are unusable).
  */
 export function unary(
   name: string,
   summary: string,
   attrs: AttrSchema,
-  f: (x: number, a: Attrs) => number,
+  functions: readonly UnaryFunction[],
   check?: (a: Attrs) => string | undefined,
-): void {
-  registerOp({
+): OpDef {
+  return registerOp({
     name,
     summary,
     operands: ['x'],
     attrs,
     traits: ['elementwise'],
+    unaryFunctions: functions,
     infer([x], a) {
       expectFloat(x, 'x');
       const bad = check?.(a);
@@ -59,15 +61,15 @@ export function unary(
       return [f32Type(x.shape)];
     },
     evaluate([x]: readonly HostTensor[], a) {
+      const f = unaryFunctionOf(name, a);
+      if (!f) throw new Error(`internal error: op '${name}' declares no unary function for ${JSON.stringify(a)}`);
       const src = floats(x);
       const out = new Float32Array(src.length);
-      for (let i = 0; i < src.length; i++) out[i] = f(src[i], a);
+      for (let i = 0; i < src.length; i++) out[i] = f.reference(src[i], a);
       return [outF32(x.shape, out)];
     },
   });
 }
-
-unary('silu', 'x · sigmoid(x)', {}, (x) => x / (1 + Math.exp(-x)));
 
 // cast between the two activation types: ids to floats (e.g. an attention mask), floats to ids.
 registerOp({

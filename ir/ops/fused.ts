@@ -25,7 +25,7 @@ registerOp({
   name: 'fused_elementwise',
   summary: 'an elementwise program over its operands (broadcast together), e.g. program = "silu(x0) * x1"',
   operands: ['...x'],
-  attrs: { program: { type: 'string', doc: 'see ir/ops/program.ts: + - * /, silu, sigmoid, tanh, exp, relu, gelu, gelu_tanh, softcap(x, cap)' } },
+  attrs: { program: { type: 'string', doc: 'see ir/ops/program.ts: + - * / and the functions the unary ops declare (silu, gelu, softcap(x, cap), …)' } },
   traits: ['elementwise', 'fused'],
   infer(xs, a) {
     if (xs.length === 0) fail('fused_elementwise needs at least one operand');
@@ -142,6 +142,7 @@ registerOp({
   operands: ['x', 'w', '...extra'],
   attrs: { ...EPILOGUE_ATTRS, epilogue: { type: 'string', doc: 'a program (ir/ops/program.ts) over acc0… and x0…' } },
   traits: ['fused'],
+  projection: { weight: 1, layout: 'out_in', epilogue: true, normFoldable: true },
   infer: (ops, a) => inferProjection(ops, a, a.epilogue as string),
   evaluate: (ops, a, ctx) => evaluateProjection(ops, a, undefined, ctx.dims),
 });
@@ -157,6 +158,8 @@ registerOp({
     epilogue: { type: 'string', default: 'acc0' },
   },
   traits: ['fused'],
+  // Its x is normalised already: another norm cannot fold in.
+  projection: { weight: 1, layout: 'out_in', epilogue: true, normFoldable: false },
   infer: (ops, a) => inferProjection(ops, a, a.epilogue as string),
   evaluate: (ops, a, ctx) => evaluateProjection(ops, a, { kind: a.kind as 'rms' | 'layer', eps: a.eps as number }, ctx.dims),
 });

@@ -9,6 +9,7 @@ registerOp({
   summary: 'y[..., n] = Σ_k x[..., k] · w[n, k] (+ bias[n]); w may be f32, f16, bf16, q8_0 or q4_0',
   operands: ['x', 'w', 'bias?'],
   attrs: {},
+  projection: { weight: 1, layout: 'out_in', epilogue: true, normFoldable: true },
   infer([x, w, bias]) {
     expectFloat(x, 'x');
     expectRank(w, 'w', [2]);

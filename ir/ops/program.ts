@@ -13,9 +13,10 @@
 // Semantics: every operator and function rounds its result to f32, exactly as the op it stands
 // for does (`x0 * 0.5` is `scale {factor = 0.5}`, `silu(x0)` is `silu`), so a fused chain
 // computes bit for bit what the unfused chain did. Literals are f64 and are not rounded.
-// Functions are registered ops, evaluated by the op's own reference code:
-import type { Attrs } from '../attrs.js';
-import { getOp } from '../op.js';
+// Functions are the unary functions registered ops declare (`program: { call }` in ir/op.ts's
+// UnaryFunction), evaluated by the op's own reference code.
+import type { Attrs, AttrValue } from '../attrs.js';
+import { findProgramFunction, getOp, type ProgramFunction, programFunctionNames } from '../op.js';
 import { tensor } from '../tensor.js';
 import './activation.js';
 
@@ -28,41 +29,21 @@ export type Expr =
   | { readonly kind: 'bin'; readonly op: BinaryOp; readonly lhs: Expr; readonly rhs: Expr }
   | { readonly kind: 'call'; readonly fn: string; readonly args: readonly Expr[] };
 
-interface ProgramFn {
-  /** The registered op that defines the function. */
-  readonly op: string;
-  /** Tensor argument first, then literal arguments that become the op's attributes. */
-  readonly literals: readonly string[];
-  readonly attrs?: Attrs;
-}
-
-/** The functions a program may call, by name. Each is one registered elementwise op. */
-export const PROGRAM_FNS: Readonly<Record<string, ProgramFn>> = {
-  silu: { op: 'silu', literals: [] },
-  sigmoid: { op: 'sigmoid', literals: [] },
-  tanh: { op: 'tanh', literals: [] },
-  exp: { op: 'exp', literals: [] },
-  relu: { op: 'relu', literals: [] },
-  gelu: { op: 'gelu', literals: [], attrs: { approximate: 'none' } },
-  gelu_tanh: { op: 'gelu', literals: [], attrs: { approximate: 'tanh' } },
-  softcap: { op: 'softcap', literals: ['cap'] },
-};
-
 /**
  * The registered op and attributes a program call stands for (its literal arguments become the
  * op's attributes), as code generators need them; throws for an unknown function or a literal
  * argument that is not a number.
  */
 export function resolveCall(e: Extract<Expr, { kind: 'call' }>, src: string): { readonly op: string; readonly attrs: Attrs } {
-  const fn = PROGRAM_FNS[e.fn];
+  const fn = findProgramFunction(e.fn);
   if (!fn) throw new Error(`program ${JSON.stringify(src)}: unknown function '${e.fn}'`);
-  const attrs: Record<string, number | string> = { ...(fn.attrs as Record<string, string> | undefined) };
+  const attrs: Record<string, AttrValue> = { ...fn.attrs };
   fn.literals.forEach((name, k) => {
     const arg = e.args[k + 1];
     if (arg?.kind !== 'num') throw new Error(`program ${JSON.stringify(src)}: ${e.fn}'s argument '${name}' must be a number`);
     attrs[name] = arg.value;
   });
-  return { op: fn.op, attrs: attrs as Attrs };
+  return { op: fn.op, attrs };
 }
 
 export class ProgramError extends Error {
@@ -143,8 +124,8 @@ function parse(src: string): Expr {
     const v = /^(x|acc)(0|[1-9]\d*)$/.exec(t.text);
     if (v) return { kind: 'var', space: v[1] as 'x' | 'acc', index: Number(v[2]) };
     if (!isPunct('(')) throw new ProgramError(src, `unknown variable '${t.text}' (operands are x0, x1, …; a matmul epilogue also has acc0, acc1, …)`, t.at + 1);
-    const fn = PROGRAM_FNS[t.text];
-    if (!fn) throw new ProgramError(src, `unknown function '${t.text}' (known: ${Object.keys(PROGRAM_FNS).join(', ')})`, t.at + 1);
+    const fn = findProgramFunction(t.text);
+    if (!fn) throw new ProgramError(src, `unknown function '${t.text}' (known: ${programFunctionNames().join(', ')})`, t.at + 1);
     p++;
     const args = [expr()];
     while (isPunct(',')) { p++; args.push(expr()); }
@@ -260,8 +241,8 @@ export function checkProgram(src: string, operands: number, accs: number): strin
 /** A value while evaluating: a literal (f64) or one f32 value per result element. */
 type Lane = number | Float32Array;
 
-function unaryOp(fn: ProgramFn, x: Float32Array, literals: readonly number[]): Float32Array {
-  const attrs: Record<string, number | string> = { ...(fn.attrs as Record<string, string>) };
+function unaryOp(fn: ProgramFunction, x: Float32Array, literals: readonly number[]): Float32Array {
+  const attrs: Record<string, AttrValue> = { ...fn.attrs };
   fn.literals.forEach((name, k) => (attrs[name] = literals[k]));
   return getOp(fn.op).evaluate([tensor('f32', [x.length], x)], attrs, { dims: {} })[0].data as Float32Array;
 }
@@ -297,8 +278,9 @@ export function evaluateProgram(e: Expr, n: number, x: readonly Float32Array[], 
       case 'call': {
         const arg = go(node.args[0]);
         const literals = node.args.slice(1).map((a) => (a as { value: number }).value);
-        if (typeof arg === 'number') return unaryOp(PROGRAM_FNS[node.fn], Float32Array.of(arg), literals)[0];
-        return unaryOp(PROGRAM_FNS[node.fn], arg, literals);
+        const fn = findProgramFunction(node.fn)!;
+        if (typeof arg === 'number') return unaryOp(fn, Float32Array.of(arg), literals)[0];
+        return unaryOp(fn, arg, literals);
       }
     }
   };

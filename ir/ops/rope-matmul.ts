@@ -47,6 +47,8 @@ registerOp({
     ...ROPE.attrs,
   },
   traits: ['fused'],
+  // RoPE is its epilogue, and a norm folds in only as it is made (fold-rope takes norm_matmul's).
+  projection: { weight: 1, layout: 'out_in', epilogue: false, normFoldable: false },
   infer([x, w, pos, bias], a) {
     expectFloat(x, 'x');
     expectRank(x, 'x', [2, 3]);

@@ -1,0 +1,122 @@
+// The op traits of the registry (ir/op.ts) against what reads them: every op has a kernel on each
+// code generator or declares why not, and the projection trait is exactly what the passes that
+// rewrite weights and fuse epilogues act on.
+import { describe, expect, it } from 'vitest';
+import { hasWasmKernel } from '../../codegen/wasm/emit.js';
+import { wgslOps } from '../../codegen/wgsl/emit.js';
+import { GraphBuilder } from '../../ir/builder.js';
+import { sym } from '../../ir/dim.js';
+import type { Graph, Value } from '../../ir/graph.js';
+import { CODEGEN_TARGETS, type CodegenTarget, getOp, listOps, lowersOn, type OpDef } from '../../ir/op.js';
+import '../../ir/ops/index.js';
+import { fuseElementwise } from '../../passes/fuse-elementwise.js';
+import { quantizeWeights } from '../../passes/quantize.js';
+import { foldNorms } from '../../passes/rmsnorm-matmul.js';
+
+const HAS_KERNEL: Readonly<Record<CodegenTarget, (op: string) => boolean>> = {
+  wasm: hasWasmKernel,
+  webgpu: (op) => wgslOps().includes(op),
+};
+
+/** Every way `ops` break the rule "a kernel on each target, or a reason why not, never both". */
+function targetGaps(ops: readonly OpDef[]): string[] {
+  const gaps: string[] = [];
+  for (const def of ops) {
+    for (const key of Object.keys(def.unsupported ?? {})) {
+      if (!(CODEGEN_TARGETS as readonly string[]).includes(key)) gaps.push(`${def.name}: unsupported names '${key}', which is not a target`);
+    }
+    for (const t of CODEGEN_TARGETS) {
+      const has = HAS_KERNEL[t](def.name);
+      const why = def.unsupported?.[t];
+      if (lowersOn(def, t) && !has) gaps.push(`${def.name}: no ${t} kernel, and it does not declare ${t} unsupported`);
+      if (!lowersOn(def, t) && has) gaps.push(`${def.name}: declares ${t} unsupported (${why}) but has a ${t} kernel`);
+      if (why !== undefined && why.trim() === '') gaps.push(`${def.name}: ${t} is unsupported without a reason`);
+    }
+  }
+  return gaps;
+}
+
+describe('targets', () => {
+  it('every registered op has a kernel on each target or declares it unsupported with a reason', () => {
+    expect(targetGaps(listOps())).toEqual([]);
+  });
+
+  it('the check finds an op without kernels and an op that declares a target it has', () => {
+    const orphan: OpDef = { ...getOp('cast'), name: 'frobnicate' };
+    const liar: OpDef = { ...getOp('matmul'), unsupported: { webgpu: 'said in error' } };
+    expect(targetGaps([orphan, liar])).toEqual([
+      'frobnicate: no wasm kernel, and it does not declare wasm unsupported',
+      'frobnicate: no webgpu kernel, and it does not declare webgpu unsupported',
+      'matmul: declares webgpu unsupported (said in error) but has a webgpu kernel',
+    ]);
+  });
+});
+
+// ---- the projection trait ----
+
+const S = sym('S');
+const K = 64;
+
+/**
+ * How to build each projection op over x [S, K] and a weight w [K, K]. A new projection op fails
+ * the first test below until it has a row here, so the passes' behaviour is checked for it too.
+ */
+const PROJECTION_SAMPLES: Readonly<Record<string, (b: GraphBuilder, x: Value, w: Value) => Value>> = {
+  matmul: (b, x, w) => b.op('matmul', [x, w]),
+  matmul_ep: (b, x, w) => b.op('matmul_ep', [x, w], { epilogue: 'acc0' }),
+  norm_matmul: (b, x, w) => b.op('norm_matmul', [x, w], { kind: 'rms', eps: 1e-5 }),
+  rope_matmul: (b, x, w) => b.op('rope_matmul', [x, w, b.input('pos', 'i32', [S])], { head_dim: 16, rope_cols: [0, 32], theta: 10000 }),
+};
+
+const projectionOps = () => listOps().filter((d) => d.projection);
+
+/** A graph computing `tail(op(head(x), w))` for projection op `op`; `w` is the parameter named "w". */
+function projectionGraph(op: string, head: (b: GraphBuilder, x: Value) => Value = (_, x) => x, tail: (b: GraphBuilder, y: Value) => Value = (_, y) => y): Graph {
+  const b = new GraphBuilder('t', ['S']);
+  const x = b.input('x', 'f32', [S, K]);
+  const w = b.param('w', 'f32', [K, K], 'w');
+  b.output('y', tail(b, PROJECTION_SAMPLES[op](b, head(b, x), w)));
+  return b.finish();
+}
+
+const weightOf = (g: Graph) => g.params.find((p) => p.name === 'w');
+const quiet = { stat: () => {}, options: {} };
+
+describe('projection trait', () => {
+  it('is declared by exactly the ops sampled here, each reading w [out, in] at operand 1', () => {
+    expect(projectionOps().map((d) => d.name)).toEqual(Object.keys(PROJECTION_SAMPLES).sort());
+    for (const def of projectionOps()) {
+      expect(def.projection, def.name).toMatchObject({ weight: 1, layout: 'out_in' });
+      expect(def.operands[1], def.name).toBe('w');
+    }
+  });
+
+  it('is what quantize takes for a weight reader: each projection op gets its weight quantized', () => {
+    for (const def of projectionOps()) {
+      const g = projectionGraph(def.name);
+      expect(quantizeWeights(g, { ...quiet, options: { dtype: 'q8_0', heads: true } }), def.name).toBe(true);
+      expect(weightOf(g)?.type.dtype, def.name).toBe('q8_0');
+    }
+    // A 2-D parameter read by an op without the trait (an embedding table) stays as it is.
+    const b = new GraphBuilder('t', ['S']);
+    b.output('y', b.op('embedding', [b.param('w', 'f32', [K, K], 'w'), b.input('ids', 'i32', [S])]));
+    const g = b.finish();
+    expect(quantizeWeights(g, { ...quiet, options: { dtype: 'q8_0', heads: true } })).toBe(false);
+  });
+
+  it('is what rmsnorm-matmul folds into: exactly the ops that say normFoldable', () => {
+    for (const def of projectionOps()) {
+      const g = projectionGraph(def.name, (b, x) => b.op('rms_norm', [x, b.param('g', 'f32', [K], 'g')], { eps: 1e-6 }));
+      expect(foldNorms(g, quiet), def.name).toBe(def.projection!.normFoldable);
+      expect(g.nodes.some((n) => n.op === 'rms_norm'), def.name).toBe(!def.projection!.normFoldable);
+    }
+  });
+
+  it('is what fuse-elementwise puts epilogues on: exactly the ops that say epilogue', () => {
+    for (const def of projectionOps()) {
+      const g = projectionGraph(def.name, undefined, (b, y) => b.op('silu', [y]));
+      expect(fuseElementwise(g, quiet), def.name).toBe(def.projection!.epilogue);
+      expect(g.nodes.some((n) => n.op === 'silu'), def.name).toBe(!def.projection!.epilogue);
+    }
+  });
+});
