@@ -24,14 +24,15 @@ export const Q4_0: BlockCodec = {
       const v = x[from + i];
       if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
     }
-    const d = max / -8;
-    const id = d ? 1 / d : 0;
+    // In f32, product and sum rounded apart (no FMA), as llama-quantize's build does: byte for
+    // byte its blocks (test/ir/quant-codecs.test.ts).
+    const d = Math.fround(max / -8);
+    const id = d ? Math.fround(1 / d) : 0;
+    const q = (v: number) => Math.min(15, Math.trunc(Math.fround(Math.fround(v * id) + 8.5)));
     putU16(out, at, f32ToF16(d));
     for (let j = 0; j < HALF; j++) {
-      const a = j < n ? x[from + j] : 0;
-      const c = j + HALF < n ? x[from + j + HALF] : 0;
-      const lo = Math.min(15, Math.trunc(a * id + 8.5));
-      const hi = Math.min(15, Math.trunc(c * id + 8.5));
+      const lo = q(j < n ? x[from + j] : 0);
+      const hi = q(j + HALF < n ? x[from + j + HALF] : 0);
       out[at + QS + j] = lo | (hi << 4);
     }
   },

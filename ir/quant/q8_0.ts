@@ -6,6 +6,9 @@ import { type BlockCodec, f16ScaleError, putU16, u16At } from './codec.js';
 const QK = 32;
 const QS = 2; // byte offset of the quants, after d
 
+/** C's roundf: halves away from zero (Math.round takes −2.5 to −2, roundf to −3). */
+const roundf = (v: number) => Math.trunc(v + (v < 0 ? -0.5 : 0.5));
+
 export const Q8_0: BlockCodec = {
   dequantizeBlock(bytes, at, out, o) {
     const d = f16ToF32(u16At(bytes, at));
@@ -14,12 +17,14 @@ export const Q8_0: BlockCodec = {
   quantizeBlock(x, from, n, out, at) {
     let amax = 0;
     for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(x[from + i]));
-    const d = amax / 127;
-    const id = d ? 1 / d : 0;
+    // In f32 and rounding half away from zero (C's roundf), as ggml does: byte for byte
+    // llama-quantize's blocks (test/ir/quant-codecs.test.ts).
+    const d = Math.fround(amax / 127);
+    const id = d ? Math.fround(1 / d) : 0;
     putU16(out, at, f32ToF16(d));
     // A Uint8Array stores the two's complement of a negative q. Past n the quants are 0, as
     // round(0 · id) would write.
-    for (let i = 0; i < QK; i++) out[at + QS + i] = i < n ? Math.round(x[from + i] * id) : 0;
+    for (let i = 0; i < QK; i++) out[at + QS + i] = i < n ? roundf(Math.fround(x[from + i] * id)) : 0;
   },
   // Rounding to the nearest step: d/2; the f16 rounding of d moves the largest q (127) further;
   // the f32 result rounds once more.

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { dequantizeBlocks, findNonFiniteScale, type QuantCodec, QUANT_CODECS, readHalf } from '../../ir/quant/index.js';
+import { f16ToF32 } from '../../ir/half.js';
 import { ggmlType } from '../../models/formats/ggml-types.js';
 import { GgufStore } from '../../models/formats/gguf.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
@@ -281,6 +282,35 @@ describe('NaN/Inf scales are reported with their offset', () => {
         ),
         { numRuns: 100 },
       );
+    });
+  }
+});
+
+// llama-quantize made these files from TinyStories-656K.f16.gguf without an importance matrix, so
+// it used ggml's reference quantizers: ours must write the same bytes.
+describe('quantizers write the blocks llama-quantize wrote', () => {
+  const model = ['models', 'tinystories-656k'];
+  const cases = [
+    { codec: QUANT_CODECS.q8_0, file: [...model, 'TinyStories-656K-Q8_0.gguf'] },
+    { codec: QUANT_CODECS.q4_0, file: [...QUANT_DIR, 'TinyStories-656K-Q2_K.gguf'] }, // its 128-wide rows fall back to Q4_0
+  ];
+  for (const { codec, file } of cases) {
+    it.skipIf(!hasShared(...model, 'TinyStories-656K.f16.gguf') || !hasShared(...file))(`${codec.ggmlType} (${file.at(-1)})`, () => {
+      const source = new GgufStore(sharedPath(...model, 'TinyStories-656K.f16.gguf'));
+      const quantized = new GgufStore(sharedPath(...file));
+      const names = quantized.names().filter((n) => quantized.tensorInfo(n).typeName === codec.ggmlType);
+      expect(names.length).toBeGreaterThan(0);
+      for (const name of names) {
+        const info = source.tensorInfo(name);
+        const raw = source.readRaw(name);
+        const count = info.dims.reduce((a, b) => a * b, 1);
+        const x = info.typeName === 'F16' ? Float32Array.from(new Uint16Array(raw.buffer, raw.byteOffset, count), f16ToF32) : new Float32Array(raw.buffer, raw.byteOffset, count);
+        const want = quantized.readRaw(name);
+        const got = new Uint8Array(want.length);
+        for (let b = 0; b < count / codec.blockSize; b++) codec.quantizeBlock!(x, b * codec.blockSize, codec.blockSize, got, b * codec.blockBytes);
+        const i = got.findIndex((v, k) => v !== want[k]);
+        expect(i, i < 0 ? '' : `${name}: block ${Math.floor(i / codec.blockBytes)} byte ${i % codec.blockBytes} is ${got[i]}, llama.cpp wrote ${want[i]}`).toBe(-1);
+      }
     });
   }
 });
