@@ -2,15 +2,16 @@
 // quants q + 8: byte j holds element j in its low nibble and element j + 16 in its high nibble;
 // x = d · (nibble − 8). Quantized as ggml's quantize_row_q4_0_ref: the value of largest magnitude
 // maps to −8 (d = max / −8), the others round half up and clamp to 15.
-import { f16ToF32, f32ToF16 } from '../half.js';
-import { type BlockCodec, f16ScaleError, putU16, u16At } from './codec.js';
+import { f32ToF16 } from '../half.js';
+import { type BlockCodec, f16ScaleError, putU16 } from './codec.js';
+import { readHalf } from './f16.js';
 
 const HALF = 16; // bytes of nibbles; elements j and j + HALF share byte j
 const QS = 2;
 
 export const Q4_0: BlockCodec = {
   dequantizeBlock(bytes, at, out, o) {
-    const d = f16ToF32(u16At(bytes, at));
+    const d = readHalf(bytes, at);
     for (let j = 0; j < HALF; j++) {
       const b = bytes[at + QS + j];
       out[o + j] = d * ((b & 0xf) - 8);

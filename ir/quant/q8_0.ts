@@ -1,7 +1,8 @@
 // GGUF Q8_0 (ggml's block_q8_0): 32 values per block as an f16 scale d and 32 signed bytes q,
 // x = d · q. Quantized as ggml's quantize_row_q8_0_ref: d = max|x| / 127, q = round(x / d).
-import { f16ToF32, f32ToF16 } from '../half.js';
-import { type BlockCodec, f16ScaleError, putU16, u16At } from './codec.js';
+import { f32ToF16 } from '../half.js';
+import { type BlockCodec, f16ScaleError, putU16 } from './codec.js';
+import { readHalf } from './f16.js';
 
 const QK = 32;
 const QS = 2; // byte offset of the quants, after d
@@ -11,7 +12,7 @@ const roundf = (v: number) => Math.trunc(v + (v < 0 ? -0.5 : 0.5));
 
 export const Q8_0: BlockCodec = {
   dequantizeBlock(bytes, at, out, o) {
-    const d = f16ToF32(u16At(bytes, at));
+    const d = readHalf(bytes, at);
     for (let i = 0; i < QK; i++) out[o + i] = d * ((bytes[at + QS + i] << 24) >> 24);
   },
   quantizeBlock(x, from, n, out, at) {
