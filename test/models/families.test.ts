@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Llama2cHeader } from '../../models/formats/llama2c.js';
 import type { MetaValue } from '../../models/formats/store.js';
+import { activationOfHf } from '../../models/config/activation.js';
 import { FAMILY_TABLE, type Family, familyOfGgufArchitecture, familyOfHfModelType, SUPPORTED_FAMILIES } from '../../models/config/families/table.js';
 import type { FamilyTraits, HfKey } from '../../models/config/families/traits.js';
 import { configFromGguf } from '../../models/config/gguf.js';
@@ -41,7 +42,7 @@ describe('the family table', () => {
       if (r.positions === 'learned') expect(r.gguf.interleavedRope, f).toBe(false);
       if (r.tokenTypes) expect(r.hf.defaults.type_vocab_size, f).toBeGreaterThan(0);
       if (r.attnScale === 'query-pre-attn-scalar') expect(r.hf.defaults.query_pre_attn_scalar, f).toBeGreaterThan(0);
-      expect(r.hf.defaults.hidden_act, f).toBeDefined();
+      expect(r.activations, f).toContain(activationOfHf(r.hf.defaults.hidden_act ?? ''));
       expect(r.hf.defaults.norm_eps, f).toBeGreaterThan(0);
       expect(r.hf.defaults.max_position_embeddings, f).toBeGreaterThan(0);
     }
