@@ -1,6 +1,7 @@
 // The block-quantization codecs against llama.cpp: every tensor of every shared quantized GGUF
-// decodes to the SHA-256 that llama.cpp's reference dequantizer (gguf-py) wrote, and random blocks
-// decode exactly as a second, deliberately naive bit-by-bit decoder written here from the spec.
+// decodes to the SHA-256 that llama.cpp's reference dequantizer (gguf-py) wrote, random blocks
+// decode exactly as a second, deliberately naive bit-by-bit decoder written here from the spec,
+// NaN/Inf scales are found, and the Q8_0/Q4_0 quantizers write llama-quantize's very bytes.
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
