@@ -10,6 +10,7 @@ import { Encoder } from '../encoder.js';
 import { Model, modelTask } from '../model.js';
 import { CliError, EXIT_OK, flagOpt, type Invocation, listOpt, stringOpt, UsageError } from './command.js';
 import { loadGraph, verifyMessages } from './load.js';
+import { EMIT_LANGUAGES, type EmitLanguage, kernelText } from './kernel-text.js';
 import { registerCommand } from './registry.js';
 import { type Format, formatForPath, FORMATS, renderGraph, writeOutput } from './render.js';
 
@@ -49,6 +50,8 @@ The text output parses back to the same graph.`,
     timing: { type: 'boolean', help: 'print a table of per-pass wall time and statistics' },
     stats: { type: 'boolean', help: 'print node counts by op before and after the pipeline (to standard error)' },
     'no-verify-each': { type: 'boolean', help: 'do not verify the graph after every pass' },
+    emit: { type: 'string', value: 'LANG', choices: EMIT_LANGUAGES, help: "print the generated kernel source instead of the graph: 'wgsl' (webgpu, default target) or 'as' (wasm's AssemblyScript)" },
+    node: { type: 'string', value: 'NAME', help: 'with --emit: only the kernels of the node with this result (e.g. %rms_norm_3)' },
     format: { type: 'string', value: 'FORMAT', choices: FORMATS, help: 'output format (default: from the -o extension, else text)' },
     output: { type: 'string', short: 'o', value: 'FILE', help: 'write the result to FILE instead of standard output' },
   },
@@ -60,6 +63,8 @@ The text output parses back to the same graph.`,
     { command: 'tessera dump model.ir --passes canonicalize --print-ir-after-change', says: 'show the IR after each pass that changed it' },
     { command: "tessera dump model.ir --passes 'cse,dce' --dump-dir /tmp/ir", says: 'write /tmp/ir/000-input.ir, 001-cse.ir, 002-dce.ir' },
     { command: 'tessera dump model.ir --format svg -o model.svg', says: 'draw the graph (needs Graphviz)' },
+    { command: 'tessera dump -m ../shared/models/stories260K/stories260K.bin --passes default --emit wgsl', says: "every kernel of the model's fused step graph, as WGSL" },
+    { command: 'tessera dump -m ../shared/models/stories260K/stories260K.bin --emit as --node rms_norm', says: 'the AssemblyScript of one node (named by its result)' },
   ],
   async run(inv, io) {
     const file = inv.positionals[0];
@@ -67,6 +72,8 @@ The text output parses back to the same graph.`,
     if ((file === undefined) === (modelPath === undefined)) throw new UsageError('give either a graph file or --model PATH', 'dump');
     const out = stringOpt(inv, 'output');
     const format = (stringOpt(inv, 'format') ?? formatForPath(out)) as Format;
+    const emit = stringOpt(inv, 'emit') as EmitLanguage | undefined;
+    if (stringOpt(inv, 'node') !== undefined && !emit) throw new UsageError('--node selects kernels: give --emit wgsl or --emit as with it', 'dump');
     let graph: Graph;
     if (modelPath !== undefined) {
       graph = modelGraph(resolve(io.cwd, modelPath), (stringOpt(inv, 'logits') ?? 'all') as 'all' | 'last');
@@ -89,6 +96,10 @@ The text output parses back to the same graph.`,
     });
     if (flagOpt(inv, 'timing')) io.stderr.write(formatTimingReport(run));
     if (before) io.stderr.write(`${opCountTable(before, run.graph)}\n`);
+    if (emit) {
+      writeOutput(kernelText(run.graph, emit, stringOpt(inv, 'node')), out, io);
+      return EXIT_OK;
+    }
     writeOutput(renderGraph(run.graph, format, io), out, io);
     return EXIT_OK;
   },
