@@ -1,5 +1,6 @@
 // What every backend offers the generation loop: run new tokens through the model, keep the KV
 // cache, hand back logits.
+import { InputError } from '../ir/errors.js';
 
 export type LogitsWanted = 'last' | 'all';
 
@@ -27,24 +28,23 @@ export interface Executor {
   dispose(): Promise<void>;
 }
 
-export class ContextFullError extends Error {
-  constructor(readonly contextLength: number, readonly needed: number) {
-    super(`the context is full: ${needed} tokens do not fit in the model's context of ${contextLength}`);
-    this.name = 'ContextFullError';
+/** More tokens than the model's context holds. */
+export class ContextFullError extends InputError {
+  constructor(readonly contextLength: number, readonly needed: number, message = `the context is full: ${needed} tokens do not fit in the model's context of ${contextLength}`) {
+    super(message);
   }
 }
 
 /** A token id outside the model's vocabulary. */
-export class TokenRangeError extends Error {
+export class TokenRangeError extends InputError {
   constructor(readonly id: number, readonly vocabSize: number) {
     super(`token id ${id} is outside the vocabulary [0, ${vocabSize})`);
-    this.name = 'TokenRangeError';
   }
 }
 
 /** The checks every forward pass makes: some tokens, room in the cache, ids in the vocabulary. */
 export function checkStep(tokens: readonly number[], position: number, contextLength: number, vocabSize: number): void {
-  if (tokens.length === 0) throw new Error('forward: no tokens');
+  if (tokens.length === 0) throw new InputError('forward: no tokens');
   if (position + tokens.length > contextLength) throw new ContextFullError(contextLength, position + tokens.length);
   for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new TokenRangeError(t, vocabSize);
 }

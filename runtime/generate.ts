@@ -1,9 +1,11 @@
 // The generation loop: chunked prefill, cached decode, sampling, stop conditions, streaming
 // text deltas and throughput statistics. Backend-agnostic: it drives any Executor.
+import { InputError, UsageError } from '../ir/errors.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import { TokenStream } from '../models/tokenizers/tokenizer.js';
-import type { Executor } from './executor.js';
-import { Sampler, type SamplingParams } from './sampler.js';
+import { ContextFullError, type Executor, TokenRangeError } from './executor.js';
+import { abortSignalRule, booleanRule, checkOptions, type NumberRange, numberRule, type OptionRules, stringListRule } from './options.js';
+import { SAMPLING_RULES, Sampler, type SamplingContext, type SamplingParams } from './sampler.js';
 
 export interface GenerateParams extends SamplingParams {
   /** New tokens at most. Default 256. */
@@ -49,15 +51,52 @@ export interface GenerationModel {
   readonly recomputeAbove?: number;
 }
 
-/** Yields tokens as they are generated and returns the statistics. */
-export async function* generateTokens(model: GenerationModel, promptIds: readonly number[], params: GenerateParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
+/** Valid values of the numeric generation options (the CLI checks its flags against these too). */
+export const GENERATE_RANGES = {
+  maxTokens: { integer: true, min: 0 },
+  prefillChunk: { integer: true, min: 0 },
+} as const satisfies Record<string, NumberRange>;
+
+export const GENERATE_RULES: OptionRules<GenerateParams, SamplingContext> = {
+  ...SAMPLING_RULES,
+  maxTokens: numberRule(GENERATE_RANGES.maxTokens),
+  prefillChunk: numberRule(GENERATE_RANGES.prefillChunk),
+  stop: stringListRule,
+  stopAtEos: booleanRule,
+  signal: abortSignalRule,
+};
+
+/**
+ * Checks everything before any work: the options (an OptionError names the option and its valid
+ * range; unknown keys are warned about), then the prompt (InputError: empty, ids outside the
+ * vocabulary, longer than the context).
+ */
+export function checkGenerate(model: GenerationModel, promptIds: readonly number[], params: GenerateParams): void {
+  const { executor } = model;
+  checkOptions('generate', params, GENERATE_RULES, { vocabSize: executor.vocabSize });
+  if (!model.tokenizer && params.stop?.some((s) => s.length > 0)) throw new UsageError('generate: stop texts need a tokenizer (the model has none; pass one, or drop the stop texts)');
+  if (promptIds.length === 0) throw new InputError('generate: the prompt has no tokens (enable BOS or give some text)');
+  for (const id of promptIds) if (!Number.isInteger(id) || id < 0 || id >= executor.vocabSize) throw new TokenRangeError(id, executor.vocabSize);
+  if (promptIds.length > executor.contextLength) {
+    throw new ContextFullError(executor.contextLength, promptIds.length, `the prompt has ${promptIds.length} tokens, more than the model's context of ${executor.contextLength}; shorten it`);
+  }
+}
+
+/**
+ * Yields tokens as they are generated and returns the statistics. Options and prompt are checked
+ * when this is called, before the first token is asked for.
+ */
+export function generateTokens(model: GenerationModel, promptIds: readonly number[], params: GenerateParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
+  checkGenerate(model, promptIds, params);
+  return generateChecked(model, promptIds, params);
+}
+
+async function* generateChecked(model: GenerationModel, promptIds: readonly number[], params: GenerateParams): AsyncGenerator<GeneratedToken, GenerationStats> {
   const { executor, tokenizer } = model;
-  const sampler = new Sampler(params);
+  const sampler = new Sampler(params, { vocabSize: executor.vocabSize });
   const maxTokens = params.maxTokens ?? 256;
   const stops = (params.stop ?? []).filter((s) => s.length > 0);
   const eos = params.stopAtEos === false ? new Set<number>() : new Set(model.eosIds);
-  if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens (enable BOS or give some text)');
-  if (!tokenizer && stops.length) throw new Error('generate: stop texts need a tokenizer');
   const ids = [...promptIds];
   const stream = tokenizer ? new TokenStream(tokenizer) : undefined;
   if (stream) {
@@ -69,9 +108,6 @@ export async function* generateTokens(model: GenerationModel, promptIds: readonl
   const t0 = performance.now();
   let stopReason: StopReason = 'max_tokens';
   let message: string | undefined;
-  if (promptIds.length > executor.contextLength) {
-    throw new Error(`the prompt has ${promptIds.length} tokens, more than the model's context of ${executor.contextLength}`);
-  }
   // Plain greedy decoding never needs the logits on the host: the backend returns the argmax.
   const fast = sampler.plainGreedy;
   const advance = (tokens: readonly number[], fromEmpty: boolean) => (fromEmpty ? prefill(executor, tokens, params.prefillChunk ?? 0, fast) : fast ? executor.forwardGreedy(tokens) : executor.forward(tokens, 'last'));

@@ -1,5 +1,6 @@
 // Token sampling: logit bias, repetition/frequency/presence penalties, then greedy or
 // temperature → top-k → top-p → min-p → a draw from a seeded generator.
+import { checkOptions, type NumberRange, numberRule, type OptionRule, type OptionRules } from './options.js';
 
 export interface SamplingParams {
   /** 0 = greedy (argmax). Default 0. */
@@ -64,8 +65,8 @@ export function argmax(logits: ArrayLike<number>): number {
 
 export class Sampler {
   private readonly rng: Rng;
-  constructor(readonly params: SamplingParams = {}) {
-    validate(params);
+  constructor(readonly params: SamplingParams = {}, ctx: SamplingContext = {}) {
+    checkSamplingParams(params, ctx);
     this.rng = new Rng(params.seed ?? (Math.random() * 2 ** 32) >>> 0);
   }
 
@@ -153,20 +154,42 @@ export class Sampler {
   }
 }
 
-/** Sampling parameters out of range. */
-export class SamplingError extends Error {
-  constructor(message: string) {
-    super(`sampling: ${message}`);
-    this.name = 'SamplingError';
-  }
+/** What the checks may know of the model: its vocabulary size, for logit-bias ids. */
+export interface SamplingContext {
+  readonly vocabSize?: number;
 }
 
-function validate(p: SamplingParams): void {
-  const bad = (what: string) => { throw new SamplingError(what); };
-  if (p.temperature !== undefined && !(p.temperature >= 0)) bad(`temperature must be ≥ 0, got ${p.temperature}`);
-  if (p.topK !== undefined && !(Number.isInteger(p.topK) && p.topK >= 0)) bad(`top-k must be a whole number ≥ 0, got ${p.topK}`);
-  if (p.topP !== undefined && !(p.topP > 0 && p.topP <= 1)) bad(`top-p must be in (0, 1], got ${p.topP}`);
-  if (p.minP !== undefined && !(p.minP >= 0 && p.minP <= 1)) bad(`min-p must be in [0, 1], got ${p.minP}`);
-  if (p.repetitionPenalty !== undefined && !(p.repetitionPenalty > 0)) bad(`repetition penalty must be > 0, got ${p.repetitionPenalty}`);
-  if (p.penaltyWindow !== undefined && !(Number.isInteger(p.penaltyWindow) && p.penaltyWindow >= 0)) bad(`penalty window must be a whole number ≥ 0, got ${p.penaltyWindow}`);
+/** Valid values of the numeric sampling parameters (the CLI checks its flags against these too). */
+export const SAMPLING_RANGES = {
+  temperature: { min: 0 },
+  topK: { integer: true, min: 0 },
+  topP: { above: 0, max: 1 },
+  minP: { min: 0, max: 1 },
+  repetitionPenalty: { above: 0 },
+  frequencyPenalty: {},
+  presencePenalty: {},
+  penaltyWindow: { integer: true, min: 0 },
+  seed: { integer: true, min: 0, max: 2 ** 32 - 1 },
+} as const satisfies Record<Exclude<keyof SamplingParams, 'logitBias'>, NumberRange>;
+
+/** Ids in the vocabulary (when known) mapped to finite biases, or -Infinity to ban a token. */
+const logitBiasRule: OptionRule<SamplingContext> = (v, ctx) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'must be an object mapping token ids to biases';
+  const ids = ctx.vocabSize === undefined ? 'whole numbers ≥ 0' : `in the vocabulary [0, ${ctx.vocabSize})`;
+  for (const [key, bias] of Object.entries(v)) {
+    const id = Number(key);
+    if (!Number.isSafeInteger(id) || id < 0 || (ctx.vocabSize !== undefined && id >= ctx.vocabSize)) return `has the token id ${key}; ids must be ${ids}`;
+    if (typeof bias !== 'number' || !(Number.isFinite(bias) || bias === -Infinity)) return `gives token ${key} the bias ${String(bias)}; a bias must be a finite number, or -Infinity to ban the token`;
+  }
+  return undefined;
+};
+
+export const SAMPLING_RULES: OptionRules<SamplingParams, SamplingContext> = {
+  ...(Object.fromEntries(Object.entries(SAMPLING_RANGES).map(([k, r]) => [k, numberRule(r)])) as Record<keyof typeof SAMPLING_RANGES, OptionRule<SamplingContext>>),
+  logitBias: logitBiasRule,
+};
+
+/** Throws an OptionError for a sampling parameter out of range; other keys are left to the caller. */
+export function checkSamplingParams(p: SamplingParams, ctx: SamplingContext = {}): void {
+  checkOptions('sampling', p, SAMPLING_RULES, ctx, false);
 }

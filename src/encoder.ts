@@ -7,14 +7,17 @@ import type { Graph } from '../ir/graph.js';
 import { type HostTensor, i32 } from '../ir/tensor.js';
 import { buildEncoderGraph, type EncoderGraphOptions, type EncoderOutput, encoderOutputs, ENCODER_OUTPUTS } from '../models/arch/encoder.js';
 import type { EncoderWeights } from '../models/arch/encoder-weights.js';
+import { InputError } from '../ir/errors.js';
 import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
+import { type Exact, numberRule, type OptionRules } from '../runtime/options.js';
 import type { ModelSource } from '../models/open.js';
 import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { BatchExecutor } from '../runtime/batch/executor.js';
 import { interpret, type ParamResolver } from '../runtime/reference/interpreter.js';
 import { createBatchExecutor, encoderBounds } from './encoder-backends.js';
-import { type LoadOptions, paramResolver } from './model.js';
+import { checkLoadOptions, LOAD_RULES, type LoadOptions, paramResolver } from './model.js';
+import { UseGuard } from './lifecycle.js';
 import { chooseBackend, openSource } from './open-source.js';
 import { pipelineTransform } from './passes.js';
 
@@ -31,9 +34,12 @@ export interface EncoderLoadOptions extends LoadOptions {
 const BATCH_GRAPH = 'batch';
 
 /** Input the model cannot take: ids outside the vocabulary, ragged token types, text without a tokenizer. */
-export class EncoderInputError extends Error {
-  override readonly name = 'EncoderInputError';
-}
+export class EncoderInputError extends InputError {}
+
+const ENCODER_LOAD_RULES: OptionRules<EncoderLoadOptions> = {
+  ...LOAD_RULES,
+  batchSize: numberRule({ integer: true, min: 1 }),
+};
 
 /** One sequence as the model sees it: token ids and (optionally, default all 0) token types. */
 export interface EncoderRow {
@@ -88,21 +94,25 @@ export class Encoder {
   private exec?: BatchExecutor;
   private tok?: Tokenizer;
   private specials?: { readonly cls: number; readonly sep: number };
+  /** One call at a time (a backend's buffers hold one batch); nothing after dispose(). */
+  private readonly guard: UseGuard;
 
   private constructor(readonly source: ModelSource, private readonly opts: EncoderLoadOptions, private readonly artifact?: LoadedArtifact, private readonly target?: string) {
     this.config = source.config;
+    this.guard = new UseGuard(source.path);
     if (this.config.task === 'decoder') {
       throw new ConfigError(source.path, `a ${this.config.family} decoder (${this.config.architecture}) is not an encoder; load it with Model to generate text`);
     }
     this.params = paramResolver(source);
     this.batchSize = opts.batchSize ?? 32;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
     // Builds the default graph now, so a checkpoint that disagrees with its config fails at load.
     this.graph();
   }
 
   /** Opens an encoder (model directory or compiled artifact) on the reference interpreter. */
-  static load(path: string, opts: EncoderLoadOptions = {}): Encoder {
+  static load<O extends Exact<EncoderLoadOptions, O>>(path: string, options?: O): Encoder {
+    const opts: EncoderLoadOptions = options ?? {};
+    checkLoadOptions('Encoder.load', opts, ENCODER_LOAD_RULES);
     const { source, artifact } = openSource(path, opts);
     return new Encoder(source, opts, artifact);
   }
@@ -111,7 +121,9 @@ export class Encoder {
    * Opens an encoder on a backend ('auto' by default: WebGPU on a hardware adapter, else wasm).
    * An artifact runs the kernels it was compiled with, without the compiler.
    */
-  static async open(path: string, opts: EncoderLoadOptions = {}): Promise<Encoder> {
+  static async open<O extends Exact<EncoderLoadOptions, O>>(path: string, options?: O): Promise<Encoder> {
+    const opts: EncoderLoadOptions = options ?? {};
+    checkLoadOptions('Encoder.open', opts, ENCODER_LOAD_RULES);
     const { source, artifact } = openSource(path, opts);
     // Decide the backend first: the pass pipeline depends on what its kernels cover.
     const backend = await chooseBackend(path, opts.backend, artifact);
@@ -199,10 +211,12 @@ export class Encoder {
     };
   }
 
-  /** Frees the backend's threads or device buffers. */
+  /**
+   * Frees the backend's threads or device buffers once a call in flight has finished. Every later
+   * call throws ModelDisposedError, on every backend; disposing again does nothing.
+   */
   async dispose(): Promise<void> {
-    await this.exec?.dispose();
-    this.exec = undefined;
+    if (await this.guard.dispose()) await this.exec?.dispose();
   }
 
   /** The outputs the model supports: what the checkpoint allows, or what the fixed graph returns. */
@@ -229,8 +243,15 @@ export class Encoder {
     return this.tok;
   }
 
-  /** One padded forward pass over `rows`: the graph's outputs, [B, …] with B = rows.length. */
-  async run(rows: readonly EncoderRow[], opts: EncoderGraphOptions = {}): Promise<Record<string, HostTensor>> {
+  /**
+   * One padded forward pass over `rows`: the graph's outputs, [B, …] with B = rows.length. Like
+   * every call, it holds the encoder while it runs: a second call meanwhile throws ModelBusyError.
+   */
+  run(rows: readonly EncoderRow[], opts: EncoderGraphOptions = {}): Promise<Record<string, HostTensor>> {
+    return this.guard.run('run()', () => this.runRows(rows, opts));
+  }
+
+  private async runRows(rows: readonly EncoderRow[], opts: EncoderGraphOptions): Promise<Record<string, HostTensor>> {
     if (rows.length === 0) throw new EncoderInputError('no input rows');
     rows.forEach((r, i) => this.checkRow(r, i));
     const B = rows.length;
@@ -251,37 +272,49 @@ export class Encoder {
     };
     if (g.inputs.some((v) => v.name === 'token_types')) inputs.token_types = i32([B, S], types);
     if (!exec) return interpret(g, { inputs, params: this.params }).outputs;
-    return exec.run(inputs, opts.outputs ?? g.outputs.map((o) => o.name));
+    return this.guard.track(exec.run(inputs, opts.outputs ?? g.outputs.map((o) => o.name)));
   }
 
   /**
    * One vector per input: mean of the last hidden states over the real tokens, L2-normalized
    * unless `normalize` is false. Text is tokenized with the model's tokenizer ([CLS] … [SEP]).
    */
-  async embed(inputs: readonly string[] | readonly (readonly number[])[], opts: EmbedOptions = {}): Promise<Float32Array[]> {
+  embed(inputs: readonly string[] | readonly (readonly number[])[], opts: EmbedOptions = {}): Promise<Float32Array[]> {
+    return this.guard.run('embed()', () => this.embedRows(inputs, opts));
+  }
+
+  private async embedRows(inputs: readonly string[] | readonly (readonly number[])[], opts: EmbedOptions): Promise<Float32Array[]> {
     const rows = this.rowsOf(inputs, opts.tokenTypes);
     const name = opts.normalize === false ? 'mean_pooled' : 'embeddings';
     const D = this.config.hiddenSize;
     const out: Float32Array[] = [];
     for (const batch of this.batches(rows)) {
-      const t = (await this.run(batch, { outputs: [name] }))[name].data as Float32Array;
+      const t = (await this.runRows(batch, { outputs: [name] }))[name].data as Float32Array;
       for (let b = 0; b < batch.length; b++) out.push(t.slice(b * D, (b + 1) * D));
     }
     return out;
   }
 
   /** Cross-encoder scores (sigmoid of the relevance logit) of rows already laid out as [CLS] q [SEP] d [SEP]. */
-  async scorePairs(ids: readonly (readonly number[])[], tokenTypes: readonly (readonly number[])[]): Promise<number[]> {
+  scorePairs(ids: readonly (readonly number[])[], tokenTypes: readonly (readonly number[])[]): Promise<number[]> {
+    return this.guard.run('scorePairs()', () => this.scoreRows(ids, tokenTypes));
+  }
+
+  private async scoreRows(ids: readonly (readonly number[])[], tokenTypes: readonly (readonly number[])[]): Promise<number[]> {
     this.requireClassifier();
     const scores: number[] = [];
     for (const batch of this.batches(this.rowsOf(ids, tokenTypes))) {
-      scores.push(...((await this.run(batch, { outputs: ['scores'] })).scores.data as Float32Array));
+      scores.push(...((await this.runRows(batch, { outputs: ['scores'] })).scores.data as Float32Array));
     }
     return scores;
   }
 
   /** Scores every document against the query with the cross-encoder, and ranks them. */
-  async rerank(query: string, documents: readonly string[]): Promise<RerankResult> {
+  rerank(query: string, documents: readonly string[]): Promise<RerankResult> {
+    return this.guard.run('rerank()', () => this.rerankTexts(query, documents));
+  }
+
+  private async rerankTexts(query: string, documents: readonly string[]): Promise<RerankResult> {
     this.requireClassifier();
     const { cls, sep } = this.pairSpecials();
     const q = this.innerIds(query);
@@ -291,7 +324,7 @@ export class Encoder {
       ids.push([cls, ...q, sep, ...d, sep]);
       types.push([...new Array<number>(q.length + 2).fill(0), ...new Array<number>(d.length + 1).fill(1)]);
     }
-    const scores = documents.length ? await this.scorePairs(ids, types) : [];
+    const scores = documents.length ? await this.scoreRows(ids, types) : [];
     const ranked = scores.map((score, index) => ({ index, score, document: documents[index] })).sort((a, b) => b.score - a.score || a.index - b.index);
     return { scores, ranked };
   }

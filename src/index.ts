@@ -13,3 +13,16 @@ export * as ir from '../ir/index.js';
 export { compile, type CompileOptions, type CompileSummary } from './compile.js';
 export { BACKENDS, type BackendName, BackendError } from './backends.js';
 export { GpuResourceError, GpuOutOfMemoryError, GpuDeviceLostError } from '../runtime/webgpu/errors.js';
+
+// Errors. Every error Tessera throws on purpose is a TesseraError of one of five kinds; anything
+// else that escapes is a bug. The concrete classes below narrow the kind (README: "Errors").
+export { TesseraError, UsageError, InputError, ModelFormatError, ResourceError, StateError, IRError } from '../ir/errors.js';
+export { OptionError } from '../runtime/options.js';
+export { ModelBusyError, ModelDisposedError } from './lifecycle.js';
+export { ContextFullError, TokenRangeError } from '../runtime/executor.js';
+export { ConfigError, UnsupportedModelError } from '../models/config/model-config.js';
+export { FormatError } from '../models/formats/store.js';
+export { ArtifactError } from '../codegen/artifact/manifest.js';
+export { PipelineError } from '../passes/pipeline.js';
+export { PassError } from '../passes/pass-manager.js';
+export { GpuUnavailableError } from '../runtime/webgpu/device.js';

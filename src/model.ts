@@ -1,4 +1,5 @@
 // A loaded model: its source files, config, tokenizer, step graphs and an executor on one backend.
+import { existsSync } from 'node:fs';
 import type { Graph, Value } from '../ir/graph.js';
 import { formatWeight } from '../ir/printer.js';
 import { shapesEqual } from '../ir/dim.js';
@@ -16,8 +17,10 @@ import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { Executor } from '../runtime/executor.js';
 import { generateTokens, type GeneratedToken, type GenerateParams, type GenerationStats } from '../runtime/generate.js';
+import { checkOptions, type Exact, functionRule, type NumberRange, numberRule, oneOfRule, OptionError, type OptionRules, stringRule } from '../runtime/options.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
-import { type BackendName, openExecutor } from './backends.js';
+import { BACKENDS, type BackendName, openExecutor } from './backends.js';
+import { UseGuard } from './lifecycle.js';
 import { chooseBackend, openSource } from './open-source.js';
 import { pipelineTransform } from './passes.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
@@ -39,6 +42,32 @@ export interface LoadOptions extends OpenOptions {
   readonly passes?: string;
   /** Any other rewrite applied to every graph before it runs (after `passes`). */
   readonly transform?: (g: Graph) => Graph;
+}
+
+/** Valid values of the numeric load options (the CLI checks its flags against these too). */
+export const LOAD_RANGES = {
+  maxChunk: { integer: true, min: 1 },
+  threads: { integer: true, min: 1, max: 1024 },
+  spinMicros: { integer: true, min: 0 },
+} as const satisfies Record<string, NumberRange>;
+
+export const LOAD_RULES: OptionRules<LoadOptions> = {
+  tokenizer: stringRule,
+  backend: oneOfRule(BACKENDS),
+  maxChunk: numberRule(LOAD_RANGES.maxChunk),
+  threads: numberRule(LOAD_RANGES.threads),
+  spinMicros: numberRule(LOAD_RANGES.spinMicros),
+  passes: stringRule,
+  transform: functionRule,
+};
+
+/**
+ * Checks load options before anything is read: an OptionError names the option and its valid
+ * values; a tokenizer path must exist; unknown keys are warned about.
+ */
+export function checkLoadOptions<T extends LoadOptions>(what: string, opts: T, rules: OptionRules<T>): void {
+  checkOptions(what, opts, rules, undefined);
+  if (opts.tokenizer !== undefined && !existsSync(opts.tokenizer)) throw new OptionError('tokenizer', `${what}: tokenizer '${opts.tokenizer}' does not exist (check the path)`);
 }
 
 /** Whether a model (file, directory or compiled artifact) is a decoder, an encoder or a cross-encoder. */
@@ -77,6 +106,8 @@ export class Model {
   readonly config: ModelConfig;
   private tokenizerCache?: Tokenizer;
   private exec?: Executor;
+  /** One stream or call at a time; nothing after dispose(). */
+  private readonly guard: UseGuard;
   /** Which backend runs the model, and why. */
   backendReason = 'reference: Model.load';
 
@@ -85,19 +116,21 @@ export class Model {
 
   private constructor(readonly source: ModelSource, private readonly opts: LoadOptions, private readonly artifact?: LoadedArtifact) {
     this.config = source.config;
+    this.guard = new UseGuard(source.path);
     if (this.config.task !== 'decoder') throw new ConfigError(source.path, `a ${this.config.family} ${this.config.task} model cannot generate text (use embed or rerank)`);
   }
 
   /** Opens a model on the reference interpreter, synchronously. */
-  static load(path: string, opts: LoadOptions = {}): Model {
-    const m = Model.create(path, opts);
+  static load<O extends Exact<LoadOptions, O>>(path: string, opts?: O): Model {
+    const m = Model.create('Model.load', path, opts ?? {});
     m.exec = new ReferenceExecutor(m.stepGraphs(), paramResolver(m.source), m.config.maxPositions, m.config.vocabSize);
     return m;
   }
 
   /** Opens a model on a backend: 'auto' (default) picks WebGPU when it can hold the model. */
-  static async open(path: string, opts: LoadOptions = {}): Promise<Model> {
-    const m = Model.create(path, opts);
+  static async open<O extends Exact<LoadOptions, O>>(path: string, options?: O): Promise<Model> {
+    const opts: LoadOptions = options ?? {};
+    const m = Model.create('Model.open', path, opts);
     const artifact = m.artifact;
     // Decide the backend first: the pass pipeline depends on what its kernels cover.
     const backend = await chooseBackend(path, opts.backend, artifact);
@@ -126,7 +159,8 @@ export class Model {
   }
 
   /** A model directory/file, or a compiled artifact folder (which runs without the compiler). */
-  private static create(path: string, opts: LoadOptions): Model {
+  private static create(what: string, path: string, opts: LoadOptions): Model {
+    checkLoadOptions(what, opts, LOAD_RULES);
     const { source, artifact } = openSource(path, opts);
     return new Model(source, opts, artifact);
   }
@@ -136,7 +170,9 @@ export class Model {
     return this.artifact !== undefined;
   }
 
+  /** The backend's executor, for driving steps directly (benchmarks); generate and logits guard their use of it. */
   get executor(): Executor {
+    this.guard.checkOpen('executor');
     if (!this.exec) throw new Error('model has no executor');
     return this.exec;
   }
@@ -168,24 +204,39 @@ export class Model {
 
   /** Logits [ids.length × vocab] of one forward pass from an empty cache. */
   async logits(ids: readonly number[]): Promise<Float32Array> {
-    this.executor.reset();
-    return this.executor.forward(ids, 'all');
+    return this.guard.run('logits()', () => {
+      const exec = this.guard.guardExecutor(this.executor);
+      exec.reset();
+      return exec.forward(ids, 'all');
+    });
   }
 
-  /** Streams generated tokens; the iterator's return value holds the statistics. */
-  generate(prompt: string | readonly number[], params: GenerateParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
+  /**
+   * Streams generated tokens; the iterator's return value holds the statistics. Options and
+   * prompt are checked now (OptionError, InputError), before any work. The stream holds the model
+   * from its first next() until it ends or is return()ed (a for-await loop left by break does so):
+   * a second stream or call meanwhile throws ModelBusyError.
+   */
+  generate<P extends Exact<GenerateParams, P>>(prompt: string | readonly number[], params?: P): AsyncGenerator<GeneratedToken, GenerationStats> {
+    this.guard.checkIdle('generate()');
     const ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt) : prompt;
     const tokenizer = this.source.tokenizerPath ? this.tokenizer : undefined;
     const eos = this.config.eosIds.length ? this.config.eosIds : tokenizer?.eosId !== undefined ? [tokenizer.eosId] : [];
     const rope = this.config.rope?.scaling;
-    return generateTokens(
-      { executor: this.executor, tokenizer, eosIds: eos, recomputeAbove: rope?.type === 'longrope' ? rope.originalMaxPositions : undefined },
+    const executor = this.guard.guardExecutor(this.executor);
+    return this.guard.stream('generate()', () => generateTokens(
+      { executor, tokenizer, eosIds: eos, recomputeAbove: rope?.type === 'longrope' ? rope.originalMaxPositions : undefined },
       ids,
-      params,
-    );
+      params ?? {},
+    ));
   }
 
+  /**
+   * Frees the backend (threads, memory, device buffers) once a step in flight has finished. Every
+   * later use throws ModelDisposedError, on every backend; disposing again does nothing.
+   */
   async dispose(): Promise<void> {
-    await this.executor.dispose();
+    const exec = this.exec;
+    if (await this.guard.dispose()) await exec?.dispose();
   }
 }

@@ -6,8 +6,10 @@ import { Encoder, EncoderInputError } from '../encoder.js';
 import type { BackendName } from '../backends.js';
 import { CliError, EXIT_OK, flagOpt, type Invocation, listOpt, type OptionSpec, stringOpt, UsageError } from './command.js';
 import type { CliIO } from './io.js';
-import { MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
+import { MODEL_OPTIONS, numberOpt, requireString, withBackendAdvice } from './model-options.js';
 import { registerCommand } from './registry.js';
+import { inputPath } from './paths.js';
+import { LOAD_RANGES } from '../model.js';
 
 /** The shared model options, with --model and --backend described as an encoder takes them. */
 export const ENCODER_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -64,10 +66,10 @@ export async function loadEncoder(inv: Invocation, io: CliIO): Promise<Encoder> 
   if (!existsSync(path)) throw new CliError(`no model at '${model}'`);
   const tok = stringOpt(inv, 'tokenizer');
   const backend = (stringOpt(inv, 'backend') ?? 'auto') as BackendName;
-  const encoder = await asCliError(() => Encoder.open(path, {
-    ...(tok ? { tokenizer: resolve(io.cwd, tok) } : {}),
+  const encoder = await withBackendAdvice(backend, () => Encoder.open(path, {
+    ...(tok ? { tokenizer: inputPath(io, tok, 'tokenizer') } : {}),
     backend,
-    threads: numberOpt(inv, 'threads', { min: 1, max: 64, integer: true }),
+    threads: numberOpt(inv, 'threads', LOAD_RANGES.threads),
     passes: stringOpt(inv, 'passes'),
   }));
   if (backend === 'auto') io.stderr.write(`backend ${encoder.backendReason}\n`);

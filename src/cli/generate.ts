@@ -1,8 +1,9 @@
 // `tessera generate`: stream text from a model. Only text goes to stdout; statistics go to stderr.
-import { CliError, EXIT_OK, flagOpt, listOpt, stringOpt, UsageError } from './command.js';
-import { loadModelFrom, MODEL_OPTIONS, numberOpt, parseIdList } from './model-options.js';
+import { EXIT_OK, flagOpt, listOpt, stringOpt, UsageError } from './command.js';
+import { checkIdsInVocabulary, loadModelFrom, MODEL_OPTIONS, numberOpt, parseIdList } from './model-options.js';
 import { registerCommand } from './registry.js';
-import type { GenerateParams } from '../../runtime/generate.js';
+import { GENERATE_RANGES, type GenerateParams } from '../../runtime/generate.js';
+import { SAMPLING_RANGES } from '../../runtime/sampler.js';
 
 registerCommand({
   name: 'generate',
@@ -42,46 +43,55 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
   async run(inv, io) {
     const prompt = stringOpt(inv, 'prompt');
     const idsText = stringOpt(inv, 'ids');
-    if ((prompt === undefined) === (idsText === undefined)) throw new CliError('give the prompt with either --prompt TEXT or --ids 1,2,3');
+    if ((prompt === undefined) === (idsText === undefined)) throw new UsageError('give the prompt with either --prompt TEXT or --ids 1,2,3', inv.command);
+    // Every value is checked against the API's ranges before the model loads or anything is printed.
     const params: GenerateParams = {
-      maxTokens: numberOpt(inv, 'max-tokens', { min: 0, integer: true }) ?? 256,
-      temperature: numberOpt(inv, 'temperature', { min: 0 }) ?? 0,
-      topK: numberOpt(inv, 'top-k', { min: 0, integer: true }),
-      topP: numberOpt(inv, 'top-p', { min: 0, max: 1 }),
-      minP: numberOpt(inv, 'min-p', { min: 0, max: 1 }),
-      repetitionPenalty: numberOpt(inv, 'repeat-penalty', { min: 0 }),
-      frequencyPenalty: numberOpt(inv, 'frequency-penalty'),
-      presencePenalty: numberOpt(inv, 'presence-penalty'),
-      penaltyWindow: numberOpt(inv, 'penalty-window', { min: 0, integer: true }),
-      seed: numberOpt(inv, 'seed', { integer: true }),
+      maxTokens: numberOpt(inv, 'max-tokens', GENERATE_RANGES.maxTokens) ?? 256,
+      temperature: numberOpt(inv, 'temperature', SAMPLING_RANGES.temperature) ?? 0,
+      topK: numberOpt(inv, 'top-k', SAMPLING_RANGES.topK),
+      topP: numberOpt(inv, 'top-p', SAMPLING_RANGES.topP),
+      minP: numberOpt(inv, 'min-p', SAMPLING_RANGES.minP),
+      repetitionPenalty: numberOpt(inv, 'repeat-penalty', SAMPLING_RANGES.repetitionPenalty),
+      frequencyPenalty: numberOpt(inv, 'frequency-penalty', SAMPLING_RANGES.frequencyPenalty),
+      presencePenalty: numberOpt(inv, 'presence-penalty', SAMPLING_RANGES.presencePenalty),
+      penaltyWindow: numberOpt(inv, 'penalty-window', SAMPLING_RANGES.penaltyWindow),
+      seed: numberOpt(inv, 'seed', SAMPLING_RANGES.seed),
       logitBias: parseLogitBias(listOpt(inv, 'logit-bias')),
       stop: listOpt(inv, 'stop'),
       stopAtEos: !flagOpt(inv, 'ignore-eos'),
-      prefillChunk: numberOpt(inv, 'prefill-chunk', { min: 1, integer: true }),
+      prefillChunk: numberOpt(inv, 'prefill-chunk', { ...GENERATE_RANGES.prefillChunk, min: 1 }),
     };
+    const promptIds = idsText === undefined ? undefined : parseIdList(idsText, 'ids', inv.command);
     // Cold start: from opening the model (or artifact) to the first generated token.
     const opened = performance.now();
     const model = await loadModelFrom(inv, io);
-    const ids = idsText !== undefined ? parseIdList(idsText, 'ids', 'generate') : model.tokenizer.encode(prompt!, flagOpt(inv, 'no-bos') ? { addBos: false } : {});
-    io.stdout.write(prompt ?? model.tokenizer.decode(ids));
-    const stream = model.generate(ids, params);
-    let firstToken: number | undefined;
-    for (;;) {
-      const r = await stream.next();
-      if (r.done) {
-        const s = r.value;
-        io.stdout.write('\n');
-        io.stderr.write(
-          `[${model.executor.backend}] prefill ${s.promptTokens} tokens: ${s.prefillTokensPerSecond.toFixed(1)} tok/s · ` +
-            `decode ${s.generatedTokens} tokens: ${s.decodeTokensPerSecond.toFixed(1)} tok/s · ` +
-            `first token ${firstToken === undefined ? '–' : `${firstToken.toFixed(0)} ms`} after opening · stop: ${s.stopReason}${s.message ? ` (${s.message})` : ''}\n`,
-        );
-        break;
+    try {
+      const V = model.config.vocabSize;
+      if (promptIds) checkIdsInVocabulary(promptIds, V, 'ids', inv.command);
+      checkIdsInVocabulary(Object.keys(params.logitBias ?? {}).map(Number), V, 'logit-bias', inv.command);
+      const ids = promptIds ?? model.tokenizer.encode(prompt!, flagOpt(inv, 'no-bos') ? { addBos: false } : {});
+      // generate() checks the prompt (length, ids) and every option now, before the prompt is echoed.
+      const stream = model.generate(ids, params);
+      io.stdout.write(prompt ?? model.tokenizer.decode(ids));
+      let firstToken: number | undefined;
+      for (;;) {
+        const r = await stream.next();
+        if (r.done) {
+          const s = r.value;
+          io.stdout.write('\n');
+          io.stderr.write(
+            `[${model.executor.backend}] prefill ${s.promptTokens} tokens: ${s.prefillTokensPerSecond.toFixed(1)} tok/s · ` +
+              `decode ${s.generatedTokens} tokens: ${s.decodeTokensPerSecond.toFixed(1)} tok/s · ` +
+              `first token ${firstToken === undefined ? '–' : `${firstToken.toFixed(0)} ms`} after opening · stop: ${s.stopReason}${s.message ? ` (${s.message})` : ''}\n`,
+          );
+          break;
+        }
+        firstToken ??= performance.now() - opened;
+        if (r.value.text) io.stdout.write(r.value.text);
       }
-      firstToken ??= performance.now() - opened;
-      if (r.value.text) io.stdout.write(r.value.text);
+    } finally {
+      await model.dispose();
     }
-    await model.dispose();
     return EXIT_OK;
   },
 });
@@ -92,7 +102,7 @@ function parseLogitBias(items: readonly string[]): Record<number, number> | unde
   const bias: Record<number, number> = {};
   for (const item of items) {
     const m = /^\s*(\d+)\s*=\s*([-+]?[\d.]+(?:e[-+]?\d+)?)\s*$/i.exec(item);
-    if (!m || !Number.isFinite(Number(m[2]))) throw new UsageError(`--logit-bias expects ID=BIAS (e.g. 2=-100), got '${item}'`, 'generate');
+    if (!m || !Number.isFinite(Number(m[2])) || !Number.isSafeInteger(Number(m[1]))) throw new UsageError(`--logit-bias expects ID=BIAS, a token id and a finite number (e.g. 2=-100), got '${item}'`, 'generate');
     bias[Number(m[1])] = Number(m[2]);
   }
   return bias;

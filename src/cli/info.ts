@@ -7,6 +7,7 @@ import { stringOpt } from './command.js';
 import { Model, modelTask } from '../model.js';
 import { MODEL_OPTIONS, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
+import { inputPath } from './paths.js';
 
 registerCommand({
   name: 'info',
@@ -20,7 +21,7 @@ registerCommand({
     const path = resolve(io.cwd, requireString(inv, 'model'));
     const tok = stringOpt(inv, 'tokenizer');
     const isDecoder = modelTask(path) === 'decoder';
-    const opts = tok ? { tokenizer: resolve(io.cwd, tok) } : {};
+    const opts = tok ? { tokenizer: inputPath(io, tok, 'tokenizer') } : {};
     const model = isDecoder ? Model.load(path, opts) : Encoder.load(path, opts);
     const info = describeModel(isDecoder ? { source: model.source, config: model.config, graph: () => (model as Model).graph({ logits: 'last' }) } : model as Encoder);
     io.stdout.write(flagOpt(inv, 'json') ? `${JSON.stringify(info, null, 2)}\n` : formatModelInfo(info));

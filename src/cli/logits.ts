@@ -1,9 +1,9 @@
 // `tessera logits`: one forward pass over given token ids; f32 logits [S, vocab] as raw
 // little-endian floats (--out) or JSON — for comparing against another implementation.
 import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { EXIT_OK, stringOpt, UsageError } from './command.js';
-import { loadModelFrom, MODEL_OPTIONS, parseIdList, requireString } from './model-options.js';
+import { EXIT_OK, stringOpt } from './command.js';
+import { checkIdsInVocabulary, loadModelFrom, MODEL_OPTIONS, parseIdList, requireString } from './model-options.js';
+import { outputFilePath } from './paths.js';
 import { registerCommand } from './registry.js';
 
 registerCommand({
@@ -24,21 +24,24 @@ standard error); otherwise JSON on standard output: {"shape": [S, vocab], "logit
     { command: 'tessera logits -m model.gguf --ids 1,450,4996 -o logits.bin', says: 'raw f32 for numpy.fromfile' },
   ],
   async run(inv, io) {
+    const ids = parseIdList(requireString(inv, 'ids'), 'ids', inv.command);
+    const outText = stringOpt(inv, 'out');
+    const out = outText === undefined ? undefined : outputFilePath(io, outText, 'out');
     const model = await loadModelFrom(inv, io);
-    const ids = parseIdList(requireString(inv, 'ids'), 'ids', 'logits');
-    const V = model.config.vocabSize;
-    const bad = ids.find((id) => id >= V);
-    if (bad !== undefined) throw new UsageError(`--ids: token id ${bad} is outside the vocabulary [0, ${V})`, 'logits');
-    const logits = await model.logits(ids);
-    const out = stringOpt(inv, 'out');
-    if (out) {
-      writeFileSync(resolve(io.cwd, out), new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
-      io.stderr.write(`wrote f32 logits [${ids.length}, ${V}] to ${out}\n`);
-    } else {
-      const rows = Array.from({ length: ids.length }, (_, i) => Array.from(logits.subarray(i * V, (i + 1) * V)));
-      io.stdout.write(`${JSON.stringify({ shape: [ids.length, V], logits: rows })}\n`);
+    try {
+      const V = model.config.vocabSize;
+      checkIdsInVocabulary(ids, V, 'ids', inv.command);
+      const logits = await model.logits(ids);
+      if (out) {
+        writeFileSync(out, new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+        io.stderr.write(`wrote f32 logits [${ids.length}, ${V}] to ${outText}\n`);
+      } else {
+        const rows = Array.from({ length: ids.length }, (_, i) => Array.from(logits.subarray(i * V, (i + 1) * V)));
+        io.stdout.write(`${JSON.stringify({ shape: [ids.length, V], logits: rows })}\n`);
+      }
+    } finally {
+      await model.dispose();
     }
-    await model.dispose();
     return EXIT_OK;
   },
 });

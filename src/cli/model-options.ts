@@ -2,9 +2,12 @@
 // number parsing for the rest.
 import { resolve } from 'node:path';
 import { BACKENDS, type BackendName } from '../backends.js';
-import { Model } from '../model.js';
+import { describeBounds, type NumberRange, withinBounds } from '../../runtime/options.js';
+import { GpuUnavailableError } from '../../runtime/webgpu/device.js';
+import { LOAD_RANGES, Model } from '../model.js';
 import { type Invocation, type OptionSpec, stringOpt, UsageError } from './command.js';
 import type { CliIO } from './io.js';
+import { inputPath } from './paths.js';
 
 export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   model: { type: 'string', short: 'm', value: 'PATH', help: 'an HF model directory, a .gguf file or a llama2.c .bin checkpoint' },
@@ -26,26 +29,44 @@ export async function loadModelFrom(inv: Invocation, io: CliIO): Promise<Model> 
   const path = resolve(io.cwd, requireString(inv, 'model'));
   const tok = stringOpt(inv, 'tokenizer');
   const backend = (stringOpt(inv, 'backend') ?? 'auto') as BackendName;
-  const model = await Model.open(path, {
-    ...(tok ? { tokenizer: resolve(io.cwd, tok) } : {}),
+  const model = await withBackendAdvice(backend, () => Model.open(path, {
+    ...(tok ? { tokenizer: inputPath(io, tok, 'tokenizer') } : {}),
     backend,
-    threads: numberOpt(inv, 'threads', { min: 1, max: 64, integer: true }),
+    threads: numberOpt(inv, 'threads', LOAD_RANGES.threads),
     passes: stringOpt(inv, 'passes'),
-  });
+  }));
   if (backend === 'auto') io.stderr.write(`backend ${model.backendReason}\n`);
   return model;
 }
 
-/** A number option within [min, max]; `integer` rejects fractions. */
-export function numberOpt(inv: Invocation, name: string, range: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+/** Runs `open`; when the --backend asked for has no device here, says which option and what to use instead. */
+export async function withBackendAdvice<T>(backend: BackendName, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (e) {
+    if (!(e instanceof GpuUnavailableError)) throw e;
+    throw new GpuUnavailableError(`--backend ${backend}: ${e.message}\nRun on the CPU with --backend wasm, or let --backend auto choose.`, { cause: e });
+  }
+}
+
+/** A number option within `range` (the API's own ranges, so the CLI and the API agree). */
+export function numberOpt(inv: Invocation, name: string, range: NumberRange = {}): number | undefined {
   const text = stringOpt(inv, name);
   if (text === undefined) return undefined;
   const v = Number(text);
-  const what = range.integer ? 'a whole number' : 'a number';
-  if (text.trim() === '' || !Number.isFinite(v) || (range.integer && !Number.isInteger(v))) throw new UsageError(`--${name} must be ${what}, got '${text}'`, inv.command);
-  if (range.min !== undefined && v < range.min) throw new UsageError(`--${name} must be ≥ ${range.min}, got ${v}`, inv.command);
-  if (range.max !== undefined && v > range.max) throw new UsageError(`--${name} must be ≤ ${range.max}, got ${v}`, inv.command);
+  const bounds = describeBounds(range);
+  const fail = (message: string): never => {
+    throw new UsageError(`--${name} must be ${message}`, inv.command);
+  };
+  if (text.trim() === '' || !Number.isFinite(v) || (range.integer && !Number.isInteger(v))) fail(`${range.integer ? 'a whole number' : 'a number'}, got '${text}'${bounds ? ` (valid: ${bounds})` : ''}`);
+  if (!withinBounds(v, range)) fail(`${bounds}, got ${v}`);
+  if (range.integer && !Number.isSafeInteger(v)) fail(`at most ${Number.MAX_SAFE_INTEGER}, got '${text}'`);
   return v;
+}
+
+/** Throws a usage error naming `--option` unless every id is in the model's vocabulary. */
+export function checkIdsInVocabulary(ids: Iterable<number>, vocabSize: number, option: string, command: string): void {
+  for (const id of ids) if (id >= vocabSize) throw new UsageError(`--${option}: token id ${id} is outside the vocabulary [0, ${vocabSize})`, command);
 }
 
 /** "1,2,3" → [1, 2, 3], with the bad item named. */

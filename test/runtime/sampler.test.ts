@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { argmax, Rng, Sampler, SamplingError } from '../../runtime/sampler.js';
+import { OptionError } from '../../runtime/options.js';
+import { argmax, Rng, Sampler } from '../../runtime/sampler.js';
 
 const logits = (...v: number[]) => Float32Array.from(v);
 
@@ -56,9 +57,9 @@ describe('sampler', () => {
   });
 
   it('rejects parameters out of range with a clear message', () => {
-    expect(() => new Sampler({ topP: 0 })).toThrow(SamplingError);
-    expect(() => new Sampler({ temperature: -1 })).toThrow(/temperature must be ≥ 0/);
-    expect(() => new Sampler({ topK: 1.5 })).toThrow(/top-k must be a whole number/);
+    expect(() => new Sampler({ topP: 0 })).toThrow(OptionError);
+    expect(() => new Sampler({ temperature: -1 })).toThrow(/temperature must be a number ≥ 0, got -1/);
+    expect(() => new Sampler({ topK: 1.5 })).toThrow(/topK must be a whole number ≥ 0, got 1.5/);
     expect(() => new Sampler({ temperature: 1 }).sample(logits(-Infinity, NaN))).toThrow(/every logit is -inf or NaN/);
   });
 });
