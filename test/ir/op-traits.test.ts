@@ -1,13 +1,15 @@
 // The op traits of the registry (ir/op.ts) against what reads them: every op has a kernel on each
-// code generator or declares why not, and the projection trait is exactly what the passes that
-// rewrite weights and fuse epilogues act on.
+// code generator or declares why not; the projection trait is exactly what the passes that
+// rewrite weights and fuse epilogues act on; unary functions are complete and checked.
 import { describe, expect, it } from 'vitest';
 import { hasWasmKernel } from '../../codegen/wasm/emit.js';
+import { activation } from '../../codegen/wasm/unary.js';
 import { wgslOps } from '../../codegen/wgsl/emit.js';
+import { unaryFunction } from '../../codegen/wgsl/unary.js';
 import { GraphBuilder } from '../../ir/builder.js';
 import { sym } from '../../ir/dim.js';
 import type { Graph, Value } from '../../ir/graph.js';
-import { CODEGEN_TARGETS, type CodegenTarget, getOp, listOps, lowersOn, type OpDef } from '../../ir/op.js';
+import { CODEGEN_TARGETS, type CodegenTarget, findOp, getOp, hasTrait, listOps, lowersOn, type OpDef, operandArity, registerOp, unaryFunctionOf } from '../../ir/op.js';
 import '../../ir/ops/index.js';
 import { fuseElementwise } from '../../passes/fuse-elementwise.js';
 import { quantizeWeights } from '../../passes/quantize.js';
@@ -118,5 +120,56 @@ describe('projection trait', () => {
       expect(fuseElementwise(g, quiet), def.name).toBe(def.projection!.epilogue);
       expect(g.nodes.some((n) => n.op === 'silu'), def.name).toBe(!def.projection!.epilogue);
     }
+  });
+});
+
+// ---- the unary-function descriptor ----
+
+/** Every attribute combination a row's `when` can be asked about: each oneOf value of those attributes. */
+function variants(def: OpDef): Record<string, string>[] {
+  const keys = [...new Set((def.unaryFunctions ?? []).flatMap((f) => Object.keys(f.when ?? {})))];
+  return keys.reduce<Record<string, string>[]>((acc, k) => acc.flatMap((a) => (def.attrs[k].oneOf ?? []).map((v) => ({ ...a, [k]: v }))), [{}]);
+}
+
+/** Numeric attributes a kernel needs: 1.5 for every float attribute. */
+const numbers = (def: OpDef) => Object.fromEntries(Object.entries(def.attrs).filter(([, s]) => s.type === 'float').map(([k]) => [k, 1.5]));
+
+describe('unary functions', () => {
+  const unaryOps = () => listOps().filter((d) => d.unaryFunctions);
+
+  it('cover every value of the attributes that select them, exactly once', () => {
+    // Every one-operand elementwise op declares its function, except cast (it changes the dtype).
+    expect(listOps().filter((d) => hasTrait(d, 'elementwise') && operandArity(d).join() === '1,1' && !d.unaryFunctions).map((d) => d.name)).toEqual(['cast']);
+    for (const def of unaryOps()) {
+      for (const v of variants(def)) {
+        const rows = def.unaryFunctions!.filter((f) => Object.entries(f.when ?? {}).every(([k, x]) => v[k] === x));
+        expect(rows, `${def.name} ${JSON.stringify(v)}`).toHaveLength(1);
+        expect(unaryFunctionOf(def.name, v), def.name).toBe(rows[0]);
+      }
+    }
+  });
+
+  it('give each code generator an expression with every hole filled and every helper known', () => {
+    for (const def of unaryOps()) {
+      for (const v of variants(def)) {
+        const a = { ...v, ...numbers(def) };
+        const wgsl = /^fn f\(v: f32\) -> f32 \{ return (.*); \}$/.exec(unaryFunction('f', def.name, a).fn);
+        expect(wgsl?.[1], def.name).toMatch(/^[^{}]+$/);
+        expect(activation(def.name, a, '_e7'), def.name).not.toMatch(/[{}]|\bv\b/);
+      }
+    }
+  });
+
+  it('are checked when registered', () => {
+    const base: OpDef = { ...getOp('tanh'), name: 'tanh2' };
+    const row = base.unaryFunctions![0];
+    expect(() => registerOp({ ...base, unaryFunctions: [row] })).toThrow("op 'tanh2': program function 'tanh' is already defined");
+    expect(() => registerOp({ ...base, unaryFunctions: [{ ...row, program: { call: 'tanh2' }, wgsl: { expr: 'v * {k}' } }] }))
+      .toThrow(`op 'tanh2': the expression "v * {k}" names 'k', which is not an attribute`);
+    expect(() => registerOp({ ...base, unaryFunctions: [{ ...row, program: { call: 'tanh2', literals: ['cap'] } }] }))
+      .toThrow("op 'tanh2': a program literal names 'cap', which is not an attribute");
+    expect(() => registerOp({ ...base, operands: ['x', 'y'], unaryFunctions: [{ ...row, program: { call: 'tanh2' } }] }))
+      .toThrow("op 'tanh2': unaryFunctions need exactly one operand");
+    expect(findOp('tanh2')).toBeUndefined();
   });
 });
