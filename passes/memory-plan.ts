@@ -1,7 +1,12 @@
-// memory-plan: liveness and buffer reuse (ir/memory.ts planMemory), as statistics. The graph is
-// not changed; backends make their own plan from the final graph. The statistics say what reuse
-// buys at the bounds (arena vs every activation in its own buffer) and give the peak of live
-// activation bytes as a function of the symbolic dims, e.g.
+// memory-plan: liveness and buffer reuse (ir/memory.ts planMemory), as statistics for a person
+// (`tessera dump --passes 'memory-plan{bounds="S=512,P=2047"}' --timing`). The graph is not
+// changed, and no named pipeline runs it: the code generators plan the final graph themselves,
+// because the plan depends on what this pass cannot know (each program's own bounds: a decoder's
+// `last` and `all` step graphs, an encoder's batch; and the backend's placement: the CPU's
+// `appendAtTail`), and an artifact's graphs are parsed back from text, so a plan kept beside the
+// graph object would not follow them. The statistics say what reuse buys at the bounds (arena
+// vs every activation in its own buffer) and give the peak of live activation bytes as a
+// function of the symbolic dims, e.g.
 //   peak-activation-bytes[max(1024*S, 512*P+512*S)] = 33554432
 // (the bracketed expression is part of the statistic's name; the count is its value at the bounds).
 // memoryPlanOf(graph) returns the last plan made for a graph, for tools that print more.
@@ -43,7 +48,7 @@ export function reportMemory(g: Graph, ctx: Pick<PassContext, 'stat' | 'options'
 
 registerPass({
   name: 'memory-plan',
-  description: 'liveness and buffer reuse (planMemory): arena bytes, savings and the symbolic peak of activation bytes, as statistics',
+  description: 'liveness and buffer reuse (planMemory) as statistics only: arena bytes, savings and the symbolic peak of activation bytes (backends plan for themselves)',
   options: {
     bounds: { type: 'string', default: '', doc: 'upper bounds of the symbolic dims, e.g. "S=512,P=2047"' },
     default_bound: { type: 'int', default: 1024, doc: 'bound of every symbol that bounds does not name' },

@@ -11,12 +11,12 @@ interface PipelineRow {
   readonly description: string;
 }
 
-const OPTIMIZE = 'canonicalize,qkv-merge,rmsnorm-matmul,fold-rope,flash-attention,fuse-elementwise,canonicalize,memory-plan';
+// memory-plan is not here: it reports statistics only, and each backend plans at its own bounds.
+const OPTIMIZE = 'canonicalize,qkv-merge,rmsnorm-matmul,fold-rope,flash-attention,fuse-elementwise,canonicalize';
 
 export const PIPELINES: readonly PipelineRow[] = [
   { name: 'none', passes: '', description: 'no passes: the graph as read' },
   { name: 'default', passes: OPTIMIZE, description: 'the standard optimisation pipeline' },
-  { name: 'default', target: 'webgpu', passes: OPTIMIZE, description: 'the standard pipeline with WebGPU tiles (flash attention 16×64, split-K 8)' },
   { name: 'default', target: 'wasm', passes: OPTIMIZE, description: 'the standard pipeline with CPU tiles (flash attention 32-key tiles, split-K 2)' },
 ];
 

@@ -6,9 +6,9 @@ export interface TargetTraits {
 }
 
 export const TARGETS: Readonly<Record<string, TargetTraits>> = {
-  // Workgroups of 64–256 invocations and 16–32 KiB of workgroup memory: 64 keys of a 128-wide
-  // head is 32 KiB for K and V in f16, and decode steps need many workgroups over a long cache.
-  webgpu: { flash: { tile_q: 16, tile_k: 64, split_k: 8 } },
+  // No webgpu row: the WGSL attention kernels size their tiles to the device's workgroup memory
+  // and split decode steps into 16-key chunks (codegen/wgsl/attention.ts), whatever the
+  // attributes say, so there the tiles only fix the reference's evaluation order (GENERIC_TARGET).
   // A few threads on a CPU (codegen/wasm/attention.ts runs flash_attention): a work item is one
   // query row, so tile_q only shapes the reference's schedule; 32 keys' scores sit in per-thread
   // scratch in L1, and rescaling the running state once per 32 keys is cheap next to their dot
@@ -16,7 +16,7 @@ export const TARGETS: Readonly<Record<string, TargetTraits>> = {
   wasm: { flash: { tile_q: 4, tile_k: 32, split_k: 2 } },
 };
 
-/** Used without a target (the reference interpreter runs anything). */
+/** Used for a target without a row: none (the reference interpreter runs anything), and webgpu. */
 export const GENERIC_TARGET: TargetTraits = { flash: { tile_q: 16, tile_k: 64, split_k: 4 } };
 
 export function targetTraits(target: string | undefined): TargetTraits {

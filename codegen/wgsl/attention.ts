@@ -8,8 +8,8 @@
 //    staged in workgroup memory, and keeps a running max, sum and output (online softmax).
 //    Without a padding mask, key tiles that no query of the workgroup can see (beyond the causal
 //    edge, before the window) are skipped.
-//  - split-K (flash decoding, S = 1): one workgroup per (query, head, chunk of 64 keys) writes a
-//    partial (max, sum, Σp·v) to scratch; a second kernel combines the chunks.
+//  - split-K (flash decoding, S = 1): one workgroup per (query, head, chunk of CHUNK = 16 keys)
+//    writes a partial (max, sum, Σp·v) to scratch; a second kernel combines the chunks.
 // With a symbolic S both are emitted: split-K when S = 1, flash otherwise.
 import { type Dim, dimFn, dimMul } from '../../ir/dim.js';
 import type { DType } from '../../ir/dtype.js';

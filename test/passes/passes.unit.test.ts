@@ -183,7 +183,7 @@ describe('flash-attention', () => {
     output o = %o`;
   const header = '<S, P>(%q: f32[S, 4, 8], %k: f32[P+S, 2, 8], %v: f32[P+S, 2, 8])';
   it('picks tiles per target unless the pipeline gives them', () => {
-    expect(run(header, body, 'flash-attention', 'webgpu').lines[0]).toBe('%o = flash_attention(%q, %k, %v) {scale = 0.25, softcap = 30.0, split_k = 8, window = 4} : f32[S, 4, 8]');
+    expect(run(header, body, 'flash-attention', 'webgpu').lines[0]).toBe('%o = flash_attention(%q, %k, %v) {scale = 0.25, softcap = 30.0, split_k = 4, window = 4} : f32[S, 4, 8]');
     expect(run(header, body, 'flash-attention', 'wasm').lines[0]).toBe('%o = flash_attention(%q, %k, %v) {scale = 0.25, softcap = 30.0, split_k = 2, tile_k = 32, tile_q = 4, window = 4} : f32[S, 4, 8]');
     expect(run(header, body, 'flash-attention{tile_k=128, split_k=1}', 'webgpu').lines[0]).toBe('%o = flash_attention(%q, %k, %v) {scale = 0.25, softcap = 30.0, tile_k = 128, window = 4} : f32[S, 4, 8]');
     expect(run(header, body, 'flash-attention').stats).toEqual({ 'attentions-tiled': 1 });
@@ -325,7 +325,7 @@ describe('memory-plan', () => {
 
 describe('named pipelines and the op table', () => {
   it('default is the full pipeline without a target and on webgpu (tiles come from the target); none is empty', () => {
-    const want = ['canonicalize', 'qkv-merge', 'rmsnorm-matmul', 'fold-rope', 'flash-attention', 'fuse-elementwise', 'canonicalize', 'memory-plan'];
+    const want = ['canonicalize', 'qkv-merge', 'rmsnorm-matmul', 'fold-rope', 'flash-attention', 'fuse-elementwise', 'canonicalize'];
     for (const target of [undefined, 'webgpu']) expect(resolvePipeline('default', { target }).map((s) => s.pass.name)).toEqual(want);
     expect(resolvePipeline('none')).toEqual([]);
   });
