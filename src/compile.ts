@@ -85,11 +85,11 @@ export async function compile(modelPath: string, opts: CompileOptions): Promise<
   // Reading headers, building the graphs and running the passes.
   lap('graphs');
   const webgpu = targets.includes('webgpu') ? unit.lowerWebgpu(opts.gpu ?? WEBGPU_DEFAULT_TARGET) : undefined;
-  let wasm: { binary: Uint8Array; kernels: string[]; features: readonly string[]; programs: Record<string, WasmProgram> } | undefined;
+  let wasm: { binary: Uint8Array; source: string; kernels: string[]; features: readonly string[]; programs: Record<string, WasmProgram> } | undefined;
   if (targets.includes('wasm')) {
     const programs = unit.lowerWasm();
     const module = await compileModule(programKernels(Object.values(programs)));
-    wasm = { binary: module.binary, kernels: module.kernels.map((k) => k.name), features: module.features, programs };
+    wasm = { binary: module.binary, source: module.source, kernels: module.kernels.map((k) => k.name), features: module.features, programs };
   }
   lap('codegen');
   const written = writeArtifact(opts.out, {

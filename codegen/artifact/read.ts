@@ -68,6 +68,7 @@ export function readArtifact(dir: string): LoadedArtifact {
   };
   for (const [file, sha] of Object.entries(manifest.targets.webgpu?.files ?? {})) check(file, sha);
   if (manifest.targets.wasm) check(manifest.targets.wasm.file, manifest.targets.wasm.sha256);
+  if (manifest.targets.wasm?.source) check(manifest.targets.wasm.source.file, manifest.targets.wasm.source.sha256);
   for (const [file, sha] of Object.entries(manifest.tokenizer?.files ?? {})) check(file, sha);
 
   const graphs: Record<string, Graph> = {};

@@ -26,8 +26,8 @@ export interface ArtifactInput {
   /** The first file is the one to load; the others sit beside it (e.g. tokenizer_config.json). */
   readonly tokenizer?: readonly { readonly file: string; readonly bytes: Uint8Array }[];
   readonly webgpu?: Readonly<Record<string, WgslProgram>>;
-  /** The CPU module and the programs that call into it. */
-  readonly wasm?: { readonly binary: Uint8Array; readonly kernels: readonly string[]; readonly features: readonly string[]; readonly programs: Readonly<Record<string, WasmProgram>> };
+  /** The CPU module (its binary and the AssemblyScript it was compiled from) and the programs that call into it. */
+  readonly wasm?: { readonly binary: Uint8Array; readonly source: string; readonly kernels: readonly string[]; readonly features: readonly string[]; readonly programs: Readonly<Record<string, WasmProgram>> };
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
@@ -116,10 +116,13 @@ export function writeArtifact(dir: string, input: ArtifactInput): ArtifactSummar
   let wasm: ArtifactManifest['targets']['wasm'];
   if (input.wasm) {
     writeFileSync(join(dir, 'cpu.wasm'), input.wasm.binary);
+    // The source beside the binary, so the CPU kernels can be read as the WGSL ones can.
+    writeFileSync(join(dir, 'cpu.ts'), input.wasm.source);
     const programs: Record<string, ReturnType<typeof wasmProgramToData>> = {};
     for (const [role, p] of Object.entries(input.wasm.programs)) programs[role] = wasmProgramToData(p);
-    wasm = { file: 'cpu.wasm', sha256: sha256(input.wasm.binary), kernels: input.wasm.kernels, ...(input.wasm.features.length ? { features: input.wasm.features } : {}), programs };
-    kernelFiles++;
+    const source = { file: 'cpu.ts', sha256: sha256(input.wasm.source) };
+    wasm = { file: 'cpu.wasm', sha256: sha256(input.wasm.binary), source, kernels: input.wasm.kernels, ...(input.wasm.features.length ? { features: input.wasm.features } : {}), programs };
+    kernelFiles += 2;
   }
   lap('kernels');
 

@@ -26,6 +26,8 @@ export interface WasmProgramData {
 export interface WasmTargetData {
   readonly file: string;
   readonly sha256: string;
+  /** The AssemblyScript the module was compiled from (cpu.ts), for reading; absent in older artifacts. */
+  readonly source?: { readonly file: string; readonly sha256: string };
   /** Kernel names in the module's dispatch order. */
   readonly kernels: readonly string[];
   /** Optional WebAssembly features cpu.wasm uses (absent: none). */
