@@ -9,7 +9,9 @@ export const ARTIFACT_FORMAT = 'tessera-artifact';
 // CPU module may use relaxed SIMD (`features`); a version-1 reader would bind whole weights.
 // 3: CPU kernels may bind a work `counter`, and a node's scratch is only its own during its
 // launches (runtimes lay every node's scratch over one region).
-export const ARTIFACT_VERSION = 3;
+// 4: a WebGPU program stores its step-dims kernel (`dims`: symbols, table, WGSL file), which the
+// runtime used to generate when loading.
+export const ARTIFACT_VERSION = 4;
 export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.bin';
 /** Weights start on this boundary in weights.bin (any SIMD load or GPU copy can use them in place). */
@@ -66,6 +68,8 @@ export interface WgslProgramData {
   readonly plan: PlanData;
   /** One entry per graph node, in node order. */
   readonly nodes: readonly { readonly kernels: readonly WgslKernelData[]; readonly aliasOf?: number }[];
+  /** The step-dims kernel: its key, the symbols buffer's order, the distinct dims (as text) and its .wgsl file. */
+  readonly dims: { readonly key: string; readonly symbols: readonly string[]; readonly table: readonly string[]; readonly file: string };
 }
 
 export interface ArtifactManifest {

@@ -152,7 +152,7 @@ function touchUniform(body: string, entryPoint: string): string {
 }
 
 /** FNV-1a over UTF-16 code units, two 32-bit lanes with different seeds: 16 hex digits. */
-function hash64(s: string): string {
+export function hash64(s: string): string {
   let a = 0x811c9dc5, b = 0x01000193 ^ 0x5bd1e995;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -1,13 +1,19 @@
 // The kernel that starts every WebGPU step: it evaluates the program's distinct run-time dims
 // from the step's symbols (S, P) on the GPU and writes them into every launch's uniform words,
 // and writes the step's positions P … P+S−1. So a step uploads 8 bytes of symbols and the token
-// ids, not a uniform buffer of every launch's dims.
+// ids, not a uniform buffer of every launch's dims. Written at compile time with the program
+// (program.ts), so loading an artifact generates no code; its bindings are in contract.ts.
 import { type Dim, dimToString } from '../../ir/dim.js';
+import { hash64 } from './builder.js';
+import { DIMS_BINDINGS, DIMS_ENTRY, DIMS_WORKGROUP, type DimsKernel, distinctDims } from './contract.js';
+import type { WgslKernel } from './types.js';
 
-export const DIMS_WORKGROUP = 64;
-
-/** Binding layout of the dims kernel. */
-export const DIMS_BINDINGS = { symbols: 0, map: 1, words: 2, pos: 3 } as const;
+/** The dims kernel of a program whose launches are `kernels`, over the graph's `symbols`. */
+export function dimsKernel(kernels: readonly WgslKernel[], symbols: readonly string[]): DimsKernel {
+  const table = distinctDims(kernels);
+  const wgsl = dimsKernelWgsl(table, symbols);
+  return { key: `${DIMS_ENTRY}-${hash64(wgsl)}`, symbols: [...symbols], table, wgsl };
+}
 
 /**
  * WGSL of the dims kernel for `dims` (a program's distinct dims) over `symbols` (their names, in
@@ -37,7 +43,7 @@ ${cases.join('\n')}
 }
 
 @compute @workgroup_size(${DIMS_WORKGROUP})
-fn step_dims(@builtin(global_invocation_id) gid: vec3u) {
+fn ${DIMS_ENTRY}(@builtin(global_invocation_id) gid: vec3u) {
   let t = gid.x;
   if (t < arrayLength(&map) / 2u) { words[map[2u * t]] = bitcast<u32>(dim_value(map[2u * t + 1u])); }
   let S = ${symbols.includes('S') ? 'symbols[' + symbols.indexOf('S') + ']' : '0'};

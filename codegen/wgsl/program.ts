@@ -1,8 +1,11 @@
-// A whole graph lowered for WebGPU: every node's kernels plus the memory plan that says which
-// storage each operand and result lives in. The runtime executes this; an artifact stores it.
+// A whole graph lowered for WebGPU: every node's kernels, the memory plan that says which storage
+// each operand and result lives in, and the step-dims kernel that fills the launches' uniforms
+// on the GPU. The runtime executes this; an artifact stores it.
 import type { Graph, Node } from '../../ir/graph.js';
 import { type DimBounds, type MemoryPlan, planMemory } from '../../ir/memory.js';
 import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
+import { type DimsKernel, programLaunches } from './contract.js';
+import { dimsKernel } from './dims-kernel.js';
 import { emitWgslKernel } from './emit.js';
 import type { WgslTarget } from './target.js';
 import type { WgslLowering } from './types.js';
@@ -12,6 +15,8 @@ export interface WgslProgram {
   readonly plan: MemoryPlan;
   readonly bounds: DimBounds;
   readonly nodes: readonly { readonly node: Node; readonly lowering: WgslLowering }[];
+  /** The step's first dispatch: every launch's dims from the graph's symbols (the step executor's). */
+  readonly dims: DimsKernel;
 }
 
 /**
@@ -31,5 +36,6 @@ export function lowerGraphToWgsl(graph: Graph, target: WgslTarget, bounds: DimBo
     }
     return { node, lowering };
   });
-  return { graph, plan, bounds, nodes };
+  const dims = dimsKernel(programLaunches(nodes).map((l) => l.kernel), graph.symbols);
+  return { graph, plan, bounds, nodes, dims };
 }

@@ -62,7 +62,9 @@ export function programToData(p: WgslProgram): { data: WgslProgramData; files: M
     }),
     ...(lowering.aliasOf !== undefined ? { aliasOf: lowering.aliasOf } : {}),
   }));
-  return { data: { plan: planToData(p.plan, p.bounds, p.graph), nodes }, files };
+  const dims = { key: p.dims.key, symbols: [...p.dims.symbols], table: p.dims.table.map(dimToString), file: `kernels/${p.dims.key}.wgsl` };
+  files.set(dims.file, p.dims.wgsl);
+  return { data: { plan: planToData(p.plan, p.bounds, p.graph), nodes, dims }, files };
 }
 
 export function programFromData(d: WgslProgramData, graph: Graph, readFile: (path: string) => string, maxWorkgroups: number): WgslProgram {
@@ -74,5 +76,7 @@ export function programFromData(d: WgslProgramData, graph: Graph, readFile: (pat
       ...(d.nodes[i].aliasOf !== undefined ? { aliasOf: d.nodes[i].aliasOf } : {}),
     },
   }));
-  return { graph, plan: planFromData(d.plan, graph), bounds: d.plan.bounds, nodes };
+  if (!d.dims) throw new Error('the WebGPU program has no step-dims kernel ("dims")');
+  const dims = { key: d.dims.key, symbols: d.dims.symbols, table: d.dims.table.map((s) => parseDim(s, graph.symbols)), wgsl: readFile(d.dims.file) };
+  return { graph, plan: planFromData(d.plan, graph), bounds: d.plan.bounds, nodes, dims };
 }

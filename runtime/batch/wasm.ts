@@ -4,7 +4,7 @@
 import type { CompiledModule } from '../../codegen/wasm/module.js';
 import type { WasmKernel } from '../../codegen/wasm/kernel.js';
 import type { WasmProgram } from '../../codegen/wasm/program.js';
-import { tensorFromBytes } from '../../codegen/wgsl/run-node.js';
+import { tensorFromBytes } from '../../codegen/wgsl/contract.js';
 import { evalDim } from '../../ir/dim.js';
 import { storageBytes } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';

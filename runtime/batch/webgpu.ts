@@ -2,9 +2,9 @@
 // lifetimes do not overlap, inputs and outputs in buffers of their own, pipelines and bind groups
 // made once; each call writes its inputs and dims, dispatches once per kernel that applies, and
 // reads back only the outputs asked for.
-import { conditionHolds, scratchBytes } from '../../codegen/kernel.js';
+import { conditionHolds } from '../../codegen/kernel.js';
+import { paddedSize, programLaunches, tensorBytes, tensorFromBytes, tensorToBytes } from '../../codegen/wgsl/contract.js';
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
-import { paddedSize, tensorBytes, tensorFromBytes, tensorToBytes } from '../../codegen/wgsl/run-node.js';
 import type { WgslKernel } from '../../codegen/wgsl/types.js';
 import { evalDim } from '../../ir/dim.js';
 import type { Graph } from '../../ir/graph.js';
@@ -13,18 +13,11 @@ import { formatWeight } from '../../ir/printer.js';
 import type { HostTensor } from '../../ir/tensor.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext, MapMode } from '../webgpu/device.js';
-import { assignActivationSlots } from '../webgpu/executor.js';
+import { assignActivationSlots, bindProgram, type BoundLaunch, uniformBytes } from '../webgpu/program-buffers.js';
 import { getPipeline } from '../webgpu/run-kernel.js';
 import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
-const UNIFORM_ALIGN = 256;
-
-interface Launch {
-  readonly kernel: WgslKernel;
-  readonly pipeline: GPUComputePipeline;
-  readonly bindGroup: GPUBindGroup;
-}
 
 export class WebGpuBatchExecutor implements BatchExecutor {
   readonly backend = 'webgpu';
@@ -32,7 +25,7 @@ export class WebGpuBatchExecutor implements BatchExecutor {
   private constructor(
     private readonly ctx: GpuContext,
     private readonly program: WgslProgram,
-    private readonly launches: readonly Launch[],
+    private readonly launches: readonly BoundLaunch[],
     private readonly uniform: GPUBuffer,
     private readonly bufferOf: (s: Storage) => GPUBuffer,
     private readonly owned: GPUBuffer[],
@@ -89,34 +82,19 @@ export class WebGpuBatchExecutor implements BatchExecutor {
         }
         return b;
       };
-      const kernels = program.nodes.flatMap(({ node, lowering }) => {
-        // Kernels of one node naming the same scratch id share its buffer.
-        const scratch = new Map<number, GPUBuffer>();
-        return lowering.kernels.map((kernel) => ({ node, kernel, scratch }));
-      });
-      const uniform = create(Math.max(1, kernels.length) * UNIFORM_ALIGN, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `dims of @${graph.name}`);
-      const launches: Launch[] = [];
-      for (const [i, { node, kernel, scratch }] of kernels.entries()) {
-        const pipeline = await getPipeline(ctx, kernel.wgsl, kernel.entryPoint, undefined, kernel.label);
-        const entries: GPUBindGroupEntry[] = kernel.bindings.map((b, binding) => {
-          if (b.kind === 'scratch') {
-            let buf = scratch.get(b.id);
-            if (!buf) {
-              const most = Math.max(...kernels.filter((k) => k.scratch === scratch).flatMap((k) => k.kernel.bindings)
-                .map((x) => (x.kind === 'scratch' && x.id === b.id ? scratchBytes(x.bytes, bounds) : 0)));
-              buf = create(most, STORAGE, `scratch of ${kernel.label}`);
-              scratch.set(b.id, buf);
-            }
-            return { binding, resource: { buffer: buf } };
-          }
-          // Weights split into row ranges (too large for one binding) are the decoder executor's business.
-          if ('rows' in b && b.rows !== undefined) throw new Error(`${kernel.label}: operand ${b.index} binds a row range of a split weight, which batch graphs do not support`);
-          const v = b.kind === 'operand' ? node.inputs[b.index] : node.outputs[b.index];
-          return { binding, resource: { buffer: bufferOf(plan.storageOf.get(v)!) } };
-        });
-        entries.push({ binding: kernel.bindings.length, resource: { buffer: uniform, offset: i * UNIFORM_ALIGN, size: UNIFORM_ALIGN } });
-        launches.push({ kernel, pipeline, bindGroup: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: kernel.label }) });
+      const pipelines = new Map<WgslKernel, GPUComputePipeline>();
+      for (const { kernel } of programLaunches(program.nodes)) {
+        if (!pipelines.has(kernel)) pipelines.set(kernel, await getPipeline(ctx, kernel.wgsl, kernel.entryPoint, undefined, kernel.label));
       }
+      const uniform = create(uniformBytes(program), BufferUsage.UNIFORM | BufferUsage.COPY_DST, `dims of @${graph.name}`);
+      const launches = bindProgram(device, program, (k) => pipelines.get(k)!, uniform, {
+        value(v, ref, kernel) {
+          // Weights split into row ranges (too large for one binding) are the decoder executor's business.
+          if (ref.kind === 'operand' && ref.rows !== undefined) throw new Error(`${kernel.label}: operand ${ref.index} binds a row range of a split weight, which batch graphs do not support`);
+          return { buffer: bufferOf(plan.storageOf.get(v)!) };
+        },
+        create: (bytes, label) => create(bytes, STORAGE, label),
+      });
       for (const s of plan.storages) bufferOf(s);
       return new WebGpuBatchExecutor(ctx, program, launches, uniform, bufferOf, owned);
     } catch (e) {
@@ -139,12 +117,12 @@ export class WebGpuBatchExecutor implements BatchExecutor {
     const uniforms = new Uint8Array(this.uniform.size);
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    this.launches.forEach((l, i) => {
+    this.launches.forEach((l) => {
       if (!conditionHolds(l.kernel.when, dims)) return;
       const [x, y, z] = l.kernel.workgroups(dims);
       if (x === 0 || y === 0 || z === 0) return;
       const u = l.kernel.uniforms(dims);
-      uniforms.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), i * UNIFORM_ALIGN);
+      uniforms.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), l.uniformOffset);
       pass.setPipeline(l.pipeline);
       pass.setBindGroup(0, l.bindGroup);
       pass.dispatchWorkgroups(x, y, z);

@@ -6,42 +6,33 @@
 // the logits (or the greedy token) come back. Pipelines are compiled before any memory
 // is taken; buffers are then made in one guarded stretch (resident.ts), so running out of device
 // memory or losing the device is a GpuResourceError that says so, not a later invalid-buffer error.
-import { DIMS_BINDINGS, DIMS_WORKGROUP, dimsKernelWgsl } from '../../codegen/wgsl/dims-kernel.js';
+// Everything it runs, the dims kernel included, comes with the program: it generates no code.
+import { DIMS_BINDINGS, DIMS_ENTRY, DIMS_WORKGROUP, programLaunches, UNIFORM_SLICE } from '../../codegen/wgsl/contract.js';
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
-import { scratchBytes } from '../../codegen/kernel.js';
 import type { WgslBinding, WgslKernel } from '../../codegen/wgsl/types.js';
 import type { DimBindings } from '../../ir/dim.js';
-import type { Node } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
 import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
 import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext, MapMode } from './device.js';
 import { adapterName } from './errors.js';
+import { assignActivationSlots, bindProgram, type BoundLaunch, uniformBytes } from './program-buffers.js';
 import { allocateGuarded, checkNotLost, ResidentBuffers } from './resident.js';
 import { getPipeline } from './run-kernel.js';
 import { StepDims } from './step-dims.js';
 
-/** The symbols a step binds, in the order of the dims kernel's symbols buffer. */
-const STEP_SYMBOLS = ['S', 'P'] as const;
+/** The symbols a step binds; a step graph's dims kernel reads them in the order it names them. */
+const STEP_SYMBOLS: readonly string[] = ['S', 'P'];
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 /** Dispatches in a step's first submit (StepEncoder): the GPU starts early, a long step costs a few submits. */
 const FIRST_SUBMIT = 16;
-const UNIFORM_ALIGN = 256;
 const pad4 = (n: number) => Math.max(4, Math.ceil(n / 4) * 4);
-
-interface Launch {
-  readonly kernel: WgslKernel;
-  readonly pipeline: GPUComputePipeline;
-  readonly bindGroup: GPUBindGroup;
-  /** Byte offset of this launch's dims in the uniform buffer. */
-  readonly uniformOffset: number;
-}
 
 interface CompiledProgram {
   readonly program: WgslProgram;
-  readonly launches: Launch[];
+  readonly launches: readonly BoundLaunch[];
   /** Each step's workgroup counts, from the program's distinct dims. */
   readonly stepDims: StepDims;
   /** The step's first dispatch: the dims kernel (uniform words and positions from S and P). */
@@ -51,49 +42,6 @@ interface CompiledProgram {
   readonly logitsStorage: Storage;
   /** The greedy token's buffer ('next' output), when the graph has one. */
   readonly next?: GPUBuffer;
-}
-
-/** A program's kernels in launch order; kernels of one node share its scratch buffers by id. */
-interface PlannedKernel {
-  readonly node: Node;
-  readonly kernel: WgslKernel;
-  readonly scratch: Map<number, GPUBuffer>;
-}
-
-function plannedKernels(p: WgslProgram): PlannedKernel[] {
-  return p.nodes.flatMap(({ node, lowering }) => {
-    const scratch = new Map<number, GPUBuffer>();
-    return lowering.kernels.map((kernel) => ({ node, kernel, scratch }));
-  });
-}
-
-/**
- * Activation storages → buffer slots such that storages live at the same time never share a
- * buffer. WebGPU validates storage usage per buffer, not per byte range, so one arena cannot be
- * read and written by the same dispatch; interval colouring keeps the reuse without that.
- */
-export function assignActivationSlots(storages: readonly Storage[]): { slotOf: Map<Storage, number>; sizes: number[] } {
-  const slotOf = new Map<Storage, number>();
-  const sizes: number[] = [];
-  const freeAfter: number[] = [];
-  for (const s of [...storages].sort((a, b) => a.firstDef - b.firstDef || b.maxBytes - a.maxBytes)) {
-    // Among slots free before this storage starts, take the one whose size fits best.
-    let best = -1;
-    for (let i = 0; i < sizes.length; i++) {
-      if (freeAfter[i] >= s.firstDef) continue;
-      const waste = (k: number) => Math.abs(sizes[k] - s.maxBytes);
-      if (best === -1 || waste(i) < waste(best)) best = i;
-    }
-    if (best === -1) {
-      best = sizes.length;
-      sizes.push(0);
-      freeAfter.push(-Infinity);
-    }
-    sizes[best] = Math.max(sizes[best], s.maxBytes);
-    freeAfter[best] = s.lastUse;
-    slotOf.set(s, best);
-  }
-  return { slotOf, sizes };
 }
 
 export interface WebGpuExecutorOptions {
@@ -129,7 +77,11 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
   }
 
   static async create(ctx: GpuContext, programs: Readonly<Record<LogitsWanted, WgslProgram>>, params: ParamResolver, opts: WebGpuExecutorOptions): Promise<WebGpuExecutor> {
-    const planned = { last: plannedKernels(programs.last), all: plannedKernels(programs.all) };
+    for (const p of [programs.last, programs.all]) {
+      const unknown = p.dims.symbols.filter((s) => !STEP_SYMBOLS.includes(s));
+      if (unknown.length) throw new Error(`step graph @${p.graph.name} has symbols ${unknown.join(', ')} beyond the step's (${STEP_SYMBOLS.join(', ')})`);
+    }
+    const planned = { last: programLaunches(programs.last.nodes), all: programLaunches(programs.all.nodes) };
     // Compile first (slow on software adapters, and it needs no memory of the model's).
     const pipelines = new Map<WgslKernel, GPUComputePipeline>();
     for (const { kernel } of [...planned.last, ...planned.all]) {
@@ -142,12 +94,10 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
       }
     }
     const maxWorkgroups = ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-    const stepDims = {
-      last: new StepDims(planned.last.map(({ kernel }, i) => ({ kernel, uniformOffset: i * UNIFORM_ALIGN })), maxWorkgroups),
-      all: new StepDims(planned.all.map(({ kernel }, i) => ({ kernel, uniformOffset: i * UNIFORM_ALIGN })), maxWorkgroups),
-    };
-    const dimsPipeline = (d: StepDims) => getPipeline(ctx, dimsKernelWgsl(d.distinct, STEP_SYMBOLS), 'step_dims', undefined, 'step dims');
-    const dimsPipelines = { last: await dimsPipeline(stepDims.last), all: await dimsPipeline(stepDims.all) };
+    const stepDims = (which: LogitsWanted) => new StepDims(programs[which].dims.table, planned[which].map(({ kernel }, i) => ({ kernel, uniformOffset: i * UNIFORM_SLICE })), maxWorkgroups);
+    const dims = { last: stepDims('last'), all: stepDims('all') };
+    const dimsPipeline = (p: WgslProgram) => getPipeline(ctx, p.dims.wgsl, DIMS_ENTRY, undefined, 'step dims');
+    const dimsPipelines = { last: await dimsPipeline(programs.last), all: await dimsPipeline(programs.all) };
     const resident = new ResidentBuffers(ctx.device, opts.memoryBudget);
     const compiled = await allocateGuarded(ctx, resident, "the model's weights, KV cache and activations", () => {
       // Both programs share the activation buffers (only one runs at a time): slot i is as large
@@ -156,7 +106,7 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
       const slots = { last: slotting(programs.last), all: slotting(programs.all) };
       const slotBuffers = Array.from({ length: Math.max(slots.last.sizes.length, slots.all.sizes.length) }, (_, i) =>
         resident.create(Math.max(slots.last.sizes[i] ?? 0, slots.all.sizes[i] ?? 0, 4), STORAGE, `activations ${i}`));
-      const build = (which: LogitsWanted) => buildProgram(ctx, programs[which], planned[which], pipelines, stepDims[which], dimsPipelines[which], {
+      const build = (which: LogitsWanted) => buildProgram(ctx, programs[which], pipelines, dims[which], dimsPipelines[which], {
         resident, params, slotBuffers, slotOf: slots[which].slotOf,
       });
       return { last: build('last'), all: build('all') };
@@ -197,7 +147,7 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     const dims: DimBindings = { S, P: this.length };
     // All a step uploads: the token ids and the symbols; the dims kernel derives the rest.
     device.queue.writeBuffer(prog.tokens, 0, Int32Array.from(tokens));
-    device.queue.writeBuffer(prog.dimsLaunch.symbols, 0, Int32Array.from(STEP_SYMBOLS.map((name) => dims[name])));
+    device.queue.writeBuffer(prog.dimsLaunch.symbols, 0, Int32Array.from(prog.program.dims.symbols.map((name) => dims[name])));
     const startedAt = performance.now();
     prog.stepDims.update(dims);
     const { workgroups } = prog.stepDims;
@@ -379,7 +329,7 @@ interface BuildContext {
 
 /** Buffers, bind groups and uniforms of one step program (synchronous: runs under allocateGuarded). */
 function buildProgram(
-  ctx: GpuContext, p: WgslProgram, kernels: readonly PlannedKernel[], pipelines: ReadonlyMap<WgslKernel, GPUComputePipeline>,
+  ctx: GpuContext, p: WgslProgram, pipelines: ReadonlyMap<WgslKernel, GPUComputePipeline>,
   stepDims: StepDims, dimsPipeline: GPUComputePipeline, b: BuildContext,
 ): CompiledProgram {
   const { device } = ctx;
@@ -405,30 +355,16 @@ function buildProgram(
     }
     return { buffer: buf, size: buf.size };
   };
-  const uniformBytes = Math.max(UNIFORM_ALIGN, kernels.length * UNIFORM_ALIGN);
-  // Written by the dims kernel (as storage), read by every launch (its 256-byte slice, as uniform).
-  const uniform = resident.create(uniformBytes, BufferUsage.UNIFORM | BufferUsage.STORAGE, `dims of @${graph.name}`);
-  const launches: Launch[] = [];
-  for (const [i, { node, kernel, scratch }] of kernels.entries()) {
-    const pipeline = pipelines.get(kernel)!;
-    const entries: GPUBindGroupEntry[] = kernel.bindings.map((ref, binding) => {
-      if (ref.kind === 'scratch') {
-        let buf = scratch.get(ref.id);
-        if (!buf) {
-          buf = resident.create(scratchBytes(ref.bytes, p.bounds), STORAGE, `scratch of ${kernel.label}`);
-          scratch.set(ref.id, buf);
-        }
-        return { binding, resource: { buffer: buf } };
-      }
-      const v = ref.kind === 'operand' ? node.inputs[ref.index] : node.outputs[ref.index];
+  // Written by the dims kernel (as storage), read by every launch (its slice, as uniform).
+  const uniform = resident.create(uniformBytes(p), BufferUsage.UNIFORM | BufferUsage.STORAGE, `dims of @${graph.name}`);
+  const launches = bindProgram(device, p, (k) => pipelines.get(k)!, uniform, {
+    value(v, ref, kernel) {
       const { buffer, size } = bufferOf(plan.storageOf.get(v)!, ref.kind === 'operand' ? ref.rows : undefined);
       if (size > maxBinding) throw new Error(`${kernel.label}: %${v.name} needs ${size} bytes, more than this device binds at once (${maxBinding})`);
-      return { binding, resource: { buffer, offset: 0, size } };
-    });
-    entries.push({ binding: kernel.bindings.length, resource: { buffer: uniform, offset: i * UNIFORM_ALIGN, size: UNIFORM_ALIGN } });
-    const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: kernel.label });
-    launches.push({ kernel, pipeline, bindGroup, uniformOffset: i * UNIFORM_ALIGN });
-  }
+      return { buffer, offset: 0, size };
+    },
+    create: (bytes, label) => resident.create(bytes, STORAGE, label),
+  });
   const input = (name: string) => {
     const v = graph.inputs.find((x) => x.name === name);
     if (!v) throw new Error(`graph @${graph.name} has no input %${name}`);
@@ -438,7 +374,7 @@ function buildProgram(
   if (!logitsValue) throw new Error(`graph @${graph.name} has no logits output`);
   const logitsStorage = plan.storageOf.get(logitsValue)!;
   const nextValue = graph.output('next');
-  const symbols = resident.create(4 * STEP_SYMBOLS.length, BufferUsage.STORAGE | BufferUsage.COPY_DST, `symbols of @${graph.name}`);
+  const symbols = resident.create(4 * p.dims.symbols.length, BufferUsage.STORAGE | BufferUsage.COPY_DST, `symbols of @${graph.name}`);
   // At least one pair: an empty map would be an empty binding (its one pair writes word 0 as 0).
   const pairs = stepDims.wordCount > 0 ? stepDims.wordMap() : new Uint32Array([0, 0xffffffff]);
   const map = resident.create(pairs.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST, `dims map of @${graph.name}`);

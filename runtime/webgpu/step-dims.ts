@@ -1,10 +1,11 @@
 // A program's run-time dims. Every launch's uniform words, workgroup counts and run condition are
-// indices into one table of the program's distinct dims. The GPU fills the uniform words itself
-// (codegen/wgsl/dims-kernel.ts, from `distinct` and `wordMap()`); each step the host evaluates the
+// indices into the program's table of distinct dims (made with it at compile time, contract.ts).
+// The GPU fills the uniform words itself (the program's dims kernel, from `wordMap()`); each step the host evaluates the
 // table once for the workgroup counts and to check that every launched word fits in an i32: no
 // per-launch closures, no allocation. (Calling each kernel's own `uniforms`/`workgroups` cost
 // ~5 µs a launch in V8, as much as Dawn's own encoding.)
 import type { KernelCondition } from '../../codegen/kernel.js';
+import { dimKey } from '../../codegen/wgsl/contract.js';
 import type { WgslKernel } from '../../codegen/wgsl/types.js';
 import { type Dim, type DimBindings, dimToString, evalDim } from '../../ir/dim.js';
 
@@ -15,7 +16,6 @@ export interface StepLaunch {
 }
 
 export class StepDims {
-  private readonly dims: Dim[] = [];
   private readonly index = new Map<string, number>();
   /** Uniform word → dim index and owning launch, as parallel arrays. */
   private readonly words: Uint32Array;
@@ -29,7 +29,9 @@ export class StepDims {
   /** This step's workgroup counts, three per launch; a launch to skip has x = 0. */
   readonly workgroups: Uint32Array;
 
-  constructor(launches: readonly StepLaunch[], private readonly maxWorkgroups: number) {
+  /** `dims`: the program's table, which the dims kernel evaluates in this order. */
+  constructor(private readonly dims: readonly Dim[], launches: readonly StepLaunch[], private readonly maxWorkgroups: number) {
+    dims.forEach((d, i) => this.index.set(dimKey(d), i));
     const words: number[] = [];
     const wordDims: number[] = [];
     const wordLaunches: number[] = [];
@@ -52,11 +54,6 @@ export class StepDims {
     this.labels = launches.map((l) => l.kernel.label);
   }
 
-  /** The distinct dims, in table order. */
-  get distinct(): readonly Dim[] {
-    return this.dims;
-  }
-
   /** (uniform word index, dim index) pairs, one per launch's uniform word. */
   wordMap(): Uint32Array<ArrayBuffer> {
     const out = new Uint32Array(2 * this.words.length);
@@ -73,13 +70,8 @@ export class StepDims {
   }
 
   private slot(d: Dim): number {
-    const key = typeof d === 'number' ? String(d) : d.key;
-    let i = this.index.get(key);
-    if (i === undefined) {
-      i = this.dims.length;
-      this.dims.push(d);
-      this.index.set(key, i);
-    }
+    const i = this.index.get(dimKey(d));
+    if (i === undefined) throw new Error(`dim ${dimToString(d)} of a launch is not in the program's dims table (an inconsistent program: recompile it)`);
     return i;
   }
 

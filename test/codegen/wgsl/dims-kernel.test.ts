@@ -1,12 +1,19 @@
 // The kernel that starts every WebGPU step computes each launch's dims from S and P on the GPU:
 // random dim expressions (sums, products, ceildiv, floordiv, min, max of symbols and constants)
-// must give evalDim's values, and the positions P … P+S−1 must be written.
+// must give evalDim's values, and the positions P … P+S−1 must be written. It is written at
+// compile time with the program, and the runtime indexes every launch's dims into its table.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DIMS_BINDINGS, DIMS_WORKGROUP, dimsKernelWgsl } from '../../../codegen/wgsl/dims-kernel.js';
-import { type Dim, dimAdd, dimFn, dimMul, dimSub, evalDim, sym } from '../../../ir/dim.js';
+import { DIMS_BINDINGS, DIMS_ENTRY, DIMS_WORKGROUP } from '../../../codegen/wgsl/contract.js';
+import { dimsKernelWgsl } from '../../../codegen/wgsl/dims-kernel.js';
+import { lowerGraphToWgsl } from '../../../codegen/wgsl/program.js';
+import { programFromData, programToData } from '../../../codegen/wgsl/serialize.js';
+import { WEBGPU_DEFAULT_TARGET } from '../../../codegen/wgsl/target.js';
+import { type Dim, dimAdd, dimFn, dimMul, dimSub, dimToString, evalDim, sym } from '../../../ir/dim.js';
+import { parseGraph } from '../../../ir/parser.js';
 import { BufferUsage, MapMode } from '../../../runtime/webgpu/device.js';
 import { getPipeline } from '../../../runtime/webgpu/run-kernel.js';
+import { StepDims } from '../../../runtime/webgpu/step-dims.js';
 import { closeGpu, expectAdapter, openGpu } from './harness.js';
 
 const gpu = await openGpu();
@@ -27,6 +34,37 @@ const dimArb: fc.Arbitrary<Dim> = fc.letrec<{ dim: Dim }>((tie) => ({
   ),
 })).dim;
 
+describe('the step dims kernel comes with the program', () => {
+  const graph = parseGraph(`graph @step<S, P>(%tokens: i32[S], %pos: i32[S], %x: f32[S, 12]) {
+  %a = silu(%x) : f32[S, 12]
+  %b = softmax(%a) {axis = 1} : f32[S, 12]
+  output logits = %b
+}`);
+  const program = lowerGraphToWgsl(graph, { ...WEBGPU_DEFAULT_TARGET, rollLoops: true }, { S: 8, P: 24 });
+  const launches = program.nodes.flatMap(({ lowering }) => lowering.kernels).map((kernel, i) => ({ kernel, uniformOffset: 256 * i }));
+
+  it('its table holds every launch dim once, and its WGSL evaluates the table', () => {
+    const { table, symbols, wgsl } = program.dims;
+    expect(symbols).toEqual(['S', 'P']);
+    const keys = table.map(dimToString);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const { kernel } of launches) {
+      for (const d of [...kernel.uniformDims, ...kernel.grid]) expect(keys).toContain(dimToString(d));
+    }
+    expect(wgsl).toBe(dimsKernelWgsl(table, symbols));
+  });
+
+  it('survives the artifact round trip, and the runtime refuses a table without a launch dim', () => {
+    const { data, files } = programToData(program);
+    const back = programFromData(JSON.parse(JSON.stringify(data)), graph, (f) => files.get(f)!, 65535);
+    expect(back.dims.wgsl).toBe(program.dims.wgsl);
+    expect(back.dims.table.map(dimToString)).toEqual(program.dims.table.map(dimToString));
+    expect(() => new StepDims(back.dims.table, launches, 65535)).not.toThrow();
+    const short = program.dims.table.filter((d) => typeof d === 'number');
+    expect(() => new StepDims(short, launches, 65535)).toThrow(/is not in the program's dims table/);
+  });
+});
+
 describe.runIf(gpu.ctx)('WGSL step dims kernel', () => {
   afterAll(() => closeGpu(gpu));
 
@@ -40,7 +78,7 @@ describe.runIf(gpu.ctx)('WGSL step dims kernel', () => {
         // Words in a scattered order, some dims used twice, as launches share them.
         const pairs = want.flatMap((_, i) => [[3 * i + 1, i], [3 * (dims.length + i), i]]);
         const words = 3 * 2 * dims.length + 1;
-        const pipeline = await getPipeline(ctx, dimsKernelWgsl(dims, ['S', 'P']), 'step_dims');
+        const pipeline = await getPipeline(ctx, dimsKernelWgsl(dims, ['S', 'P']), DIMS_ENTRY);
         const buf = (data: Int32Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | number, usage: number) => {
           const size = typeof data === 'number' ? data : data.byteLength;
           const b = device.createBuffer({ size, usage: usage | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
