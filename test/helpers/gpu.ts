@@ -3,6 +3,7 @@
 // the reason to skip (undefined when an adapter is there).
 import { beforeAll } from 'vitest';
 import { destroyGpu, type GpuAdapterSummary, probeGpu } from '../../runtime/webgpu/device.js';
+import { isCI } from './shared.js';
 
 let probedAdapter: GpuAdapterSummary | undefined;
 
@@ -19,8 +20,23 @@ export function gpuSkipReason(what: string): () => string | undefined {
     reason = gpu.ok ? undefined : gpu.reason;
     if (gpu.ok) probedAdapter = gpu.ctx.adapterInfo;
     if (gpu.ok) await destroyGpu(gpu.ctx);
-    else if (process.env.CI) throw new Error(`CI needs a WebGPU adapter: ${gpu.reason}`);
+    else if (isCI()) throw new Error(`CI needs a WebGPU adapter: ${gpu.reason}`);
     else console.warn(`[tessera tests] SKIPPING ${what}: ${gpu.reason}`);
   });
   return () => reason;
+}
+
+/**
+ * `['webgpu']` when an adapter is there, for tests that run a list of backends. Without one:
+ * under CI it throws; elsewhere it warns that `what` leaves webgpu out, and gives `[]`.
+ */
+export async function webgpuIfAdapter(what: string): Promise<['webgpu'] | []> {
+  const gpu = await probeGpu();
+  if (gpu.ok) {
+    await destroyGpu(gpu.ctx);
+    return ['webgpu'];
+  }
+  if (isCI()) throw new Error(`CI needs a WebGPU adapter for ${what}: ${gpu.reason}`);
+  console.warn(`[tessera tests] ${what} runs WITHOUT webgpu (only the CPU backends are checked): ${gpu.reason}`);
+  return [];
 }

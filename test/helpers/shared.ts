@@ -1,4 +1,4 @@
-// Locates the read-only data in ../shared. Tests that need a file call `sharedFile`: when it is
+// Locates the read-only data in ../shared. Tests that need a file call `hasShared`: when it is
 // missing they fail under CI (CI must have the data) and skip loudly elsewhere.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -8,6 +8,15 @@ const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 export const SHARED_DIR = process.env.TESSERA_SHARED ?? resolve(projectRoot, '..', 'shared');
 
+/**
+ * True when the tests run under CI, where a missing file or adapter is a failure, not a skip.
+ * CI providers set CI=true (or 1); an empty value, `false` or `0` means not CI.
+ */
+export function isCI(): boolean {
+  const v = (process.env.CI ?? '').trim().toLowerCase();
+  return v !== '' && v !== 'false' && v !== '0';
+}
+
 export function sharedPath(...parts: string[]): string {
   return join(SHARED_DIR, ...parts);
 }
@@ -16,7 +25,7 @@ export function sharedPath(...parts: string[]): string {
 export function hasShared(...parts: string[]): boolean {
   const p = sharedPath(...parts);
   if (existsSync(p)) return true;
-  if (process.env.CI) throw new Error(`shared test data is missing: ${p} (CI must run with ../shared beside the checkout)`);
+  if (isCI()) throw new Error(`shared test data is missing: ${p} (CI must run with ../shared beside the checkout)`);
   console.warn(`[tessera tests] SKIPPING: shared data not found at ${p}`);
   return false;
 }

@@ -154,8 +154,7 @@ const TOL = 2e-5;
 
 describe('ops against HF reference logits', () => {
   for (const c of decoders) {
-    it(`${c.arch}: logits and full_logits (prompt + generated) match HF`, () => {
-      if (!hasShared('refs', c.arch, 'refA.json')) return;
+    it.runIf(hasShared('refs', c.arch, 'refA.json'))(`${c.arch}: logits and full_logits (prompt + generated) match HF`, () => {
       const weights = readWeights(c.arch), ref = readRef(c.arch);
       const prompt = (ref.json.input_ids as number[][])[0];
       const generated = (ref.json.generate as { new_tokens: number[] }).new_tokens;
@@ -165,8 +164,7 @@ describe('ops against HF reference logits', () => {
     });
   }
 
-  it('bert: padded batch, post-LN, erf GELU, pooler, mean pooling and L2 normalisation', () => {
-    if (!hasShared('refs', 'bert', 'refA.json')) return;
+  it.runIf(hasShared('refs', 'bert', 'refA.json'))('bert: padded batch, post-LN, erf GELU, pooler, mean pooling and L2 normalisation', () => {
     const weights = readWeights('bert'), ref = readRef('bert');
     const ids = ref.json.input_ids as number[][], mask = ref.json.attention_mask as number[][], types = ref.json.token_type_ids as number[][];
     const [nb, ns] = [ids.length, ids[0].length];
