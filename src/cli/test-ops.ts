@@ -2,7 +2,7 @@
 // test-backend-ops: every op's cases on every backend against the reference interpreter, one
 // pass/fail line per op and backend, per-op timings with --perf.
 import { wgslTargetFor } from '../../codegen/wgsl/target.js';
-import { CODEGEN_TARGETS } from '../../ir/index.js';
+import { CODEGEN_TARGETS, listOps } from '../../ir/index.js';
 import { destroyGpu, probeGpu } from '../../runtime/webgpu/device.js';
 import { type CaseResult, type CheckBackend, type CheckGpu, DEFAULT_NMSE, formatGap, OP_TABLE, type OpCase, OpChecker, opGaps, seededDraw, unsupportedReason } from '../ops-check/index.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, flagOpt, type Invocation, listOpt, UsageError } from './command.js';
@@ -73,7 +73,7 @@ it unsupported. Without -b, webgpu is left out (with a note) when there is no ad
     { command: 'tessera test-ops -o attention --perf --runs 10', says: 'more attention cases, with timings' },
   ],
   async run(inv, io) {
-    const ops = names(inv, 'op', OP_TABLE.map((r) => r.op));
+    const ops = names(inv, 'op', [...new Set([...OP_TABLE.map((r) => r.op), ...listOps().map((d) => d.name)])].sort());
     const asked = names(inv, 'backend', CODEGEN_TARGETS) as CheckBackend[];
     const runs = numberOpt(inv, 'runs', { min: 1, max: 1000, integer: true }) ?? 4;
     const seed = numberOpt(inv, 'seed', { min: 0, max: 2 ** 31 - 1, integer: true }) ?? 1;

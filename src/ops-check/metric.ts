@@ -2,6 +2,9 @@
 // squared error  Σ(got − want)² / Σ want²  over a whole f32 result. It measures the error against
 // the tensor's energy, so elements near zero are not held to a relative bound f32 cannot meet,
 // and NaN anywhere (a poisoned element left unwritten) makes it NaN, which no threshold passes.
+// One refinement: the energy is floored at n · ENERGY_FLOOR (an RMS of 1e-3), so a result whose
+// every value is tiny (gelu of one f16 input of −8 is −7e-14) is judged by its absolute error,
+// not by relative digits of values that are zero for every purpose.
 // Integer and 16-bit results, layout ops and cases marked `exact` are compared bit for bit.
 import { getOp, hasTrait, type HostTensor } from '../../ir/index.js';
 import type { OpCase } from './case.js';
@@ -13,7 +16,10 @@ import type { OpCase } from './case.js';
  */
 export const DEFAULT_NMSE = 1e-9;
 
-/** Σ(got − want)² / Σ want²; when want is all zeros, Σ got² (so an exact zero still passes). */
+/** The least energy per element the error is normalized by (see the top of this file). */
+export const ENERGY_FLOOR = 1e-6;
+
+/** Σ(got − want)² / max(Σ want², n · ENERGY_FLOOR). */
 export function nmse(got: ArrayLike<number>, want: ArrayLike<number>): number {
   let err = 0, energy = 0;
   for (let i = 0; i < want.length; i++) {
@@ -21,7 +27,7 @@ export function nmse(got: ArrayLike<number>, want: ArrayLike<number>): number {
     err += d * d;
     energy += want[i] * want[i];
   }
-  return energy > 0 ? err / energy : err;
+  return err / Math.max(energy, want.length * ENERGY_FLOOR, Number.MIN_VALUE);
 }
 
 /** Whether a case's results are compared bit for bit. */

@@ -8,11 +8,12 @@ const S = sym('S');
 export const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
 
 /**
- * The threshold for products with quantized weights. The CPU kernels round each 32-block of
- * activations to 8 bits (|Δx| ≤ max|x|/254), which alone gives an NMSE near 1e-5; llama.cpp's
- * test-backend-ops allows 5e-4 for its quantized products, we hold them to 1e-4.
+ * The threshold for products with quantized weights, llama.cpp's for its quantized products. The
+ * CPU kernels round each 32-block of activations to 8 bits (|Δx| ≤ max|x|/254): about 2e-5 on a
+ * plain product, up to 2e-4 where an epilogue subtracts two products (acc0 − acc1). The tighter
+ * per-element bound of that rounding is checked in test/codegen/wasm/{matmul,fused}.test.ts.
  */
-export const QUANTIZED_NMSE = 1e-4;
+export const QUANTIZED_NMSE = 5e-4;
 
 export const isQuantized = (t: DType) => t === 'q8_0' || t === 'q4_0';
 
