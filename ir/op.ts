@@ -1,5 +1,9 @@
 // The op registry: one definition per op with its operands, attribute schema, symbolic type
-// inference and reference semantics (plain TypeScript on host tensors, the oracle for every backend).
+// inference and reference semantics (plain TypeScript on host tensors, the oracle for every backend),
+// and its interfaces, read by passes and code generators instead of lists of op names: the
+// projection trait (a weight matrix at an operand), unary functions (the expressions every target
+// computes) and the targets that do not lower it. Target expressions are data here: ir/ imports
+// nothing of the code generators.
 import type { Attrs, AttrSchema, AttrValue } from './attrs.js';
 import type { DimBindings } from './dim.js';
 import type { HostTensor } from './tensor.js';
@@ -21,8 +25,10 @@ export type CodegenTarget = (typeof CODEGEN_TARGETS)[number];
 
 /**
  * The projection interface: the op reads a weight matrix at operand `weight`, stored
- * [out, in] (nn.Linear's layout), so `y[..., n] = Σ_k x[..., k] · w[n, k]`. Passes that rewrite
- * weights (quantize, rmsnorm-matmul, fuse-elementwise) and both code generators ask this.
+ * [out, in] (nn.Linear's layout), so `y[..., n] = Σ_k x[..., k] · w[n, k]`. The passes that
+ * rewrite weights or fuse into projections (quantize, rmsnorm-matmul, fuse-elementwise) ask this;
+ * the code generators' projection kernels read w at operand 1, which test/ir/op-traits.test.ts
+ * holds every projection op to.
  */
 export interface ProjectionTrait {
   /** Operand index of the weight. */
@@ -82,7 +88,8 @@ export interface OpDef {
   readonly unaryFunctions?: readonly UnaryFunction[];
   /**
    * Targets that do not lower this op, each with the reason (e.g. "removed by flash-attention in
-   * every pipeline"). A target not named here must have a kernel; the op table test enforces it.
+   * every pipeline"). A target not named here must have a kernel, and one named must not:
+   * test/ir/op-traits.test.ts enforces both.
    */
   readonly unsupported?: Partial<Readonly<Record<CodegenTarget, string>>>;
   /**
