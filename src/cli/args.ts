@@ -34,8 +34,9 @@ export function parseCommandArgs(cmd: Command, argv: readonly string[]): Invocat
     if (spec.type === 'string') {
       const placeholder = spec.value ?? 'VALUE';
       if (t.value === undefined) fail(`option '${t.rawName}' needs a value: ${t.rawName} ${placeholder}`);
-      // `--passes --timing` almost always means a forgotten value, not a pipeline named --timing.
-      if (!t.inlineValue && t.value!.startsWith('-') && t.value !== '-') fail(`option '${t.rawName}' needs a value, got the option '${t.value}' (write ${t.rawName}=${t.value} if you mean it)`);
+      // `--passes --timing` almost always means a forgotten value, not a pipeline named --timing;
+      // a negative number (`-n -1`, `--frequency-penalty -0.5`) is a value, checked by its command.
+      if (!t.inlineValue && t.value!.startsWith('-') && t.value !== '-' && !/^-\.?\d/.test(t.value!)) fail(`option '${t.rawName}' needs a value, got the option '${t.value}' (write ${t.rawName}=${t.value} if you mean it)`);
       if (spec.choices && !spec.choices.includes(t.value!)) fail(`option '${t.rawName}' must be one of ${spec.choices.join(', ')}, got '${t.value}'`);
     } else if (t.value !== undefined) {
       fail(`option '${t.rawName}' takes no value (got '${t.value}')`);
