@@ -37,12 +37,16 @@ export class Node {
 export interface GraphOutput {
   name: string;
   value: Value;
+  /** Where the output statement is, when the graph came from text. */
+  loc?: SourceLoc;
 }
 
 /** The new value of a state input after this step (e.g. the KV cache with this step appended). */
 export interface StateUpdate {
   state: Value;
   value: Value;
+  /** Where the update statement is, when the graph came from text. */
+  loc?: SourceLoc;
 }
 
 export class Graph {

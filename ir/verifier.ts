@@ -22,6 +22,49 @@ function describeNode(n: Node, index: number): string {
   return `node ${index} (${results} = ${n.op})`;
 }
 
+/**
+ * Numeric attributes whose value must lie in a range for the op to compute anything but NaN/Inf:
+ * the schema only types them. `applies` skips nodes where the attribute is unused.
+ */
+interface AttrRange {
+  readonly ok: (v: number) => boolean;
+  readonly want: string;
+  /** Stricter bound for a graph that is to run (`complete`). */
+  readonly complete?: { readonly ok: (v: number) => boolean; readonly want: string };
+  readonly applies?: (n: Node) => boolean;
+}
+
+const ATTR_RANGES: Readonly<Record<string, AttrRange>> = {
+  // eps 0 is exact arithmetic (kernel tests use it) but divides by zero on an all-zero row, so a
+  // graph that runs needs eps > 0. rope_matmul carries eps 0 when it has no norm prologue.
+  eps: {
+    ok: (v) => Number.isFinite(v) && v >= 0, want: 'a finite number ≥ 0',
+    complete: { ok: (v) => Number.isFinite(v) && v > 0, want: 'a finite number > 0' },
+    applies: (n) => n.attrs.norm !== 'none',
+  },
+  scale: { ok: (v) => Number.isFinite(v) && v !== 0, want: 'a finite non-zero number' },
+  softcap: { ok: (v) => Number.isFinite(v) && v >= 0, want: 'a finite number ≥ 0 (0 = off)' },
+  cap: { ok: (v) => Number.isFinite(v) && v > 0, want: 'a finite number > 0' },
+  theta: { ok: (v) => Number.isFinite(v) && v > 0, want: 'a finite number > 0' },
+};
+
+function checkAttrRanges(n: Node, attrs: Readonly<Record<string, unknown>>, complete: boolean, report: (m: string) => void): void {
+  for (const [name, rule] of Object.entries(ATTR_RANGES)) {
+    const v = attrs[name];
+    if (typeof v !== 'number' || (rule.applies && !rule.applies(n))) continue;
+    const { ok, want } = complete && rule.complete ? rule.complete : rule;
+    if (!ok(v)) report(`attribute '${name}' is ${v}; it must be ${want}`);
+  }
+}
+
+export interface VerifyOptions {
+  /**
+   * The graph is to run as a model step, not a fragment under construction or test: it must
+   * have outputs, every state input must be updated, and eps must be > 0.
+   */
+  readonly complete?: boolean;
+}
+
 function checkWeight(e: WeightExpr, report: (m: string) => void): void {
   if (e.kind === 'tensor') {
     if (!e.name) report('empty checkpoint tensor name');
@@ -38,7 +81,8 @@ function checkWeight(e: WeightExpr, report: (m: string) => void): void {
 }
 
 /** All problems found, in graph order (empty when the graph is well formed). */
-export function verifyIssues(g: Graph): VerifyIssue[] {
+export function verifyIssues(g: Graph, opts: VerifyOptions = {}): VerifyIssue[] {
+  const complete = opts.complete === true;
   const issues: VerifyIssue[] = [];
   const symbols = new Set<string>();
   const names = new Set<string>();
@@ -89,6 +133,7 @@ export function verifyIssues(g: Graph): VerifyIssue[] {
     for (const v of n.inputs) if (!defined.has(v)) report(`${where}: operand %${v.name} is used before it is defined`, n.loc);
     const { attrs, errors } = normalizeAttrs(def.attrs, n.attrs);
     for (const e of errors) report(`${where}: ${e}`, n.loc);
+    checkAttrRanges(n, attrs, complete, (m) => report(`${where}: ${m}`, n.loc));
     n.outputs.forEach((v, i) => {
       if (v.def.kind !== 'node' || v.def.node !== n || v.def.index !== i) report(`${where}: result %${v.name} does not point back at its node`, n.loc);
       checkType(v.type, `${where} result %${v.name}`, n.loc);
@@ -110,33 +155,40 @@ export function verifyIssues(g: Graph): VerifyIssue[] {
     n.outputs.forEach((v) => declare(v, where));
   });
 
+  if (complete && g.outputs.length === 0) report(`graph @${g.name} has no outputs (add 'output name = %value')`, g.inputs[0]?.loc);
   const outNames = new Set<string>();
   for (const o of g.outputs) {
-    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(o.name)) report(`invalid output name '${o.name}'`);
-    if (outNames.has(o.name)) report(`output '${o.name}' is defined twice`);
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(o.name)) report(`invalid output name '${o.name}'`, o.loc);
+    if (outNames.has(o.name)) report(`output '${o.name}' is defined twice`, o.loc);
     outNames.add(o.name);
-    if (!defined.has(o.value)) report(`output '${o.name}' refers to %${o.value.name}, which is not defined`);
+    if (!defined.has(o.value)) report(`output '${o.name}' refers to %${o.value.name}, which is not defined`, o.loc);
   }
   const updated = new Set<Value>();
   for (const u of g.updates) {
     const where = `update %${u.state.name}`;
-    if (!(u.state.def.kind === 'input' && u.state.def.state) || !g.inputs.includes(u.state)) report(`${where}: %${u.state.name} is not a state input`);
-    if (updated.has(u.state)) report(`${where}: the state is updated twice`);
+    // Text gives the update statement's place; a built graph has none, so the new value's stands in.
+    const loc = u.loc ?? u.value.loc;
+    if (!(u.state.def.kind === 'input' && u.state.def.state) || !g.inputs.includes(u.state)) report(`${where}: %${u.state.name} is not a state input`, loc);
+    if (updated.has(u.state)) report(`${where}: the state is updated twice`, loc);
     updated.add(u.state);
-    if (!defined.has(u.value)) { report(`${where}: %${u.value.name} is not defined`); continue; }
+    if (!defined.has(u.value)) { report(`${where}: %${u.value.name} is not defined`, loc); continue; }
     // A state grows along its first axis from step to step (the KV cache), so only the dtype,
     // the rank and the trailing dims must agree.
     const a = u.state.type, b = u.value.type;
     if (a.dtype !== b.dtype || a.shape.length !== b.shape.length || a.shape.some((d, i) => i > 0 && !dimEquals(d, b.shape[i]))) {
-      report(`${where}: new value %${u.value.name}: ${typeToString(b)} does not fit state ${typeToString(a)} (same dtype, rank and trailing dims ${shapeToString(a.shape.slice(1))} required)`);
+      report(`${where}: new value %${u.value.name}: ${typeToString(b)} does not fit state ${typeToString(a)} (same dtype, rank and trailing dims ${shapeToString(a.shape.slice(1))} required)`, loc);
     }
+  }
+  // A state nobody updates would be read each step as it was first given: the cache never grows.
+  for (const v of complete ? g.inputs : []) {
+    if (v.def.kind === 'input' && v.def.state && !updated.has(v)) report(`state input %${v.name} has no update (add 'update %${v.name} = %new_value')`, v.loc);
   }
   return issues;
 }
 
 /** Throws an IRError listing every problem (the first one's location leads). */
-export function verifyGraph(g: Graph): void {
-  const issues = verifyIssues(g);
+export function verifyGraph(g: Graph, opts: VerifyOptions = {}): void {
+  const issues = verifyIssues(g, opts);
   if (issues.length === 0) return;
   const lines = issues.map((i) => (i.loc ? `${i.loc.line}:${i.loc.column}: ${i.message}` : i.message));
   throw new IRError(`graph @${g.name} is invalid:\n  ${lines.join('\n  ')}`);

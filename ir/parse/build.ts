@@ -70,7 +70,7 @@ class GraphBuild {
         const first = this.outputsAt.get(s.name.text);
         if (first) this.r.fail(`output '${s.name.text}' is defined twice (first at ${where(first)})`, s.name.at);
         this.outputsAt.set(s.name.text, s.name.at);
-        this.graph.outputs.push({ name: s.name.text, value: this.resolve(s.value) });
+        this.graph.outputs.push({ name: s.name.text, value: this.resolve(s.value), loc: this.r.loc(s.name.at) });
         return;
       }
       case 'update': {
@@ -82,7 +82,7 @@ class GraphBuild {
         const first = this.updatedAt.get(state);
         if (first) this.r.fail(`update: state %${state.name} is updated twice (first at ${where(first)})`, s.state.at);
         this.updatedAt.set(state, s.state.at);
-        this.graph.updates.push({ state, value: this.resolve(s.value) });
+        this.graph.updates.push({ state, value: this.resolve(s.value), loc: this.r.loc(s.state.at) });
         return;
       }
     }
