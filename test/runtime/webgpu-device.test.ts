@@ -5,7 +5,7 @@
 // Without an adapter: under CI this FAILS with the reason (CI must have lavapipe, see
 // .ci/install-webgpu.sh); elsewhere it warns loudly and the GPU tests do not run.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -165,8 +165,8 @@ describe.runIf(probe.ok)('webgpu device (Dawn)', () => {
       for (const destroy of [true, false]) {
         // With destroyGpu, and without it: a forgotten destroy must not hang the process either.
         const script = `
-          import { acquireGpu, destroyGpu } from './device.js';
-          import { runKernel } from './run-kernel.js';
+          import { acquireGpu, destroyGpu } from './runtime/webgpu/device.js';
+          import { runKernel } from './runtime/webgpu/run-kernel.js';
           const ctx = await acquireGpu();
           const [c] = await runKernel(ctx, {
             wgsl: '@group(0) @binding(0) var<storage, read_write> c: array<u32>;' +
@@ -189,19 +189,26 @@ describe.runIf(probe.ok)('webgpu device (Dawn)', () => {
   });
 });
 
-/** Transpiles device.ts and run-kernel.ts into a temporary ESM folder that plain `node` can run
- *  (Node 20 cannot import .ts), pointing the `webgpu` import at this checkout's package. */
+/** Transpiles device.ts and run-kernel.ts, and the modules they load, into a temporary ESM tree
+ *  that plain `node` can run (Node 20 cannot import .ts), pointing the `webgpu` import at this
+ *  checkout's package. */
 function buildChildModules(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const src = resolve(here, '..', '..', 'runtime', 'webgpu');
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const webgpuUrl = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
   const dir = mkdtempSync(join(tmpdir(), 'tessera-webgpu-'));
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
-  for (const name of ['device', 'run-kernel']) {
-    const js = ts.transpileModule(readFileSync(join(src, `${name}.ts`), 'utf8'), {
+  const todo = ['runtime/webgpu/device.ts', 'runtime/webgpu/run-kernel.ts'];
+  const done = new Set<string>();
+  for (let file; (file = todo.pop()) !== undefined;) {
+    if (done.has(file)) continue;
+    done.add(file);
+    const js = ts.transpileModule(readFileSync(join(root, file), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
     }).outputText.replace(`import('webgpu')`, `import(${JSON.stringify(webgpuUrl)})`);
-    writeFileSync(join(dir, `${name}.js`), js);
+    // Type-only imports are gone from the output: what is left is what the module loads.
+    for (const m of js.matchAll(/(?:from|import)\s+'(\.[^']+)\.js'/g)) todo.push(join(dirname(file), `${m[1]}.ts`));
+    mkdirSync(join(dir, dirname(file)), { recursive: true });
+    writeFileSync(join(dir, file.replace(/\.ts$/, '.js')), js);
   }
   return dir;
 }
