@@ -23,7 +23,7 @@ registerOp({
   },
   evaluate([x, w, bias]) {
     const [n, k] = w.shape;
-    const rows = numel(x.shape) / k;
+    const rows = numel(x.shape.slice(0, -1)); // not numel / k: k may be 0
     const xs = floats(x), ws = floats(w), bs = bias ? floats(bias) : undefined;
     const out = new Float32Array(rows * n);
     for (let r = 0; r < rows; r++) {

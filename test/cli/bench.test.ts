@@ -99,7 +99,8 @@ describe('benchmark()', () => {
     }
     await expect(benchmark(new CountingExecutor(), { promptTokens: 6, genTokens: 4, runs: 1, warmup: 0, decodeDepth: 7 })).rejects.toThrow(/decode depth must be an integer in 0\.\.6/);
     // A short depth lets more tokens fit: 60 + 5 exceeds 64, 40 + 5 (from depth 40) does not.
-    await expect(benchmark(new CountingExecutor(), { promptTokens: 60, genTokens: 5, runs: 1, warmup: 0, decodeDepth: 40 })).resolves.toBeDefined();
+    const deep = await benchmark(new CountingExecutor(), { promptTokens: 60, genTokens: 5, runs: 1, warmup: 0, decodeDepth: 40 });
+    expect(deep.generated).toHaveLength(5);
   });
 
   it('flags a backend whose logits show that nothing ran', async () => {
@@ -171,7 +172,8 @@ describe.runIf(hasShared('models', 'stories260K'))('tessera bench', () => {
       // stories260K: 5 layers of 7 matmuls, plus the classifier.
       expect(mine.filter((r) => r.kernel.startsWith('matmul_f32')).reduce((n, r) => n + r.launches_per_step, 0)).toBe(36);
       expect(mine.find((r) => r.kernel.startsWith('embedding'))?.launches_per_step).toBe(1);
-      expect(mine.every((r) => r.ms_per_step >= 0)).toBe(true);
+      // A number for every row (NaN would arrive as null, and null >= 0 is true).
+      expect(mine.filter((r) => !(Number.isFinite(r.ms_per_step) && r.ms_per_step >= 0)), phase).toEqual([]);
     }
     const table = await cli('bench', '-m', bin, ...wasm);
     expect(table.stdout).toMatch(/^decode \(4 steps, [\d.]+ ms\/step profiled, [\d.]+ unprofiled\)/m);
@@ -194,7 +196,8 @@ describe.runIf(hasShared('models', 'stories260K'))('tessera bench', () => {
     expect(kernels.reduce((n, x) => n + x.launches_per_step, 0)).toBe(j.decode_dispatches_per_token);
     expect(decode.find((x) => x.kernel.startsWith('step dims'))?.launches_per_step).toBe(1);
     expect(decode.filter((x) => x.kernel.startsWith('(host)')).map((x) => x.kernel).sort()).toEqual(['(host) encode and submit', '(host) waiting beyond the kernels: gaps, sync, read-back']);
-    expect(rows.every((x) => x.ms_per_step >= 0)).toBe(true);
+    expect(rows.filter((x) => !(Number.isFinite(x.ms_per_step) && x.ms_per_step >= 0))).toEqual([]);
+    expect(decode.reduce((n, x) => n + x.ms_per_step, 0)).toBeGreaterThan(0);
     expect(j.decode_weight_bytes_per_token).toBeGreaterThan(0);
     expect(j.decode_weight_bytes_per_token).toBeLessThanOrEqual(j.weights_bytes);
   });

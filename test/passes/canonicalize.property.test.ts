@@ -19,6 +19,7 @@ import '../../passes/index.js';
 import { runPipeline } from '../../passes/pass-manager.js';
 import { interpret } from '../../runtime/reference/interpreter.js';
 import { randomGraph } from '../helpers/random-graph.js';
+import { isSliceOutOfRange, shapesValid } from './helpers/oracle.js';
 
 // Ops whose reference semantics run on any data (embedding needs ids below the vocabulary size).
 const OPS = ['add', 'sub', 'mul', 'div', 'matmul', 'rms_norm', 'layer_norm', 'reshape', 'transpose', 'split', 'concat', 'slice', 'silu', 'gelu', 'neg', 'relu', 'tanh', 'sigmoid', 'scale', 'softmax', 'kv_append'];
@@ -182,11 +183,13 @@ describe('canonicalize on random graphs', () => {
         const g = inject(graph, picks);
         const dims: Record<string, number> = {};
         g.symbols.forEach((s, i) => (dims[s] = dimValues[i % dimValues.length] + 2));
+        // Random dims like S-3 can be negative for these symbol values; nothing to compare then.
+        if (!shapesValid(g, dims)) return;
         let before;
         try {
           before = run(g, dims, seed);
-        } catch {
-          // Random dims can be negative or huge for these symbol values; nothing to compare then.
+        } catch (e) {
+          if (!isSliceOutOfRange(e)) throw e;
           return;
         }
         executed++;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import '../../passes/index.js';
 import { findPipeline, formatPipeline, parsePipelineText, PipelineError, registerPipeline, resolvePipeline } from '../../passes/pipeline.js';
+import { PIPELINES } from '../../passes/pipelines.js';
 import { registerPass } from '../../passes/registry.js';
 
 // A pass with options, to test option parsing and checking.
@@ -64,7 +65,11 @@ describe('named pipelines', () => {
   it('none and default exist', () => {
     expect(names('none')).toEqual([]);
     expect(names('default')).toContain('canonicalize');
-    expect(findPipeline('default')?.description).toBeTruthy();
+    // Each lookup gets its own row's description: the generic row, or the target's.
+    for (const row of PIPELINES.filter((p) => p.name === 'default')) {
+      expect(row.description).not.toBe('');
+      expect(findPipeline('default', row.target)?.description, row.target ?? 'no target').toBe(row.description);
+    }
   });
 
   it('may differ per target and nest', () => {

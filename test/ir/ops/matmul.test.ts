@@ -15,6 +15,11 @@ describe('matmul', () => {
     expect(y.shape).toEqual([2, 2, 1]);
     expect(values(y)).toEqual([3, 4, 6, 8]);
   });
+  it('an empty reduction (in-features 0) gives the bias, not an empty tensor', () => {
+    const x = f32([3, 0]), w = f32([2, 0]);
+    expect(values(run1('matmul', [x, w]))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(values(run1('matmul', [x, w, f32([2], [1, 2])]))).toEqual([1, 2, 1, 2, 1, 2]);
+  });
   it('reads q8_0 weights (exactly representable: k/64 with max |k| = 127)', () => {
     const row = Array.from({ length: 32 }, (_, i) => (i === 0 ? 127 : i - 16) / 64);
     const w = convertF32(f32([1, 32], row), 'q8_0');

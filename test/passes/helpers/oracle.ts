@@ -81,6 +81,15 @@ export function shapesValid(g: Graph, dims: DimBindings): boolean {
   }
 }
 
+/**
+ * The interpreter's error for a slice whose symbolic bounds (say [S-3, S-2)) fall outside its
+ * operand for the drawn symbol values: the one way a graph whose value shapes are all valid
+ * (`shapesValid`) can still be unrunnable. Any other error from running a random graph is a bug.
+ */
+export function isSliceOutOfRange(e: unknown): boolean {
+  return e instanceof Error && /^node \d+ \(%[^)]+ = slice\): slice: \[-?\d+, -?\d+\) is outside 0\.\.\d+ on axis \d+$/.test(e.message);
+}
+
 /** Runs g with inputs filled from (seed, input name). */
 export function runWith(g: Graph, params: ParamResolver, dims: DimBindings, seed: number, given: Record<string, HostTensor> = {}): InterpretResult {
   const inputs: Record<string, HostTensor> = { ...given };
