@@ -2,7 +2,7 @@
 // reference interpreter gives the same logits and KV-cache updates before and after, for a prefill
 // and for the decode step that follows it (S = 1: the flash-decoding path); a second run changes
 // nothing; the graph verifies. Then the shape of what `default` leaves behind, counted by op.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Graph } from '../../ir/graph.js';
 import { i32, type HostTensor, tensor } from '../../ir/tensor.js';
 import { verifyGraph } from '../../ir/verifier.js';
@@ -11,12 +11,9 @@ import { opCountTable } from '../../passes/stats.js';
 import type { InterpretResult, ParamResolver } from '../../runtime/reference/interpreter.js';
 import { Encoder } from '../../src/encoder.js';
 import { Model, paramResolver } from '../../src/model.js';
-import { readRef } from '../helpers/refs.js';
+import { readRef, refDecoders, refEncoders } from '../helpers/refs.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 import { applyTwice, dequantized, expectSameResults, runWith } from './helpers/oracle.js';
-
-const DECODERS = ['llama', 'llama3', 'mistral', 'qwen2', 'qwen3', 'phi3', 'phi3_longrope', 'gemma', 'gemma2', 'gpt2'];
-const ENCODERS = ['bert', 'bert_reranker'];
 
 const PIPELINES = [
   'canonicalize',
@@ -53,13 +50,17 @@ function steps(g: Graph, params: ParamResolver, ids: readonly number[]): Step {
 }
 
 describe.runIf(hasShared('refs'))('optimisation passes on the HF reference decoders', () => {
-  for (const arch of DECODERS) {
+  for (const arch of refDecoders()) {
     describe(arch, () => {
-      const model = Model.load(sharedPath('refs', arch));
-      const params = paramResolver(model.source);
-      const g = model.graph({ logits: 'all', hiddenStates: false });
-      const ids = readRef(arch).inputIds[0];
-      const before = steps(g, params, ids);
+      // Loaded in a hook: vitest runs this body even when the suite is skipped.
+      let model: Model, params: ParamResolver, g: Graph, ids: number[], before: Step;
+      beforeAll(() => {
+        model = Model.load(sharedPath('refs', arch));
+        params = paramResolver(model.source);
+        g = model.graph({ logits: 'all', hiddenStates: false });
+        ids = readRef(arch).inputIds[0];
+        before = steps(g, params, ids);
+      });
 
       for (const pipeline of PIPELINES) {
         it(`${pipeline}: same logits and caches (prefill and decode), idempotent, verifies`, () => {
@@ -93,11 +94,8 @@ describe.runIf(hasShared('refs'))('optimisation passes on the HF reference decod
 });
 
 describe.runIf(hasShared('refs'))('optimisation passes on the HF reference encoders', () => {
-  for (const arch of ENCODERS) {
+  for (const arch of refEncoders()) {
     describe(arch, () => {
-      const enc = Encoder.load(sharedPath('refs', arch));
-      const params = paramResolver(enc.source);
-      const g = enc.graph();
       // Two rows of 7, the second padded after 4 tokens.
       const B = 2, S = 7;
       const inputs: Record<string, HostTensor> = {
@@ -105,9 +103,16 @@ describe.runIf(hasShared('refs'))('optimisation passes on the HF reference encod
         pos: i32([S], [...Array(S).keys()]),
         mask: i32([B, S], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]),
       };
-      if (g.inputs.some((v) => v.name === 'token_types')) inputs.token_types = i32([B, S], [0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0]);
+      let params: ParamResolver, g: Graph, before: InterpretResult;
       const run = (x: Graph) => runWith(x, params, { B, S }, 0, inputs);
-      const before = run(g);
+      // Loaded in a hook: vitest runs this body even when the suite is skipped.
+      beforeAll(() => {
+        const enc = Encoder.load(sharedPath('refs', arch));
+        params = paramResolver(enc.source);
+        g = enc.graph();
+        if (g.inputs.some((v) => v.name === 'token_types')) inputs.token_types = i32([B, S], [0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0]);
+        before = run(g);
+      });
       for (const pipeline of PIPELINES) {
         it(`${pipeline}: same outputs, idempotent, verifies`, () => {
           const { graph: after } = applyTwice(g, pipeline);
