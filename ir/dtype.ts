@@ -84,6 +84,8 @@ const INFO = Object.fromEntries(DTYPES.map((d) => [d, { name: d, ...(TABLE[d] as
 
 export const QUANT_DTYPES = DTYPES.filter((d): d is QuantDType => INFO[d].kind === 'quant');
 export const QUANTIZE_DTYPES = DTYPES.filter((d): d is QuantizeDType => INFO[d].codec?.quantizeBlock !== undefined);
+/** The dtypes an f32 tensor converts to (the weight expression `convert`): f32, the 16-bit floats, QUANTIZE_DTYPES. */
+export const CONVERT_DTYPES = DTYPES.filter((d) => d === 'f32' || INFO[d].bits !== undefined || INFO[d].codec?.quantizeBlock !== undefined);
 
 export function isDType(s: string): s is DType {
   return Object.hasOwn(TABLE, s);

@@ -1,5 +1,5 @@
 // Host tensors: the concrete arrays the reference interpreter, readers and tests exchange.
-import { type DType, DTYPES, dtypeInfo, type HostArray, isQuantized, storageBytes } from './dtype.js';
+import { CONVERT_DTYPES, type DType, dtypeInfo, type HostArray, isQuantized, storageBytes } from './dtype.js';
 import type { BlockCodec } from './quant/codec.js';
 
 export type TensorData = Float32Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
@@ -134,13 +134,7 @@ export function convertF32(t: HostTensor, to: DType): HostTensor {
   if (to === 'f32') return tensor('f32', t.shape, Float32Array.from(src));
   if (info.bits) return tensor(to, t.shape, Uint16Array.from(src, info.bits.encode));
   if (info.codec?.quantizeBlock) return quantize(src, t.shape, to, info.codec.quantizeBlock);
-  throw new Error(`cannot convert f32 to ${to}: Tessera has no ${to} encoder (it writes ${DTYPES.filter(canConvertTo).join(', ')})`);
-}
-
-/** The dtypes convertF32 writes. */
-export function canConvertTo(d: DType): boolean {
-  const info = dtypeInfo(d);
-  return d === 'f32' || info.bits !== undefined || info.codec?.quantizeBlock !== undefined;
+  throw new Error(`cannot convert f32 to ${to}: Tessera has no ${to} encoder (it writes ${CONVERT_DTYPES.join(', ')})`);
 }
 
 function quantize(src: Float32Array, shape: readonly number[], to: DType, quantizeBlock: NonNullable<BlockCodec['quantizeBlock']>): HostTensor {

@@ -3,8 +3,8 @@
 // Q/K/V for qkv-merge, fold a norm weight into a matmul, quantize). Passes rewrite these at compile
 // time, and loaders and artifacts evaluate them, so the printed IR says exactly how every weight is made.
 import { type AttrSchema, type Attrs, type AttrValue, normalizeAttrs } from './attrs.js';
-import { isDType, isQuantized, storageBytes, type DType } from './dtype.js';
-import { convertF32, type HostTensor, numel, tensor, toF32 } from './tensor.js';
+import { CONVERT_DTYPES, isDType, isQuantized, storageBytes, type DType } from './dtype.js';
+import { convertF32, type HostTensor, numel, tensor, tensorFromBytes, toF32 } from './tensor.js';
 
 export type WeightExpr =
   | { readonly kind: 'tensor'; readonly name: string }
@@ -52,16 +52,9 @@ function bytesOf(t: HostTensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
-/** A tensor of `dtype` and `shape` over raw bytes (copied so typed-array alignment holds). */
+/** A tensor of `dtype` and `shape` over raw bytes (copied: the bytes are often a view of another tensor). */
 function fromBytes(dtype: DType, shape: readonly number[], bytes: Uint8Array): HostTensor {
-  const buf = bytes.slice().buffer;
-  switch (dtype) {
-    case 'f32': return tensor(dtype, shape, new Float32Array(buf));
-    case 'f16': case 'bf16': return tensor(dtype, shape, new Uint16Array(buf));
-    case 'i32': return tensor(dtype, shape, new Int32Array(buf));
-    case 'u32': return tensor(dtype, shape, new Uint32Array(buf));
-    case 'q8_0': case 'q4_0': return tensor(dtype, shape, new Uint8Array(buf));
-  }
+  return tensorFromBytes(dtype, shape, bytes.slice());
 }
 
 /** Row-wise ops along axis 0 keep the storage type (and quantized blocks) untouched. */
@@ -232,8 +225,8 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
     },
   },
   convert: {
-    summary: 'change the storage type (f32, f16, bf16, q8_0, q4_0)',
-    attrs: { dtype: { type: 'string', oneOf: ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] } },
+    summary: `change the storage type (${CONVERT_DTYPES.join(', ')})`,
+    attrs: { dtype: { type: 'string', oneOf: CONVERT_DTYPES } },
     arity: 1,
     type([t], a) {
       return { dtype: a.dtype as DType, shape: t.shape };

@@ -1,11 +1,13 @@
 // embedding: out[t, :] = table[ids[t], :], decoding only the rows asked for (f32 copied; f16/bf16
-// widened; q8_0/q4_0 dequantized a block at a time). Threads split the ids. An id outside the
-// table is reported through the control block (the runtime throws) and its row is zero-filled.
+// widened; block-quantized types dequantized a block at a time). Threads split the ids. An id
+// outside the table is reported through the control block (the runtime throws) and its row is
+// zero-filled.
 import { dimProduct } from '../../ir/dim.js';
+import { type DType, dtypeInfo, fieldOffset, isQuantized } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { ERR_EMBEDDING_ID } from './abi.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
-import { loadF32, loadF32x4 } from './loads.js';
+import { loadF32, loadF32x4, WASM_QUANT } from './loads.js';
 
 /** Lines that write four f32x4 from the 16 signed bytes in `q` (i8x16) times `dv`, at dst + off. */
 function storeBytes(q: string, off: number): string[] {
@@ -18,7 +20,7 @@ function storeBytes(q: string, off: number): string[] {
   ];
 }
 
-function rowCopy(dtype: string, D: number): string[] {
+function rowCopy(dtype: DType, D: number): string[] {
   switch (dtype) {
     case 'f32':
       return [`_t_copy(yr, tp + (<usize>id) * ${D * 4}, ${D * 4});`];
@@ -29,38 +31,34 @@ function rowCopy(dtype: string, D: number): string[] {
         `for (; i + 4 <= ${D}; i += 4) v128.store(yr + ((<usize>i) << 2), ${loadF32x4(dtype, 'src', 'i')});`,
         `for (; i < ${D}; i++) store<f32>(yr + ((<usize>i) << 2), ${loadF32(dtype, 'src', 'i')});`,
       ];
-    case 'q8_0': case 'q4_0': {
-      const bb = dtype === 'q8_0' ? 34 : 18;
-      const nb = Math.ceil(D / 32), full = Math.floor(D / 32), tail = D % 32;
-      const bytes = dtype === 'q8_0'
-        ? ['const q0 = v128.load(blk, 2), q1 = v128.load(blk, 18);']
-        : ['const qs = v128.load(blk, 2);',
-          'const q0 = i8x16.sub(v128.and(qs, i8x16.splat(0x0f)), i8x16.splat(8));',
-          'const q1 = i8x16.sub(i8x16.shr_u(qs, 4), i8x16.splat(8));'];
-      const scalarQ = dtype === 'q8_0'
-        ? '<f32>load<i8>(blk + 2 + <usize>i)'
-        : '<f32>((i < 16 ? (load<u8>(blk + 2 + <usize>i) & 15) : (load<u8>(blk + 2 + <usize>(i - 16)) >> 4)) - 8)';
+    default: {
+      if (!isQuantized(dtype)) break;
+      // One block at a time: the dtype's row of WASM_QUANT (loads.ts) gives its quants, 16 a vector.
+      const { blockSize: bs, blockBytes: bb } = dtypeInfo(dtype);
+      const q = WASM_QUANT[dtype];
+      const nb = Math.ceil(D / bs), full = Math.floor(D / bs), tail = D % bs;
+      const d = fieldOffset(dtype, 'd');
+      const scale = (blk: string) => `_t_h2f(<u32>load<u16>(${blk}${d ? `, ${d}` : ''}))`;
       const lines = [
         `const row = tp + (<usize>id) * ${nb * bb};`,
         `for (let b = 0; b < ${full}; b++) {`,
         `const blk = row + (<usize>b) * ${bb};`,
-        'const dst = yr + (<usize>b) * 128;',
-        'const dv = f32x4.splat(_t_h2f(<u32>load<u16>(blk)));',
-        ...bytes, ...storeBytes('q0', 0), ...storeBytes('q1', 64),
+        `const dst = yr + (<usize>b) * ${bs * 4};`,
+        `const dv = f32x4.splat(${scale('blk')});`,
+        ...q.gatherVectors('blk'), ...Array.from({ length: bs / 16 }, (_, v) => storeBytes(`q${v}`, 64 * v)).flat(),
         '}',
       ];
       if (tail) {
         lines.push(
           `{ const blk = row + ${full * bb};`,
-          'const d = _t_h2f(<u32>load<u16>(blk));',
-          `for (let i = 0; i < ${tail}; i++) store<f32>(yr + ((<usize>(${full * 32} + i)) << 2), d * ${scalarQ}); }`,
+          `const d = ${scale('blk')};`,
+          `for (let i = 0; i < ${tail}; i++) store<f32>(yr + ((<usize>(${full * bs} + i)) << 2), d * ${q.gatherElement('blk', 'i')}); }`,
         );
       }
       return lines;
     }
-    default:
-      throw new Error(`embedding table cannot be ${dtype}`);
   }
+  throw new Error(`embedding table cannot be ${dtype}`);
 }
 
 function emitEmbedding(node: Node): WasmKernel[] {

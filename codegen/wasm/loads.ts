@@ -1,7 +1,9 @@
-// AssemblyScript expressions that read plain (unblocked) tensors of any element type as f32, one
-// element or four at a time. Activations are f32; weights (norm scales, biases, tables) may be
-// stored as f16 or bf16, and ops read them as f32.
-import type { DType } from '../../ir/dtype.js';
+// AssemblyScript expressions that read tensors as f32. Plain (unblocked) tensors of any element
+// type, one element or four at a time: activations are f32; weights (norm scales, biases, tables)
+// may be stored as f16 or bf16, and ops read them as f32. Block-quantized weights: one row per
+// dtype in WASM_QUANT (its integer dot with 8-bit activations, its decoding for a gather); block
+// geometry and layout come from the dtype table (ir/dtype.ts).
+import { type DType, dtypeInfo, fieldOffset, type QuantDType } from '../../ir/dtype.js';
 
 export type PlainFloat = 'f32' | 'f16' | 'bf16';
 
@@ -71,4 +73,73 @@ export function loadF32x4At(d: DType, ptr: string, byteOffset: number): string {
     case 'f16': return `_t_h2f4hi(${toHighHalves(`v128.load64_zero(${ptr}, ${byteOffset})`)})`;
     case 'bf16': return toHighHalves(`v128.load64_zero(${ptr}, ${byteOffset})`);
   }
+}
+
+/**
+ * How one quantized dtype's weights meet 8-bit activation blocks in the integer matmul
+ * (matmul-quant.ts: one f16 scale `d` per block, activations quantized per block of the same size)
+ * and how its blocks decode in an embedding gather (embedding.ts).
+ */
+export interface WasmQuantKernels {
+  /** Activation blocks as this type's dot takes them: i16 (widened once, for pmaddwd) or i8. */
+  readonly act: 'i16' | 'i8';
+  /** Stored quants are q + zero: the dot kernel removes zero · Σq_x once per block. */
+  readonly zero: number;
+  /** Lines loading weight row c's block at `blk` + `off` (a constant) into the locals `dot` reads. */
+  readonly weights: (c: number, blk: string, off: number) => string[];
+  /**
+   * Lines defining s{r}{c}: an i32x4 whose lanes sum to activation row r's block times weight row
+   * c's block (stored quants, zero not yet removed); `xv(r, i)` is the i-th v128 of row r's block.
+   */
+  readonly dot: (r: number, c: number, xv: (r: number, i: number) => string) => string[];
+  /** A GEMV takes 8 weight rows at once: pays where loads, not unpacking, bound the dot. */
+  readonly wideGemv: boolean;
+  /** Lines defining q0, q1, …: the quants (zero removed) of the block at `blk` as i8x16, 16 each. */
+  readonly gatherVectors: (blk: string) => string[];
+  /** The quant (zero removed) of element `i` (an i32 expression) of the block at `blk`, as f32. */
+  readonly gatherElement: (blk: string, i: string) => string;
+}
+
+const Q8 = fieldOffset('q8_0', 'qs'), Q4 = fieldOffset('q4_0', 'qs');
+
+export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
+  q8_0: {
+    act: 'i16',
+    zero: 0,
+    // The 32 weights widened to four i16x8 values w{c}_0..3 (elements 0–7, …, 24–31).
+    weights: (c, blk, off) => [
+      `const lo${c} = v128.load(${blk}, ${off + Q8}), hi${c} = v128.load(${blk}, ${off + Q8 + 16});`,
+      `const w${c}_0 = i16x8.extend_low_i8x16_s(lo${c}), w${c}_1 = i16x8.extend_high_i8x16_s(lo${c});`,
+      `const w${c}_2 = i16x8.extend_low_i8x16_s(hi${c}), w${c}_3 = i16x8.extend_high_i8x16_s(hi${c});`,
+    ],
+    // i32x4.dot_i16x8_s (pmaddwd): 8 products, summed in pairs, exact in i32.
+    dot: (r, c, xv) => [
+      `const s${r}${c} = i32x4.add(`,
+      `  i32x4.add(i32x4.dot_i16x8_s(w${c}_0, ${xv(r, 0)}), i32x4.dot_i16x8_s(w${c}_1, ${xv(r, 1)})),`,
+      `  i32x4.add(i32x4.dot_i16x8_s(w${c}_2, ${xv(r, 2)}), i32x4.dot_i16x8_s(w${c}_3, ${xv(r, 3)})));`,
+    ],
+    wideGemv: true,
+    gatherVectors: (blk) => [`const q0 = v128.load(${blk}, ${Q8}), q1 = v128.load(${blk}, ${Q8 + 16});`],
+    gatherElement: (blk, i) => `<f32>load<i8>(${blk} + ${Q8} + <usize>${i})`,
+  },
+  q4_0: {
+    act: 'i8',
+    zero: 8,
+    // The 16 bytes of nibbles go to _t_dot_q4 (module.ts) as they are.
+    weights: (c, blk, off) => [`const qs${c} = v128.load(${blk}, ${off + Q4});`],
+    dot: (r, c, xv) => [`const s${r}${c} = _t_dot_q4(${xv(r, 0)}, ${xv(r, 1)}, qs${c});`],
+    // Bound by unpacking nibbles: 8 rows at once gained nothing.
+    wideGemv: false,
+    gatherVectors: (blk) => [
+      `const qs = v128.load(${blk}, ${Q4});`,
+      'const q0 = i8x16.sub(v128.and(qs, i8x16.splat(0x0f)), i8x16.splat(8));',
+      'const q1 = i8x16.sub(i8x16.shr_u(qs, 4), i8x16.splat(8));',
+    ],
+    gatherElement: (blk, i) => `<f32>((${i} < 16 ? (load<u8>(${blk} + ${Q4} + <usize>${i}) & 15) : (load<u8>(${blk} + ${Q4} + <usize>(${i} - 16)) >> 4)) - 8)`,
+  },
+};
+
+/** Bytes of one quantized activation block for weights of `dtype` (its elements as `act` integers). */
+export function actBlockBytes(dtype: QuantDType): number {
+  return dtypeInfo(dtype).blockSize * (WASM_QUANT[dtype].act === 'i16' ? 2 : 1);
 }

@@ -1,7 +1,9 @@
 // How tensors of each dtype sit in storage buffers, and WGSL functions that read them as f32.
-// f16/bf16 are packed pairs in u32 words (so no shader-f16 is needed); q8_0/q4_0 are u32 words
-// over the raw GGUF blocks (34 and 18 bytes: not word aligned, hence the byte/word helpers).
-import type { DType } from '../../ir/dtype.js';
+// f16/bf16 are packed pairs in u32 words (so no shader-f16 is needed); block-quantized types are
+// u32 words over the raw GGUF blocks (whose sizes need not be word multiples, hence the byte/word
+// helpers). Each quantized dtype's decoding is one row of WGSL_QUANT below; its geometry and layout
+// come from the dtype table (ir/dtype.ts).
+import { type DType, dtypeInfo, fieldOffset, isQuantized, type QuantDType } from '../../ir/dtype.js';
 import type { StorageElem } from './builder.js';
 
 /** The array element type a tensor of `dtype` is bound as. */
@@ -38,11 +40,6 @@ export function loadFlat(fn: string, buf: string, dtype: DType): string {
   }
 }
 
-/** Bytes per GGUF block, or undefined for plain dtypes. */
-export function quantBlockBytes(dtype: DType): number | undefined {
-  return dtype === 'q8_0' ? 34 : dtype === 'q4_0' ? 18 : undefined;
-}
-
 /**
  * Byte-level readers over a u32 buffer of GGUF blocks: `<buf>_byte(o)`, `<buf>_scale(o)` (the f16
  * at even byte offset o, as f32) and `<buf>_word(o)` (four bytes from an even offset, little endian).
@@ -57,31 +54,98 @@ fn ${buf}_word(o: u32) -> u32 {
 }`;
 }
 
+/** Block index and in-block index of column `c` (a WGSL expression): shifts and masks, as every block size is a power of two. */
+export function blockOf(dtype: QuantDType, c: string): { block: string; within: string; blocksPer: (cols: string) => string } {
+  const { blockSize } = dtypeInfo(dtype);
+  const shift = Math.log2(blockSize);
+  if (!Number.isInteger(shift)) throw new Error(`internal error: ${dtype} blocks of ${blockSize} are not a power of two`);
+  return {
+    block: `(${c} >> ${shift}u)`,
+    within: `(${c} & ${blockSize - 1}u)`,
+    blocksPer: (cols) => `((${cols} + ${blockSize - 1}u) >> ${shift}u)`,
+  };
+}
+
 /**
  * `fn <fn>(r: u32, c: u32) -> f32`: element (r, c) of a row-major [rows, cols] matrix of any dtype
  * (quantized rows are whole blocks, the last one padded). `cols` is a WGSL u32 expression.
  */
 export function loadMatrix(fn: string, buf: string, dtype: DType, cols: string): string {
-  switch (dtype) {
-    case 'q8_0':
-      return `${quantByteReaders(buf)}
+  if (isQuantized(dtype)) {
+    const at = blockOf(dtype, 'c');
+    return `${quantByteReaders(buf)}
 fn ${fn}(r: u32, c: u32) -> f32 {
-  let base = (r * ((${cols} + 31u) >> 5u) + (c >> 5u)) * 34u;
-  let q = bitcast<i32>(${buf}_byte(base + 2u + (c & 31u)) << 24u) >> 24u;
-  return ${buf}_scale(base) * f32(q);
+  let base = (r * ${at.blocksPer(cols)} + ${at.block}) * ${dtypeInfo(dtype).blockBytes}u;
+  let i = ${at.within};
+${WGSL_QUANT[dtype].element(buf)}
 }`;
-    case 'q4_0':
-      return `${quantByteReaders(buf)}
-fn ${fn}(r: u32, c: u32) -> f32 {
-  let base = (r * ((${cols} + 31u) >> 5u) + (c >> 5u)) * 18u;
-  let i = c & 31u;
-  let b = ${buf}_byte(base + 2u + (i & 15u));
-  // Low nibbles hold elements 0..15 of the block, high nibbles 16..31; both offset by 8.
-  let q = i32(select(b & 15u, b >> 4u, i >= 16u)) - 8;
-  return ${buf}_scale(base) * f32(q);
-}`;
-    default:
-      return `${loadFlat(`${fn}_flat`, buf, dtype)}
-fn ${fn}(r: u32, c: u32) -> f32 { return ${fn}_flat(r * ${cols} + c); }`;
   }
+  return `${loadFlat(`${fn}_flat`, buf, dtype)}
+fn ${fn}(r: u32, c: u32) -> f32 { return ${fn}_flat(r * ${cols} + c); }`;
 }
+
+/** What one quantized dtype's WGSL kernels decode; the blocks are read through quantByteReaders. */
+export interface WgslQuantKernels {
+  /** Statements ending in `return`: element `i` of the block at byte `base` of `buf`, as f32. */
+  readonly element: (buf: string) => string;
+  /**
+   * The GEMV's step over one block of 4 weight rows: statements that add to `acc` (vec4f, one lane
+   * per row) the dot products of block `blk` of rows c0..c3 (bytes at o0..o3 of `w`) with x, read
+   * as `x_chunk(m, k, K)` (four values from k, zero past K). `helpers` are the functions they call;
+   * `bound(n)` writes a loop bound (constant, or read at run time on software devices).
+   */
+  readonly gemv: { readonly helpers: string; readonly block: (bound: (n: number) => string) => string };
+}
+
+/** `buf_scale(…)` of the f16 at `field` of the block at `base`. */
+const scaleAt = (dtype: QuantDType, buf: string, base: string): string => {
+  const off = fieldOffset(dtype, 'd');
+  return `${buf}_scale(${off ? `${base} + ${off}u` : base})`;
+};
+
+const COLS = [0, 1, 2, 3];
+
+/** Statements setting b0..b3, the byte offsets of the rows' quants, and `part`, the block's unscaled dots. */
+function gemvQuants(dtype: QuantDType): string {
+  const qs = fieldOffset(dtype, 'qs');
+  return `${COLS.map((c) => `    let b${c} = o${c} + ${qs}u;`).join('\n')}
+    var part = vec4f(0.0);`;
+}
+
+/** Every block's scale d multiplies its dot products once (the products q·x are exact either way). */
+const scaleBlock = (dtype: QuantDType) => `    acc += part * vec4f(${COLS.map((c) => scaleAt(dtype, 'w', `o${c}`)).join(', ')});`;
+
+export const WGSL_QUANT: { readonly [D in QuantDType]: WgslQuantKernels } = {
+  q8_0: {
+    element: (buf) => `  let q = bitcast<i32>(${buf}_byte(base + ${fieldOffset('q8_0', 'qs')}u + i) << 24u) >> 24u;
+  return ${scaleAt('q8_0', buf, 'base')} * f32(q);`,
+    gemv: {
+      // Sign-extend each byte: shift it to the top, then arithmetic-shift back down.
+      helpers: 'fn q8(q: u32) -> vec4f { return vec4f(vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u)); }',
+      block: (bound) => `${gemvQuants('q8_0')}
+    for (var j = 0u; j < ${bound(dtypeInfo('q8_0').blockSize / 4)}; j++) {
+      let xv = x_chunk(m, blk * ${dtypeInfo('q8_0').blockSize}u + 4u * j, K);
+      part += vec4f(${COLS.map((c) => `dot(q8(w_word(b${c} + 4u * j)), xv)`).join(', ')});
+    }
+${scaleBlock('q8_0')}`,
+    },
+  },
+  q4_0: {
+    // Low nibbles hold elements 0..15 of the block, high nibbles 16..31; both offset by 8.
+    element: (buf) => `  let b = ${buf}_byte(base + ${fieldOffset('q4_0', 'qs')}u + (i & 15u));
+  let q = i32(select(b & 15u, b >> 4u, i >= 16u)) - 8;
+  return ${scaleAt('q4_0', buf, 'base')} * f32(q);`,
+    gemv: {
+      // Byte j holds element j (low nibble) and element j + 16 (high nibble), both offset by 8.
+      helpers: `fn q4_lo(q: u32) -> vec4f { return vec4f(vec4i(vec4u(q, q >> 8u, q >> 16u, q >> 24u) & vec4u(15u))) - 8.0; }
+fn q4_hi(q: u32) -> vec4f { return vec4f(vec4i((vec4u(q, q >> 8u, q >> 16u, q >> 24u) >> vec4u(4u)) & vec4u(15u))) - 8.0; }`,
+      block: (bound) => `${gemvQuants('q4_0')}
+    for (var j = 0u; j < ${bound(dtypeInfo('q4_0').blockSize / 8)}; j++) {
+      let lo = x_chunk(m, blk * ${dtypeInfo('q4_0').blockSize}u + 4u * j, K);
+      let hi = x_chunk(m, blk * ${dtypeInfo('q4_0').blockSize}u + 16u + 4u * j, K);
+      part += vec4f(${COLS.map((c) => `dot(q4_lo(w_word(b${c} + 4u * j)), lo) + dot(q4_hi(w_word(b${c} + 4u * j)), hi)`).join(',\n        ')});
+    }
+${scaleBlock('q4_0')}`,
+    },
+  },
+};

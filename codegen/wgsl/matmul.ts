@@ -1,19 +1,19 @@
-// matmul: y[m, n] = Σ_k x[m, k] · w[n, k] (+ bias[n]), w [N, K] of any dtype (f32, f16, bf16,
-// q8_0, q4_0: dequantized as it is read, so the products are exactly those of the reference's
+// matmul: y[m, n] = Σ_k x[m, k] · w[n, k] (+ bias[n]), w [N, K] of any dtype (floats, or GGUF
+// blocks dequantized as they are read, so the products are exactly those of the reference's
 // dequantize-then-multiply). Two kernels:
 //  - GEMM, for many rows: 64×64 output tiles per workgroup of 16×16 invocations, each owning a
 //    4×4 register block (rows/columns 16 apart, so workgroup-memory reads do not collide), the K
 //    axis walked in 16-wide slices staged in workgroup memory.
 //  - GEMV, for few rows (decode): a workgroup computes 4 outputs (columns) of one row as the lanes
-//    of a vec4; its invocations stride over K (element by element, or a whole 32-element GGUF
-//    block at a time: one scale per block and column, the quants unpacked four per u32 word),
+//    of a vec4; its invocations stride over K (element by element, or a whole GGUF block at a
+//    time: the dtype's row of WGSL_QUANT in access.ts, the quants unpacked four per u32 word),
 //    then reduce across the workgroup (with subgroups when the device has them).
 // With a symbolic row count both are emitted, each guarded by `when`. A weight over the binding
 // limit is bound as row ranges (split.ts), each with its own kernels writing the columns it makes.
 import { type Dim, dimMul, dimProduct } from '../../ir/dim.js';
-import type { DType } from '../../ir/dtype.js';
+import { type DType, dtypeInfo, isQuantized } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
-import { loadFlat, loadMatrix, quantByteReaders, storageElem } from './access.js';
+import { blockOf, loadFlat, loadMatrix, quantByteReaders, storageElem, WGSL_QUANT } from './access.js';
 import { ceilDiv, FLAT_WORKGROUP, grid1d, KernelBuilder, type StorageElem } from './builder.js';
 import { workgroupReduceFn } from './reduce-wg.js';
 import { type RowRange, weightParts } from './split.js';
@@ -199,41 +199,20 @@ function gemvLoop(dtype: DType, K: string, wg: number, b: (n: number) => string,
     };
   }
   const xRead = `fn x_chunk(m: u32, k: u32, K: u32) -> vec4f {
-  // Four x values from k on, zero past the row's end (which GGUF blocks pad to 32).
+  // Four x values from k on, zero past the row's end (which quantized rows pad to whole blocks).
   var v = vec4f(0.0);
   for (var t = 0u; t < ${b(4)}; t++) { v[t] = select(0.0, x_at(m * K + min(k + t, K - 1u)), k + t < K); }
   return v;
 }`;
-  if (dtype === 'q8_0' || dtype === 'q4_0') {
-    const bytes = dtype === 'q8_0' ? 34 : 18;
-    const unpack = dtype === 'q8_0'
-      // Sign-extend each byte: shift it to the top, then arithmetic-shift back down.
-      ? `fn q8(q: u32) -> vec4f { return vec4f(vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u)); }`
-      // Byte i holds element i (low nibble) and element i + 16 (high nibble), both offset by 8.
-      : `fn q4_lo(q: u32) -> vec4f { return vec4f(vec4i(vec4u(q, q >> 8u, q >> 16u, q >> 24u) & vec4u(15u))) - 8.0; }
-fn q4_hi(q: u32) -> vec4f { return vec4f(vec4i((vec4u(q, q >> 8u, q >> 16u, q >> 24u) >> vec4u(4u)) & vec4u(15u))) - 8.0; }`;
-    const base = (c: string) => `(${c} * nb + blk) * ${bytes}u`;
-    const words = dtype === 'q8_0' ? 8 : 4;
-    const step = dtype === 'q8_0'
-      ? `      let xv = x_chunk(m, blk * 32u + 4u * j, K);
-      part += vec4f(dot(q8(w_word(b0 + 4u * j)), xv), dot(q8(w_word(b1 + 4u * j)), xv), dot(q8(w_word(b2 + 4u * j)), xv), dot(q8(w_word(b3 + 4u * j)), xv));`
-      : `      let lo = x_chunk(m, blk * 32u + 4u * j, K);
-      let hi = x_chunk(m, blk * 32u + 16u + 4u * j, K);
-      part += vec4f(${[0, 1, 2, 3].map((c) => `dot(q4_lo(w_word(b${c} + 4u * j)), lo) + dot(q4_hi(w_word(b${c} + 4u * j)), hi)`).join(',\n        ')});`;
+  if (isQuantized(dtype)) {
+    // A whole block at a time: its dot products are the dtype's row of WGSL_QUANT (access.ts).
+    const q = WGSL_QUANT[dtype].gemv;
     return {
-      helpers: `${quantByteReaders('w')}\n${unpack}\n${xRead}`,
-      loop: `  let nb = (K + 31u) / 32u;
+      helpers: `${quantByteReaders('w')}\n${q.helpers}\n${xRead}`,
+      loop: `  let nb = ${blockOf(dtype, 'K').blocksPer('K')};
   for (var blk = li; blk < nb; blk += ${wg}u) {
-    let b0 = ${base('c0')} + 2u;
-    let b1 = ${base('c1')} + 2u;
-    let b2 = ${base('c2')} + 2u;
-    let b3 = ${base('c3')} + 2u;
-    var part = vec4f(0.0);
-    for (var j = 0u; j < ${b(words)}; j++) {
-${step}
-    }
-    // Per-block scales multiply the block sums (the products q·x are exact either way).
-    acc += part * vec4f(w_scale(b0 - 2u), w_scale(b1 - 2u), w_scale(b2 - 2u), w_scale(b3 - 2u));
+${[0, 1, 2, 3].map((c) => `    let o${c} = (c${c} * nb + blk) * ${dtypeInfo(dtype).blockBytes}u;`).join('\n')}
+${q.block(b)}
   }`,
     };
   }

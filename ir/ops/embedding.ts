@@ -14,12 +14,12 @@ function tableRow(table: HostTensor, r: number): ArrayLike<number> {
     case 'f32': return (table.data as Float32Array).subarray(r * d, (r + 1) * d);
     case 'f16': return Array.from((table.data as Uint16Array).subarray(r * d, (r + 1) * d), f16ToF32);
     case 'bf16': return Array.from((table.data as Uint16Array).subarray(r * d, (r + 1) * d), bf16ToF32);
-    case 'q8_0': case 'q4_0': {
+    default: {
+      if (!isQuantized(table.dtype)) throw new Error(`embedding table cannot be ${table.dtype}`);
       // Each row is its own run of whole blocks, so one row is a valid [D] tensor on its own.
       const bytes = storageBytes(table.dtype, [d]);
       return toF32(tensor(table.dtype, [d], (table.data as Uint8Array).subarray(r * bytes, (r + 1) * bytes)));
     }
-    default: throw new Error(`embedding table cannot be ${table.dtype}`);
   }
 }
 
