@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Model } from '../../src/model.js';
-import { maxAbsDiff, readRef } from '../helpers/refs.js';
+import { maxAbsDiff, readRef, refDecoders } from '../helpers/refs.js';
 import { greedy } from '../helpers/generate.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
@@ -11,8 +11,7 @@ import { hasShared, sharedPath } from '../helpers/shared.js';
 describe.runIf(hasShared('refs'))('WebAssembly backend on the HF reference decoders', () => {
   const models: Model[] = [];
   afterAll(async () => { for (const m of models) await m.dispose(); });
-  const archs = ['llama', 'llama3', 'mistral', 'qwen2', 'qwen3', 'phi3', 'phi3_longrope', 'gemma', 'gemma2', 'gpt2'];
-  archs.forEach((arch, i) => {
+  refDecoders().forEach((arch, i) => {
     const threads = (i % 2) + 1;
     it(`${arch} (${threads} thread${threads > 1 ? 's' : ''}): logits and greedy tokens equal transformers`, async () => {
       const ref = readRef(arch);

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Model } from '../../src/model.js';
-import { maxAbsDiff, readRef } from '../helpers/refs.js';
+import { maxAbsDiff, readRef, refDecoders } from '../helpers/refs.js';
 import { greedy } from '../helpers/generate.js';
 import { gpuSkipReason } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
@@ -14,7 +14,7 @@ const gpuReason = gpuSkipReason('WebGPU end-to-end tests');
 describe.runIf(hasShared('refs'))('WebGPU backend on the HF reference decoders', () => {
   const models: Model[] = [];
   afterAll(async () => { for (const m of models) await m.dispose(); });
-  for (const arch of ['llama', 'llama3', 'mistral', 'qwen2', 'qwen3', 'phi3', 'phi3_longrope', 'gemma', 'gemma2', 'gpt2']) {
+  for (const arch of refDecoders()) {
     it(`${arch}: logits and greedy tokens equal transformers`, async (t) => {
       if (gpuReason()) return t.skip();
       const ref = readRef(arch);
