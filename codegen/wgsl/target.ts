@@ -35,6 +35,20 @@ export interface WgslTarget {
   readonly kvAppendInPlace?: boolean;
 }
 
+/**
+ * The same target on the other code path: static dims baked into the WGSL as constants (what a
+ * hardware GPU runs) or read from the uniform (`rollLoops`, what a software device runs). Kernel
+ * tests run both, whichever device they have.
+ */
+export function otherCodePath(t: WgslTarget): WgslTarget {
+  return { ...t, rollLoops: !t.rollLoops };
+}
+
+/** A target's code path, as test failures name it. */
+export function codePathName(t: WgslTarget): string {
+  return t.rollLoops ? 'dims from the uniform (software GPU path)' : 'constants baked in (hardware GPU path)';
+}
+
 /** The limits every WebGPU device guarantees, no optional features. */
 export const WEBGPU_DEFAULT_TARGET: WgslTarget = {
   maxWorkgroupStorage: 16384,

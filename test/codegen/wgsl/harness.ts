@@ -10,7 +10,7 @@ import { BufferUsage, destroyGpu, type GpuContext, MapMode, probeGpu } from '../
 import { emitWgslKernel } from '../../../codegen/wgsl/emit.js';
 import { type KernelLaunch, paddedSize, planNodeRun, tensorFromBytes, tensorToBytes } from '../../../codegen/wgsl/run-node.js';
 import { rowRangeBytes } from '../../../codegen/wgsl/split.js';
-import { type WgslTarget, wgslTargetFor } from '../../../codegen/wgsl/target.js';
+import { codePathName, otherCodePath, type WgslTarget, wgslTargetFor } from '../../../codegen/wgsl/target.js';
 import type { WgslLowering } from '../../../codegen/wgsl/types.js';
 
 const isCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
@@ -253,16 +253,6 @@ export function expectMatches(got: HostTensor, want: HostTensor, tol = 1e-4, wha
 
 // ---- both code paths ----
 
-/** The WGSL of a target's code path, as failure messages name it. */
-export function pathName(t: WgslTarget): string {
-  return t.rollLoops ? 'dims from the uniform (software GPU path)' : 'constants baked in (hardware GPU path)';
-}
-
-/** The same target on the other code path: static dims baked into the WGSL, or read from the uniform. */
-export function otherPath(t: WgslTarget): WgslTarget {
-  return { ...t, rollLoops: !t.rollLoops };
-}
-
 /** Kernel structures (op and entry points) of this file already run on the other path. */
 const crossChecked = new Set<string>();
 
@@ -280,13 +270,13 @@ export interface PathRun {
  */
 export async function runPaths(gpu: Gpu, node: Node, lower: (t: WgslTarget) => WgslLowering, inputs: readonly HostTensor[], dims: Readonly<Record<string, number>>, target = gpu.target!): Promise<PathRun[]> {
   const lowering = lower(target);
-  const runs: PathRun[] = [{ path: pathName(target), lowering, got: await runNode(gpu.ctx!, node, lowering, inputs, dims) }];
+  const runs: PathRun[] = [{ path: codePathName(target), lowering, got: await runNode(gpu.ctx!, node, lowering, inputs, dims) }];
   const structure = `${node.op}|${lowering.kernels.map((k) => k.entryPoint).join(',')}`;
   if (!crossChecked.has(structure)) {
     crossChecked.add(structure);
-    const other = otherPath(target);
+    const other = otherCodePath(target);
     const l = lower(other);
-    runs.push({ path: pathName(other), lowering: l, got: await runNode(gpu.ctx!, node, l, inputs, dims) });
+    runs.push({ path: codePathName(other), lowering: l, got: await runNode(gpu.ctx!, node, l, inputs, dims) });
   }
   return runs;
 }
