@@ -56,5 +56,5 @@ describe('op table', () => {
     const results = await checker.check(op);
     expect(results.filter((r) => !r.skipped).length, `no case of ${op} ran`).toBeGreaterThan(0);
     expect(failures(results), `${results.filter((r) => r.failure).length} of ${results.length} runs failed`).toBe('');
-  });
+  }, 120_000);
 });

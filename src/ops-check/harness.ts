@@ -4,7 +4,7 @@
 // to the same metric (metric.ts). Ops a target declares unsupported (OpDef.unsupported) are not
 // run there; an op with neither a kernel nor such a declaration fails its cases.
 import { emitWgslKernel, wgslOps } from '../../codegen/wgsl/emit.js';
-import type { WgslTarget } from '../../codegen/wgsl/target.js';
+import { codePathName, otherCodePath, type WgslTarget } from '../../codegen/wgsl/target.js';
 import { hasWasmKernel } from '../../codegen/wasm/emit.js';
 import { type CodegenTarget, getOp, type Graph, type HostTensor } from '../../ir/index.js';
 import { bindDims } from '../../runtime/reference/interpreter.js';
@@ -26,7 +26,7 @@ export interface CheckGpu {
 export interface CaseResult {
   readonly c: OpCase;
   readonly backend: CheckBackend;
-  /** Which run of the backend: '1 thread', '2 threads' on wasm, '' on webgpu. */
+  /** Which run of the backend: '1 thread', '2 threads' on wasm; on webgpu '' or 'no subgroups'. */
   readonly variant: string;
   /** Why the case fails; absent when it passes. */
   readonly failure?: string;
@@ -108,7 +108,7 @@ export class OpChecker {
         else if (p.broken) out.push({ c: p.c, backend, variant: '', failure: p.broken, error: Infinity, ms: 0 });
         else if (!hasKernel(p.c.op, backend)) out.push({ c: p.c, backend, variant: '', failure: `no ${backend} kernel for '${p.c.op}' and no unsupported reason in its registerOp`, error: Infinity, ms: 0 });
         else if (backend === 'wasm') out.push(...this.checkWasm(p));
-        else out.push(await this.checkGpu(p));
+        else out.push(...(await this.checkGpu(p)));
       }
     }
     return out;
@@ -120,16 +120,33 @@ export class OpChecker {
     return WASM_THREADS.map((n) => measure(p, 'wasm', `${n} thread${n > 1 ? 's' : ''}`, () => runWasm(this.wasm!, p.c, n)));
   }
 
-  private async checkGpu(p: Prepared): Promise<CaseResult> {
-    const { ctx, target } = this.gpu!;
+  private async checkGpu(p: Prepared): Promise<CaseResult[]> {
+    const { ctx } = this.gpu!;
     const node = p.graph!.nodes[0];
     const dims = bindDims(p.graph!, caseInputs(p.c), p.c.dims);
-    return measureAsync(p, 'webgpu', '', () => runNodeOnGpu(ctx, node, emitWgslKernel(node, target), p.c.operands.map((o) => o.t), dims));
+    const out: CaseResult[] = [];
+    const variants = gpuVariants(this.gpu!.target);
+    // The other code path (constants baked in, on a software device) for each op's first case:
+    // baked shaders compile per static shape, seconds each on lavapipe.
+    const other = otherCodePath(this.gpu!.target);
+    if (this.prepared.find((q) => q.c.op === p.c.op) === p) variants.push([codePathName(other), other]);
+    for (const [variant, target] of variants) {
+      out.push(await measureAsync(p, 'webgpu', variant, () => runNodeOnGpu(ctx, node, emitWgslKernel(node, target), p.c.operands.map((o) => o.t), dims)));
+    }
+    return out;
   }
 
   async dispose(): Promise<void> {
     await this.wasm?.dispose();
   }
+}
+
+/**
+ * The WGSL targets every case runs on: the device's, and where it has subgroups, the same without
+ * them (the reductions' workgroup-memory path, which devices without the feature take).
+ */
+function gpuVariants(target: WgslTarget): [string, WgslTarget][] {
+  return target.subgroups ? [['', target], ['no subgroups', { ...target, subgroups: false }]] : [['', target]];
 }
 
 function judge(p: Prepared, backend: CheckBackend, variant: string, got: HostTensor[], ms: number): CaseResult {

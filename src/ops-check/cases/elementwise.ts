@@ -55,6 +55,7 @@ export const castCases: OpCases = {
       { label: `cast f32→i32 [${s}]`, op: 'cast', operands: [{ t: randomTensor('f32', s, seed, 1000) }], attrs: { dtype: 'i32' } },
       { label: `cast i32→f32 [${s}]`, op: 'cast', operands: [{ t: randomInts(s, seed, -(2 ** 30), 2 ** 30) }], attrs: { dtype: 'f32' } },
       { label: `cast f16→f32 [${s}]`, op: 'cast', operands: [{ t: randomTensor('f16', s, seed) }], attrs: { dtype: 'f32' } },
+      { label: `cast i32→i32 [${s}]`, op: 'cast', operands: [{ t: randomInts(s, seed, -1000, 1000) }], attrs: { dtype: 'i32' } },
     ];
   },
 };

@@ -5,7 +5,7 @@ import { type AttrValue, type Dim, sym } from '../../../ir/index.js';
 import type { Operand, OpCase, OpCases } from '../case.js';
 import { type Draw, randomTensor, rng, size } from '../draw.js';
 import { brief, positions, ropeAttrs } from './attention.js';
-import { isQuantized, QUANTIZED_NMSE, reductionSize, WEIGHT_DTYPES } from './matmul.js';
+import { isQuantized, QUANTIZED_MIN_COLUMNS, QUANTIZED_NMSE, reductionSize, WEIGHT_DTYPES } from './matmul.js';
 
 const S = sym('S'), B = sym('B');
 const FNS = ['silu', 'sigmoid', 'tanh', 'relu', 'gelu', 'gelu_tanh', 'softcap', 'exp'];
@@ -53,6 +53,7 @@ const EPILOGUES: Record<number, readonly string[]> = {
   1: ['acc0', 'gelu(acc0)', 'silu(acc0)', 'softcap(acc0, 4)', 'relu(acc0) * 0.5', 'tanh(acc0)', 'acc0 * -1.25 + 0.5', 'sigmoid(acc0)', 'gelu_tanh(acc0)', 'exp(acc0 * 0.125)'],
   2: ['silu(acc0) * acc1', 'gelu_tanh(acc0) * acc1', 'acc0 - acc1', 'gelu(acc1) * acc0'],
   3: ['acc0 * acc1 + acc2', 'silu(acc2) * (acc0 - acc1)'],
+  4: ['acc0 * acc1 + acc2 - acc3 * 0.5'],
 };
 
 /** An extra operand's shape for result [...lead, m]: full, a row of m, a column, one value, or a broadcast lead. */
@@ -68,7 +69,8 @@ function extraShape(kind: number, lead: readonly number[], m: number): number[] 
 
 function projectionDraw(op: 'matmul_ep' | 'norm_matmul') {
   return (d: Draw): OpCase[] => {
-    const wt = d.pick(WEIGHT_DTYPES), k = reductionSize(d), m = d.pick([size(d, 40), 1, 32, 33]), parts = d.pick([1, 1, 2, 3]);
+    const wt = d.pick(WEIGHT_DTYPES), k = reductionSize(d), parts = d.pick([1, 1, 2, 3, 4]);
+    const m = Math.max(d.pick([size(d, 40), 1, 32, 33]), isQuantized(wt) ? QUANTIZED_MIN_COLUMNS : 1);
     const r = d.pick([1, size(d, 40)]), lead = d.bool() && r % 2 === 0 ? [2, r / 2] : [r];
     const bias = d.bool(), symbolic = d.bool(), seed = d.seed(), n = m * parts;
     const x = randomTensor('f32', [...lead, k], seed, 1.5);
@@ -125,7 +127,7 @@ export const fusedCases: readonly OpCases[] = [
     draw: (d) => {
       const wt = d.pick(WEIGHT_DTYPES), s = d.pick([1, d.int(2, 9)]), batched = d.bool();
       const hq = d.int(1, 4), layout = d.pick(['qk', 'split', 'k']), hk = layout === 'k' ? d.int(1, 2) : d.int(0, 2), hv = d.int(0, 2);
-      const hd = 2 * d.int(1, 12), k = reductionSize(d), norm = d.pick(['none', 'rms', 'layer']), bias = d.bool();
+      const hd = 2 * d.int(isQuantized(wt) ? QUANTIZED_MIN_COLUMNS / 2 : 1, 12), k = reductionSize(d), norm = d.pick(['none', 'rms', 'layer']), bias = d.bool();
       const n = (hq + hk + hv) * hd, q = hq * hd, kEnd = (hq + hk) * hd;
       const cols = layout === 'k' ? [q, kEnd] : layout === 'split' && hk > 0 ? [0, q, q, kEnd] : [0, kEnd];
       const attrs: Record<string, AttrValue> = { norm, eps: 1e-5, head_dim: hd, rope_cols: cols, ...ropeAttrs(d, hd, !isQuantized(wt)) };

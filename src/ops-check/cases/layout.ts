@@ -1,7 +1,7 @@
 // Data movement and lookups: reshape, transpose, split, concat, slice (static and symbolic
 // bounds), kv_append, embedding over every table dtype; argmax (ties: the first maximum wins) and
 // mean_pool (padding masks). Layout results are compared bit for bit.
-import { dimSub, type DType, type HostTensor, sym } from '../../../ir/index.js';
+import { dimSub, type DType, type HostTensor, sym, tensor } from '../../../ir/index.js';
 import type { OpCases } from '../case.js';
 import { type Draw, randomInts, randomIntsF32, randomTensor, size } from '../draw.js';
 
@@ -96,7 +96,11 @@ export const layoutCases: readonly OpCases[] = [
       // across threads on the CPU (a greedy decode's logits).
       const long = d.bool();
       const shape = long ? [1, d.pick([257, 513, 1037, 4099])] : [size(d, 9), size(d, 300)];
-      return [{ label: `argmax [${shape}] (ties)`, op: 'argmax', operands: [{ t: randomIntsF32(shape, d.seed(), -3, 4), shape: d.bool() ? [S, shape[1]] : undefined }] }];
+      const symbolic = d.bool();
+      // A rising row puts the maximum in the last thread's remainder, past its whole vectors.
+      const rising = d.int(0, 3) === 0;
+      const x = rising ? tensor('f32', shape, Float32Array.from({ length: shape[0] * shape[1] }, (_, k) => Math.sin(k) + k / shape[1])) : randomIntsF32(shape, d.seed(), -3, 4);
+      return [{ label: `argmax [${shape}] (${rising ? 'rising' : 'ties'})`, op: 'argmax', operands: [{ t: x, shape: symbolic ? [S, shape[1]] : undefined }] }];
     },
   },
   {

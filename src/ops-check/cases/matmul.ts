@@ -15,6 +15,13 @@ export const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q
  */
 export const QUANTIZED_NMSE = 5e-4;
 
+/**
+ * The fewest output columns a quantized product is drawn with. The NMSE of a handful of values is
+ * their relative error, and 8-bit activations leave one small dot product (one that cancels) with
+ * any relative error at all; over 16 columns the metric measures the rounding, not the draw.
+ */
+export const QUANTIZED_MIN_COLUMNS = 16;
+
 export const isQuantized = (t: DType) => t === 'q8_0' || t === 'q4_0';
 
 /** A reduction length: odd, 1, around 8-element steps and 32-element blocks. */
@@ -26,7 +33,8 @@ export const matmulCases: readonly OpCases[] = [
   {
     op: 'matmul',
     draw: (d) => {
-      const dtype = d.pick(WEIGHT_DTYPES), k = reductionSize(d), n = d.pick([size(d, 80), 8, 9, 16, 21, 100]);
+      const dtype = d.pick(WEIGHT_DTYPES), k = reductionSize(d);
+      const n = Math.max(d.pick([size(d, 80), 8, 9, 16, 21, 100]), isQuantized(dtype) ? QUANTIZED_MIN_COLUMNS : 1);
       const r = d.pick([1, 1, size(d, 40)]), lead = d.bool() && r % 2 === 0, symbolic = d.bool(), bias = d.bool(), seed = d.seed();
       const xShape = lead ? [2, r / 2, k] : [r, k];
       const operands = [

@@ -47,8 +47,9 @@ export const normCases: readonly OpCases[] = [
   {
     op: 'l2_normalize',
     draw: (d) => {
-      const { s, n, symbolic } = rows(d);
-      return [{ label: `l2_normalize [${s}, ${n}]`, op: 'l2_normalize', operands: [{ t: randomTensor('f32', [s, n], d.seed(), 3), shape: symbolic ? [S, n] : undefined }] }];
+      // eps 0.5 puts some rows below it (their norm is clamped to eps).
+      const { s, n, symbolic } = rows(d), eps = d.pick([1e-12, 0.5]);
+      return [{ label: `l2_normalize [${s}, ${n}] eps ${eps}`, op: 'l2_normalize', attrs: { eps }, operands: [{ t: randomTensor('f32', [s, n], d.seed(), 0.3), shape: symbolic ? [S, n] : undefined }] }];
     },
   },
   {

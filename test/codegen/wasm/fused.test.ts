@@ -1,88 +1,22 @@
-// The fused ops the optimisation passes make, on the CPU kernels against the reference interpreter
-// at 1 and 2 threads: fused_elementwise (random programs over broadcast operands), matmul_ep and
-// norm_matmul (bias, parts, epilogue programs with broadcast extras; float and q8_0/q4_0 weights),
-// rope_matmul (norm prologue, bias, partial/interleaved/scaled RoPE over column ranges) and
-// flash_attention (tiles, decode splits, GQA, windows, masks, softcap).
+// The fused projections on the CPU kernels against the reference interpreter at 1 and 2 threads,
+// held to what the op table (src/ops-check, NMSE) cannot express: quantized products within the
+// per-element bound that 8-bit activations allow, carried through epilogues and RoPE; and
+// norm_matmul's 16-row prologue slabs (K ≥ 4097). matmul_ep and norm_matmul (bias, parts,
+// epilogues with broadcast extras), rope_matmul (norm prologue, bias, partial/interleaved/scaled
+// RoPE over column ranges). fused_elementwise and flash_attention are cases of the op table only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { programToAs } from '../../../codegen/wasm/program-expr.js';
-import { convertF32, type Dim, dimAdd, type DType, type HostTensor, i32, tensor, toF32 } from '../../../ir/index.js';
+import { convertF32, type Dim, type DType, type HostTensor, i32, toF32 } from '../../../ir/index.js';
 import '../../../ir/ops/index.js';
 import { erf } from '../../../ir/ops/erf.js';
 import { normalize, project } from '../../../ir/ops/fused.js';
 import { type Expr, parseProgram } from '../../../ir/ops/program.js';
 import { broadcastIndex } from '../../../ir/ops/util.js';
-import { B, type Check, checkAll, draw, fc, type Operand, type OpCase, P, quantizedProductBounds, randomF32, rng, S, setupSuite, type Suite, T } from './harness.js';
+import { B, type Check, checkAll, draw, fc, type Operand, type OpCase, quantizedProductBounds, randomF32, rng, S, setupSuite, type Suite } from './harness.js';
 
 const FLOAT_W: readonly DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
 const isQuant = (d: DType) => d === 'q8_0' || d === 'q4_0';
 const dimArb = fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 9 }), fc.integer({ min: 10, max: 80 }), fc.constantFrom(31, 32, 33, 64, 100));
-
-// ---- fused_elementwise ---------------------------------------------------------------------------
-
-const FNS = ['silu', 'sigmoid', 'tanh', 'relu', 'gelu', 'gelu_tanh', 'softcap', 'exp'];
-const LITERALS = ['0.5', '-1.25', '3', '0.001', '7'];
-
-/**
- * A random program over x0…x(n−1) that reads every operand. exp and / only take leaves (no
- * overflow, no zero divisor), and + and − never join two sides that read the same operand: f(x) − x
- * cancels, and then no f32 evaluation (fused or not) stays within 1e-4 of the f64 reference.
- */
-function randomProgram(seed: number, n: number): string {
-  const r = rng(seed);
-  const pick = <V>(xs: readonly V[]): V => xs[Math.floor(r() * xs.length)];
-  type Tree = { text: string; vars: Set<number> };
-  const operand = (): Tree => {
-    const k = Math.floor(r() * n);
-    return { text: `x${k}`, vars: new Set([k]) };
-  };
-  const leaf = (): Tree => (r() < 0.8 ? operand() : { text: pick(LITERALS), vars: new Set() });
-  const tree = (depth: number): Tree => {
-    if (depth === 0 || r() < 0.25) return leaf();
-    const k = r();
-    if (k < 0.3) {
-      const fn = pick(FNS);
-      const arg = fn === 'exp' ? leaf() : tree(depth - 1);
-      return { text: fn === 'softcap' ? `softcap(${arg.text}, ${pick(['2', '30'])})` : `${fn}(${arg.text})`, vars: arg.vars };
-    }
-    if (k < 0.4) {
-      const arg = tree(depth - 1);
-      return { text: `-${arg.text}`, vars: arg.vars };
-    }
-    let op = pick(['+', '-', '*', '/']);
-    const lhs = tree(depth - 1);
-    const rhs = op === '/' ? operand() : tree(depth - 1);
-    if ((op === '+' || op === '-') && [...lhs.vars].some((v) => rhs.vars.has(v))) op = '*';
-    return { text: `(${lhs.text}) ${op} (${rhs.text})`, vars: new Set([...lhs.vars, ...rhs.vars]) };
-  };
-  let p = tree(3);
-  for (let k = 0; k < n; k++) if (!p.vars.has(k)) p = { text: `(${p.text}) * x${k}`, vars: new Set([...p.vars, k]) };
-  return p.text;
-}
-
-/** `full` with some axes set to 1 and some leading axes dropped, as a broadcast operand. */
-function partShape(full: readonly number[], mask: readonly boolean[], drop: number): number[] {
-  return full.slice(Math.min(drop, full.length - 1)).map((d, i) => (mask[i] ? 1 : d));
-}
-
-function elementwiseCases(): OpCase[] {
-  const shapeArb = fc.array(fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 10, max: 70 })), { minLength: 1, maxLength: 3 });
-  const draws = draw(fc.record({
-    shape: shapeArb, n: fc.integer({ min: 1, max: 3 }), masks: fc.array(fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), { minLength: 3, maxLength: 3 }),
-    drops: fc.array(fc.nat({ max: 2 }), { minLength: 3, maxLength: 3 }), full: fc.nat({ max: 2 }), half: fc.boolean(), symbolic: fc.boolean(), seed: fc.nat(),
-  }), 40, 51);
-  return draws.map((d) => {
-    const shapes = Array.from({ length: d.n }, (_, k) => (k === d.full % d.n ? [...d.shape] : partShape(d.shape, d.masks[k], d.drops[k])));
-    const program = randomProgram(d.seed, d.n);
-    const operands: Operand[] = shapes.map((s, k) => {
-      let t = randomF32(s, d.seed + k, 2);
-      if (d.half && k === 1) t = convertF32(t, 'f16');
-      // Only an operand of full rank with a non-1 leading dim may take the symbolic S there.
-      const sym = d.symbolic && s.length === d.shape.length && s[0] === d.shape[0] && d.shape[0] !== 1;
-      return { t, shape: sym ? [S, ...s.slice(1)] : undefined };
-    });
-    return { label: `fused_elementwise "${program}" ${shapes.map((s) => `[${s}]`).join(' ')}`, op: 'fused_elementwise', operands, attrs: { program } };
-  });
-}
 
 // ---- quantized projections: the reference within the bound that 8-bit activations allow ----------
 
@@ -307,51 +241,10 @@ function ropeMatmulCases(): OpCase[] {
   });
 }
 
-// ---- flash_attention ------------------------------------------------------------------------------------
-
-function flashCases(): OpCase[] {
-  const draws = draw(fc.record({
-    s: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 12 })), past: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 60, max: 300 })),
-    hkv: fc.integer({ min: 1, max: 3 }), group: fc.constantFrom(1, 2, 3, 4), d: fc.oneof(fc.constantFrom(4, 8, 16, 32, 64), fc.integer({ min: 1, max: 40 })), dv: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 20 })),
-    causal: fc.boolean(), window: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12 })), softcap: fc.constantFrom(0, 0, 5, 50),
-    tileQ: fc.constantFrom(1, 4, 16), tileK: fc.constantFrom(1, 3, 5, 8, 32, 64), splitK: fc.constantFrom(1, 2, 3, 8),
-    mode: fc.constantFrom('plain', 'batched', 'masked', 'maskedFlat', 'halfkv', 'symP'), seed: fc.nat(),
-  }), 40, 54);
-  return draws.map((d) => {
-    const t = d.past + d.s;
-    const hq = d.hkv * d.group, dv = d.dv || d.d;
-    const batched = d.mode === 'batched' || d.mode === 'masked';
-    const lead = batched ? [2] : [];
-    let k = randomF32([...lead, t, d.hkv, d.d], d.seed + 1, 1.5);
-    let v: HostTensor = randomF32([...lead, t, d.hkv, dv], d.seed + 2);
-    if (d.mode === 'halfkv') { k = convertF32(k, 'f16'); v = convertF32(v, 'f16'); }
-    const sLead = batched ? [B] : [];
-    const tDim = d.mode === 'symP' ? dimAdd(P, S) : T;
-    const operands: Operand[] = [
-      { t: randomF32([...lead, d.s, hq, d.d], d.seed, 1.5), shape: [...sLead, S, hq, d.d] },
-      { t: k, shape: [...sLead, tDim, d.hkv, d.d] },
-      { t: v, shape: [...sLead, tDim, d.hkv, dv] },
-    ];
-    if (d.mode === 'masked') {
-      // Left padding in row 0; row 1 fully padded (every query then averages all of v).
-      operands.push({ t: i32([2, t], Array.from({ length: 2 * t }, (_, j) => (j < t ? (j < Math.floor(t / 3) ? 0 : 1) : 0))), shape: [B, tDim] });
-    }
-    if (d.mode === 'maskedFlat') {
-      const mask = Float32Array.from({ length: t }, (_, j) => (j < Math.floor(t / 4) ? 0 : 1));
-      operands.push({ t: tensor('f32', [t], mask), shape: [tDim] });
-    }
-    const attrs = { scale: 1 / Math.sqrt(d.d), causal: d.causal, window: d.window, softcap: d.softcap, tile_q: d.tileQ, tile_k: d.tileK, split_k: d.splitK };
-    return {
-      label: `flash_attention ${d.mode} S=${d.s} P=${d.past} Hq=${hq} Hkv=${d.hkv} D=${d.d} Dv=${dv} ${JSON.stringify(attrs)}`,
-      op: 'flash_attention', operands, attrs, dims: d.mode === 'symP' ? { P: d.past } : undefined,
-    };
-  });
-}
-
 describe('wasm kernels of the fused ops', () => {
   let suite: Suite;
   beforeAll(async () => {
-    suite = await setupSuite([...elementwiseCases(), ...projectionCases('matmul_ep', 52), ...projectionCases('norm_matmul', 55), ...ropeMatmulCases(), ...flashCases()]);
+    suite = await setupSuite([...projectionCases('matmul_ep', 52), ...projectionCases('norm_matmul', 55), ...ropeMatmulCases()]);
   });
   afterAll(async () => { await suite?.pool.dispose(); });
   it('match the reference at 1 and 2 threads', () => checkAll(suite));
