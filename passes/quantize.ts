@@ -1,6 +1,6 @@
-// quantize: matmul weights become GGUF Q8_0 or Q4_0 blocks by wrapping their source in
-// convert {dtype} (rows that are not a multiple of 32 are padded per row), so every matmul over
-// them is a dequantize-matmul: the matmul ops read any storage type.
+// quantize: matmul weights become GGUF blocks (QUANTIZE_DTYPES of ir/dtype.ts) by wrapping their
+// source in convert {dtype} (rows that are not a multiple of the block are padded per row), so
+// every matmul over them is a dequantize-matmul: the matmul ops read any storage type.
 //
 // Which weights: parameters that only ever serve as a matmul's weight (so an embedding table
 // stays as it is), except those of output heads — matmuls after which no other matmul runs on
@@ -11,7 +11,7 @@
 // already block-quantized keep their blocks (the declared type says so): no dequantize-requantize
 // round trip. In a pipeline, quantize after rmsnorm-matmul (which leaves quantized weights alone)
 // and after qkv-merge (whose merged weights it then quantizes as wholes).
-import { isFloat, isQuantized } from '../ir/dtype.js';
+import { isFloat, isQuantized, QUANTIZE_DTYPES, type QuantizeDType } from '../ir/dtype.js';
 import { type Graph, type Node, rootValues, type Value } from '../ir/graph.js';
 import { valueBytes } from '../ir/memory.js';
 import { projectionOf } from '../ir/op.js';
@@ -38,7 +38,7 @@ function headMatmuls(g: Graph, uses: Uses): Set<Node> {
 }
 
 export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'options'>): boolean {
-  const dtype = ctx.options.dtype as 'q8_0' | 'q4_0';
+  const dtype = ctx.options.dtype as QuantizeDType;
   const only = ctx.options.only ? new RegExp(ctx.options.only as string) : undefined;
   const uses = new Uses(g);
   const heads = ctx.options.heads ? new Set<Node>() : headMatmuls(g, uses);
@@ -78,7 +78,7 @@ export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'optio
 }
 
 /** Points the weight readers of a shared table (a tied lm_head) at a quantized copy of it. */
-function splitTiedHead(g: Graph, p: Value, weightReaders: readonly Node[], dtype: 'q8_0' | 'q4_0', ctx: Pick<PassContext, 'stat'>): boolean {
+function splitTiedHead(g: Graph, p: Value, weightReaders: readonly Node[], dtype: QuantizeDType, ctx: Pick<PassContext, 'stat'>): boolean {
   if (weightReaders.length === 0) return false;
   const copy = addParam(g, `${p.name}.${dtype}`, transform('convert', [typedWeight(p)], { dtype }));
   for (const n of weightReaders) n.inputs[projectionOf(n.op)!.weight] = copy;
@@ -89,9 +89,9 @@ function splitTiedHead(g: Graph, p: Value, weightReaders: readonly Node[], dtype
 
 registerPass({
   name: 'quantize',
-  description: 'store matmul weights as GGUF Q8_0 or Q4_0 blocks (convert in the weight source); matmuls dequantize as they read',
+  description: `store matmul weights as GGUF blocks of ${QUANTIZE_DTYPES.join(', ')} (convert in the weight source); matmuls dequantize as they read`,
   options: {
-    dtype: { type: 'string', default: 'q8_0', oneOf: ['q8_0', 'q4_0'] },
+    dtype: { type: 'string', default: 'q8_0', oneOf: QUANTIZE_DTYPES },
     heads: { type: 'bool', default: false, doc: 'also quantize output heads (lm_head, classifiers)' },
     only: { type: 'string', default: '', doc: 'a regular expression: quantize only parameters whose name matches' },
   },
