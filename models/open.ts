@@ -104,6 +104,24 @@ function findLlama2cTokenizer(path: string, vocab: number): string | undefined {
   return candidates.length === 1 ? join(dir, candidates[0]) : undefined;
 }
 
+/** Layer-indexed tensor names in every layout we read: model.layers.3., blk.3., h.3., encoder.layer.3. */
+const LAYER_INDEX = /(?:^|\.)(?:layers|layer|blk|h)\.(\d+)\./;
+
+/**
+ * The config's layer count must match the layers the file holds tensors for: more would build
+ * layers from nothing (a GGUF with block_count 1000000 in a small file), fewer would drop layers.
+ */
+function checkLayerCount(path: string, config: ModelConfig, store: TensorStore): void {
+  let layers = 0;
+  for (const name of store.names()) {
+    const m = LAYER_INDEX.exec(name);
+    if (m) layers = Math.max(layers, Number(m[1]) + 1);
+  }
+  if (layers !== config.numLayers) {
+    throw new ConfigError(path, `the config declares ${config.numLayers} layers but the file holds tensors for ${layers} (layer indices 0..${layers - 1}); the config does not describe these weights`);
+  }
+}
+
 function source(
   path: string,
   format: ModelFormat,
@@ -112,6 +130,7 @@ function source(
   tokenizerPath: string | undefined,
   naming: (c: ModelConfig, has: (n: string) => boolean) => DecoderWeights,
 ): ModelSource {
+  checkLayerCount(path, config, store);
   const has = (n: string) => store.has(n);
   return {
     path, format, config, store, tokenizerPath,

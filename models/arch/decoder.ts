@@ -38,7 +38,8 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
   const b = new GraphBuilder(c.family, ['S', 'P']);
   const S = b.sym('S');
   const P = b.sym('P');
-  const param = paramDeclarer(b, leaf, `hidden ${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} kv heads × head_dim ${c.headDim}, intermediate ${c.intermediateSize}, vocab ${c.vocabSize}`);
+  const params = paramDeclarer(b, leaf, `hidden ${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} kv heads × head_dim ${c.headDim}, intermediate ${c.intermediateSize}, vocab ${c.vocabSize}`);
+  const param = params.param;
   const D = c.hiddenSize;
   const norm = (x: Value, wsrc: WeightExpr, bsrc: WeightExpr | undefined, name: string): Value => {
     const nw = param(name, wsrc, [D]);
@@ -127,5 +128,6 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
     // Greedy decoding reads back this one id instead of the whole logits row.
     if (mode === 'last') b.output('next', b.op('argmax', [logits], {}, 'next'));
   }
+  params.checkCoverage();
   return b.finish();
 }

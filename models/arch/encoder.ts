@@ -41,7 +41,8 @@ export function buildEncoderGraph(c: ModelConfig, w: EncoderWeights, leaf: (name
   const S = b.sym('S');
   const D = c.hiddenSize;
   const sizes = `hidden_size ${D}, ${c.numHeads} heads × ${c.headDim}, intermediate_size ${c.intermediateSize}, vocab_size ${c.vocabSize}, max_position_embeddings ${c.maxPositions}, type_vocab_size ${c.typeVocabSize}`;
-  const param = paramDeclarer(b, leaf, sizes);
+  const params = paramDeclarer(b, leaf, sizes);
+  const param = params.param;
   const norm = (x: Value, n: Norm, name: string): Value =>
     b.op('layer_norm', [x, param(name, n.weight, [D]), param(`${name}.bias`, n.bias, [D])], { eps: c.norm.eps }, `${name}.out`);
   const linear = (x: Value, l: Linear, name: string, out: number, inn: number): Value =>
@@ -93,5 +94,6 @@ export function buildEncoderGraph(c: ModelConfig, w: EncoderWeights, leaf: (name
       if (want.has('scores')) b.output('scores', b.op('reshape', [b.op('sigmoid', [logits], {}, 'scores.col')], { shape: [B] }, 'scores'));
     }
   }
+  params.checkCoverage();
   return b.finish();
 }

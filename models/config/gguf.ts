@@ -18,10 +18,12 @@ export function configFromGguf(meta: ReadonlyMap<string, MetaValue>, file: strin
       if (fallback === undefined) throw new ConfigError(file, `GGUF metadata lacks ${arch}.${key}`);
       return fallback;
     }
+    // Out-of-range 64-bit values become unsafe doubles, which the size checks then refuse.
     if (typeof v === 'bigint') return Number(v);
-    if (typeof v !== 'number') throw new ConfigError(file, `GGUF ${arch}.${key} must be a number`);
+    if (typeof v !== 'number') throw new ConfigError(file, `GGUF ${arch}.${key} must be a number, got ${typeof v === 'string' ? JSON.stringify(v) : typeof v}`);
     return v;
   };
+  const key = (k: string) => `${arch}.${k}`;
   const hidden = get('embedding_length');
   const heads = get('attention.head_count');
   const layers = get('block_count');
@@ -57,10 +59,17 @@ export function configFromGguf(meta: ReadonlyMap<string, MetaValue>, file: strin
     tieEmbeddings: tensorShape('output.weight') === undefined,
     // A bias the family may or may not have is seen on the first layer's tensors.
     bias: { qkv: row.bias.qkv === true || tensorShape('blk.0.attn_q.bias') !== undefined, o: row.bias.o === true, mlp: row.bias.mlp === true },
-    layerWindows: Array.from({ length: layers }, (_, i) => (row.windows === 'alternating' ? (i % 2 === 0 ? window : 0) : window)),
+    layerWindow: (i) => (row.windows === 'alternating' ? (i % 2 === 0 ? window : 0) : window),
     attnScale: row.attnScale === 'query-pre-attn-scalar' ? get('attention.query_pre_attn_scalar', headDim) ** -0.5 : headDim ** -0.5,
     ...(row.softcaps ? { attnSoftcap: get('attn_logit_softcapping', 0), finalSoftcap: get('final_logit_softcapping', 0) } : {}),
     bosId: typeof bos === 'number' ? bos : undefined,
     eosIds: typeof eos === 'number' ? [eos] : [],
+  }, {
+    vocabSize: key('vocab_size'), hiddenSize: key('embedding_length'), numLayers: key('block_count'), numHeads: key('attention.head_count'),
+    numKvHeads: key('attention.head_count_kv'), headDim: key('attention.key_length'), intermediateSize: key('feed_forward_length'),
+    maxPositions: key('context_length'), norm: key(row.norm.kind === 'layer' ? 'attention.layer_norm_epsilon' : 'attention.layer_norm_rms_epsilon'),
+    ropeTheta: key('rope.freq_base'), rotaryDim: key('rope.dimension_count'), layerWindows: key('attention.sliding_window'),
+    attnScale: key('attention.query_pre_attn_scalar'), attnSoftcap: key('attn_logit_softcapping'), finalSoftcap: key('final_logit_softcapping'),
+    bosId: 'tokenizer.ggml.bos_token_id', eosIds: 'tokenizer.ggml.eos_token_id',
   });
 }

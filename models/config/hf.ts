@@ -103,12 +103,12 @@ function rope(c: Json, r: HfReader, headDim: number): Partial<RopeConfig> {
   return { theta: r.num('rope_theta'), rotaryDim, scaling: ropeScaling(c, headDim, rotaryDim) };
 }
 
-/** The sliding window of each layer, by the row's pattern. */
-function layerWindows(c: Json, r: HfReader, row: FamilyTraits, layers: number): number[] {
+/** The sliding window of layer i, by the row's pattern. */
+function layerWindow(c: Json, r: HfReader, row: FamilyTraits): (i: number) => number {
   const window = row.windows === 'none' ? 0 : r.orZero('sliding_window');
   const types = Array.isArray(c.layer_types) ? (c.layer_types as unknown[]) : undefined;
   const maxWindowLayers = row.windows === 'after-max-window-layers' ? r.num('max_window_layers') : 0;
-  return Array.from({ length: layers }, (_, i) => {
+  return (i) => {
     switch (row.windows) {
       case 'none': return 0;
       case 'every-layer': return window;
@@ -116,7 +116,7 @@ function layerWindows(c: Json, r: HfReader, row: FamilyTraits, layers: number): 
       // HF drops the window unless use_sliding_window; then only layers ≥ max_window_layers slide.
       case 'after-max-window-layers': return r.bool('use_sliding_window') && i >= maxWindowLayers ? window : 0;
     }
-  });
+  };
 }
 
 function attnScale(c: Json, r: HfReader, row: FamilyTraits, headDim: number): number {
@@ -172,11 +172,18 @@ export function configFromHf(c: Json): ModelConfig {
     activation,
     tieEmbeddings: r.bool('tie_word_embeddings'),
     bias: { qkv: r.bias(row.bias.qkv), o: r.bias(row.bias.o), mlp: r.bias(row.bias.mlp) },
-    layerWindows: layerWindows(c, r, row, layers),
+    layerWindow: layerWindow(c, r, row),
     attnScale: attnScale(c, r, row, headDim),
     ...(row.softcaps ? { attnSoftcap: r.orZero('attn_logit_softcapping'), finalSoftcap: r.orZero('final_logit_softcapping') } : {}),
     ...(row.tokenTypes ? { typeVocabSize: r.num('type_vocab_size') } : {}),
     bosId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
     eosIds: eosList(c.eos_token_id),
+  }, {
+    vocabSize: r.key('vocab_size'), hiddenSize: r.key('hidden_size'), numLayers: r.key('num_hidden_layers'),
+    numHeads: r.key('num_attention_heads'), numKvHeads: r.key('num_key_value_heads'), headDim: r.key('head_dim'),
+    intermediateSize: r.key('intermediate_size'), maxPositions: r.key('max_position_embeddings'), norm: r.key('norm_eps'),
+    ropeTheta: r.key('rope_theta'), rotaryDim: r.key('partial_rotary_factor'), layerWindows: r.key('sliding_window'),
+    attnSoftcap: r.key('attn_logit_softcapping'), finalSoftcap: r.key('final_logit_softcapping'), typeVocabSize: r.key('type_vocab_size'),
+    bosId: 'bos_token_id', eosIds: 'eos_token_id',
   });
 }

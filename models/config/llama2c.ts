@@ -20,5 +20,5 @@ export function configFromLlama2c(h: Llama2cHeader, file: string): ModelConfig {
     // run.c: BOS is 1 and generation stops when the model emits BOS.
     bosId: 1,
     eosIds: [1],
-  });
+  }, { vocabSize: 'vocab_size', hiddenSize: 'dim', numLayers: 'n_layers', numHeads: 'n_heads', numKvHeads: 'n_kv_heads', intermediateSize: 'hidden_dim', maxPositions: 'seq_len' });
 }

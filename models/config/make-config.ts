@@ -2,7 +2,7 @@
 // family's row (./families/table.ts) supplies the rest, so a new field gets its default here once.
 import { activationOfHf } from './activation.js';
 import { familyTraits } from './families/table.js';
-import { ConfigError, type ModelConfig, type RopeConfig, validateConfig } from './model-config.js';
+import { checkSizes, ConfigError, type ConfigKeys, type ModelConfig, type RopeConfig, validateConfig } from './model-config.js';
 
 /** What only the file can say: which family, and the sizes. */
 export type ConfigSizes = Pick<ModelConfig, 'family' | 'architecture' | 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'intermediateSize' | 'maxPositions'>;
@@ -12,13 +12,20 @@ type RowFields = 'gatedMlp' | 'qkNorm' | 'embedScale' | 'postNorms';
 
 /** What a reader found; norm and rope may be given in part. */
 export type ConfigFields = ConfigSizes &
-  Partial<Omit<ModelConfig, keyof ConfigSizes | RowFields | 'norm' | 'rope'>> & {
+  Partial<Omit<ModelConfig, keyof ConfigSizes | RowFields | 'norm' | 'rope' | 'layerWindows'>> & {
     readonly norm?: Partial<ModelConfig['norm']>;
     readonly rope?: Partial<RopeConfig>;
+    /** The sliding window of layer i (0 = global); called once per layer after the sizes are checked. */
+    readonly layerWindow?: (layer: number) => number;
   };
 
-/** A validated ModelConfig: `found` over the defaults of the family's row. `source` names the file in errors. */
-export function makeConfig(source: string, found: ConfigFields): ModelConfig {
+/**
+ * A validated ModelConfig: `found` over the defaults of the family's row. `source` names the file
+ * in errors and `keys` the fields as that file calls them.
+ */
+export function makeConfig(source: string, found: ConfigFields, keys: ConfigKeys = {}): ModelConfig {
+  // Sizes first: per-layer lists below are as long as the file says.
+  checkSizes(source, { vocabSize: found.vocabSize, hiddenSize: found.hiddenSize, numLayers: found.numLayers, numHeads: found.numHeads, headDim: found.headDim, maxPositions: found.maxPositions }, keys);
   const row = familyTraits(found.family);
   const headDim = found.headDim ?? found.hiddenSize / found.numHeads;
   const defaultActivation = activationOfHf(row.hf.defaults.hidden_act ?? '');
@@ -46,7 +53,7 @@ export function makeConfig(source: string, found: ConfigFields): ModelConfig {
     tieEmbeddings: found.tieEmbeddings ?? row.hf.defaults.tie_word_embeddings ?? false,
     bias: found.bias ?? { qkv: row.bias.qkv === true, o: row.bias.o === true, mlp: row.bias.mlp === true },
     qkNorm: row.qkNorm,
-    layerWindows: found.layerWindows ?? new Array<number>(found.numLayers).fill(0),
+    layerWindows: Array.from({ length: found.numLayers }, (_, i) => found.layerWindow?.(i) ?? 0),
     attnScale: found.attnScale ?? headDim ** -0.5,
     attnSoftcap: found.attnSoftcap ?? 0,
     finalSoftcap: found.finalSoftcap ?? 0,
@@ -55,5 +62,5 @@ export function makeConfig(source: string, found: ConfigFields): ModelConfig {
     typeVocabSize: found.typeVocabSize ?? (row.tokenTypes ? row.hf.defaults.type_vocab_size ?? 0 : 0),
     bosId: found.bosId,
     eosIds: found.eosIds ?? [],
-  }, source);
+  }, source, keys);
 }

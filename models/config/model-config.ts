@@ -84,20 +84,78 @@ export class ConfigError extends ModelFormatError {
   }
 }
 
-/** Checks the numbers agree with each other (heads divide, dims positive, …). */
-export function validateConfig(c: ModelConfig, source: string): ModelConfig {
-  const need = (ok: boolean, msg: string) => { if (!ok) throw new ConfigError(source, msg); };
-  for (const [k, v] of Object.entries({ vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, intermediateSize: c.intermediateSize })) {
-    need(Number.isInteger(v) && v > 0, `${k} must be a positive integer, got ${v}`);
-  }
-  need(c.numHeads % c.numKvHeads === 0, `num_attention_heads (${c.numHeads}) must be a multiple of num_key_value_heads (${c.numKvHeads})`);
-  need(c.layerWindows.length === c.numLayers, `layer windows list has ${c.layerWindows.length} entries for ${c.numLayers} layers`);
-  if (c.rope) {
-    need(c.rope.rotaryDim > 0 && c.rope.rotaryDim <= c.headDim && c.rope.rotaryDim % 2 === 0, `rotary dim ${c.rope.rotaryDim} must be even and ≤ head_dim ${c.headDim}`);
-    if (c.rope.scaling.type === 'longrope') {
-      const half = c.rope.rotaryDim / 2;
-      need(c.rope.scaling.shortFactor.length === half && c.rope.scaling.longFactor.length === half, `longrope factors need ${half} entries (rotary dim / 2), got ${c.rope.scaling.shortFactor.length} and ${c.rope.scaling.longFactor.length}`);
+/** What a field is called in the file it was read from (config.json key, GGUF key, llama2.c header field), for errors. */
+export type ConfigKeys = Partial<Record<keyof ModelConfig | 'ropeTheta' | 'rotaryDim', string>>;
+
+/**
+ * Bounds far above any real model that keep every size, and products of two, exact and every
+ * per-layer loop short: a file declaring more is refused before anything is built from it.
+ */
+export const SIZE_LIMITS = {
+  vocabSize: 1 << 24, hiddenSize: 1 << 20, numLayers: 1 << 12, numHeads: 1 << 12, numKvHeads: 1 << 12,
+  headDim: 1 << 16, intermediateSize: 1 << 22, maxPositions: 1 << 24,
+} as const satisfies Partial<Record<keyof ModelConfig, number>>;
+
+export type SizeField = keyof typeof SIZE_LIMITS;
+
+/** Each size a positive integer within its limit; `keys` names them as the file does. */
+export function checkSizes(source: string, sizes: Partial<Record<SizeField, number>>, keys: ConfigKeys = {}): void {
+  for (const [field, v] of Object.entries(sizes) as [SizeField, number | undefined][]) {
+    if (v === undefined) continue;
+    const max = SIZE_LIMITS[field];
+    if (!(Number.isInteger(v) && v > 0 && v <= max)) {
+      throw new ConfigError(source, `${keys[field] ?? field} is ${v}; it must be a whole number from 1 to ${max} (is the file damaged, or edited by hand?)`);
     }
   }
+}
+
+/** Checks every value is in range and the numbers agree with each other (heads divide, dims positive, …). */
+export function validateConfig(c: ModelConfig, source: string, keys: ConfigKeys = {}): ModelConfig {
+  const need = (ok: boolean, msg: string) => { if (!ok) throw new ConfigError(source, msg); };
+  const key = (k: keyof ConfigKeys) => keys[k] ?? k;
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  checkSizes(source, {
+    vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, numKvHeads: c.numKvHeads,
+    headDim: c.headDim, intermediateSize: c.intermediateSize, maxPositions: c.maxPositions,
+  }, keys);
+  need(c.numHeads % c.numKvHeads === 0, `${key('numHeads')} (${c.numHeads}) must be a multiple of ${key('numKvHeads')} (${c.numKvHeads})`);
+  need(finite(c.norm.eps) && c.norm.eps > 0, `${key('norm')} is ${c.norm.eps}; the norm epsilon must be a finite number > 0`);
+  need(finite(c.norm.offset), `norm weight offset ${c.norm.offset} is not a finite number`);
+  need(finite(c.attnScale) && c.attnScale > 0, `attention scale ${c.attnScale} (from ${key('attnScale')}) must be a finite number > 0`);
+  need(finite(c.embedScale) && c.embedScale > 0, `embedding scale ${c.embedScale} must be a finite number > 0`);
+  for (const k of ['attnSoftcap', 'finalSoftcap'] as const) need(finite(c[k]) && c[k] >= 0, `${key(k)} is ${c[k]}; it must be a finite number ≥ 0 (0 = off)`);
+  need(Number.isInteger(c.typeVocabSize) && c.typeVocabSize >= 0 && c.typeVocabSize <= SIZE_LIMITS.vocabSize, `${key('typeVocabSize')} is ${c.typeVocabSize}; it must be a whole number ≥ 0`);
+  need(c.layerWindows.length === c.numLayers, `layer windows list has ${c.layerWindows.length} entries for ${c.numLayers} layers`);
+  need(c.layerWindows.every((w) => Number.isInteger(w) && w >= 0), `${key('layerWindows')} must be a whole number ≥ 0 (0 = global attention), got ${c.layerWindows.find((w) => !(Number.isInteger(w) && w >= 0))}`);
+  if (c.bosId !== undefined) need(Number.isInteger(c.bosId) && c.bosId >= 0 && c.bosId < c.vocabSize, `${key('bosId')} is ${c.bosId}, outside the vocabulary (0..${c.vocabSize - 1})`);
+  need(c.eosIds.every((id) => Number.isInteger(id) && id >= 0), `${key('eosIds')} must be token ids (whole numbers ≥ 0), got ${c.eosIds.join(', ')}`);
+  if (c.rope) validateRope(c.rope, c, need, key);
   return c;
+}
+
+function validateRope(r: RopeConfig, c: ModelConfig, need: (ok: boolean, msg: string) => void, key: (k: keyof ConfigKeys) => string): void {
+  const finitePositive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  need(finitePositive(r.theta), `${key('ropeTheta')} is ${r.theta}; the RoPE base must be a finite number > 0`);
+  need(Number.isInteger(r.rotaryDim) && r.rotaryDim > 0 && r.rotaryDim <= c.headDim && r.rotaryDim % 2 === 0, `${key('rotaryDim')}: rotary dim ${r.rotaryDim} must be even and ≤ head_dim ${c.headDim}`);
+  need(typeof r.interleaved === 'boolean', 'rope interleaving must be true or false');
+  const s = r.scaling;
+  const positions = (v: number, what: string) => need(Number.isInteger(v) && v > 0 && v <= SIZE_LIMITS.maxPositions, `rope_scaling.${what} is ${v}; it must be a whole number from 1 to ${SIZE_LIMITS.maxPositions}`);
+  switch (s.type) {
+    case 'none': return;
+    case 'llama3':
+      for (const [k, v] of Object.entries({ factor: s.factor, low_freq_factor: s.lowFreqFactor, high_freq_factor: s.highFreqFactor })) {
+        need(finitePositive(v), `rope_scaling.${k} is ${v}; it must be a finite number > 0`);
+      }
+      need(s.highFreqFactor > s.lowFreqFactor, `rope_scaling.high_freq_factor (${s.highFreqFactor}) must exceed low_freq_factor (${s.lowFreqFactor})`);
+      positions(s.originalMaxPositions, 'original_max_position_embeddings');
+      return;
+    case 'longrope': {
+      const half = r.rotaryDim / 2;
+      need(s.shortFactor.length === half && s.longFactor.length === half, `longrope factors need ${half} entries (rotary dim / 2), got ${s.shortFactor.length} and ${s.longFactor.length}`);
+      need([...s.shortFactor, ...s.longFactor].every(finitePositive), 'rope_scaling short_factor and long_factor must hold finite numbers > 0');
+      need(typeof s.attentionFactor === 'number' && Number.isFinite(s.attentionFactor) && s.attentionFactor >= 0, `rope_scaling.attention_factor is ${s.attentionFactor}; it must be a finite number ≥ 0`);
+      positions(s.originalMaxPositions, 'original_max_position_embeddings');
+      return;
+    }
+  }
 }

@@ -125,7 +125,7 @@ function parseHeader(src: ByteSource): { entries: Map<string, Entry>; metadata: 
     }
     entries.set(name, parseEntry(name, value, dataStart, src.size, fail));
   }
-  checkNoOverlap(entries, fail);
+  checkTiling(entries, dataStart, src.size, fail);
   return { entries, metadata };
 }
 
@@ -148,13 +148,21 @@ function parseEntry(name: string, v: unknown, dataStart: number, fileSize: numbe
   return { fileType: dtype as string, shape: shape as number[], begin, end };
 }
 
-function checkNoOverlap(entries: Map<string, Entry>, fail: (d: string, o?: number) => never): void {
+/**
+ * As the format requires, the tensors tile the data section: no overlap, no gap, no bytes left
+ * over. A shifted header length or a wrong offset then fails here instead of misreading every tensor.
+ */
+function checkTiling(entries: Map<string, Entry>, dataStart: number, fileSize: number, fail: (d: string, o?: number) => never): void {
   const sorted = [...entries].filter(([, e]) => e.end > e.begin).sort((a, b) => a[1].begin - b[1].begin);
-  for (let i = 1; i < sorted.length; i++) {
-    const [prevName, prev] = sorted[i - 1];
-    const [name, e] = sorted[i];
-    if (e.begin < prev.end) fail(`tensor "${name}" overlaps tensor "${prevName}"`, e.begin);
+  let at = dataStart;
+  let prevName: string | undefined;
+  for (const [name, e] of sorted) {
+    if (e.begin < at) fail(`tensor "${name}" overlaps tensor "${prevName}"`, e.begin);
+    if (e.begin > at) fail(`${e.begin - at} bytes before tensor "${name}" belong to no tensor (data offsets ${at - dataStart}..${e.begin - dataStart}); the header's offsets do not tile the data`, at);
+    at = e.end;
+    prevName = name;
   }
+  if (at !== fileSize) fail(`${fileSize - at} bytes after the last tensor belong to no tensor (the data section is ${fileSize - dataStart} bytes, the tensors cover ${at - dataStart}); is the header length or an offset wrong?`, at);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

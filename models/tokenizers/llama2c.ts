@@ -154,7 +154,7 @@ export function readLlama2cTokenizer(pathOrSource: string | ByteSource, vocabSiz
   const scores: number[] = [];
   let at = 4;
   while (vocabSize === undefined ? at < bytes.length : pieces.length < vocabSize) {
-    if (at + 8 > bytes.length) fail(`token ${pieces.length}: entry header runs past the end of the file`, at);
+    if (at + 8 > bytes.length) fail(`token ${pieces.length}: entry header runs past the end of the file${vocabSize === undefined ? '' : ` (the model's vocab_size is ${vocabSize}: is this its tokenizer?)`}`, at);
     const score = view.getFloat32(at, true);
     const len = view.getInt32(at + 4, true);
     if (len < 0 || at + 8 + len > bytes.length) fail(`token ${pieces.length}: length ${len} runs past the end of the file`, at + 4);
@@ -163,5 +163,7 @@ export function readLlama2cTokenizer(pathOrSource: string | ByteSource, vocabSiz
     at += 8 + len;
   }
   if (pieces.length <= EOS) fail(`only ${pieces.length} tokens; <unk>, <s> and </s> are required`, at);
+  // Entries left over mean the file holds a larger vocabulary than the model's.
+  if (at !== bytes.length) fail(`the model's vocab_size is ${vocabSize} but the file holds more tokens (${bytes.length - at} bytes after token ${pieces.length - 1}); it belongs to another model`, at);
   return new Llama2cTokenizer(pieces, Float32Array.from(scores), maxTokenLength);
 }
