@@ -21,7 +21,7 @@ export type WgslBinding =
  * is statically used, so both explicit bind group layouts and `layout: 'auto'` work.
  *
  * Storage buffers are the tensors' bytes padded to a multiple of 4; f16/bf16 tensors are read
- * and written as packed u32 pairs, q8_0/q4_0 as u32 words over the raw GGUF block bytes.
+ * and written as packed u32 pairs, block-quantized types as u32 words over the raw GGUF block bytes.
  */
 export interface WgslKernel {
   /** Stable identity: equal WGSL (and entry point) ⇒ equal key. For pipeline caches and file names. */

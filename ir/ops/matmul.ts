@@ -6,7 +6,7 @@ import { expectDim, expectFloat, expectRank, f32Type, fail, floats, lastDim, out
 
 registerOp({
   name: 'matmul',
-  summary: 'y[..., n] = Σ_k x[..., k] · w[n, k] (+ bias[n]); w may be f32, f16, bf16, q8_0 or q4_0',
+  summary: 'y[..., n] = Σ_k x[..., k] · w[n, k] (+ bias[n]); w may be any float or block-quantized dtype',
   operands: ['x', 'w', 'bias?'],
   attrs: {},
   projection: { weight: 1, layout: 'out_in', epilogue: true, normFoldable: true },

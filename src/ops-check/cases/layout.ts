@@ -4,6 +4,7 @@
 import { dimSub, type DType, type HostTensor, sym, tensor } from '../../../ir/index.js';
 import type { OpCases } from '../case.js';
 import { type Draw, randomInts, randomIntsF32, randomTensor, size } from '../draw.js';
+import { WEIGHT_DTYPES } from './matmul.js';
 
 const S = sym('S'), P = sym('P'), B = sym('B');
 const LAYOUT_DTYPES: readonly DType[] = ['f32', 'i32', 'f16'];
@@ -80,7 +81,7 @@ export const layoutCases: readonly OpCases[] = [
   {
     op: 'embedding',
     draw: (d) => {
-      const dtype = d.pick<DType>(['f32', 'f16', 'bf16', 'q8_0', 'q4_0']);
+      const dtype = d.pick(WEIGHT_DTYPES);
       const dim = d.pick([size(d, 40), 32, 64, 33]), vocab = d.int(2, 40), rows = size(d, 9), batched = d.bool(), seed = d.seed();
       const ids = randomInts(batched ? [2, rows] : [rows], seed, 0, vocab);
       return [{

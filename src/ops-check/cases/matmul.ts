@@ -1,11 +1,12 @@
 // matmul over every weight dtype: GEMV and GEMM sizes, K around the kernels' vector steps and
 // the 32-element quantization blocks, optional bias, batched and symbolic rows.
-import { type DType, sym } from '../../../ir/index.js';
+import { DTYPES, type DType, dtypeInfo, isQuantized, sym } from '../../../ir/index.js';
 import type { OpCases } from '../case.js';
 import { type Draw, randomTensor, size } from '../draw.js';
 
 const S = sym('S');
-export const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
+/** Every dtype a weight may be stored in (the dtype table's floats and block-quantized types). */
+export const WEIGHT_DTYPES: readonly DType[] = DTYPES.filter((t) => dtypeInfo(t).kind !== 'int');
 
 /**
  * The threshold for products with quantized weights, llama.cpp's for its quantized products. The
@@ -22,7 +23,7 @@ export const QUANTIZED_NMSE = 5e-4;
  */
 export const QUANTIZED_MIN_COLUMNS = 16;
 
-export const isQuantized = (t: DType) => t === 'q8_0' || t === 'q4_0';
+export { isQuantized };
 
 /** A reduction length: odd, 1, around 8-element steps and 32-element blocks. */
 export function reductionSize(d: Draw): number {
