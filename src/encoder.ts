@@ -9,7 +9,7 @@ import { buildEncoderGraph, type EncoderGraphOptions, type EncoderOutput, encode
 import type { EncoderWeights } from '../models/arch/encoder-weights.js';
 import { InputError } from '../ir/errors.js';
 import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
-import { type Exact, numberRule, type OptionRules } from '../runtime/options.js';
+import { booleanRule, checkOptions, type Exact, numberRule, type OptionRules } from '../runtime/options.js';
 import type { ModelSource } from '../models/open.js';
 import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
@@ -35,6 +35,11 @@ const BATCH_GRAPH = 'batch';
 
 /** Input the model cannot take: ids outside the vocabulary, ragged token types, text without a tokenizer. */
 export class EncoderInputError extends InputError {}
+
+const EMBED_RULES: OptionRules<EmbedOptions> = {
+  tokenTypes: (v) => (Array.isArray(v) && v.every((row) => Array.isArray(row)) ? undefined : 'must be an array of token-type rows, one per input'),
+  normalize: booleanRule,
+};
 
 const ENCODER_LOAD_RULES: OptionRules<EncoderLoadOptions> = {
   ...LOAD_RULES,
@@ -279,8 +284,9 @@ export class Encoder {
    * One vector per input: mean of the last hidden states over the real tokens, L2-normalized
    * unless `normalize` is false. Text is tokenized with the model's tokenizer ([CLS] … [SEP]).
    */
-  embed(inputs: readonly string[] | readonly (readonly number[])[], opts: EmbedOptions = {}): Promise<Float32Array[]> {
-    return this.guard.run('embed()', () => this.embedRows(inputs, opts));
+  embed<O extends Exact<EmbedOptions, O>>(inputs: readonly string[] | readonly (readonly number[])[], opts?: O): Promise<Float32Array[]> {
+    checkOptions('embed', opts, EMBED_RULES, undefined);
+    return this.guard.run('embed()', () => this.embedRows(inputs, opts ?? {}));
   }
 
   private async embedRows(inputs: readonly string[] | readonly (readonly number[])[], opts: EmbedOptions): Promise<Float32Array[]> {

@@ -2,7 +2,7 @@
 // L2-normalized), for text or for rows of token ids. Also the helpers `tessera rerank` shares.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Encoder, EncoderInputError } from '../encoder.js';
+import { Encoder } from '../encoder.js';
 import type { BackendName } from '../backends.js';
 import { CliError, EXIT_OK, flagOpt, type Invocation, listOpt, type OptionSpec, stringOpt, UsageError } from './command.js';
 import type { CliIO } from './io.js';
@@ -46,16 +46,6 @@ export function parseTokenTypes(inv: Invocation, ids: readonly number[][]): numb
   return types;
 }
 
-/** Runs `f`, reporting bad input (ids outside the vocabulary, text without a tokenizer) as a CLI failure. */
-export async function asCliError<T>(f: () => T | Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    if (e instanceof EncoderInputError) throw new CliError(e.message);
-    throw e;
-  }
-}
-
 /**
  * Opens the encoder named by --model on --backend (default auto, which says on stderr which
  * backend it chose and why; `reference` gives exactly the API's Encoder.load numbers).
@@ -80,7 +70,7 @@ export async function loadEncoder(inv: Invocation, io: CliIO): Promise<Encoder> 
 export async function withEncoder<T>(inv: Invocation, io: CliIO, f: (e: Encoder) => Promise<T>): Promise<T> {
   const encoder = await loadEncoder(inv, io);
   try {
-    return await asCliError(() => f(encoder));
+    return await f(encoder);
   } finally {
     await encoder.dispose();
   }

@@ -1,13 +1,13 @@
 // Output formats for graphs: text IR, JSON, Graphviz DOT, and SVG rendered by Graphviz's `dot`.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { graphToDot } from '../../ir/dot.js';
 import type { Graph } from '../../ir/graph.js';
 import { printGraphJSON } from '../../ir/json.js';
 import { printGraph } from '../../ir/printer.js';
 import { CliError } from './command.js';
 import type { CliIO } from './io.js';
+import { outputFilePath } from './paths.js';
 
 export const FORMATS = ['text', 'json', 'dot', 'svg'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -52,8 +52,9 @@ export function writeOutput(text: string, path: string | undefined, io: CliIO): 
     io.stdout.write(text);
     return;
   }
+  const file = outputFilePath(io, path, 'output');
   try {
-    writeFileSync(resolve(io.cwd, path), text);
+    writeFileSync(file, text);
   } catch (e) {
     throw new CliError(`cannot write '${path}': ${(e as Error).message}`);
   }

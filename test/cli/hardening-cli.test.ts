@@ -47,6 +47,15 @@ describe('file-system errors on a named path are user errors', () => {
   });
 });
 
+describe('graph output paths', () => {
+  it('dump -o onto a folder or into a missing one is refused (exit 1)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-hardening-'));
+    writeFileSync(join(dir, 'g.ir'), 'graph @g(%x: f32[4]) {\n  %a = silu(%x) : f32[4]\n  output y = %a\n}\n');
+    await expectUserError(['dump', 'g.ir', '-o', '.'], 1, /--output '\.' is a folder; name a file to write/, dir);
+    await expectUserError(['dump', 'g.ir', '-o', 'missing/g.ir'], 1, /--output 'missing\/g\.ir': the folder '.*missing' does not exist/, dir);
+  });
+});
+
 describe.runIf(hasShared('models', 'stories260K'))('model commands refuse bad input before any output', () => {
   const bin = sharedPath('models', 'stories260K', 'stories260K.bin');
   const gen = (...args: string[]) => ['generate', '-m', bin, '--backend', 'reference', ...args];

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ArtifactError, BackendError, ConfigError, ContextFullError, Encoder, EncoderInputError, FormatError, GpuDeviceLostError, GpuOutOfMemoryError,
   GpuUnavailableError, InputError, IRError, Model, ModelBusyError, ModelDisposedError, ModelFormatError, OptionError, PassError, PipelineError,
-  ResourceError, StateError, TesseraError, TokenRangeError, UnsupportedModelError, UsageError, type BackendName, type GeneratedToken, type GenerateParams,
+  ResourceError, StateError, TesseraError, TokenRangeError, UnsupportedModelError, UsageError, type BackendName, type EmbedOptions, type GeneratedToken, type GenerateParams,
 } from '../../src/index.js';
 import { webgpuIfAdapter } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
@@ -139,13 +139,14 @@ describe.runIf(hasShared('models', 'stories260K'))('use after dispose() throws M
   }, 120_000);
 });
 
-describe.runIf(hasShared('refs', 'bert'))('encoders: one call at a time, nothing after dispose()', () => {
-  it('a second call while one runs is refused; after dispose every call throws ModelDisposedError', async () => {
+describe.runIf(hasShared('refs', 'bert'))('encoders: one call at a time, options checked, nothing after dispose()', () => {
+  it('a second call while one runs is refused; a bad option is refused; after dispose every call throws ModelDisposedError', async () => {
     const bert = Encoder.load(sharedPath('refs', 'bert'));
     const [alone] = await bert.embed([[2, 45, 19, 3]]);
     const both = await Promise.allSettled([bert.embed([[2, 45, 19, 3]]), bert.embed([[2, 7, 3]])]);
     expect(both[0]).toEqual({ status: 'fulfilled', value: [alone] });
     expect((both[1] as PromiseRejectedResult).reason).toBeInstanceOf(ModelBusyError);
+    expect(() => bert.embed([[2, 3]], { normalize: 'no' } as unknown as EmbedOptions)).toThrow(/^embed: normalize must be true or false, got 'no'$/);
     await bert.dispose();
     await expect(bert.embed([[2, 45, 19, 3]])).rejects.toThrow(ModelDisposedError);
     await expect(bert.run([{ ids: [2, 3] }])).rejects.toThrow(ModelDisposedError);
