@@ -42,7 +42,8 @@ function report(op: string, backend: CheckBackend, results: readonly CaseResult[
   if (skipped) line += `  (${skipped} skipped: ${results.find((r) => r.skipped)!.skipped})`;
   if (perf) {
     const variants = [...new Set(ran.map((r) => r.variant))];
-    line += `  ${variants.map((v) => `${v ? `${v}: ` : ''}${fmtMs(mean(ran.filter((r) => r.variant === v).map((r) => r.ms)))} ms`).join(', ')} per case`;
+    // Variant names without their parenthesis: "constants baked in (hardware GPU path)" → "constants baked in".
+    line += `  ${variants.map((v) => `${v ? `${v.replace(/ \([^)]*\)/, '')}: ` : ''}${fmtMs(mean(ran.filter((r) => r.variant === v).map((r) => r.ms)))} ms`).join(', ')} per case`;
   }
   const details = failed.slice(0, 3).map((r) => `\n        ${r.variant ? `(${r.variant}) ` : ''}${r.c.label}\n          ${r.failure}`);
   return line + details.join('');

@@ -26,7 +26,7 @@ export interface CheckGpu {
 export interface CaseResult {
   readonly c: OpCase;
   readonly backend: CheckBackend;
-  /** Which run of the backend: '1 thread', '2 threads' on wasm; on webgpu '' or 'no subgroups'. */
+  /** Which run of the backend: '1 thread', '2 threads' on wasm; the code path (and subgroups) on webgpu. */
   readonly variant: string;
   /** Why the case fails; absent when it passes. */
   readonly failure?: string;
@@ -146,7 +146,9 @@ export class OpChecker {
  * them (the reductions' workgroup-memory path, which devices without the feature take).
  */
 function gpuVariants(target: WgslTarget): [string, WgslTarget][] {
-  return target.subgroups ? [['', target], ['no subgroups', { ...target, subgroups: false }]] : [['', target]];
+  const variants: [string, WgslTarget][] = [[codePathName(target), target]];
+  if (target.subgroups) variants.push([`${codePathName(target)}, no subgroups`, { ...target, subgroups: false }]);
+  return variants;
 }
 
 function judge(p: Prepared, backend: CheckBackend, variant: string, got: HostTensor[], ms: number): CaseResult {
