@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACT_VERSION } from '../../codegen/artifact/manifest.js';
-import { probeGpu } from '../../runtime/webgpu/device.js';
 import { compile, type CompileOptions } from '../../src/compile.js';
 import { Encoder } from '../../src/encoder.js';
 import { copyCheckpoint, writeBertTokenizer } from '../helpers/encoder-fixtures.js';
-import { maxAbsDiff, readRef } from '../helpers/refs.js';
+import { webgpuIfAdapter } from '../helpers/gpu.js';
+import { maxAbsDiff, readRef, refModels, type RefModel } from '../helpers/refs.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 const CLI = resolve(__dirname, '../../bin/tessera.js');
@@ -43,13 +43,17 @@ async function forbidCompiler<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-const CASES = [
-  { arch: 'bert', command: 'embed', ref: 'mean_pooled_normalized' },
-  { arch: 'bert_reranker', command: 'rerank', ref: 'scores' },
-] as const;
+/** How each kind of encoder is run from the CLI, and the reference tensor its output must match. */
+const BY_TASK: Record<Exclude<RefModel['task'], 'decoder'>, { readonly command: 'embed' | 'rerank'; readonly ref: string }> = {
+  encoder: { command: 'embed', ref: 'mean_pooled_normalized' },
+  'cross-encoder': { command: 'rerank', ref: 'scores' },
+};
+
+/** Every encoder in ../shared/refs (the tests after the first use bert and bert_reranker by name). */
+const CASES = refModels().flatMap(({ name, task }) => (task === 'decoder' ? [] : [{ arch: name, ...BY_TASK[task] }]));
 
 describe.runIf(hasShared('refs', 'bert') && hasShared('refs', 'bert_reranker'))('compiled encoder artifacts', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'tessera-enc-art-'));
+  let tmp: string;
   const compiled = async (model: string, name: string, opts: Omit<CompileOptions, 'out'> = {}) => {
     const out = join(tmp, name);
     await compile(model, { out, ...opts });
@@ -58,9 +62,10 @@ describe.runIf(hasShared('refs', 'bert') && hasShared('refs', 'bert_reranker'))(
   const dirs: Record<string, string> = {};
   let backends: string[] = [];
   beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'tessera-enc-art-'));
     // The default passes and both kernel targets, as `tessera compile` does without options.
     for (const { arch } of CASES) dirs[arch] = await compiled(sharedPath('refs', arch), arch);
-    backends = ['reference', 'wasm', ...(process.env.CI || (await probeGpu()).ok ? ['webgpu'] : [])];
+    backends = ['reference', 'wasm', ...(await webgpuIfAdapter('compiled encoder artifacts'))];
   }, 180_000);
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

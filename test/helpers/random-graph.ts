@@ -15,6 +15,7 @@ import type { Graph, Value } from '../../ir/graph.js';
 import '../../ir/ops/index.js';
 import { findOp, listOps, operandArity } from '../../ir/op.js';
 import { printGraph } from '../../ir/printer.js';
+import { verifyIssues } from '../../ir/verifier.js';
 import { WEIGHT_FNS, type WeightExpr, weightCall, weightTensor } from '../../ir/weights.js';
 
 // ---- value arbitraries, exported for other property tests ----
@@ -408,15 +409,18 @@ function buildRandomGraph(g: fc.GeneratorValue, options: RandomGraphOptions): Gr
   const generators = names.map((n) => table[n] ?? generic(n));
   for (let i = draw.int(0, options.maxOps ?? 12); i > 0 && generators.length && pool.length; i--) {
     let results: Value[] | undefined;
+    const nodesBefore = b.graph.nodes.length;
     try {
       results = draw.pick(generators)(ctx);
     } catch {
+      b.graph.nodes.length = nodesBefore;
       continue; // the builder rejected it (a generic attempt, or a draw that does not type-check)
     }
     if (!results) continue;
-    // Attribute draws can make a type with a negative static dim; the verifier would refuse it.
-    if (results.some((v) => v.type.shape.some((d) => isStaticDim(d) && d < 0))) {
-      b.graph.nodes.pop();
+    // Attribute draws can make a type with a negative static dim, or an attribute out of its
+    // range (eps < 0, scale 0): the verifier would refuse the graph, so the draw is dropped.
+    if (results.some((v) => v.type.shape.some((d) => isStaticDim(d) && d < 0)) || verifyIssues(b.graph).length > 0) {
+      b.graph.nodes.length = nodesBefore;
       continue;
     }
     pool.push(...results);
