@@ -56,6 +56,7 @@ export class GgufStore implements TensorStore {
       if (this.tensors.has(info.name)) cur.fail(`tensor "${info.name}" is listed twice`, raw.at);
       this.tensors.set(info.name, info);
     }
+    checkTiling(cur, [...this.tensors.values()], this.dataOffset, this.alignment);
   }
 
   names(): string[] {
@@ -270,6 +271,25 @@ function placeTensor(cur: Cursor, raw: RawTensorInfo, dataOffset: number, alignm
     cur.fail(`${what} data (${byteLength} bytes at ${base.offset}) runs past the end of the file (${cur.src.size} bytes)`, raw.at);
   }
   return { ...base, byteLength };
+}
+
+/**
+ * As llama.cpp requires, each tensor's data starts where the previous one's ends, padded to the
+ * alignment, and nothing but padding follows the last: a swapped type or a shifted offset then
+ * fails here instead of reading neighbouring bytes as weights. A tensor of a type we do not know
+ * has no known size, so the check stops there.
+ */
+function checkTiling(cur: Cursor, tensors: readonly GgufTensorInfo[], dataOffset: number, alignment: number): void {
+  const pad = (n: number) => Math.ceil(n / alignment) * alignment;
+  let expected = dataOffset;
+  for (const t of tensors) {
+    if (t.offset !== expected) {
+      cur.fail(`tensor "${t.name}" data starts at byte ${t.offset}, but the tensors before it end at ${expected} (each tensor follows the previous one, padded to ${alignment} bytes); is a type or an offset wrong?`, t.offset);
+    }
+    if (t.byteLength === undefined) return;
+    expected = pad(t.offset + t.byteLength);
+  }
+  if (cur.src.size > expected) cur.fail(`${cur.src.size - expected} bytes after the last tensor belong to no tensor; is a tensor's type or shape wrong?`, expected);
 }
 
 function tensorBytes(cur: Cursor, raw: RawTensorInfo, type: GgmlType): number {

@@ -190,6 +190,17 @@ describe.skipIf(!haveStories)('item 7: declared counts are checked against what 
     expect(() => openModel(write('fewer.gguf', patchGgufU32(gguf(), 'llama.block_count', 2)))).toThrow(/declares 2 layers but the file holds tensors for 5/);
   });
 
+  it('a GGUF tensor whose type is swapped (F32 → BF16: half the bytes) no longer tiles the data and is refused', () => {
+    const b = gguf();
+    const name = new TextEncoder().encode('blk.0.attn_k.weight');
+    const at = Buffer.from(b).indexOf(Buffer.from(name)) + name.length;
+    const dv = new DataView(b.buffer);
+    const typeAt = at + 4 + 8 * dv.getUint32(at, true);
+    expect(dv.getUint32(typeAt, true)).toBe(0); // F32
+    dv.setUint32(typeAt, 30, true); // BF16
+    expect(() => openModel(write('swapped.gguf', b))).toThrow(/data starts at byte \d+, but the tensors before it end at \d+/);
+  });
+
   it('a GGUF context length of 0 is refused naming the key', () => {
     expect(() => openModel(write('ctx.gguf', patchGgufU32(gguf(), 'llama.context_length', 0)))).toThrow(/llama\.context_length is 0/);
   });
