@@ -245,7 +245,7 @@ describe('wasm kernels of the fused ops', () => {
   let suite: Suite;
   beforeAll(async () => {
     suite = await setupSuite([...projectionCases('matmul_ep', 52), ...projectionCases('norm_matmul', 55), ...ropeMatmulCases()]);
-  });
+  }, 300_000); // asc compiles the suite's module once: a minute or more on a loaded 2-core machine
   afterAll(async () => { await suite?.pool.dispose(); });
   it('match the reference at 1 and 2 threads', () => checkAll(suite));
 });
