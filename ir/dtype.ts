@@ -1,9 +1,10 @@
 // Storage types as data (llama.cpp's type_traits): one row per dtype holds every fact about it —
 // block geometry, byte layout, its GGUF ggml type, the host array it lives in and, for block-
-// quantized types, the reference codec (ir/quant/*). Readers, the verifier, the artifact writer,
-// the CLI and error messages read these rows; the code generators keep their per-dtype kernels in
-// tables keyed by the same names (codegen/wgsl/access.ts, codegen/wasm/loads.ts), which the type
-// checker holds to one row per quantized dtype here. Recipe for a new type: docs/ARCHITECTURE.md.
+// quantized types, the reference codec (ir/quant/*). Host tensors, model readers, the memory
+// planner, artifacts, the CLI and error messages read these rows; the code generators keep their
+// per-dtype kernels in tables keyed by the same names (codegen/wgsl/access.ts,
+// codegen/wasm/loads.ts), which the type checker holds to one row per quantized dtype here.
+// Recipe for a new type: docs/ARCHITECTURE.md.
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
 import type { BlockCodec } from './quant/codec.js';
 import { Q4_0 } from './quant/q4_0.js';

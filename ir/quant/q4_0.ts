@@ -9,7 +9,8 @@ import { readHalf } from './f16.js';
 const HALF = 16; // bytes of nibbles; elements j and j + HALF share byte j
 const QS = 2;
 
-export const Q4_0: BlockCodec = {
+// `satisfies`, not a type annotation: the dtype table's types see that it has a quantizer.
+export const Q4_0 = {
   dequantizeBlock(bytes, at, out, o) {
     const d = readHalf(bytes, at);
     for (let j = 0; j < HALF; j++) {
@@ -40,4 +41,4 @@ export const Q4_0: BlockCodec = {
   // The value of largest magnitude opposite in sign to `max` would be +8 and clamps to 7: one
   // whole step |d| = amax/8; the f16 rounding of d moves |q| ≤ 8 further; the f32 result rounds.
   roundTripBound: (amax) => amax / 8 + f16ScaleError(amax / 8, 8) + amax * 2 ** -23,
-};
+} satisfies BlockCodec;

@@ -10,7 +10,8 @@ const QS = 2; // byte offset of the quants, after d
 /** C's roundf: halves away from zero (Math.round takes −2.5 to −2, roundf to −3). */
 const roundf = (v: number) => Math.trunc(v + (v < 0 ? -0.5 : 0.5));
 
-export const Q8_0: BlockCodec = {
+// `satisfies`, not a type annotation: the dtype table's types see that it has a quantizer.
+export const Q8_0 = {
   dequantizeBlock(bytes, at, out, o) {
     const d = readHalf(bytes, at);
     for (let i = 0; i < QK; i++) out[o + i] = d * ((bytes[at + QS + i] << 24) >> 24);
@@ -30,4 +31,4 @@ export const Q8_0: BlockCodec = {
   // Rounding to the nearest step: d/2; the f16 rounding of d moves the largest q (127) further;
   // the f32 result rounds once more.
   roundTripBound: (amax) => amax / 127 / 2 + f16ScaleError(amax / 127, 127) + amax * 2 ** -23,
-};
+} satisfies BlockCodec;

@@ -2,8 +2,8 @@
 // the layouts, the reference codecs against a second decoding written from the GGUF spec, the
 // quantizers' round trip within each type's stated bound, and tensor sizes for odd shapes.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { DTYPES, type DType, dtypeInfo, fieldOffset, isDType, layoutString, QUANT_DTYPES, QUANTIZE_DTYPES, storageBytes } from '../../ir/dtype.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { DTYPES, type DType, dtypeInfo, fieldOffset, isDType, layoutString, QUANT_DTYPES, type QuantDType, QUANTIZE_DTYPES, type QuantizeDType, storageBytes } from '../../ir/dtype.js';
 import { convertF32, f32, tensor, tensorFromBytes, toF32 } from '../../ir/tensor.js';
 import { ggmlType, ggmlTypeOf } from '../../models/formats/ggml-types.js';
 
@@ -68,6 +68,10 @@ describe('the dtype table', () => {
     expect(QUANT_DTYPES).toEqual(DTYPES.filter((d) => dtypeInfo(d).kind === 'quant'));
     for (const d of QUANTIZE_DTYPES) expect(dtypeInfo(d).codec?.roundTripBound, `${d} states no round-trip bound`).toBeDefined();
     expect(QUANTIZE_DTYPES).toEqual(expect.arrayContaining(['q8_0', 'q4_0']));
+    // The code generators' tables and the CLI are typed by these unions: they must not collapse.
+    expectTypeOf<'q8_0' | 'q4_0'>().toMatchTypeOf<QuantizeDType>();
+    expectTypeOf<QuantizeDType>().toMatchTypeOf<QuantDType>();
+    expectTypeOf<'f16'>().not.toMatchTypeOf<QuantDType>();
   });
 });
 
