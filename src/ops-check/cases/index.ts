@@ -16,8 +16,3 @@ export const OP_TABLE: readonly OpCases[] = [
   ...attentionCases,
   ...fusedCases,
 ];
-
-/** The row of `op`, if the table has one. */
-export function casesOf(op: string): OpCases | undefined {
-  return OP_TABLE.find((row) => row.op === op);
-}
