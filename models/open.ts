@@ -15,6 +15,7 @@ import { openGguf } from './formats/gguf.js';
 import { openLlama2c } from './formats/llama2c.js';
 import { openSafetensors } from './formats/safetensors.js';
 import { FormatError, isReadable, type TensorStore } from './formats/store.js';
+import type { LoadTokenizerOptions } from './tokenizers/load.js';
 
 export type ModelFormat = 'hf' | 'gguf' | 'llama2c' | 'artifact';
 
@@ -34,6 +35,15 @@ export interface ModelSource {
   readLeaf(name: string): HostTensor;
   /** The leaf's stored bytes written into `dest` (exactly their size). */
   readLeafInto(name: string, dest: Uint8Array): void;
+}
+
+/**
+ * What a tokenizer for this model must agree with: its vocabulary size (refused otherwise) and
+ * its special ids (warned about). llama2.c's run.c stops at BOS, so its EOS is no tokenizer's.
+ */
+export function tokenizerExpectations(source: ModelSource): Pick<LoadTokenizerOptions, 'vocabSize' | 'model'> {
+  const c = source.config;
+  return { vocabSize: c.vocabSize, model: { path: source.path, bosId: c.bosId, eosIds: source.format === 'llama2c' ? [] : c.eosIds } };
 }
 
 function readMagic(path: string): number | undefined {

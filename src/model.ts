@@ -12,7 +12,7 @@ import { isArtifactDir, type LoadedArtifact, readArtifact } from '../codegen/art
 import type { WgslProgram } from '../codegen/wgsl/program.js';
 import type { CompiledModule } from '../codegen/wasm/module.js';
 import type { WasmProgram } from '../codegen/wasm/program.js';
-import { openModel, type ModelSource, type OpenOptions } from '../models/open.js';
+import { openModel, type ModelSource, type OpenOptions, tokenizerExpectations } from '../models/open.js';
 import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { Executor } from '../runtime/executor.js';
@@ -197,7 +197,7 @@ export class Model {
   get tokenizer(): Tokenizer {
     if (!this.tokenizerCache) {
       if (!this.source.tokenizerPath) throw new ConfigError(this.source.path, 'no tokenizer found beside the model (pass one with --tokenizer, or give token ids)');
-      this.tokenizerCache = loadTokenizer(this.source.tokenizerPath, { vocabSize: this.config.vocabSize });
+      this.tokenizerCache = loadTokenizer(this.source.tokenizerPath, tokenizerExpectations(this.source));
     }
     return this.tokenizerCache;
   }

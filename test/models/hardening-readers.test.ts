@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ModelFormatError, TesseraError } from '../../ir/errors.js';
 import { configFromGguf } from '../../models/config/gguf.js';
 import { configFromHf } from '../../models/config/hf.js';
@@ -236,7 +236,17 @@ describe.skipIf(!haveStories)('item 6: a tokenizer must fit the model', () => {
 
   it('Model.load with --tokenizer of another model refuses it on first use', () => {
     const m = Model.load(sharedPath('models', 'stories260K', 'stories260K.bin'), { tokenizer: sharedPath('models', 'tinystories-656k', 'tokenizer.json') });
-    expect(() => m.tokenizer).toThrow(/the tokenizer has 2048 tokens but the model has 512/);
+    expect(() => m.tokenizer).toThrow(/tokenizer\.json: the tokenizer has 2048 tokens but the model \(.*stories260K\.bin\) has 512/);
+  });
+
+  it("the models' own tokenizers raise no special-id warning (llama2.c stops at BOS by convention)", () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      for (const f of ['stories260K.bin', 'stories260K.gguf']) expect(Model.load(sharedPath('models', 'stories260K', f)).tokenizer.vocabSize).toBe(512);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('special ids that disagree are warned about, not refused', () => {
