@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeGpu } from '../../runtime/webgpu/device.js';
 import { compile } from '../../src/compile.js';
 import { Model } from '../../src/model.js';
-import { maxAbsDiff } from '../helpers/refs.js';
+import { webgpuIfAdapter } from '../helpers/gpu.js';
+import { maxAbsDiff, refDecoders } from '../helpers/refs.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 const PROBE = resolve(__dirname, '../helpers/artifact-probe.mjs');
@@ -44,15 +44,14 @@ async function probeHere(path: string, backend: 'wasm' | 'webgpu', ids: readonly
 const MODELS: readonly [string, string[]][] = [
   ['stories260K', ['models', 'stories260K', 'stories260K.bin']],
   ['tinystories-656k', ['models', 'tinystories-656k']],
-  ...['llama', 'llama3', 'mistral', 'qwen2', 'qwen3', 'phi3', 'phi3_longrope', 'gemma', 'gemma2', 'gpt2'].map((a): [string, string[]] => [a, ['refs', a]]),
+  ...refDecoders().map((a): [string, string[]] => [a, ['refs', a]]),
 ];
 
 describe.runIf(hasShared('models') && hasShared('refs'))('artifacts of every decoder architecture on wasm and webgpu', () => {
   let backends: ('wasm' | 'webgpu')[] = ['wasm'];
   const dirs: string[] = [];
   beforeAll(async () => {
-    // Under CI a missing adapter must fail (the webgpu run throws), not skip.
-    if (process.env.CI || (await probeGpu()).ok) backends = ['wasm', 'webgpu'];
+    backends = ['wasm', ...(await webgpuIfAdapter('artifacts of every decoder architecture'))];
   });
   afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
