@@ -2,7 +2,7 @@
 // llama2.c checkpoint. Reads headers only; tensors are read when a parameter asks for them.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { weightTypeNames } from '../ir/dtype.js';
+import { isDType, weightTypeNames } from '../ir/dtype.js';
 import type { HostTensor } from '../ir/tensor.js';
 import type { WeightType } from '../ir/weights.js';
 import { configFromGguf } from './config/gguf.js';
@@ -11,6 +11,7 @@ import { configFromLlama2c } from './config/llama2c.js';
 import { ConfigError, type ModelConfig } from './config/model-config.js';
 import { type DecoderWeights, ggufDecoderWeights, hfDecoderWeights, llama2cDecoderWeights } from './arch/decoder-weights.js';
 import { type EncoderWeights, hfEncoderWeights } from './arch/encoder-weights.js';
+import { checkFinite } from './formats/finite.js';
 import { openGguf } from './formats/gguf.js';
 import { openLlama2c } from './formats/llama2c.js';
 import { openSafetensors } from './formats/safetensors.js';
@@ -155,7 +156,15 @@ function source(
       if (!isReadable(info)) throw new FormatError(store.path, `tensor "${name}" has type ${info.dtype}, which is not supported (supported: ${weightTypeNames().join(', ')})`);
       return { dtype: info.dtype, shape: info.shape };
     },
-    readLeaf: (name) => store.read(name),
-    readLeafInto: (name, dest) => store.readInto(name, dest),
+    readLeaf(name) {
+      const t = store.read(name);
+      checkFinite(store.path, name, t.dtype, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      return t;
+    },
+    readLeafInto(name, dest) {
+      store.readInto(name, dest);
+      const dtype = store.info(name).dtype;
+      if (isDType(dtype)) checkFinite(store.path, name, dtype, dest);
+    },
   };
 }

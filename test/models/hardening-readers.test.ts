@@ -215,6 +215,20 @@ describe.skipIf(!haveStories)('item 7: declared counts are checked against what 
   });
 });
 
+describe.skipIf(!haveStories)('NaN or Inf stored in a weight is refused when the weight is read', () => {
+  it.each([NaN, Infinity, -Infinity])('llama2.c embedding element = %s', async (v) => {
+    const b = new Uint8Array(readFileSync(sharedPath('models', 'stories260K', 'stories260K.bin')));
+    new DataView(b.buffer).setFloat32(28 + 4 * 5, v, true); // v0 header, then tok_embeddings
+    const path = join(tmp(), 'nan.bin');
+    writeFileSync(path, b);
+    const run = async () => {
+      const m = Model.load(path);
+      await m.logits([1, 2]);
+    };
+    await expect(run()).rejects.toThrow(/nan\.bin: tensor "tok_embeddings\.weight" holds a NaN or infinite value \(element 5\)/);
+  });
+});
+
 describe.skipIf(!haveStories)('item 6: a tokenizer must fit the model', () => {
   it('a tokenizer with more tokens than the model is refused, naming both sizes and both files', () => {
     const tok = sharedPath('models', 'tinystories-656k', 'tokenizer.json');
