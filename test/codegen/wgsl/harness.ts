@@ -8,12 +8,12 @@ import { type AttrValue, type Dim, type DType, evalDim, GraphBuilder, type HostT
 import { interpret } from '../../../runtime/reference/interpreter.js';
 import { BufferUsage, destroyGpu, type GpuContext, MapMode, probeGpu } from '../../../runtime/webgpu/device.js';
 import { emitWgslKernel } from '../../../codegen/wgsl/emit.js';
+import { isCI } from '../../helpers/shared.js';
 import { type KernelLaunch, paddedSize, planNodeRun, tensorFromBytes, tensorToBytes } from '../../../codegen/wgsl/run-node.js';
 import { rowRangeBytes } from '../../../codegen/wgsl/split.js';
 import { codePathName, otherCodePath, type WgslTarget, wgslTargetFor } from '../../../codegen/wgsl/target.js';
 import type { WgslLowering } from '../../../codegen/wgsl/types.js';
 
-const isCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 
 export interface Gpu {
   readonly ctx?: GpuContext;
@@ -32,7 +32,7 @@ export async function openGpu(): Promise<Gpu> {
 export function expectAdapter(gpu: Gpu): void {
   it('finds a WebGPU adapter (required under CI)', () => {
     if (gpu.ctx) return;
-    if (isCI) throw new Error(`no WebGPU device under CI: ${gpu.reason}`);
+    if (isCI()) throw new Error(`no WebGPU device under CI: ${gpu.reason}`);
     console.warn(`\n${'!'.repeat(78)}\n[tessera tests] SKIPPING WGSL KERNEL TESTS: ${gpu.reason}\n${'!'.repeat(78)}\n`);
   });
 }
