@@ -9,9 +9,13 @@ export * from './errors.js';
 export * from './graph.js';
 export * from './memory.js';
 export * from './op.js';
-export * from './parser.js';
+export { parseDim } from './parse/dim.js';
 export * from './printer.js';
 export * from './tensor.js';
 export * from './types.js';
 export * from './verifier.js';
 export * from './weights.js';
+
+// The text IR parser (parseGraph, parseGraphUnverified) is loaded on demand: it pulls in chevrotain,
+// which costs more start-up than the rest of the runtime, and running a model never needs it.
+export const loadParser = (): Promise<typeof import('./parser.js')> => import('./parser.js');

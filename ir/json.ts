@@ -6,7 +6,7 @@ import { type Dim, SymDim } from './dim.js';
 import { type DType, isDType } from './dtype.js';
 import { IRError } from './errors.js';
 import { Graph, makeNode, Value } from './graph.js';
-import { parseDim } from './parser.js';
+import { parseDim } from './parse/dim.js';
 import type { TensorType } from './types.js';
 import type { WeightExpr } from './weights.js';
 

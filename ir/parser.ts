@@ -2,13 +2,11 @@
 // other input gives a verified graph or an IRError that says where (line:column) and what was
 // expected. Stages, one file each under parse/: lexer → grammar (syntax tree) → build (Graph).
 import './ops/index.js';
-import type { Dim } from './dim.js';
 import { IRError, locToString } from './errors.js';
 import type { Graph } from './graph.js';
 import { buildGraph } from './parse/build.js';
-import { parseDimAst, parseGraphAst } from './parse/grammar.js';
+import { parseGraphAst } from './parse/grammar.js';
 import { tokenize } from './parse/lexer.js';
-import { Reader, readDim } from './parse/values.js';
 import { verifyIssues } from './verifier.js';
 
 /** Runs a parse, turning anything but an IRError (a bug, or a stack overflow) into one. */
@@ -44,13 +42,5 @@ export function parseGraph(text: string, file?: string): Graph {
   throw new IRError(`${first.message}${more}`, first.loc);
 }
 
-/**
- * Parses a dim expression as printed (`P+S`, `ceildiv(P+S, 64)`, `2*S-1`) into its canonical Dim,
- * e.g. for launch sizes in an artifact manifest. With `symbols`, other symbols are an error.
- */
-export function parseDim(text: string, symbols?: readonly string[]): Dim {
-  return guarded(() => {
-    const expr = parseDimAst(tokenize(text));
-    return readDim(new Reader(text, undefined, symbols && new Set(symbols), ''), expr);
-  });
-}
+// A lone dim is read by hand (parse/dim.ts), so readers of stored dims need not load this parser.
+export { parseDim } from './parse/dim.js';

@@ -1,6 +1,7 @@
 // The compiled artifact's manifest: everything the runtime needs to run a model without the
 // compiler (final IR, weight table, memory plan, launch lists), plus checksums and a version.
 import { ModelFormatError } from '../../ir/errors.js';
+import type { GraphJSON } from '../../ir/json.js';
 import type { BindingRef } from '../kernel.js';
 import type { WasmTargetData } from '../wasm/serialize.js';
 
@@ -11,7 +12,8 @@ export const ARTIFACT_FORMAT = 'tessera-artifact';
 // launches (runtimes lay every node's scratch over one region).
 // 4: a WebGPU program stores its step-dims kernel (`dims`: symbols, table, WGSL file), which the
 // runtime used to generate when loading.
-export const ARTIFACT_VERSION = 4;
+// 5: graphs are stored in their JSON form (ir/json.ts), read without the text IR parser.
+export const ARTIFACT_VERSION = 5;
 export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.bin';
 /** Weights start on this boundary in weights.bin (any SIMD load or GPU copy can use them in place). */
@@ -86,8 +88,8 @@ export interface ArtifactManifest {
   /** `file` is what to load; `files` holds it and its companions (tokenizer_config.json) with checksums. */
   readonly tokenizer?: { readonly file: string; readonly files: Readonly<Record<string, string>> };
   readonly passes: string;
-  /** Final IR text of each step graph: decoders have `last` and `all`, encoders `batch`. */
-  readonly graphs: Readonly<Record<string, string>>;
+  /** Final IR of each step graph, in its JSON form: decoders have `last` and `all`, encoders `batch`. */
+  readonly graphs: Readonly<Record<string, GraphJSON>>;
   readonly weights: {
     readonly file: string;
     readonly bytes: number;

@@ -3,7 +3,7 @@
 import { dimToString } from '../../ir/dim.js';
 import type { Graph, Value } from '../../ir/graph.js';
 import type { DimBounds, MemoryPlan, Storage, StorageRole } from '../../ir/memory.js';
-import { parseDim } from '../../ir/parser.js';
+import { parseDim } from '../../ir/parse/dim.js';
 import type { PlanData } from './manifest.js';
 
 function allValues(g: Graph): Value[] {

@@ -1,12 +1,13 @@
-// Reads a compiled artifact: checks the manifest version and every checksum, parses the stored
-// graphs, and serves packed weights straight from weights.bin. Runs no pass and no compiler.
+// Reads a compiled artifact: checks the manifest version and every checksum, reads the stored
+// graphs (JSON form), and serves packed weights straight from weights.bin. Runs no pass and no compiler.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DType, isDType, storageBytes } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
-import { parseGraph } from '../../ir/parser.js';
+import { graphFromJSON } from '../../ir/json.js';
 import { type HostTensor, tensorFromBytes } from '../../ir/tensor.js';
+import { verifyIssues } from '../../ir/verifier.js';
 import type { WgslProgram } from '../wgsl/program.js';
 import { programFromData } from '../wgsl/serialize.js';
 import type { CompiledModule } from '../wasm/module.js';
@@ -72,12 +73,17 @@ export function readArtifact(dir: string): LoadedArtifact {
   for (const [file, sha] of Object.entries(manifest.tokenizer?.files ?? {})) check(file, sha);
 
   const graphs: Record<string, Graph> = {};
-  for (const [role, text] of Object.entries(manifest.graphs)) {
+  // Graphs are stored in their JSON form, read without the text parser (chevrotain stays unloaded).
+  for (const [role, json] of Object.entries(manifest.graphs)) {
+    let g: Graph;
     try {
-      graphs[role] = parseGraph(text, `${MANIFEST_FILE}#graphs.${role}`);
+      g = graphFromJSON(json);
     } catch (e) {
-      throw new ArtifactError(dir, `the stored ${role} graph does not parse: ${(e as Error).message}`);
+      throw new ArtifactError(dir, `the stored ${role} graph cannot be read: ${(e as Error).message}`);
     }
+    const [issue] = verifyIssues(g);
+    if (issue) throw new ArtifactError(dir, `the stored ${role} graph is not valid: ${issue.message} (a damaged manifest: recompile)`);
+    graphs[role] = g;
   }
   const entry = (name: string): WeightEntry => {
     const e = w.tensors[name];

@@ -6,7 +6,8 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { storageBytes } from '../../ir/dtype.js';
 import { cloneGraph, type Graph, type Value } from '../../ir/graph.js';
-import { formatWeight, printGraph } from '../../ir/printer.js';
+import { type GraphJSON, graphToJSON } from '../../ir/json.js';
+import { formatWeight } from '../../ir/printer.js';
 import type { HostTensor } from '../../ir/tensor.js';
 import { weightTensor } from '../../ir/weights.js';
 import type { WgslProgram } from '../wgsl/program.js';
@@ -87,11 +88,11 @@ export function writeArtifact(dir: string, input: ArtifactInput): ArtifactSummar
   lap('weights');
 
   // The graphs as stored: every parameter reads its packed tensor by name.
-  const graphs: Record<string, string> = {};
+  const graphs: Record<string, GraphJSON> = {};
   for (const [role, g] of Object.entries(input.graphs)) {
     const c = cloneGraph(g);
     for (const p of c.params) if (p.def.kind === 'param') p.def = { kind: 'param', source: weightTensor(bySource.get(formatWeight(p.def.source))!.name) };
-    graphs[role] = printGraph(c);
+    graphs[role] = graphToJSON(c);
   }
   lap('graphs');
 

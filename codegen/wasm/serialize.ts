@@ -2,7 +2,7 @@
 // with their bindings and run-time dims as text, so loading needs no AssemblyScript.
 import { type Dim, dimToString } from '../../ir/dim.js';
 import type { Graph } from '../../ir/graph.js';
-import { parseDim } from '../../ir/parser.js';
+import { parseDim } from '../../ir/parse/dim.js';
 import { planFromData, planToData } from '../artifact/plan-data.js';
 import type { PlanData } from '../artifact/manifest.js';
 import type { KernelBinding, WasmKernel } from './kernel.js';

@@ -2,7 +2,7 @@
 // and the run-time functions (uniform values, workgroup counts) are rebuilt from it.
 import { type Dim, dimToString } from '../../ir/dim.js';
 import { kernelRuntime } from './kernel-runtime.js';
-import { parseDim } from '../../ir/parser.js';
+import { parseDim } from '../../ir/parse/dim.js';
 import type { WgslKernelData, WgslProgramData } from '../artifact/manifest.js';
 import { planFromData, planToData } from '../artifact/plan-data.js';
 import type { WgslProgram } from './program.js';

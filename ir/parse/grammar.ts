@@ -282,9 +282,6 @@ class IrParser extends EmbeddedActionsParser {
   private literal(tok: IToken): { text: string; at: Span } {
     return { text: tok.image, at: span(tok) };
   }
-
-  /** Entry for a lone dim expression (parseDim). */
-  readonly dimOnly = this.RULE('dimOnly', (): Expr => this.SUBRULE(this.expr));
 }
 
 // Built on first use: chevrotain's self-analysis takes ~0.2 s, which commands that never parse IR
@@ -348,7 +345,3 @@ export function parseGraphAst(tokens: IToken[], file?: string): GraphAst {
   return run(tokens, file, () => theParser().graph());
 }
 
-/** The syntax tree of a single dim expression. */
-export function parseDimAst(tokens: IToken[], file?: string): Expr {
-  return run(tokens, file, () => theParser().dimOnly());
-}

@@ -78,7 +78,7 @@ The text output parses back to the same graph.`,
     if (modelPath !== undefined) {
       graph = modelGraph(resolve(io.cwd, modelPath), (stringOpt(inv, 'logits') ?? 'all') as 'all' | 'last');
     } else {
-      graph = loadGraph(file!, io);
+      graph = await loadGraph(file!, io);
       const issues = verifyMessages(graph, file!);
       if (issues.length) throw new CliError(`${file} is not a valid graph:\n  ${issues.join('\n  ')}`);
     }

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Graph } from '../../ir/graph.js';
 import { parseGraphJSON } from '../../ir/json.js';
-import { parseGraphUnverified } from '../../ir/parser.js';
 import { verifyIssues } from '../../ir/verifier.js';
 import { CliError } from './command.js';
 import type { CliIO } from './io.js';
@@ -20,11 +19,14 @@ export function readTextFile(path: string, io: CliIO): string {
 
 /**
  * Parses a graph file without verifying it (callers report every verifier issue, see
- * verifyMessages); syntax errors are IRErrors whose message starts with file:line:column.
+ * verifyMessages); syntax errors are IRErrors whose message starts with file:line:column. The text
+ * parser (chevrotain) is imported here, on demand: commands that never read IR text skip its cost.
  */
-export function loadGraph(path: string, io: CliIO): Graph {
+export async function loadGraph(path: string, io: CliIO): Promise<Graph> {
   const text = readTextFile(path, io);
-  return path.endsWith('.json') ? parseGraphJSON(text, path) : parseGraphUnverified(text, path);
+  if (path.endsWith('.json')) return parseGraphJSON(text, path);
+  const { parseGraphUnverified } = await import('../../ir/parser.js');
+  return parseGraphUnverified(text, path);
 }
 
 /** The verifier's findings as `file:line:column: message` lines (empty when the graph is valid). */

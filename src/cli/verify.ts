@@ -33,7 +33,7 @@ problem, located as file:line:column, on standard error. Exit code 1 if any file
     for (const file of inv.positionals) {
       let graph: Graph;
       try {
-        graph = loadGraph(file, io);
+        graph = await loadGraph(file, io);
       } catch (e) {
         io.stderr.write(`${errorMessage(e)}\n`);
         failed++;
