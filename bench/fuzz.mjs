@@ -343,29 +343,72 @@ function mutators(base, r, work) {
     const art = join(dir, 'art');
     copyDir(base.artifact, art);
     const manifest = JSON.parse(readFileSync(join(art, 'manifest.json'), 'utf8'));
-    const paths = [];
-    const walk = (o, path) => {
-      if (o && typeof o === 'object') for (const [k, v] of Object.entries(o)) walk(v, [...path, k]);
-      else paths.push(path);
-    };
-    walk(manifest, []);
-    const path = r.pick(paths);
-    let obj = manifest;
-    for (const k of path.slice(0, -1)) obj = obj[k];
-    const last = path[path.length - 1];
-    const old = obj[last];
-    const choice = r.int(0, 3);
-    if (choice === 0) delete obj[last];
-    else if (choice === 1) obj[last] = typeof old === 'string' ? r.pick(['../cpu.wasm', '/etc/passwd', '', 'missing.bin']) : r.pick([-1, 0, 1e12, 'x', null]);
-    else if (choice === 2) obj[last] = typeof old === 'number' ? old + r.pick([-1, 1, 64]) : [];
-    else { const kernels = Object.keys(manifest).find((k) => /kernel|program/i.test(k)); if (kernels) delete manifest[kernels]; }
+    const mutation = editManifest(manifest, r);
     writeFileSync(join(art, 'manifest.json'), JSON.stringify(manifest, null, 2));
-    return { mutation: `manifest ${choice === 3 ? 'kernels removed' : `${path.join('.')}: ${choice === 0 ? 'deleted' : `${JSON.stringify(old)?.slice(0, 40)} → ${JSON.stringify(obj[last])?.slice(0, 40)}`}`}`, dir, run: model(art) };
+    return { mutation: `manifest: ${mutation}`, dir, run: model(art) };
   };
 
   const all = { gguf, safetensors, llama2c, config, tokenizer, ir: irText };
   if (base.artifact) all.artifact = artifact;
   return all;
+}
+
+/** One edit of a compiled artifact's manifest; returns what it did. */
+function editManifest(manifest, r) {
+  const programs = Object.entries(manifest.targets ?? {}).flatMap(([t, v]) => Object.entries(v.programs ?? {}).map(([role, p]) => [`${t}.${role}`, p]));
+  const tensors = Object.entries(manifest.weights?.tensors ?? {});
+  const graphs = Object.entries(manifest.graphs ?? {});
+  switch (r.int(0, 5)) {
+    case 0: {
+      if (!programs.length) break;
+      const [where, p] = r.pick(programs);
+      const i = r.int(0, p.nodes.length - 1);
+      p.nodes[i].kernels = [];
+      return `${where} node ${i}: kernels removed`;
+    }
+    case 1: {
+      const files = manifest.tokenizer?.files;
+      if (!files) break;
+      const k = r.pick(Object.keys(files));
+      const to = r.pick(['../cpu.wasm', '/etc/passwd', '../../manifest.json', 'missing.bin', '']);
+      if (typeof files[k] === 'string') files[k] = to; else files[k] = { ...files[k], file: to, path: to };
+      return `tokenizer.files.${k} → ${JSON.stringify(to)}`;
+    }
+    case 2: {
+      if (!tensors.length) break;
+      const [name, t] = r.pick(tensors);
+      const field = r.pick(['offset', 'bytes', 'dtype', 'shape']);
+      const old = t[field];
+      t[field] = field === 'dtype' ? r.pick(['f16', 'i32', 'q8_0', 'x']) : field === 'shape' ? [1] : old + r.pick([-1, 1, 4, 4096, -old - 1]);
+      return `weights.tensors.${name}.${field}: ${JSON.stringify(old)} → ${JSON.stringify(t[field])}`;
+    }
+    case 3: {
+      if (!graphs.length) break;
+      const [role, g] = r.pick(graphs);
+      const i = r.int(0, g.nodes.length - 1);
+      const what = r.pick(['deleted', 'attrs']);
+      if (what === 'deleted') g.nodes.splice(i, 1);
+      else g.nodes[i].attrs = { ...g.nodes[i].attrs, eps: r.pick([-1, 0, 1e30]), scale: 0 };
+      return `graphs.${role} node ${i} ${what === 'deleted' ? 'deleted' : 'attrs set out of range'}`;
+    }
+    default:
+      break;
+  }
+  // Any leaf value deleted or replaced.
+  const paths = [];
+  const walk = (o, path) => {
+    if (o && typeof o === 'object') for (const [k, v] of Object.entries(o)) walk(v, [...path, k]);
+    else paths.push(path);
+  };
+  walk(manifest, []);
+  const path = r.pick(paths);
+  let obj = manifest;
+  for (const k of path.slice(0, -1)) obj = obj[k];
+  const last = path[path.length - 1];
+  const old = obj[last];
+  if (r.next() < 0.3) delete obj[last];
+  else obj[last] = typeof old === 'string' ? r.pick(['../cpu.wasm', '/etc/passwd', '', 'x']) : r.pick([-1, 0, 1e12, 'x', null, []]);
+  return `${path.join('.')}: ${JSON.stringify(old)?.slice(0, 40)} → ${last in obj ? JSON.stringify(obj[last]) : 'deleted'}`;
 }
 
 function copyDir(from, to) {
@@ -468,7 +511,9 @@ async function runInput(api, run) {
       }
     }
     case 'ir': {
-      const g = api.ir.parseGraph(run.text, 'fuzz.ir');
+      // The text parser is loaded on demand (ir.loadParser) where the API has that split.
+      const parser = api.ir.loadParser ? await api.ir.loadParser() : api.ir;
+      const g = parser.parseGraph(run.text, 'fuzz.ir');
       api.ir.verifyGraph(g, { complete: true });
       return {};
     }
