@@ -26,6 +26,7 @@ import { acquireGpu, destroyGpu, type GpuContext } from '../runtime/webgpu/devic
 import { adapterName, GpuResourceError } from '../runtime/webgpu/errors.js';
 import { WasmExecutor } from '../runtime/wasm/executor.js';
 import { WebGpuExecutor } from '../runtime/webgpu/executor.js';
+import type { ProgressCallback } from './progress.js';
 
 export const BACKENDS = ['auto', 'reference', 'wasm', 'webgpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -46,6 +47,8 @@ export interface ExecutorRequest {
   readonly threads?: number;
   /** wasm backend: µs an idle thread spins before it sleeps (ThreadPoolOptions.spinMicros). */
   readonly spinMicros?: number;
+  /** Told when compiling starts and ends (src/progress.ts). */
+  readonly progress?: ProgressCallback;
   /** Kernels from a compiled artifact: used instead of running the code generators. */
   readonly precompiled?: {
     readonly webgpu?: (maxWorkgroups: number) => Readonly<Record<LogitsWanted, WgslProgram>> | undefined;
@@ -188,7 +191,10 @@ async function wasm(req: ExecutorRequest): Promise<WasmExecutor> {
     } catch (e) {
       throw new BackendError(`the wasm backend cannot run this graph: ${(e as Error).message}. Use --passes default (it keeps to the ops each backend covers) or another --backend`);
     }
-    compiled = { module: await compileModule(programKernels([programs.last, programs.all])), programs };
+    const kernels = programKernels([programs.last, programs.all]);
+    req.progress?.({ phase: 'compile', done: 0, total: kernels.length, unit: 'kernels' });
+    compiled = { module: await compileModule(kernels), programs };
+    req.progress?.({ phase: 'compile', done: kernels.length, total: kernels.length, unit: 'kernels' });
   }
   return WasmExecutor.create(compiled.module, compiled.programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, threads: req.threads, spinMicros: req.spinMicros });
 }

@@ -23,6 +23,7 @@ import { BACKENDS, type BackendName, openExecutor } from './backends.js';
 import { UseGuard } from './lifecycle.js';
 import { chooseBackend, openSource } from './open-source.js';
 import { pipelineTransform } from './passes.js';
+import { type ProgressCallback, withWeightProgress } from './progress.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 
 export interface LoadOptions extends OpenOptions {
@@ -42,6 +43,8 @@ export interface LoadOptions extends OpenOptions {
   readonly passes?: string;
   /** Any other rewrite applied to every graph before it runs (after `passes`). */
   readonly transform?: (g: Graph) => Graph;
+  /** Called as weights load and kernels compile (Model.open), e.g. for a progress bar (src/progress.ts). */
+  readonly progress?: ProgressCallback;
 }
 
 /** Valid values of the numeric load options (the CLI checks its flags against these too). */
@@ -59,6 +62,7 @@ export const LOAD_RULES: OptionRules<LoadOptions> = {
   spinMicros: numberRule(LOAD_RANGES.spinMicros),
   passes: stringRule,
   transform: functionRule,
+  progress: functionRule,
 };
 
 /**
@@ -138,9 +142,11 @@ export class Model {
     // graphs from the CPU's pass pipeline.
     const choice = await openExecutor(backend, (chosen) => {
       m.target = chosen.name === 'reference' ? undefined : chosen.name;
+      const graphs = m.stepGraphs();
       return {
-        graphs: m.stepGraphs(),
-        params: paramResolver(m.source),
+        graphs,
+        params: withWeightProgress(paramResolver(m.source), [graphs.last, graphs.all], opts.progress),
+        progress: opts.progress,
         config: m.config,
         maxChunk: opts.maxChunk,
         threads: opts.threads,

@@ -5,6 +5,7 @@ import { BACKENDS, type BackendName } from '../backends.js';
 import { describeBounds, type NumberRange, withinBounds } from '../../runtime/options.js';
 import { GpuUnavailableError } from '../../runtime/webgpu/device.js';
 import { LOAD_RANGES, Model } from '../model.js';
+import { progressLine } from '../progress.js';
 import { type Invocation, type OptionSpec, stringOpt, UsageError } from './command.js';
 import type { CliIO } from './io.js';
 import { inputPath } from './paths.js';
@@ -16,6 +17,7 @@ export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   passes: { type: 'string', value: 'PIPELINE', help: "optimisation passes to run on the graph first, e.g. 'default' (default: none)" },
   threads: { type: 'string', value: 'N', help: 'CPU threads for the wasm backend (default: every core)' },
   'no-cache': { type: 'boolean', help: 'compile without reading or writing the compile cache (see `tessera cache`)' },
+  quiet: { type: 'boolean', short: 'q', help: 'no progress line on standard error for slow loading steps' },
 };
 
 export function requireString(inv: Invocation, name: string): string {
@@ -34,6 +36,7 @@ export async function loadModelFrom(inv: Invocation, io: CliIO): Promise<Model> 
     backend,
     threads: numberOpt(inv, 'threads', LOAD_RANGES.threads),
     passes: stringOpt(inv, 'passes'),
+    progress: inv.values.quiet === true ? undefined : progressLine(io.stderr),
   }));
   if (backend === 'auto') io.stderr.write(`backend ${model.backendReason}\n`);
   return model;
