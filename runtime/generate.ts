@@ -5,7 +5,7 @@ import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import { TokenStream } from '../models/tokenizers/tokenizer.js';
 import { ContextFullError, type Executor, TokenRangeError } from './executor.js';
 import { abortSignalRule, booleanRule, checkOptions, type NumberRange, numberRule, type OptionRules, stringListRule } from './options.js';
-import { SAMPLING_RULES, Sampler, type SamplingContext, type SamplingParams } from './sampler.js';
+import { NonFiniteLogitsError, SAMPLING_RULES, Sampler, type SamplingContext, type SamplingParams } from './sampler.js';
 
 export interface GenerateParams extends SamplingParams {
   /** New tokens at most. Default 256. */
@@ -110,7 +110,13 @@ async function* generateChecked(model: GenerationModel, promptIds: readonly numb
   let message: string | undefined;
   // Plain greedy decoding never needs the logits on the host: the backend returns the argmax.
   const fast = sampler.plainGreedy;
-  const advance = (tokens: readonly number[], fromEmpty: boolean) => (fromEmpty ? prefill(executor, tokens, params.prefillChunk ?? 0, fast) : fast ? executor.forwardGreedy(tokens) : executor.forward(tokens, 'last'));
+  // The step whose logits `result` holds, for an error that finds them NaN or infinite.
+  let step = '';
+  const advance = (tokens: readonly number[], fromEmpty: boolean) => {
+    if (fromEmpty) return prefill(executor, tokens, params.prefillChunk ?? 0, fast, (s) => { step = s; });
+    step = `decode step at position ${executor.position}`;
+    return naming<Float32Array | number>(step, () => (fast ? executor.forwardGreedy(tokens) : executor.forward(tokens, 'last')));
+  };
   let result = await advance(promptIds, true);
   const prefillMs = performance.now() - t0;
   const t1 = performance.now();
@@ -120,7 +126,8 @@ async function* generateChecked(model: GenerationModel, promptIds: readonly numb
 
   while (generated < maxTokens) {
     if (params.signal?.aborted) { stopReason = 'aborted'; message = 'generation was cancelled'; break; }
-    const next = typeof result === 'number' ? result : sampler.sample(result, ids);
+    const logits = result;
+    const next = typeof logits === 'number' ? logits : await naming(step, () => sampler.sample(logits, ids));
     if (eos.has(next)) { stopReason = 'eos'; break; }
     ids.push(next);
     generated++;
@@ -169,12 +176,27 @@ async function* generateChecked(model: GenerationModel, promptIds: readonly numb
   };
 }
 
-/** Runs the prompt through the cache in chunks; the last chunk's logits (or its argmax when greedy). */
-async function prefill(executor: Executor, ids: readonly number[], chunk: number, greedy: boolean): Promise<Float32Array | number> {
+/**
+ * Runs the prompt through the cache in chunks; the last chunk's logits (or its argmax when
+ * greedy). `named` hears which chunk produced them.
+ */
+async function prefill(executor: Executor, ids: readonly number[], chunk: number, greedy: boolean, named: (step: string) => void): Promise<Float32Array | number> {
   const size = chunk > 0 ? chunk : ids.length;
+  const chunks = Math.ceil(ids.length / size);
   let at = 0;
   for (; at + size < ids.length; at += size) await executor.forward(ids.slice(at, at + size), 'last');
-  return greedy ? executor.forwardGreedy(ids.slice(at)) : executor.forward(ids.slice(at), 'last');
+  const step = `prefill chunk ${chunks} of ${chunks} (prompt tokens ${at}–${ids.length - 1})`;
+  named(step);
+  return naming<Float32Array | number>(step, () => (greedy ? executor.forwardGreedy(ids.slice(at)) : executor.forward(ids.slice(at), 'last')));
+}
+
+/** Runs `run`; a NonFiniteLogitsError it throws comes out naming `step`. */
+async function naming<T>(step: string, run: () => Promise<T> | T): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    throw e instanceof NonFiniteLogitsError && e.step === undefined ? e.at(step) : e;
+  }
 }
 
 /** Index where the first stop text begins, if one ends after `from`. */

@@ -1,5 +1,6 @@
 // Token sampling: logit bias, repetition/frequency/presence penalties, then greedy or
 // temperature → top-k → top-p → min-p → a draw from a seeded generator.
+import { ModelFormatError, UsageError } from '../ir/errors.js';
 import { checkOptions, type NumberRange, numberRule, type OptionRule, type OptionRules } from './options.js';
 
 export interface SamplingParams {
@@ -57,10 +58,40 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
+/**
+ * Logits holding NaN or +Infinity: the model's arithmetic broke down. `step` names the forward
+ * step (the generation loop adds it); the message says what to check.
+ */
+export class NonFiniteLogitsError extends ModelFormatError {
+  constructor(readonly token: number, readonly value: number, readonly step?: string) {
+    super(`${step ? `${step}: ` : ''}the logits hold ${value} (token ${token}), so no token can be chosen: the model's numbers overflowed or became undefined. ` +
+      'Check the weights (a damaged, truncated or wrongly scaled checkpoint) and the config (a norm eps that is 0 or tiny, scales that are not finite)');
+  }
+
+  /** The same error, naming the step it happened in. */
+  at(step: string): NonFiniteLogitsError {
+    return new NonFiniteLogitsError(this.token, this.value, step);
+  }
+}
+
+/**
+ * Index of the largest logit (ties: the first). The same scan refuses NaN and +Infinity
+ * (NonFiniteLogitsError); -Infinity is a banned token.
+ */
 export function argmax(logits: ArrayLike<number>): number {
   let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  for (let i = 0; i < logits.length; i++) {
+    const x = logits[i];
+    if (!(x < Infinity)) throw new NonFiniteLogitsError(i, x);
+    if (x > logits[best]) best = i;
+  }
   return best;
+}
+
+/** For a token the backend picked without the host seeing the logits: its own logit must be finite. */
+export function checkPicked(token: number, logit: number): number {
+  if (!(logit < Infinity) || logit === -Infinity) throw new NonFiniteLogitsError(token, logit);
+  return token;
 }
 
 export class Sampler {
@@ -120,8 +151,14 @@ export class Sampler {
     const p = this.params;
     const temp = p.temperature ?? 1;
     // Candidates sorted by logit, best first; top-k limits how many are kept.
-    let ids = Array.from(logits.keys()).filter((i) => Number.isFinite(logits[i]));
-    if (ids.length === 0) throw new Error('sampling: every logit is -inf or NaN');
+    // One scan keeps the candidates and refuses NaN / +Infinity (-Infinity is a banned token).
+    let ids: number[] = [];
+    for (let i = 0; i < logits.length; i++) {
+      const x = logits[i];
+      if (!(x < Infinity)) throw new NonFiniteLogitsError(i, x);
+      if (x !== -Infinity) ids.push(i);
+    }
+    if (ids.length === 0) throw new UsageError('sampling: every token is banned (each logit is -Infinity after logitBias); ban fewer tokens');
     ids.sort((a, b) => logits[b] - logits[a] || a - b);
     const k = p.topK ?? 0;
     if (k > 0) ids = ids.slice(0, k);

