@@ -7,6 +7,7 @@
 // Recipe for a new type: docs/ARCHITECTURE.md.
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
 import type { BlockCodec } from './quant/codec.js';
+import { QUANT_CODECS } from './quant/index.js';
 import { Q4_0 } from './quant/q4_0.js';
 import { Q8_0 } from './quant/q8_0.js';
 
@@ -63,6 +64,38 @@ const TABLE = {
     kind: 'quant', blockSize: 32, blockBytes: 18, host: 'u8', ggml: { id: 2, name: 'Q4_0' }, codec: Q4_0,
     layout: [
       { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · (nibble − 8)' },
+      { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
+    ],
+  },
+  q4_1: {
+    kind: 'quant', blockSize: 32, blockBytes: 20, host: 'u8', ggml: { id: 3, name: 'Q4_1' }, codec: QUANT_CODECS.q4_1,
+    layout: [
+      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · nibble + m' },
+      { name: 'm', type: 'f16', count: 1, holds: 'the block\'s minimum' },
+      { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
+    ],
+  },
+  q5_0: {
+    kind: 'quant', blockSize: 32, blockBytes: 22, host: 'u8', ggml: { id: 6, name: 'Q5_0' }, codec: QUANT_CODECS.q5_0,
+    layout: [
+      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · (q − 16), q = nibble + 16 · high bit' },
+      { name: 'qh', type: 'u32', count: 1, holds: 'bit j: element j\'s fifth bit' },
+      { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
+    ],
+  },
+  q5_1: {
+    kind: 'quant', blockSize: 32, blockBytes: 24, host: 'u8', ggml: { id: 7, name: 'Q5_1' }, codec: QUANT_CODECS.q5_1,
+    layout: [
+      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · q + m, q = nibble + 16 · high bit' },
+      { name: 'm', type: 'f16', count: 1, holds: 'the block\'s minimum' },
+      { name: 'qh', type: 'u32', count: 1, holds: 'bit j: element j\'s fifth bit' },
+      { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
+    ],
+  },
+  iq4_nl: {
+    kind: 'quant', blockSize: 32, blockBytes: 18, host: 'u8', ggml: { id: 20, name: 'IQ4_NL' }, codec: QUANT_CODECS.iq4_nl,
+    layout: [
+      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · IQ4_LEVELS[nibble] (ir/quant/iq4.ts)' },
       { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
     ],
   },

@@ -9,14 +9,19 @@ import { ERR_EMBEDDING_ID } from './abi.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
 import { loadF32, loadF32x4, WASM_QUANT } from './loads.js';
 
-/** Lines that write four f32x4 from the 16 signed bytes in `q` (i8x16) times `dv`, at dst + off. */
-function storeBytes(q: string, off: number): string[] {
+/**
+ * Lines that write four f32x4 from the 16 signed bytes in `q` (i8x16) times `dv`, plus `mv` where
+ * the type has a min, at dst + off. Product and sum round apart (no fused multiply-add), as the
+ * reference decodes.
+ */
+function storeBytes(q: string, off: number, min: boolean): string[] {
+  const value = (v: string) => (min ? `f32x4.add(f32x4.mul(${v}, dv), mv)` : `f32x4.mul(${v}, dv)`);
   return [
     `{ const l = i16x8.extend_low_i8x16_s(${q}), h = i16x8.extend_high_i8x16_s(${q});`,
-    `v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l)), dv), ${off});`,
-    `v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l)), dv), ${off + 16});`,
-    `v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h)), dv), ${off + 32});`,
-    `v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h)), dv), ${off + 48}); }`,
+    `v128.store(dst, ${value('f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l))')}, ${off});`,
+    `v128.store(dst, ${value('f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l))')}, ${off + 16});`,
+    `v128.store(dst, ${value('f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h))')}, ${off + 32});`,
+    `v128.store(dst, ${value('f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h))')}, ${off + 48}); }`,
   ];
 }
 
@@ -37,22 +42,27 @@ function rowCopy(dtype: DType, D: number): string[] {
       const { blockSize: bs, blockBytes: bb } = dtypeInfo(dtype);
       const q = WASM_QUANT[dtype];
       const nb = Math.ceil(D / bs), full = Math.floor(D / bs), tail = D % bs;
-      const d = fieldOffset(dtype, 'd');
-      const scale = (blk: string) => `_t_h2f(<u32>load<u16>(${blk}${d ? `, ${d}` : ''}))`;
+      const half = (blk: string, field: string) => {
+        const at = fieldOffset(dtype, field);
+        return `_t_h2f(<u32>load<u16>(${blk}${at ? `, ${at}` : ''}))`;
+      };
+      const scale = (blk: string) => half(blk, 'd');
+      const min = q.min;
       const lines = [
         `const row = tp + (<usize>id) * ${nb * bb};`,
         `for (let b = 0; b < ${full}; b++) {`,
         `const blk = row + (<usize>b) * ${bb};`,
         `const dst = yr + (<usize>b) * ${bs * 4};`,
         `const dv = f32x4.splat(${scale('blk')});`,
-        ...q.gatherVectors('blk'), ...Array.from({ length: bs / 16 }, (_, v) => storeBytes(`q${v}`, 64 * v)).flat(),
+        ...(min ? [`const mv = f32x4.splat(${half('blk', min)});`] : []),
+        ...q.gatherVectors('blk'), ...Array.from({ length: bs / 16 }, (_, v) => storeBytes(`q${v}`, 64 * v, min !== undefined)).flat(),
         '}',
       ];
       if (tail) {
         lines.push(
           `{ const blk = row + ${full * bb};`,
-          `const d = ${scale('blk')};`,
-          `for (let i = 0; i < ${tail}; i++) store<f32>(yr + ((<usize>(${full * bs} + i)) << 2), d * ${q.gatherElement('blk', 'i')}); }`,
+          `const d = ${scale('blk')}${min ? `, m = ${half('blk', min)}` : ''};`,
+          `for (let i = 0; i < ${tail}; i++) store<f32>(yr + ((<usize>(${full * bs} + i)) << 2), d * ${q.gatherElement('blk', 'i')}${min ? ' + m' : ''}); }`,
         );
       }
       return lines;

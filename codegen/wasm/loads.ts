@@ -4,6 +4,7 @@
 // dtype in WASM_QUANT (its integer dot with 8-bit activations, its decoding for a gather); block
 // geometry and layout come from the dtype table (ir/dtype.ts).
 import { type DType, dtypeInfo, fieldOffset, type QuantDType } from '../../ir/dtype.js';
+import { IQ4_LEVELS } from '../../ir/quant/iq4.js';
 
 export type PlainFloat = 'f32' | 'f16' | 'bf16';
 
@@ -85,6 +86,11 @@ export interface WasmQuantKernels {
   readonly act: 'i16' | 'i8';
   /** Stored quants are q + zero: the dot kernel removes zero · Σq_x once per block. */
   readonly zero: number;
+  /**
+   * The block's f16 offset field, where x = d · q + min (Q4_1, Q5_1): the dot kernel adds
+   * min_w · d_x · Σq_x once per block, and a gather adds it to every element.
+   */
+  readonly min?: string;
   /** Lines loading weight row c's block at `blk` + `off` (a constant) into the locals `dot` reads. */
   readonly weights: (c: number, blk: string, off: number) => string[];
   /**
@@ -101,6 +107,55 @@ export interface WasmQuantKernels {
 }
 
 const Q8 = fieldOffset('q8_0', 'qs'), Q4 = fieldOffset('q4_0', 'qs');
+
+/**
+ * Lines defining s{r}{c} for weights already unpacked to signed bytes wl{c} (elements 0–15) and
+ * wh{c} (16–31): both sides widened to i16 for pmaddwd, exact in i32 (|w|, |x| ≤ 128).
+ */
+function dotBytes(r: number, c: number, xv: (r: number, i: number) => string): string[] {
+  const half = (w: string, x: string) => `i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(${w}), i16x8.extend_low_i8x16_s(${x})), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(${w}), i16x8.extend_high_i8x16_s(${x})))`;
+  return [`const s${r}${c} = i32x4.add(${half(`wl${c}`, xv(r, 0))}, ${half(`wh${c}`, xv(r, 1))});`];
+}
+
+/** An i8x16 with 0x10 in byte j where bit `first` + j of the u32 expression `qh` is set (a fifth bit). */
+function highBits(qh: string, first: 0 | 16): string {
+  const byte = first / 8;
+  const pick = [...Array(16).keys()].map((j) => byte + (j >> 3)).join(', ');
+  const bits = 'i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128)';
+  return `v128.and(i8x16.eq(v128.and(i8x16.swizzle(i32x4.splat(${qh}), i8x16(${pick})), ${bits}), ${bits}), i8x16.splat(0x10))`;
+}
+
+/**
+ * The kernels of a 32-element type whose byte j holds element j (low nibble) and j + 16 (high),
+ * with a fifth bit per element in the u32 field `qh` where there is one: stored quants 0..31 as
+ * signed bytes (wl/wh for the dot, q0/q1 with `zero` removed for a gather).
+ */
+function fiveBit(dtype: QuantDType, zero: number, min?: string): WasmQuantKernels {
+  const QS = fieldOffset(dtype, 'qs'), QH = fieldOffset(dtype, 'qh');
+  const unpack = (blk: string, off: number, lo: string, hi: string, qs: string) => [
+    `const ${qs} = v128.load(${blk}, ${off + QS}), qh_${qs} = load<u32>(${blk}, ${off + QH});`,
+    `const ${lo} = v128.or(v128.and(${qs}, i8x16.splat(0x0f)), ${highBits(`qh_${qs}`, 0)});`,
+    `const ${hi} = v128.or(i8x16.shr_u(${qs}, 4), ${highBits(`qh_${qs}`, 16)});`,
+  ];
+  return {
+    act: 'i8', zero, ...(min ? { min } : {}),
+    weights: (c, blk, off) => unpack(blk, off, `wl${c}`, `wh${c}`, `qs${c}`),
+    dot: dotBytes,
+    wideGemv: false,
+    gatherVectors: (blk) => [
+      ...unpack(blk, 0, 'u0', 'u1', 'qs'),
+      `const q0 = i8x16.sub(u0, i8x16.splat(${zero})), q1 = i8x16.sub(u1, i8x16.splat(${zero}));`,
+    ],
+    gatherElement: (blk, i) => {
+      const nibble = `(${i} < 16 ? (load<u8>(${blk} + ${QS} + <usize>${i}) & 15) : (load<u8>(${blk} + ${QS} + <usize>(${i} - 16)) >> 4))`;
+      return `<f32>((${nibble} | (((load<u32>(${blk} + ${QH}) >> <u32>${i}) & 1) << 4)) - ${zero})`;
+    },
+  };
+}
+
+/** IQ4_NL's 16 levels as an i8x16: a swizzle by the nibbles looks them up. */
+const LEVELS = `i8x16(${IQ4_LEVELS.join(', ')})`;
+const IQ4 = fieldOffset('iq4_nl', 'qs'), Q41 = fieldOffset('q4_1', 'qs');
 
 export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
   q8_0: {
@@ -136,6 +191,41 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
       'const q1 = i8x16.sub(i8x16.shr_u(qs, 4), i8x16.splat(8));',
     ],
     gatherElement: (blk, i) => `<f32>((${i} < 16 ? (load<u8>(${blk} + ${Q4} + <usize>${i}) & 15) : (load<u8>(${blk} + ${Q4} + <usize>(${i} - 16)) >> 4)) - 8)`,
+  },
+  q4_1: {
+    // q4_0's nibbles (no offset) and a min per block.
+    act: 'i8',
+    zero: 0,
+    min: 'm',
+    weights: (c, blk, off) => [`const qs${c} = v128.load(${blk}, ${off + Q41});`],
+    dot: (r, c, xv) => [`const s${r}${c} = _t_dot_q4(${xv(r, 0)}, ${xv(r, 1)}, qs${c});`],
+    wideGemv: false,
+    gatherVectors: (blk) => [
+      `const qs = v128.load(${blk}, ${Q41});`,
+      'const q0 = v128.and(qs, i8x16.splat(0x0f)), q1 = i8x16.shr_u(qs, 4);',
+    ],
+    gatherElement: (blk, i) => `<f32>(${i} < 16 ? (load<u8>(${blk} + ${Q41} + <usize>${i}) & 15) : (load<u8>(${blk} + ${Q41} + <usize>(${i} - 16)) >> 4))`,
+  },
+  q5_0: fiveBit('q5_0', 16),
+  q5_1: fiveBit('q5_1', 0, 'm'),
+  iq4_nl: {
+    // Each nibble indexes the 16 levels: one swizzle per 16 elements.
+    act: 'i8',
+    zero: 0,
+    weights: (c, blk, off) => [
+      `const qs${c} = v128.load(${blk}, ${off + IQ4});`,
+      `const wl${c} = i8x16.swizzle(${LEVELS}, v128.and(qs${c}, i8x16.splat(0x0f))), wh${c} = i8x16.swizzle(${LEVELS}, i8x16.shr_u(qs${c}, 4));`,
+    ],
+    dot: dotBytes,
+    wideGemv: false,
+    gatherVectors: (blk) => [
+      `const qs = v128.load(${blk}, ${IQ4});`,
+      `const q0 = i8x16.swizzle(${LEVELS}, v128.and(qs, i8x16.splat(0x0f))), q1 = i8x16.swizzle(${LEVELS}, i8x16.shr_u(qs, 4));`,
+    ],
+    gatherElement: (blk, i) => {
+      const nibble = `(${i} < 16 ? (load<u8>(${blk} + ${IQ4} + <usize>${i}) & 15) : (load<u8>(${blk} + ${IQ4} + <usize>(${i} - 16)) >> 4))`;
+      return `<f32>i8x16.extract_lane_s(i8x16.swizzle(${LEVELS}, i8x16.splat(<i8>${nibble})), 0)`;
+    },
   },
 };
 

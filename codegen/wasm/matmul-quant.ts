@@ -1,4 +1,4 @@
-// matmul with GGUF block-quantized weights (one f16 scale d per block: q8_0, q4_0), integer dot
+// matmul with GGUF block-quantized weights (one f16 scale d per block, and a min where x = d·q + m), integer dot
 // products as llama.cpp does on CPUs. Two kernels with a barrier between:
 //
 // 1. quantize_act: every activation row is cut into blocks of the weight type's block size and
@@ -9,7 +9,7 @@
 //    the weights' are.
 // 2. the dot kernel, per weight block: the dtype's row of WASM_QUANT loads the weights and makes an
 //    i32x4 whose lanes sum to the block's integer dot product (exact); a stored offset (q4_0's +8)
-//    is removed once per block through zero·Σq_x. For four weight rows the four blocks' i32x4 sums
+//    is removed once per block through zero·Σq_x, a min (q4_1's m) added through m·d_x·Σq_x. For four weight rows the four blocks' i32x4 sums
 //    are summed across lanes into one i32x4 (still exact), converted and scaled by d_w·d_x into
 //    one f32x4 accumulator of four outputs.
 //    Tiles, thread split and the store hook are projection.ts's, as for float weights.
@@ -107,15 +107,15 @@ function emitQuantizeActivations(node: Node, dtype: QuantDType, nb: number, K: n
   return w.finish();
 }
 
-/** The bits of the f16 scale of the block at `blk` + `off` (a constant). */
-function scaleBits(dtype: QuantDType, blk: string, off: number): string {
-  const at = off + fieldOffset(dtype, 'd');
+/** The bits of the f16 `field` (the scale d unless named) of the block at `blk` + `off` (a constant). */
+function scaleBits(dtype: QuantDType, blk: string, off: number, field = 'd'): string {
+  const at = off + fieldOffset(dtype, field);
   return at ? `load<u16>(${blk}, ${at})` : `load<u16>(${blk})`;
 }
 
-/** Four consecutive weight rows' scales (rows `first`…`first` + 3, `rowBytes` apart) widened together. */
-function scales4(dtype: QuantDType, rowBytes: number, first: number): string {
-  const [s0, s1, s2, s3] = [0, 1, 2, 3].map((c) => `<i32>${scaleBits(dtype, 'wq', (first + c) * rowBytes)}`);
+/** Four consecutive weight rows' f16 `field`s (rows `first`…`first` + 3, `rowBytes` apart) widened together. */
+function scales4(dtype: QuantDType, rowBytes: number, first: number, field = 'd'): string {
+  const [s0, s1, s2, s3] = [0, 1, 2, 3].map((c) => `<i32>${scaleBits(dtype, 'wq', (first + c) * rowBytes, field)}`);
   return `_t_h2f4(i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(${s0}), 1, ${s1}), 2, ${s2}), 3, ${s3}))`;
 }
 
@@ -140,6 +140,9 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
   else for (const r of R) lines.push(`let a${r}0 = f32x4.splat(0.0);`);
   // Stored quants q + zero: Σ_b d_w·d_x·Σq_x per weight row (lanes), of which zero× is subtracted at the end.
   if (zero) for (const r of R) lines.push(`let corr${r} = f32x4.splat(0.0);`);
+  // x = d·q + min: Σ_b min_w·d_x·Σq_x per weight row (lanes), added at the end.
+  const min = kernels.min;
+  if (min) for (const r of R) lines.push(`let mins${r} = f32x4.splat(0.0);`);
   lines.push('let wo: usize = 0, xo: usize = 0, so: usize = 0;');
   lines.push(`for (let b = 0; b < ${nb}; b++) {`, 'const wq = wr0 + wo;');
   for (const r of R) {
@@ -155,6 +158,10 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
     for (const r of R) lines.push(`const d${r} = f32x4.splat(dw * load<f32>(sr${r} + so));`);
   }
   if (zero) for (const r of R) lines.push(`corr${r} = _t_madd(d${r}, f32x4.splat(load<f32>(sr${r} + so, 4)), corr${r});`);
+  if (min) {
+    lines.push(`const mw = ${cols === 4 ? scales4(dtype, rowBytes, 0, min) : `f32x4.splat(_t_h2f(<u32>${scaleBits(dtype, 'wq', 0, min)}))`};`);
+    for (const r of R) lines.push(`mins${r} = _t_madd(f32x4.mul(mw, f32x4.splat(load<f32>(sr${r} + so))), f32x4.splat(load<f32>(sr${r} + so, 4)), mins${r});`);
+  }
   for (const c of C) {
     lines.push(...kernels.weights(c, 'wq', c * rowBytes));
     for (const r of R) {
@@ -170,6 +177,7 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
   for (const r of R) {
     lines.push(cols === 4 ? `let o${r} = a${r};` : `let o${r} = f32x4.splat(_t_hsum(a${r}0));`);
     if (zero) lines.push(`o${r} = f32x4.sub(o${r}, f32x4.mul(corr${r}, f32x4.splat(${zero.toFixed(1)})));`);
+    if (min) lines.push(`o${r} = f32x4.add(o${r}, mins${r});`);
   }
   return lines;
 }
@@ -181,7 +189,7 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
  */
 function wideGemv(dtype: QuantDType, nb: number): string[] {
   const kernels = WASM_QUANT[dtype];
-  if (kernels.zero) throw new Error(`internal error: the 8-row GEMV has no zero-point correction (${dtype})`);
+  if (kernels.zero || kernels.min) throw new Error(`internal error: the 8-row GEMV has no zero-point or min correction (${dtype})`);
   const blockBytes = dtypeInfo(dtype).blockBytes, rowBytes = nb * blockBytes;
   const xVectors = actBlockBytes(dtype) / 16;
   const lines = ['let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0);',

@@ -4,6 +4,7 @@
 // helpers). Each quantized dtype's decoding is one row of WGSL_QUANT below; its geometry and layout
 // come from the dtype table (ir/dtype.ts).
 import { type DType, dtypeInfo, fieldOffset, isQuantized, type QuantDType } from '../../ir/dtype.js';
+import { IQ4_LEVELS } from '../../ir/quant/iq4.js';
 import type { StorageElem } from './builder.js';
 
 /** The array element type a tensor of `dtype` is bound as. */
@@ -97,9 +98,9 @@ export interface WgslQuantKernels {
   readonly gemv: { readonly helpers: string; readonly block: (bound: (n: number) => string) => string };
 }
 
-/** `buf_scale(…)` of the f16 at `field` of the block at `base`. */
-const scaleAt = (dtype: QuantDType, buf: string, base: string): string => {
-  const off = fieldOffset(dtype, 'd');
+/** `buf_scale(…)` of the f16 at `field` (the scale d unless named) of the block at `base`. */
+const scaleAt = (dtype: QuantDType, buf: string, base: string, field = 'd'): string => {
+  const off = fieldOffset(dtype, field);
   return `${buf}_scale(${off ? `${base} + ${off}u` : base})`;
 };
 
@@ -114,6 +115,64 @@ function gemvQuants(dtype: QuantDType): string {
 
 /** Every block's scale d multiplies its dot products once (the products q·x are exact either way). */
 const scaleBlock = (dtype: QuantDType) => `    acc += part * vec4f(${COLS.map((c) => scaleAt(dtype, 'w', `o${c}`)).join(', ')});`;
+
+/**
+ * A 32-element type whose byte j of `qs` holds element j's nibble (low) and element j + 16's
+ * (high): `fifthBit`, a u32 `qh` whose bit j tops element j's nibble up to 5 bits; the stored
+ * value n becomes `levels[n]` (IQ4_NL) or n − `zero`; then x = d · value (+ `min`, a second f16).
+ */
+interface NibbleType {
+  readonly dtype: QuantDType;
+  readonly zero: number;
+  readonly fifthBit: boolean;
+  readonly levels?: readonly number[];
+  readonly min?: string;
+}
+
+function nibbleKernels(t: NibbleType): WgslQuantKernels {
+  const { dtype, zero, fifthBit, levels, min } = t;
+  const { blockSize } = dtypeInfo(dtype);
+  const qs = fieldOffset(dtype, 'qs'), qh = fifthBit ? fieldOffset(dtype, 'qh') : 0;
+  // A function-scope var: WGSL indexes it at run time on every implementation.
+  const table = levels && `var levels = array<f32, 16>(${levels.map((v) => v.toFixed(1)).join(', ')});`;
+  const value = (n: string) => (table ? `levels[${n}]` : `(f32(${n}) - ${zero.toFixed(1)})`);
+  const fifth = (h: string) => (fifthBit ? ` | ((${h} & vec4u(1u)) << vec4u(4u))` : '');
+  const hBits = 'vec4u(h, h >> 1u, h >> 2u, h >> 3u)';
+  const bytes = 'vec4u(q, q >> 8u, q >> 16u, q >> 24u)';
+  const vals = table
+    ? `${table}\n  return vec4f(levels[n.x], levels[n.y], levels[n.z], levels[n.w]);`
+    : `return vec4f(n) - ${zero.toFixed(1)};`;
+  // Four elements' values from a word of nibbles q (and their fifth bits, the low 4 of h).
+  const helpers = [
+    `fn ${dtype}_vals(n: vec4u) -> vec4f {\n  ${vals}\n}`,
+    `fn ${dtype}_lo(q: u32, h: u32) -> vec4f { return ${dtype}_vals((${bytes} & vec4u(15u))${fifth(hBits)}); }`,
+    `fn ${dtype}_hi(q: u32, h: u32) -> vec4f { return ${dtype}_vals(((${bytes} >> vec4u(4u)) & vec4u(15u))${fifth(hBits)}); }`,
+  ].join('\n');
+  const hWord = (c: number, first: string) => (fifthBit ? `h${c} >> (${first}4u * j)` : '0u');
+  const element = (buf: string) => [
+    `  let b = ${buf}_byte(base + ${qs}u + (i & 15u));`,
+    '  var n = select(b & 15u, b >> 4u, i >= 16u);',
+    ...(fifthBit ? [`  n |= ((${buf}_word(base + ${qh}u) >> i) & 1u) << 4u;`] : []),
+    ...(table ? [`  ${table}`] : []),
+    `  return ${scaleAt(dtype, buf, 'base')} * ${value('n')}${min ? ` + ${scaleAt(dtype, buf, 'base', min)}` : ''};`,
+  ].join('\n');
+  const dots = COLS.map((c) => `dot(${dtype}_lo(w_word(b${c} + 4u * j), ${hWord(c, '')}), lo) + dot(${dtype}_hi(w_word(b${c} + 4u * j), ${hWord(c, '16u + ')}), hi)`);
+  // With a min, x = d·q + m: the block adds m times the sum of its x (per activation row).
+  const block = (bound: (n: number) => string) => [
+    gemvQuants(dtype),
+    ...(fifthBit ? COLS.map((c) => `    let h${c} = w_word(o${c} + ${qh}u);`) : []),
+    ...(min ? ['    var xs = 0.0;'] : []),
+    `    for (var j = 0u; j < ${bound(blockSize / 8)}; j++) {`,
+    `      let lo = x_chunk(m, blk * ${blockSize}u + 4u * j, K);`,
+    `      let hi = x_chunk(m, blk * ${blockSize}u + 16u + 4u * j, K);`,
+    ...(min ? ['      xs += dot(lo + hi, vec4f(1.0));'] : []),
+    `      part += vec4f(${dots.join(',\n        ')});`,
+    '    }',
+    scaleBlock(dtype),
+    ...(min ? [`    acc += xs * vec4f(${COLS.map((c) => scaleAt(dtype, 'w', `o${c}`, min)).join(', ')});`] : []),
+  ].join('\n');
+  return { element, gemv: { helpers, block } };
+}
 
 export const WGSL_QUANT: { readonly [D in QuantDType]: WgslQuantKernels } = {
   q8_0: {
@@ -148,4 +207,8 @@ fn q4_hi(q: u32) -> vec4f { return vec4f(vec4i((vec4u(q, q >> 8u, q >> 16u, q >>
 ${scaleBlock('q4_0')}`,
     },
   },
+  q4_1: nibbleKernels({ dtype: 'q4_1', zero: 0, fifthBit: false, min: 'm' }),
+  q5_0: nibbleKernels({ dtype: 'q5_0', zero: 16, fifthBit: true }),
+  q5_1: nibbleKernels({ dtype: 'q5_1', zero: 0, fifthBit: true, min: 'm' }),
+  iq4_nl: nibbleKernels({ dtype: 'iq4_nl', zero: 0, fifthBit: false, levels: IQ4_LEVELS }),
 };

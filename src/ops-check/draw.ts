@@ -3,6 +3,8 @@
 // Tensor contents always come from `rng(seed)` with a seed the case drew, so a case is fixed by
 // its draws alone.
 import { convertF32, type DType, type HostTensor, tensor } from '../../ir/index.js';
+import { dtypeInfo, FIELD_BYTES, storageBytes } from '../../ir/dtype.js';
+import { f32ToF16 } from '../../ir/half.js';
 
 /** The choices a case generator makes. */
 export interface Draw {
@@ -67,7 +69,31 @@ export function randomTensor(dtype: DType, shape: readonly number[], seed: numbe
     data[i] = (u === 0 ? 0.5 : u) * scale;
   }
   const t = tensor('f32', shape, data);
-  return dtype === 'f32' ? t : convertF32(t, dtype);
+  if (dtype === 'f32') return t;
+  return dtypeInfo(dtype).kind === 'quant' && !dtypeInfo(dtype).codec?.quantizeBlock ? randomBlocks(dtype, shape, seed, scale) : convertF32(t, dtype);
+}
+
+/**
+ * Random blocks of a type we only read (no quantizer): every byte random, then each f16 field of
+ * the layout (scales, mins) set to a finite value in ±scale/16, so elements stay within a small
+ * multiple of `scale` whatever the type's integer range.
+ */
+function randomBlocks(dtype: DType, shape: readonly number[], seed: number, scale: number): HostTensor {
+  const r = rng(seed);
+  const { blockBytes, layout } = dtypeInfo(dtype);
+  const bytes = Uint8Array.from({ length: storageBytes(dtype, shape) }, () => Math.floor(r() * 256));
+  for (let at = 0; at < bytes.length; at += blockBytes) {
+    let o = at;
+    for (const f of layout) {
+      for (let i = 0; f.type === 'f16' && i < f.count; i++) {
+        const bits = f32ToF16((r() * 2 - 1) * scale / 16);
+        bytes[o + 2 * i] = bits & 0xff;
+        bytes[o + 2 * i + 1] = bits >>> 8;
+      }
+      o += FIELD_BYTES[f.type] * f.count;
+    }
+  }
+  return tensor(dtype, shape, bytes);
 }
 
 /** Integers in [lo, hi). */

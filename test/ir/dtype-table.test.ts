@@ -22,8 +22,23 @@ function half(h: number): number {
 /** Element e of one block, decoded from the spec: byte addresses and bit fields, one at a time. */
 const INDEPENDENT: Record<string, (b: Uint8Array, e: number) => number> = {
   q8_0: (b, e) => half(b[0] + 256 * b[1]) * (b[2 + e] >= 128 ? b[2 + e] - 256 : b[2 + e]),
-  q4_0: (b, e) => half(b[0] + 256 * b[1]) * ((e < 16 ? b[2 + e] % 16 : Math.floor(b[2 + e - 16] / 16)) - 8),
+  q4_0: (b, e) => half(b[0] + 256 * b[1]) * (nibble(b, 2, e) - 8),
+  // d·q rounds to f32 before m is added, as ggml's dequantize_row_q4_1 does.
+  q4_1: (b, e) => Math.fround(half(b[0] + 256 * b[1]) * nibble(b, 4, e)) + half(b[2] + 256 * b[3]),
+  q5_0: (b, e) => half(b[0] + 256 * b[1]) * (nibble(b, 6, e) + 16 * bit(b, 2, e) - 16),
+  q5_1: (b, e) => Math.fround(half(b[0] + 256 * b[1]) * (nibble(b, 8, e) + 16 * bit(b, 4, e))) + half(b[2] + 256 * b[3]),
+  iq4_nl: (b, e) => half(b[0] + 256 * b[1]) * [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113][nibble(b, 2, e)],
 };
+
+/** Element e's nibble in a 32-element block whose 16 bytes of nibbles start at `qs`. */
+function nibble(b: Uint8Array, qs: number, e: number): number {
+  return e < 16 ? b[qs + e] % 16 : Math.floor(b[qs + e - 16] / 16);
+}
+
+/** Bit e of the little-endian 32-bit word at `at`. */
+function bit(b: Uint8Array, at: number, e: number): number {
+  return Math.floor(b[at + Math.floor(e / 8)] / 2 ** (e % 8)) % 2;
+}
 
 const SPECIAL_HALVES = [
   0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x83ff, // zeros and subnormals (smallest, largest)
@@ -81,16 +96,19 @@ describe('reference dequantization equals an independent decoding', () => {
       const decode = INDEPENDENT[d];
       expect(decode, `write an independent decoding of ${d} in this test`).toBeDefined();
       const { blockSize, blockBytes } = dtypeInfo(d);
-      const scale = fieldOffset(d, 'd');
+      // Every f16 field (the scale d, a min m) drawn from the finite halves.
+      const halves16 = dtypeInfo(d).layout.filter((f) => f.type === 'f16').map((f) => fieldOffset(d, f.name));
       fc.assert(fc.property(
         fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 * blockSize }), fc.infiniteStream(finiteHalf), fc.infiniteStream(fc.nat(255)),
         (rows, len, halves, byteStream) => {
           const perRow = Math.ceil(len / blockSize);
           const bytes = Uint8Array.from({ length: rows * perRow * blockBytes }, () => byteStream.next().value);
           for (let b = 0; b < rows * perRow; b++) {
-            const h = halves.next().value;
-            bytes[b * blockBytes + scale] = h & 0xff;
-            bytes[b * blockBytes + scale + 1] = h >> 8;
+            for (const at of halves16) {
+              const h = halves.next().value;
+              bytes[b * blockBytes + at] = h & 0xff;
+              bytes[b * blockBytes + at + 1] = h >> 8;
+            }
           }
           const got = toF32(tensor(d, [rows, len], bytes));
           for (let r = 0; r < rows; r++) {

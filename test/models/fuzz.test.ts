@@ -89,13 +89,7 @@ describe('fuzz: mutated files throw FormatError or read cleanly', () => {
   });
 
   it.runIf(hasShared('models', 'tinystories-656k'))('TinyStories GGUFs (F16, Q8_0, IQ4_NL)', () => {
-    for (const f of ['TinyStories-656K.f16.gguf', 'TinyStories-656K-Q8_0.gguf']) fuzz(sharedPath('models', 'tinystories-656k', f), gguf, 100);
-    // Reading an IQ4_NL tensor is always a FormatError, so only open and list it.
-    fuzz(sharedPath('models', 'tinystories-656k', 'TinyStories-656K-IQ4_NL.gguf'), (src) => {
-      const store = new GgufStore(src);
-      for (const name of store.names()) store.info(name);
-      ggufTokenizer(store);
-    }, 100);
+    for (const f of ['TinyStories-656K.f16.gguf', 'TinyStories-656K-Q8_0.gguf', 'TinyStories-656K-IQ4_NL.gguf']) fuzz(sharedPath('models', 'tinystories-656k', f), gguf, 100);
   });
 
   it.runIf(hasShared('models', 'tinystories-656k') && hasShared('refs', 'llama'))('safetensors', () => {
