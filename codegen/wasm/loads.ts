@@ -79,7 +79,9 @@ export function loadF32x4At(d: DType, ptr: string, byteOffset: number): string {
 /**
  * How one quantized dtype's weights meet 8-bit activation blocks in the integer matmul
  * (matmul-quant.ts: one f16 scale `d` per block, activations quantized per block of the same size)
- * and how its blocks decode in an embedding gather (embedding.ts).
+ * and how its blocks decode in an embedding gather (embedding.ts). A block's stored integers are
+ * x = d · (q − zero) + min: `zero` and `min` are corrected once per block, so the dot itself only
+ * unpacks q (nibbles, a fifth bit from a mask, a level table) into integers.
  */
 export interface WasmQuantKernels {
   /** Activation blocks as this type's dot takes them: i16 (widened once, for pmaddwd) or i8. */
