@@ -11,6 +11,7 @@ export { loadTokenizer } from '../models/tokenizers/load.js';
 export type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 export * as ir from '../ir/index.js';
 export { compile, type CompileOptions, type CompileSummary } from './compile.js';
+export { progressLine, type ProgressCallback, type ProgressEvent, type ProgressPhase } from './progress.js';
 export { BACKENDS, type BackendName, BackendError } from './backends.js';
 export { GpuResourceError, GpuOutOfMemoryError, GpuDeviceLostError } from '../runtime/webgpu/errors.js';
 

@@ -7,6 +7,7 @@
 // which owns it and shares it with its workers; -O3 with asserts off; the stub runtime, because
 // kernels never allocate (they only touch raw pointers).
 import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
+import { ResourceError } from '../../ir/errors.js';
 import { createRequire } from 'node:module';
 import { cacheGet, cacheKey, cachePut } from '../compile-cache.js';
 import { HEAP_START, MAX_PAGES, MODULE_DATA_BASE, PAGE_BYTES } from './abi.js';
@@ -33,9 +34,20 @@ const CACHE_NAMESPACE = 'wasm';
 const cache = new Map<string, Uint8Array<ArrayBuffer>>();
 let ascVersion: string | undefined;
 
+/** 'assemblyscript' is an optional dependency (README: Install): without it, say so and what to do. */
+function missingCompiler(e: unknown): never {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') throw e;
+  throw new ResourceError("compiling CPU kernels needs the optional 'assemblyscript' package, which is not installed: run `npm install assemblyscript`, or run a compiled artifact (`tessera compile` on a machine that has it)");
+}
+
 /** asc's version, read from its package.json (importing asc itself costs ~0.5 s). */
 function assemblyScriptVersion(): string {
-  ascVersion ??= (createRequire(import.meta.url)('assemblyscript/package.json') as { version: string }).version;
+  try {
+    ascVersion ??= (createRequire(import.meta.url)('assemblyscript/package.json') as { version: string }).version;
+  } catch (e) {
+    missingCompiler(e);
+  }
   return ascVersion;
 }
 // asc keeps global state while it runs; one compile at a time.
@@ -81,7 +93,7 @@ async function runAsc(argv: string[], source: string): Promise<CompiledWasm> {
   const t0 = performance.now();
   // Imported on first use: loading asc takes ~0.5 s, which commands that only run kernels
   // (artifacts, cached modules) should not pay at start-up.
-  const asc = (await import('assemblyscript/asc')).default;
+  const asc = (await import('assemblyscript/asc').catch(missingCompiler)).default;
   const { error } = await asc.main(argv, {
     readFile: (name) => (name === SOURCE_FILE ? source : null),
     writeFile: (name, contents) => {

@@ -5,6 +5,7 @@
 // and calls each kernel, then a barrier, so a whole forward pass runs on every thread without
 // returning to JavaScript between kernels. Kernels are reached through a generated switch
 // (a br_table), which needs no function table and lets Binaryen see every call site.
+import { ResourceError } from '../../ir/errors.js';
 import { CTRL, NOW_IMPORT, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES, PLAN_NO_BARRIER, WAIT_IMPORT } from './abi.js';
 import { type CompileOptions, compileAssemblyScript } from './asc.js';
 import { defaultWasmFeatures, type WasmFeature } from './features.js';
@@ -190,6 +191,7 @@ export async function compileModule(kernels: readonly WasmKernel[], opts: Compil
   try {
     compiled = await compileAssemblyScript(assembled.source, { ...opts, features });
   } catch (e) {
+    if (e instanceof ResourceError) throw e; // no compiler here: not a problem in the source
     throw new Error(`${(e as Error).message}\n(in a module of ${assembled.kernels.length} kernels; line numbers refer to its source)`);
   }
   const module = await WebAssembly.compile(compiled.binary);

@@ -64,6 +64,14 @@ export type GpuErrorEvent =
   | { kind: 'uncaptured'; type: 'validation' | 'out-of-memory' | 'internal' | 'unknown'; message: string }
   | { kind: 'lost'; reason: string; message: string };
 
+declare global {
+  // The published declarations name GPUDevice here. This empty declaration merges with the full
+  // one from @webgpu/types where it is installed (our build, the optional 'webgpu' package) and
+  // stands alone where it is not, so users' type checks need no @webgpu/types (README: Install).
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface GPUDevice {}
+}
+
 export interface GpuContext {
   device: GPUDevice;
   adapterInfo: GpuAdapterSummary;
