@@ -1,6 +1,8 @@
 // A stateless graph on the CPU kernels: weights resident in one shared memory, activations at the
 // memory plan's arena offsets, inputs and outputs in buffers of their own, and per call a launch
 // list with that call's dims, walked by every thread of the pool.
+import { availableParallelism } from 'node:os';
+import { MAX_PAGES, PAGE_BYTES } from '../../codegen/wasm/abi.js';
 import type { CompiledModule } from '../../codegen/wasm/module.js';
 import type { WasmKernel } from '../../codegen/wasm/kernel.js';
 import type { WasmProgram } from '../../codegen/wasm/program.js';
@@ -11,7 +13,8 @@ import type { Graph } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
 import type { HostTensor } from '../../ir/tensor.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { scratchLayout, SharedScratch, WasmMemory, weightPlacer } from '../wasm/memory.js';
+import { describeBudget, memoryBudget } from '../wasm/budget.js';
+import { scratchLayout, SharedScratch, tooBigForWasm, WasmMemory, weightPlacer } from '../wasm/memory.js';
 import { kernelArgs, writePlan } from '../wasm/plan.js';
 import { ThreadPool, type ThreadPoolOptions } from '../wasm/threads.js';
 import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';
@@ -48,8 +51,12 @@ export class WasmBatchExecutor implements BatchExecutor {
   }
 
   static async create(module: CompiledModule, program: WasmProgram, params: ParamResolver, opts: Pick<ThreadPoolOptions, 'threads' | 'spinMicros'> = {}): Promise<WasmBatchExecutor> {
-    const memory = new WasmMemory();
-    const pool = await ThreadPool.create(module.module, memory, { threads: opts.threads, spinMicros: opts.spinMicros });
+    const threads = opts.threads ?? availableParallelism();
+    // Commit what the plan needs, reserve that plus headroom: not the 4 GiB wasm32 allows.
+    const budget = memoryBudget([program], threads);
+    if (budget.need > MAX_PAGES * PAGE_BYTES) throw tooBigForWasm(budget.need, describeBudget(budget));
+    const memory = new WasmMemory(budget.need, budget.total);
+    const pool = await ThreadPool.create(module.module, memory, { threads, spinMicros: opts.spinMicros });
     try {
       const { plan, bounds } = program;
       const arena = memory.alloc(plan.arenaBytes + SLACK, 64, 'activations');

@@ -2,18 +2,21 @@
 // memory, weights and the KV cache resident there, activations at the memory plan's arena
 // offsets, and a launch list per step graph that every thread walks with atomic barriers — a
 // whole forward pass without returning to JavaScript between kernels.
-import { ARG_SLOT_BYTES, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES } from '../../codegen/wasm/abi.js';
+import { availableParallelism } from 'node:os';
+import { ARG_SLOT_BYTES, MAX_PAGES, PAGE_BYTES, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES } from '../../codegen/wasm/abi.js';
 import type { WasmKernel } from '../../codegen/wasm/kernel.js';
 import type { CompiledModule } from '../../codegen/wasm/module.js';
 import type { WasmProgram } from '../../codegen/wasm/program.js';
 import { type Dim, type DimBindings, evalDim, shapeToString } from '../../ir/dim.js';
 import { storageBytes } from '../../ir/dtype.js';
+import { StateError } from '../../ir/errors.js';
 import type { Storage } from '../../ir/memory.js';
 import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
 import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
 import { argmax, checkPicked } from '../sampler.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { scratchLayout, SharedScratch, WasmMemory, weightPlacer } from './memory.js';
+import { scratchLayout, SharedScratch, tooBigForWasm, WasmMemory, weightPlacer } from './memory.js';
+import { describeBudget, memoryBudget } from './budget.js';
 import { ThreadPool } from './threads.js';
 
 /** One kernel launch: its argument block, whose dim words are rewritten every step. */
@@ -100,11 +103,16 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
   private profileBuffer = 0;
 
   private constructor(
-    private readonly pool: ThreadPool,
+    private live: ThreadPool | undefined,
     private readonly steps: Readonly<Record<LogitsWanted, Step>>,
     opts: WasmExecutorOptions,
   ) {
     super(opts.contextLength, opts.vocabSize);
+  }
+
+  private get pool(): ThreadPool {
+    if (!this.live) throw new StateError('this wasm model was disposed; open it again');
+    return this.live;
   }
 
   get threads(): number {
@@ -116,8 +124,12 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
   }
 
   static async create(module: CompiledModule, programs: Readonly<Record<LogitsWanted, WasmProgram>>, params: ParamResolver, opts: WasmExecutorOptions): Promise<WasmExecutor> {
-    const memory = new WasmMemory();
-    const pool = await ThreadPool.create(module.module, memory, { threads: opts.threads, spinMicros: opts.spinMicros });
+    const threads = opts.threads ?? availableParallelism();
+    // Commit what the plan needs, reserve that plus headroom: not the 4 GiB wasm32 allows.
+    const budget = memoryBudget([programs.last, programs.all], threads);
+    if (budget.need > MAX_PAGES * PAGE_BYTES) throw tooBigForWasm(budget.need, describeBudget(budget));
+    const memory = new WasmMemory(budget.need, budget.total);
+    const pool = await ThreadPool.create(module.module, memory, { threads, spinMicros: opts.spinMicros });
     try {
       const states = new Map<string, number>();
       const arenaBytes = Math.max(programs.last.plan.arenaBytes, programs.all.plan.arenaBytes);
@@ -286,6 +298,8 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
   }
 
   async dispose(): Promise<void> {
-    await this.pool.dispose();
+    await this.live?.dispose();
+    // Let go of the memory at once, even while a caller still holds this executor.
+    this.live = undefined;
   }
 }

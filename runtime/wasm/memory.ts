@@ -2,16 +2,18 @@
 // bump allocator over it for weights, activations, the KV cache, plans and argument blocks. (The
 // memory planner will later decide offsets itself; this allocator is what it will sit on.)
 // WebAssembly memory32 holds at most 4 GiB; asking for more fails with the sizes named.
+import { readFileSync } from 'node:fs';
 import { HEAP_START, MAX_PAGES, PAGE_BYTES } from '../../codegen/wasm/abi.js';
 import type { KernelBinding, WasmKernel } from '../../codegen/wasm/kernel.js';
 import { type DimBindings, evalDim } from '../../ir/dim.js';
+import { ResourceError } from '../../ir/errors.js';
 import type { Value } from '../../ir/graph.js';
 import { formatWeight } from '../../ir/printer.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 
 const MAX_BYTES = MAX_PAGES * PAGE_BYTES;
 
-function formatBytes(n: number): string {
+export function formatBytes(n: number): string {
   if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
   return `${n} bytes`;
@@ -19,14 +21,55 @@ function formatBytes(n: number): string {
 
 export type Float32View = Float32Array;
 
+/** A model that does not fit in wasm32's 4 GiB. */
+export function tooBigForWasm(bytes: number, what: string): ResourceError {
+  return new ResourceError(`the model needs ${formatBytes(bytes)} of WebAssembly memory (${what}), but wasm32 memory holds at most 4 GiB: ` +
+    'use a quantized model (q8_0, q4_0), a shorter context, or --backend webgpu');
+}
+
+/** The process's address-space limit (`ulimit -v`), when Linux reports one. */
+function addressSpaceLimit(): number | undefined {
+  try {
+    const m = /^Max address space\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why the engine refused to reserve `bytes`, and what to do. */
+function reserveFailed(bytes: number, cause: unknown): ResourceError {
+  const limit = addressSpaceLimit();
+  const trapHandler = !process.execArgv.includes('--disable-wasm-trap-handler') && !(process.env.NODE_OPTIONS ?? '').includes('--disable-wasm-trap-handler');
+  return new ResourceError(
+    `could not reserve ${formatBytes(bytes)} of WebAssembly memory` +
+    (limit !== undefined ? ` under this process's address-space limit of ${formatBytes(limit)} (ulimit -v)` : '') + '. ' +
+    (trapHandler ? 'Node also reserves 10 GiB of address space per WebAssembly memory for its bounds checks: under a limit, run node with --disable-wasm-trap-handler (NODE_OPTIONS). ' : '') +
+    'Raise the limit, dispose() models no longer used, or use --backend webgpu',
+    { cause });
+}
+
 export class WasmMemory {
   readonly memory: WebAssembly.Memory;
   private top = HEAP_START;
+  /** The most this memory may grow to (bytes): V8 reserves it up front. */
+  readonly maxBytes: number;
 
-  /** `initialBytes` is reserved up front; the memory grows (up to 4 GiB) as allocations need. */
-  constructor(initialBytes = 16 << 20) {
-    const pages = Math.min(MAX_PAGES, Math.max(Math.ceil(initialBytes / PAGE_BYTES), Math.ceil(HEAP_START / PAGE_BYTES) + 1));
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+  /**
+   * `initialBytes` is committed up front; the memory grows as allocations need, up to
+   * `maximumBytes` (default and at most 4 GiB), which the engine reserves as address space at once.
+   */
+  constructor(initialBytes = 16 << 20, maximumBytes = MAX_BYTES) {
+    if (initialBytes > MAX_BYTES) throw tooBigForWasm(initialBytes, 'at start');
+    const low = Math.ceil(HEAP_START / PAGE_BYTES) + 1;
+    const maximum = Math.min(MAX_PAGES, Math.max(low, Math.ceil(maximumBytes / PAGE_BYTES)));
+    const pages = Math.min(maximum, Math.max(Math.ceil(initialBytes / PAGE_BYTES), low));
+    this.maxBytes = maximum * PAGE_BYTES;
+    try {
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum, shared: true });
+    } catch (e) {
+      throw reserveFailed(this.maxBytes, e);
+    }
   }
 
   /** Bytes allocated so far, counting the reserved low region. */
@@ -40,10 +83,10 @@ export class WasmMemory {
     if (align <= 0 || (align & (align - 1)) !== 0) throw new RangeError(`alloc: alignment ${align} is not a power of two`);
     const at = Math.ceil(this.top / align) * align;
     const end = at + bytes;
-    if (end > MAX_BYTES) {
-      throw new RangeError(
-        `the model needs ${formatBytes(end)} of WebAssembly memory (${what}: ${formatBytes(bytes)} more after ${formatBytes(this.top)}), ` +
-        `but wasm32 memory holds at most 4 GiB: use a smaller model, a shorter context, or quantized weights`);
+    if (end > MAX_BYTES) throw tooBigForWasm(end, `${what}: ${formatBytes(bytes)} more after ${formatBytes(this.top)}`);
+    if (end > this.maxBytes) {
+      // The reservation comes from the plan (budget.ts), so running past it is our bug.
+      throw new Error(`${what} (${formatBytes(bytes)}) does not fit in the ${formatBytes(this.maxBytes)} of WebAssembly memory reserved (${formatBytes(this.top)} used)`);
     }
     this.ensure(end);
     this.top = end;
@@ -64,8 +107,12 @@ export class WasmMemory {
     const have = this.memory.buffer.byteLength;
     if (end <= have) return;
     // Grow geometrically so that many small allocations do not each grow the memory.
-    const want = Math.min(MAX_BYTES, Math.max(end, have * 1.5));
-    this.memory.grow(Math.ceil((want - have) / PAGE_BYTES));
+    const want = Math.min(this.maxBytes, Math.max(end, have * 1.5));
+    try {
+      this.memory.grow(Math.ceil((want - have) / PAGE_BYTES));
+    } catch (e) {
+      throw reserveFailed(want, e);
+    }
   }
 
   // Views are made fresh each time: a grown SharedArrayBuffer is a new object.

@@ -14,6 +14,9 @@ import { Model } from '../../src/model.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 const MODEL = () => sharedPath('models', 'stories260K', 'stories260K.bin');
+const DIST = resolve(__dirname, '../../dist/src/index.js');
+/** An address-space limit (KiB, as `ulimit -v` takes it) common in containers. */
+const ULIMIT_KIB = 8_000_000;
 const PROMPT = [1, 403, 407, 261, 378];
 
 async function drain(stream: AsyncGenerator<unknown, unknown>): Promise<void> {
@@ -101,4 +104,44 @@ describe('NaN/Inf logits are refused, naming the step (item 4)', () => {
       expect(r.status).toBe(1);
     });
   });
+});
+
+/**
+ * Runs `script` (an ES module body with `Model` and `model` in scope) in a child node under
+ * `ulimit -v`. Node reserves 10 GiB of address space per WebAssembly memory for its trap-based
+ * bounds checks unless told not to, so under the limit the child needs --disable-wasm-trap-handler.
+ */
+function underLimit(script: string, trapHandler: boolean) {
+  const body = `const { Model } = await import(${JSON.stringify(DIST)}); const model = ${JSON.stringify(MODEL())};\n${script}`;
+  const flag = trapHandler ? '' : '--disable-wasm-trap-handler';
+  return spawnSync('bash', ['-c', `ulimit -v ${ULIMIT_KIB} && exec "$0" ${flag} --input-type=module -e "$1"`, process.execPath, body], { encoding: 'utf8', timeout: 240_000 });
+}
+
+describe.runIf(process.platform === 'linux' && hasShared('models', 'stories260K'))('wasm memory is reserved by the plan, released on dispose (item 8)', () => {
+  it('an open reserves what the plan needs, not 4 GiB; ten models fit at once under ulimit -v 8000000, and 30 open/dispose cycles too', () => {
+    const r = underLimit(`
+      const vm = async () => Number(/VmSize:\\s+(\\d+)/.exec((await import('node:fs')).readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+      // The first open also loads the compiler (AssemblyScript and binaryen reserve their own memory).
+      await (await Model.open(model, { backend: 'wasm', threads: 1 })).dispose();
+      const before = await vm();
+      const first = await Model.open(model, { backend: 'wasm', threads: 1 });
+      console.log('reserved', await vm() - before);
+      const open = [first];
+      for (let i = 1; i < 10; i++) open.push(await Model.open(model, { backend: 'wasm', threads: 1 }));
+      for (const m of open) await m.dispose();
+      for (let i = 0; i < 30; i++) await (await Model.open(model, { backend: 'wasm', threads: 1 })).dispose();
+      console.log('done');`, false);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/done/);
+    const reserved = Number(/reserved (\d+)/.exec(r.stdout)![1]);
+    expect(reserved, 'address space one stories260K model adds').toBeLessThan(2 ** 30);
+    expect(r.status).toBe(0);
+  }, 300_000);
+
+  it('with Node reserving 10 GiB per memory, the limit is a ResourceError that names it and what to do', () => {
+    const r = underLimit(`
+      try { await Model.open(model, { backend: 'wasm', threads: 1 }); console.log('opened'); }
+      catch (e) { console.log(e.name + ': ' + e.message); }`, true);
+    expect(r.stdout).toMatch(/^ResourceError: could not reserve [\d.]+ MiB of WebAssembly memory under this process's address-space limit of 7\.\d+ GiB \(ulimit -v\)\. .*--disable-wasm-trap-handler/);
+  }, 120_000);
 });
