@@ -17,9 +17,52 @@ export interface ModelInfo {
   readonly weightBytes: number;
   /** KV cache for the whole context. */
   readonly kvCacheBytes: number;
-  /** Activation arena for a prompt chunk of `chunk` tokens at the end of the context. */
-  readonly activationBytes: number;
-  readonly activationChunk: number;
+  /** Activation arena for a prompt chunk of `chunk` tokens at the end of the context (absent when the model cannot be built). */
+  readonly activationBytes?: number;
+  readonly activationChunk?: number;
+  /** Checkpoint tensors of a type Tessera cannot run: while there are any, the model does not load. */
+  readonly unsupportedTensors: readonly { readonly name: string; readonly type: string }[];
+}
+
+/** Tensors of `source` whose storage type Tessera cannot read. */
+export function unsupportedTensors(source: ModelSource): { name: string; type: string }[] {
+  const store = source.store;
+  return store.names().flatMap((name) => {
+    const info = store.info(name);
+    return isReadable(info) ? [] : [{ name, type: info.dtype }];
+  });
+}
+
+function tensorTypes(source: ModelSource): Record<string, number> {
+  const types: Record<string, number> = {};
+  for (const n of source.store.names()) {
+    const info = source.store.info(n);
+    const t = isReadable(info) ? info.dtype : `${info.dtype} (unsupported)`;
+    types[t] = (types[t] ?? 0) + 1;
+  }
+  return types;
+}
+
+function kvCacheBytes(c: ModelConfig): number {
+  return c.task === 'decoder' ? 2 * c.numLayers * c.maxPositions * c.numKvHeads * c.headDim * 4 : 0;
+}
+
+/**
+ * What the headers say of a model that cannot be built (some tensors are of a type Tessera
+ * cannot run): sizes from the checkpoint's tensors, the unsupported ones listed.
+ */
+export function describeHeaders(source: ModelSource, config: ModelConfig): ModelInfo {
+  let parameters = 0;
+  let weightBytes = 0;
+  for (const n of source.store.names()) {
+    const info = source.store.info(n);
+    parameters += info.shape.reduce((a, b) => a * b, 1);
+    if (isReadable(info)) weightBytes += storageBytes(info.dtype, info.shape as number[]);
+  }
+  return {
+    path: source.path, format: source.format, config, parameters, tensorTypes: tensorTypes(source), weightBytes,
+    kvCacheBytes: kvCacheBytes(config), unsupportedTensors: unsupportedTensors(source),
+  };
 }
 
 /** `graph` is the model's step graph (decoder) or batch graph (encoder). */
@@ -33,20 +76,14 @@ export function describeModel(model: { readonly source: ModelSource; readonly co
     parameters += shape.reduce((a, b) => a * b, 1);
     weightBytes += storageBytes(p.type.dtype, shape);
   }
-  const tensorTypes: Record<string, number> = {};
-  for (const n of model.source.store.names()) {
-    const info = model.source.store.info(n);
-    const t = isReadable(info) ? info.dtype : `${info.dtype} (unsupported)`;
-    tensorTypes[t] = (tensorTypes[t] ?? 0) + 1;
-  }
   const S = Math.min(chunk, c.maxPositions);
   const bounds = { S, P: c.maxPositions - S, B: 1 };
   const plan = planMemory(g, bounds);
-  const kvCacheBytes = c.task === 'decoder' ? 2 * c.numLayers * c.maxPositions * c.numKvHeads * c.headDim * 4 : 0;
   return {
-    path: model.source.path, format: model.source.format, config: c, parameters, tensorTypes, weightBytes, kvCacheBytes,
+    path: model.source.path, format: model.source.format, config: c, parameters, tensorTypes: tensorTypes(model.source), weightBytes, kvCacheBytes: kvCacheBytes(c),
     activationBytes: evalDim(plan.peakActivationBytes, bounds),
     activationChunk: S,
+    unsupportedTensors: [],
   };
 }
 
@@ -61,7 +98,13 @@ export function formatModelInfo(i: ModelInfo): string {
     `positions:    ${c.rope ? `RoPE θ=${c.rope.theta}, ${c.rope.rotaryDim} of ${c.headDim} dims, ${c.rope.interleaved ? 'interleaved' : 'rotate-half'} pairs, scaling ${c.rope.scaling.type}` : 'learned absolute'}`,
     `norm:         ${c.norm.kind === 'rms' ? 'RMSNorm' : 'LayerNorm'} eps ${c.norm.eps}${c.norm.offset ? ' (1+w)' : ''} · MLP ${c.gatedMlp ? 'gated ' : ''}${c.activation}${c.layerWindows.some((w) => w > 0) ? ` · sliding window ${Math.max(...c.layerWindows)} on ${c.layerWindows.filter((w) => w > 0).length} layers` : ''}${c.attnSoftcap ? ` · attn softcap ${c.attnSoftcap}` : ''}${c.finalSoftcap ? ` · final softcap ${c.finalSoftcap}` : ''}`,
     `parameters:   ${i.parameters.toLocaleString('en-US')} (${Object.entries(i.tensorTypes).map(([t, n]) => `${n} × ${t}`).join(', ')} tensors)`,
-    `memory:       weights ${mib(i.weightBytes)} · ${c.task === 'decoder' ? `KV cache ${mib(i.kvCacheBytes)} (f32, full context)` : 'no KV cache'} · activations ${mib(i.activationBytes)} (peak, ${i.activationChunk}-token ${c.task === 'decoder' ? 'chunk' : 'sequence'})`,
+    `memory:       weights ${mib(i.weightBytes)}${i.unsupportedTensors.length ? ' (supported tensors)' : ''} · ${c.task === 'decoder' ? `KV cache ${mib(i.kvCacheBytes)} (f32, full context)` : 'no KV cache'}` +
+      (i.activationBytes !== undefined ? ` · activations ${mib(i.activationBytes)} (peak, ${i.activationChunk}-token ${c.task === 'decoder' ? 'chunk' : 'sequence'})` : ''),
   ];
+  if (i.unsupportedTensors.length) {
+    const n = i.unsupportedTensors.length;
+    lines.push(`unsupported:  ${n} tensor${n === 1 ? '' : 's'} of a type Tessera cannot run, so the model does not load:`);
+    for (const t of i.unsupportedTensors) lines.push(`                ${t.name} (${t.type})`);
+  }
   return `${lines.join('\n')}\n`;
 }

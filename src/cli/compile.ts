@@ -1,12 +1,27 @@
 // `tessera compile`: write an artifact folder that loads and runs without the compiler.
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { QUANTIZE_DTYPES, type QuantizeDType } from '../../ir/dtype.js';
 import { compile, COMPILE_TARGETS, type CompileTarget } from '../compile.js';
-import { EXIT_OK, listOpt, stringOpt, UsageError } from './command.js';
+import { CliError, EXIT_OK, listOpt, stringOpt, UsageError } from './command.js';
+import type { CliIO } from './io.js';
 import { MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
+
+/**
+ * -o resolved against io.cwd, checked before any work: it (and the nearest existing folder above
+ * it) must be a folder, or not exist yet.
+ */
+function outputFolder(io: CliIO, value: string): string {
+  const path = resolve(io.cwd, value);
+  if (existsSync(path) && !statSync(path).isDirectory()) throw new CliError(`--output '${value}' is a file; name a folder for the artifact (or remove the file)`);
+  let above = dirname(path);
+  while (!existsSync(above)) above = dirname(above);
+  if (!statSync(above).isDirectory()) throw new CliError(`--output '${value}': '${above}' is a file, so no folder can be made under it; choose another path`);
+  return path;
+}
 
 registerCommand({
   name: 'compile',
@@ -35,7 +50,7 @@ runs neither the passes nor any code generator.`,
     { command: 'tessera compile -m ../shared/refs/bert -o build/bert --target wasm', says: 'an encoder: one batch graph for embed / rerank' },
   ],
   async run(inv, io) {
-    const out = resolve(io.cwd, requireString(inv, 'output'));
+    const out = outputFolder(io, requireString(inv, 'output'));
     const named = listOpt(inv, 'target').flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
     const targets = named.filter((t) => t !== 'none');
     for (const t of targets) if (!(COMPILE_TARGETS as readonly string[]).includes(t)) throw new UsageError(`--target: unknown target '${t}' (targets: ${COMPILE_TARGETS.join(', ')})`, 'compile');

@@ -3,13 +3,15 @@
 // reported as a ResourceError (item 8). Broken models are generated at test time from
 // stories260K, never committed.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Executor } from '../../runtime/executor.js';
 import { generateTokens } from '../../runtime/generate.js';
 import { argmax, NonFiniteLogitsError, Sampler } from '../../runtime/sampler.js';
+import { ResourceError } from '../../ir/errors.js';
+import { WasmMemory } from '../../runtime/wasm/memory.js';
 import { Model } from '../../src/model.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
@@ -150,4 +152,56 @@ describe.runIf(process.platform === 'linux' && hasShared('models', 'stories260K'
       catch (e) { console.log(e.name + ': ' + e.message); }`, true);
     expect(r.stdout).toMatch(/^ResourceError: could not reserve [\d.]+ MiB of WebAssembly memory under this process's address-space limit of 7\.\d+ GiB \(ulimit -v\)\. .*--disable-wasm-trap-handler/);
   }, 120_000);
+});
+
+const CLI = resolve(__dirname, '../../bin/tessera.js');
+const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+/** The GGUF with one f16 tensor relabelled I16 (same size, so the file still tiles): a type Tessera cannot run. */
+function withI16Tensor(dir: string, tensor: string): string {
+  const b = Buffer.from(readFileSync(sharedPath('models', 'tinystories-656k', 'TinyStories-656K.f16.gguf')));
+  const name = Buffer.concat([Buffer.from(new BigUint64Array([BigInt(tensor.length)]).buffer), Buffer.from(tensor)]);
+  let at = b.lastIndexOf(name) + name.length; // tensor info: name, n_dims, dims (u64 each), type
+  at += 4 + 8 * b.readUInt32LE(at);
+  expect(b.readUInt32LE(at), 'the tensor was f16').toBe(1);
+  b.writeUInt32LE(25, at);
+  const path = join(dir, 'i16.gguf');
+  writeFileSync(path, b);
+  return path;
+}
+
+describe('user-side problems are typed errors, and info describes what it cannot run (item 11)', () => {
+  let dir: string;
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'tessera-i11-')); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.runIf(hasShared('models', 'tinystories-656k', 'TinyStories-656K.f16.gguf'))('info lists the tensors of a type we cannot run, and exits 0', () => {
+    const path = withI16Tensor(dir, 'blk.0.ffn_down.weight');
+    const r = cli('info', '-m', path);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/architecture: GGUF llama/);
+    expect(r.stdout).toMatch(/unsupported:\s+1 tensor of a type Tessera cannot run[^\n]*\n\s+blk\.0\.ffn_down\.weight \(I16\)/);
+    expect(r.status).toBe(0);
+    const json = JSON.parse(cli('info', '-m', path, '--json').stdout);
+    expect(json.unsupportedTensors).toEqual([{ name: 'blk.0.ffn_down.weight', type: 'I16' }]);
+  });
+
+  it.runIf(hasShared('models', 'stories260K'))('compile -o onto an existing file is refused before any work', () => {
+    const file = join(dir, 'taken');
+    writeFileSync(file, 'not an artifact');
+    for (const out of [file, join(file, 'below')]) {
+      const r = cli('compile', '-m', MODEL(), '-o', out, '--target', 'none', '-q');
+      expect(r.stderr).toMatch(/^tessera compile: --output '.*' is a file|is a file, so no folder can be made under it/);
+      expect(r.stdout, 'nothing was compiled').toBe('');
+      expect(r.status).toBe(1);
+    }
+    expect(statSync(file).size).toBe('not an artifact'.length);
+  });
+
+  it('a model too big for wasm32 is a ResourceError that says to quantize or use webgpu', () => {
+    expect(() => new WasmMemory(5 * 2 ** 30)).toThrow(ResourceError);
+    expect(() => new WasmMemory(5 * 2 ** 30)).toThrow(/needs 5\.00 GiB of WebAssembly memory.*at most 4 GiB: use a quantized model.*--backend webgpu/);
+    const m = new WasmMemory(1 << 20, 32 << 20);
+    expect(() => m.alloc(5 * 2 ** 30, 64, 'weights')).toThrow(ResourceError);
+  });
 });
