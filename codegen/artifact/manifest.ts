@@ -13,7 +13,9 @@ export const ARTIFACT_FORMAT = 'tessera-artifact';
 // 4: a WebGPU program stores its step-dims kernel (`dims`: symbols, table, WGSL file), which the
 // runtime used to generate when loading.
 // 5: graphs are stored in their JSON form (ir/json.ts), read without the text IR parser.
-export const ARTIFACT_VERSION = 5;
+// 6: manifest.sha256 holds the manifest's checksum, and the manifest is checked against a schema on
+// load (validate.ts); a version-5 reader would trust an edited manifest.
+export const ARTIFACT_VERSION = 6;
 export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.bin';
 /** Weights start on this boundary in weights.bin (any SIMD load or GPU copy can use them in place). */
@@ -108,19 +110,4 @@ export class ArtifactError extends ModelFormatError {
     super(`${dir}: ${message}`);
     this.name = 'ArtifactError';
   }
-}
-
-/** Checks the manifest's shape and version (deep checks happen as parts are used). */
-export function checkManifest(m: unknown, dir: string): ArtifactManifest {
-  const fail = (msg: string): never => { throw new ArtifactError(dir, msg); };
-  if (typeof m !== 'object' || m === null) fail(`${MANIFEST_FILE} does not hold an object`);
-  const o = m as Record<string, unknown>;
-  if (o.format !== ARTIFACT_FORMAT) fail(`${MANIFEST_FILE} is not a Tessera artifact manifest (format ${JSON.stringify(o.format)})`);
-  if (o.version !== ARTIFACT_VERSION) fail(`artifact format version ${String(o.version)} is not the one this Tessera reads (${ARTIFACT_VERSION}): recompile it with \`tessera compile\``);
-  for (const key of ['model', 'graphs', 'weights', 'targets'] as const) {
-    if (typeof o[key] !== 'object' || o[key] === null) fail(`${MANIFEST_FILE} lacks "${key}"`);
-  }
-  const w = o.weights as Record<string, unknown>;
-  if (typeof w.file !== 'string' || typeof w.sha256 !== 'string' || typeof w.bytes !== 'number' || typeof w.tensors !== 'object') fail(`${MANIFEST_FILE}: "weights" needs file, bytes, sha256 and tensors`);
-  return m as ArtifactManifest;
 }

@@ -13,7 +13,8 @@ import { programFromData } from '../wgsl/serialize.js';
 import type { CompiledModule } from '../wasm/module.js';
 import type { WasmProgram } from '../wasm/program.js';
 import { moduleFromBinary, wasmProgramFromData } from '../wasm/serialize.js';
-import { ArtifactError, type ArtifactManifest, checkManifest, MANIFEST_FILE, type WeightEntry } from './manifest.js';
+import { ArtifactError, type ArtifactManifest, MANIFEST_FILE, type WeightEntry } from './manifest.js';
+import { artifactFile, checkManifestChecksum, checkProgramsCoverGraphs, validateManifest } from './validate.js';
 
 export function isArtifactDir(path: string): boolean {
   return existsSync(join(path, MANIFEST_FILE)) && statSync(path).isDirectory();
@@ -50,27 +51,30 @@ function sha256File(path: string): string {
 export function readArtifact(dir: string): LoadedArtifact {
   const manifestPath = join(dir, MANIFEST_FILE);
   let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    text = readFileSync(manifestPath, 'utf8');
+    json = JSON.parse(text);
   } catch (e) {
     throw new ArtifactError(dir, `${MANIFEST_FILE} cannot be read: ${(e as Error).message}`);
   }
-  const manifest = checkManifest(json, dir);
+  const manifest = validateManifest(json, dir);
+  checkManifestChecksum(dir, text);
   const w = manifest.weights;
-  const weightsPath = join(dir, w.file);
+  const weightsPath = artifactFile(dir, w.file, 'weights.file');
   if (!existsSync(weightsPath)) throw new ArtifactError(dir, `${w.file} is missing`);
   const size = statSync(weightsPath).size;
   if (size !== w.bytes) throw new ArtifactError(dir, `${w.file} has ${size} bytes, the manifest says ${w.bytes} (truncated or replaced: recompile)`);
   if (sha256File(weightsPath) !== w.sha256) throw new ArtifactError(dir, `${w.file} does not match its checksum (modified after compilation: recompile)`);
-  const check = (file: string, sha: string) => {
-    const p = join(dir, file);
+  const check = (file: string, sha: string, field: string) => {
+    const p = artifactFile(dir, file, field);
     if (!existsSync(p)) throw new ArtifactError(dir, `${file} is missing`);
     if (sha256File(p) !== sha) throw new ArtifactError(dir, `${file} does not match its checksum (modified after compilation: recompile)`);
   };
-  for (const [file, sha] of Object.entries(manifest.targets.webgpu?.files ?? {})) check(file, sha);
-  if (manifest.targets.wasm) check(manifest.targets.wasm.file, manifest.targets.wasm.sha256);
-  if (manifest.targets.wasm?.source) check(manifest.targets.wasm.source.file, manifest.targets.wasm.source.sha256);
-  for (const [file, sha] of Object.entries(manifest.tokenizer?.files ?? {})) check(file, sha);
+  for (const [file, sha] of Object.entries(manifest.targets.webgpu?.files ?? {})) check(file, sha, `targets.webgpu.files.${file}`);
+  if (manifest.targets.wasm) check(manifest.targets.wasm.file, manifest.targets.wasm.sha256, 'targets.wasm.file');
+  if (manifest.targets.wasm?.source) check(manifest.targets.wasm.source.file, manifest.targets.wasm.source.sha256, 'targets.wasm.source.file');
+  for (const [file, sha] of Object.entries(manifest.tokenizer?.files ?? {})) check(file, sha, `tokenizer.files.${file}`);
 
   const graphs: Record<string, Graph> = {};
   // Graphs are stored in their JSON form, read without the text parser (chevrotain stays unloaded).
@@ -85,6 +89,7 @@ export function readArtifact(dir: string): LoadedArtifact {
     if (issue) throw new ArtifactError(dir, `the stored ${role} graph is not valid: ${issue.message} (a damaged manifest: recompile)`);
     graphs[role] = g;
   }
+  checkProgramsCoverGraphs(manifest, graphs, dir);
   const entry = (name: string): WeightEntry => {
     const e = w.tensors[name];
     if (!e) throw new ArtifactError(dir, `${w.file} has no tensor "${name}"`);

@@ -14,6 +14,7 @@ import type { WgslProgram } from '../wgsl/program.js';
 import { programToData } from '../wgsl/serialize.js';
 import type { WasmProgram } from '../wasm/program.js';
 import { wasmProgramToData } from '../wasm/serialize.js';
+import { MANIFEST_CHECKSUM_FILE } from './validate.js';
 import { ARTIFACT_FORMAT, ARTIFACT_VERSION, type ArtifactManifest, MANIFEST_FILE, WEIGHT_ALIGN, type WeightEntry, WEIGHTS_FILE } from './manifest.js';
 
 export interface ArtifactInput {
@@ -148,7 +149,9 @@ export function writeArtifact(dir: string, input: ArtifactInput): ArtifactSummar
     weights: { file: WEIGHTS_FILE, bytes: offset, sha256: hash.digest('hex'), tensors },
     targets: { ...(webgpu ? { webgpu } : {}), ...(wasm ? { wasm } : {}) },
   };
-  writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 1)}\n`);
+  const manifestText = `${JSON.stringify(manifest, null, 1)}\n`;
+  writeFileSync(join(dir, MANIFEST_FILE), manifestText);
+  writeFileSync(join(dir, MANIFEST_CHECKSUM_FILE), `${sha256(manifestText)}\n`);
   lap('manifest');
   return { dir, weightBytes: offset, tensors: bySource.size, kernelFiles, phaseMs };
 }
