@@ -2,7 +2,8 @@
 // "checkpoint", and its graphs are fixed (no builder runs).
 import type { LoadedArtifact } from '../codegen/artifact/read.js';
 import { isDType } from '../ir/dtype.js';
-import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
+import { ArtifactError, MANIFEST_FILE } from '../codegen/artifact/manifest.js';
+import { ConfigError, type ModelConfig, validateConfig } from '../models/config/model-config.js';
 import { FormatError, type TensorStore } from '../models/formats/store.js';
 import type { ModelSource } from '../models/open.js';
 
@@ -19,7 +20,7 @@ export function artifactSource(a: LoadedArtifact): ModelSource {
     read: (n) => a.readWeight(n),
     readInto: (n, dest) => a.readWeightInto(n, dest),
   };
-  const config = a.manifest.model.config as unknown as ModelConfig;
+  const config = artifactConfig(a);
   const fixed = (): never => { throw new ConfigError(a.dir, 'a compiled artifact has fixed graphs; compile again to change them'); };
   return {
     path: a.dir,
@@ -37,4 +38,16 @@ export function artifactSource(a: LoadedArtifact): ModelSource {
     readLeaf: (name) => a.readWeight(name),
     readLeafInto: (name, dest) => a.readWeightInto(name, dest),
   };
+}
+
+/** The manifest's model config, range-checked as a checkpoint's is (a hand-edited one is refused, naming the value). */
+function artifactConfig(a: LoadedArtifact): ModelConfig {
+  const c = a.manifest.model.config as unknown as ModelConfig;
+  try {
+    return validateConfig(c, `${a.dir}/${MANIFEST_FILE} model.config`);
+  } catch (e) {
+    // A field of the wrong kind (an object where a number belongs) fails inside the checks.
+    if (e instanceof TypeError) throw new ArtifactError(a.dir, `${MANIFEST_FILE}: model.config is not a model config (${e.message}); recompile the model with \`tessera compile\``);
+    throw e;
+  }
 }

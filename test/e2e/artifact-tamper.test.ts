@@ -91,6 +91,11 @@ describe.runIf(hasShared('models', 'stories260K'))('tampered artifact manifests 
     refused(tampered((m) => { m.targets.wasm.programs.last.extra = 1; }), /targets\.wasm\.programs\.last\.extra is not a field this Tessera knows/);
   });
 
+  it('a model config with a value out of range or of the wrong shape', async () => {
+    await expect(Model.open(tampered((m) => { m.model.config.norm.eps = -1; }), { backend: 'reference' })).rejects.toThrow(/manifest\.json model\.config: .*epsilon must be a finite number > 0/);
+    await expect(Model.open(tampered((m) => { delete m.model.config.norm; }), { backend: 'reference' })).rejects.toThrow(ArtifactError);
+  });
+
   it('a truncated manifest', () => {
     const dir = tampered(() => {});
     truncateSync(join(dir, MANIFEST_FILE), 500);
