@@ -21,6 +21,7 @@ export { TesseraError, UsageError, InputError, ModelFormatError, ResourceError, 
 export { OptionError } from '../runtime/options.js';
 export { ModelBusyError, ModelDisposedError } from './lifecycle.js';
 export { ContextFullError, TokenRangeError } from '../runtime/executor.js';
+export { NonFiniteLogitsError } from '../runtime/sampler.js';
 export { ConfigError, UnsupportedModelError } from '../models/config/model-config.js';
 export { FormatError } from '../models/formats/store.js';
 export { ArtifactError } from '../codegen/artifact/manifest.js';

@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ArtifactError, BackendError, ConfigError, ContextFullError, Encoder, EncoderInputError, FormatError, GpuDeviceLostError, GpuOutOfMemoryError,
-  GpuUnavailableError, InputError, IRError, Model, ModelBusyError, ModelDisposedError, ModelFormatError, OptionError, PassError, PipelineError,
+  GpuUnavailableError, InputError, IRError, Model, ModelBusyError, ModelDisposedError, ModelFormatError, NonFiniteLogitsError, OptionError, PassError, PipelineError,
   ResourceError, StateError, TesseraError, TokenRangeError, UnsupportedModelError, UsageError, type BackendName, type EmbedOptions, type GeneratedToken, type GenerateParams,
 } from '../../src/index.js';
 import { webgpuIfAdapter } from '../helpers/gpu.js';
@@ -45,6 +45,7 @@ describe('the error hierarchy', () => {
       [new UnsupportedModelError('x'), ModelFormatError],
       [new FormatError('f', 'x'), ModelFormatError],
       [new ArtifactError('d', 'x'), ModelFormatError],
+      [new NonFiniteLogitsError(0, NaN), ModelFormatError],
       [new BackendError('x'), ResourceError],
       [new GpuUnavailableError('x'), ResourceError],
       [new GpuOutOfMemoryError('x', 'gpu', 1), ResourceError],
