@@ -17,7 +17,7 @@ export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   passes: { type: 'string', value: 'PIPELINE', help: "optimisation passes to run on the graph first, e.g. 'default' (default: none)" },
   threads: { type: 'string', value: 'N', help: 'CPU threads for the wasm backend (default: every core)' },
   'no-cache': { type: 'boolean', help: 'compile without reading or writing the compile cache (see `tessera cache`)' },
-  quiet: { type: 'boolean', short: 'q', help: 'no progress line on standard error for slow loading steps' },
+  quiet: { type: 'boolean', help: 'no progress line on standard error for slow loading steps' },
 };
 
 export function requireString(inv: Invocation, name: string): string {
