@@ -99,7 +99,7 @@ describe.runIf(hasShared('models', 'stories260K'))('model commands refuse bad in
 
   it('compile -o onto an existing file says so (exit 1)', async () => {
     writeFileSync(join(dir, 'a-file'), 'x');
-    await expectUserError(['compile', '-m', bin, '-o', 'a-file', '--target', 'none', '-q'], 1, /'.*a-file' already exists and is not a folder; remove it or choose another path/, dir);
+    await expectUserError(['compile', '-m', bin, '-o', 'a-file', '--target', 'none', '-q'], 1, /--output 'a-file' is a file; name a folder for the artifact \(or remove the file\)/, dir);
   }, 60_000);
 
   it('--backend webgpu without an adapter names the option and the way out (exit 1)', async () => {
