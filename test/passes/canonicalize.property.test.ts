@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { normalizeAttrs, type AttrValue } from '../../ir/attrs.js';
 import { GraphBuilder } from '../../ir/builder.js';
 import { type DimBindings, dimProduct, dimSub, evalDim, isStaticDim } from '../../ir/dim.js';
-import type { DType } from '../../ir/dtype.js';
+import { CONVERT_DTYPES, type DType } from '../../ir/dtype.js';
+import { randomTensor } from '../../src/ops-check/draw.js';
 import { cloneGraph, type Graph, makeNode, type Value } from '../../ir/graph.js';
 import { getOp } from '../../ir/op.js';
 import { parseGraph } from '../../ir/parser.js';
@@ -143,7 +144,9 @@ function dataFor(key: string, dtype: DType, shape: readonly number[]): HostTenso
     return tensor(dtype, shape, dtype === 'i32' ? Int32Array.from(ints) : Uint32Array.from(ints));
   }
   const f = tensor('f32', shape, Float32Array.from({ length: n }, () => next() * 4 - 2));
-  return dtype === 'f32' ? f : convertF32(f, dtype);
+  if (dtype === 'f32') return f;
+  // A type Tessera only reads (no quantizer) gets random valid blocks instead.
+  return CONVERT_DTYPES.includes(dtype) ? convertF32(f, dtype) : randomTensor(dtype, shape, s);
 }
 
 function run(g: Graph, dims: DimBindings, seed: number) {

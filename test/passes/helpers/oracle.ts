@@ -5,7 +5,8 @@
 import { expect } from 'vitest';
 import { type DimBindings, evalDim } from '../../../ir/dim.js';
 import type { DType } from '../../../ir/dtype.js';
-import { isQuantized } from '../../../ir/dtype.js';
+import { CONVERT_DTYPES, isQuantized } from '../../../ir/dtype.js';
+import { randomTensor } from '../../../src/ops-check/draw.js';
 import { cloneGraph, type Graph } from '../../../ir/graph.js';
 import { formatWeight, printGraph } from '../../../ir/printer.js';
 import { convertF32, type HostTensor, numel, tensor, toF32 } from '../../../ir/tensor.js';
@@ -31,7 +32,9 @@ export function fill(key: string, dtype: DType, shape: readonly number[]): HostT
   if (dtype === 'i32') return tensor('i32', shape, Int32Array.from({ length: n }, () => Math.floor(next() * 4)));
   if (dtype === 'u32') return tensor('u32', shape, Uint32Array.from({ length: n }, () => Math.floor(next() * 4)));
   const f = tensor('f32', shape, Float32Array.from({ length: n }, () => next() * 4 - 2));
-  return dtype === 'f32' ? f : convertF32(f, dtype);
+  if (dtype === 'f32') return f;
+  // A type Tessera only reads (no quantizer) gets random valid blocks instead.
+  return CONVERT_DTYPES.includes(dtype) ? convertF32(f, dtype) : randomTensor(dtype, shape, s);
 }
 
 /** A graph whose parameters each read a leaf `p:<name>` of the parameter's own type. */
