@@ -34,7 +34,7 @@ async function compile(device: GPUDevice, launch: KernelLaunch): Promise<GPUComp
   const errors = info.messages.filter((m) => m.type === 'error');
   if (errors.length) {
     const lines = kernel.wgsl.split('\n');
-    throw new Error(`WGSL of ${kernel.label} does not compile:\n${errors.map((m) => `${m.lineNum}:${m.linePos}: ${m.message}\n  ${lines[m.lineNum - 1] ?? ''}`).join('\n')}`);
+    throw new Error(`WGSL of ${kernel.label} does not compile:\n${errors.map((m) => `${m.lineNum}:${m.linePos}: ${m.message}\n  ${lines[m.lineNum - 1] ?? ''}`).join('\n')}\n---\n${kernel.wgsl}`);
   }
   // An explicit layout from the binding list: what the executor, which shares layouts, does.
   const bindGroupLayout = device.createBindGroupLayout({
@@ -47,7 +47,11 @@ async function compile(device: GPUDevice, launch: KernelLaunch): Promise<GPUComp
   });
 }
 
-/** Runs `lowering` (the kernels of `node`) at `dims` over `inputs`; results in output order. */
+/**
+ * Runs `lowering` (the kernels of `node`) at `dims` over `inputs`; results in output order.
+ * Results and scratch start poisoned (all bytes 0xff: NaN for floats, -1 for i32), so unwritten
+ * elements show; an aliased result starts as a copy of its operand (the in-place executor's view).
+ */
 export async function runNodeOnGpu(ctx: GpuContext, node: Node, lowering: WgslLowering, inputs: readonly HostTensor[], dims: DimBindings): Promise<HostTensor[]> {
   const plan = planNodeRun(node, lowering, dims);
   const ready = await Promise.all(plan.launches.map((l) => pipelineFor(ctx, l)));

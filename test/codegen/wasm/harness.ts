@@ -22,6 +22,7 @@ import { interpret } from '../../../runtime/reference/interpreter.js';
 import { runGraph } from '../../../runtime/wasm/graph-runner.js';
 import { WasmMemory } from '../../../runtime/wasm/memory.js';
 import { ThreadPool } from '../../../runtime/wasm/threads.js';
+import { rng } from '../../../src/ops-check/draw.js';
 
 export const SYMBOLS = ['B', 'S', 'P', 'T', 'N'] as const;
 export const S = sym('S'), P = sym('P'), T = sym('T'), B = sym('B'), N = sym('N');
@@ -172,19 +173,8 @@ export function closeF32(got: Float32Array, want: Float32Array, rtol = 1e-4): st
 // ---- drawing inputs ----------------------------------------------------------------------------
 
 /** A small deterministic PRNG for tensor contents (fast-check draws the shapes and the seed). */
-export function rng(seed: number): () => number {
-  // Scramble the seed (murmur3's finalizer) so that nearby seeds give unrelated streams.
-  let s = seed >>> 0;
-  s = Math.imul(s ^ (s >>> 16), 0x85ebca6b) >>> 0;
-  s = Math.imul(s ^ (s >>> 13), 0xc2b2ae35) >>> 0;
-  s = (s ^ (s >>> 16)) >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 4294967296;
-  };
-}
+/** The op table's seeded generator: one for every kernel test. */
+export { rng };
 
 /** Uniform values in ±scale, never exactly zero (a zero hides sign and scale bugs). */
 export function randomF32(shape: readonly number[], seed: number, scale = 1): HostTensor {
