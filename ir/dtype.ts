@@ -7,7 +7,7 @@
 // Recipe for a new type: docs/ARCHITECTURE.md.
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
 import type { BlockCodec } from './quant/codec.js';
-import { QUANT_CODECS } from './quant/index.js';
+import { QUANT_CODECS, type QuantCodec } from './quant/index.js';
 import { Q4_0 } from './quant/q4_0.js';
 import { Q8_0 } from './quant/q8_0.js';
 
@@ -47,58 +47,49 @@ function plain<K extends 'float' | 'int'>(kind: K, type: FieldType, host: HostAr
   return { kind, blockSize: 1, blockBytes: FIELD_BYTES[type], layout: [{ name: 'x', type, count: 1, holds: 'the element' }], host } as const;
 }
 
+/**
+ * A block-quantized row. Geometry and ggml name come from the type's codec entry in ir/quant
+ * (written once, checked bit-exact against llama.cpp); `decoder` is the codec the row runs, which
+ * for the types we write carries the quantizer's type.
+ */
+function quant<C extends BlockCodec>(codec: QuantCodec, ggmlId: number, decoder: C, layout: readonly LayoutField[]) {
+  return { kind: 'quant', blockSize: codec.blockSize, blockBytes: codec.blockBytes, host: 'u8', ggml: { id: ggmlId, name: codec.ggmlType }, codec: decoder, layout } as const;
+}
+
 const TABLE = {
   f32: { ...plain('float', 'f32', 'f32'), ggml: { id: 0, name: 'F32' } },
   f16: { ...plain('float', 'f16', 'u16'), ggml: { id: 1, name: 'F16' }, bits: { decode: f16ToF32, encode: f32ToF16 } },
   bf16: { ...plain('float', 'bf16', 'u16'), ggml: { id: 30, name: 'BF16' }, bits: { decode: bf16ToF32, encode: f32ToBf16 } },
   i32: { ...plain('int', 'i32', 'i32'), ggml: { id: 26, name: 'I32' } },
   u32: plain('int', 'u32', 'u32'),
-  q8_0: {
-    kind: 'quant', blockSize: 32, blockBytes: 34, host: 'u8', ggml: { id: 8, name: 'Q8_0' }, codec: Q8_0,
-    layout: [
-      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · q' },
-      { name: 'qs', type: 'i8', count: 32, holds: 'q of elements 0..31' },
-    ],
-  },
-  q4_0: {
-    kind: 'quant', blockSize: 32, blockBytes: 18, host: 'u8', ggml: { id: 2, name: 'Q4_0' }, codec: Q4_0,
-    layout: [
-      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · (nibble − 8)' },
-      { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
-    ],
-  },
-  q4_1: {
-    kind: 'quant', blockSize: 32, blockBytes: 20, host: 'u8', ggml: { id: 3, name: 'Q4_1' }, codec: QUANT_CODECS.q4_1,
-    layout: [
-      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · nibble + m' },
-      { name: 'm', type: 'f16', count: 1, holds: 'the block\'s minimum' },
-      { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
-    ],
-  },
-  q5_0: {
-    kind: 'quant', blockSize: 32, blockBytes: 22, host: 'u8', ggml: { id: 6, name: 'Q5_0' }, codec: QUANT_CODECS.q5_0,
-    layout: [
-      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · (q − 16), q = nibble + 16 · high bit' },
-      { name: 'qh', type: 'u32', count: 1, holds: 'bit j: element j\'s fifth bit' },
-      { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
-    ],
-  },
-  q5_1: {
-    kind: 'quant', blockSize: 32, blockBytes: 24, host: 'u8', ggml: { id: 7, name: 'Q5_1' }, codec: QUANT_CODECS.q5_1,
-    layout: [
-      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · q + m, q = nibble + 16 · high bit' },
-      { name: 'm', type: 'f16', count: 1, holds: 'the block\'s minimum' },
-      { name: 'qh', type: 'u32', count: 1, holds: 'bit j: element j\'s fifth bit' },
-      { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
-    ],
-  },
-  iq4_nl: {
-    kind: 'quant', blockSize: 32, blockBytes: 18, host: 'u8', ggml: { id: 20, name: 'IQ4_NL' }, codec: QUANT_CODECS.iq4_nl,
-    layout: [
-      { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · IQ4_LEVELS[nibble] (ir/quant/iq4.ts)' },
-      { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
-    ],
-  },
+  q8_0: quant(QUANT_CODECS.q8_0, 8, Q8_0, [
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · q' },
+    { name: 'qs', type: 'i8', count: 32, holds: 'q of elements 0..31' },
+  ]),
+  q4_0: quant(QUANT_CODECS.q4_0, 2, Q4_0, [
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · (nibble − 8)' },
+    { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
+  ]),
+  q4_1: quant(QUANT_CODECS.q4_1, 3, QUANT_CODECS.q4_1, [
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · nibble + m' },
+    { name: 'm', type: 'f16', count: 1, holds: 'the block\'s minimum' },
+    { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
+  ]),
+  q5_0: quant(QUANT_CODECS.q5_0, 6, QUANT_CODECS.q5_0, [
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · (q − 16), q = nibble + 16 · high bit' },
+    { name: 'qh', type: 'u32', count: 1, holds: 'bit j: element j\'s fifth bit' },
+    { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
+  ]),
+  q5_1: quant(QUANT_CODECS.q5_1, 7, QUANT_CODECS.q5_1, [
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · q + m, q = nibble + 16 · high bit' },
+    { name: 'm', type: 'f16', count: 1, holds: 'the block\'s minimum' },
+    { name: 'qh', type: 'u32', count: 1, holds: 'bit j: element j\'s fifth bit' },
+    { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
+  ]),
+  iq4_nl: quant(QUANT_CODECS.iq4_nl, 20, QUANT_CODECS.iq4_nl, [
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · IQ4_LEVELS[nibble] (ir/quant/iq4.ts)' },
+    { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
+  ]),
 } as const satisfies Record<string, DTypeRow>;
 
 type Table = typeof TABLE;
