@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    globalSetup: ['test/setup/compile-cache.ts'],
+    // scratch-dir first: the compile cache then lives inside the run's scratch directory too.
+    globalSetup: ['test/setup/scratch-dir.ts', 'test/setup/compile-cache.ts'],
   },
 });
