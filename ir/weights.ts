@@ -280,6 +280,37 @@ export const WEIGHT_FNS: Readonly<Record<string, WeightFn>> = {
       return f32Tensor([n], out);
     },
   },
+  add_low_rank: {
+    summary: 'w[n, k] + scale · b[n, r] · a[r, k]: a low-rank update (a LoRA adapter) merged into the weight it adapts',
+    attrs: { scale: { type: 'float', default: 1 } },
+    arity: 3,
+    type([w, b, a]) {
+      const [n, k] = need2d('add_low_rank', w);
+      const [bn, r] = need2d('add_low_rank', b);
+      const [ar, ak] = need2d('add_low_rank', a);
+      if (bn !== n || ak !== k || ar !== r) throw new Error(`add_low_rank: b [${bn}, ${r}] · a [${ar}, ${ak}] does not make the [${n}, ${k}] of w`);
+      return { dtype: 'f32', shape: [n, k] };
+    },
+    apply([w, b, a], attrs) {
+      WEIGHT_FNS.add_low_rank.type([w, b, a], attrs);
+      const [n, k] = w.shape;
+      const r = b.shape[1];
+      const src = toF32(w), bs = toF32(b), as = toF32(a);
+      const scale = attrs.scale as number;
+      const out = new Float32Array(n * k);
+      const acc = new Float64Array(k);
+      // Each element accumulated in f64 and rounded once, like matmul.
+      for (let i = 0; i < n; i++) {
+        acc.fill(0);
+        for (let j = 0; j < r; j++) {
+          const bij = bs[i * r + j];
+          for (let c = 0; c < k; c++) acc[c] += bij * as[j * k + c];
+        }
+        for (let c = 0; c < k; c++) out[i * k + c] = src[i * k + c] + scale * acc[c];
+      }
+      return f32Tensor([n, k], out);
+    },
+  },
   zeros: {
     summary: 'a tensor of zeros (qkv-merge: the bias part of a projection that has none)',
     attrs: { shape: { type: 'ints' } },

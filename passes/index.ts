@@ -10,6 +10,7 @@ import './flash-attention.js';
 import './fuse-elementwise.js';
 import './fold-rope.js';
 import './quantize.js';
+import './lora-merge.js';
 import './memory-plan.js';
 import './pipelines.js';
 
@@ -21,6 +22,7 @@ export * from './fold-rope.js';
 export * from './fuse-elementwise.js';
 export * from './fold-layout.js';
 export * from './instruments.js';
+export * from './lora-merge.js';
 export * from './memory-plan.js';
 export * from './pass.js';
 export * from './pass-manager.js';

@@ -15,6 +15,9 @@ import { programKernels, type WasmProgram } from '../codegen/wasm/program.js';
 import { decoderUnit, encoderUnit } from './compile-units.js';
 import { modelTask, paramResolver } from './model.js';
 import { pipelineTransform } from './passes.js';
+import { checkLoras, type LoraOption, withLoraPipeline } from './lora.js';
+import { openSource } from './open-source.js';
+import { ConfigError } from '../models/config/model-config.js';
 import { packageVersion } from './cli/version.js';
 
 export const COMPILE_TARGETS = ['webgpu', 'wasm'] as const;
@@ -27,6 +30,8 @@ export interface CompileOptions {
   readonly targets?: readonly CompileTarget[];
   /** Pass pipeline (default 'default'). */
   readonly passes?: string;
+  /** LoRA adapters merged into the weights (in order) before the passes. */
+  readonly lora?: readonly LoraOption[];
   /** Quantize matmul weights to GGUF blocks of this type (QUANTIZE_DTYPES, ir/dtype.ts). */
   readonly quantize?: QuantizeDType;
   readonly tokenizer?: string;
@@ -52,7 +57,7 @@ export interface CompileSummary {
 }
 
 function pipelineFor(opts: CompileOptions): string {
-  const base = opts.passes ?? 'default';
+  const base = withLoraPipeline(opts.passes ?? 'default', opts.lora)!;
   if (!opts.quantize) return base;
   if (!findPass('quantize')) throw new Error('the quantize pass is not available in this build');
   return `${base === 'none' ? '' : `${base},`}quantize{dtype=${opts.quantize}}`;
@@ -80,7 +85,12 @@ export async function compile(modelPath: string, opts: CompileOptions): Promise<
   // The graphs serve every target, so the pipeline is the one of the most limited target.
   const target = targets.includes('wasm') ? 'wasm' : targets.includes('webgpu') ? 'webgpu' : undefined;
   const unitOptions = { tokenizer: opts.tokenizer, transform: pipelineTransform(passes, target), maxChunk: opts.maxChunk, maxBatch: opts.maxBatch };
-  const unit = modelTask(modelPath) === 'decoder' ? decoderUnit(modelPath, unitOptions) : encoderUnit(modelPath, unitOptions);
+  const isDecoder = modelTask(modelPath) === 'decoder';
+  if (opts.lora?.length) {
+    if (!isDecoder) throw new ConfigError(modelPath, 'LoRA adapters apply to decoders; this model is an encoder');
+    checkLoras(opts.lora, openSource(modelPath, {}).source);
+  }
+  const unit = isDecoder ? decoderUnit(modelPath, unitOptions) : encoderUnit(modelPath, unitOptions);
   const { source, graphs } = unit;
   // Reading headers, building the graphs and running the passes.
   lap('graphs');

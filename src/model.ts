@@ -16,13 +16,17 @@ import { openModel, type ModelSource, type OpenOptions, tokenizerExpectations } 
 import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { Executor } from '../runtime/executor.js';
-import { generateTokens, type GeneratedToken, type GenerateParams, type GenerationStats } from '../runtime/generate.js';
+import { checkGenerate, generateTokens, type GeneratedToken, type GenerateParams, type GenerationModel, type GenerationStats } from '../runtime/generate.js';
 import { checkOptions, type Exact, functionRule, type NumberRange, numberRule, oneOfRule, OptionError, type OptionRules, stringRule } from '../runtime/options.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
 import { BACKENDS, type BackendName, openExecutor } from './backends.js';
 import { UseGuard } from './lifecycle.js';
 import { chooseBackend, openSource } from './open-source.js';
+import type { ChatMessage } from './chat/messages.js';
+import { type ChatOptions, ChatSession } from './chat/session.js';
+import { endOfGenerationIds } from '../models/chat/eog.js';
 import { pipelineTransform } from './passes.js';
+import { checkLoras, type LoraOption, loraRule, withLoraPipeline } from './lora.js';
 import { type ProgressCallback, withWeightProgress } from './progress.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 
@@ -41,6 +45,8 @@ export interface LoadOptions extends OpenOptions {
   readonly spinMicros?: number;
   /** A pass pipeline run on every graph, resolved for the backend that runs it (e.g. 'default'). */
   readonly passes?: string;
+  /** LoRA adapters merged into the weights (in order) before `passes`: PEFT folders or GGUF adapters. */
+  readonly lora?: readonly LoraOption[];
   /** Any other rewrite applied to every graph before it runs (after `passes`). */
   readonly transform?: (g: Graph) => Graph;
   /** Called as weights load and kernels compile (Model.open), e.g. for a progress bar (src/progress.ts). */
@@ -61,6 +67,7 @@ export const LOAD_RULES: OptionRules<LoadOptions> = {
   threads: numberRule(LOAD_RANGES.threads),
   spinMicros: numberRule(LOAD_RANGES.spinMicros),
   passes: stringRule,
+  lora: loraRule,
   transform: functionRule,
   progress: functionRule,
 };
@@ -117,10 +124,14 @@ export class Model {
 
   /** The target the pass pipeline is resolved for (the backend's name; undefined: generic). */
   private target?: string;
+  /** chat(): the template and the ids the KV cache holds between turns. */
+  private readonly chatSession: ChatSession;
+  private eogCache?: readonly number[];
 
   private constructor(readonly source: ModelSource, private readonly opts: LoadOptions, private readonly artifact?: LoadedArtifact) {
     this.config = source.config;
     this.guard = new UseGuard(source.path);
+    this.chatSession = new ChatSession(source, () => this.tokenizer);
     if (this.config.task !== 'decoder') throw new ConfigError(source.path, `a ${this.config.family} ${this.config.task} model cannot generate text (use embed or rerank)`);
   }
 
@@ -168,7 +179,12 @@ export class Model {
   private static create(what: string, path: string, opts: LoadOptions): Model {
     checkLoadOptions(what, opts, LOAD_RULES);
     const { source, artifact } = openSource(path, opts);
-    return new Model(source, opts, artifact);
+    const model = new Model(source, opts, artifact);
+    if (opts.lora?.length) {
+      if (artifact) throw new ConfigError(path, 'a compiled artifact already has its weights; LoRA adapters are merged when compiling (compile --lora)');
+      checkLoras(opts.lora, source);
+    }
+    return model;
   }
 
   /** True when loaded from a compiled artifact. */
@@ -195,7 +211,7 @@ export class Model {
       return g;
     }
     const g = buildDecoderGraph(this.config, this.source.decoderWeights(), (n) => this.source.leafType(n), opts);
-    const passes = pipelineTransform(this.opts.passes, this.target);
+    const passes = pipelineTransform(withLoraPipeline(this.opts.passes, this.opts.lora), this.target);
     const optimized = passes ? passes(g) : g;
     return this.opts.transform ? this.opts.transform(optimized) : optimized;
   }
@@ -212,6 +228,7 @@ export class Model {
   async logits(ids: readonly number[]): Promise<Float32Array> {
     return this.guard.run('logits()', () => {
       const exec = this.guard.guardExecutor(this.executor);
+      this.chatSession.forget();
       exec.reset();
       return exec.forward(ids, 'all');
     });
@@ -226,15 +243,51 @@ export class Model {
   generate<P extends Exact<GenerateParams, P>>(prompt: string | readonly number[], params?: P): AsyncGenerator<GeneratedToken, GenerationStats> {
     this.guard.checkIdle('generate()');
     const ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt) : prompt;
+    const model = this.generationModel();
+    return this.guard.stream('generate()', () => {
+      this.chatSession.forget();
+      return generateTokens(model, ids, params ?? {});
+    });
+  }
+
+  /**
+   * The model's end-of-generation ids: the config's EOS, generation_config.json's list, the GGUF's
+   * eos/eot/eom, and the well-known end-of-turn tokens of the vocabulary (models/chat/eog.ts).
+   */
+  get eogIds(): readonly number[] {
+    this.eogCache ??= endOfGenerationIds(this.source, this.source.tokenizerPath ? this.tokenizer : undefined);
+    return this.eogCache;
+  }
+
+  /**
+   * Streams the assistant's answer to a conversation, rendered with the model's chat template
+   * (or `options.chatTemplate`, a template's text), stopping at the model's end-of-generation
+   * tokens. The KV cache is kept between turns: when the new conversation starts with the ids
+   * the cache holds (the last turn's prompt and answer), only the rest is prefilled. The same
+   * stream, statistics and one-at-a-time rule as generate().
+   */
+  chat<P extends Exact<ChatOptions, P>>(messages: readonly ChatMessage[], options?: P): AsyncGenerator<GeneratedToken, GenerationStats> {
+    this.guard.checkIdle('chat()');
+    const { chatTemplate, ...params } = (options ?? {}) as ChatOptions;
+    if (chatTemplate !== undefined && typeof chatTemplate !== 'string') throw new OptionError('chatTemplate', 'chat: chatTemplate must be the text of a Jinja template');
+    const ids = this.chatSession.promptIds(messages, chatTemplate);
+    const model = this.generationModel();
+    checkGenerate(model, ids, params);
+    return this.guard.stream('chat()', () => this.chatSession.run(model.executor, ids, (cachedPrefix) => generateTokens({ ...model, cachedPrefix }, ids, params)));
+  }
+
+  /** The ids chat() would run for `messages`: the rendered template, special tokens as their ids. */
+  chatPromptIds(messages: readonly ChatMessage[], chatTemplate?: string): number[] {
+    return this.chatSession.promptIds(messages, chatTemplate);
+  }
+
+  /** What the generation loop drives: the guarded executor, tokenizer, stop ids. */
+  private generationModel(): GenerationModel {
     const tokenizer = this.source.tokenizerPath ? this.tokenizer : undefined;
-    const eos = this.config.eosIds.length ? this.config.eosIds : tokenizer?.eosId !== undefined ? [tokenizer.eosId] : [];
+    const eos = this.eogIds.length ? this.eogIds : tokenizer?.eosId !== undefined ? [tokenizer.eosId] : [];
     const rope = this.config.rope?.scaling;
     const executor = this.guard.guardExecutor(this.executor);
-    return this.guard.stream('generate()', () => generateTokens(
-      { executor, tokenizer, eosIds: eos, recomputeAbove: rope?.type === 'longrope' ? rope.originalMaxPositions : undefined },
-      ids,
-      params ?? {},
-    ));
+    return { executor, tokenizer, eosIds: eos, recomputeAbove: rope?.type === 'longrope' ? rope.originalMaxPositions : undefined };
   }
 
   /**

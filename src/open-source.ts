@@ -4,6 +4,7 @@
 import { isArtifactDir, type LoadedArtifact, readArtifact } from '../codegen/artifact/read.js';
 import type { Graph } from '../ir/graph.js';
 import { ConfigError } from '../models/config/model-config.js';
+import { withAdapterLeaves } from '../models/lora/leaves.js';
 import { openModel, type ModelSource, type OpenOptions } from '../models/open.js';
 import { artifactSource } from './artifact-source.js';
 import { BackendError, type BackendName, type ResolvedBackend, resolveBackend } from './backends.js';
@@ -15,7 +16,8 @@ export interface SourceOptions extends OpenOptions {
 
 /** A model directory/file, or a compiled artifact folder (version and checksums checked). */
 export function openSource(path: string, opts: SourceOptions): { readonly source: ModelSource; readonly artifact?: LoadedArtifact } {
-  if (!isArtifactDir(path)) return { source: openModel(path, opts) };
+  // Checkpoints also resolve LoRA factors named by merged weights (lora:<file>#<tensor>).
+  if (!isArtifactDir(path)) return { source: withAdapterLeaves(openModel(path, opts)) };
   if (opts.transform || (opts.passes && opts.passes !== 'none')) throw new ConfigError(path, 'a compiled artifact already ran its passes; --passes applies when compiling');
   const artifact = readArtifact(path);
   const source = artifactSource(artifact);
