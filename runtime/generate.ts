@@ -29,6 +29,8 @@ export type StopReason = 'eos' | 'max_tokens' | 'stop' | 'context' | 'aborted';
 
 export interface GenerationStats {
   readonly promptTokens: number;
+  /** Prompt tokens whose keys were already cached (not prefilled again). */
+  readonly cachedPromptTokens: number;
   readonly generatedTokens: number;
   readonly prefillMs: number;
   readonly decodeMs: number;
@@ -49,6 +51,11 @@ export interface GenerationModel {
    * the cache is recomputed with the long factors (as HF generate() does).
    */
   readonly recomputeAbove?: number;
+  /**
+   * Leading prompt ids whose keys the executor's cache already holds (an earlier chat turn):
+   * the cache is cut back to them and only the rest is prefilled. 0 or absent: start empty.
+   */
+  readonly cachedPrefix?: number;
 }
 
 /** Valid values of the numeric generation options (the CLI checks its flags against these too). */
@@ -104,7 +111,11 @@ async function* generateChecked(model: GenerationModel, promptIds: readonly numb
     stream.flush();
   }
 
-  executor.reset();
+  // At least the last prompt token runs, for its logits; longrope caches are never reused (their
+  // factors depend on the total length).
+  const kept = model.recomputeAbove === undefined ? Math.min(model.cachedPrefix ?? 0, promptIds.length - 1, executor.position) : 0;
+  if (kept > 0) executor.truncate(kept);
+  else executor.reset();
   const t0 = performance.now();
   let stopReason: StopReason = 'max_tokens';
   let message: string | undefined;
@@ -117,7 +128,7 @@ async function* generateChecked(model: GenerationModel, promptIds: readonly numb
     step = `decode step at position ${executor.position}`;
     return naming<Float32Array | number>(step, () => (fast ? executor.forwardGreedy(tokens) : executor.forward(tokens, 'last')));
   };
-  let result = await advance(promptIds, true);
+  let result = await advance(promptIds.slice(kept), true);
   const prefillMs = performance.now() - t0;
   const t1 = performance.now();
   let generated = 0;
@@ -166,10 +177,11 @@ async function* generateChecked(model: GenerationModel, promptIds: readonly numb
   const decodeMs = performance.now() - t1;
   return {
     promptTokens: promptIds.length,
+    cachedPromptTokens: kept,
     generatedTokens: generated,
     prefillMs,
     decodeMs,
-    prefillTokensPerSecond: promptIds.length / (prefillMs / 1000),
+    prefillTokensPerSecond: (promptIds.length - kept) / (prefillMs / 1000),
     decodeTokensPerSecond: generated / (decodeMs / 1000),
     stopReason,
     message,
