@@ -6,11 +6,16 @@
 //
 // Folded weights are f32 (exact); `rmsnorm-matmul{narrow=true}` converts f16/bf16 ones back.
 // A block-quantized weight is left alone: scaling its columns would mean dequantizing and
-// quantizing again. A norm that something else also reads (a residual, an output) stays.
+// quantizing again. A weight whose source something else also reads (a tied embedding table that
+// is also the lm_head) is left alone too: its folded copy would be a second resident table as
+// large as the first (the whole [vocab, hidden] matrix, 35 % of stories15M's bytes, and what
+// pushed a 1.1B f32 model past 4 GiB), to save one norm launch per step. A norm that something
+// else also reads (a residual, an output, such a kept matmul) stays.
 import { isQuantized } from '../ir/dtype.js';
 import type { Graph, Node, Value } from '../ir/graph.js';
 import { dimEquals } from '../ir/dim.js';
 import { projectionOf } from '../ir/op.js';
+import { formatWeight } from '../ir/printer.js';
 import type { PassContext } from './pass.js';
 import { registerPass } from './registry.js';
 import { addParam, attrsOf, dropDeadParams, newNode, replaceNode, sourceOf, transform, type TypedWeight, typedWeight, Uses } from './rewrite.js';
@@ -38,13 +43,30 @@ function normOf(n: Node): Norm | undefined {
     : { input, kind: 'layer', eps: a.eps as number, offset: 0, gain, shift };
 }
 
+/** The keys of weight sources that more than one node reads (through any parameter bound to them). */
+function sharedSources(g: Graph): Set<string> {
+  const readers = new Map<string, Set<Node>>();
+  for (const n of g.nodes) {
+    for (const v of n.inputs) {
+      const source = sourceOf(v);
+      if (!source) continue;
+      const key = formatWeight(source);
+      const set = readers.get(key) ?? new Set<Node>();
+      set.add(n);
+      readers.set(key, set);
+    }
+  }
+  return new Set([...readers].filter(([, nodes]) => nodes.size > 1).map(([key]) => key));
+}
+
 /** The fused replacement of consumer `c`, or a reason why there is none. */
-function fuse(g: Graph, c: Node, norm: Norm, narrow: boolean): Node | string {
+function fuse(g: Graph, c: Node, norm: Norm, narrow: boolean, shared: ReadonlySet<string>): Node | string {
   const a = c.op === 'matmul' ? { bias: c.inputs.length > 2, parts: 1, epilogue: 'acc0' } : attrsOf(c);
   const [, w, ...rest] = c.inputs;
   const bias = a.bias ? rest.shift() : undefined;
   if (!sourceOf(w) || w.type.shape.length !== 2) return 'weights-not-params';
   if (isQuantized(w.type.dtype)) return 'quantized-weights-kept';
+  if (shared.has(formatWeight(sourceOf(w)!))) return 'shared-weights-kept';
   if (norm.shift && bias && !sourceOf(bias)) return 'biases-not-params';
   if (!dimEquals(w.type.shape[1], norm.gain.type.shape[0])) return 'shape-mismatch';
   const wt = typedWeight(w);
@@ -75,8 +97,9 @@ export function foldNorms(g: Graph, ctx: Pick<PassContext, 'stat' | 'options'>):
       continue;
     }
     const dead: Value[] = [];
+    const shared = sharedSources(g);
     for (const c of users) {
-      const fused = fuse(g, c, norm, ctx.options.narrow === true);
+      const fused = fuse(g, c, norm, ctx.options.narrow === true, shared);
       if (typeof fused === 'string') {
         ctx.stat(fused);
         continue;
