@@ -41,6 +41,12 @@ export interface ByteBpeVocab {
 
 const CONTROL = 3;
 
+/** A token spelled in GPT-2's byte alphabet → its bytes; undefined when a character is outside it. */
+export function byteLevelBytes(text: string): Uint8Array | undefined {
+  const chars = [...text];
+  return chars.every((c) => CHAR_TO_BYTE.has(c)) ? Uint8Array.from(chars, (c) => CHAR_TO_BYTE.get(c)!) : undefined;
+}
+
 export class ByteBpeTokenizer implements Tokenizer {
   readonly bosId?: number;
   readonly eosId?: number;
@@ -110,7 +116,7 @@ export class ByteBpeTokenizer implements Tokenizer {
     return utf8Decode(this.tokenBytes(id));
   }
 
-  private tokenBytes(id: number): Uint8Array {
+  tokenBytes(id: number): Uint8Array {
     const text = this.tokenText(id);
     if (this.vocab.types?.[id] === CONTROL) return new Uint8Array(0);
     // Tokens outside the byte alphabet (added tokens such as "<|endoftext|>") are plain text.

@@ -3,7 +3,8 @@ import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FormatError } from '../formats/store.js';
-import { type EncodeOptions, type Tokenizer } from './tokenizer.js';
+import { byteLevelBytes } from './byte-bpe.js';
+import { type EncodeOptions, type Tokenizer, utf8Encode } from './tokenizer.js';
 
 /** The tokenizer_config.json fields we use (the library reads the rest). */
 interface TokenizerConfig {
@@ -23,6 +24,9 @@ export class HfTokenizer implements Tokenizer {
   private readonly templateEos: boolean;
   private readonly addBos: boolean;
   private readonly addEos: boolean;
+  /** For tokenBytes: special added tokens (no bytes), and whether pieces are in GPT-2's byte alphabet. */
+  private readonly special: ReadonlySet<number>;
+  private readonly byteLevel: boolean;
 
   constructor(tokenizerJson: object, config: TokenizerConfig = {}) {
     this.lib = new HfLibTokenizer(tokenizerJson, config);
@@ -34,6 +38,20 @@ export class HfTokenizer implements Tokenizer {
     this.templateEos = this.eosId !== undefined && probe[probe.length - 1] === this.eosId;
     this.addBos = config.add_bos_token ?? this.templateBos;
     this.addEos = config.add_eos_token ?? this.templateEos;
+    const json = tokenizerJson as { added_tokens?: { id: number; special?: boolean }[]; decoder?: unknown };
+    this.special = new Set((json.added_tokens ?? []).filter((t) => t.special).map((t) => t.id));
+    this.byteLevel = JSON.stringify(json.decoder ?? null).includes('"ByteLevel"');
+  }
+
+  /** Byte-fallback pieces are their byte, byte-level pieces spell bytes; others add what decoding after a plain letter adds. */
+  tokenBytes(id: number): Uint8Array {
+    const text = this.tokenText(id);
+    if (this.special.has(id)) return new Uint8Array(0);
+    const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(text);
+    if (byte) return Uint8Array.of(parseInt(byte[1], 16));
+    if (this.byteLevel) return byteLevelBytes(text) ?? utf8Encode(text);
+    const letter = this.lib.token_to_id('a');
+    return utf8Encode(letter === undefined ? this.decode([id]) : this.decodeStep(letter, id));
   }
 
   private specialId(token: TokenizerConfig['bos_token']): number | undefined {

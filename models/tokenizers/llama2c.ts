@@ -120,6 +120,10 @@ export class Llama2cTokenizer implements Tokenizer {
     return utf8Decode(this.stepBytes(prev, id));
   }
 
+  tokenBytes(id: number): Uint8Array {
+    return this.stepBytes(undefined, id);
+  }
+
   /** run.c's decode(): after BOS a leading space is dropped; "<0xXX>" pieces are the raw byte. */
   private stepBytes(prev: number | undefined, id: number): Uint8Array {
     if (id === BOS || id === EOS) return new Uint8Array(0);

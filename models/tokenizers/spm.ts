@@ -123,6 +123,10 @@ export class SpmTokenizer implements Tokenizer {
     return utf8Decode(this.stepBytes(prev, id));
   }
 
+  tokenBytes(id: number): Uint8Array {
+    return this.bytes[id] ?? outOfRange(id, this.vocabSize);
+  }
+
   private stepBytes(prev: number | undefined, id: number): Uint8Array {
     const bytes = this.bytes[id] ?? outOfRange(id, this.vocabSize);
     const atStart = prev === undefined || prev === this.bosId;

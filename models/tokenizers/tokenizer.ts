@@ -32,6 +32,11 @@ export interface Tokenizer {
    * `TokenStream`, which buffers such tokens until their character is complete.
    */
   decodeStep(prev: number | undefined, id: number): string;
+  /**
+   * The bytes token `id` adds in the middle of a text (no start-of-text rule; byte tokens are
+   * their byte; control tokens none): what grammar-constrained sampling matches tokens by.
+   */
+  tokenBytes(id: number): Uint8Array;
 }
 
 /** Splits a whole decode into per-step output, never emitting half a character. */
