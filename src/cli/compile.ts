@@ -5,7 +5,7 @@ import { QUANTIZE_DTYPES, type QuantizeDType } from '../../ir/dtype.js';
 import { compile, COMPILE_TARGETS, type CompileTarget } from '../compile.js';
 import { CliError, EXIT_OK, listOpt, stringOpt, UsageError } from './command.js';
 import type { CliIO } from './io.js';
-import { MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
+import { LORA_OPTION, loraOpts, MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
@@ -39,6 +39,7 @@ runs neither the passes nor any code generator.`,
     output: { type: 'string', short: 'o', value: 'DIR', help: 'the artifact folder to write (required)' },
     target: { type: 'string', multiple: true, value: 'LIST', help: `kernels to generate: ${COMPILE_TARGETS.join(', ')}, or none for the reference interpreter only (default all)` },
     passes: { type: 'string', value: 'PIPELINE', help: "pass pipeline (default 'default')" },
+    lora: LORA_OPTION,
     quantize: { type: 'string', value: 'TYPE', choices: QUANTIZE_DTYPES, help: 'quantize matmul weights to GGUF blocks of this type' },
     'max-chunk': { type: 'string', value: 'N', help: 'decoders: longest prompt chunk one compiled step takes (default 128)' },
     'max-batch': { type: 'string', value: 'N', help: 'encoders: rows per pass the compiled program holds, each up to the whole context (default 8)' },
@@ -48,6 +49,7 @@ runs neither the passes nor any code generator.`,
     { command: 'tessera compile -m ../shared/models/tinystories-656k -o build/ts656k', says: 'compile with the default passes for every target' },
     { command: 'tessera generate -m build/ts656k -p "Once upon a time"', says: 'run the artifact' },
     { command: 'tessera compile -m ../shared/refs/bert -o build/bert --target wasm', says: 'an encoder: one batch graph for embed / rerank' },
+    { command: 'tessera compile -m model.gguf --lora adapter.gguf:0.5 -o build/tuned', says: 'merge a LoRA adapter at half strength' },
   ],
   async run(inv, io) {
     const out = outputFolder(io, requireString(inv, 'output'));
@@ -60,6 +62,7 @@ runs neither the passes nor any code generator.`,
       out,
       ...(named.length ? { targets: targets as CompileTarget[] } : {}),
       ...(stringOpt(inv, 'passes') ? { passes: stringOpt(inv, 'passes') } : {}),
+      lora: loraOpts(inv, io),
       ...(stringOpt(inv, 'quantize') ? { quantize: stringOpt(inv, 'quantize') as QuantizeDType } : {}),
       ...(stringOpt(inv, 'tokenizer') ? { tokenizer: resolve(io.cwd, stringOpt(inv, 'tokenizer')!) } : {}),
       maxChunk: numberOpt(inv, 'max-chunk', { min: 1, integer: true }),

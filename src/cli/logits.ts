@@ -2,7 +2,7 @@
 // little-endian floats (--out) or JSON — for comparing against another implementation.
 import { writeFileSync } from 'node:fs';
 import { EXIT_OK, stringOpt } from './command.js';
-import { checkIdsInVocabulary, loadModelFrom, MODEL_OPTIONS, parseIdList, requireString } from './model-options.js';
+import { checkIdsInVocabulary, loadModelFrom, LORA_OPTION, MODEL_OPTIONS, parseIdList, requireString } from './model-options.js';
 import { outputFilePath } from './paths.js';
 import { registerCommand } from './registry.js';
 
@@ -16,6 +16,7 @@ position: shape [S, vocab], f32. With --out, raw little-endian floats to that fi
 standard error); otherwise JSON on standard output: {"shape": [S, vocab], "logits": [[…], …]}.`,
   options: {
     ...MODEL_OPTIONS,
+    lora: LORA_OPTION,
     ids: { type: 'string', value: 'IDS', help: 'comma-separated token ids, e.g. 1,2,3' },
     out: { type: 'string', short: 'o', value: 'FILE', help: 'write raw f32 little-endian logits here' },
   },

@@ -6,7 +6,8 @@ import { describeBounds, type NumberRange, withinBounds } from '../../runtime/op
 import { GpuUnavailableError } from '../../runtime/webgpu/device.js';
 import { LOAD_RANGES, Model } from '../model.js';
 import { progressLine } from '../progress.js';
-import { type Invocation, type OptionSpec, stringOpt, UsageError } from './command.js';
+import { type Invocation, listOpt, type OptionSpec, stringOpt, UsageError } from './command.js';
+import { type LoraOption, parseLoraFlag } from '../lora.js';
 import type { CliIO } from './io.js';
 import { inputPath } from './paths.js';
 
@@ -19,6 +20,17 @@ export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'no-cache': { type: 'boolean', help: 'compile without reading or writing the compile cache (see `tessera cache`)' },
   quiet: { type: 'boolean', help: 'no progress line on standard error for slow loading steps' },
 };
+
+/** --lora PATH[:SCALE], repeatable: the decoder commands and compile take it. */
+export const LORA_OPTION: OptionSpec = {
+  type: 'string', multiple: true, value: 'PATH[:SCALE]',
+  help: 'merge a LoRA adapter (a PEFT folder or a llama.cpp GGUF adapter) into the weights, scaled by SCALE (default 1); repeatable',
+};
+
+/** The adapters named by --lora, paths resolved against the working directory. */
+export function loraOpts(inv: Invocation, io: CliIO): LoraOption[] {
+  return listOpt(inv, 'lora').map((text) => parseLoraFlag(text, io.cwd, inv.command));
+}
 
 export function requireString(inv: Invocation, name: string): string {
   const v = stringOpt(inv, name);
@@ -36,6 +48,7 @@ export async function loadModelFrom(inv: Invocation, io: CliIO): Promise<Model> 
     backend,
     threads: numberOpt(inv, 'threads', LOAD_RANGES.threads),
     passes: stringOpt(inv, 'passes'),
+    lora: loraOpts(inv, io),
     progress: inv.values.quiet === true ? undefined : progressLine(io.stderr),
   }));
   if (backend === 'auto') io.stderr.write(`backend ${model.backendReason}\n`);
