@@ -89,6 +89,8 @@ the process's high-water mark, so it includes loading the weights.`,
         prefill_tok_s_runs: summary.runs.map((r) => round((promptTokens * 1000) / r.prefillMs)),
         decode_tok_s_runs: summary.runs.map((r) => round(r.decodeMs > 0 ? (genTokens * 1000) / r.decodeMs : 0)),
         peak_rss_bytes: peakRssBytes(),
+        // The backend's own linear memory (wasm: weights, KV cache, activations), null elsewhere.
+        wasm_memory_bytes: backendMemoryBytes(ex),
         prompt_tokens: promptTokens,
         gen_tokens: genTokens,
         // Position of the first decode step.
@@ -158,6 +160,12 @@ function weightsInfo(model: Model): { bytes: number; dtype: string; perTokenByte
   return { bytes: sorted.reduce((n, [, b]) => n + b, 0), dtype: sorted[0]?.[0] ?? 'none', perTokenBytes };
 }
 
+/** Bytes of linear memory the executor holds, for backends that say (the wasm executor's memoryBytes). */
+function backendMemoryBytes(ex: object): number | null {
+  const bytes = (ex as { memoryBytes?: unknown }).memoryBytes;
+  return typeof bytes === 'number' ? bytes : null;
+}
+
 /** What the executor says it uses; otherwise the interpreter's one thread, or what was asked for. */
 function reportedThreads(ex: object, requested: number | undefined): number | null {
   const own = (ex as { threads?: unknown }).threads;
@@ -179,6 +187,7 @@ interface TableFacts {
   readonly decode_weight_bytes_per_token: number;
   readonly decode_weight_gb_s: number;
   readonly peak_rss_bytes: number;
+  readonly wasm_memory_bytes: number | null;
   readonly open_ms: number;
   readonly prompt_tokens: number;
   readonly gen_tokens: number;
@@ -205,7 +214,7 @@ function table(r: TableFacts, s: BenchSummary): string {
   const out = [
     `model    ${basename(r.model)} · weights ${mib(r.weights_bytes)} (${r.weights_dtype}) · passes ${r.passes} · opened in ${(r.open_ms / 1000).toFixed(2)} s`,
     `backend  ${r.backend_reason} · threads ${r.threads ?? 'backend default'}`,
-    `runs     ${r.runs} measured (medians) after ${r.warmup} warm-up · peak RSS ${mib(r.peak_rss_bytes)}`,
+    `runs     ${r.runs} measured (medians) after ${r.warmup} warm-up · peak RSS ${mib(r.peak_rss_bytes)}${r.wasm_memory_bytes === null ? '' : ` (wasm memory ${mib(r.wasm_memory_bytes)})`}`,
     '',
     ...rows.map(line),
   ];

@@ -141,6 +141,8 @@ describe.runIf(hasShared('models', 'stories260K'))('tessera bench', () => {
     expect(j.weights_bytes).toBeLessThan(300_000 * 4);
     expect(j.weights_dtype).toBe('f32');
     expect(j.peak_rss_bytes).toBeGreaterThan(j.weights_bytes);
+    // The interpreter has no linear memory of its own.
+    expect(j.wasm_memory_bytes).toBeNull();
     // The reference interpreter does not count dispatches.
     expect(j.decode_dispatches_per_token).toBeNull();
     expect(j.generated_head).toHaveLength(4);
@@ -175,7 +177,11 @@ describe.runIf(hasShared('models', 'stories260K'))('tessera bench', () => {
       // A number for every row (NaN would arrive as null, and null >= 0 is true).
       expect(mine.filter((r) => !(Number.isFinite(r.ms_per_step) && r.ms_per_step >= 0)), phase).toEqual([]);
     }
+    // Its linear memory holds the weights (the tied table once), and the process's peak holds it.
+    expect(j.wasm_memory_bytes).toBeGreaterThan(j.weights_bytes);
+    expect(j.wasm_memory_bytes).toBeLessThan(j.peak_rss_bytes);
     const table = await cli('bench', '-m', bin, ...wasm);
+    expect(table.stdout).toMatch(/peak RSS [\d.]+ MiB \(wasm memory [\d.]+ MiB\)/);
     expect(table.stdout).toMatch(/^decode \(4 steps, [\d.]+ ms\/step profiled, [\d.]+ unprofiled\)/m);
     expect(table.stdout).toMatch(/^ {2}matmul_f32 \[1, 512\] +[\d.]+ +1\.0 +[\d.]+ %$/m);
     const ref = await cli('bench', '-m', bin, ...tiny, '--profile');
