@@ -12,3 +12,4 @@ import './logits.js';
 import './compile.js';
 import './test-ops.js';
 import './cache.js';
+import './chat.js';
