@@ -2,6 +2,10 @@
 // source in convert {dtype} (rows that are not a multiple of the block are padded per row), so
 // every matmul over them is a dequantize-matmul: the matmul ops read any storage type.
 //
+// Which type: `dtype` for every weight, or a `recipe` (passes/quantize-recipes.ts: llama-quantize's
+// mixes such as q4_k_m, which give some roles and layers more bits, output heads Q6_K, and rows
+// that are not whole K-quant super-blocks a 32-element type).
+//
 // Which weights: parameters that only ever serve as a matmul's weight (so an embedding table
 // stays as it is), except those of output heads — matmuls after which no other matmul runs on
 // their result (lm_head, classifiers), where precision is cheap — unless `heads`. With `heads`, a
@@ -18,6 +22,7 @@ import { projectionOf } from '../ir/op.js';
 import { tensorType } from '../ir/types.js';
 import { weightCall } from '../ir/weights.js';
 import type { PassContext } from './pass.js';
+import { chooseType, layerOf, type Recipe, RECIPE_NAMES, RECIPES, type WeightRole, weightRole, writable } from './quantize-recipes.js';
 import { registerPass } from './registry.js';
 import { addParam, sourceOf, transform, typedWeight, Uses } from './rewrite.js';
 
@@ -38,11 +43,12 @@ function headMatmuls(g: Graph, uses: Uses): Set<Node> {
 }
 
 export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'options'>): boolean {
-  const dtype = ctx.options.dtype as QuantizeDType;
+  const recipe = RECIPES[(ctx.options.recipe ?? ctx.options.dtype) as string];
   const only = ctx.options.only ? new RegExp(ctx.options.only as string) : undefined;
   const uses = new Uses(g);
-  const heads = ctx.options.heads ? new Set<Node>() : headMatmuls(g, uses);
+  const heads = headMatmuls(g, uses);
   const roots = new Set(rootValues(g));
+  const typeOf = typeChooser(g, recipe, ctx);
   let changed = false;
   for (const p of g.params) {
     const source = sourceOf(p);
@@ -53,11 +59,14 @@ export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'optio
       return at !== undefined && n.inputs.indexOf(p) === at && n.inputs.lastIndexOf(p) === at;
     };
     if (!readers.every(asWeight)) {
-      if (ctx.options.heads && isFloat(p.type.dtype) && (!only || only.test(p.name))) changed = splitTiedHead(g, p, readers.filter(asWeight), dtype, ctx) || changed;
+      if (ctx.options.heads && isFloat(p.type.dtype) && (!only || only.test(p.name))) {
+        changed = splitTiedHead(g, p, readers.filter(asWeight), typeOf(p, 'output'), ctx) || changed;
+      }
       continue;
     }
     if (only && !only.test(p.name)) continue;
-    if (readers.some((n) => heads.has(n))) {
+    const isHead = readers.some((n) => heads.has(n));
+    if (isHead && !ctx.options.heads) {
       ctx.stat('heads-kept');
       continue;
     }
@@ -66,6 +75,7 @@ export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'optio
       continue;
     }
     if (!isFloat(p.type.dtype)) continue;
+    const dtype = typeOf(p, isHead ? 'output' : weightRole(p.name));
     const before = valueBytes(p) as number;
     p.def = { kind: 'param', source: weightCall('convert', [source], { dtype }) };
     p.type = tensorType(dtype, p.type.shape);
@@ -75,6 +85,17 @@ export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'optio
     changed = true;
   }
   return changed;
+}
+
+/** The recipe's type for a weight of a role; counts rules applied and shape fallbacks. */
+function typeChooser(g: Graph, recipe: Recipe, ctx: Pick<PassContext, 'stat'>): (p: Value, role: WeightRole) => QuantizeDType {
+  const layers = 1 + Math.max(-1, ...g.params.map((p) => layerOf(p.name) ?? -1));
+  return (p, role) => {
+    const choice = chooseType(recipe, { role, layer: layerOf(p.name), layers, rowLength: p.type.shape[1] as number });
+    if (choice.promoted) ctx.stat('weights-promoted');
+    if (choice.fellBack) ctx.stat('shape-fallbacks');
+    return writable(choice.type);
+  };
 }
 
 /** Points the weight readers of a shared table (a tied lm_head) at a quantized copy of it. */
@@ -89,9 +110,10 @@ function splitTiedHead(g: Graph, p: Value, weightReaders: readonly Node[], dtype
 
 registerPass({
   name: 'quantize',
-  description: `store matmul weights as GGUF blocks of ${QUANTIZE_DTYPES.join(', ')} (convert in the weight source); matmuls dequantize as they read`,
+  description: `store matmul weights as GGUF blocks, one type (${QUANTIZE_DTYPES.join(', ')}) or a recipe (${RECIPE_NAMES.join(', ')}), by convert in the weight source; matmuls dequantize as they read`,
   options: {
-    dtype: { type: 'string', default: 'q8_0', oneOf: QUANTIZE_DTYPES },
+    dtype: { type: 'string', default: 'q8_0', oneOf: QUANTIZE_DTYPES, doc: 'the type of every weight' },
+    recipe: { type: 'string', optional: true, oneOf: RECIPE_NAMES, doc: "instead of dtype: a type for every weight, or one of llama-quantize's mixes (q4_k_m, …), per tensor as llama.cpp chooses" },
     heads: { type: 'bool', default: false, doc: 'also quantize output heads (lm_head, classifiers)' },
     only: { type: 'string', default: '', doc: 'a regular expression: quantize only parameters whose name matches' },
   },
