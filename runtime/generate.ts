@@ -6,8 +6,10 @@ import { TokenStream } from '../models/tokenizers/tokenizer.js';
 import { ContextFullError, type Executor, TokenRangeError } from './executor.js';
 import { abortSignalRule, booleanRule, checkOptions, type NumberRange, numberRule, type OptionRules, stringListRule } from './options.js';
 import { NonFiniteLogitsError, SAMPLING_RULES, Sampler, type SamplingContext, type SamplingParams } from './sampler.js';
+import { GrammarMatcher } from './grammar/matcher.js';
+import { grammarConstraint, STRUCTURED_OUTPUT_RULES, type StructuredOutputParams, structuredOutputGrammar } from './grammar/options.js';
 
-export interface GenerateParams extends SamplingParams {
+export interface GenerateParams extends SamplingParams, StructuredOutputParams {
   /** New tokens at most. Default 256. */
   readonly maxTokens?: number;
   /** Stop when the text contains one of these (the stop text itself is not emitted). */
@@ -71,6 +73,7 @@ export const GENERATE_RULES: OptionRules<GenerateParams, SamplingContext> = {
   stop: stringListRule,
   stopAtEos: booleanRule,
   signal: abortSignalRule,
+  ...STRUCTURED_OUTPUT_RULES,
 };
 
 /**
@@ -95,10 +98,21 @@ export function checkGenerate(model: GenerationModel, promptIds: readonly number
  */
 export function generateTokens(model: GenerationModel, promptIds: readonly number[], params: GenerateParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
   checkGenerate(model, promptIds, params);
-  return generateChecked(model, promptIds, params);
+  return generateChecked(model, promptIds, params, grammarMatcher(model, params));
 }
 
-async function* generateChecked(model: GenerationModel, promptIds: readonly number[], params: GenerateParams): AsyncGenerator<GeneratedToken, GenerationStats> {
+/**
+ * The matcher for the grammar, JSON schema or JSON mode the options ask for (compiled now, so a
+ * malformed grammar or schema is refused before any work), or undefined for free text.
+ */
+function grammarMatcher(model: GenerationModel, params: GenerateParams): GrammarMatcher | undefined {
+  const grammar = structuredOutputGrammar(params);
+  if (grammar === undefined) return undefined;
+  if (!model.tokenizer) throw new UsageError('generate: grammar, jsonSchema and json need a tokenizer (the model has none), since tokens are matched by their text');
+  return new GrammarMatcher(grammarConstraint(grammar, model.tokenizer, model.executor.vocabSize, model.eosIds));
+}
+
+async function* generateChecked(model: GenerationModel, promptIds: readonly number[], params: GenerateParams, grammar: GrammarMatcher | undefined): AsyncGenerator<GeneratedToken, GenerationStats> {
   const { executor, tokenizer } = model;
   const sampler = new Sampler(params, { vocabSize: executor.vocabSize });
   const maxTokens = params.maxTokens ?? 256;
@@ -120,7 +134,8 @@ async function* generateChecked(model: GenerationModel, promptIds: readonly numb
   let stopReason: StopReason = 'max_tokens';
   let message: string | undefined;
   // Plain greedy decoding never needs the logits on the host: the backend returns the argmax.
-  const fast = sampler.plainGreedy;
+  // A grammar needs them, to mask.
+  const fast = sampler.plainGreedy && !grammar;
   // The step whose logits `result` holds, for an error that finds them NaN or infinite.
   let step = '';
   const advance = (tokens: readonly number[], fromEmpty: boolean) => {
@@ -138,8 +153,11 @@ async function* generateChecked(model: GenerationModel, promptIds: readonly numb
   while (generated < maxTokens) {
     if (params.signal?.aborted) { stopReason = 'aborted'; message = 'generation was cancelled'; break; }
     const logits = result;
-    const next = typeof logits === 'number' ? logits : await naming(step, () => sampler.sample(logits, ids));
-    if (eos.has(next)) { stopReason = 'eos'; break; }
+    // A grammar ends generation when only end-of-sequence may follow, and on EOS once complete.
+    if (grammar?.finished) { stopReason = 'eos'; break; }
+    const next = typeof logits === 'number' ? logits : await naming(step, () => sampler.sample(logits, ids, grammar));
+    if (eos.has(next) || grammar?.constraint.isEos(next)) { stopReason = 'eos'; break; }
+    grammar?.accept(next);
     ids.push(next);
     generated++;
     pending += stream?.push(next) ?? '';

@@ -94,6 +94,11 @@ export function checkPicked(token: number, logit: number): number {
   return token;
 }
 
+/** Something that forbids tokens before sampling (a grammar): sets their logits to -Infinity in place. */
+export interface LogitConstraint {
+  apply(logits: Float32Array): void;
+}
+
 export class Sampler {
   private readonly rng: Rng;
   constructor(readonly params: SamplingParams = {}, ctx: SamplingContext = {}) {
@@ -111,9 +116,16 @@ export class Sampler {
     return this.greedy && !p.logitBias && (p.repetitionPenalty ?? 1) === 1 && (p.frequencyPenalty ?? 0) === 0 && (p.presencePenalty ?? 0) === 0;
   }
 
-  /** Picks the next token. `history` is the context so far (prompt and generated ids). */
-  sample(logits: Float32Array, history: readonly number[] = []): number {
-    const adjusted = this.adjust(logits, history);
+  /**
+   * Picks the next token. `history` is the context so far (prompt and generated ids);
+   * `constraint` (a grammar) masks the logits after bias and penalties, before any sampler.
+   */
+  sample(logits: Float32Array, history: readonly number[] = [], constraint?: LogitConstraint): number {
+    let adjusted = this.adjust(logits, history);
+    if (constraint) {
+      if (adjusted === logits) adjusted = Float32Array.from(logits);
+      constraint.apply(adjusted);
+    }
     if (this.greedy) return argmax(adjusted);
     return this.draw(adjusted);
   }

@@ -109,8 +109,9 @@ export class GrammarMatcher {
     return this.constraint.automaton.accepts(this.state);
   }
 
-  /** Whether nothing but end-of-sequence may follow: generation is over. */
+  /** Whether the output is complete and nothing but end-of-sequence may follow: generation is over. */
   get finished(): boolean {
+    if (!this.accepts) return false;
     const mask = this.mask();
     for (let w = 0; w < mask.length; w++) {
       let bits = mask[w];
