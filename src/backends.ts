@@ -11,13 +11,18 @@
 //   TESSERA_WEBGPU_MEMORY_BUDGET=<bytes> the model's device buffers may take at most this much;
 //                                        beyond it allocation fails as out of memory would
 //   TESSERA_WEBGPU_ALLOW_SOFTWARE=1      auto may choose a software adapter (lavapipe, …)
-import { type CompiledModule, compileModule } from '../codegen/wasm/module.js';
-import { lowerGraphToWasm, programKernels, type WasmProgram } from '../codegen/wasm/program.js';
-import { lowerGraphToWgsl, type WgslProgram } from '../codegen/wgsl/program.js';
-import { type WgslTarget, wgslTargetFor } from '../codegen/wgsl/target.js';
+import { readdirSync } from 'node:fs';
+// The code generators, the GPU executor and Dawn are imported on demand (a run from an artifact or
+// the lowering cache, or one on the CPU, loads none of what it does not use).
+import type { CompiledModule } from '../codegen/wasm/module.js';
+import { cachedWasmPrograms } from '../codegen/wasm/program-cache.js';
+import type { WasmProgram } from '../codegen/wasm/program.js';
+import type { WgslProgram } from '../codegen/wgsl/program.js';
+import type { WgslTarget } from '../codegen/wgsl/target.js';
 import { storageBytes } from '../ir/dtype.js';
 import { ResourceError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
+import type { DimBounds } from '../ir/memory.js';
 import type { ModelConfig } from '../models/config/model-config.js';
 import type { Executor, LogitsWanted } from '../runtime/executor.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
@@ -25,7 +30,6 @@ import type { ParamResolver } from '../runtime/reference/interpreter.js';
 import { acquireGpu, destroyGpu, type GpuContext } from '../runtime/webgpu/device.js';
 import { adapterName, GpuResourceError } from '../runtime/webgpu/errors.js';
 import { WasmExecutor } from '../runtime/wasm/executor.js';
-import { WebGpuExecutor } from '../runtime/webgpu/executor.js';
 import type { ProgressCallback } from './progress.js';
 
 export const BACKENDS = ['auto', 'reference', 'wasm', 'webgpu'] as const;
@@ -97,9 +101,30 @@ export interface ResolvedBackend {
   readonly why: string;
 }
 
+/**
+ * Why no hardware GPU can be here, when that is known without asking Dawn: on Linux a GPU is a
+ * device node (/dev/dri/renderD*, /dev/nvidia*, WSL's /dev/dxg), and without one the only adapter
+ * WebGPU could find is a software one, which auto does not use. Asking costs ~0.2 s of start-up
+ * (loading Dawn, enumerating Vulkan); elsewhere, or when software adapters are allowed, we ask.
+ */
+export function noHardwareGpu(): string | undefined {
+  if (process.platform !== 'linux' || allowSoftwareGpu()) return undefined;
+  const listing = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  const gpuNode = listing('/dev/dri').some((n) => n.startsWith('renderD')) || listing('/dev').some((n) => n.startsWith('nvidia') || n === 'dxg');
+  return gpuNode ? undefined : 'no GPU device (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg), so WebGPU could offer only a software adapter';
+}
+
 /** Decides what `auto` means here: WebGPU on a hardware adapter, else WebAssembly. */
 export async function resolveBackend(backend: BackendName): Promise<ResolvedBackend> {
   if (backend !== 'auto') return { name: backend, why: 'requested' };
+  const noGpu = noHardwareGpu();
+  if (noGpu) return { name: 'wasm', why: noGpu };
   let ctx: GpuContext;
   try {
     ctx = await gpuContext();
@@ -161,52 +186,63 @@ export async function createExecutor(backend: ResolvedBackend, req: ExecutorRequ
 }
 
 /** The device's WGSL target, its storage binding size capped by TESSERA_WEBGPU_MAX_BINDING when set. */
-export function deviceTarget(ctx: GpuContext): WgslTarget {
+export async function deviceTarget(ctx: GpuContext): Promise<WgslTarget> {
+  const { wgslTargetFor } = await import('../codegen/wgsl/target.js');
   const target = wgslTargetFor(ctx.features, ctx.limits, ctx.adapterInfo.isSoftware);
   const cap = envBytes('TESSERA_WEBGPU_MAX_BINDING');
   return cap === undefined ? target : { ...target, maxStorageBindingSize: Math.min(cap, target.maxStorageBindingSize) };
+}
+
+/** The dims a step program's buffers are sized for: prompt chunks of `maxChunk` tokens, the whole context. */
+export function stepBounds(contextLength: number, maxChunk = 128): DimBounds {
+  return { S: Math.min(maxChunk, contextLength), P: contextLength - 1 };
 }
 
 async function webgpu(ctx: GpuContext, req: ExecutorRequest) {
   const ctxLen = req.config.maxPositions;
   let programs = req.precompiled?.webgpu?.(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535);
   if (!programs) {
+    const { lowerStepGraphs } = await import('./step-lowering.js');
+    const target = await deviceTarget(ctx);
     try {
-      programs = lowerStepGraphs(req.graphs, deviceTarget(ctx), ctxLen, req.maxChunk);
+      programs = lowerStepGraphs(req.graphs, target, ctxLen, req.maxChunk);
     } catch (e) {
       throw new BackendError(`the webgpu backend cannot run this graph: ${(e as Error).message}`);
     }
   }
   const memoryBudget = envBytes('TESSERA_WEBGPU_MEMORY_BUDGET');
+  const { WebGpuExecutor } = await import('../runtime/webgpu/executor.js');
   return WebGpuExecutor.create(ctx, programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, ...(memoryBudget ? { memoryBudget } : {}) });
 }
 
 async function wasm(req: ExecutorRequest): Promise<WasmExecutor> {
   const ctxLen = req.config.maxPositions;
-  let compiled = await req.precompiled?.wasm?.();
-  if (!compiled) {
-    let programs: Record<LogitsWanted, WasmProgram>;
-    try {
-      programs = lowerStepGraphsToWasm(req.graphs, ctxLen, req.maxChunk);
-    } catch (e) {
-      throw new BackendError(`the wasm backend cannot run this graph: ${(e as Error).message}. Use --passes default (it keeps to the ops each backend covers) or another --backend`);
-    }
-    const kernels = programKernels([programs.last, programs.all]);
-    req.progress?.({ phase: 'compile', done: 0, total: kernels.length, unit: 'kernels' });
-    compiled = { module: await compileModule(kernels), programs };
-    req.progress?.({ phase: 'compile', done: kernels.length, total: kernels.length, unit: 'kernels' });
-  }
+  const compiled = (await req.precompiled?.wasm?.()) ?? (await cachedWasmPrograms(req.graphs, stepBounds(ctxLen, req.maxChunk), () => compileStepPrograms(req), (n) => compileDone(req.progress, n)));
   return WasmExecutor.create(compiled.module, compiled.programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, threads: req.threads, spinMicros: req.spinMicros });
 }
 
-/** Both step graphs lowered to CPU kernels, with buffers sized for prompt chunks of `maxChunk` tokens. */
-export function lowerStepGraphsToWasm(graphs: Readonly<Record<LogitsWanted, Graph>>, contextLength: number, maxChunk = 128): Record<LogitsWanted, WasmProgram> {
-  const bounds = { S: Math.min(maxChunk, contextLength), P: contextLength - 1 };
-  return { last: lowerGraphToWasm(graphs.last, bounds), all: lowerGraphToWasm(graphs.all, bounds) };
+/** The compile step's events for kernels served from the cache (it is as done as it will be). */
+export function compileDone(progress: ProgressCallback | undefined, kernels: number): void {
+  progress?.({ phase: 'compile', done: 0, total: kernels, unit: 'kernels' });
+  progress?.({ phase: 'compile', done: kernels, total: kernels, unit: 'kernels' });
 }
 
-/** Both step graphs lowered to WGSL, with buffers sized for prompt chunks of `maxChunk` tokens. */
-export function lowerStepGraphs(graphs: Readonly<Record<LogitsWanted, Graph>>, target: WgslTarget, contextLength: number, maxChunk = 128): Record<LogitsWanted, WgslProgram> {
-  const bounds = { S: Math.min(maxChunk, contextLength), P: contextLength - 1 };
-  return { last: lowerGraphToWgsl(graphs.last, target, bounds), all: lowerGraphToWgsl(graphs.all, target, bounds) };
+/** Lowers both step graphs for the CPU and compiles their kernels into one module. */
+async function compileStepPrograms(req: ExecutorRequest): Promise<{ module: CompiledModule; programs: Record<LogitsWanted, WasmProgram> }> {
+  const [{ lowerStepGraphsToWasm }, { programKernels }, { compileModule }] = await Promise.all([
+    import('./step-lowering.js'),
+    import('../codegen/wasm/program.js'),
+    import('../codegen/wasm/module.js'),
+  ]);
+  let programs: Record<LogitsWanted, WasmProgram>;
+  try {
+    programs = lowerStepGraphsToWasm(req.graphs, req.config.maxPositions, req.maxChunk);
+  } catch (e) {
+    throw new BackendError(`the wasm backend cannot run this graph: ${(e as Error).message}. Use --passes default (it keeps to the ops each backend covers) or another --backend`);
+  }
+  const kernels = programKernels([programs.last, programs.all]);
+  req.progress?.({ phase: 'compile', done: 0, total: kernels.length, unit: 'kernels' });
+  const module = await compileModule(kernels);
+  req.progress?.({ phase: 'compile', done: kernels.length, total: kernels.length, unit: 'kernels' });
+  return { module, programs };
 }

@@ -2,7 +2,6 @@
 // errors into messages and exit codes (0 ok, 1 failure, 2 usage). bin/tessera.js calls it.
 import '../ir/ops/index.js';
 import '../passes/index.js';
-import './cli/commands.js';
 import { setCompileCacheEnabled } from '../codegen/compile-cache.js';
 import { didYouMean } from '../ir/parse/suggest.js';
 import { parseCommandArgs } from './cli/args.js';
@@ -10,6 +9,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './cli/command.js'
 import { errorMessage, exitCodeFor, isUserError } from './cli/errors.js';
 import { commandHelp, overviewHelp } from './cli/help.js';
 import { type CliIO, processIO } from './cli/io.js';
+import { loadAllCommands, loadCommand } from './cli/commands.js';
 import { findCommand, listCommands } from './cli/registry.js';
 import { packageVersion } from './cli/version.js';
 
@@ -19,6 +19,9 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
   const [first, ...rest] = argv;
   let command: string | undefined;
   try {
+    // Only the command that runs is loaded; help (and an unknown name's answer) lists them all.
+    if (first === undefined || first === '--help' || first === '-h' || first === 'help') await loadAllCommands();
+    else await loadCommand(first);
     if (first === undefined) {
       io.stderr.write(overviewHelp());
       return EXIT_USAGE;
@@ -34,6 +37,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     if (first.startsWith('-')) throw new UsageError(`unknown option '${first}' (options come after the command: tessera <command> [options])`);
     const cmd = findCommand(first);
     if (!cmd) {
+      await loadAllCommands();
       const names = listCommands().map((c) => c.name);
       throw new UsageError(`unknown command '${first}'${didYouMean(first, names)} (commands: ${names.join(', ')})`);
     }

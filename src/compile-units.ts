@@ -6,7 +6,7 @@ import { lowerGraphToWgsl, type WgslProgram } from '../codegen/wgsl/program.js';
 import type { WgslTarget } from '../codegen/wgsl/target.js';
 import type { Graph } from '../ir/graph.js';
 import type { ModelSource } from '../models/open.js';
-import { lowerStepGraphs, lowerStepGraphsToWasm } from './backends.js';
+import { lowerStepGraphs, lowerStepGraphsToWasm } from './step-lowering.js';
 import { Encoder } from './encoder.js';
 import { encoderBounds } from './encoder-backends.js';
 import { Model } from './model.js';

@@ -17,6 +17,7 @@ import type { BatchExecutor } from '../runtime/batch/executor.js';
 import { interpret, type ParamResolver } from '../runtime/reference/interpreter.js';
 import { createBatchExecutor, encoderBounds } from './encoder-backends.js';
 import { checkLoadOptions, LOAD_RULES, type LoadOptions, paramResolver } from './model.js';
+import { withWeightProgress } from './progress.js';
 import { UseGuard } from './lifecycle.js';
 import { chooseBackend, openSource } from './open-source.js';
 import { pipelineTransform } from './passes.js';
@@ -137,9 +138,11 @@ export class Encoder {
       e.backendReason = `reference: ${backend.why}`;
       return e;
     }
+    const graph = e.graph();
     const choice = await createBatchExecutor(backend, {
-      graph: e.graph(),
-      params: e.params,
+      graph,
+      params: withWeightProgress(e.params, [graph], opts.progress),
+      progress: opts.progress,
       bounds: encoderBounds(e.config, opts.batchSize),
       threads: opts.threads,
       spinMicros: opts.spinMicros,

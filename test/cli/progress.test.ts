@@ -1,7 +1,9 @@
 // Progress on slow loading steps (src/progress.ts): the line drawn on a terminal (silent for quick
-// steps and off a terminal), the API's `progress` option, and the events Model.open reports.
+// steps and off a terminal), the API's `progress` option, and the events Model.open and
+// Encoder.open report.
 import { describe, expect, it } from 'vitest';
 import { OptionError } from '../../runtime/options.js';
+import { Encoder } from '../../src/encoder.js';
 import { Model } from '../../src/model.js';
 import { formatProgress, type ProgressEvent, progressLine } from '../../src/progress.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
@@ -75,6 +77,24 @@ describe('Model.open progress option', () => {
       expect(w[0].total).toBeLessThan(1.2 * MiB);
     } finally {
       await model.dispose();
+    }
+  }, 300_000);
+});
+
+describe('Encoder.open progress option', () => {
+  it.skipIf(!hasShared('refs', 'bert'))('reports compiling and every weight byte on the wasm backend', async () => {
+    const events: ProgressEvent[] = [];
+    const encoder = await Encoder.open(sharedPath('refs', 'bert'), { backend: 'wasm', threads: 1, progress: (e) => events.push(e) });
+    try {
+      const compile = events.filter((e) => e.phase === 'compile');
+      expect(compile.map((e) => e.done)).toEqual([0, compile[0].total]);
+      expect(compile[0].total).toBeGreaterThan(0);
+      const w = events.filter((e) => e.phase === 'weights');
+      expect(w.length).toBeGreaterThan(1);
+      for (let i = 1; i < w.length; i++) expect(w[i].done).toBeGreaterThan(w[i - 1].done);
+      expect(w.at(-1)!.done).toBe(w[0].total);
+    } finally {
+      await encoder.dispose();
     }
   }, 300_000);
 });

@@ -1,6 +1,8 @@
 // The persistent compile cache: a hit serves the same bytes without asc, a different source or
 // feature set misses, damaged entries are rebuilt with a warning, concurrent processes that
 // compile the same module both succeed, and the size limit evicts the least recently used.
+// The lowering cache (CPU programs with their module): a hit gives the same logits as a fresh
+// compile without lowering or compiling, other bounds or passes miss, a damaged entry is rebuilt.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,8 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cacheGet, cacheKey, cachePut, clearCache, listCache } from '../../codegen/compile-cache.js';
 import { clearCompileCache, compileAssemblyScript } from '../../codegen/wasm/asc.js';
+import { Model } from '../../src/model.js';
+import { hasShared, sharedPath } from '../helpers/shared.js';
 
 const run = promisify(execFile);
 const SOURCE = 'export function twice(x: i32): i32 { return x * 2; }';
@@ -114,4 +118,59 @@ describe('compile cache', () => {
       restoreEnv('TESSERA_CACHE_MAX_MB', savedMax);
     }
   });
+});
+
+describe.runIf(hasShared('models', 'stories260K'))('lowering cache', () => {
+  const IDS = [1, 403, 407, 261, 31];
+  const programEntries = () => readdirSync(join(dir, 'wasm-programs')).filter((f) => f.endsWith('.bin'));
+
+  async function logits(opts: { maxChunk?: number; passes?: string } = {}): Promise<Float32Array> {
+    const m = await Model.open(sharedPath('models', 'stories260K', 'stories260K.bin'), { backend: 'wasm', threads: 1, ...opts });
+    try {
+      return await m.logits(IDS);
+    } finally {
+      await m.dispose();
+    }
+  }
+
+  /** Forgets every compiled module, on disk and in memory: a compile after this writes a new 'wasm' entry. */
+  function forgetModules(): void {
+    rmSync(join(dir, 'wasm'), { recursive: true, force: true });
+    clearCompileCache();
+  }
+
+  it('serves a second open without lowering or compiling, with the same logits', async () => {
+    const fresh = await logits();
+    expect(programEntries()).toHaveLength(1);
+    forgetModules();
+    const cached = await logits();
+    expect(Array.from(cached)).toEqual(Array.from(fresh));
+    expect(readdirSync(dir)).not.toContain('wasm'); // asc never ran
+    // The check can fail: without the programs entry the same open compiles again.
+    rmSync(join(dir, 'wasm-programs'), { recursive: true, force: true });
+    forgetModules();
+    await logits();
+    expect(wasmEntries()).toHaveLength(1);
+  }, 120_000);
+
+  it('misses for other bounds or another pass pipeline', async () => {
+    await logits();
+    await logits({ maxChunk: 16 });
+    await logits({ passes: 'default' });
+    expect(programEntries()).toHaveLength(3);
+  }, 120_000);
+
+  it('rebuilds a damaged entry, with a warning', async () => {
+    const fresh = await logits();
+    const [name] = programEntries();
+    const path = join(dir, 'wasm-programs', name);
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, bytes.length - 100));
+    clearCompileCache();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const rebuilt = await logits();
+    expect(warn.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(/compile cache entry rebuilt: .*checksum mismatch/);
+    expect(Array.from(rebuilt)).toEqual(Array.from(fresh));
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  }, 120_000);
 });

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WEBGPU_DEFAULT_TARGET } from '../../codegen/wgsl/target.js';
-import { lowerStepGraphs } from '../../src/backends.js';
+import { lowerStepGraphs } from '../../src/step-lowering.js';
 import { Model } from '../../src/model.js';
 import { maxAbsDiff, readRef } from '../helpers/refs.js';
 import { gpuSkipReason } from '../helpers/gpu.js';
