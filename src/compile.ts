@@ -5,7 +5,6 @@ import { readFileSync, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeArtifact } from '../codegen/artifact/write.js';
 import { WEBGPU_DEFAULT_TARGET, type WgslTarget } from '../codegen/wgsl/target.js';
-import type { QuantizeDType } from '../ir/dtype.js';
 import { ggufMetadataBytes } from '../models/formats/gguf-writer.js';
 import { GgufStore } from '../models/formats/gguf.js';
 import type { ModelSource } from '../models/open.js';
@@ -32,8 +31,8 @@ export interface CompileOptions {
   readonly passes?: string;
   /** LoRA adapters merged into the weights (in order) before the passes. */
   readonly lora?: readonly LoraOption[];
-  /** Quantize matmul weights to GGUF blocks of this type (QUANTIZE_DTYPES, ir/dtype.ts). */
-  readonly quantize?: QuantizeDType;
+  /** Quantize matmul weights by this recipe (RECIPE_NAMES, passes/quantize-recipes.ts): a type, or a llama-quantize mix. */
+  readonly quantize?: string;
   readonly tokenizer?: string;
   /** Longest prompt chunk a compiled decoder step takes. */
   readonly maxChunk?: number;
@@ -60,7 +59,7 @@ function pipelineFor(opts: CompileOptions): string {
   const base = withLoraPipeline(opts.passes ?? 'default', opts.lora)!;
   if (!opts.quantize) return base;
   if (!findPass('quantize')) throw new Error('the quantize pass is not available in this build');
-  return `${base === 'none' ? '' : `${base},`}quantize{dtype=${opts.quantize}}`;
+  return `${base === 'none' ? '' : `${base},`}quantize{recipe=${opts.quantize}}`;
 }
 
 /** The tokenizer files an artifact carries: a copy, or a GGUF model's vocabulary as a metadata-only GGUF. */

@@ -1,7 +1,7 @@
 // `tessera compile`: write an artifact folder that loads and runs without the compiler.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { QUANTIZE_DTYPES, type QuantizeDType } from '../../ir/dtype.js';
+import { RECIPE_NAMES } from '../../passes/quantize-recipes.js';
 import { compile, COMPILE_TARGETS, type CompileTarget } from '../compile.js';
 import { CliError, EXIT_OK, listOpt, stringOpt, UsageError } from './command.js';
 import type { CliIO } from './io.js';
@@ -40,7 +40,7 @@ runs neither the passes nor any code generator.`,
     target: { type: 'string', multiple: true, value: 'LIST', help: `kernels to generate: ${COMPILE_TARGETS.join(', ')}, or none for the reference interpreter only (default all)` },
     passes: { type: 'string', value: 'PIPELINE', help: "pass pipeline (default 'default')" },
     lora: LORA_OPTION,
-    quantize: { type: 'string', value: 'TYPE', choices: QUANTIZE_DTYPES, help: 'quantize matmul weights to GGUF blocks of this type' },
+    quantize: { type: 'string', value: 'RECIPE', choices: RECIPE_NAMES, help: "quantize matmul weights to GGUF blocks: a type for every weight (q8_0, q4_k, …) or llama-quantize's per-tensor mix (q4_k_m, …)" },
     'max-chunk': { type: 'string', value: 'N', help: 'decoders: longest prompt chunk one compiled step takes (default 128)' },
     'max-batch': { type: 'string', value: 'N', help: 'encoders: rows per pass the compiled program holds, each up to the whole context (default 8)' },
     quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
@@ -63,7 +63,7 @@ runs neither the passes nor any code generator.`,
       ...(named.length ? { targets: targets as CompileTarget[] } : {}),
       ...(stringOpt(inv, 'passes') ? { passes: stringOpt(inv, 'passes') } : {}),
       lora: loraOpts(inv, io),
-      ...(stringOpt(inv, 'quantize') ? { quantize: stringOpt(inv, 'quantize') as QuantizeDType } : {}),
+      ...(stringOpt(inv, 'quantize') ? { quantize: stringOpt(inv, 'quantize') } : {}),
       ...(stringOpt(inv, 'tokenizer') ? { tokenizer: resolve(io.cwd, stringOpt(inv, 'tokenizer')!) } : {}),
       maxChunk: numberOpt(inv, 'max-chunk', { min: 1, integer: true }),
       maxBatch: numberOpt(inv, 'max-batch', { min: 1, integer: true }),
