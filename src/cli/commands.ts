@@ -14,6 +14,7 @@ const COMMAND_MODULES: Readonly<Record<string, () => Promise<unknown>>> = {
   info: () => import('./info.js'),
   logits: () => import('./logits.js'),
   rerank: () => import('./rerank.js'),
+  serve: () => import('./serve.js'),
   'test-ops': () => import('./test-ops.js'),
   verify: () => import('./verify.js'),
 };

@@ -1,0 +1,112 @@
+// `tessera serve`: the OpenAI-compatible HTTP server (src/serve/server.ts) for one model, until
+// SIGTERM or SIGINT, which drain it: no new requests, running ones finish (or are cancelled after
+// --drain-seconds), then the process exits 0.
+import { basename, resolve } from 'node:path';
+import { modelTask, type Model } from '../model.js';
+import type { Encoder } from '../encoder.js';
+import { MissingChatTemplateError } from '../chat/session.js';
+import { TesseraServer } from '../serve/server.js';
+import { EXIT_OK, flagOpt, stringOpt, UsageError } from './command.js';
+import { loadEncoder } from './embed.js';
+import { readTextFile } from './load.js';
+import { loadModelFrom, MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
+import { registerCommand } from './registry.js';
+
+registerCommand({
+  name: 'serve',
+  summary: 'serve a model over an OpenAI-compatible HTTP API',
+  args: '',
+  positionals: { min: 0, max: 0 },
+  description: `Answers POST /v1/chat/completions, /v1/completions (decoders) and /v1/embeddings (encoders),
+GET /v1/models, /health (200, or 503 while draining) and /metrics (Prometheus text). Streaming is
+server-sent events as OpenAI sends them. Each of the --parallel slots is one loaded copy of the
+model running one request at a time (there is no batched decoding yet); further requests wait in
+a queue of --max-queue, beyond which they get 429. SIGTERM or SIGINT stops taking requests, lets
+running ones finish for up to --drain-seconds, cancels the rest and exits.`,
+  options: {
+    ...MODEL_OPTIONS,
+    host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)' },
+    port: { type: 'string', value: 'PORT', help: 'port (default 8080; 0 = any free port, printed on stderr)' },
+    parallel: { type: 'string', value: 'N', help: 'requests run at once, each on its own copy of the model (default 1)' },
+    'max-queue': { type: 'string', value: 'N', help: 'requests that may wait for a slot before 429 (default 64)' },
+    'api-key': { type: 'string', value: 'KEY', help: 'require Authorization: Bearer KEY on /v1/* (default: $TESSERA_API_KEY, else none)' },
+    'chat-template': { type: 'string', value: 'FILE', help: "a Jinja chat template to use instead of the model's own" },
+    'model-id': { type: 'string', value: 'NAME', help: 'the model name clients send (default: the model file or folder name)' },
+    'drain-seconds': { type: 'string', value: 'S', help: 'on SIGTERM, how long running requests may finish (default 30)' },
+    verbose: { type: 'boolean', help: 'log each request on stderr' },
+  },
+  examples: [
+    { command: 'tessera serve -m ../shared/models/tinystories-656k --chat-template story.jinja --port 8080', says: 'serve on http://127.0.0.1:8080/v1' },
+    { command: 'tessera serve -m model.gguf --host 0.0.0.0 --parallel 2 --api-key secret', says: 'two copies, every interface, a key required' },
+  ],
+  async run(inv, io) {
+    const port = numberOpt(inv, 'port', { integer: true, min: 0, max: 65535 }) ?? 8080;
+    const host = stringOpt(inv, 'host') ?? '127.0.0.1';
+    const parallel = numberOpt(inv, 'parallel', { integer: true, min: 1, max: 64 }) ?? 1;
+    const maxQueue = numberOpt(inv, 'max-queue', { integer: true, min: 0 }) ?? 64;
+    const drainSeconds = numberOpt(inv, 'drain-seconds', { min: 0 }) ?? 30;
+    const apiKey = stringOpt(inv, 'api-key') ?? (io.env.TESSERA_API_KEY || undefined);
+    const templatePath = stringOpt(inv, 'chat-template');
+    const chatTemplate = templatePath === undefined ? undefined : readTextFile(templatePath, io);
+    const path = resolve(io.cwd, requireString(inv, 'model'));
+    const modelId = stringOpt(inv, 'model-id') ?? basename(path);
+    const task = modelTask(path);
+    if (task !== 'decoder' && parallel > 1) throw new UsageError('--parallel applies to decoders; an encoder serves embeddings from one copy', inv.command);
+
+    const models: Model[] = [];
+    let encoder: Encoder | undefined;
+    try {
+      if (task === 'decoder') for (let i = 0; i < parallel; i++) models.push(await loadModelFrom(inv, io));
+      else encoder = await loadEncoder(inv, io);
+    } catch (e) {
+      for (const m of models) await m.dispose();
+      throw e;
+    }
+    const server = new TesseraServer({
+      modelId, models, encoder, apiKey, maxQueue, chatTemplate,
+      log: (m) => io.stderr.write(`${m}\n`),
+    });
+    if (flagOpt(inv, 'verbose')) {
+      server.http.on('request', (req, res) => {
+        const t0 = performance.now();
+        res.on('close', () => io.stderr.write(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - t0).toFixed(0)} ms\n`));
+      });
+    }
+    let address;
+    try {
+      address = await server.listen(port, host);
+    } catch (e) {
+      await server.shutdown(0);
+      throw new UsageError(`cannot listen on ${host}:${port}: ${(e as Error).message}`, inv.command);
+    }
+    if (task === 'decoder' && chatTemplate === undefined && !hasOwnTemplate(models[0])) {
+      io.stderr.write('note: the model has no chat template, so /v1/chat/completions answers 400; pass --chat-template FILE\n');
+    }
+    const kind = task === 'decoder' ? `${parallel} slot${parallel > 1 ? 's' : ''}, backend ${models[0].executor.backend}` : `encoder, backend ${encoder!.backend}`;
+    io.stderr.write(`serving ${modelId} on http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}/v1 (${kind}${apiKey ? ', API key required' : ''})\n`);
+
+    await new Promise<void>((done) => {
+      const stop = (signal: string) => {
+        process.off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt);
+        io.stderr.write(`${signal}: draining (running requests may finish for ${drainSeconds} s)\n`);
+        void server.shutdown(drainSeconds * 1000).then(done);
+      };
+      const onTerm = () => stop('SIGTERM');
+      const onInt = () => stop('SIGINT');
+      process.on('SIGTERM', onTerm);
+      process.on('SIGINT', onInt);
+    });
+    io.stderr.write('stopped\n');
+    return EXIT_OK;
+  },
+});
+
+function hasOwnTemplate(model: Model): boolean {
+  try {
+    model.chatPromptIds([{ role: 'user', content: 'hello' }]);
+    return true;
+  } catch (e) {
+    return !(e instanceof MissingChatTemplateError);
+  }
+}
