@@ -28,7 +28,7 @@ export const loraRule: OptionRule<unknown> = (v) => {
 export function parseLoraFlag(text: string, cwd: string, command: string): LoraOption {
   const at = text.lastIndexOf(':');
   const tail = at >= 0 ? text.slice(at + 1) : '';
-  const isScale = at > 0 && /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(tail);
+  const isScale = at >= 0 && /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(tail);
   const path = isScale ? text.slice(0, at) : text;
   if (!path) throw new UsageError(`--lora '${text}': expected PATH or PATH:SCALE`, command);
   return { path: resolve(cwd, path), ...(isScale ? { scale: Number(tail) } : {}) };
