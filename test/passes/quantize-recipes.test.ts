@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dtypeInfo, isQuantized } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
+import { projectionOf } from '../../ir/op.js';
 import { weightLeaves } from '../../ir/weights.js';
 import { GgufStore } from '../../models/formats/gguf.js';
 import '../../passes/index.js';
 import { runPipeline } from '../../passes/pass-manager.js';
-import { chooseType, isRecipeName, RECIPE_TABLE, type WeightRole } from '../../passes/quantize-recipes.js';
+import { chooseType, isRecipeName, layerOf, RECIPE_TABLE, type WeightRole, weightRole } from '../../passes/quantize-recipes.js';
 import { Model } from '../../src/model.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
@@ -118,6 +119,32 @@ describe('the quantize pass on the source model gives each weight the type llama
       const want = fileTensors(new GgufStore(sharedPath(...QUANT, file)));
       expect([...got.keys()].sort()).toEqual(want.map((t) => t.name).sort());
       for (const t of want) expect(got.get(t.name), t.name).toBe(t.type);
+    });
+  }
+});
+
+// The roles come from parameter names; if a builder or a merging pass renamed its parameters, the
+// mixes would silently treat every weight alike. Every matmul weight of a real model must have a
+// role and a layer, as built and after the passes that rename.
+describe('every matmul weight has a role and a layer, before and after the renaming passes', () => {
+  const model = ['models', 'stories260K', 'stories260K.bin'];
+  const separate: WeightRole[] = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
+  const merged: WeightRole[] = ['attn_qkv', 'attn_output', 'ffn_gate', 'ffn_down'];
+  // rmsnorm-matmul first leaves nothing for qkv-merge to merge (l0.wq.normed, …).
+  const cases: [string, WeightRole[]][] = [['none', separate], ['qkv-merge,rmsnorm-matmul', merged], ['rmsnorm-matmul,qkv-merge', separate]];
+  for (const [pipeline, want] of cases) {
+    it.skipIf(!hasShared(...model))(pipeline, () => {
+      const g = runPipeline(Model.load(sharedPath(...model)).graph({ logits: 'all' }), pipeline === 'none' ? [] : pipeline).graph;
+      const roles = new Map<string, WeightRole>();
+      for (const n of g.nodes) {
+        const at = projectionOf(n.op)?.weight;
+        const w = at === undefined ? undefined : n.inputs[at];
+        if (!w || w.def.kind !== 'param' || w.name === 'embed') continue; // the tied head reads the table
+        roles.set(w.name, weightRole(w.name));
+        expect(layerOf(w.name), w.name).toBeTypeOf('number');
+      }
+      expect([...new Set(roles.values())].sort()).toEqual([...want].sort());
+      expect(roles.size).toBe(5 * want.length);
     });
   }
 });
