@@ -17,6 +17,7 @@ export class GrammarAutomaton {
   private readonly nodeIds = new Map<number, number>();
   /** Stack id → the settled stacks left after its top element is matched. */
   private readonly afterTop = new Map<number, readonly number[]>();
+  private readonly advancedStates = new Map<number, number>();
   // States: sorted settled stack ids, interned by their text.
   private readonly states: (readonly number[])[] = [[]];
   private readonly stateIds = new Map<string, number>([['', DEAD]]);
@@ -41,14 +42,19 @@ export class GrammarAutomaton {
     if (table === undefined) table = this.byteSteps[state] = new Int32Array(256).fill(-1);
     const known = table[byte];
     if (known !== -1) return known;
-    const next = new Set<number>();
     const { kind, a, b } = this.grammar;
+    let id = DEAD;
+    let union: number[] | undefined;
     for (const s of this.states[state]) {
       if (s === ACCEPTED) continue;
       const p = this.top[s];
-      if (kind[p] === BYTE && byte >= a[p] && byte <= b[p]) for (const t of this.advance(s)) next.add(t);
+      if (kind[p] !== BYTE || byte < a[p] || byte > b[p]) continue;
+      // Most steps advance one stack: its successor state is interned once.
+      const after = this.advancedState(s);
+      if (id === DEAD) id = after;
+      else (union ??= [...this.states[id]]).push(...this.states[after]);
     }
-    const id = this.intern(next);
+    if (union) id = this.intern(new Set(union));
     table[byte] = id;
     return id;
   }
@@ -99,6 +105,16 @@ export class GrammarAutomaton {
 
   get stateCount(): number {
     return this.states.length;
+  }
+
+  /** The state whose stacks are advance(stack). */
+  private advancedState(stack: number): number {
+    let id = this.advancedStates.get(stack);
+    if (id === undefined) {
+      id = this.intern(new Set(this.advance(stack)));
+      this.advancedStates.set(stack, id);
+    }
+    return id;
   }
 
   private advance(stack: number): readonly number[] {

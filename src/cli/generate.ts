@@ -2,6 +2,7 @@
 import { EXIT_OK, flagOpt, listOpt, stringOpt, UsageError } from './command.js';
 import { checkIdsInVocabulary, loadModelFrom, LORA_OPTION, MODEL_OPTIONS, numberOpt, parseIdList } from './model-options.js';
 import { registerCommand } from './registry.js';
+import { STRUCTURED_OUTPUT_OPTIONS, structuredOutputParams } from './structured-output.js';
 import { GENERATE_RANGES, type GenerateParams } from '../../runtime/generate.js';
 import { SAMPLING_RANGES } from '../../runtime/sampler.js';
 
@@ -35,11 +36,13 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
     'ignore-eos': { type: 'boolean', help: 'keep going past the end-of-sequence token' },
     'prefill-chunk': { type: 'string', value: 'N', help: 'prompt tokens per forward pass (default: all at once)' },
     'no-bos': { type: 'boolean', help: 'do not prepend the BOS token' },
+    ...STRUCTURED_OUTPUT_OPTIONS,
   },
   examples: [
     { command: 'tessera generate -m ../shared/models/stories260K/stories260K.bin -p "Once upon a time"', says: 'greedy story from a llama2.c checkpoint' },
     { command: 'tessera generate -m ../shared/models/tinystories-656k -p "Lily" -t 0.8 --top-p 0.9 --seed 7 -n 60', says: 'sampled, reproducible' },
     { command: 'tessera generate -m model.gguf -p "Q:" --stop "\\n" --passes default', says: 'stop at the first newline; run the optimised graph' },
+    { command: 'tessera generate -m ../shared/models/stories260K/stories260K.bin -p "Tom" --json-schema person.json -t 1', says: 'JSON valid against a schema (also --grammar-file F.gbnf, --json)' },
   ],
   async run(inv, io) {
     const prompt = stringOpt(inv, 'prompt');
@@ -61,6 +64,7 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
       stop: listOpt(inv, 'stop'),
       stopAtEos: !flagOpt(inv, 'ignore-eos'),
       prefillChunk: numberOpt(inv, 'prefill-chunk', { ...GENERATE_RANGES.prefillChunk, min: 1 }),
+      ...structuredOutputParams(inv, io),
     };
     const promptIds = idsText === undefined ? undefined : parseIdList(idsText, 'ids', inv.command);
     // Cold start: from opening the model (or artifact) to the first generated token.
