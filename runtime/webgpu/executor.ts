@@ -6,7 +6,8 @@
 // the logits (or the greedy token) come back. Pipelines are compiled before any memory
 // is taken; buffers are then made in one guarded stretch (resident.ts), so running out of device
 // memory or losing the device is a GpuResourceError that says so, not a later invalid-buffer error.
-// Everything it runs, the dims kernel included, comes with the program: it generates no code.
+// Everything it runs, the dims kernel included, comes with the program: it generates no code
+// (besides the fixed greedy finite check of finite-check.ts, the same text for every model).
 import { DIMS_BINDINGS, DIMS_ENTRY, DIMS_WORKGROUP, programLaunches, UNIFORM_SLICE } from '../../codegen/wgsl/contract.js';
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
 import type { WgslBinding, WgslKernel } from '../../codegen/wgsl/types.js';
@@ -16,7 +17,9 @@ import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../
 import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext, MapMode } from './device.js';
+import { NonFiniteLogitsError } from '../sampler.js';
 import { adapterName } from './errors.js';
+import { ALL_FINITE, bindFiniteCheck, type FiniteCheck, finiteCheckPipeline } from './finite-check.js';
 import { assignActivationSlots, bindProgram, type BoundLaunch, uniformBytes } from './program-buffers.js';
 import { allocateGuarded, checkNotLost, ResidentBuffers } from './resident.js';
 import { getPipeline } from './run-kernel.js';
@@ -71,6 +74,8 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     private readonly ctx: GpuContext,
     private readonly programs: Readonly<Record<LogitsWanted, CompiledProgram>>,
     private readonly resident: ResidentBuffers,
+    /** Greedy steps: where the first non-finite logit is found (the graph has a 'next' output). */
+    private readonly finiteCheck: FiniteCheck | undefined,
     opts: WebGpuExecutorOptions,
   ) {
     super(opts.contextLength, opts.vocabSize);
@@ -98,6 +103,7 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     const dims = { last: stepDims('last'), all: stepDims('all') };
     const dimsPipeline = (p: WgslProgram) => getPipeline(ctx, p.dims.wgsl, DIMS_ENTRY, undefined, 'step dims');
     const dimsPipelines = { last: await dimsPipeline(programs.last), all: await dimsPipeline(programs.all) };
+    const checkPipeline = programs.last.graph.output('next') ? await finiteCheckPipeline(ctx, opts.vocabSize) : undefined;
     const resident = new ResidentBuffers(ctx.device, opts.memoryBudget);
     const compiled = await allocateGuarded(ctx, resident, "the model's weights, KV cache and activations", () => {
       // Both programs share the activation buffers (only one runs at a time): slot i is as large
@@ -111,17 +117,35 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
       });
       return { last: build('last'), all: build('all') };
     });
-    return new WebGpuExecutor(ctx, compiled, resident, opts);
+    const check = checkPipeline && bindFiniteCheck(ctx, checkPipeline, resident, compiled.last.logits);
+    return new WebGpuExecutor(ctx, compiled, resident, check, opts);
   }
 
   async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
     return (await this.run(tokens, want, 'logits')) as Float32Array;
   }
 
-  /** Greedy decoding: the argmax runs on the GPU and only the token id (4 bytes) comes back. */
+  /**
+   * Greedy decoding: the argmax runs on the GPU and only the token id comes back, with the index
+   * of the first NaN/+Infinity logit (finite-check.ts), which fails the step as the host's scan does.
+   */
   async forwardGreedy(tokens: readonly number[]): Promise<number> {
-    if (!this.programs.last.next) throw new Error('the step graph has no greedy output');
-    return ((await this.run(tokens, 'last', 'next')) as Int32Array)[0];
+    if (!this.programs.last.next || !this.finiteCheck) throw new Error('the step graph has no greedy output');
+    const [next, broken] = (await this.run(tokens, 'last', 'next')) as Int32Array;
+    if (broken >>> 0 !== ALL_FINITE) throw new NonFiniteLogitsError(broken, await this.logitAt(broken));
+    return next;
+  }
+
+  /** One logit of the last step's row, read back alone (only on the way to an error). */
+  private async logitAt(token: number): Promise<number> {
+    const staging = this.readBack(4);
+    const encoder = this.ctx.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(this.programs.last.logits, token * 4, staging, 0, 4);
+    this.ctx.device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(MapMode.READ);
+    const value = new Float32Array(staging.getMappedRange(0, 4).slice(0))[0];
+    staging.unmap();
+    return value;
   }
 
   private async run(tokens: readonly number[], want: LogitsWanted, read: 'logits' | 'next'): Promise<Float32Array | Int32Array> {
@@ -152,20 +176,28 @@ export class WebGpuExecutor extends PreallocatedCacheExecutor implements Executo
     prog.stepDims.update(dims);
     const { workgroups } = prog.stepDims;
     // Profiling puts every dispatch in a pass of its own, timed at its start and end.
-    const timer = this.profile ? this.gpuTimer(prog.launches.length + 1) : undefined;
+    const timer = this.profile ? this.gpuTimer(prog.launches.length + 2) : undefined; // + the dims kernel and the finite check
     const steps = new StepEncoder(device, timer);
     steps.dispatch(prog.dimsLaunch.pipeline, prog.dimsLaunch.bindGroup, Math.ceil(Math.max(prog.stepDims.wordCount, S, 1) / DIMS_WORKGROUP), 1, 1, 'step dims: uniform words and positions');
     prog.launches.forEach((l, i) => {
       const x = workgroups[3 * i];
       if (x !== 0) steps.dispatch(l.pipeline, l.bindGroup, x, workgroups[3 * i + 1], workgroups[3 * i + 2], l.kernel.label);
     });
+    const check = read === 'next' ? this.finiteCheck : undefined;
+    if (check) steps.dispatch(check.pipeline, check.bindGroup, 1, 1, 1, 'greedy: first non-finite logit');
     const { encoder, dispatches, labels } = steps.finish();
     const rows = want === 'last' ? 1 : S;
-    const bytes = read === 'next' ? 4 : rows * this.vocabSize * 4;
+    // Greedy: the token id, then the first non-finite logit's index.
+    const bytes = read === 'next' ? 8 : rows * this.vocabSize * 4;
     // Timestamps (8 bytes each) ride back in the same read, after the result.
     const stampsAt = Math.ceil(bytes / 256) * 256;
     const staging = this.readBack(timer ? stampsAt + 16 * dispatches : bytes);
-    encoder.copyBufferToBuffer(read === 'next' ? prog.next! : prog.logits, 0, staging, 0, bytes);
+    if (check) {
+      encoder.copyBufferToBuffer(prog.next!, 0, staging, 0, 4);
+      encoder.copyBufferToBuffer(check.first, 0, staging, 4, 4);
+    } else {
+      encoder.copyBufferToBuffer(prog.logits, 0, staging, 0, bytes);
+    }
     if (timer && dispatches > 0) {
       encoder.resolveQuerySet(timer.querySet, 0, 2 * dispatches, timer.resolve, 0);
       encoder.copyBufferToBuffer(timer.resolve, 0, staging, stampsAt, 16 * dispatches);

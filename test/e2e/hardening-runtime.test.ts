@@ -1,4 +1,5 @@
-// Issue 18, runtime items: NaN/Inf logits are refused with an error naming the step (item 4);
+// Issue 18, runtime items: NaN/Inf logits are refused with an error naming the step (item 4), on
+// WebGPU's greedy path too, where only the token id comes back (runtime/webgpu/finite-check.ts);
 // a wasm model reserves the memory its plan needs, not 4 GiB, and an address-space limit is
 // reported as a ResourceError (item 8). Broken models are generated at test time from
 // stories260K, never committed.
@@ -12,7 +13,11 @@ import { generateTokens } from '../../runtime/generate.js';
 import { argmax, NonFiniteLogitsError, Sampler } from '../../runtime/sampler.js';
 import { ResourceError } from '../../ir/errors.js';
 import { WasmMemory } from '../../runtime/wasm/memory.js';
+import { BufferUsage, destroyGpu, MapMode, probeGpu } from '../../runtime/webgpu/device.js';
+import { ALL_FINITE, bindFiniteCheck, finiteCheckPipeline } from '../../runtime/webgpu/finite-check.js';
+import { ResidentBuffers } from '../../runtime/webgpu/resident.js';
 import { Model } from '../../src/model.js';
+import { gpuSkipReason } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 const MODEL = () => sharedPath('models', 'stories260K', 'stories260K.bin');
@@ -45,6 +50,49 @@ function overflowingModel(dir: string): string {
 }
 
 describe('NaN/Inf logits are refused, naming the step (item 4)', () => {
+  const gpuSkip = gpuSkipReason('the WebGPU greedy finite check');
+
+  it('the WebGPU finite check finds the first NaN or +Infinity of a row, not -Infinity', async (t) => {
+    if (gpuSkip()) return t.skip();
+    const gpu = await probeGpu();
+    if (!gpu.ok) throw new Error(gpu.reason);
+    const { ctx } = gpu;
+    const resident = new ResidentBuffers(ctx.device);
+    try {
+      const V = 1000;
+      /** Index the check reports for a row (ALL_FINITE when every value is finite). */
+      const firstBroken = async (row: Float32Array<ArrayBuffer>): Promise<number> => {
+        const logits = resident.create(row.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST, 'logits');
+        ctx.device.queue.writeBuffer(logits, 0, row);
+        const check = bindFiniteCheck(ctx, await finiteCheckPipeline(ctx, V), resident, logits);
+        const staging = ctx.device.createBuffer({ size: 4, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+        const enc = ctx.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        pass.setPipeline(check.pipeline);
+        pass.setBindGroup(0, check.bindGroup);
+        pass.dispatchWorkgroups(1);
+        pass.end();
+        enc.copyBufferToBuffer(check.first, 0, staging, 0, 4);
+        ctx.device.queue.submit([enc.finish()]);
+        await staging.mapAsync(MapMode.READ);
+        const got = new Uint32Array(staging.getMappedRange().slice(0))[0];
+        staging.destroy();
+        return got;
+      };
+      const row = (broken: Record<number, number>) => Float32Array.from({ length: V }, (_, i) => broken[i] ?? Math.sin(i) * 30);
+      expect(await firstBroken(row({}))).toBe(ALL_FINITE);
+      expect(await firstBroken(row({ 3: -Infinity, 700: -Infinity }))).toBe(ALL_FINITE);
+      expect(await firstBroken(row({ 999: NaN }))).toBe(999);
+      expect(await firstBroken(row({ 0: Infinity }))).toBe(0);
+      // Two threads' strides: the lower index wins, whichever thread holds it.
+      expect(await firstBroken(row({ 513: NaN, 258: Infinity, 900: NaN }))).toBe(258);
+      expect(await firstBroken(row({ 17: 3.4e38, 18: -3.4e38 }))).toBe(ALL_FINITE);
+    } finally {
+      resident.destroy();
+      await destroyGpu(ctx);
+    }
+  }, 120_000);
+
   it('argmax and the sampler refuse NaN and +Infinity in the scan they already make; -Infinity is a banned token', () => {
     expect(argmax([0, 2, 1])).toBe(1);
     expect(argmax([-Infinity, 1])).toBe(1);
@@ -83,8 +131,9 @@ describe('NaN/Inf logits are refused, naming the step (item 4)', () => {
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    for (const backend of ['reference', 'wasm'] as const) {
-      it(`${backend}: generate() stops at the prefill with NonFiniteLogitsError instead of printing garbage`, async () => {
+    for (const backend of ['reference', 'wasm', 'webgpu'] as const) {
+      it(`${backend}: generate() stops at the prefill with NonFiniteLogitsError instead of printing garbage`, async (t) => {
+        if (backend === 'webgpu' && gpuSkip()) return t.skip();
         const model = await Model.open(path, { backend, threads: 1 });
         try {
           for (const params of [{}, { temperature: 0.7, seed: 1 }, { repetitionPenalty: 1.2 }]) {
