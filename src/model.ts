@@ -16,7 +16,7 @@ import { openModel, type ModelSource, type OpenOptions, tokenizerExpectations } 
 import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { Executor } from '../runtime/executor.js';
-import { checkGenerate, generateTokens, type GeneratedToken, type GenerateParams, type GenerationModel, type GenerationStats } from '../runtime/generate.js';
+import { generateTokens, type GeneratedToken, type GenerateParams, type GenerationModel, type GenerationStats } from '../runtime/generate.js';
 import { checkOptions, type Exact, functionRule, type NumberRange, numberRule, oneOfRule, OptionError, type OptionRules, stringRule } from '../runtime/options.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
 import { BACKENDS, type BackendName, openExecutor } from './backends.js';
@@ -272,8 +272,10 @@ export class Model {
     if (chatTemplate !== undefined && typeof chatTemplate !== 'string') throw new OptionError('chatTemplate', 'chat: chatTemplate must be the text of a Jinja template');
     const ids = this.chatSession.promptIds(messages, chatTemplate);
     const model = this.generationModel();
-    checkGenerate(model, ids, params);
-    return this.guard.stream('chat()', () => this.chatSession.run(model.executor, ids, (cachedPrefix) => generateTokens({ ...model, cachedPrefix }, ids, params)));
+    const session = this.chatSession;
+    // How much of the cache to keep is decided when the stream starts, not now.
+    const turn = { ...model, get cachedPrefix() { return session.reusable(ids, model.executor.position); } };
+    return this.guard.stream('chat()', () => session.run(model.executor, ids, generateTokens(turn, ids, params)));
   }
 
   /** The ids chat() would run for `messages`: the rendered template, special tokens as their ids. */

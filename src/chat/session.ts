@@ -59,8 +59,8 @@ export class ChatSession {
     this.cached = [];
   }
 
-  /** How many leading ids of `ids` the cache already holds. */
-  private reusable(ids: readonly number[], position: number): number {
+  /** How many leading ids of `ids` the cache holds (read by the turn when it starts, before run() records anew). */
+  reusable(ids: readonly number[], position: number): number {
     const held = Math.min(this.cached.length, position);
     let n = 0;
     while (n < held && n < ids.length && this.cached[n] === ids[n]) n++;
@@ -68,15 +68,12 @@ export class ChatSession {
   }
 
   /**
-   * Starts a generation from the cached prefix it may reuse (decided when the stream starts, not
-   * when it is made) and passes its tokens through, recording the ids the cache holds when it
-   * ends: the prompt and the generated tokens up to the executor's position. A stream that fails
-   * leaves nothing recorded, so the next turn starts from an empty cache.
+   * Passes a turn's tokens through, recording the ids the cache holds when it ends: the prompt
+   * and the generated tokens up to the executor's position. A stream that fails leaves nothing
+   * recorded, so the next turn starts from an empty cache.
    */
-  async *run(executor: Executor, promptIds: readonly number[], start: (cachedPrefix: number) => AsyncGenerator<GeneratedToken, GenerationStats>): AsyncGenerator<GeneratedToken, GenerationStats> {
-    const inner = start(this.reusable(promptIds, executor.position));
+  async *run(executor: Executor, promptIds: readonly number[], inner: AsyncGenerator<GeneratedToken, GenerationStats>): AsyncGenerator<GeneratedToken, GenerationStats> {
     const seen = [...promptIds];
-    this.cached = [];
     let ok = false;
     let failed = false;
     try {
