@@ -1,11 +1,6 @@
 // A loaded model: its source files, config, tokenizer, step graphs and an executor on one backend.
 import { existsSync } from 'node:fs';
-import type { Graph, Value } from '../ir/graph.js';
-import { formatWeight } from '../ir/printer.js';
-import { shapesEqual } from '../ir/dim.js';
-import type { HostTensor } from '../ir/tensor.js';
-import { evaluateWeight, weightType } from '../ir/weights.js';
-import { weightBytes, writeWeight } from '../ir/weight-write.js';
+import type { Graph } from '../ir/graph.js';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../models/arch/decoder.js';
 import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
 import { isArtifactDir, type LoadedArtifact, readArtifact } from '../codegen/artifact/read.js';
@@ -26,9 +21,11 @@ import type { ChatMessage } from './chat/messages.js';
 import { type ChatOptions, ChatSession } from './chat/session.js';
 import { endOfGenerationIds } from '../models/chat/eog.js';
 import { pipelineTransform } from './passes.js';
-import { checkLoras, type LoraOption, loraRule, withLoraPipeline } from './lora.js';
-import { type ProgressCallback, withWeightProgress } from './progress.js';
+import { checkLoras, type LoraOption, loraRule, runtimeScales, withLoraPipeline, withLoraScales } from './lora.js';
+import { UsageError } from '../ir/errors.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
+import { type ProgressCallback, withWeightProgress } from './progress.js';
+import { paramResolver } from './param-resolver.js';
 
 export interface LoadOptions extends OpenOptions {
   /** Where to run (Model.open only; Model.load always uses the reference interpreter). Default auto. */
@@ -87,31 +84,8 @@ export function modelTask(path: string): ModelConfig['task'] {
   return openModel(path).config.task;
 }
 
-/** Evaluates each distinct weight source once and keeps the result. */
-export function paramResolver(source: ModelSource): ParamResolver {
-  const cache = new Map<string, HostTensor>();
-  const resolve: ParamResolver = (p: Value) => {
-    if (p.def.kind !== 'param') throw new Error(`%${p.name} is not a parameter`);
-    const key = formatWeight(p.def.source);
-    let t = cache.get(key);
-    if (!t) {
-      t = evaluateWeight(p.def.source, (name) => source.readLeaf(name));
-      cache.set(key, t);
-    }
-    return t;
-  };
-  // Weights are evaluated straight into the runtime's memory (stored tensors streamed from the
-  // file, merges and norm folds built in place; ir/weight-write.ts) and not cached: no JS copy
-  // of the model waits for the garbage collector while it loads.
-  resolve.streamer = (p: Value) => {
-    if (p.def.kind !== 'param') return undefined;
-    const e = p.def.source;
-    const t = weightType(e, (n) => source.leafType(n));
-    if (t.dtype !== p.type.dtype || !shapesEqual(t.shape, p.type.shape)) return undefined;
-    return { bytes: weightBytes(e, source), write: (dest) => writeWeight(e, dest, source) };
-  };
-  return resolve;
-}
+// Shared with the browser entry (src/web/).
+export { paramResolver };
 
 export class Model {
   readonly config: ModelConfig;
@@ -131,6 +105,7 @@ export class Model {
   private constructor(readonly source: ModelSource, private readonly opts: LoadOptions, private readonly artifact?: LoadedArtifact) {
     this.config = source.config;
     this.guard = new UseGuard(source.path);
+    this.loraScales = runtimeScales(opts.lora);
     this.chatSession = new ChatSession(source, () => this.tokenizer);
     if (this.config.task !== 'decoder') throw new ConfigError(source.path, `a ${this.config.family} ${this.config.task} model cannot generate text (use embed or rerank)`);
   }
@@ -138,7 +113,7 @@ export class Model {
   /** Opens a model on the reference interpreter, synchronously. */
   static load<O extends Exact<LoadOptions, O>>(path: string, opts?: O): Model {
     const m = Model.create('Model.load', path, opts ?? {});
-    m.exec = new ReferenceExecutor(m.stepGraphs(), paramResolver(m.source), m.config.maxPositions, m.config.vocabSize);
+    m.exec = new ReferenceExecutor(m.stepGraphs(), m.weights(), m.config.maxPositions, m.config.vocabSize);
     return m;
   }
 
@@ -156,7 +131,7 @@ export class Model {
       const graphs = m.stepGraphs();
       return {
         graphs,
-        params: withWeightProgress(paramResolver(m.source), [graphs.last, graphs.all], opts.progress),
+        params: withWeightProgress(m.weights(), [graphs.last, graphs.all], opts.progress),
         progress: opts.progress,
         config: m.config,
         maxChunk: opts.maxChunk,
@@ -183,8 +158,32 @@ export class Model {
     if (opts.lora?.length) {
       if (artifact) throw new ConfigError(path, 'a compiled artifact already has its weights; LoRA adapters are merged when compiling (compile --lora)');
       checkLoras(opts.lora, source);
+      if (opts.lora.some((l) => l.runtime) && what === 'Model.open' && opts.backend !== 'reference') {
+        throw new UsageError(`${what}: run-time LoRA adapters (runtime: true) run on the reference backend for now (matmul_lora has no wasm or webgpu kernel yet); pass backend: 'reference', or merge the adapters (runtime: false)`);
+      }
     }
     return model;
+  }
+
+  /** Scales of the run-time LoRA adapters (lora option entries with runtime: true), in their order. */
+  private loraScales: Float32Array;
+
+  /** Weights as the executor reads them: the checkpoint's, and %lora.scales from loraScales. */
+  private weights(): ParamResolver {
+    const base = paramResolver(this.source);
+    return this.loraScales.length ? withLoraScales(base, () => this.loraScales) : base;
+  }
+
+  /**
+   * Sets the scales of the run-time LoRA adapters (in the order the lora option gave them; 0 turns
+   * one off) for the next request: no recompiling, the base weights untouched.
+   */
+  setLoraScales(scales: readonly number[]): void {
+    this.guard.checkOpen('setLoraScales()');
+    if (scales.length !== this.loraScales.length || scales.some((s) => !Number.isFinite(s))) {
+      throw new OptionError('lora', `setLoraScales: expected ${this.loraScales.length} finite scale(s), one per run-time adapter, got [${scales.join(', ')}]`);
+    }
+    this.loraScales = Float32Array.from(scales);
   }
 
   /** True when loaded from a compiled artifact. */

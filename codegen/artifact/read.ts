@@ -1,160 +1,18 @@
-// Reads a compiled artifact: checks the manifest version and every checksum, reads the stored
-// graphs (JSON form), and serves packed weights straight from weights.bin. Runs no pass and no compiler.
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+// Reads a compiled artifact folder in Node: the folder's files (node-files.ts) through the shared
+// reader (load.ts).
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DType, isDType, storageBytes } from '../../ir/dtype.js';
-import type { Graph } from '../../ir/graph.js';
-import { graphFromJSON } from '../../ir/json.js';
-import { type HostTensor, tensorFromBytes } from '../../ir/tensor.js';
-import { verifyIssues } from '../../ir/verifier.js';
-import type { WgslProgram } from '../wgsl/program.js';
-import { programFromData } from '../wgsl/serialize.js';
-import type { CompiledModule } from '../wasm/module.js';
-import type { WasmProgram } from '../wasm/program.js';
-import { moduleFromBinary, wasmProgramFromData } from '../wasm/serialize.js';
-import { ArtifactError, type ArtifactManifest, MANIFEST_FILE, type WeightEntry } from './manifest.js';
-import { artifactFile, checkManifestChecksum, checkProgramsCoverGraphs, validateManifest } from './validate.js';
+import { loadArtifact, type LoadedArtifact } from './load.js';
+import { MANIFEST_FILE } from './manifest.js';
+import { DirectoryFiles } from './node-files.js';
+
+export type { LoadedArtifact } from './load.js';
 
 export function isArtifactDir(path: string): boolean {
   return existsSync(join(path, MANIFEST_FILE)) && statSync(path).isDirectory();
 }
 
-export interface LoadedArtifact {
-  readonly dir: string;
-  readonly manifest: ArtifactManifest;
-  readonly graphs: Readonly<Record<string, Graph>>;
-  readonly tokenizerPath?: string;
-  weightNames(): string[];
-  weightEntry(name: string): WeightEntry;
-  readWeight(name: string): HostTensor;
-  /** A weight's packed bytes written into `dest` (exactly its size), without an intermediate copy. */
-  readWeightInto(name: string, dest: Uint8Array): void;
-  /** The stored WebGPU programs, bound to the parsed graphs. */
-  webgpuPrograms(maxWorkgroups: number): Readonly<Record<string, WgslProgram>> | undefined;
-  /** The stored CPU module and programs. */
-  wasmTarget(): Promise<{ readonly module: CompiledModule; readonly programs: Readonly<Record<string, WasmProgram>> } | undefined>;
-}
-
-function sha256File(path: string): string {
-  const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const buf = new Uint8Array(1 << 22);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
-}
-
+/** Checks and reads the artifact in `dir` (ArtifactError naming the file or field when it is not sound). */
 export function readArtifact(dir: string): LoadedArtifact {
-  const manifestPath = join(dir, MANIFEST_FILE);
-  let json: unknown;
-  let text: string;
-  try {
-    text = readFileSync(manifestPath, 'utf8');
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ArtifactError(dir, `${MANIFEST_FILE} cannot be read: ${(e as Error).message}`);
-  }
-  const manifest = validateManifest(json, dir);
-  checkManifestChecksum(dir, text);
-  const w = manifest.weights;
-  const weightsPath = artifactFile(dir, w.file, 'weights.file');
-  if (!existsSync(weightsPath)) throw new ArtifactError(dir, `${w.file} is missing`);
-  const size = statSync(weightsPath).size;
-  if (size !== w.bytes) throw new ArtifactError(dir, `${w.file} has ${size} bytes, the manifest says ${w.bytes} (truncated or replaced: recompile)`);
-  if (sha256File(weightsPath) !== w.sha256) throw new ArtifactError(dir, `${w.file} does not match its checksum (modified after compilation: recompile)`);
-  const check = (file: string, sha: string, field: string) => {
-    const p = artifactFile(dir, file, field);
-    if (!existsSync(p)) throw new ArtifactError(dir, `${file} is missing`);
-    if (sha256File(p) !== sha) throw new ArtifactError(dir, `${file} does not match its checksum (modified after compilation: recompile)`);
-  };
-  for (const [file, sha] of Object.entries(manifest.targets.webgpu?.files ?? {})) check(file, sha, `targets.webgpu.files.${file}`);
-  if (manifest.targets.wasm) check(manifest.targets.wasm.file, manifest.targets.wasm.sha256, 'targets.wasm.file');
-  if (manifest.targets.wasm?.source) check(manifest.targets.wasm.source.file, manifest.targets.wasm.source.sha256, 'targets.wasm.source.file');
-  for (const [file, sha] of Object.entries(manifest.tokenizer?.files ?? {})) check(file, sha, `tokenizer.files.${file}`);
-
-  const graphs: Record<string, Graph> = {};
-  // Graphs are stored in their JSON form, read without the text parser (chevrotain stays unloaded).
-  for (const [role, json] of Object.entries(manifest.graphs)) {
-    let g: Graph;
-    try {
-      g = graphFromJSON(json);
-    } catch (e) {
-      throw new ArtifactError(dir, `the stored ${role} graph cannot be read: ${(e as Error).message}`);
-    }
-    const [issue] = verifyIssues(g);
-    if (issue) throw new ArtifactError(dir, `the stored ${role} graph is not valid: ${issue.message} (a damaged manifest: recompile)`);
-    graphs[role] = g;
-  }
-  checkProgramsCoverGraphs(manifest, graphs, dir);
-  const entry = (name: string): WeightEntry => {
-    const e = w.tensors[name];
-    if (!e) throw new ArtifactError(dir, `${w.file} has no tensor "${name}"`);
-    if (!isDType(e.dtype)) throw new ArtifactError(dir, `tensor "${name}" has unknown dtype ${e.dtype}`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || storageBytes(e.dtype, e.shape) !== e.bytes) {
-      throw new ArtifactError(dir, `tensor "${name}" is ${e.bytes} bytes, which a ${e.dtype}[${String(e.shape)}] tensor is not (a damaged manifest: recompile)`);
-    }
-    if (e.offset < 0 || e.offset + e.bytes > w.bytes) throw new ArtifactError(dir, `tensor "${name}" lies outside ${w.file}`);
-    return e;
-  };
-  const readWeightInto = (name: string, dest: Uint8Array): void => {
-    const e = entry(name);
-    if (dest.length !== e.bytes) throw new ArtifactError(dir, `tensor "${name}" is ${e.bytes} bytes, not the ${dest.length} asked for`);
-    const fd = openSync(weightsPath, 'r');
-    try {
-      for (let done = 0; done < e.bytes;) {
-        const n = readSync(fd, dest, done, e.bytes - done, e.offset + done);
-        if (n === 0) throw new ArtifactError(dir, `${w.file} ends inside tensor "${name}"`);
-        done += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
-  };
-  return {
-    dir,
-    manifest,
-    graphs,
-    tokenizerPath: manifest.tokenizer ? join(dir, manifest.tokenizer.file) : undefined,
-    weightNames: () => Object.keys(w.tensors),
-    weightEntry: entry,
-    readWeight(name) {
-      const e = entry(name);
-      const bytes = new Uint8Array(e.bytes);
-      readWeightInto(name, bytes);
-      return tensorFromBytes(e.dtype as DType, e.shape, bytes);
-    },
-    readWeightInto,
-    async wasmTarget() {
-      const t = manifest.targets.wasm;
-      if (!t) return undefined;
-      let module;
-      try {
-        module = await moduleFromBinary(new Uint8Array(readFileSync(join(dir, t.file))), t.kernels, t.features ?? []);
-      } catch (e) {
-        throw new ArtifactError(dir, (e as Error).message);
-      }
-      const programs: Record<string, WasmProgram> = {};
-      for (const [role, data] of Object.entries(t.programs)) {
-        const g = graphs[role];
-        if (!g) throw new ArtifactError(dir, `the CPU program "${role}" has no graph`);
-        programs[role] = wasmProgramFromData(data, g);
-      }
-      return { module, programs };
-    },
-    webgpuPrograms(maxWorkgroups) {
-      const t = manifest.targets.webgpu;
-      if (!t) return undefined;
-      const out: Record<string, WgslProgram> = {};
-      for (const [role, data] of Object.entries(t.programs)) {
-        const g = graphs[role];
-        if (!g) throw new ArtifactError(dir, `the WebGPU program "${role}" has no graph`);
-        out[role] = programFromData(data, g, (file) => readFileSync(join(dir, file), 'utf8'), maxWorkgroups);
-      }
-      return out;
-    },
-  };
+  return loadArtifact(new DirectoryFiles(dir));
 }

@@ -2,11 +2,9 @@
 // artifact folder and naming one file for one purpose, every program node of the final graphs
 // backed by kernels. A failure names the field (`targets.wasm.programs.last.nodes[12]`) so a
 // damaged or hand-edited manifest is refused instead of running as garbage.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { isAbsolute, join, normalize, relative, resolve } from 'node:path';
 import { isDType, storageBytes } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
+import type { ArtifactFiles } from './files.js';
 import { ARTIFACT_FORMAT, ARTIFACT_VERSION, ArtifactError, type ArtifactManifest, MANIFEST_FILE, type PlanData } from './manifest.js';
 
 /** The manifest's sha256 in hex, beside it: the manifest is checksummed like every file it names. */
@@ -63,7 +61,8 @@ const tuple3 = (item: Check): Check => (v, p) => {
 const relPath: Check = (v, p) => {
   str(v, p);
   const s = v as string;
-  if (s === '' || isAbsolute(s) || s.includes('\\') || normalize(s).split('/').includes('..') || normalize(s) !== s) fail(p, `is ${show(s)}, not a plain path inside the artifact folder`);
+  // Plain: relative, '/'-separated, no empty, '.' or '..' segment (what path.normalize leaves alone).
+  if (s.includes('\\') || s.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) fail(p, `is ${show(s)}, not a plain path inside the artifact folder`);
 };
 
 const operandBinding = object({ kind: oneOf('operand', 'result'), index: count });
@@ -192,24 +191,12 @@ function damaged(dir: string, field: string, problem: string): ArtifactError {
   return new ArtifactError(dir, `${MANIFEST_FILE}: ${field} ${problem} (a damaged or edited manifest: recompile the model with \`tessera compile\`)`);
 }
 
-/** The manifest's text checked against manifest.sha256, which the writer puts beside it. */
-export function checkManifestChecksum(dir: string, text: string): void {
-  const sidecar = join(dir, MANIFEST_CHECKSUM_FILE);
-  if (!existsSync(sidecar)) throw new ArtifactError(dir, `${MANIFEST_CHECKSUM_FILE} is missing (recompile the model with \`tessera compile\`)`);
-  const want = readFileSync(sidecar, 'utf8').trim();
-  if (createHash('sha256').update(text).digest('hex') !== want) throw new ArtifactError(dir, `${MANIFEST_FILE} does not match ${MANIFEST_CHECKSUM_FILE} (edited after compilation: recompile the model with \`tessera compile\`)`);
-}
-
-/**
- * The path of a file the manifest names (`field` says which), refused if it (or a symbolic link
- * on the way) leads outside the artifact folder.
- */
-export function artifactFile(dir: string, file: string, field: string): string {
-  const path = resolve(dir, file);
-  const inside = (root: string, p: string) => { const r = relative(root, p); return r !== '' && !r.startsWith('..') && !isAbsolute(r); };
-  if (!inside(resolve(dir), path)) throw damaged(dir, field, `is ${show(file)}, outside the artifact folder`);
-  if (existsSync(path) && !inside(realpathSync(dir), realpathSync(path))) throw damaged(dir, field, `is ${show(file)}, a link that leads outside the artifact folder`);
-  return path;
+/** The manifest checked against manifest.sha256, which the writer puts beside it. */
+export function checkManifestChecksum(files: ArtifactFiles): void {
+  const dir = files.location;
+  if (files.size(MANIFEST_CHECKSUM_FILE, MANIFEST_CHECKSUM_FILE) === undefined) throw new ArtifactError(dir, `${MANIFEST_CHECKSUM_FILE} is missing (recompile the model with \`tessera compile\`)`);
+  const want = new TextDecoder().decode(files.bytes(MANIFEST_CHECKSUM_FILE)).trim();
+  if (files.sha256(MANIFEST_FILE) !== want) throw new ArtifactError(dir, `${MANIFEST_FILE} does not match ${MANIFEST_CHECKSUM_FILE} (edited after compilation: recompile the model with \`tessera compile\`)`);
 }
 
 /**

@@ -4,7 +4,7 @@
 // plain SIMD128 needs a multiply and an add: prefill (compute-bound matmuls) runs ~1.5× faster
 // with it. V8 11.3 (Node 20) implements it behind --experimental-wasm-relaxed-simd, which can be
 // turned on at run time before the module is compiled; newer engines have it on by default.
-import { createRequire } from 'node:module';
+import { isNode, nodeBuiltin } from '../../runtime/platform/node-builtin.js';
 
 export type WasmFeature = 'relaxed-simd';
 
@@ -22,9 +22,9 @@ let relaxed: boolean | undefined;
 export function relaxedSimdAvailable(): boolean {
   if (relaxed !== undefined) return relaxed;
   relaxed = WebAssembly.validate(RELAXED_MADD_PROBE);
-  if (!relaxed && typeof process?.versions?.v8 === 'string') {
+  if (!relaxed && isNode) {
     try {
-      const v8 = createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
+      const v8 = nodeBuiltin<typeof import('node:v8')>('node:v8', 'turning on relaxed SIMD');
       v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
       relaxed = WebAssembly.validate(RELAXED_MADD_PROBE);
     } catch {
@@ -39,7 +39,7 @@ export function relaxedSimdAvailable(): boolean {
  * variable TESSERA_NO_RELAXED_SIMD is set (for artifacts meant for engines without it).
  */
 export function defaultWasmFeatures(): WasmFeature[] {
-  return process.env.TESSERA_NO_RELAXED_SIMD === undefined && relaxedSimdAvailable() ? ['relaxed-simd'] : [];
+  return globalThis.process?.env.TESSERA_NO_RELAXED_SIMD === undefined && relaxedSimdAvailable() ? ['relaxed-simd'] : [];
 }
 
 /** Throws a clear error when a stored module needs a feature this engine lacks. */

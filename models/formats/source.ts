@@ -1,7 +1,10 @@
 // Random access to the bytes of a model file, with every read bounds-checked. Readers take a
 // ByteSource rather than a path so tests can hand them mutated bytes without touching disk.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { nodeBuiltin } from '../../runtime/platform/node-builtin.js';
 import { FormatError } from './store.js';
+
+/** node:fs, where there is one (a browser has no paths: it gives a MemorySource instead). */
+const fs = () => nodeBuiltin<typeof import('node:fs')>('node:fs', 'reading a file by path');
 
 export interface ByteSource {
   /** Names the source in error messages (the file path). */
@@ -29,11 +32,11 @@ function checkRange(src: ByteSource, offset: number, length: number, what: strin
 export class FileSource implements ByteSource {
   readonly size: number;
   constructor(readonly name: string) {
-    const fd = openSync(name, 'r');
+    const fd = fs().openSync(name, 'r');
     try {
-      this.size = fstatSync(fd).size;
+      this.size = fs().fstatSync(fd).size;
     } finally {
-      closeSync(fd);
+      fs().closeSync(fd);
     }
   }
 
@@ -46,16 +49,16 @@ export class FileSource implements ByteSource {
   readInto(offset: number, dest: Uint8Array, what: string): void {
     const length = dest.length;
     checkRange(this, offset, length, what);
-    const fd = openSync(this.name, 'r');
+    const fd = fs().openSync(this.name, 'r');
     try {
       let done = 0;
       while (done < length) {
-        const n = readSync(fd, dest, done, length - done, offset + done);
+        const n = fs().readSync(fd, dest, done, length - done, offset + done);
         if (n === 0) throw new FormatError(this.name, `${what}: file shrank while reading`, offset + done);
         done += n;
       }
     } finally {
-      closeSync(fd);
+      fs().closeSync(fd);
     }
   }
 }

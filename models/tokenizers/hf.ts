@@ -1,8 +1,7 @@
 // Hugging Face tokenizer.json (+ tokenizer_config.json), run by @huggingface/tokenizers.
 import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { FormatError } from '../formats/store.js';
+import { nodeBuiltin } from '../../runtime/platform/node-builtin.js';
 import { byteLevelBytes } from './byte-bpe.js';
 import { type EncodeOptions, type Tokenizer, utf8Encode } from './tokenizer.js';
 
@@ -96,6 +95,8 @@ export class HfTokenizer implements Tokenizer {
 
 /** Reads tokenizer.json and, when it sits beside it, tokenizer_config.json. */
 export function readHfTokenizer(tokenizerJsonPath: string): HfTokenizer {
+  const { existsSync } = nodeBuiltin<typeof import('node:fs')>('node:fs', 'reading tokenizer.json by path');
+  const { dirname, join } = nodeBuiltin<typeof import('node:path')>('node:path', 'reading tokenizer.json by path');
   const json = readJson(tokenizerJsonPath);
   const configPath = join(dirname(tokenizerJsonPath), 'tokenizer_config.json');
   const config = existsSync(configPath) ? readJson(configPath) : {};
@@ -110,7 +111,7 @@ export function readHfTokenizer(tokenizerJsonPath: string): HfTokenizer {
 function readJson(path: string): object {
   let v: unknown;
   try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
+    v = JSON.parse(nodeBuiltin<typeof import('node:fs')>('node:fs', 'reading JSON by path').readFileSync(path, 'utf8'));
   } catch (e) {
     throw new FormatError(path, `not valid JSON: ${(e as Error).message}`);
   }

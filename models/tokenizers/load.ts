@@ -1,11 +1,10 @@
 // Picks the tokenizer for a path: a model directory, tokenizer.json, tokenizer.bin or a GGUF file.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { GGUF_MAGIC } from '../formats/gguf.js';
 import { LLAMA2C_MAGIC } from '../formats/llama2c.js';
 import { FileSource } from '../formats/source.js';
 import { ModelFormatError } from '../../ir/errors.js';
 import { FormatError } from '../formats/store.js';
+import { nodeBuiltin } from '../../runtime/platform/node-builtin.js';
 import { ggufTokenizer } from './gguf.js';
 import { readHfTokenizer } from './hf.js';
 import { readLlama2cTokenizer } from './llama2c.js';
@@ -56,7 +55,7 @@ export function checkTokenizerFits(tok: Tokenizer, file: string, opts: LoadToken
  * A file is recognised by its content: GGUF magic, JSON, or else a llama2.c tokenizer.bin.
  */
 export function loadTokenizer(pathOrDir: string, opts: LoadTokenizerOptions = {}): Tokenizer {
-  if (statSync(pathOrDir).isDirectory()) return loadTokenizer(findInDir(pathOrDir), opts);
+  if (fs().statSync(pathOrDir).isDirectory()) return loadTokenizer(findInDir(pathOrDir), opts);
   const tok = readTokenizer(pathOrDir, opts.vocabSize);
   checkTokenizerFits(tok, pathOrDir, opts);
   return tok;
@@ -72,11 +71,15 @@ function readTokenizer(path: string, vocabSize: number | undefined): Tokenizer {
   return readLlama2cTokenizer(src, vocabSize);
 }
 
+/** Node's file modules: loading a tokenizer by path needs them (a browser builds one from bytes). */
+const fs = () => nodeBuiltin<typeof import('node:fs')>('node:fs', 'loading a tokenizer by path');
+const join = (...parts: string[]) => nodeBuiltin<typeof import('node:path')>('node:path', 'loading a tokenizer by path').join(...parts);
+
 function findInDir(dir: string): string {
   for (const name of ['tokenizer.json', 'tokenizer.bin']) {
-    if (existsSync(join(dir, name))) return join(dir, name);
+    if (fs().existsSync(join(dir, name))) return join(dir, name);
   }
-  const ggufs = readdirSync(dir).filter((f) => f.endsWith('.gguf'));
+  const ggufs = fs().readdirSync(dir).filter((f) => f.endsWith('.gguf'));
   if (ggufs.length === 1) return join(dir, ggufs[0]);
   const why = ggufs.length > 1 ? `several GGUF files (${ggufs.join(', ')}): name one` : 'no tokenizer.json, tokenizer.bin or .gguf file';
   throw new FormatError(dir, `cannot pick a tokenizer: ${why}`);

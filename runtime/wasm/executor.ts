@@ -2,7 +2,6 @@
 // memory, weights and the KV cache resident there, activations at the memory plan's arena
 // offsets, and a launch list per step graph that every thread walks with atomic barriers — a
 // whole forward pass without returning to JavaScript between kernels.
-import { availableParallelism } from 'node:os';
 import { ARG_SLOT_BYTES, MAX_PAGES, PAGE_BYTES, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES } from '../../codegen/wasm/abi.js';
 import type { WasmKernel } from '../../codegen/wasm/kernel.js';
 import type { CompiledModule } from '../../codegen/wasm/module.js';
@@ -18,6 +17,7 @@ import type { ParamResolver } from '../reference/interpreter.js';
 import { scratchLayout, SharedScratch, tooBigForWasm, WasmMemory, weightPlacer } from './memory.js';
 import { describeBudget, memoryBudget } from './budget.js';
 import { ThreadPool } from './threads.js';
+import { platform } from '../platform/platform.js';
 
 /** One kernel launch: its argument block, whose dim words are rewritten every step. */
 interface Launch {
@@ -124,7 +124,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
   }
 
   static async create(module: CompiledModule, programs: Readonly<Record<LogitsWanted, WasmProgram>>, params: ParamResolver, opts: WasmExecutorOptions): Promise<WasmExecutor> {
-    const threads = opts.threads ?? availableParallelism();
+    const threads = opts.threads ?? platform().availableParallelism();
     // Commit what the plan needs, reserve that plus headroom: not the 4 GiB wasm32 allows.
     const budget = memoryBudget([programs.last, programs.all], threads);
     if (budget.need > MAX_PAGES * PAGE_BYTES) throw tooBigForWasm(budget.need, describeBudget(budget));

@@ -2,7 +2,6 @@
 // bump allocator over it for weights, activations, the KV cache, plans and argument blocks. (The
 // memory planner will later decide offsets itself; this allocator is what it will sit on.)
 // WebAssembly memory32 holds at most 4 GiB; asking for more fails with the sizes named.
-import { readFileSync } from 'node:fs';
 import { HEAP_START, MAX_PAGES, PAGE_BYTES } from '../../codegen/wasm/abi.js';
 import type { KernelBinding, WasmKernel } from '../../codegen/wasm/kernel.js';
 import { type DimBindings, evalDim } from '../../ir/dim.js';
@@ -10,6 +9,7 @@ import { ResourceError } from '../../ir/errors.js';
 import type { Value } from '../../ir/graph.js';
 import { formatWeight } from '../../ir/printer.js';
 import type { ParamResolver } from '../reference/interpreter.js';
+import { platform } from '../platform/platform.js';
 
 const MAX_BYTES = MAX_PAGES * PAGE_BYTES;
 
@@ -27,25 +27,12 @@ export function tooBigForWasm(bytes: number, what: string): ResourceError {
     'use a quantized model (q8_0, q4_0), a shorter context, or --backend webgpu');
 }
 
-/** The process's address-space limit (`ulimit -v`), when Linux reports one. */
-function addressSpaceLimit(): number | undefined {
-  try {
-    const m = /^Max address space\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Why the engine refused to reserve `bytes`, and what to do. */
+/** Why the engine refused to reserve `bytes`, and what to do (the platform knows its limits). */
 function reserveFailed(bytes: number, cause: unknown): ResourceError {
-  const limit = addressSpaceLimit();
-  const trapHandler = !process.execArgv.includes('--disable-wasm-trap-handler') && !(process.env.NODE_OPTIONS ?? '').includes('--disable-wasm-trap-handler');
+  const { addressSpaceLimit: limit, advice } = platform().reserveAdvice();
   return new ResourceError(
     `could not reserve ${formatBytes(bytes)} of WebAssembly memory` +
-    (limit !== undefined ? ` under this process's address-space limit of ${formatBytes(limit)} (ulimit -v)` : '') + '. ' +
-    (trapHandler ? 'Node also reserves 10 GiB of address space per WebAssembly memory for its bounds checks: under a limit, run node with --disable-wasm-trap-handler (NODE_OPTIONS). ' : '') +
-    'Raise the limit, dispose() models no longer used, or use --backend webgpu',
+    (limit !== undefined ? ` under this process's address-space limit of ${formatBytes(limit)} (ulimit -v)` : '') + `. ${advice}`,
     { cause });
 }
 

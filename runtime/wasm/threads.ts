@@ -1,17 +1,16 @@
-// A pool of worker_threads sharing one WebAssembly.Memory, each running the same module. The main
-// thread is thread 0: run(plan) publishes the plan in the control block, bumps the GO word to wake
-// the workers, and runs its own share through step(); step() ends in a barrier, so when it
-// returns the whole plan is done. Node lets its main thread block in Atomics.wait (and in the
-// module's memory.atomic.wait32); a browser main thread may not, so there the pool would have to
-// run from a worker.
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+// A pool of worker threads (Node worker_threads or Web Workers, runtime/platform/) sharing one
+// WebAssembly.Memory, each running the same module. The calling thread is thread 0: run(plan)
+// publishes the plan in the control block, bumps the GO word to wake the workers, and runs its own
+// share through step(); step() ends in a barrier, so when it returns the whole plan is done. Node
+// lets its main thread block in Atomics.wait; a browser's main thread may not, so there thread 0
+// spins at barriers instead of sleeping (its wait import returns "timed out" at once).
 import { CONTROL_END, CTRL, HEAP_START, KERNEL_ERRORS, NOW_IMPORT, WAIT_IMPORT } from '../../codegen/wasm/abi.js';
+import { platform, type WasmThread } from '../platform/platform.js';
 import type { WasmMemory } from './memory.js';
-import { type WorkerInit, WORKER_SOURCE } from './worker.js';
+import type { WorkerInit } from './worker.js';
 
 export interface ThreadPoolOptions {
-  /** Threads including the main thread; default os.availableParallelism(). */
+  /** Threads including the calling thread; default every core (the platform's availableParallelism). */
   readonly threads?: number;
   /**
    * How long (µs) a waiting thread spins before it sleeps, at barriers and between runs (default
@@ -67,12 +66,12 @@ export class ThreadPool {
     readonly memory: WasmMemory,
     readonly threads: number,
     private readonly exports: ModuleExports,
-    private readonly workers: Worker[],
+    private readonly workers: WasmThread[],
   ) {}
 
   /** Instantiates `module` on the main thread and on threads−1 workers. */
   static async create(module: WebAssembly.Module, memory: WasmMemory, opts: ThreadPoolOptions = {}): Promise<ThreadPool> {
-    const threads = opts.threads ?? availableParallelism();
+    const threads = opts.threads ?? platform().availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
     const ctrl = controlWords(memory);
     for (const w of [CTRL.go, CTRL.shutdown, CTRL.barrierCount, CTRL.barrierGen, CTRL.barrierSleepers, CTRL.abort, CTRL.error, CTRL.errorDetail, CTRL.ready, CTRL.profile]) {
@@ -86,25 +85,17 @@ export class ThreadPool {
     const dataEnd = exports.__tessera_data_end();
     if (dataEnd > HEAP_START) throw new Error(`the module's static data ends at ${dataEnd}, past the heap start ${HEAP_START}`);
 
-    const workers: Worker[] = [];
+    const workers: WasmThread[] = [];
     try {
       await Promise.all(Array.from({ length: threads - 1 }, (_, i) => {
         const init: WorkerInit = { module, memory: memory.memory, tid: i + 1 };
-        // No flags of the parent's: the worker runs only its own CommonJS source (so no loader or
-        // --input-type), and Node refuses to start a worker with process-wide flags such as
-        // --expose-gc, which an application embedding Tessera may well run with.
-        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: init, execArgv: [] });
+        const worker = platform().startThread(init);
         workers.push(worker);
-        return new Promise<void>((resolve, reject) => {
-          worker.once('message', (m: { type: string; message?: string }) => {
-            if (m.type === 'ready') resolve();
-            else reject(new Error(`wasm worker ${i + 1} failed to start: ${m.message}`));
-          });
-          worker.once('error', reject);
-        });
+        return worker.ready;
       }));
     } catch (e) {
-      await Promise.all(workers.map((w) => w.terminate()));
+      for (const w of workers) w.terminate();
+      await Promise.all(workers.map((w) => w.exited));
       throw e;
     }
     // Idle workers must not keep the process alive if a caller forgets dispose().
@@ -162,14 +153,14 @@ export class ThreadPool {
     signalShutdown(controlWords(this.memory));
     await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
       // A worker stuck in a kernel would never see SHUTDOWN: give it a moment, then terminate.
-      const timer = setTimeout(() => { void w.terminate(); }, 2000);
-      w.once('exit', () => { clearTimeout(timer); resolve(); });
+      const timer = setTimeout(() => w.terminate(), 2000);
+      void w.exited.then(() => { clearTimeout(timer); resolve(); });
     })));
   }
 
   /** Workers still running (0 after dispose). */
   get liveWorkers(): number {
-    return this.workers.filter((w) => w.threadId !== -1).length;
+    return this.workers.filter((w) => w.alive).length;
   }
 }
 
@@ -179,7 +170,8 @@ function controlWords(memory: WasmMemory): Int32Array {
 
 function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
   const low = new Int32Array(memory.buffer, 0, CONTROL_END >> 2);
-  const wait = (ptr: number, expected: number, timeoutMs: number): number => {
+  // A thread that may not block reports "timed out" at once: the module's barrier then spins.
+  const wait = !platform().canBlock ? () => 2 : (ptr: number, expected: number, timeoutMs: number): number => {
     const view = ptr < CONTROL_END ? low : new Int32Array(memory.buffer);
     const r = Atomics.wait(view, ptr >>> 2, expected, timeoutMs);
     return r === 'ok' ? 0 : r === 'not-equal' ? 1 : 2;

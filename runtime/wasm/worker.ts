@@ -1,6 +1,8 @@
-// The program each worker thread runs, as source text for `new Worker(src, { eval: true })`: a
-// .ts file cannot be a worker entry under Node 20 without a loader, and text works the same from
-// the TypeScript sources (tests) and from dist/.
+// The program each worker thread runs, as source text: Node starts it with `new Worker(src,
+// { eval: true })` (a .ts file cannot be a worker entry under Node 20 without a loader, and text
+// works the same from the TypeScript sources and from dist/), a browser from a Blob URL (no file
+// to serve). One loop for both; only the few lines that receive the init and talk to the parent
+// differ (PRELUDES).
 //
 // A worker instantiates the shared module over the shared memory, then loops: sleep on the GO
 // word, run its share of the plan through the module's step(), repeat, until SHUTDOWN. No message
@@ -8,7 +10,7 @@
 // itself blocked in the module's barrier, wakes and throws it synchronously.
 import { CTRL, NOW_IMPORT, WAIT_IMPORT } from '../../codegen/wasm/abi.js';
 
-/** What the pool passes in workerData. */
+/** What the pool passes to a thread (Node: workerData; browser: the first message). */
 export interface WorkerInit {
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
@@ -17,10 +19,30 @@ export interface WorkerInit {
 
 const I = (byteOffset: number) => byteOffset >> 2;
 
-export const WORKER_SOURCE = String.raw`
-'use strict';
+/** How a thread gets its init, answers its parent and ends, per platform. */
+const PRELUDES = {
+  node: String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
-const { module, memory, tid } = workerData;
+const post = (m) => parentPort.postMessage(m);
+const done = () => undefined;
+start(workerData);
+`,
+  browser: String.raw`
+const post = (m) => self.postMessage(m);
+const done = () => { post({ type: 'exit' }); self.close(); };
+self.onmessage = (e) => { self.onmessage = null; start(e.data); };
+`,
+} as const;
+
+/** The worker program for `kind`. */
+export function workerSource(kind: keyof typeof PRELUDES): string {
+  return `'use strict';
+${LOOP}
+${PRELUDES[kind]}`;
+}
+
+const LOOP = String.raw`
+function start({ module, memory, tid }) {
 const ctrl = new Int32Array(memory.buffer, 0, ${CTRL.message >> 2});
 const GO = ${I(CTRL.go)}, PLAN = ${I(CTRL.plan)}, NTHREADS = ${I(CTRL.nthreads)}, SHUTDOWN = ${I(CTRL.shutdown)};
 const ABORT = ${I(CTRL.abort)}, BARRIER_GEN = ${I(CTRL.barrierGen)}, READY = ${I(CTRL.ready)}, SPIN_MICROS = ${I(CTRL.spinMicros)};
@@ -48,13 +70,13 @@ function main() {
     const imports = { env: { memory, ${WAIT_IMPORT}: wait, ${NOW_IMPORT}: () => performance.now(), abort() { throw new Error('abort called in wasm'); }, seed: () => 0, trace() {} } };
     step = new WebAssembly.Instance(module, imports).exports.step;
   } catch (e) {
-    parentPort.postMessage({ type: 'error', message: String(e && e.stack ? e.stack : e) });
+    post({ type: 'error', message: String(e && e.stack ? e.stack : e) });
     return;
   }
   // Read GO before announcing readiness: the first run may start the moment the pool hears us.
   let seen = Atomics.load(ctrl, GO);
   Atomics.add(ctrl, READY, 1);
-  parentPort.postMessage({ type: 'ready' });
+  post({ type: 'ready' });
   for (;;) {
     // The next run (a decode step) usually follows within µs: spin for CTRL.spinMicros, then sleep.
     let n = 0;
@@ -66,7 +88,7 @@ function main() {
       else if ((t - since) * 1000 > Atomics.load(ctrl, SPIN_MICROS)) Atomics.wait(ctrl, GO, seen);
     }
     seen = Atomics.load(ctrl, GO);
-    if (Atomics.load(ctrl, SHUTDOWN) !== 0) return;
+    if (Atomics.load(ctrl, SHUTDOWN) !== 0) return done();
     const nthreads = Atomics.load(ctrl, NTHREADS);
     if (tid >= nthreads) continue;
     try {
@@ -77,4 +99,5 @@ function main() {
   }
 }
 main();
+}
 `;

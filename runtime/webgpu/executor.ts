@@ -16,7 +16,7 @@ import type { Storage } from '../../ir/memory.js';
 import { type Executor, type LogitsWanted, PreallocatedCacheExecutor } from '../executor.js';
 import { ProfileCollector, type ProfileRow, type Profiling } from '../profile.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { BufferUsage, type GpuContext, MapMode } from './device.js';
+import { BufferUsage, type GpuContext, MapMode } from './gpu-context.js';
 import { NonFiniteLogitsError } from '../sampler.js';
 import { adapterName } from './errors.js';
 import { ALL_FINITE, bindFiniteCheck, type FiniteCheck, finiteCheckPipeline } from './finite-check.js';

@@ -6,7 +6,7 @@
 // Buffers are bound in order to @group(0) @binding(0..n-1). Sizes are rounded up to a multiple
 // of 4 bytes (WebGPU needs that for copies), so a runtime-sized array<f16> of odd length sees
 // arrayLength() one larger than the data: pass the true length in a uniform.
-import { BufferUsage, MapMode, type GpuContext } from './device.js';
+import { BufferUsage, MapMode, type GpuContext } from './gpu-context.js';
 
 export type TypedArray =
   | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array

@@ -1,0 +1,8 @@
+// tessera/web: compiled artifacts in a browser. ESM, no Node built-ins in its import graph
+// (test/browser/web-imports.test.ts walks it).
+export { Model, type WebLoadOptions } from './model.js';
+export { type ArtifactSource, type DownloadEvent, artifactFiles, fetchArtifactFiles } from './sources.js';
+export { ISOLATION_HEADERS, WEB_BACKENDS, type WebBackendName } from './backend.js';
+export { ArtifactError } from '../../codegen/artifact/manifest.js';
+export { ModelBusyError, ModelDisposedError } from '../lifecycle.js';
+export type { GeneratedToken, GenerateParams, GenerationStats } from '../../runtime/generate.js';

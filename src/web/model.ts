@@ -1,0 +1,115 @@
+// A compiled artifact running in a browser, with the API of Node's Model (src/model.ts):
+// Model.open(source, options), generate, logits, dispose. Everything below the backend choice is
+// the shared runtime: the artifact reader, the executors, the generation loop, the use guard.
+import type { LoadedArtifact } from '../../codegen/artifact/load.js';
+import { loadArtifact } from '../../codegen/artifact/load.js';
+import type { Graph } from '../../ir/graph.js';
+import { printGraph } from '../../ir/printer.js';
+import { ConfigError, type ModelConfig } from '../../models/config/model-config.js';
+import type { Tokenizer } from '../../models/tokenizers/tokenizer.js';
+import type { Executor } from '../../runtime/executor.js';
+import { generateTokens, type GeneratedToken, type GenerateParams, type GenerationStats } from '../../runtime/generate.js';
+import { checkOptions, type Exact, functionRule, numberRule, oneOfRule, type OptionRules } from '../../runtime/options.js';
+import { artifactSource } from '../artifact-source.js';
+import { UseGuard } from '../lifecycle.js';
+import { paramResolver } from '../param-resolver.js';
+import { type ProgressCallback, withWeightProgress } from '../progress.js';
+import { openWebBackend, WEB_BACKENDS, type WebBackendOptions } from './backend.js';
+import { type ArtifactSource, artifactFiles, type DownloadEvent } from './sources.js';
+import { artifactTokenizer } from './tokenizer.js';
+
+export interface WebLoadOptions extends WebBackendOptions {
+  /** Download, weight upload and compile progress. */
+  readonly progress?: (e: DownloadEvent | Parameters<ProgressCallback>[0]) => void;
+  /** Cache API store for downloaded files (default 'tessera-artifacts'); false: always download. */
+  readonly cache?: string | false;
+}
+
+const WEB_LOAD_RULES: OptionRules<WebLoadOptions> = {
+  backend: oneOfRule(WEB_BACKENDS),
+  threads: numberRule({ integer: true, min: 1, max: 1024 }),
+  spinMicros: numberRule({ integer: true, min: 0 }),
+  allowSoftwareGpu: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
+  progress: functionRule,
+  cache: (v) => (typeof v === 'string' || v === false ? undefined : 'must be a cache name or false'),
+};
+
+export class Model {
+  /** Which backend runs the model, and why ("wasm: no WebGPU adapter (…); 2 threads"). */
+  readonly backendReason: string;
+  readonly backend: 'wasm' | 'webgpu';
+  readonly config: ModelConfig;
+  private readonly guard: UseGuard;
+
+  private constructor(
+    private readonly artifact: LoadedArtifact,
+    private readonly exec: Executor,
+    opened: { readonly name: 'wasm' | 'webgpu'; readonly reason: string },
+    private readonly tok: Tokenizer | undefined,
+  ) {
+    this.config = artifact.manifest.model.config as unknown as ModelConfig;
+    this.backend = opened.name;
+    this.backendReason = opened.reason;
+    this.guard = new UseGuard(artifact.dir);
+  }
+
+  /**
+   * Opens a compiled artifact (`tessera compile -m MODEL -o DIR`): a URL of its folder, a Map of
+   * its files (name → bytes or Blob), or a FileSystemDirectoryHandle. Checksums are verified;
+   * fetched files are kept in the Cache API.
+   */
+  static async open<O extends Exact<WebLoadOptions, O>>(source: ArtifactSource, options?: O): Promise<Model> {
+    const opts: WebLoadOptions = options ?? {};
+    checkOptions('Model.open', opts, WEB_LOAD_RULES, undefined);
+    const files = await artifactFiles(source, { progress: opts.progress, cache: opts.cache });
+    const artifact = loadArtifact(files);
+    const src = artifactSource(artifact);
+    const config = src.config;
+    if (config.task !== 'decoder') throw new ConfigError(artifact.dir, `a ${config.family} ${config.task} model cannot generate text (encoders do not run in the browser entry yet)`);
+    const tokenizer = artifactTokenizer(artifact, config);
+    const graphs = [artifact.graphs.last, artifact.graphs.all];
+    const params = withWeightProgress(paramResolver(src), graphs, opts.progress);
+    const opened = await openWebBackend(artifact, params, opts);
+    return new Model(artifact, opened.executor, opened, tokenizer);
+  }
+
+  /** The artifact's tokenizer (ConfigError when it was compiled without one). */
+  get tokenizer(): Tokenizer {
+    if (!this.tok) throw new ConfigError(this.artifact.dir, 'the artifact has no tokenizer: give token ids');
+    return this.tok;
+  }
+
+  /** The stored step graph ('last': logits of the last position, 'all': of every position). */
+  graph(role: 'last' | 'all' = 'all'): Graph {
+    return this.artifact.graphs[role];
+  }
+
+  /** The final IR of a step graph as text (what `tessera dump` prints). */
+  ir(role: 'last' | 'all' = 'last'): string {
+    return printGraph(this.graph(role));
+  }
+
+  /** Logits [ids.length × vocab] of one forward pass from an empty cache. */
+  async logits(ids: readonly number[]): Promise<Float32Array> {
+    return this.guard.run('logits()', () => {
+      const exec = this.guard.guardExecutor(this.exec);
+      exec.reset();
+      return exec.forward(ids, 'all');
+    });
+  }
+
+  /** Streams generated tokens, as Node's Model.generate does; the return value holds the statistics. */
+  generate<P extends Exact<GenerateParams, P>>(prompt: string | readonly number[], params?: P): AsyncGenerator<GeneratedToken, GenerationStats> {
+    this.guard.checkIdle('generate()');
+    const ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt) : prompt;
+    const tokenizer = this.tok;
+    const eosIds = this.config.eosIds.length ? this.config.eosIds : tokenizer?.eosId !== undefined ? [tokenizer.eosId] : [];
+    const executor = this.guard.guardExecutor(this.exec);
+    return this.guard.stream('generate()', () => generateTokens({ executor, tokenizer, eosIds }, ids, params ?? {}));
+  }
+
+  /** Frees the backend (workers, memory, GPU buffers); every later use throws ModelDisposedError. */
+  async dispose(): Promise<void> {
+    if (await this.guard.dispose()) await this.exec.dispose();
+  }
+}

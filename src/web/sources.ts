@@ -1,0 +1,198 @@
+// Where a browser gets an artifact's files: a URL (fetched, with progress, and kept in the Cache
+// API so a reload does not download again), a Map of names to bytes or Blobs (e.g. files dropped
+// on the page), or a FileSystemDirectoryHandle (showDirectoryPicker). Every file the manifest
+// names is gathered and hashed with SubtleCrypto; the shared reader (codegen/artifact/load.ts)
+// then checks the digests as Node does.
+import { type ArtifactFiles, MemoryArtifactFiles } from '../../codegen/artifact/files.js';
+import { ArtifactError, type ArtifactManifest, MANIFEST_FILE } from '../../codegen/artifact/manifest.js';
+import { MANIFEST_CHECKSUM_FILE } from '../../codegen/artifact/validate.js';
+
+/** What Model.open takes in a browser. */
+export type ArtifactSource = string | URL | ReadonlyMap<string, Uint8Array | Blob> | FileSystemDirectoryHandle;
+
+/** Download progress: `done` of `total` bytes of the artifact, counting files already cached. */
+export interface DownloadEvent {
+  readonly phase: 'download';
+  readonly done: number;
+  readonly total: number;
+  readonly unit: 'bytes';
+  /** The file being read. */
+  readonly file: string;
+  /** Bytes of the total that came from the cache rather than the network. */
+  readonly cached: number;
+}
+
+export interface GatherOptions {
+  readonly progress?: (e: DownloadEvent) => void;
+  /** Cache API store for fetched files (default 'tessera-artifacts'); false: always download. */
+  readonly cache?: string | false;
+}
+
+type Bytes = Uint8Array<ArrayBuffer>;
+
+/** Every file the manifest names, with its sha256 where the manifest gives one. */
+function listedFiles(m: ArtifactManifest): { file: string; sha256?: string }[] {
+  const out = [{ file: m.weights.file, sha256: m.weights.sha256 }];
+  for (const [file, sha256] of Object.entries(m.targets.webgpu?.files ?? {})) out.push({ file, sha256 });
+  const wasm = m.targets.wasm;
+  if (wasm) out.push({ file: wasm.file, sha256: wasm.sha256 });
+  if (wasm?.source) out.push({ file: wasm.source.file, sha256: wasm.source.sha256 });
+  for (const [file, sha256] of Object.entries(m.tokenizer?.files ?? {})) out.push({ file, sha256 });
+  return out;
+}
+
+async function sha256Hex(bytes: Bytes): Promise<string> {
+  if (!globalThis.crypto?.subtle) throw new ArtifactError('artifact', 'checking checksums needs SubtleCrypto, which browsers give only to secure contexts: serve the page over https or from localhost');
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The manifest as JSON (unchecked: the reader validates it), for the list of files to gather. */
+function parseManifest(location: string, bytes: Bytes): ArtifactManifest {
+  try {
+    const m = JSON.parse(new TextDecoder().decode(bytes)) as ArtifactManifest;
+    listedFiles(m);
+    return m;
+  } catch (e) {
+    throw new ArtifactError(location, `${MANIFEST_FILE} is not a Tessera artifact manifest (${(e as Error).message})`);
+  }
+}
+
+/** Reads one file by name; undefined when it does not exist. */
+type ReadFile = (file: string, onBytes: (n: number) => void) => Promise<{ bytes: Bytes; cached: boolean } | undefined>;
+
+/** Gathers the manifest, its checksum and every file it names, then hashes them all. */
+async function gather(location: string, read: ReadFile, opts: GatherOptions): Promise<ArtifactFiles> {
+  const files = new Map<string, Bytes>();
+  const need = async (file: string, onBytes: (n: number) => void = () => undefined) => {
+    const got = await read(file, onBytes);
+    if (got) files.set(file, got.bytes);
+    return got;
+  };
+  const manifestBytes = (await need(MANIFEST_FILE))?.bytes;
+  if (!manifestBytes) throw new ArtifactError(location, `there is no ${MANIFEST_FILE} (is this a compiled artifact? make one with \`tessera compile -m MODEL -o DIR\`)`);
+  await need(MANIFEST_CHECKSUM_FILE);
+  const manifest = parseManifest(location, manifestBytes);
+  const listed = listedFiles(manifest);
+  const sizes = new Map<string, number>();
+  let done = 0;
+  let cached = 0;
+  const total = () => [...sizes.values()].reduce((a, b) => a + b, 0);
+  // Sizes are known only as files arrive; weights.bin's comes from the manifest, and it dominates.
+  sizes.set(manifest.weights.file, manifest.weights.bytes);
+  for (const { file } of listed) {
+    if (files.has(file)) continue;
+    let seen = 0;
+    const got = await need(file, (n) => {
+      seen += n;
+      done += n;
+      opts.progress?.({ phase: 'download', done, total: Math.max(total(), done), unit: 'bytes', file, cached });
+    });
+    if (got) {
+      // A cached or non-streamed file reports its bytes at once.
+      done += got.bytes.length - seen;
+      if (got.cached) cached += got.bytes.length;
+      sizes.set(file, got.bytes.length);
+      opts.progress?.({ phase: 'download', done, total: Math.max(total(), done), unit: 'bytes', file, cached });
+    }
+  }
+  const digests = new Map<string, string>();
+  await Promise.all([...files].map(async ([file, bytes]) => digests.set(file, await sha256Hex(bytes))));
+  return new MemoryArtifactFiles(location, files, digests);
+}
+
+/** The files of an artifact at `url` (a folder URL; a trailing slash is added). */
+export async function fetchArtifactFiles(url: string | URL, opts: GatherOptions = {}): Promise<ArtifactFiles> {
+  const base = new URL(String(url).endsWith('/') ? String(url) : `${String(url)}/`, globalThis.location?.href);
+  const cache = opts.cache === false || !globalThis.caches ? undefined : await caches.open(opts.cache ?? 'tessera-artifacts');
+  // The manifest is fetched every time (it is small, and says whether the rest changed); other
+  // files are cached under their checksum, so a recompiled artifact is downloaded afresh.
+  let manifest: ArtifactManifest | undefined;
+  const shaOf = (file: string) => (manifest ? listedFiles(manifest).find((f) => f.file === file)?.sha256 : undefined);
+  const read: ReadFile = async (file, onBytes) => {
+    const fileUrl = new URL(file, base);
+    const sha = shaOf(file);
+    const key = sha ? `${fileUrl.href}?sha256=${sha}` : undefined;
+    const hit = key && cache ? await cache.match(key) : undefined;
+    if (hit) return { bytes: new Uint8Array(await hit.arrayBuffer()), cached: true };
+    let res: Response;
+    try {
+      res = await fetch(fileUrl, { cache: sha ? 'default' : 'no-cache' });
+    } catch (e) {
+      throw new ArtifactError(base.href, `${file} could not be fetched: ${(e as Error).message}`);
+    }
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new ArtifactError(base.href, `${file}: the server answered ${res.status} ${res.statusText}`);
+    const bytes = await readBody(res, onBytes);
+    if (file === MANIFEST_FILE) manifest = parseManifest(base.href, bytes);
+    if (key && cache) await cache.put(key, new Response(bytes)).catch(() => undefined);
+    return { bytes, cached: false };
+  };
+  return gather(base.href, read, opts);
+}
+
+/** A response's body as one buffer, reporting each chunk as it arrives. */
+async function readBody(res: Response, onBytes: (n: number) => void): Promise<Bytes> {
+  const length = Number(res.headers.get('content-length') ?? NaN);
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  // With a known length the chunks go straight into one buffer; otherwise they are joined at the end.
+  if (Number.isSafeInteger(length) && length >= 0 && !res.headers.get('content-encoding')) {
+    const out = new Uint8Array(length);
+    let at = 0;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      if (at + r.value.length > length) throw new Error(`the body is longer than its content-length ${length}`);
+      out.set(r.value, at);
+      at += r.value.length;
+      onBytes(r.value.length);
+    }
+    if (at !== length) throw new Error(`the body ended after ${at} of ${length} bytes`);
+    return out;
+  }
+  const chunks: Uint8Array[] = [];
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    chunks.push(r.value);
+    onBytes(r.value.length);
+  }
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** The files of an artifact given as name → bytes (or Blob), names relative to the artifact folder. */
+export function mapArtifactFiles(map: ReadonlyMap<string, Uint8Array | Blob>, opts: GatherOptions = {}, location = 'artifact'): Promise<ArtifactFiles> {
+  return gather(location, async (file) => {
+    const v = map.get(file);
+    if (v === undefined) return undefined;
+    const bytes = v instanceof Uint8Array ? new Uint8Array(v) : new Uint8Array(await v.arrayBuffer());
+    return { bytes, cached: false };
+  }, opts);
+}
+
+/** The files of an artifact folder the user picked (showDirectoryPicker). */
+export function directoryArtifactFiles(dir: FileSystemDirectoryHandle, opts: GatherOptions = {}): Promise<ArtifactFiles> {
+  return gather(dir.name, async (file) => {
+    const parts = file.split('/');
+    let d = dir;
+    try {
+      for (const p of parts.slice(0, -1)) d = await d.getDirectoryHandle(p);
+      const f = await (await d.getFileHandle(parts[parts.length - 1])).getFile();
+      return { bytes: new Uint8Array(await f.arrayBuffer()), cached: false };
+    } catch (e) {
+      if ((e as DOMException).name === 'NotFoundError') return undefined;
+      throw e;
+    }
+  }, opts);
+}
+
+/** Any of the sources Model.open takes. */
+export function artifactFiles(source: ArtifactSource, opts: GatherOptions = {}): Promise<ArtifactFiles> {
+  if (typeof source === 'string' || source instanceof URL) return fetchArtifactFiles(source, opts);
+  if (source instanceof Map) return mapArtifactFiles(source, opts);
+  if (typeof (source as FileSystemDirectoryHandle).getDirectoryHandle === 'function') return directoryArtifactFiles(source as FileSystemDirectoryHandle, opts);
+  throw new TypeError('Model.open: the artifact must be a URL, a Map of file names to bytes or Blobs, or a FileSystemDirectoryHandle');
+}
