@@ -1,0 +1,63 @@
+// The matcher's mask against brute force: for random grammars (printed as GBNF and parsed),
+// random vocabularies (whole and split characters, stray bytes, multi-character tokens) and
+// random token walks, token t is allowed exactly when the text so far plus t's bytes is still a
+// prefix of some sentence (GrammarOracle, which reads the expression tree directly), and EOS
+// exactly when the text is a sentence.
+import fc from 'fast-check';
+import { afterAll, expect, it } from 'vitest';
+import { buildGrammar } from '../../runtime/grammar/index.js';
+import { GrammarConstraint, GrammarMatcher, maskHas } from '../../runtime/grammar/matcher.js';
+import { vocabularyFromBytes } from '../../runtime/grammar/vocabulary.js';
+import { GrammarOracle } from './helpers/grammar-oracle.js';
+import { ALPHABET, printGrammar, randomGrammar } from './helpers/random-grammar.js';
+
+const utf8 = (cps: readonly number[]) => new TextEncoder().encode(String.fromCodePoint(...cps));
+
+/** Tokens: 1–3 characters of the alphabet, some cut inside a character, some single raw bytes. */
+const token = fc.oneof(
+  fc.array(fc.constantFrom(...ALPHABET), { minLength: 1, maxLength: 3 }).map(utf8),
+  fc.tuple(fc.array(fc.constantFrom(...ALPHABET), { minLength: 1, maxLength: 2 }), fc.nat()).map(([cps, cut]) => {
+    const b = utf8(cps);
+    return b.subarray(0, 1 + (cut % b.length));
+  }),
+  fc.integer({ min: 0, max: 255 }).map((b) => Uint8Array.of(b)),
+);
+const vocabulary = fc.array(token, { minLength: 8, maxLength: 40 }).map((tokens) => [...tokens, new Uint8Array(0)]); // last id: EOS (no bytes)
+
+let decisions = { allowed: 0, forbidden: 0, eosAllowed: 0 };
+
+it('mask == brute-force byte check of every token, along random walks', () => {
+  fc.assert(fc.property(randomGrammar, vocabulary, fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (g, tokens, picks) => {
+    const text = printGrammar(g);
+    const vocab = vocabularyFromBytes(tokens);
+    const eos = tokens.length - 1;
+    const matcher = new GrammarMatcher(new GrammarConstraint(buildGrammar(text), vocab, [eos]));
+    const oracle = new GrammarOracle(g);
+    let prefix: number[] = [];
+    for (const pick of picks) {
+      const mask = matcher.mask();
+      const allowed: number[] = [];
+      for (let id = 0; id < eos; id++) {
+        const bytes = Uint8Array.from([...prefix, ...tokens[id]]);
+        const expected = tokens[id].length > 0 && oracle.viable(bytes);
+        if (maskHas(mask, id) !== expected) expect.fail(`${text}after ${JSON.stringify(prefix)}: token ${id} ${JSON.stringify([...tokens[id]])} ${expected ? 'should' : 'should not'} be allowed`);
+        if (expected) allowed.push(id);
+        decisions[expected ? 'allowed' : 'forbidden']++;
+      }
+      expect(maskHas(mask, eos), `${text}EOS after ${JSON.stringify(prefix)}`).toBe(oracle.complete(Uint8Array.from(prefix)));
+      if (maskHas(mask, eos)) decisions.eosAllowed++;
+      if (allowed.length === 0) break;
+      const next = allowed[pick % allowed.length];
+      matcher.accept(next);
+      prefix = [...prefix, ...tokens[next]];
+    }
+  }), { numRuns: 300 });
+});
+
+afterAll(() => {
+  // Not vacuous: both answers were exercised many times.
+  expect(decisions.allowed).toBeGreaterThan(500);
+  expect(decisions.forbidden).toBeGreaterThan(500);
+  expect(decisions.eosAllowed).toBeGreaterThan(20);
+  decisions = { allowed: 0, forbidden: 0, eosAllowed: 0 };
+});
