@@ -123,9 +123,16 @@ export class TesseraServer {
     }
     const body = asBody(await this.readJson(req));
     if (path === '/v1/embeddings') return this.embeddings(res, body);
-    const parsed = path === '/v1/chat/completions' ? chatRequest(body) : completionRequest(body);
+    const chat = path === '/v1/chat/completions';
+    const parsed = chat ? chatRequest(body) : completionRequest(body);
     this.checkModel(parsed.model);
-    await this.generate(res, path === '/v1/chat/completions' ? 'chat' : 'completion', parsed);
+    try {
+      await this.generate(res, chat ? 'chat' : 'completion', parsed);
+    } catch (e) {
+      // A prompt too long for the context is the fault of the field that holds it.
+      if (e instanceof ContextFullError) throw badRequest(e.message, chat ? 'messages' : 'prompt', 'context_length_exceeded');
+      throw e;
+    }
   }
 
   private authorize(req: IncomingMessage): void {

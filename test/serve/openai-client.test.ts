@@ -104,7 +104,7 @@ describe.runIf(hasShared('models', 'tinystories-656k'))('tessera serve with the 
     await expect(client.chat.completions.create({ model: ID, messages: [{ role: 'user', content: 'x' }], temperature: 3 })).rejects.toMatchObject({ status: 400, param: 'temperature' });
     await expect(client.chat.completions.create({ model: ID, messages: [] })).rejects.toMatchObject({ status: 400, param: 'messages' });
     await expect(client.completions.create({ model: ID, prompt: 'x', logit_bias: { 99999: 1 } })).rejects.toMatchObject({ status: 400, param: 'logit_bias' });
-    await expect(client.completions.create({ model: ID, prompt: 'x '.repeat(600), max_tokens: 1 })).rejects.toMatchObject({ status: 400, code: 'context_length_exceeded' });
+    await expect(client.completions.create({ model: ID, prompt: 'x '.repeat(600), max_tokens: 1 })).rejects.toMatchObject({ status: 400, code: 'context_length_exceeded', param: 'prompt' });
     await expect(client.chat.completions.create({ model: ID, messages: [{ role: 'user', content: 'x'.repeat(70_000) }] })).rejects.toMatchObject({ status: 413 });
     await expect(client.embeddings.create({ model: ID, input: 'x' })).rejects.toMatchObject({ status: 400, code: 'model_not_supported' });
     const notFound = await fetch(`${url}/v2/things`, { headers: { authorization: `Bearer ${KEY}` } });
