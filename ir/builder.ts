@@ -8,7 +8,7 @@ import { Graph, makeNode, type Value } from './graph.js';
 import { getOp, operandArity } from './op.js';
 import './ops/index.js';
 import { tensorType, typeToString } from './types.js';
-import { verifyGraph } from './verifier.js';
+import { verifyGraph, type VerifyOptions } from './verifier.js';
 import { type WeightExpr, weightTensor } from './weights.js';
 
 export class GraphBuilder {
@@ -86,9 +86,9 @@ export class GraphBuilder {
     this.graph.updates.push({ state, value });
   }
 
-  /** The finished graph, verified. */
-  finish(): Graph {
-    verifyGraph(this.graph);
+  /** The finished graph, verified (`complete`: as a graph that runs as a model step). */
+  finish(opts: VerifyOptions = {}): Graph {
+    verifyGraph(this.graph, opts);
     return this.graph;
   }
 }

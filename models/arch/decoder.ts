@@ -129,5 +129,6 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
     if (mode === 'last') b.output('next', b.op('argmax', [logits], {}, 'next'));
   }
   params.checkCoverage();
-  return b.finish();
+  // A model step runs: outputs, every state updated and eps > 0 are required, not just well-formedness.
+  return b.finish({ complete: true });
 }

@@ -95,5 +95,6 @@ export function buildEncoderGraph(c: ModelConfig, w: EncoderWeights, leaf: (name
     }
   }
   params.checkCoverage();
-  return b.finish();
+  // A model step runs: outputs, every state updated and eps > 0 are required, not just well-formedness.
+  return b.finish({ complete: true });
 }

@@ -1,4 +1,4 @@
-// The API refuses what would silently go wrong (issue 18, items 1, 9, 11, 13): a second stream or
+// The API refuses what would silently go wrong (issue 18, items 1, 9, 11, 12, 13): a second stream or
 // call on a model while one is active (they would share one KV cache), use after dispose() — the
 // same typed error on every backend —, options out of range or unknown, and prompts the model
 // cannot take. Every error is a TesseraError of the kind that says whose move it is.
@@ -10,6 +10,9 @@ import {
   GpuUnavailableError, InputError, IRError, Model, ModelBusyError, ModelDisposedError, ModelFormatError, NonFiniteLogitsError, OptionError, PassError, PipelineError,
   ResourceError, StateError, TesseraError, TokenRangeError, UnsupportedModelError, UsageError, type BackendName, type EmbedOptions, type GeneratedToken, type GenerateParams,
 } from '../../src/index.js';
+import { buildDecoderGraph } from '../../models/arch/decoder.js';
+import type { ModelConfig } from '../../models/config/model-config.js';
+import { openModel } from '../../models/open.js';
 import { webgpuIfAdapter } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
@@ -213,5 +216,14 @@ describe.runIf(hasShared('models', 'stories260K'))('options and prompts are chec
     expect(() => model.generate(long)).toThrow(`the prompt has ${long.length} tokens, more than the model's context of ${model.config.maxPositions}; shorten it`);
     expect(() => model.generate([1, 999999])).toThrow(TokenRangeError);
     expect(() => model.generate([])).toThrow(InputError);
+  });
+});
+
+describe.runIf(hasShared('models', 'stories260K'))('a model step graph is verified as a graph that runs (item 12)', () => {
+  it('eps 0 that got past the config is refused when the graph is built, naming the attribute', () => {
+    const source = openModel(MODEL());
+    const build = (config: ModelConfig) => buildDecoderGraph(config, source.decoderWeights(), (n) => source.leafType(n));
+    expect(() => build(source.config)).not.toThrow();
+    expect(() => build({ ...source.config, norm: { ...source.config.norm, eps: 0 } })).toThrow(/attribute 'eps' is 0; it must be a finite number > 0/);
   });
 });
