@@ -15,6 +15,7 @@ const COMMAND_MODULES: Readonly<Record<string, () => Promise<unknown>>> = {
   logits: () => import('./logits.js'),
   rerank: () => import('./rerank.js'),
   serve: () => import('./serve.js'),
+  'serve-static': () => import('./serve-static.js'),
   'test-ops': () => import('./test-ops.js'),
   verify: () => import('./verify.js'),
 };

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// tessera/web against Node on the same compiled artifact: decode and prefill tokens/s of greedy
+// generation on wasm (1 and 2 threads), and the time from navigation to the first token in
+// headless Chromium (the demo page opening ?model=… on arrival): cold (an empty Cache API) and
+// cached (a reload: files from the Cache API). Medians over the rounds, Node and browser rounds
+// interleaved so that a busy machine slows both alike.
+//
+//   npx tsc -p tsconfig.json
+//   node bench/web.mjs [--rounds 5] [--tokens 128] [--models stories260K,tinystories-656k] [--webgpu]
+//
+// Needs /usr/bin/chromium (.ci/install-chromium.sh); --webgpu adds the browser's WebGPU
+// (SwiftShader in headless Chromium, so a CPU figure, not a GPU one).
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { serveStatic } from '../dist/src/cli/serve-static.js';
+import { compile } from '../dist/src/compile.js';
+import { Model } from '../dist/src/model.js';
+
+const here = fileURLToPath(new URL('..', import.meta.url));
+const shared = resolve(here, '..', 'shared');
+const { values: opt } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    tokens: { type: 'string', default: '128' },
+    models: { type: 'string', default: 'stories260K,tinystories-656k' },
+    webgpu: { type: 'boolean', default: false },
+  },
+});
+const rounds = Number(opt.rounds);
+const maxTokens = Number(opt.tokens);
+const PROMPT = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. One day, she saw a big red ball in the grass and ran to get it.';
+const MODELS = {
+  stories260K: { model: join(shared, 'models', 'stories260K', 'stories260K.bin'), tokenizer: join(shared, 'models', 'stories260K', 'tok512.bin') },
+  'tinystories-656k': { model: join(shared, 'models', 'tinystories-656k') },
+};
+const ARGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const work = mkdtempSync(join(tmpdir(), 'tessera-bench-web-'));
+const site = join(work, 'site');
+mkdirSync(join(site, 'artifacts'), { recursive: true });
+copyFileSync(join(here, 'examples/web/index.html'), join(site, 'index.html'));
+await build({ entryPoints: [join(here, 'examples/web/main.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', outfile: join(site, 'dist/main.js'), logLevel: 'warning' });
+const names = opt.models.split(',');
+for (const name of names) {
+  const m = MODELS[name];
+  if (!m) throw new Error(`unknown model ${name} (have ${Object.keys(MODELS).join(', ')})`);
+  await compile(m.model, { out: join(work, name), ...(m.tokenizer ? { tokenizer: m.tokenizer } : {}) });
+  symlinkSync(join(work, name), join(site, 'artifacts', name));
+}
+const server = await serveStatic(site);
+const browser = await chromium.launch({ executablePath: process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium', args: ARGS });
+
+async function nodeRun(name, threads) {
+  const model = await Model.open(join(work, name), { backend: 'wasm', threads });
+  const it = model.generate(PROMPT, { maxTokens, stopAtEos: false });
+  let r;
+  while (!(r = await it.next()).done);
+  await model.dispose();
+  return { prefill: r.value.prefillTokensPerSecond, decode: r.value.decodeTokensPerSecond };
+}
+
+/** One navigation in `context` (a fresh context: an empty Cache API). */
+async function browserRun(context, name, query) {
+  const page = await context.newPage();
+  await page.goto(`${server.url}?model=artifacts/${name}/&${query}`);
+  const r = await page.evaluate(async ({ prompt, n }) => {
+    await window.tessera.ready;
+    return window.tessera.tell(prompt, n);
+  }, { prompt: PROMPT, n: maxTokens });
+  const reason = await page.textContent('#backend');
+  await page.close();
+  return { prefill: r.prefillTokensPerSecond, decode: r.decodeTokensPerSecond, firstToken: r.firstTokenSinceNavigationMs, reason };
+}
+
+const rows = [];
+for (const name of names) {
+  const cells = { node1: [], node2: [], web1: [], web2: [], cold: [], cached: [], gpu: [] };
+  let reasons = new Set();
+  for (let i = 0; i < rounds; i++) {
+    cells.node1.push(await nodeRun(name, 1));
+    cells.node2.push(await nodeRun(name, 2));
+    const context = await browser.newContext();
+    const cold = await browserRun(context, name, 'backend=wasm&threads=1');
+    cells.cold.push(cold.firstToken);
+    cells.web1.push(await browserRun(context, name, 'backend=wasm&threads=1'));
+    const two = await browserRun(context, name, 'backend=wasm&threads=2');
+    cells.web2.push(two);
+    cells.cached.push(two.firstToken);
+    if (opt.webgpu) cells.gpu.push(await browserRun(context, name, 'backend=webgpu&software=1'));
+    for (const r of [cold, two]) reasons.add(r.reason);
+    await context.close();
+  }
+  const med = (xs, k) => median(xs.map((x) => x[k]));
+  rows.push({ name, cells, med, reasons: [...reasons] });
+  console.error(`# ${name}: ${[...reasons].join(' | ')}`);
+}
+
+console.log(`prompt ${PROMPT.length} chars, ${maxTokens} tokens greedy, median of ${rounds} rounds (${new Date().toISOString()})`);
+console.log('| model | Node wasm 1t decode | browser wasm 1t decode | Node wasm 2t decode | browser wasm 2t decode | Node 2t prefill | browser 2t prefill | nav→first token, cold | nav→first token, cached |' + (opt.webgpu ? ' browser webgpu (SwiftShader) decode |' : ''));
+console.log('|---|---|---|---|---|---|---|---|---|' + (opt.webgpu ? '---|' : ''));
+for (const { name, cells, med } of rows) {
+  const f = (v) => v.toFixed(1);
+  console.log(`| ${name} | ${f(med(cells.node1, 'decode'))} | ${f(med(cells.web1, 'decode'))} | ${f(med(cells.node2, 'decode'))} | ${f(med(cells.web2, 'decode'))} | ${f(med(cells.node2, 'prefill'))} | ${f(med(cells.web2, 'prefill'))} | ${median(cells.cold).toFixed(0)} ms | ${median(cells.cached).toFixed(0)} ms |` + (opt.webgpu ? ` ${f(med(cells.gpu, 'decode'))} |` : ''));
+}
+await browser.close();
+await server.close();
+rmSync(work, { recursive: true, force: true });
