@@ -30,13 +30,19 @@ const GGUF_EOG_KEYS = ['tokenizer.ggml.eos_token_id', 'tokenizer.ggml.eot_token_
 /** The model's end-of-generation ids, sorted, each once. */
 export function endOfGenerationIds(source: ModelSource, tokenizer: EogVocabulary | undefined): number[] {
   const ids = new Set<number>(source.config.eosIds);
-  // llama2.c's run.c stops at BOS only; its vocabulary's </s> is not an end there.
-  if (source.format === 'llama2c') return [...ids];
+  // llama2.c's run.c stops at BOS only; its tokenizer's EOS is not an end there (also when a
+  // compiled artifact carries a llama2.c tokenizer.bin).
+  if (source.format === 'llama2c' || isLlama2cTokenizer(source.tokenizerPath)) return [...ids];
   if (tokenizer?.eosId !== undefined) ids.add(tokenizer.eosId);
   for (const id of generationConfigEos(source)) ids.add(id);
   for (const id of ggufEog(source)) ids.add(id);
   if (tokenizer) for (const id of vocabularyEog(tokenizer)) ids.add(id);
   return [...ids].filter((id) => Number.isInteger(id) && id >= 0 && id < source.config.vocabSize).sort((a, b) => a - b);
+}
+
+/** A tokenizer file that is neither tokenizer.json nor a GGUF: llama2.c's tokenizer.bin. */
+function isLlama2cTokenizer(path: string | undefined): boolean {
+  return path !== undefined && !path.endsWith('.json') && !isGgufFile(path);
 }
 
 /** HF generation_config.json → eos_token_id, which may list several ids (Llama-3 instruct). */

@@ -10,6 +10,7 @@ import { InputError } from '../../ir/errors.js';
 import { endOfGenerationIds } from '../../models/chat/eog.js';
 import { ChatTemplateError, findChatTemplate, type ChatTemplateSource } from '../../models/chat/template-source.js';
 import { openModel } from '../../models/open.js';
+import { loadTokenizer } from '../../models/tokenizers/load.js';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.js';
 import type { ChatMessage } from '../../src/chat/messages.js';
 import { encodeChatPrompt } from '../../src/chat/prompt.js';
@@ -155,6 +156,14 @@ describe.runIf(hasShared('models', 'tinystories-656k'))('end-of-generation ids o
     expect(endOfGenerationIds(gguf, undefined)).toEqual([2]);
     expect(findChatTemplate(hf)).toBeUndefined();
     expect(findChatTemplate(gguf)).toBeUndefined();
+  });
+
+  it.runIf(hasShared('models', 'stories260K'))('llama2.c stops at BOS only, also from an artifact carrying its tokenizer.bin (its EOS is no end)', () => {
+    const src = openModel(sharedPath('models', 'stories260K', 'stories260K.bin'));
+    const tok = loadTokenizer(src.tokenizerPath!, { vocabSize: src.config.vocabSize });
+    expect(tok.eosId).toBe(2); // the tokenizer's EOS, which run.c does not stop at
+    expect(endOfGenerationIds(src, tok)).toEqual([1]);
+    expect(endOfGenerationIds({ ...src, format: 'artifact' }, tok)).toEqual([1]);
   });
 
   it('generation_config.json lists and the vocabulary\'s end-of-turn tokens are added', () => {
