@@ -65,7 +65,6 @@ so a turn prefills only its new tokens. With --messages FILE.json (a list of { r
       const chat = new Conversation(model, { ...params, chatTemplate }, io);
       if (given) {
         await chat.answer([...opening, ...given], io.stdout);
-        io.stdout.write('\n');
       } else {
         await chat.interactive(opening);
       }
@@ -104,7 +103,7 @@ class Conversation {
 
   constructor(private readonly model: Model, private readonly params: GenerateParams & { chatTemplate?: string }, private readonly io: CliIO) {}
 
-  /** Streams one answer to `out`; returns its text. */
+  /** Streams one answer to `out` and ends its line; statistics follow on stderr. Returns its text. */
   async answer(messages: readonly ChatMessage[], out: Writer): Promise<string> {
     this.current = new AbortController();
     const stream = this.model.chat(messages, { ...this.params, signal: this.current.signal });
@@ -113,6 +112,7 @@ class Conversation {
       for (;;) {
         const r = await stream.next();
         if (r.done) {
+          out.write('\n');
           this.report(r.value);
           return text;
         }
@@ -158,7 +158,6 @@ class Conversation {
           const turn = [...messages, { role: 'user', content: line }];
           try {
             const text = await this.answer(turn, this.io.stdout);
-            this.io.stdout.write('\n');
             messages = [...turn, { role: 'assistant', content: text }];
           } catch (e) {
             // The conversation goes on: the turn is dropped and the user told what to do.
