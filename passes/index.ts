@@ -11,6 +11,7 @@ import './fuse-elementwise.js';
 import './fold-rope.js';
 import './quantize.js';
 import './lora-merge.js';
+import './lora-attach.js';
 import './memory-plan.js';
 import './pipelines.js';
 
@@ -22,6 +23,7 @@ export * from './fold-rope.js';
 export * from './fuse-elementwise.js';
 export * from './fold-layout.js';
 export * from './instruments.js';
+export * from './lora-attach.js';
 export * from './lora-merge.js';
 export * from './memory-plan.js';
 export * from './pass.js';

@@ -42,13 +42,19 @@ export interface LoraMergeAdapter {
 
 let readAdapter: ((path: string) => LoraMergeAdapter) | undefined;
 
+/** The adapter at `path`, through the installed reader (lora-merge and lora-attach). */
+export function loraAdapterAt(path: string, pass: string): LoraMergeAdapter {
+  if (!readAdapter) throw new UsageError(`${pass}: no adapter reader is installed (use the lora option of Model.open / --lora)`);
+  return readAdapter(path);
+}
+
 /** Installs how `adapter=PATH` is read (src/lora.ts does, with models/lora). */
 export function setLoraAdapterReader(read: (path: string) => LoraMergeAdapter): void {
   readAdapter = read;
 }
 
 /** The rows of `tensor` a parameter's source reads, in the [out, in] frame of B·A; undefined for a form the merge does not know. */
-function rowsRead(e: WeightExpr, tensor: string): { start: number; end: number } | 'all' | undefined {
+export function rowsRead(e: WeightExpr, tensor: string): { start: number; end: number } | 'all' | undefined {
   const isLeaf = (x: WeightExpr | undefined) => x?.kind === 'tensor' && x.name === tensor;
   if (isLeaf(e)) return 'all';
   if (e.kind !== 'call') return undefined;
@@ -107,7 +113,7 @@ export function mergeLora(g: Graph, adapter: LoraMergeAdapter, scale: number, ct
 }
 
 /** An adapted tensor must reach the graph only as projection weights (not an embedding table). */
-function checkProjectionOnly(p: Value, uses: Uses, tensor: string, fail: (m: string) => never): void {
+export function checkProjectionOnly(p: Value, uses: Uses, tensor: string, fail: (m: string) => never): void {
   if (uses.isRoot(p)) fail(`"${tensor}" is read by %${p.name}, which the graph returns; only projection weights can be adapted`);
   for (const n of uses.of(p)) {
     const at = projectionOf(n.op)?.weight;
@@ -126,9 +132,8 @@ registerPass({
   },
   run(g, ctx) {
     const path = ctx.options.adapter as string;
-    if (!readAdapter) throw new UsageError('lora-merge: no adapter reader is installed (use the lora option of Model.open / --lora)');
     const scale = ctx.options.scale as number;
     if (!Number.isFinite(scale)) throw new UsageError(`lora-merge: scale must be a finite number, got ${scale}`);
-    return { changed: mergeLora(g, readAdapter(path), scale, ctx) };
+    return { changed: mergeLora(g, loraAdapterAt(path, 'lora-merge'), scale, ctx) };
   },
 });

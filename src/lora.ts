@@ -10,18 +10,41 @@ import { openLoraAdapter } from '../models/lora/open.js';
 import type { ModelSource } from '../models/open.js';
 import { type LoraMergeAdapter, setLoraAdapterReader } from '../passes/lora-merge.js';
 import type { OptionRule } from '../runtime/options.js';
+import type { Value } from '../ir/graph.js';
+import { tensor } from '../ir/tensor.js';
+import { LORA_SCALES_LEAF } from '../passes/lora-attach.js';
+import type { ParamResolver } from '../runtime/reference/interpreter.js';
+
+/** The scales of the run-time adapters, in the order they were given (their slots in %lora.scales). */
+export function runtimeScales(loras: readonly LoraOption[] | undefined): Float32Array {
+  return Float32Array.from((loras ?? []).filter((l) => l.runtime), (l) => l.scale ?? 1);
+}
+
+/** Resolves %lora.scales (lora-attach) to the current scales; every other weight through `base`. */
+export function withLoraScales(base: ParamResolver, scales: () => Float32Array): ParamResolver {
+  const isScales = (p: Value) => p.def.kind === 'param' && p.def.source.kind === 'tensor' && p.def.source.name === LORA_SCALES_LEAF;
+  const resolve: ParamResolver = (p) => (isScales(p) ? tensor('f32', [scales().length], scales().slice()) : base(p));
+  if (base.streamer) resolve.streamer = (p) => (isScales(p) ? undefined : base.streamer!(p));
+  return resolve;
+}
 
 export interface LoraOption {
   /** A PEFT adapter folder, or a llama.cpp GGUF LoRA adapter. */
   readonly path: string;
   /** How much of the update to add (default 1; 0 adds nothing, negative subtracts). */
   readonly scale?: number;
+  /**
+   * Apply at run time instead of merging: the base weights stay as they are and the adapter's
+   * scale can change between requests (Model.setLoraScales). Reference backend only for now.
+   */
+  readonly runtime?: boolean;
 }
 
 export const loraRule: OptionRule<unknown> = (v) => {
   const ok = Array.isArray(v) && v.every((l) => typeof l === 'object' && l !== null && typeof (l as LoraOption).path === 'string'
-    && ((l as LoraOption).scale === undefined || Number.isFinite((l as LoraOption).scale)));
-  return ok ? undefined : 'must be an array of { path: string, scale?: finite number }';
+    && ((l as LoraOption).scale === undefined || Number.isFinite((l as LoraOption).scale))
+    && ((l as LoraOption).runtime === undefined || typeof (l as LoraOption).runtime === 'boolean'));
+  return ok ? undefined : 'must be an array of { path: string, scale?: finite number, runtime?: boolean }';
 };
 
 /** `PATH` or `PATH:SCALE` (the last ':' followed by a number), paths resolved against `cwd`. */
@@ -37,7 +60,10 @@ export function parseLoraFlag(text: string, cwd: string, command: string): LoraO
 /** The pipeline that merges `loras` (in order) and then runs `passes`. */
 export function withLoraPipeline(passes: string | undefined, loras: readonly LoraOption[] | undefined): string | undefined {
   if (!loras?.length) return passes;
-  const steps = loras.map((l) => `lora-merge{adapter=${JSON.stringify(resolve(l.path))},scale=${l.scale ?? 1}}`).join(',');
+  const runtime = loras.filter((l) => l.runtime);
+  const merged = loras.filter((l) => !l.runtime).map((l) => `lora-merge{adapter=${JSON.stringify(resolve(l.path))},scale=${l.scale ?? 1}}`);
+  const attached = runtime.map((l, i) => `lora-attach{adapter=${JSON.stringify(resolve(l.path))},slot=${i},slots=${runtime.length}}`);
+  const steps = [...merged, ...attached].join(',');
   return !passes || passes === 'none' ? steps : `${steps},${passes}`;
 }
 

@@ -11,3 +11,4 @@ import './attention.js';
 import './fused.js';
 import './flash-attention.js';
 import './rope-matmul.js';
+import './lora.js';

@@ -68,6 +68,7 @@ const PROJECTION_SAMPLES: Readonly<Record<string, (b: GraphBuilder, x: Value, w:
   matmul_ep: (b, x, w) => b.op('matmul_ep', [x, w], { epilogue: 'acc0' }),
   norm_matmul: (b, x, w) => b.op('norm_matmul', [x, w], { kind: 'rms', eps: 1e-5 }),
   rope_matmul: (b, x, w) => b.op('rope_matmul', [x, w, b.input('pos', 'i32', [S])], { head_dim: 16, rope_cols: [0, 32], theta: 10000 }),
+  matmul_lora: (b, x, w) => b.op('matmul_lora', [x, w, b.param('a', 'f32', [2, K], 'a'), b.param('b', 'f32', [K, 2], 'b'), b.param('s', 'f32', [1], 's')], { ranks: [2], slots: [0], factors: [1] }),
 };
 
 const projectionOps = () => listOps().filter((d) => d.projection);
