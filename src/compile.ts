@@ -70,8 +70,12 @@ function tokenizerFiles(source: ModelSource): { file: string; bytes: Uint8Array 
     return [{ file: 'tokenizer.gguf', bytes: ggufMetadataBytes(source.store.metadata, (k) => k.startsWith('tokenizer.') || k === 'general.architecture') }];
   }
   const files = [{ file: basename(path).endsWith('.json') ? 'tokenizer.json' : 'tokenizer.bin', bytes: readFileSync(path) }];
-  const config = join(dirname(path), 'tokenizer_config.json');
-  if (files[0].file === 'tokenizer.json' && existsSync(config)) files.push({ file: 'tokenizer_config.json', bytes: readFileSync(config) });
+  // Its companions: the tokenizer's config (special tokens, chat template), a chat template kept
+  // on its own, and the end-of-generation ids of generation_config.json (models/chat/).
+  for (const name of ['tokenizer_config.json', 'chat_template.jinja', 'generation_config.json']) {
+    const companion = join(dirname(path), name);
+    if (files[0].file === 'tokenizer.json' && existsSync(companion)) files.push({ file: name, bytes: readFileSync(companion) });
+  }
   return files;
 }
 

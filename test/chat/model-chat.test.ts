@@ -1,10 +1,11 @@
 // Model.chat(): templates from a file or the model, end-of-generation stops, and the KV cache
 // kept across turns giving exactly the tokens a fresh model gives.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelBusyError } from '../../src/lifecycle.js';
+import { compile } from '../../src/compile.js';
 import { Model } from '../../src/model.js';
 import type { ChatMessage } from '../../src/chat/messages.js';
 import type { ChatOptions } from '../../src/chat/session.js';
@@ -106,6 +107,26 @@ describe.runIf(hasShared('models', 'tinystories-656k'))('Model.chat on TinyStori
       expect(() => model.chat([{ role: 'user', content: 'Hi' }])).toThrow(/--chat-template FILE/);
     } finally {
       await model.dispose();
+    }
+  });
+
+  it('a compiled artifact carries chat_template.jinja and generation_config.json beside its tokenizer', async () => {
+    const model = join(tmp, 'with-jinja');
+    mkdirSync(model);
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(dir, f), join(model, f));
+    writeFileSync(join(model, 'chat_template.jinja'), TEMPLATE);
+    writeFileSync(join(model, 'generation_config.json'), JSON.stringify({ eos_token_id: [2, 5] }));
+    await compile(model, { out: join(tmp, 'artifact'), targets: [] });
+    const source = Model.load(model);
+    const compiled = Model.load(join(tmp, 'artifact'));
+    try {
+      const messages: ChatMessage[] = [{ role: 'user', content: 'Once upon a time' }, { role: 'assistant', content: 'a cat.' }, { role: 'user', content: 'The cat' }];
+      expect(compiled.chatPromptIds(messages)).toEqual(source.chatPromptIds(messages));
+      expect(compiled.chatPromptIds(messages)).toEqual(source.chatPromptIds(messages, TEMPLATE));
+      expect(compiled.eogIds).toEqual([2, 5]);
+    } finally {
+      await source.dispose();
+      await compiled.dispose();
     }
   });
 
