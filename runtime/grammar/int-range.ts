@@ -4,35 +4,46 @@
 // An open end stops at 16 digits, the longest integral part JSON mode writes.
 
 const MAX_DIGITS = 16;
-const UNBOUNDED = 10 ** MAX_DIGITS - 1;
+/** The largest magnitude of an open end, as digits (10^16 − 1 is beyond a double's exact integers). */
+const UNBOUNDED = '9'.repeat(MAX_DIGITS);
 
 export function integerRangeExpr(min: number | undefined, max: number | undefined): string {
-  const lo = min ?? -UNBOUNDED;
-  const hi = max ?? UNBOUNDED;
   const options: string[] = [];
-  if (lo <= -1) {
-    const mags = positiveRange(Math.max(1, -hi), -lo);
+  if (min === undefined || min <= -1) {
+    const mags = positiveRange(max === undefined || max >= 0 ? '1' : String(-max), min === undefined ? UNBOUNDED : String(-min));
     if (mags) options.push(`"-" ${mags}`);
   }
-  if (lo <= 0 && hi >= 0) options.push('"0"');
-  if (hi >= 1) {
-    const pos = positiveRange(Math.max(1, lo), hi);
+  if ((min === undefined || min <= 0) && (max === undefined || max >= 0)) options.push('"0"');
+  if (max === undefined || max >= 1) {
+    const pos = positiveRange(min === undefined || min <= 1 ? '1' : String(min), max === undefined ? UNBOUNDED : String(max));
     if (pos) options.push(pos);
   }
   return options.length === 0 ? '[^\\x00-\\U0010FFFF]' : group(options);
 }
 
-/** Integers in [lo, hi], 1 ≤ lo. */
-function positiveRange(lo: number, hi: number): string | undefined {
-  if (lo > hi) return undefined;
+/** Integers in [a, b] given as digit strings without leading zeros, 1 ≤ a. */
+function positiveRange(a: string, b: string): string | undefined {
+  if (a.length > b.length || (a.length === b.length && a > b)) return undefined;
   const options: string[] = [];
-  const a = String(lo);
-  const b = String(hi);
+  // Whole digit counts (10…0 to 9…9) in a row are one option: [1-9] [0-9]{m,n}.
+  let whole: [number, number] | undefined;
+  const flush = () => {
+    if (!whole) return;
+    const [m, n] = [whole[0] - 1, whole[1] - 1];
+    options.push(n === 0 ? '[1-9]' : `[1-9] [0-9]${m === n ? (n === 1 ? '' : `{${n}}`) : `{${m},${n}}`}`);
+    whole = undefined;
+  };
   for (let n = a.length; n <= b.length; n++) {
     const from = n === a.length ? a : `1${'0'.repeat(n - 1)}`;
     const to = n === b.length ? b : '9'.repeat(n);
+    if (/^10*$/.test(from) && /^9+$/.test(to)) {
+      whole = whole ? [whole[0], n] : [n, n];
+      continue;
+    }
+    flush();
     options.push(sameLength(from, to));
   }
+  flush();
   return group(options);
 }
 
