@@ -29,6 +29,7 @@ import { ReferenceExecutor } from '../runtime/reference/executor.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 import { acquireGpu, destroyGpu, type GpuContext } from '../runtime/webgpu/device.js';
 import { adapterName, GpuResourceError } from '../runtime/webgpu/errors.js';
+import { assertFitsWasm32 } from '../runtime/wasm/budget.js';
 import { WasmExecutor } from '../runtime/wasm/executor.js';
 import type { ProgressCallback } from './progress.js';
 
@@ -217,6 +218,8 @@ async function webgpu(ctx: GpuContext, req: ExecutorRequest) {
 
 async function wasm(req: ExecutorRequest): Promise<WasmExecutor> {
   const ctxLen = req.config.maxPositions;
+  // Weights and cache over wasm32's 4 GiB: refused now, not after lowering and compiling.
+  assertFitsWasm32([req.graphs.last, req.graphs.all], stepBounds(ctxLen, req.maxChunk));
   const compiled = (await req.precompiled?.wasm?.()) ?? (await cachedWasmPrograms(req.graphs, stepBounds(ctxLen, req.maxChunk), () => compileStepPrograms(req), (n) => compileDone(req.progress, n)));
   return WasmExecutor.create(compiled.module, compiled.programs, req.params, { contextLength: ctxLen, vocabSize: req.config.vocabSize, threads: req.threads, spinMicros: req.spinMicros });
 }
