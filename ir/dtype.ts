@@ -90,6 +90,44 @@ const TABLE = {
     { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · IQ4_LEVELS[nibble] (ir/quant/iq4.ts)' },
     { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
   ]),
+  // 256-element super-blocks (element order: ir/quant/kquants.ts).
+  q4_k: quant(QUANT_CODECS.q4_k, 12, QUANT_CODECS.q4_k, [
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale of the sub-block scales: x = (d · sc_j) · nibble − dmin · m_j' },
+    { name: 'dmin', type: 'f16', count: 1, holds: 'the scale of the sub-block mins' },
+    { name: 'scales', type: 'u8', count: 12, holds: '8 six-bit scales sc_j and mins m_j of the sub-blocks of 32, packed' },
+    { name: 'qs', type: 'u8', count: 128, holds: 'bytes 32k…32k + 31: sub-block 2k in the low nibbles, 2k + 1 in the high' },
+  ]),
+  q5_k: quant(QUANT_CODECS.q5_k, 13, QUANT_CODECS.q5_k, [
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale of the sub-block scales: x = (d · sc_j) · q − dmin · m_j, q = nibble + 16 · high bit' },
+    { name: 'dmin', type: 'f16', count: 1, holds: 'the scale of the sub-block mins' },
+    { name: 'scales', type: 'u8', count: 12, holds: '8 six-bit scales sc_j and mins m_j of the sub-blocks of 32, packed' },
+    { name: 'qh', type: 'u8', count: 32, holds: 'byte i, bit j: the fifth bit of element i of sub-block j' },
+    { name: 'qs', type: 'u8', count: 128, holds: 'bytes 32k…32k + 31: sub-block 2k in the low nibbles, 2k + 1 in the high' },
+  ]),
+  q3_k: quant(QUANT_CODECS.q3_k, 11, QUANT_CODECS.q3_k, [
+    { name: 'hmask', type: 'u8', count: 32, holds: 'byte i, bit j: element i of the j-th run of 32 has q ≥ 0 (else q − 4)' },
+    { name: 'qs', type: 'u8', count: 64, holds: 'low 2 bits of q, four elements a byte' },
+    { name: 'scales', type: 'u8', count: 12, holds: '16 six-bit scales sc_j of the sub-blocks of 16, packed: x = (d · (sc_j − 32)) · q' },
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale of the sub-block scales' },
+  ]),
+  q2_k: quant(QUANT_CODECS.q2_k, 10, QUANT_CODECS.q2_k, [
+    { name: 'scales', type: 'u8', count: 16, holds: 'sub-block j of 16: scale sc_j in the low nibble, min m_j in the high: x = (d · sc_j) · q − dmin · m_j' },
+    { name: 'qs', type: 'u8', count: 64, holds: 'q, 2 bits, four elements a byte' },
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale of the sub-block scales' },
+    { name: 'dmin', type: 'f16', count: 1, holds: 'the scale of the sub-block mins' },
+  ]),
+  q6_k: quant(QUANT_CODECS.q6_k, 14, QUANT_CODECS.q6_k, [
+    { name: 'ql', type: 'u8', count: 128, holds: 'low 4 bits of q, two elements a byte' },
+    { name: 'qh', type: 'u8', count: 64, holds: 'high 2 bits of q, four elements a byte' },
+    { name: 'scales', type: 'i8', count: 16, holds: 'signed scale sc_j of each sub-block of 16: x = (d · sc_j) · (q − 32)' },
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale of the sub-block scales' },
+  ]),
+  iq4_xs: quant(QUANT_CODECS.iq4_xs, 23, QUANT_CODECS.iq4_xs, [
+    { name: 'd', type: 'f16', count: 1, holds: 'the scale of the sub-block scales: x = (d · (sc_j − 32)) · IQ4_LEVELS[nibble]' },
+    { name: 'scales_h', type: 'u16', count: 1, holds: 'bits 2j, 2j + 1: the top 2 bits of sc_j' },
+    { name: 'scales_l', type: 'u8', count: 4, holds: 'the low 4 bits of sc_j: sub-block 2k in byte k\'s low nibble, 2k + 1 in its high' },
+    { name: 'qs', type: 'u8', count: 128, holds: 'sub-block j of 32 in bytes 16j…16j + 15, in IQ4_NL\'s order' },
+  ]),
 } as const satisfies Record<string, DTypeRow>;
 
 type Table = typeof TABLE;

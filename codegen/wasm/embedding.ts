@@ -3,26 +3,31 @@
 // outside the table is reported through the control block (the runtime throws) and its row is
 // zero-filled.
 import { dimProduct } from '../../ir/dim.js';
-import { type DType, dtypeInfo, fieldOffset, isQuantized } from '../../ir/dtype.js';
+import { type DType, dtypeInfo, isQuantized } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { ERR_EMBEDDING_ID } from './abi.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
 import { loadF32, loadF32x4, WASM_QUANT } from './loads.js';
 
 /**
- * Lines that write four f32x4 from the 16 signed bytes in `q` (i8x16) times `dv`, plus `mv` where
- * the type has a min, at dst + off. Product and sum round apart (no fused multiply-add), as the
- * reference decodes.
+ * Lines that write the first `n` (≤ 16) of the 16 signed bytes q{v} (i8x16) times d{v}, plus m{v}
+ * where the type has an offset, at dst + 64·v. Product and sum round apart (no fused multiply-add),
+ * as the reference decodes; lanes past `n` (a row's padded last block) are not stored.
  */
-function storeBytes(q: string, off: number, min: boolean): string[] {
-  const value = (v: string) => (min ? `f32x4.add(f32x4.mul(${v}, dv), mv)` : `f32x4.mul(${v}, dv)`);
-  return [
-    `{ const l = i16x8.extend_low_i8x16_s(${q}), h = i16x8.extend_high_i8x16_s(${q});`,
-    `v128.store(dst, ${value('f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l))')}, ${off});`,
-    `v128.store(dst, ${value('f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l))')}, ${off + 16});`,
-    `v128.store(dst, ${value('f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h))')}, ${off + 32});`,
-    `v128.store(dst, ${value('f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h))')}, ${off + 48}); }`,
-  ];
+function storeVector(v: number, n: number, offset: boolean): string[] {
+  const value = (x: string) => (offset ? `f32x4.add(f32x4.mul(${x}, f32x4.splat(d${v})), f32x4.splat(m${v}))` : `f32x4.mul(${x}, f32x4.splat(d${v}))`);
+  const parts = ['f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l))', 'f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l))',
+    'f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h))', 'f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h))'];
+  const lines = [`{ const l = i16x8.extend_low_i8x16_s(q${v}), h = i16x8.extend_high_i8x16_s(q${v});`];
+  parts.forEach((p, k) => {
+    const at = 64 * v + 16 * k, lanes = Math.min(4, n - 4 * k);
+    if (lanes === 4) lines.push(`v128.store(dst, ${value(p)}, ${at});`);
+    else if (lanes > 0) {
+      lines.push(`{ const e = ${value(p)};`, ...[...Array(lanes).keys()].map((l) => `store<f32>(dst, f32x4.extract_lane(e, ${l}), ${at + 4 * l});`), '}');
+    }
+  });
+  lines.push('}');
+  return lines;
 }
 
 function rowCopy(dtype: DType, D: number): string[] {
@@ -38,33 +43,24 @@ function rowCopy(dtype: DType, D: number): string[] {
       ];
     default: {
       if (!isQuantized(dtype)) break;
-      // One block at a time: the dtype's row of WASM_QUANT (loads.ts) gives its quants, 16 a vector.
+      // One block at a time: the dtype's row of WASM_QUANT (loads.ts) decodes it, 16 a vector.
       const { blockSize: bs, blockBytes: bb } = dtypeInfo(dtype);
       const q = WASM_QUANT[dtype];
       const nb = Math.ceil(D / bs), full = Math.floor(D / bs), tail = D % bs;
-      const half = (blk: string, field: string) => {
-        const at = fieldOffset(dtype, field);
-        return `_t_h2f(<u32>load<u16>(${blk}${at ? `, ${at}` : ''}))`;
-      };
-      const scale = (blk: string) => half(blk, 'd');
-      const min = q.min;
+      const block = (blk: string, n: number) => [
+        ...q.gatherVectors(blk),
+        ...[...Array(Math.ceil(n / 16)).keys()].flatMap((v) => storeVector(v, Math.min(16, n - 16 * v), q.offset)),
+      ];
       const lines = [
         `const row = tp + (<usize>id) * ${nb * bb};`,
         `for (let b = 0; b < ${full}; b++) {`,
         `const blk = row + (<usize>b) * ${bb};`,
         `const dst = yr + (<usize>b) * ${bs * 4};`,
-        `const dv = f32x4.splat(${scale('blk')});`,
-        ...(min ? [`const mv = f32x4.splat(${half('blk', min)});`] : []),
-        ...q.gatherVectors('blk'), ...Array.from({ length: bs / 16 }, (_, v) => storeBytes(`q${v}`, 64 * v, min !== undefined)).flat(),
+        ...block('blk', bs),
         '}',
       ];
-      if (tail) {
-        lines.push(
-          `{ const blk = row + ${full * bb};`,
-          `const d = ${scale('blk')}${min ? `, m = ${half('blk', min)}` : ''};`,
-          `for (let i = 0; i < ${tail}; i++) store<f32>(yr + ((<usize>(${full * bs} + i)) << 2), d * ${q.gatherElement('blk', 'i')}${min ? ' + m' : ''}); }`,
-        );
-      }
+      // The row's last, padded block: only its first `tail` elements are stored.
+      if (tail) lines.push(`{ const blk = row + ${full * bb};`, `const dst = yr + ${full * bs * 4};`, ...block('blk', tail), '}');
       return lines;
     }
   }

@@ -5,6 +5,7 @@
 // geometry and layout come from the dtype table (ir/dtype.ts).
 import { type DType, dtypeInfo, fieldOffset, type QuantDType } from '../../ir/dtype.js';
 import { IQ4_LEVELS } from '../../ir/quant/iq4.js';
+import { SUPER_BLOCK_QUANT } from './quant-super.js';
 
 export type PlainFloat = 'f32' | 'f16' | 'bf16';
 
@@ -78,10 +79,14 @@ export function loadF32x4At(d: DType, ptr: string, byteOffset: number): string {
 
 /**
  * How one quantized dtype's weights meet 8-bit activation blocks in the integer matmul
- * (matmul-quant.ts: one f16 scale `d` per block, activations quantized per block of the same size)
- * and how its blocks decode in an embedding gather (embedding.ts). A block's stored integers are
- * x = d · (q − zero) + min: `zero` and `min` are corrected once per block, so the dot itself only
- * unpacks q (nibbles, a fifth bit from a mask, a level table) into integers.
+ * (matmul-quant.ts: one f16 scale `d` per block, activations quantized per block of the same size,
+ * as llama.cpp does: Q8_0-like blocks of 32 for the legacy types, Q8_K-like blocks of 256 for the
+ * K-quants and IQ4_XS) and how its blocks decode in an embedding gather (embedding.ts). A block's
+ * stored integers are x = d · (q − zero) + min: `zero` and `min` are corrected once per block, so
+ * the dot itself only unpacks q (nibbles, a fifth bit from a mask, a level table) into integers.
+ * A super-block (256 elements) is walked in `units` steps; its sub-blocks' small integer scales
+ * multiply each step's integer dot (still exact in i32), and its sub-block mins (x = d·sc·q −
+ * dmin·m) meet per-sub-block sums of the activation block (`subMins`).
  */
 export interface WasmQuantKernels {
   /** Activation blocks as this type's dot takes them: i16 (widened once, for pmaddwd) or i8. */
@@ -93,19 +98,53 @@ export interface WasmQuantKernels {
    * min_w · d_x · Σq_x once per block, and a gather adds it to every element.
    */
   readonly min?: string;
-  /** Lines loading weight row c's block at `blk` + `off` (a constant) into the locals `dot` reads. */
-  readonly weights: (c: number, blk: string, off: number) => string[];
+  /** Steps the dot takes over one block (1: the whole block at once); `weights` and `dot` get the step. */
+  readonly units: number;
+  /** Lines run once per block and weight row c (at `blk` + `off`) before its steps: unpacked sub-block scales. */
+  readonly block?: (c: number, blk: string, off: number) => string[];
+  /** Lines loading weight row c's step `u` of the block at `blk` + `off` (a constant) into the locals `dot` reads. */
+  readonly weights: (c: number, blk: string, off: number, u: number) => string[];
   /**
-   * Lines defining s{r}{c}: an i32x4 whose lanes sum to activation row r's block times weight row
-   * c's block (stored quants, zero not yet removed); `xv(r, i)` is the i-th v128 of row r's block.
+   * Lines defining s{r}{c}: an i32x4 whose lanes sum to activation row r's step `u` times weight
+   * row c's (stored quants times sub-block scales, zero not yet removed); `xv(r, i)` is the i-th
+   * v128 of row r's activations for the step.
    */
-  readonly dot: (r: number, c: number, xv: (r: number, i: number) => string) => string[];
+  readonly dot: (r: number, c: number, xv: (r: number, i: number) => string, u: number) => string[];
+  /**
+   * Sub-block mins, x = d·sc·q − dmin·m_j: `field` is dmin's f16; the activation record holds the
+   * sums of every `span` quantized activations (i16); `dot` defines m{r}{c}, an i32x4 whose lanes
+   * sum to Σ_j m_j · Σx_j for weight row c (after `block`), `sums(r, i)` the i-th v128 of row r's sums.
+   */
+  readonly subMins?: {
+    readonly field: string;
+    readonly span: 16 | 32;
+    readonly dot: (r: number, c: number, sums: (r: number, i: number) => string) => string[];
+  };
   /** A GEMV takes 8 weight rows at once: pays where loads, not unpacking, bound the dot. */
   readonly wideGemv: boolean;
-  /** Lines defining q0, q1, …: the quants (zero removed) of the block at `blk` as i8x16, 16 each. */
+  /**
+   * Lines decoding the block at `blk` for a gather: q0, q1, … (i8x16, 16 quants each, zero
+   * removed), the f32 scale d0, d1, … of each, and with `offset` the f32 m0, m1, … added after
+   * the product (negated where the type subtracts), so x = d{v}·q{v} + m{v} rounds as the reference.
+   */
   readonly gatherVectors: (blk: string) => string[];
-  /** The quant (zero removed) of element `i` (an i32 expression) of the block at `blk`, as f32. */
-  readonly gatherElement: (blk: string, i: string) => string;
+  readonly offset: boolean;
+}
+
+/**
+ * Gather lines for a type with one scale per block (and the f16 `min` where there is one): d{v}
+ * (and m{v}) for each of its `vectors` 16-element vectors.
+ */
+function blockScales(dtype: QuantDType, vectors: number, blk: string, min?: string): string[] {
+  const half = (field: string) => {
+    const at = fieldOffset(dtype, field);
+    return `_t_h2f(<u32>load<u16>(${blk}${at ? `, ${at}` : ''}))`;
+  };
+  const rest = (name: string) => [...Array(vectors).keys()].slice(1).map((v) => `, ${name}${v} = ${name}0`).join('');
+  return [
+    `const d0 = ${half('d')}${rest('d')};`,
+    ...(min ? [`const m0 = ${half(min)}${rest('m')};`] : []),
+  ];
 }
 
 const Q8 = fieldOffset('q8_0', 'qs'), Q4 = fieldOffset('q4_0', 'qs');
@@ -140,18 +179,16 @@ function fiveBit(dtype: QuantDType, zero: number, min?: string): WasmQuantKernel
     `const ${hi} = v128.or(i8x16.shr_u(${qs}, 4), ${highBits(`qh_${qs}`, 16)});`,
   ];
   return {
-    act: 'i8', zero, ...(min ? { min } : {}),
+    act: 'i8', zero, ...(min ? { min } : {}), units: 1,
     weights: (c, blk, off) => unpack(blk, off, `wl${c}`, `wh${c}`, `qs${c}`),
     dot: dotBytes,
     wideGemv: false,
     gatherVectors: (blk) => [
       ...unpack(blk, 0, 'u0', 'u1', 'qs'),
       `const q0 = i8x16.sub(u0, i8x16.splat(${zero})), q1 = i8x16.sub(u1, i8x16.splat(${zero}));`,
+      ...blockScales(dtype, 2, blk, min),
     ],
-    gatherElement: (blk, i) => {
-      const nibble = `(${i} < 16 ? (load<u8>(${blk} + ${QS} + <usize>${i}) & 15) : (load<u8>(${blk} + ${QS} + <usize>(${i} - 16)) >> 4))`;
-      return `<f32>((${nibble} | (((load<u32>(${blk} + ${QH}) >> <u32>${i}) & 1) << 4)) - ${zero})`;
-    },
+    offset: min !== undefined,
   };
 }
 
@@ -160,9 +197,11 @@ const LEVELS = `i8x16(${IQ4_LEVELS.join(', ')})`;
 const IQ4 = fieldOffset('iq4_nl', 'qs'), Q41 = fieldOffset('q4_1', 'qs');
 
 export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
+  ...SUPER_BLOCK_QUANT,
   q8_0: {
     act: 'i16',
     zero: 0,
+    units: 1,
     // The 32 weights widened to four i16x8 values w{c}_0..3 (elements 0–7, …, 24–31).
     weights: (c, blk, off) => [
       `const lo${c} = v128.load(${blk}, ${off + Q8}), hi${c} = v128.load(${blk}, ${off + Q8 + 16});`,
@@ -176,12 +215,13 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
       `  i32x4.add(i32x4.dot_i16x8_s(w${c}_2, ${xv(r, 2)}), i32x4.dot_i16x8_s(w${c}_3, ${xv(r, 3)})));`,
     ],
     wideGemv: true,
-    gatherVectors: (blk) => [`const q0 = v128.load(${blk}, ${Q8}), q1 = v128.load(${blk}, ${Q8 + 16});`],
-    gatherElement: (blk, i) => `<f32>load<i8>(${blk} + ${Q8} + <usize>${i})`,
+    gatherVectors: (blk) => [`const q0 = v128.load(${blk}, ${Q8}), q1 = v128.load(${blk}, ${Q8 + 16});`, ...blockScales('q8_0', 2, blk)],
+    offset: false,
   },
   q4_0: {
     act: 'i8',
     zero: 8,
+    units: 1,
     // The 16 bytes of nibbles go to _t_dot_q4 (module.ts) as they are.
     weights: (c, blk, off) => [`const qs${c} = v128.load(${blk}, ${off + Q4});`],
     dot: (r, c, xv) => [`const s${r}${c} = _t_dot_q4(${xv(r, 0)}, ${xv(r, 1)}, qs${c});`],
@@ -191,22 +231,25 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
       `const qs = v128.load(${blk}, ${Q4});`,
       'const q0 = i8x16.sub(v128.and(qs, i8x16.splat(0x0f)), i8x16.splat(8));',
       'const q1 = i8x16.sub(i8x16.shr_u(qs, 4), i8x16.splat(8));',
+      ...blockScales('q4_0', 2, blk),
     ],
-    gatherElement: (blk, i) => `<f32>((${i} < 16 ? (load<u8>(${blk} + ${Q4} + <usize>${i}) & 15) : (load<u8>(${blk} + ${Q4} + <usize>(${i} - 16)) >> 4)) - 8)`,
+    offset: false,
   },
   q4_1: {
     // q4_0's nibbles (no offset) and a min per block.
     act: 'i8',
     zero: 0,
     min: 'm',
+    units: 1,
     weights: (c, blk, off) => [`const qs${c} = v128.load(${blk}, ${off + Q41});`],
     dot: (r, c, xv) => [`const s${r}${c} = _t_dot_q4(${xv(r, 0)}, ${xv(r, 1)}, qs${c});`],
     wideGemv: false,
     gatherVectors: (blk) => [
       `const qs = v128.load(${blk}, ${Q41});`,
       'const q0 = v128.and(qs, i8x16.splat(0x0f)), q1 = i8x16.shr_u(qs, 4);',
+      ...blockScales('q4_1', 2, blk, 'm'),
     ],
-    gatherElement: (blk, i) => `<f32>(${i} < 16 ? (load<u8>(${blk} + ${Q41} + <usize>${i}) & 15) : (load<u8>(${blk} + ${Q41} + <usize>(${i} - 16)) >> 4))`,
+    offset: true,
   },
   q5_0: fiveBit('q5_0', 16),
   q5_1: fiveBit('q5_1', 0, 'm'),
@@ -214,6 +257,7 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
     // Each nibble indexes the 16 levels: one swizzle per 16 elements.
     act: 'i8',
     zero: 0,
+    units: 1,
     weights: (c, blk, off) => [
       `const qs${c} = v128.load(${blk}, ${off + IQ4});`,
       `const wl${c} = i8x16.swizzle(${LEVELS}, v128.and(qs${c}, i8x16.splat(0x0f))), wh${c} = i8x16.swizzle(${LEVELS}, i8x16.shr_u(qs${c}, 4));`,
@@ -223,15 +267,23 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
     gatherVectors: (blk) => [
       `const qs = v128.load(${blk}, ${IQ4});`,
       `const q0 = i8x16.swizzle(${LEVELS}, v128.and(qs, i8x16.splat(0x0f))), q1 = i8x16.swizzle(${LEVELS}, i8x16.shr_u(qs, 4));`,
+      ...blockScales('iq4_nl', 2, blk),
     ],
-    gatherElement: (blk, i) => {
-      const nibble = `(${i} < 16 ? (load<u8>(${blk} + ${IQ4} + <usize>${i}) & 15) : (load<u8>(${blk} + ${IQ4} + <usize>(${i} - 16)) >> 4))`;
-      return `<f32>i8x16.extract_lane_s(i8x16.swizzle(${LEVELS}, i8x16.splat(<i8>${nibble})), 0)`;
-    },
+    offset: false,
   },
 };
 
 /** Bytes of one quantized activation block for weights of `dtype` (its elements as `act` integers). */
 export function actBlockBytes(dtype: QuantDType): number {
   return dtypeInfo(dtype).blockSize * (WASM_QUANT[dtype].act === 'i16' ? 2 : 1);
+}
+
+/**
+ * Bytes of one activation block's record, kept after all rows' blocks: its scale d_x and Σq_x
+ * (f32 each; the sum is exact), then for types with sub-block mins the i16 sums of every `span`
+ * quants (|Σ| ≤ 32 · 127).
+ */
+export function actRecordBytes(dtype: QuantDType): number {
+  const mins = WASM_QUANT[dtype].subMins;
+  return 8 + (mins ? 2 * (dtypeInfo(dtype).blockSize / mins.span) : 0);
 }

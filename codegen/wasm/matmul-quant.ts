@@ -1,31 +1,31 @@
 // matmul with GGUF block-quantized weights (one f16 scale d per block, and a min where x = d·q + m), integer dot
 // products as llama.cpp does on CPUs. Two kernels with a barrier between:
 //
-// 1. quantize_act: every activation row is cut into blocks of the weight type's block size and
-//    each block quantized to 8 bits with its own scale d = max|x|/127 (q = round(x/d)); after all
-//    rows' blocks, each block's scale and Σq. The block is stored as the weight type's dot takes
+// 1. quantize_act: every activation row is cut into blocks of the weight type's block size (32,
+//    as llama.cpp's Q8_0; 256 for the super-block types, as its Q8_K) and each block quantized to
+//    8 bits with its own scale d = max|x|/127 (q = round(x/d)); after all rows' blocks, each
+//    block's record: scale, Σq and, for types with sub-block mins, the sums of each sub-block. The block is stored as the weight type's dot takes
 //    it (WASM_QUANT in loads.ts: q8_0 widened to i16 already, so the dot never re-widens
 //    activations; q4_0 as i8, the operand of _t_dot_q4). The row's tail block is zero-padded, as
 //    the weights' are.
 // 2. the dot kernel, per weight block: the dtype's row of WASM_QUANT loads the weights and makes an
 //    i32x4 whose lanes sum to the block's integer dot product (exact); a stored offset (q4_0's +8)
-//    is removed once per block through zero·Σq_x, a min (q4_1's m) added through m·d_x·Σq_x. For four weight rows the four blocks' i32x4 sums
+//    is removed once per block through zero·Σq_x, a min (q4_1's m) added through m·d_x·Σq_x, and
+//    K-quant sub-block mins subtracted through dmin·d_x·Σ_j m_j·Σq_x,j. A super-block is walked in
+//    its row's steps, whose sub-block scales multiply the integer sums. For four weight rows the four blocks' i32x4 sums
 //    are summed across lanes into one i32x4 (still exact), converted and scaled by d_w·d_x into
 //    one f32x4 accumulator of four outputs.
 //    Tiles, thread split and the store hook are projection.ts's, as for float weights.
 //
 // The only approximation against the reference (which dequantizes weights and multiplies in f64)
-// is the rounding of activations to 8 bits: |x − x̂| ≤ d_x/2 per element.
+// is the rounding of activations to 8 bits: |x − x̂| ≤ d_x/2 per element (and f32 rounding).
 import { dimMul, dimProduct } from '../../ir/dim.js';
 import { dtypeInfo, fieldOffset, type QuantDType } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
-import { actBlockBytes, WASM_QUANT } from './loads.js';
+import { actBlockBytes, actRecordBytes, WASM_QUANT } from './loads.js';
 import { normalized, rowStats } from './norm.js';
 import { bindFusion, emitTiles, type ProjectionOptions, type Prologue } from './projection.js';
-
-/** Per block, after all rows' blocks: the scale d_x and Σq_x (both f32; the sum is exact). */
-const ACT_SCALE_BYTES = 8;
 
 /** `op` folded over `xs` as a balanced tree: op(op(x0, x1), op(x2, x3)), … */
 function pairwise(xs: readonly string[], op: string): string {
@@ -39,14 +39,14 @@ function pairwise(xs: readonly string[], op: string): string {
  * and threads split rows rather than blocks since a block needs its whole row's statistics.
  */
 function emitQuantizeActivations(node: Node, dtype: QuantDType, nb: number, K: number, norm: Prologue | undefined): WasmKernel {
-  const blockBytes = actBlockBytes(dtype);
+  const blockBytes = actBlockBytes(dtype), recordBytes = actRecordBytes(dtype);
   const { blockSize } = dtypeInfo(dtype);
   const V = [...Array(blockSize / 4).keys()]; // the block as f32x4 values v0, v1, …
   const x = node.inputs[0];
   const w = new KernelWriter('quantize_act');
   const xp = w.ptr({ kind: 'operand', index: 0 }, 'px');
   const R = dimProduct(x.type.shape.slice(0, -1));
-  const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(R, nb * (blockBytes + ACT_SCALE_BYTES)), perThread: false }, 'pq');
+  const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(R, nb * (blockBytes + recordBytes)), perThread: false }, 'pq');
   const rows = w.dim(R);
   const tail = K % blockSize;
   w.line(`const R: i32 = ${rows};`, `const scales = ${qp} + (<usize>R) * ${nb * blockBytes};`);
@@ -98,11 +98,17 @@ function emitQuantizeActivations(node: Node, dtype: QuantDType, nb: number, K: n
     }
   }
   w.line(
+    `const rec = scales + (<usize>it) * ${recordBytes};`,
     `const qsum = ${pairwise(V.map((q) => `q${q}`), 'i32x4.add')};`,
-    `store<f32>(scales + (<usize>it) * ${ACT_SCALE_BYTES}, d);`,
-    `store<f32>(scales + (<usize>it) * ${ACT_SCALE_BYTES}, <f32>_t_ihsum(qsum), 4);`,
-    '}',
+    'store<f32>(rec, d);',
+    'store<f32>(rec, <f32>_t_ihsum(qsum), 4);',
   );
+  // Sub-block sums, for types whose sub-blocks have mins: one i16 per `span` quants.
+  const span = WASM_QUANT[dtype].subMins?.span;
+  for (let g = 0; span && g < blockSize / span; g++) {
+    w.line(`store<i16>(rec, <i16>_t_ihsum(${pairwise(V.slice((g * span) / 4, ((g + 1) * span) / 4).map((q) => `q${q}`), 'i32x4.add')}), ${8 + 2 * g});`);
+  }
+  w.line('}');
   if (norm) w.line('}');
   return w.finish();
 }
@@ -123,16 +129,18 @@ function scales4(dtype: QuantDType, rowBytes: number, first: number, field = 'd'
  * Lines of a rows × cols block loop over `nb` blocks, leaving outputs o{r} (f32x4). With four weight
  * rows, their four f16 scales are widened together (one _t_h2f4 instead of four scalar
  * conversions) and scale the four rows' lane-summed integer dots at once. A single activation row keeps
- * its block in registers across the four weight rows.
+ * its block in registers across the four weight rows. A super-block is walked in its row's steps,
+ * each step's integer dots (sub-block scales applied) summed in i32 into t{r}{c} before the scale.
  */
 function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, rows: 1 | 2, cols: 1 | 4): string[] {
   // Weight rows are consecutive: one pointer to row 0's block, constant offsets to the others.
   const rowBytes = nb * blockBytes;
   const R = [...Array(rows).keys()], C = [...Array(cols).keys()];
   const lines: string[] = [];
-  const xVectors = actBlockBytes(dtype) / 16;
   const kernels = WASM_QUANT[dtype];
-  const zero = kernels.zero;
+  const { zero, min, subMins, units } = kernels;
+  const xVectors = actBlockBytes(dtype) / 16 / units; // v128s of activations per step
+  const record = actRecordBytes(dtype);
   // Four weight rows: each block's four integer dot products are summed across lanes first (exact
   // in i32), so one convert and one multiply-add per block update one f32x4 of four outputs.
   // One weight row: the block's i32x4 is converted and scaled as it is.
@@ -141,15 +149,17 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
   // Stored quants q + zero: Σ_b d_w·d_x·Σq_x per weight row (lanes), of which zero× is subtracted at the end.
   if (zero) for (const r of R) lines.push(`let corr${r} = f32x4.splat(0.0);`);
   // x = d·q + min: Σ_b min_w·d_x·Σq_x per weight row (lanes), added at the end.
-  const min = kernels.min;
   if (min) for (const r of R) lines.push(`let mins${r} = f32x4.splat(0.0);`);
+  // x = d·sc·q − dmin·m: Σ_b dmin_w·d_x·Σ_j m_j·Σx_j per weight row (lanes), subtracted at the end.
+  if (subMins) for (const r of R) lines.push(`let smin${r} = f32x4.splat(0.0);`);
   lines.push('let wo: usize = 0, xo: usize = 0, so: usize = 0;');
   lines.push(`for (let b = 0; b < ${nb}; b++) {`, 'const wq = wr0 + wo;');
-  for (const r of R) {
-    lines.push(`const xq${r} = xr${r} + xo;`);
-    if (rows === 1) lines.push(`const ${[...Array(xVectors).keys()].map((i) => `x${r}_${i} = v128.load(xq${r}, ${i * 16})`).join(', ')};`);
-  }
-  const xv = (r: number, i: number) => (rows === 1 ? `x${r}_${i}` : `v128.load(xq${r}, ${i * 16})`);
+  for (const r of R) lines.push(`const xq${r} = xr${r} + xo;`);
+  /** Row r's activations of step u into locals (one activation row: loaded once for all weight rows). */
+  const loadX = (u: number) => (rows === 1
+    ? [`const ${[...Array(xVectors).keys()].map((i) => `x0_${i} = v128.load(xq0, ${(u * xVectors + i) * 16})`).join(', ')};`]
+    : []);
+  const xvOf = (u: number) => (r: number, i: number) => (rows === 1 ? `x${r}_${i}` : `v128.load(xq${r}, ${(u * xVectors + i) * 16})`);
   if (cols === 4) {
     lines.push(`const dw = ${scales4(dtype, rowBytes, 0)};`);
     for (const r of R) lines.push(`const d${r} = f32x4.mul(dw, f32x4.splat(load<f32>(sr${r} + so)));`);
@@ -162,22 +172,51 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
     lines.push(`const mw = ${cols === 4 ? scales4(dtype, rowBytes, 0, min) : `f32x4.splat(_t_h2f(<u32>${scaleBits(dtype, 'wq', 0, min)}))`};`);
     for (const r of R) lines.push(`mins${r} = _t_madd(f32x4.mul(mw, f32x4.splat(load<f32>(sr${r} + so))), f32x4.splat(load<f32>(sr${r} + so, 4)), mins${r});`);
   }
-  for (const c of C) {
-    lines.push(...kernels.weights(c, 'wq', c * rowBytes));
-    for (const r of R) {
-      lines.push(...kernels.dot(r, c, xv));
-      if (cols === 1) lines.push(`a${r}0 = _t_madd(f32x4.convert_i32x4_s(s${r}0), d${r}, a${r}0);`);
-      else if (c === 1) lines.push(`const p${r}01 = _t_ihsum4_pair(s${r}0, s${r}1);`);
-      else if (c === 3) {
-        lines.push(`a${r} = _t_madd(f32x4.convert_i32x4_s(_t_ihsum4_join(p${r}01, _t_ihsum4_pair(s${r}2, s${r}3))), d${r}, a${r});`);
+  /** Folds the per-(r, c) i32x4 `v{r}{c}` into f32 accumulators: lanes summed over four weight rows, converted, scaled. */
+  const accumulate = (v: (r: number, c: number) => string, scale: (r: number) => string, acc: (r: number) => string) => R.map((r) => (cols === 1
+    ? `${acc(r)} = _t_madd(f32x4.convert_i32x4_s(${v(r, 0)}), ${scale(r)}, ${acc(r)});`
+    : `${acc(r)} = _t_madd(f32x4.convert_i32x4_s(_t_ihsum4_join(_t_ihsum4_pair(${v(r, 0)}, ${v(r, 1)}), _t_ihsum4_pair(${v(r, 2)}, ${v(r, 3)}))), ${scale(r)}, ${acc(r)});`));
+  const acc = (r: number) => (cols === 4 ? `a${r}` : `a${r}0`);
+  if (units === 1) {
+    lines.push(...loadX(0));
+    const xv = xvOf(0);
+    for (const c of C) {
+      lines.push(...(kernels.block?.(c, 'wq', c * rowBytes) ?? []), ...kernels.weights(c, 'wq', c * rowBytes, 0));
+      for (const r of R) {
+        lines.push(...kernels.dot(r, c, xv, 0));
+        if (cols === 1) lines.push(`a${r}0 = _t_madd(f32x4.convert_i32x4_s(s${r}0), d${r}, a${r}0);`);
+        else if (c === 1) lines.push(`const p${r}01 = _t_ihsum4_pair(s${r}0, s${r}1);`);
+        else if (c === 3) {
+          lines.push(`a${r} = _t_madd(f32x4.convert_i32x4_s(_t_ihsum4_join(p${r}01, _t_ihsum4_pair(s${r}2, s${r}3))), d${r}, a${r});`);
+        }
       }
     }
+  } else {
+    // Steps of a super-block: integer sums t{r}{c} over the whole block (exact), scaled once.
+    for (const c of C) lines.push(...(kernels.block?.(c, 'wq', c * rowBytes) ?? []));
+    for (const r of R) lines.push(`let ${C.map((c) => `t${r}${c} = i32x4.splat(0)`).join(', ')};`);
+    for (let u = 0; u < units; u++) {
+      lines.push('{', ...loadX(u));
+      for (const c of C) {
+        lines.push(...kernels.weights(c, 'wq', c * rowBytes, u));
+        for (const r of R) lines.push(...kernels.dot(r, c, xvOf(u), u), `t${r}${c} = i32x4.add(t${r}${c}, s${r}${c});`);
+      }
+      lines.push('}');
+    }
+    lines.push(...accumulate((r, c) => `t${r}${c}`, (r) => `d${r}`, acc));
   }
-  lines.push(`wo += ${blockBytes}; xo += ${actBlockBytes(dtype)}; so += ${ACT_SCALE_BYTES};`, '}');
+  if (subMins) {
+    const dmin = cols === 4 ? scales4(dtype, rowBytes, 0, subMins.field) : `f32x4.splat(_t_h2f(<u32>${scaleBits(dtype, 'wq', 0, subMins.field)}))`;
+    lines.push(`const dminw = ${dmin};`);
+    for (const c of C) for (const r of R) lines.push(...subMins.dot(r, c, (rr, i) => `v128.load(sr${rr} + so, ${8 + 16 * i})`));
+    lines.push(...accumulate((r, c) => `ms${r}${c}`, (r) => `f32x4.mul(dminw, f32x4.splat(load<f32>(sr${r} + so)))`, (r) => `smin${r}`));
+  }
+  lines.push(`wo += ${blockBytes}; xo += ${actBlockBytes(dtype)}; so += ${record};`, '}');
   for (const r of R) {
     lines.push(cols === 4 ? `let o${r} = a${r};` : `let o${r} = f32x4.splat(_t_hsum(a${r}0));`);
     if (zero) lines.push(`o${r} = f32x4.sub(o${r}, f32x4.mul(corr${r}, f32x4.splat(${zero.toFixed(1)})));`);
     if (min) lines.push(`o${r} = f32x4.add(o${r}, mins${r});`);
+    if (subMins) lines.push(`o${r} = f32x4.sub(o${r}, ${cols === 4 ? `smin${r}` : `f32x4.splat(_t_hsum(smin${r}))`});`);
   }
   return lines;
 }
@@ -189,7 +228,7 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
  */
 function wideGemv(dtype: QuantDType, nb: number): string[] {
   const kernels = WASM_QUANT[dtype];
-  if (kernels.zero || kernels.min) throw new Error(`internal error: the 8-row GEMV has no zero-point or min correction (${dtype})`);
+  if (kernels.zero || kernels.min || kernels.subMins || kernels.units !== 1) throw new Error(`internal error: the 8-row GEMV has no zero-point, min or super-block steps (${dtype})`);
   const blockBytes = dtypeInfo(dtype).blockBytes, rowBytes = nb * blockBytes;
   const xVectors = actBlockBytes(dtype) / 16;
   const lines = ['let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0);',
@@ -200,12 +239,12 @@ function wideGemv(dtype: QuantDType, nb: number): string[] {
   for (const g of [0, 1]) {
     lines.push(`const d${g} = f32x4.mul(${scales4(dtype, rowBytes, 4 * g)}, sx);`);
     for (let c = 4 * g; c < 4 * g + 4; c++) {
-      lines.push(...kernels.weights(c, 'wq', c * rowBytes), ...kernels.dot(0, c, (r, i) => `x${r}_${i}`));
+      lines.push(...kernels.weights(c, 'wq', c * rowBytes, 0), ...kernels.dot(0, c, (r, i) => `x${r}_${i}`, 0));
       if (c % 4 === 1) lines.push(`const p${g}01 = _t_ihsum4_pair(s0${c - 1}, s0${c});`);
       if (c % 4 === 3) lines.push(`a${g} = _t_madd(f32x4.convert_i32x4_s(_t_ihsum4_join(p${g}01, _t_ihsum4_pair(s0${c - 1}, s0${c}))), d${g}, a${g});`);
     }
   }
-  lines.push(`wo += ${blockBytes}; xo += ${actBlockBytes(dtype)}; so += ${ACT_SCALE_BYTES};`, '}', 'let o0 = a0, o0_1 = a1;');
+  lines.push(`wo += ${blockBytes}; xo += ${actBlockBytes(dtype)}; so += ${actRecordBytes(dtype)};`, '}', 'let o0 = a0, o0_1 = a1;');
   return lines;
 }
 
@@ -213,10 +252,10 @@ function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKern
   const [x, wv] = node.inputs;
   const dtype = wv.type.dtype as QuantDType;
   const blockBytes = dtypeInfo(dtype).blockBytes;
-  const actBytes = actBlockBytes(dtype);
+  const actBytes = actBlockBytes(dtype), record = actRecordBytes(dtype);
   const w = new KernelWriter(`matmul_${dtype}`);
   const Rd = dimProduct(x.type.shape.slice(0, -1));
-  const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(Rd, nb * (actBytes + ACT_SCALE_BYTES)), perThread: false }, 'pq');
+  const qp = w.ptr({ kind: 'scratch', slot: 0, bytes: dimMul(Rd, nb * (actBytes + record)), perThread: false }, 'pq');
   const wp = w.ptr({ kind: 'operand', index: 1 }, 'pw');
   const fusion = bindFusion(w, node, opts);
   w.line(`const R: i32 = ${w.dim(Rd)};`, `const scales = ${qp} + (<usize>R) * ${nb * actBytes};`);
@@ -224,7 +263,7 @@ function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKern
     ...fusion, wp,
     micro: {
       rowBytes: nb * blockBytes,
-      rowPtrs: (r, row) => [`const xr${r} = ${qp} + (<usize>(${row})) * ${nb * actBytes}, sr${r} = scales + (<usize>(${row})) * ${nb * ACT_SCALE_BYTES};`],
+      rowPtrs: (r, row) => [`const xr${r} = ${qp} + (<usize>(${row})) * ${nb * actBytes}, sr${r} = scales + (<usize>(${row})) * ${nb * record};`],
       body: (rows, cols) => quantMicroKernel(dtype, nb, blockBytes, rows, cols),
       // 8 weight rows at once: more streams in flight (q8_0: ~15-25 % faster from memory).
       ...(WASM_QUANT[dtype].wideGemv ? { wideBody: () => wideGemv(dtype, nb) } : {}),

@@ -6,6 +6,7 @@
 import { type DType, dtypeInfo, fieldOffset, isQuantized, type QuantDType } from '../../ir/dtype.js';
 import { IQ4_LEVELS } from '../../ir/quant/iq4.js';
 import type { StorageElem } from './builder.js';
+import { SUPER_BLOCK_WGSL } from './quant-super.js';
 
 /** The array element type a tensor of `dtype` is bound as. */
 export function storageElem(dtype: DType): StorageElem {
@@ -75,6 +76,7 @@ export function loadMatrix(fn: string, buf: string, dtype: DType, cols: string):
   if (isQuantized(dtype)) {
     const at = blockOf(dtype, 'c');
     return `${quantByteReaders(buf)}
+${WGSL_QUANT[dtype].helpers?.(buf) ?? ''}
 fn ${fn}(r: u32, c: u32) -> f32 {
   let base = (r * ${at.blocksPer(cols)} + ${at.block}) * ${dtypeInfo(dtype).blockBytes}u;
   let i = ${at.within};
@@ -87,6 +89,8 @@ fn ${fn}(r: u32, c: u32) -> f32 { return ${fn}_flat(r * ${cols} + c); }`;
 
 /** What one quantized dtype's WGSL kernels decode; the blocks are read through quantByteReaders. */
 export interface WgslQuantKernels {
+  /** Module-scope functions over `buf` that `element` calls. */
+  readonly helpers?: (buf: string) => string;
   /** Statements ending in `return`: element `i` of the block at byte `base` of `buf`, as f32. */
   readonly element: (buf: string) => string;
   /**
@@ -95,7 +99,16 @@ export interface WgslQuantKernels {
    * as `x_chunk(m, k, K)` (four values from k, zero past K). `helpers` are the functions they call;
    * `bound(n)` writes a loop bound (constant, or read at run time on software devices).
    */
-  readonly gemv: { readonly helpers: string; readonly block: (bound: (n: number) => string) => string };
+  readonly gemv: {
+    readonly helpers: string;
+    readonly block: (bound: (n: number) => string) => string;
+    /**
+     * Steps a block is split into (super-blocks: 8 of 32 elements), each its own GEMV work item
+     * so that a row's few large blocks still spread over the workgroup: `block` then covers step
+     * `unit` of block `blk`. One (the whole block) when absent.
+     */
+    readonly units?: number;
+  };
 }
 
 /** `buf_scale(…)` of the f16 at `field` (the scale d unless named) of the block at `base`. */
@@ -175,6 +188,7 @@ function nibbleKernels(t: NibbleType): WgslQuantKernels {
 }
 
 export const WGSL_QUANT: { readonly [D in QuantDType]: WgslQuantKernels } = {
+  ...SUPER_BLOCK_WGSL,
   q8_0: {
     element: (buf) => `  let q = bitcast<i32>(${buf}_byte(base + ${fieldOffset('q8_0', 'qs')}u + i) << 24u) >> 24u;
   return ${scaleAt('q8_0', buf, 'base')} * f32(q);`,

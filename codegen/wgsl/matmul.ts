@@ -207,10 +207,17 @@ function gemvLoop(dtype: DType, K: string, wg: number, b: (n: number) => string,
   if (isQuantized(dtype)) {
     // A whole block at a time: its dot products are the dtype's row of WGSL_QUANT (access.ts).
     const q = WGSL_QUANT[dtype].gemv;
+    const units = q.units ?? 1;
+    // With steps, the work items are (block, step) pairs: blk = item / units, unit = item % units.
+    const walk = units === 1
+      ? `  for (var blk = li; blk < nb; blk += ${wg}u) {`
+      : `  for (var item = li; item < nb * ${units}u; item += ${wg}u) {
+    let blk = item / ${units}u;
+    let unit = item % ${units}u;`;
     return {
       helpers: `${quantByteReaders('w')}\n${q.helpers}\n${xRead}`,
       loop: `  let nb = ${blockOf(dtype, 'K').blocksPer('K')};
-  for (var blk = li; blk < nb; blk += ${wg}u) {
+${walk}
 ${[0, 1, 2, 3].map((c) => `    let o${c} = (c${c} * nb + blk) * ${dtypeInfo(dtype).blockBytes}u;`).join('\n')}
 ${q.block(b)}
   }`,

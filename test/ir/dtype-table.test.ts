@@ -28,7 +28,44 @@ const INDEPENDENT: Record<string, (b: Uint8Array, e: number) => number> = {
   q5_0: (b, e) => half(b[0] + 256 * b[1]) * (nibble(b, 6, e) + 16 * bit(b, 2, e) - 16),
   q5_1: (b, e) => Math.fround(half(b[0] + 256 * b[1]) * (nibble(b, 8, e) + 16 * bit(b, 4, e))) + half(b[2] + 256 * b[3]),
   iq4_nl: (b, e) => half(b[0] + 256 * b[1]) * [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113][nibble(b, 2, e)],
+  // K-quants: each f32 step of ggml's dequantize_row_q*_K rounded in its order.
+  q4_k: (b, e) => kQuant4(b, e, 16, false),
+  q5_k: (b, e) => kQuant4(b, e, 48, true),
+  q6_k: (b, e) => {
+    const h = Math.floor(e / 128), r = e % 128;
+    const low = Math.floor(b[64 * h + (r % 64)] / 16 ** Math.floor(r / 64)) % 16;
+    const high = Math.floor(b[128 + 32 * h + (r % 32)] / 4 ** Math.floor(r / 32)) % 4;
+    const sc = b[192 + Math.floor(e / 16)] >= 128 ? b[192 + Math.floor(e / 16)] - 256 : b[192 + Math.floor(e / 16)];
+    return Math.fround(half(b[208] + 256 * b[209]) * sc) * (low + 16 * high - 32);
+  },
+  q3_k: (b, e) => {
+    const g = Math.floor(e / 16), r = e % 128;
+    const sc = (g < 8 ? b[96 + g] % 16 : Math.floor(b[88 + g] / 16)) + 16 * (Math.floor(b[104 + (g % 4)] / 4 ** Math.floor(g / 4)) % 4) - 32;
+    const q = (Math.floor(b[32 + 32 * Math.floor(e / 128) + (r % 32)] / 4 ** Math.floor(r / 32)) % 4) - (bit(b, 0, 8 * (e % 32) + Math.floor(e / 32)) ? 0 : 4);
+    return Math.fround(half(b[108] + 256 * b[109]) * sc) * q;
+  },
+  q2_k: (b, e) => {
+    const sc = b[Math.floor(e / 16)], r = e % 128;
+    const q = Math.floor(b[16 + 32 * Math.floor(e / 128) + (r % 32)] / 4 ** Math.floor(r / 32)) % 4;
+    const f = Math.fround;
+    return f(f(half(b[80] + 256 * b[81]) * (sc % 16)) * q) - f(half(b[82] + 256 * b[83]) * Math.floor(sc / 16));
+  },
+  iq4_xs: (b, e) => {
+    const j = Math.floor(e / 32);
+    const sc = (Math.floor(b[4 + Math.floor(j / 2)] / (j % 2 ? 16 : 1)) % 16) + 16 * (Math.floor((b[2] + 256 * b[3]) / 4 ** j) % 4) - 32;
+    return Math.fround(half(b[0] + 256 * b[1]) * sc) * [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113][nibble(b, 8 + 16 * j, e % 32)];
+  },
 };
+
+/** Q4_K/Q5_K element e: 6-bit scale and min of sub-block j from the 12 bytes at 4, nibbles at `qs`, Q5_K's fifth bit at 16. */
+function kQuant4(b: Uint8Array, e: number, qs: number, fifth: boolean): number {
+  const j = Math.floor(e / 32);
+  const sc = j < 4 ? b[4 + j] % 64 : (b[8 + j] % 16) + 16 * Math.floor(b[j] / 64);
+  const m = j < 4 ? b[8 + j] % 64 : Math.floor(b[8 + j] / 16) + 16 * Math.floor(b[4 + j] / 64);
+  const q = (Math.floor(b[qs + 32 * Math.floor(j / 2) + (e % 32)] / (j % 2 ? 16 : 1)) % 16) + (fifth ? 16 * bit(b, 16, 8 * (e % 32) + j) : 0);
+  const f = Math.fround;
+  return f(f(half(b[0] + 256 * b[1]) * sc) * q) - f(half(b[2] + 256 * b[3]) * m);
+}
 
 /** Element e's nibble in a 32-element block whose 16 bytes of nibbles start at `qs`. */
 function nibble(b: Uint8Array, qs: number, e: number): number {

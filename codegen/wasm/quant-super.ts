@@ -1,0 +1,220 @@
+// WASM_QUANT rows (loads.ts) of the 256-element super-block types: the K-quants and IQ4_XS. Their
+// activations are quantized per 256 elements, as llama.cpp's Q8_K, and widened to i16 once, so
+// each step's dot is pmaddwd on weights unpacked to bytes. A step's sub-block integer scales
+// multiply its i32 partial sums (|Σ sc·q·x| < 2^28 over a super-block, exact in i32); the block's
+// f16 scale d is applied once per block by matmul-quant.ts. Layouts and element order are those of
+// the reference decoders (ir/quant/kquants.ts, iq4.ts); the gathers decode as they do, bit for bit.
+import { fieldOffset, type QuantDType } from '../../ir/dtype.js';
+import { IQ4_LEVELS } from '../../ir/quant/iq4.js';
+import type { WasmQuantKernels } from './loads.js';
+
+/** i32x4 whose lanes sum to the 16 bytes `w` (signed or not) times the 16 i16 activations x0, x1. */
+function dot16(w: string, signed: boolean, x0: string, x1: string): string {
+  const ext = signed ? 's' : 'u';
+  return `i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_${ext}(${w}), ${x0}), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_${ext}(${w}), ${x1}))`;
+}
+
+const times = (v: string, sc: string) => `i32x4.mul(${v}, i32x4.splat(${sc}))`;
+/** Bytes of `v` shifted right by a constant (none for 0). */
+const shr = (v: string, n: number) => (n ? `i8x16.shr_u(${v}, ${n})` : v);
+const low = (v: string, bits: number) => `v128.and(${v}, i8x16.splat(${(1 << bits) - 1}))`;
+const f16 = (blk: string, at: number) => `_t_h2f(<u32>load<u16>(${blk}${at ? `, ${at}` : ''}))`;
+
+/**
+ * Q4_K/Q5_K's eight 6-bit scales and mins, packed in 12 bytes at `at` (ggml's get_scale_min_k4),
+ * unpacked four to a u32 word as ggml's SIMD kernels do: sl{c}/sh{c} hold scales 0–3 / 4–7, and
+ * mins{c} is the eight mins as i16x8.
+ */
+function k4Scales(c: string, blk: string, at: number): string[] {
+  return [
+    `const k0${c} = load<u32>(${blk}, ${at}), k1${c} = load<u32>(${blk}, ${at + 4}), k2${c} = load<u32>(${blk}, ${at + 8});`,
+    `const sl${c} = k0${c} & 0x3f3f3f3f, sh${c} = (k2${c} & 0x0f0f0f0f) | (((k0${c} >> 6) & 0x03030303) << 4);`,
+    `const mins${c} = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(k1${c} & 0x3f3f3f3f), 1, ((k2${c} >> 4) & 0x0f0f0f0f) | (((k1${c} >> 6) & 0x03030303) << 4)));`,
+  ];
+}
+
+/** Scale j (0–7) of k4Scales's words, as a u32 expression. */
+const k4Scale = (c: string, j: number) => `((${j < 4 ? 'sl' : 'sh'}${c} >> ${8 * (j % 4)}) & 0xff)`;
+
+/**
+ * Q4_K and Q5_K: 8 sub-blocks of 32, x = (d·sc_j)·q − dmin·m_j. A step is 64 elements, the 32
+ * bytes holding sub-block 2u (low nibbles) and 2u + 1 (high); Q5_K's fifth bits are bits 2u, 2u + 1
+ * of the 32 bytes of qh.
+ */
+function k4(dtype: 'q4_k' | 'q5_k'): WasmQuantKernels {
+  const SC = fieldOffset(dtype, 'scales'), QS = fieldOffset(dtype, 'qs');
+  const QH = dtype === 'q5_k' ? fieldOffset(dtype, 'qh') : -1;
+  /** The 32 quants of sub-block 2u + k (k = 0, 1) as bytes a (elements 0–15) and b (16–31). */
+  const unpack = (blk: string, off: number, u: number, name: (k: number, half: 'a' | 'b') => string, hname: (half: 'a' | 'b') => string): string[] => {
+    const lines = [`const ${hname('a')} = v128.load(${blk}, ${off + QS + 32 * u}), ${hname('b')} = v128.load(${blk}, ${off + QS + 32 * u + 16});`];
+    if (QH >= 0) lines.push(`const ${hname('a')}h = v128.load(${blk}, ${off + QH}), ${hname('b')}h = v128.load(${blk}, ${off + QH + 16});`);
+    for (const k of [0, 1]) {
+      for (const half of ['a', 'b'] as const) {
+        const nib = k ? shr(hname(half), 4) : low(hname(half), 4);
+        const fifth = QH >= 0 ? `v128.or(${nib}, i8x16.shl(${low(shr(`${hname(half)}h`, 2 * u + k), 1)}, 4))` : nib;
+        lines.push(`const ${name(k, half)} = ${fifth};`);
+      }
+    }
+    return lines;
+  };
+  return {
+    act: 'i16', zero: 0, units: 4, wideGemv: false, offset: true,
+    block: (c, blk, off) => k4Scales(`_${c}`, blk, off + SC),
+    weights: (c, blk, off, u) => unpack(blk, off, u, (k, half) => `w${k}${half}_${c}`, (half) => `q${half}_${c}`),
+    dot: (r, c, xv, u) => {
+      const sub = (k: number) => times(`i32x4.add(${dot16(`w${k}a_${c}`, false, xv(r, 4 * k), xv(r, 4 * k + 1))}, ${dot16(`w${k}b_${c}`, false, xv(r, 4 * k + 2), xv(r, 4 * k + 3))})`, k4Scale(`_${c}`, 2 * u + k));
+      return [`const s${r}${c} = i32x4.add(${sub(0)}, ${sub(1)});`];
+    },
+    subMins: { field: 'dmin', span: 32, dot: (r, c, sums) => [`const ms${r}${c} = i32x4.dot_i16x8_s(mins_${c}, ${sums(r, 0)});`] },
+    gatherVectors: (blk) => [
+      ...k4Scales('', blk, SC),
+      `const d: f32 = ${f16(blk, fieldOffset(dtype, 'd'))}, dmin: f32 = ${f16(blk, fieldOffset(dtype, 'dmin'))};`,
+      ...[0, 1, 2, 3].flatMap((u) => unpack(blk, 0, u, (k, half) => `q${4 * u + 2 * k + (half === 'a' ? 0 : 1)}`, (half) => `g${u}${half}`)),
+      // Vector v holds elements 16v…16v + 15 of sub-block j = v / 2; its min is lane (j % 4) of word j / 4.
+      ...[...Array(8).keys()].map((j) => `const d${2 * j} = d * <f32>${k4Scale('', j)}, d${2 * j + 1} = d${2 * j};`),
+      ...[...Array(8).keys()].map((j) => `const m${2 * j} = -(dmin * <f32>i16x8.extract_lane_u(mins, ${j})), m${2 * j + 1} = m${2 * j};`),
+    ],
+  };
+}
+
+/**
+ * Q6_K: 16 sub-blocks of 16, x = (d·sc_j)·(q − 32), q = 4 low bits (ql) + 2 high (qh), sc a
+ * signed byte. A step is 32 elements: half h = u / 4 (128 elements), quarter s = u % 4, whose low
+ * nibbles are ql[64h + 32·(s % 2) …] >> 4·(s / 2) and high pairs qh[32h …] >> 2s.
+ */
+function q6k(): WasmQuantKernels {
+  const QL = fieldOffset('q6_k', 'ql'), QH = fieldOffset('q6_k', 'qh'), SC = fieldOffset('q6_k', 'scales');
+  /** Elements 16k … 16k + 15 of step u as signed bytes (q − 32). */
+  const unpack = (blk: string, off: number, u: number, name: (k: number) => string, tmp: string): string[] => {
+    const h = u >> 2, s = u & 3;
+    const lines = [`const ${tmp}l = v128.load(${blk}, ${off + QL + 64 * h + 32 * (s & 1)}), ${tmp}L = v128.load(${blk}, ${off + QL + 64 * h + 32 * (s & 1) + 16});`,
+      `const ${tmp}h = v128.load(${blk}, ${off + QH + 32 * h}), ${tmp}H = v128.load(${blk}, ${off + QH + 32 * h + 16});`];
+    for (const k of [0, 1]) {
+      const [l, hi] = k ? [`${tmp}L`, `${tmp}H`] : [`${tmp}l`, `${tmp}h`];
+      lines.push(`const ${name(k)} = i8x16.sub(v128.or(${low(shr(l, 4 * (s >> 1)), 4)}, i8x16.shl(${low(shr(hi, 2 * s), 2)}, 4)), i8x16.splat(32));`);
+    }
+    return lines;
+  };
+  return {
+    act: 'i16', zero: 0, units: 8, wideGemv: false, offset: false,
+    weights: (c, blk, off, u) => [
+      ...unpack(blk, off, u, (k) => `w${k}_${c}`, `t${c}`),
+      `const c0_${c}: i32 = load<i8>(${blk}, ${off + SC + 2 * u}), c1_${c}: i32 = load<i8>(${blk}, ${off + SC + 2 * u + 1});`,
+    ],
+    dot: (r, c, xv) => [`const s${r}${c} = i32x4.add(${times(dot16(`w0_${c}`, true, xv(r, 0), xv(r, 1)), `c0_${c}`)}, ${times(dot16(`w1_${c}`, true, xv(r, 2), xv(r, 3)), `c1_${c}`)});`],
+    gatherVectors: (blk) => [
+      `const d: f32 = ${f16(blk, fieldOffset('q6_k', 'd'))};`,
+      ...[...Array(8).keys()].flatMap((u) => unpack(blk, 0, u, (k) => `q${2 * u + k}`, `g${u}`)),
+      ...[...Array(16).keys()].map((v) => `const d${v} = d * <f32>load<i8>(${blk}, ${SC + v});`),
+    ],
+  };
+}
+
+/**
+ * Q3_K: 16 sub-blocks of 16, x = (d·(sc_j − 32))·q, q = 2 low bits (qs) minus 4 where the hmask
+ * bit is clear (−4…3), sc a 6-bit value packed in 12 bytes. A step is 32 elements: half h = u / 4,
+ * quarter s = u % 4, low bits qs[32h …] >> 2s, high bits hmask[…] bit u.
+ */
+function q3k(): WasmQuantKernels {
+  const HM = fieldOffset('q3_k', 'hmask'), QS = fieldOffset('q3_k', 'qs'), SC = fieldOffset('q3_k', 'scales');
+  /** Sub-block g's signed scale (an i32 expression; ggml's unpacking of the 12 bytes). */
+  const scale = (blk: string, off: number, g: number) => {
+    const low = g < 8 ? `(load<u8>(${blk}, ${off + SC + g}) & 15)` : `(load<u8>(${blk}, ${off + SC + g - 8}) >> 4)`;
+    return `(<i32>(${low} | (((load<u8>(${blk}, ${off + SC + 8 + (g & 3)}) >> ${2 * (g >> 2)}) & 3) << 4)) - 32)`;
+  };
+  const unpack = (blk: string, off: number, u: number, name: (k: number) => string, tmp: string): string[] => {
+    const h = u >> 2, s = u & 3;
+    const lines = [`const ${tmp}q = v128.load(${blk}, ${off + QS + 32 * h}), ${tmp}Q = v128.load(${blk}, ${off + QS + 32 * h + 16});`,
+      `const ${tmp}m = v128.load(${blk}, ${off + HM}), ${tmp}M = v128.load(${blk}, ${off + HM + 16});`];
+    for (const k of [0, 1]) {
+      const [q, m] = k ? [`${tmp}Q`, `${tmp}M`] : [`${tmp}q`, `${tmp}m`];
+      lines.push(`const ${name(k)} = i8x16.sub(v128.or(${low(shr(q, 2 * s), 2)}, i8x16.shl(${low(shr(m, u), 1)}, 2)), i8x16.splat(4));`);
+    }
+    return lines;
+  };
+  return {
+    act: 'i16', zero: 0, units: 8, wideGemv: false, offset: false,
+    weights: (c, blk, off, u) => [
+      ...unpack(blk, off, u, (k) => `w${k}_${c}`, `t${c}`),
+      `const c0_${c} = ${scale(blk, off, 2 * u)}, c1_${c} = ${scale(blk, off, 2 * u + 1)};`,
+    ],
+    dot: (r, c, xv) => [`const s${r}${c} = i32x4.add(${times(dot16(`w0_${c}`, true, xv(r, 0), xv(r, 1)), `c0_${c}`)}, ${times(dot16(`w1_${c}`, true, xv(r, 2), xv(r, 3)), `c1_${c}`)});`],
+    gatherVectors: (blk) => [
+      `const d: f32 = ${f16(blk, fieldOffset('q3_k', 'd'))};`,
+      ...[...Array(8).keys()].flatMap((u) => unpack(blk, 0, u, (k) => `q${2 * u + k}`, `g${u}`)),
+      ...[...Array(16).keys()].map((v) => `const d${v} = d * <f32>${scale(blk, 0, v)};`),
+    ],
+  };
+}
+
+/**
+ * Q2_K: 16 sub-blocks of 16, x = (d·sc_j)·q − dmin·m_j, q 2 bits, sc_j and m_j the low and high
+ * nibbles of scales[j]. A step is 32 elements: q = qs[32h …] >> 2s (h = u / 4, s = u % 4).
+ */
+function q2k(): WasmQuantKernels {
+  const SC = fieldOffset('q2_k', 'scales'), QS = fieldOffset('q2_k', 'qs');
+  const unpack = (blk: string, off: number, u: number, name: (k: number) => string, tmp: string): string[] => {
+    const h = u >> 2, s = u & 3;
+    return [`const ${tmp}q = v128.load(${blk}, ${off + QS + 32 * h}), ${tmp}Q = v128.load(${blk}, ${off + QS + 32 * h + 16});`,
+      `const ${name(0)} = ${low(shr(`${tmp}q`, 2 * s), 2)}, ${name(1)} = ${low(shr(`${tmp}Q`, 2 * s), 2)};`];
+  };
+  return {
+    act: 'i16', zero: 0, units: 8, wideGemv: false, offset: true,
+    // The 16 mins as two i16x8, for the dot with the 16 sub-block sums of the activations.
+    block: (c, blk, off) => [
+      `const sc_${c} = v128.load(${blk}, ${off + SC});`,
+      `const mlo_${c} = i16x8.extend_low_i8x16_u(i8x16.shr_u(sc_${c}, 4)), mhi_${c} = i16x8.extend_high_i8x16_u(i8x16.shr_u(sc_${c}, 4));`,
+    ],
+    weights: (c, blk, off, u) => [
+      ...unpack(blk, off, u, (k) => `w${k}_${c}`, `t${c}`),
+      `const c0_${c}: i32 = load<u8>(${blk}, ${off + SC + 2 * u}) & 15, c1_${c}: i32 = load<u8>(${blk}, ${off + SC + 2 * u + 1}) & 15;`,
+    ],
+    dot: (r, c, xv) => [`const s${r}${c} = i32x4.add(${times(dot16(`w0_${c}`, false, xv(r, 0), xv(r, 1)), `c0_${c}`)}, ${times(dot16(`w1_${c}`, false, xv(r, 2), xv(r, 3)), `c1_${c}`)});`],
+    subMins: {
+      field: 'dmin', span: 16,
+      dot: (r, c, sums) => [`const ms${r}${c} = i32x4.add(i32x4.dot_i16x8_s(mlo_${c}, ${sums(r, 0)}), i32x4.dot_i16x8_s(mhi_${c}, ${sums(r, 1)}));`],
+    },
+    gatherVectors: (blk) => [
+      `const d: f32 = ${f16(blk, fieldOffset('q2_k', 'd'))}, dmin: f32 = ${f16(blk, fieldOffset('q2_k', 'dmin'))};`,
+      ...[...Array(8).keys()].flatMap((u) => unpack(blk, 0, u, (k) => `q${2 * u + k}`, `g${u}`)),
+      ...[...Array(16).keys()].map((v) => `const d${v} = d * <f32>(load<u8>(${blk}, ${SC + v}) & 15), m${v} = -(dmin * <f32>(load<u8>(${blk}, ${SC + v}) >> 4));`),
+    ],
+  };
+}
+
+/** IQ4_NL's 16 levels as an i8x16: a swizzle by the nibbles looks them up. */
+const LEVELS = `i8x16(${IQ4_LEVELS.join(', ')})`;
+
+/**
+ * IQ4_XS: 8 sub-blocks of 32, x = (d·(sc_j − 32))·level(q), each 16 bytes of nibbles in IQ4_NL's
+ * order (element i low, i + 16 high); sc_j's low 4 bits in scales_l, top 2 in scales_h. A step is
+ * one sub-block.
+ */
+function iq4xs(): WasmQuantKernels {
+  const SH = fieldOffset('iq4_xs', 'scales_h'), SL = fieldOffset('iq4_xs', 'scales_l'), QS = fieldOffset('iq4_xs', 'qs');
+  const scale = (blk: string, off: number, u: number) =>
+    `(<i32>(((load<u8>(${blk}, ${off + SL + (u >> 1)}) >> ${4 * (u & 1)}) & 15) | (((load<u16>(${blk}, ${off + SH}) >> ${2 * u}) & 3) << 4)) - 32)`;
+  const unpack = (blk: string, off: number, u: number, lo: string, hi: string, tmp: string) => [
+    `const ${tmp} = v128.load(${blk}, ${off + QS + 16 * u});`,
+    `const ${lo} = i8x16.swizzle(${LEVELS}, ${low(tmp, 4)}), ${hi} = i8x16.swizzle(${LEVELS}, i8x16.shr_u(${tmp}, 4));`,
+  ];
+  return {
+    act: 'i16', zero: 0, units: 8, wideGemv: false, offset: false,
+    weights: (c, blk, off, u) => [...unpack(blk, off, u, `w0_${c}`, `w1_${c}`, `t${c}`), `const c_${c} = ${scale(blk, off, u)};`],
+    dot: (r, c, xv) => [`const s${r}${c} = ${times(`i32x4.add(${dot16(`w0_${c}`, true, xv(r, 0), xv(r, 1))}, ${dot16(`w1_${c}`, true, xv(r, 2), xv(r, 3))})`, `c_${c}`)};`],
+    gatherVectors: (blk) => [
+      `const d: f32 = ${f16(blk, fieldOffset('iq4_xs', 'd'))};`,
+      ...[...Array(8).keys()].flatMap((u) => [...unpack(blk, 0, u, `q${2 * u}`, `q${2 * u + 1}`, `g${u}`), `const d${2 * u} = d * <f32>${scale(blk, 0, u)}, d${2 * u + 1} = d${2 * u};`]),
+    ],
+  };
+}
+
+/** Every super-block row, keyed by dtype (spread into WASM_QUANT). */
+export const SUPER_BLOCK_QUANT = {
+  q4_k: k4('q4_k'),
+  q5_k: k4('q5_k'),
+  q6_k: q6k(),
+  q3_k: q3k(),
+  q2_k: q2k(),
+  iq4_xs: iq4xs(),
+} satisfies Partial<Record<QuantDType, WasmQuantKernels>>;
