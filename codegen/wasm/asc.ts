@@ -1,7 +1,9 @@
-// AssemblyScript → WebAssembly in process, through asc's programmatic API with an in-memory file
-// system (no external toolchain). Compiled bytes are cached by a hash of asc's version, flags and
-// source: in memory, so a process that compiles the same module twice pays once, and on disk
-// (codegen/compile-cache.ts), so a second run of the same model skips asc and Binaryen entirely.
+// AssemblyScript → WebAssembly through asc's programmatic API with an in-memory file system (no
+// external toolchain), in a child process that exits after each compile, so that the compiler's
+// memory does not stay beside the model's weights (asc-process.ts). Compiled bytes are cached by
+// a hash of asc's version, flags and source: in memory, so a process that compiles the same
+// module twice pays once, and on disk (codegen/compile-cache.ts), so a second run of the same
+// model skips asc and Binaryen entirely.
 //
 // Flags: SIMD128 and threads (atomics, shared memory); the memory is imported from the runtime,
 // which owns it and shares it with its workers; -O3 with asserts off; the stub runtime, because
@@ -9,8 +11,11 @@
 import { assertCompilerAllowed } from '../../ir/compiler-guard.js';
 import { ResourceError } from '../../ir/errors.js';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { cacheGet, cacheKey, cachePut } from '../compile-cache.js';
 import { HEAP_START, MAX_PAGES, MODULE_DATA_BASE, PAGE_BYTES } from './abi.js';
+import { runAscInProcess } from './asc-process.js';
 import type { WasmFeature } from './features.js';
 
 export interface CompileOptions {
@@ -50,7 +55,17 @@ function assemblyScriptVersion(): string {
   }
   return ascVersion;
 }
-// asc keeps global state while it runs; one compile at a time.
+
+/** The URL of asc's ES module, resolved here (the compiler's process resolves nothing of ours). */
+function ascModuleUrl(): string {
+  try {
+    const pkg = createRequire(import.meta.url).resolve('assemblyscript/package.json');
+    return pathToFileURL(join(dirname(pkg), 'dist', 'asc.js')).href;
+  } catch (e) {
+    missingCompiler(e);
+  }
+}
+// One compile at a time: each holds a compiler's whole heap.
 let queue: Promise<unknown> = Promise.resolve();
 
 function flags(opts: CompileOptions): string[] {
@@ -88,25 +103,11 @@ export function compileAssemblyScript(source: string, opts: CompileOptions = {})
 }
 
 async function runAsc(argv: string[], source: string): Promise<CompiledWasm> {
-  let binary: Uint8Array<ArrayBuffer> | undefined;
-  let diagnostics = '';
   const t0 = performance.now();
-  // Imported on first use: loading asc takes ~0.5 s, which commands that only run kernels
-  // (artifacts, cached modules) should not pay at start-up.
-  const asc = (await import('assemblyscript/asc').catch(missingCompiler)).default;
-  const { error } = await asc.main(argv, {
-    readFile: (name) => (name === SOURCE_FILE ? source : null),
-    writeFile: (name, contents) => {
-      // Copied into a fresh ArrayBuffer: WebAssembly.compile wants a plain BufferSource.
-      if (name === OUT_FILE && typeof contents !== 'string') binary = new Uint8Array(contents);
-    },
-    listFiles: () => [],
-    stdout: { write: () => undefined },
-    stderr: { write: (chunk) => { diagnostics += typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk); } },
-  });
+  const { binary, error, diagnostics } = await runAscInProcess({ ascUrl: ascModuleUrl(), argv, sourceFile: SOURCE_FILE, outFile: OUT_FILE, source });
   const ms = performance.now() - t0;
   if (error || !binary) {
-    throw new Error(`AssemblyScript compile failed: ${error?.message ?? 'no binary written'}\n${diagnostics.trim()}`);
+    throw new Error(`AssemblyScript compile failed: ${error ?? 'no binary written'}\n${diagnostics.trim()}`);
   }
   return { binary, ms, cached: false };
 }

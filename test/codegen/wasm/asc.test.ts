@@ -1,4 +1,4 @@
-// The in-process AssemblyScript compiler: diagnostics on errors, the cache, and the compile time
+// The AssemblyScript compiler (run in a child process): diagnostics on errors, the cache, and the compile time
 // of a module the size of a small model's (~30 distinct kernels).
 import { describe, expect, it } from 'vitest';
 import { clearCompileCache, compileAssemblyScript } from '../../../codegen/wasm/asc.js';
