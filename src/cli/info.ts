@@ -22,7 +22,7 @@ registerCommand({
   options: {
     model: MODEL_OPTIONS.model,
     tokenizer: MODEL_OPTIONS.tokenizer,
-    lora: { ...LORA_OPTION, value: 'PATH', help: 'describe a LoRA adapter (format, rank, alpha, targets); with --model, also check that it fits the model; repeatable' },
+    lora: { ...LORA_OPTION, value: 'PATH', help: 'describe a LoRA adapter (format, rank, alpha, targets); with --model, also check that it fits the model' },
     json: { type: 'boolean', help: 'print one JSON object' },
   },
   examples: [

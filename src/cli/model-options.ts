@@ -24,7 +24,7 @@ export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 /** --lora PATH[:SCALE], repeatable: the decoder commands and compile take it. */
 export const LORA_OPTION: OptionSpec = {
   type: 'string', multiple: true, value: 'PATH[:SCALE]',
-  help: 'merge a LoRA adapter (a PEFT folder or a llama.cpp GGUF adapter) into the weights, scaled by SCALE (default 1); repeatable',
+  help: 'merge a LoRA adapter (a PEFT folder or a llama.cpp GGUF adapter) into the weights, scaled by SCALE (default 1)',
 };
 
 /** The adapters named by --lora, paths resolved against the working directory. */

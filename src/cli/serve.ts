@@ -6,10 +6,10 @@ import { modelTask, type Model } from '../model.js';
 import type { Encoder } from '../encoder.js';
 import { MissingChatTemplateError } from '../chat/session.js';
 import { TesseraServer } from '../serve/server.js';
-import { EXIT_OK, flagOpt, stringOpt, UsageError } from './command.js';
+import { EXIT_OK, flagOpt, listOpt, stringOpt, UsageError } from './command.js';
 import { loadEncoder } from './embed.js';
 import { readTextFile } from './load.js';
-import { loadModelFrom, MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
+import { loadModelFrom, LORA_OPTION, MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
 
 registerCommand({
@@ -25,6 +25,7 @@ a queue of --max-queue, beyond which they get 429. SIGTERM or SIGINT stops takin
 running ones finish for up to --drain-seconds, cancels the rest and exits.`,
   options: {
     ...MODEL_OPTIONS,
+    lora: LORA_OPTION,
     host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)' },
     port: { type: 'string', value: 'PORT', help: 'port (default 8080; 0 = any free port, printed on stderr)' },
     parallel: { type: 'string', value: 'N', help: 'requests run at once, each on its own copy of the model (default 1)' },
@@ -52,6 +53,7 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
     const modelId = stringOpt(inv, 'model-id') ?? basename(path);
     const task = modelTask(path);
     if (task !== 'decoder' && parallel > 1) throw new UsageError('--parallel applies to decoders; an encoder serves embeddings from one copy', inv.command);
+    if (task !== 'decoder' && listOpt(inv, 'lora').length) throw new UsageError('--lora applies to decoders; this model is an encoder', inv.command);
 
     const models: Model[] = [];
     let encoder: Encoder | undefined;

@@ -20,6 +20,13 @@ async function cli(...argv: string[]) {
 const ADAPTER = ['models', 'lora', 'tinystories-656k-r8'] as const;
 const GGUF = ['models', 'tinystories-656k', 'TinyStories-656K.f16.gguf'] as const;
 
+it('every decoder command and compile take --lora', async () => {
+  for (const command of ['generate', 'chat', 'logits', 'serve', 'compile', 'info']) {
+    const r = await cli('help', command);
+    expect(r.stdout, command).toMatch(/--lora PATH/);
+  }
+});
+
 describe.runIf(hasShared(...ADAPTER) && hasShared(...GGUF))('--lora on the command line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-lora-cli-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
