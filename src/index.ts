@@ -7,6 +7,7 @@ export type { GenerateParams, GeneratedToken, GenerationStats, StopReason } from
 export type { SamplingParams } from '../runtime/sampler.js';
 export type { ChatMessage, ChatContentPart } from './chat/messages.js';
 export type { ChatOptions } from './chat/session.js';
+export { TesseraServer, type ServeOptions } from './serve/server.js';
 export type { ModelConfig } from '../models/config/model-config.js';
 export { openModel, type ModelSource } from '../models/open.js';
 export { loadTokenizer } from '../models/tokenizers/load.js';
