@@ -12,7 +12,7 @@ import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
 import type { Executor } from '../runtime/executor.js';
 import { generateTokens, type GeneratedToken, type GenerateParams, type GenerationModel, type GenerationStats } from '../runtime/generate.js';
-import { checkOptions, type Exact, functionRule, type NumberRange, numberRule, oneOfRule, OptionError, type OptionRules, stringRule } from '../runtime/options.js';
+import { checkOptions, type Exact, functionRule, numberRule, oneOfRule, OptionError, type OptionRules, stringRule } from '../runtime/options.js';
 import { ReferenceExecutor } from '../runtime/reference/executor.js';
 import { BACKENDS, type BackendName, openExecutor } from './backends.js';
 import { UseGuard } from './lifecycle.js';
@@ -26,6 +26,7 @@ import { UsageError } from '../ir/errors.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 import { type ProgressCallback, withWeightProgress } from './progress.js';
 import { paramResolver } from './param-resolver.js';
+import { LOAD_RANGES } from './load-ranges.js';
 
 export interface LoadOptions extends OpenOptions {
   /** Where to run (Model.open only; Model.load always uses the reference interpreter). Default auto. */
@@ -51,11 +52,7 @@ export interface LoadOptions extends OpenOptions {
 }
 
 /** Valid values of the numeric load options (the CLI checks its flags against these too). */
-export const LOAD_RANGES = {
-  maxChunk: { integer: true, min: 1 },
-  threads: { integer: true, min: 1, max: 1024 },
-  spinMicros: { integer: true, min: 0 },
-} as const satisfies Record<string, NumberRange>;
+export { LOAD_RANGES };
 
 export const LOAD_RULES: OptionRules<LoadOptions> = {
   tokenizer: stringRule,

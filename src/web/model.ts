@@ -12,6 +12,7 @@ import { generateTokens, type GeneratedToken, type GenerateParams, type Generati
 import { checkOptions, type Exact, functionRule, numberRule, oneOfRule, type OptionRules } from '../../runtime/options.js';
 import { artifactSource } from '../artifact-source.js';
 import { UseGuard } from '../lifecycle.js';
+import { LOAD_RANGES } from '../load-ranges.js';
 import { paramResolver } from '../param-resolver.js';
 import { type ProgressCallback, withWeightProgress } from '../progress.js';
 import { openWebBackend, WEB_BACKENDS, type WebBackendOptions } from './backend.js';
@@ -27,8 +28,8 @@ export interface WebLoadOptions extends WebBackendOptions {
 
 const WEB_LOAD_RULES: OptionRules<WebLoadOptions> = {
   backend: oneOfRule(WEB_BACKENDS),
-  threads: numberRule({ integer: true, min: 1, max: 1024 }),
-  spinMicros: numberRule({ integer: true, min: 0 }),
+  threads: numberRule(LOAD_RANGES.threads),
+  spinMicros: numberRule(LOAD_RANGES.spinMicros),
   allowSoftwareGpu: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
   progress: functionRule,
   cache: (v) => (typeof v === 'string' || v === false ? undefined : 'must be a cache name or false'),
