@@ -17,6 +17,7 @@ import { pipelineTransform } from './passes.js';
 import { checkLoras, type LoraOption, withLoraPipeline } from './lora.js';
 import { openSource } from './open-source.js';
 import { ConfigError } from '../models/config/model-config.js';
+import { UsageError } from '../ir/errors.js';
 import { packageVersion } from './cli/version.js';
 
 export const COMPILE_TARGETS = ['webgpu', 'wasm'] as const;
@@ -91,6 +92,7 @@ export async function compile(modelPath: string, opts: CompileOptions): Promise<
   const isDecoder = modelTask(modelPath) === 'decoder';
   if (opts.lora?.length) {
     if (!isDecoder) throw new ConfigError(modelPath, 'LoRA adapters apply to decoders; this model is an encoder');
+    if (opts.lora.some((l) => l.runtime)) throw new UsageError('compile: run-time LoRA adapters (runtime: true) are not compiled into artifacts yet; merge them (runtime: false)');
     checkLoras(opts.lora, openSource(modelPath, {}).source);
   }
   const unit = isDecoder ? decoderUnit(modelPath, unitOptions) : encoderUnit(modelPath, unitOptions);

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile.js';
 import { Model } from '../../src/model.js';
 import { maxAbsDiff } from '../helpers/refs.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
@@ -68,7 +69,8 @@ describe.runIf(hasShared(...GGUF) && hasShared(...LORA))('run-time LoRA (referen
     }
   });
 
-  it('is refused on the kernel backends, saying why', async () => {
+  it('is refused on the kernel backends and by compile, saying why', async () => {
     await expect(Model.open(base(), { backend: 'wasm', lora: [{ path: a, runtime: true }] })).rejects.toThrow(/run-time LoRA adapters \(runtime: true\) run on the reference backend for now/);
+    await expect(compile(base(), { out: join(dir, 'artifact'), targets: [], lora: [{ path: a, runtime: true }] })).rejects.toThrow(/run-time LoRA adapters \(runtime: true\) are not compiled into artifacts yet/);
   });
 });
