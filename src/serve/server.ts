@@ -190,6 +190,8 @@ export class TesseraServer {
   private async streamAnswer(res: ServerResponse, stream: AsyncGenerator<GeneratedToken, GenerationStats>, ids: ResponseIds, includeUsage: boolean, echo: string, arrived: number): Promise<GenerationStats> {
     // The first step runs before any byte is sent, so a bad prompt is still an error status.
     const first = await stream.next();
+    // Gone during the prefill: nothing more is written; the aborted stream ends at its next step.
+    if (res.destroyed) return first.done ? first.value : consume(stream, () => undefined);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     const send = (obj: unknown) => { if (!res.destroyed) res.write(`data: ${JSON.stringify(obj)}\n\n`); };
     // A chat stream opens with the role; a completion stream with the echoed prompt, if asked.
