@@ -10,6 +10,8 @@ import { GrammarConstraint, GrammarMatcher, maskHas } from '../../runtime/gramma
 import { vocabularyFromBytes } from '../../runtime/grammar/vocabulary.js';
 import { GrammarOracle } from './helpers/grammar-oracle.js';
 import { ALPHABET, printGrammar, randomGrammar } from './helpers/random-grammar.js';
+import { sentenceSampler } from './helpers/sentences.js';
+import { GrammarAutomaton } from '../../runtime/grammar/automaton.js';
 
 const utf8 = (cps: readonly number[]) => new TextEncoder().encode(String.fromCodePoint(...cps));
 
@@ -52,6 +54,24 @@ it('mask == brute-force byte check of every token, along random walks', () => {
       prefix = [...prefix, ...tokens[next]];
     }
   }), { numRuns: 300 });
+});
+
+it('every sentence the compiled rules derive is accepted by the automaton and by the recognizer', () => {
+  fc.assert(fc.property(randomGrammar, fc.integer(), (g, seed) => {
+    const compiled = buildGrammar(printGrammar(g));
+    const automaton = new GrammarAutomaton(compiled);
+    const oracle = new GrammarOracle(g);
+    let s = seed >>> 0;
+    const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const sample = sentenceSampler(compiled);
+    for (let i = 0; i < 5; i++) {
+      const bytes = sample(rand);
+      let state = automaton.initial();
+      for (const b of bytes) state = automaton.stepByte(state, b);
+      expect(automaton.accepts(state), JSON.stringify([...bytes])).toBe(true);
+      expect(oracle.complete(bytes), JSON.stringify([...bytes])).toBe(true);
+    }
+  }), { numRuns: 200 });
 });
 
 afterAll(() => {

@@ -9,6 +9,11 @@ export function sentenceSampler(g: CompiledGrammar): (rand: () => number) => Uin
     for (let p = start; g.kind[p] !== END; p++) cost += g.kind[p] === BYTE ? 1 : g.kind[p] === REF ? rule[g.a[p]] : Infinity;
     return cost;
   };
+  const altLength = (start: number): number => {
+    let p = start;
+    while (g.kind[p] !== END) p++;
+    return p - start;
+  };
   const ruleCost = g.alternatives.map(() => Infinity);
   for (let changed = true; changed;) {
     changed = false;
@@ -21,7 +26,11 @@ export function sentenceSampler(g: CompiledGrammar): (rand: () => number) => Uin
     const out: number[] = [];
     const expand = (rule: number, depth: number) => {
       const alts = [...g.alternatives[rule]].filter((a) => altCost(a, ruleCost) < Infinity);
-      const pick = depth > 12 || out.length > 200 ? alts.reduce((x, y) => (altCost(y, ruleCost) < altCost(x, ruleCost) ? y : x)) : alts[Math.floor(rand() * alts.length)];
+      // Deep down: the cheapest alternative, and of equally cheap ones the shortest (ε before `x x*`
+      // when x can be empty, which would otherwise recurse forever).
+      const size = (a: number) => [altCost(a, ruleCost), altLength(a)];
+      const cheaper = (x: number, y: number) => { const [cx, lx] = size(x); const [cy, ly] = size(y); return cy < cx || (cy === cx && ly < lx) ? y : x; };
+      const pick = depth > 12 || out.length > 200 ? alts.reduce(cheaper) : alts[Math.floor(rand() * alts.length)];
       for (let p = pick; g.kind[p] !== END; p++) {
         if (g.kind[p] === BYTE) out.push(g.a[p] + Math.floor(rand() * (g.b[p] - g.a[p] + 1)));
         else expand(g.a[p], depth + 1);
