@@ -14,6 +14,8 @@ export interface ModelInfo {
   readonly parameters: number;
   /** Checkpoint tensors by storage type. */
   readonly tensorTypes: Readonly<Record<string, number>>;
+  /** Bytes of the checkpoint's tensors by storage type (the types Tessera reads). */
+  readonly tensorTypeBytes: Readonly<Record<string, number>>;
   readonly weightBytes: number;
   /** KV cache for the whole context. */
   readonly kvCacheBytes: number;
@@ -33,14 +35,17 @@ export function unsupportedTensors(source: ModelSource): { name: string; type: s
   });
 }
 
-function tensorTypes(source: ModelSource): Record<string, number> {
+/** The checkpoint's tensors by storage type: how many, and their bytes where Tessera reads the type. */
+function tensorTypes(source: ModelSource): Pick<ModelInfo, 'tensorTypes' | 'tensorTypeBytes'> {
   const types: Record<string, number> = {};
+  const bytes: Record<string, number> = {};
   for (const n of source.store.names()) {
     const info = source.store.info(n);
     const t = isReadable(info) ? info.dtype : `${info.dtype} (unsupported)`;
     types[t] = (types[t] ?? 0) + 1;
+    if (isReadable(info)) bytes[t] = (bytes[t] ?? 0) + storageBytes(info.dtype, info.shape as number[]);
   }
-  return types;
+  return { tensorTypes: types, tensorTypeBytes: bytes };
 }
 
 function kvCacheBytes(c: ModelConfig): number {
@@ -60,7 +65,7 @@ export function describeHeaders(source: ModelSource, config: ModelConfig): Model
     if (isReadable(info)) weightBytes += storageBytes(info.dtype, info.shape as number[]);
   }
   return {
-    path: source.path, format: source.format, config, parameters, tensorTypes: tensorTypes(source), weightBytes,
+    path: source.path, format: source.format, config, parameters, ...tensorTypes(source), weightBytes,
     kvCacheBytes: kvCacheBytes(config), unsupportedTensors: unsupportedTensors(source),
   };
 }
@@ -80,7 +85,7 @@ export function describeModel(model: { readonly source: ModelSource; readonly co
   const bounds = { S, P: c.maxPositions - S, B: 1 };
   const plan = planMemory(g, bounds);
   return {
-    path: model.source.path, format: model.source.format, config: c, parameters, tensorTypes: tensorTypes(model.source), weightBytes, kvCacheBytes: kvCacheBytes(c),
+    path: model.source.path, format: model.source.format, config: c, parameters, ...tensorTypes(model.source), weightBytes, kvCacheBytes: kvCacheBytes(c),
     activationBytes: evalDim(plan.peakActivationBytes, bounds),
     activationChunk: S,
     unsupportedTensors: [],
@@ -97,7 +102,7 @@ export function formatModelInfo(i: ModelInfo): string {
     `shape:        ${c.numLayers} layers · hidden ${c.hiddenSize} · ${c.numHeads} heads (${c.numKvHeads} kv) × ${c.headDim} · intermediate ${c.intermediateSize} · vocab ${c.vocabSize} · context ${c.maxPositions}`,
     `positions:    ${c.rope ? `RoPE θ=${c.rope.theta}, ${c.rope.rotaryDim} of ${c.headDim} dims, ${c.rope.interleaved ? 'interleaved' : 'rotate-half'} pairs, scaling ${c.rope.scaling.type}` : 'learned absolute'}`,
     `norm:         ${c.norm.kind === 'rms' ? 'RMSNorm' : 'LayerNorm'} eps ${c.norm.eps}${c.norm.offset ? ' (1+w)' : ''} · MLP ${c.gatedMlp ? 'gated ' : ''}${c.activation}${c.layerWindows.some((w) => w > 0) ? ` · sliding window ${Math.max(...c.layerWindows)} on ${c.layerWindows.filter((w) => w > 0).length} layers` : ''}${c.attnSoftcap ? ` · attn softcap ${c.attnSoftcap}` : ''}${c.finalSoftcap ? ` · final softcap ${c.finalSoftcap}` : ''}`,
-    `parameters:   ${i.parameters.toLocaleString('en-US')} (${Object.entries(i.tensorTypes).map(([t, n]) => `${n} × ${t}`).join(', ')} tensors)`,
+    `parameters:   ${i.parameters.toLocaleString('en-US')} (${Object.entries(i.tensorTypes).map(([t, n]) => `${n} × ${t}${t in i.tensorTypeBytes ? ` ${mib(i.tensorTypeBytes[t])}` : ''}`).join(', ')} tensors)`,
     `memory:       weights ${mib(i.weightBytes)}${i.unsupportedTensors.length ? ' (supported tensors)' : ''} · ${c.task === 'decoder' ? `KV cache ${mib(i.kvCacheBytes)} (f32, full context)` : 'no KV cache'}` +
       (i.activationBytes !== undefined ? ` · activations ${mib(i.activationBytes)} (peak, ${i.activationChunk}-token ${c.task === 'decoder' ? 'chunk' : 'sequence'})` : ''),
   ];
