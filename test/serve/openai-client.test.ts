@@ -2,6 +2,7 @@
 // completions whole and streamed, sampling options, embeddings, OpenAI-style errors, a client
 // abort cancelling its generation, a bounded queue, and concurrent clients.
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Encoder } from '../../src/encoder.js';
@@ -129,6 +130,22 @@ describe.runIf(hasShared('models', 'tinystories-656k'))('tessera serve with the 
     await until(async () => (await metric(url, 'tessera_requests_cancelled_total')) === before + 1, 'the cancellation');
     expect(await metric(url, 'tessera_slots_busy')).toBe(0);
     expect((await metric(url, 'tessera_generated_tokens_total')) - generatedBefore).toBeLessThan(100);
+  });
+
+  it('a client that hangs up during the prefill is cancelled without a byte written', async () => {
+    const before = await metric(url, 'tessera_requests_cancelled_total');
+    const { port } = new URL(url);
+    const req = request({ port, method: 'POST', path: '/v1/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` } });
+    let answered = false;
+    req.on('response', () => { answered = true; });
+    req.on('error', () => undefined); // the hang-up below
+    req.end(JSON.stringify({ model: ID, prompt: 'Once upon a time '.repeat(110), max_tokens: 50, stream: true }));
+    // The reference interpreter takes well over 10 ms to prefill ~450 tokens.
+    await new Promise((r) => setTimeout(r, 10));
+    req.destroy();
+    await until(async () => (await metric(url, 'tessera_requests_cancelled_total')) === before + 1, 'the cancellation');
+    expect(answered).toBe(false);
+    expect(await metric(url, 'tessera_slots_busy')).toBe(0);
   });
 
   it('concurrent clients all get their own answers (two slots, the rest queued)', async () => {
