@@ -9,11 +9,14 @@
 // --experimental-wasm-memory64 (a flag the embedding application must pass to node; with it V8
 // does make memories over 4 GiB), and AssemblyScript 0.28 lists memory64 among the features that
 // do nothing yet, so no kernel of ours could address past 4 GiB anyway (and this V8 checks
-// memory64 bounds in code rather than with guard pages, a cost to every load; not measured here). Weights
-// split across several memories would need multi-memory (flag-only in this V8, unsupported by
-// asc) or a module instance per memory with activations copied between them at every layer. So a
-// model over 4 GiB is refused, with the ways that work named: quantize it (q8_0 takes 1.07 bytes
-// a weight, so a 1.1B model needs ~1.2 GiB), use a shorter context, or run it on WebGPU.
+// memory64 bounds in code rather than with guard pages, a cost to every load; not measured
+// here). Weights split across several memories would need multi-memory (flag-only in this V8,
+// unsupported by asc) or a module instance per memory with activations copied between them at
+// every layer. So a model over 4 GiB is refused, with the ways that work named: quantize it (q8_0
+// takes 1.07 bytes a weight, so a 1.1B model needs ~1.2 GiB), use a shorter context, or run it on
+// WebGPU. (The TinyLlama-1.1B shape in f32 with its embedding table tied needs 3.85 GiB of
+// weights, held once since rmsnorm-matmul stopped folding a copy of the table, so it opens;
+// untied it needs 4.1 GiB and is refused.)
 import { ARG_SLOT_BYTES, HEAP_START, MAX_PAGES, PAGE_BYTES, PLAN_ENTRY_BYTES, PLAN_HEADER_BYTES } from '../../codegen/wasm/abi.js';
 import type { WasmProgram } from '../../codegen/wasm/program.js';
 import { type DimBindings, evalDim } from '../../ir/dim.js';
