@@ -11,6 +11,16 @@ import { rng } from './adapters.js';
 
 const f32 = (shape: number[], data: number[] | Float32Array) => tensor('f32', shape, Float32Array.from(data));
 
+describe('add_low_rank (the merged form)', () => {
+  it('adds scale·B·A to w (by hand) and names a misfit', () => {
+    const leaves: Record<string, ReturnType<typeof f32>> = { w: f32([2, 2], [1, 2, 3, 4]), b: f32([2, 1], [1, 0]), a: f32([1, 2], [1, 1]) };
+    const e = weightCall('add_low_rank', [weightTensor('w'), weightTensor('b'), weightTensor('a')], { scale: 2 });
+    expect(Array.from(evaluateWeight(e, (n) => leaves[n]).data)).toEqual([3, 4, 3, 4]);
+    const bad = weightCall('add_low_rank', [weightTensor('w'), weightTensor('a'), weightTensor('a')]);
+    expect(() => evaluateWeight(bad, (n) => leaves[n])).toThrow(/add_low_rank: b \[1, 2\] · a \[1, 2\] does not make the \[2, 2\] of w/);
+  });
+});
+
 describe('matmul_lora', () => {
   it('computes x·wᵀ + scale·factor·(x·aᵀ)·bᵀ + bias (by hand)', () => {
     // x [1, 2], w = I₂, a = [1, 1] (rank 1), b = [[1], [2]], scale 0.5, factor 2, bias [10, 20]:
