@@ -148,3 +148,16 @@ describe('every matmul weight has a role and a layer, before and after the renam
     });
   }
 });
+
+describe('the pass counts what the recipe did', () => {
+  const tiny = ['models', 'tinystories-656k', 'TinyStories-656K.f16.gguf'];
+  it.skipIf(!hasShared(...tiny) || !isRecipeName('q4_k_m'))(`q4_k_m on TinyStories-656K: every weight falls back, two are promoted${isRecipeName('q4_k_m') ? '' : ' (skipped: q4_k is not a dtype row yet)'}`, () => {
+    const run = runPipeline(Model.load(sharedPath(...tiny)).graph({ logits: 'all' }), 'quantize{recipe=q4_k_m, heads=true}');
+    const stats = run.records[0].stats;
+    // 2 layers × 7 projections and the tied head's copy, all on 128-wide rows; l1.wv and l1.w_down are use_more_bits layers.
+    expect(stats['weights-quantized']).toBe(14);
+    expect(stats['tied-heads-copied']).toBe(1);
+    expect(stats['shape-fallbacks']).toBe(15);
+    expect(stats['weights-promoted']).toBe(2);
+  });
+});
