@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Graph } from '../../ir/graph.js';
 import type { DimBounds } from '../../ir/memory.js';
 import { printGraph } from '../../ir/printer.js';
-import { cacheGet, cacheKey, cachePut } from '../compile-cache.js';
+import { cacheGet, cacheKey, cachePut, compileCacheEnabled } from '../compile-cache.js';
 import { defaultWasmFeatures } from './features.js';
 import type { CompiledModule } from './module.js';
 import type { WasmProgram } from './program.js';
@@ -33,33 +33,40 @@ export interface CompiledPrograms<K extends string> {
   readonly programs: Readonly<Record<K, WasmProgram>>;
 }
 
-let fingerprint: string | undefined;
+let fingerprint: string | null | undefined;
 
 /**
  * What identifies this build of the code generator: name, size and mtime of every module of
  * codegen/ and ir/ (the lowering runs on both). Any rebuild or upgrade changes it, so an entry
- * never outlives the code that wrote it; stat calls only, a few ms.
+ * never outlives the code that wrote it; stat calls only, a few ms. null where the modules are not
+ * laid out as files beside this one (a bundle): then nothing is cached, as nothing could be trusted.
  */
-function generatorFingerprint(): string {
-  if (fingerprint) return fingerprint;
+function generatorFingerprint(): string | null {
+  if (fingerprint !== undefined) return fingerprint;
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
   const root = join(dirname(here), '..', '..');
   const parts: string[] = [];
-  for (const folder of ['codegen', 'ir']) {
-    const files = readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith(ext)).sort();
-    for (const f of files) {
-      const st = statSync(join(root, folder, f));
-      parts.push(`${folder}/${f}:${st.size}:${st.mtimeMs}`);
+  try {
+    for (const folder of ['codegen', 'ir']) {
+      const files = readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith(ext)).sort();
+      for (const f of files) {
+        const st = statSync(join(root, folder, f));
+        parts.push(`${folder}/${f}:${st.size}:${st.mtimeMs}`);
+      }
     }
+    fingerprint = parts.length > 0 ? cacheKey(parts) : null;
+  } catch {
+    fingerprint = null;
   }
-  fingerprint = cacheKey(parts);
   return fingerprint;
 }
 
-function entryKey(graphs: Readonly<Record<string, Graph>>, bounds: DimBounds, features: readonly string[]): string {
+function entryKey(graphs: Readonly<Record<string, Graph>>, bounds: DimBounds, features: readonly string[]): string | undefined {
+  const generator = generatorFingerprint();
+  if (generator === null || !compileCacheEnabled()) return undefined;
   const names = Object.keys(graphs).sort();
-  return cacheKey([NAMESPACE, generatorFingerprint(), features.join(','), JSON.stringify(bounds), ...names.flatMap((n) => [n, printGraph(graphs[n])])]);
+  return cacheKey([NAMESPACE, generator, features.join(','), JSON.stringify(bounds), ...names.flatMap((n) => [n, printGraph(graphs[n])])]);
 }
 
 function encode(compiled: CompiledPrograms<string>): Uint8Array {
@@ -101,6 +108,7 @@ export async function cachedWasmPrograms<K extends string>(
   onHit?: (kernels: number) => void,
 ): Promise<CompiledPrograms<K>> {
   const key = entryKey(graphs, bounds, defaultWasmFeatures());
+  if (key === undefined) return build();
   const stored = cacheGet(NAMESPACE, key);
   if (stored.status === 'hit') {
     try {
