@@ -62,12 +62,14 @@ const server = await serveStatic(site);
 const browser = await chromium.launch({ executablePath: process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium', args: ARGS });
 
 async function nodeRun(name, threads) {
+  const start = performance.now();
   const model = await Model.open(join(work, name), { backend: 'wasm', threads });
   const it = model.generate(PROMPT, { maxTokens, stopAtEos: false });
-  let r;
-  while (!(r = await it.next()).done);
+  let r = await it.next();
+  const firstToken = performance.now() - start;
+  while (!r.done) r = await it.next();
   await model.dispose();
-  return { prefill: r.value.prefillTokensPerSecond, decode: r.value.decodeTokensPerSecond };
+  return { prefill: r.value.prefillTokensPerSecond, decode: r.value.decodeTokensPerSecond, firstToken };
 }
 
 /** One navigation in `context` (a fresh context: an empty Cache API). */
@@ -76,16 +78,17 @@ async function browserRun(context, name, query) {
   await page.goto(`${server.url}?model=artifacts/${name}/&${query}`);
   const r = await page.evaluate(async ({ prompt, n }) => {
     await window.tessera.ready;
-    return window.tessera.tell(prompt, n);
+    const run = await window.tessera.tell(prompt, n);
+    return { ...run, ...window.tessera.timings };
   }, { prompt: PROMPT, n: maxTokens });
   const reason = await page.textContent('#backend');
   await page.close();
-  return { prefill: r.prefillTokensPerSecond, decode: r.decodeTokensPerSecond, firstToken: r.firstTokenSinceNavigationMs, reason };
+  return { prefill: r.prefillTokensPerSecond, decode: r.decodeTokensPerSecond, firstToken: r.firstTokenSinceNavigationMs, scriptStart: r.scriptStart, opened: r.opened, reason };
 }
 
 const rows = [];
 for (const name of names) {
-  const cells = { node1: [], node2: [], web1: [], web2: [], cold: [], cached: [], gpu: [] };
+  const cells = { node1: [], node2: [], web1: [], web2: [], cold: [], cached: [], split: [], gpu: [] };
   let reasons = new Set();
   for (let i = 0; i < rounds; i++) {
     cells.node1.push(await nodeRun(name, 1));
@@ -97,6 +100,7 @@ for (const name of names) {
     const two = await browserRun(context, name, 'backend=wasm&threads=2');
     cells.web2.push(two);
     cells.cached.push(two.firstToken);
+    cells.split.push(two);
     if (opt.webgpu) cells.gpu.push(await browserRun(context, name, 'backend=webgpu&software=1'));
     for (const r of [cold, two]) reasons.add(r.reason);
     await context.close();
@@ -113,6 +117,12 @@ for (const { name, cells, med } of rows) {
   const f = (v) => v.toFixed(1);
   console.log(`| ${name} | ${f(med(cells.node1, 'decode'))} | ${f(med(cells.web1, 'decode'))} | ${f(med(cells.node2, 'decode'))} | ${f(med(cells.web2, 'decode'))} | ${f(med(cells.node2, 'prefill'))} | ${f(med(cells.web2, 'prefill'))} | ${median(cells.cold).toFixed(0)} ms | ${median(cells.cached).toFixed(0)} ms |` + (opt.webgpu ? ` ${f(med(cells.gpu, 'decode'))} |` : ''));
 }
+console.log('\nnavigation → first token (cached, 2 threads), medians: script running · model open · first token; Node: Model.open → first token (in a warm process)');
+for (const { name, cells } of rows) {
+  const m = (k) => median(cells.split.map((x) => x[k])).toFixed(0);
+  console.log(`${name}: ${m('scriptStart')} ms · ${m('opened')} ms · ${m('firstToken')} ms; Node ${median(cells.node2.map((x) => x.firstToken)).toFixed(0)} ms`);
+}
+console.log(`(load average while measuring: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(', ')})`);
 await browser.close();
 await server.close();
 rmSync(work, { recursive: true, force: true });

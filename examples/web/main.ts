@@ -5,6 +5,8 @@ import { type DownloadEvent, Model } from '../../src/web/index.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 let model: Model | undefined;
+/** ms since navigation: this script started, the last model finished opening (bench/web.mjs reads them). */
+const timings = { scriptStart: performance.now(), opened: 0 };
 
 interface DemoRun {
   text: string;
@@ -41,6 +43,7 @@ async function open(source: Parameters<typeof Model.open>[0], name: string): Pro
   $('status').textContent = `opening ${name}…`;
   try {
     model = await Model.open(source, options());
+    timings.opened = performance.now();
   } catch (e) {
     $('status').textContent = `${(e as Error).name}: ${(e as Error).message}`;
     throw e;
@@ -134,4 +137,4 @@ if (query.get('software') === '1') $<HTMLInputElement>('software').checked = tru
 const ready = query.get('model') ? open(query.get('model')!, query.get('model')!) : Promise.resolve(undefined);
 $<HTMLInputElement>('url').value = query.get('model') ?? '';
 
-Object.assign(globalThis, { tessera: { Model, ready, open, tell, get model() { return model; } } });
+Object.assign(globalThis, { tessera: { Model, ready, open, tell, timings, get model() { return model; } } });
