@@ -8,6 +8,8 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
 import type { BlockCodec } from './quant/codec.js';
 import { QUANT_CODECS, type QuantCodec } from './quant/index.js';
+import { Q2_K_ENCODE, Q3_K_ENCODE, Q4_K_ENCODE, Q5_K_ENCODE, Q6_K_ENCODE } from './quant/kquants-encode.js';
+import { Q4_1_ENCODE, Q5_0_ENCODE, Q5_1_ENCODE } from './quant/legacy-encode.js';
 import { Q4_0 } from './quant/q4_0.js';
 import { Q8_0 } from './quant/q8_0.js';
 
@@ -70,17 +72,17 @@ const TABLE = {
     { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · (nibble − 8)' },
     { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
   ]),
-  q4_1: quant(QUANT_CODECS.q4_1, 3, QUANT_CODECS.q4_1, [
+  q4_1: quant(QUANT_CODECS.q4_1, 3, Q4_1_ENCODE, [
     { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · nibble + m' },
     { name: 'm', type: 'f16', count: 1, holds: 'the block\'s minimum' },
     { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
   ]),
-  q5_0: quant(QUANT_CODECS.q5_0, 6, QUANT_CODECS.q5_0, [
+  q5_0: quant(QUANT_CODECS.q5_0, 6, Q5_0_ENCODE, [
     { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · (q − 16), q = nibble + 16 · high bit' },
     { name: 'qh', type: 'u32', count: 1, holds: 'bit j: element j\'s fifth bit' },
     { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
   ]),
-  q5_1: quant(QUANT_CODECS.q5_1, 7, QUANT_CODECS.q5_1, [
+  q5_1: quant(QUANT_CODECS.q5_1, 7, Q5_1_ENCODE, [
     { name: 'd', type: 'f16', count: 1, holds: 'the scale: x = d · q + m, q = nibble + 16 · high bit' },
     { name: 'm', type: 'f16', count: 1, holds: 'the block\'s minimum' },
     { name: 'qh', type: 'u32', count: 1, holds: 'bit j: element j\'s fifth bit' },
@@ -91,32 +93,32 @@ const TABLE = {
     { name: 'qs', type: 'u8', count: 16, holds: 'byte j: element j in the low nibble, element j + 16 in the high nibble' },
   ]),
   // 256-element super-blocks (element order: ir/quant/kquants.ts).
-  q4_k: quant(QUANT_CODECS.q4_k, 12, QUANT_CODECS.q4_k, [
+  q4_k: quant(QUANT_CODECS.q4_k, 12, Q4_K_ENCODE, [
     { name: 'd', type: 'f16', count: 1, holds: 'the scale of the sub-block scales: x = (d · sc_j) · nibble − dmin · m_j' },
     { name: 'dmin', type: 'f16', count: 1, holds: 'the scale of the sub-block mins' },
     { name: 'scales', type: 'u8', count: 12, holds: '8 six-bit scales sc_j and mins m_j of the sub-blocks of 32, packed' },
     { name: 'qs', type: 'u8', count: 128, holds: 'bytes 32k…32k + 31: sub-block 2k in the low nibbles, 2k + 1 in the high' },
   ]),
-  q5_k: quant(QUANT_CODECS.q5_k, 13, QUANT_CODECS.q5_k, [
+  q5_k: quant(QUANT_CODECS.q5_k, 13, Q5_K_ENCODE, [
     { name: 'd', type: 'f16', count: 1, holds: 'the scale of the sub-block scales: x = (d · sc_j) · q − dmin · m_j, q = nibble + 16 · high bit' },
     { name: 'dmin', type: 'f16', count: 1, holds: 'the scale of the sub-block mins' },
     { name: 'scales', type: 'u8', count: 12, holds: '8 six-bit scales sc_j and mins m_j of the sub-blocks of 32, packed' },
     { name: 'qh', type: 'u8', count: 32, holds: 'byte i, bit j: the fifth bit of element i of sub-block j' },
     { name: 'qs', type: 'u8', count: 128, holds: 'bytes 32k…32k + 31: sub-block 2k in the low nibbles, 2k + 1 in the high' },
   ]),
-  q3_k: quant(QUANT_CODECS.q3_k, 11, QUANT_CODECS.q3_k, [
+  q3_k: quant(QUANT_CODECS.q3_k, 11, Q3_K_ENCODE, [
     { name: 'hmask', type: 'u8', count: 32, holds: 'byte i, bit j: element i of the j-th run of 32 has q ≥ 0 (else q − 4)' },
     { name: 'qs', type: 'u8', count: 64, holds: 'low 2 bits of q, four elements a byte' },
     { name: 'scales', type: 'u8', count: 12, holds: '16 six-bit scales sc_j of the sub-blocks of 16, packed: x = (d · (sc_j − 32)) · q' },
     { name: 'd', type: 'f16', count: 1, holds: 'the scale of the sub-block scales' },
   ]),
-  q2_k: quant(QUANT_CODECS.q2_k, 10, QUANT_CODECS.q2_k, [
+  q2_k: quant(QUANT_CODECS.q2_k, 10, Q2_K_ENCODE, [
     { name: 'scales', type: 'u8', count: 16, holds: 'sub-block j of 16: scale sc_j in the low nibble, min m_j in the high: x = (d · sc_j) · q − dmin · m_j' },
     { name: 'qs', type: 'u8', count: 64, holds: 'q, 2 bits, four elements a byte' },
     { name: 'd', type: 'f16', count: 1, holds: 'the scale of the sub-block scales' },
     { name: 'dmin', type: 'f16', count: 1, holds: 'the scale of the sub-block mins' },
   ]),
-  q6_k: quant(QUANT_CODECS.q6_k, 14, QUANT_CODECS.q6_k, [
+  q6_k: quant(QUANT_CODECS.q6_k, 14, Q6_K_ENCODE, [
     { name: 'ql', type: 'u8', count: 128, holds: 'low 4 bits of q, two elements a byte' },
     { name: 'qh', type: 'u8', count: 64, holds: 'high 2 bits of q, four elements a byte' },
     { name: 'scales', type: 'i8', count: 16, holds: 'signed scale sc_j of each sub-block of 16: x = (d · sc_j) · (q − 32)' },
