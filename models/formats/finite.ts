@@ -1,6 +1,7 @@
 // Weights that hold NaN or ±Inf poison every logit silently; a damaged file is refused when the
 // tensor is read instead. One pass over the stored bits (exponent all ones), no conversion.
 import type { DType } from '../../ir/dtype.js';
+import { findNonFiniteScale, isQuantCodecName, QUANT_CODECS } from '../../ir/quant/index.js';
 import { FormatError } from './store.js';
 
 /** Exponent mask of each plain float storage type, by element width in bytes. */
@@ -24,8 +25,14 @@ export function firstNonFinite(dtype: DType, bytes: Uint8Array): number {
   return -1;
 }
 
-/** Throws a FormatError naming the tensor and element when its stored values are not all finite. */
+/** Throws a FormatError naming the tensor and element (a quantized block's scale) when its stored values are not all finite. */
 export function checkFinite(file: string, name: string, dtype: DType, bytes: Uint8Array): void {
+  if (isQuantCodecName(dtype)) {
+    const codec = QUANT_CODECS[dtype];
+    const f = findNonFiniteScale(codec, bytes, 0, Math.floor(bytes.length / codec.blockBytes));
+    if (f) throw new FormatError(file, `tensor "${name}" (${codec.ggmlType}) has scale ${f.field} = ${f.value} in block ${f.block} (byte ${f.offset} of its data); the file is damaged`);
+    return;
+  }
   const at = firstNonFinite(dtype, bytes);
   if (at >= 0) throw new FormatError(file, `tensor "${name}" holds a NaN or infinite value (element ${at}); the file is damaged`);
 }
