@@ -7,7 +7,7 @@
 // The module's bytes are kept in the entry itself rather than by reference to the compiler's own
 // entry (asc.ts), whose key needs asc's version: an entry stays usable where asc is absent, and
 // one read serves the whole start. Entry payload: u32 LE header length ‖ JSON header ‖ wasm bytes.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Graph } from '../../ir/graph.js';
@@ -36,26 +36,31 @@ export interface CompiledPrograms<K extends string> {
 let fingerprint: string | null | undefined;
 
 /**
- * What identifies this build of the code generator: name, size and mtime of every module of
- * codegen/ and ir/ (the lowering runs on both). Any rebuild or upgrade changes it, so an entry
- * never outlives the code that wrote it; stat calls only, a few ms. null where the modules are not
- * laid out as files beside this one (a bundle): then nothing is cached, as nothing could be trusted.
+ * What identifies this build of the code generator, so an entry never outlives the code that
+ * wrote it. Compiled (dist/): this module's own size and mtime — tsc rewrites every output on each
+ * build, so any rebuild changes it — and the package version, which an install or upgrade changes
+ * (npm normalizes mtimes); one stat, where scanning codegen/ and ir/ took 30–200 ms of start-up.
+ * From sources (.ts, under vitest): every module of codegen/ and ir/, as an edit rebuilds nothing.
+ * null where the modules are not laid out as files (a bundle): then nothing is cached.
  */
 function generatorFingerprint(): string | null {
   if (fingerprint !== undefined) return fingerprint;
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
   const root = join(dirname(here), '..', '..');
-  const parts: string[] = [];
+  const stamp = (path: string) => {
+    const st = statSync(path);
+    return `${path}:${st.size}:${st.mtimeMs}`;
+  };
   try {
-    for (const folder of ['codegen', 'ir']) {
-      const files = readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith(ext)).sort();
-      for (const f of files) {
-        const st = statSync(join(root, folder, f));
-        parts.push(`${folder}/${f}:${st.size}:${st.mtimeMs}`);
-      }
+    if (ext === '.js') {
+      const pkg = JSON.parse(readFileSync(join(root, '..', 'package.json'), 'utf8')) as { name?: string; version?: string };
+      fingerprint = cacheKey([`${pkg.name}@${pkg.version}`, stamp(here)]);
+    } else {
+      const parts = ['codegen', 'ir'].flatMap((folder) =>
+        readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith(ext)).sort().map((f) => stamp(join(root, folder, f))));
+      fingerprint = parts.length > 0 ? cacheKey(parts) : null;
     }
-    fingerprint = parts.length > 0 ? cacheKey(parts) : null;
   } catch {
     fingerprint = null;
   }
