@@ -4,7 +4,7 @@
 // read-back as the token (4 more bytes, one more dispatch of one workgroup). It is part of the
 // executor, not of a program: the same text for every model (the vocabulary size is an override
 // constant), so loading an artifact still generates no code.
-import { BufferUsage, type GpuContext } from './device.js';
+import { BufferUsage, type GpuContext } from './gpu-context.js';
 import type { ResidentBuffers } from './resident.js';
 import { getPipeline } from './run-kernel.js';
 
