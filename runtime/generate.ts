@@ -7,7 +7,7 @@ import { ContextFullError, type Executor, TokenRangeError } from './executor.js'
 import { abortSignalRule, booleanRule, checkOptions, type NumberRange, numberRule, type OptionRules, stringListRule } from './options.js';
 import { NonFiniteLogitsError, SAMPLING_RULES, Sampler, type SamplingContext, type SamplingParams } from './sampler.js';
 import { GrammarMatcher } from './grammar/matcher.js';
-import { grammarConstraint, STRUCTURED_OUTPUT_RULES, type StructuredOutputParams, structuredOutputGrammar } from './grammar/options.js';
+import { dropsLeadingSpace, grammarConstraint, STRUCTURED_OUTPUT_RULES, type StructuredOutputParams, structuredOutputGrammar } from './grammar/options.js';
 
 export interface GenerateParams extends SamplingParams, StructuredOutputParams {
   /** New tokens at most. Default 256. */
@@ -98,18 +98,19 @@ export function checkGenerate(model: GenerationModel, promptIds: readonly number
  */
 export function generateTokens(model: GenerationModel, promptIds: readonly number[], params: GenerateParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
   checkGenerate(model, promptIds, params);
-  return generateChecked(model, promptIds, params, grammarMatcher(model, params));
+  return generateChecked(model, promptIds, params, grammarMatcher(model, promptIds, params));
 }
 
 /**
  * The matcher for the grammar, JSON schema or JSON mode the options ask for (compiled now, so a
  * malformed grammar or schema is refused before any work), or undefined for free text.
  */
-function grammarMatcher(model: GenerationModel, params: GenerateParams): GrammarMatcher | undefined {
+function grammarMatcher(model: GenerationModel, promptIds: readonly number[], params: GenerateParams): GrammarMatcher | undefined {
   const grammar = structuredOutputGrammar(params);
   if (grammar === undefined) return undefined;
   if (!model.tokenizer) throw new UsageError('generate: grammar, jsonSchema and json need a tokenizer (the model has none), since tokens are matched by their text');
-  return new GrammarMatcher(grammarConstraint(grammar, model.tokenizer, model.executor.vocabSize, model.eosIds));
+  const constraint = grammarConstraint(grammar, model.tokenizer, model.executor.vocabSize, model.eosIds);
+  return new GrammarMatcher(constraint, dropsLeadingSpace(model.tokenizer, promptIds, constraint.vocabulary));
 }
 
 async function* generateChecked(model: GenerationModel, promptIds: readonly number[], params: GenerateParams, grammar: GrammarMatcher | undefined): AsyncGenerator<GeneratedToken, GenerationStats> {

@@ -169,7 +169,7 @@ class SchemaConverter {
     if (min === 0 && max === Infinity) return this.primitive('string');
     if (max < min) throw new SchemaError(`maxLength ${max} is below minLength ${min}`, path);
     this.use('char');
-    return this.rule(hint, `"\\"" char${repetition(min, max) || '{0}'} "\\"" space`);
+    return this.rule(hint, `"\\"" char${repetition(min, max)} "\\"" space`);
   }
 
   private integer(s: Schema, path: string, hint: string): string {
@@ -289,7 +289,7 @@ function count(v: unknown, path: string): number | undefined {
   return v;
 }
 
-/** GBNF repetition suffix for {min,max} ('' for exactly one... never: {1,1} is ''). */
+/** GBNF repetition suffix for {min,max}: '' for exactly one. */
 function repetition(min: number, max: number): string {
   if (min === 1 && max === 1) return '';
   if (min === 0 && max === 0) return '{0}';

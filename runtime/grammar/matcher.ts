@@ -23,6 +23,7 @@ export class GrammarConstraint {
   readonly automaton: GrammarAutomaton;
   readonly initialState: number;
   private readonly masks = new Map<number, TokenMask>();
+  private start: TokenMask | undefined;
   private readonly eos: readonly number[];
 
   constructor(grammar: CompiledGrammar, readonly vocabulary: TokenVocabulary, eosIds: readonly number[]) {
@@ -39,6 +40,30 @@ export class GrammarConstraint {
       this.masks.set(state, mask);
     }
     return mask;
+  }
+
+  /**
+   * The first step's mask where the output starts the text and the tokenizer drops one leading
+   * space there (SentencePiece's dummy prefix, llama2.c after BOS): a token " x" writes "x".
+   */
+  startMask(): TokenMask {
+    if (this.start === undefined) {
+      const mask = Uint32Array.from(this.mask(this.initialState));
+      this.vocabulary.bytes.forEach((bytes, id) => {
+        if (bytes[0] !== 0x20 || this.isEos(id)) return;
+        if (this.nextAtStart(this.initialState, id) !== DEAD) setBit(mask, id);
+        else mask[id >>> 5] &= ~(1 << (id & 31));
+      });
+      this.start = mask;
+    }
+    return this.start;
+  }
+
+  /** `next` for the first token of a text whose leading space is dropped. */
+  nextAtStart(state: number, id: number): number {
+    const bytes = this.vocabulary.bytes[id];
+    if (this.isEos(id) || bytes[0] !== 0x20) return this.next(state, id);
+    return this.automaton.stepToken(state, id, bytes.subarray(1));
   }
 
   next(state: number, id: number): number {
@@ -95,13 +120,14 @@ export class GrammarMatcher {
   /** Bytes accepted so far, for messages. */
   private readonly text: number[] = [];
 
-  constructor(readonly constraint: GrammarConstraint) {
+  /** `atTextStart`: the output begins the text, where the tokenizer drops a token's leading space. */
+  constructor(readonly constraint: GrammarConstraint, private atTextStart = false) {
     this.state = constraint.initialState;
   }
 
   /** The tokens that may come next. */
   mask(): TokenMask {
-    return this.constraint.mask(this.state);
+    return this.atTextStart ? this.constraint.startMask() : this.constraint.mask(this.state);
   }
 
   /** Whether the output so far is complete. */
@@ -142,10 +168,12 @@ export class GrammarMatcher {
 
   /** Moves past `id`; throws when the grammar does not allow it. */
   accept(id: number): void {
-    const next = this.constraint.next(this.state, id);
+    const next = this.atTextStart ? this.constraint.nextAtStart(this.state, id) : this.constraint.next(this.state, id);
     if (next === DEAD) throw new GrammarError(`token ${id} cannot follow ${this.describeText()} under the grammar`);
-    if (!this.constraint.isEos(id)) for (const b of this.constraint.vocabulary.bytes[id]) this.text.push(b);
+    const bytes = this.constraint.vocabulary.bytes[id];
+    if (!this.constraint.isEos(id)) for (const b of this.atTextStart && bytes[0] === 0x20 ? bytes.subarray(1) : bytes) this.text.push(b);
     this.state = next;
+    this.atTextStart = false;
   }
 
   private stuck(): GrammarError {

@@ -40,6 +40,17 @@ function conflict(set: readonly string[]): never {
   throw new OptionError(set[1], `generate: give at most one of grammar, jsonSchema and json; got ${set.join(' and ')}`);
 }
 
+/**
+ * Whether text generated after `promptIds` starts the text with a leading space dropped: the
+ * prompt decodes to nothing (BOS alone) and decoding a probe token " a…" after it gives "a…".
+ */
+export function dropsLeadingSpace(tokenizer: Tokenizer, promptIds: readonly number[], vocabulary: TokenVocabulary): boolean {
+  if (tokenizer.decode(promptIds) !== '') return false;
+  const probe = vocabulary.bytes.findIndex((b) => b.length >= 2 && b[0] === 0x20 && b.subarray(1).every((x) => x >= 0x61 && x <= 0x7a));
+  if (probe < 0) return false;
+  return tokenizer.decode([...promptIds, probe]) === new TextDecoder().decode(vocabulary.bytes[probe].subarray(1));
+}
+
 const MAX_CACHED_GRAMMARS = 16;
 const constraints = new WeakMap<TokenVocabulary, Map<string, GrammarConstraint>>();
 

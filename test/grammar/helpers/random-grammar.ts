@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import type { CodeRange, GrammarExpr } from '../../../runtime/grammar/ast.js';
 
-export const ALPHABET = ['a', 'b', 'c', '"', '\\', 'é', 'ж', '€', '😀'].map((c) => c.codePointAt(0)!);
+export const ALPHABET = ['a', 'b', 'c', ' ', '"', '\\', 'é', 'ж', '€', '😀'].map((c) => c.codePointAt(0)!);
 
 export interface RandomGrammar {
   /** rule i is named r<i>; r0 is the root. */
