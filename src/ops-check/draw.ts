@@ -2,9 +2,9 @@
 // under vitest fast-check implements it (test/ops-table.test.ts), from the CLI `seededDraw` does.
 // Tensor contents always come from `rng(seed)` with a seed the case drew, so a case is fixed by
 // its draws alone.
-import { convertF32, type DType, type HostTensor, tensor } from '../../ir/index.js';
+import { convertF32, type DType, type HostTensor, tensor, toF32 } from '../../ir/index.js';
 import { dtypeInfo, FIELD_BYTES, storageBytes } from '../../ir/dtype.js';
-import { f32ToF16 } from '../../ir/half.js';
+import { f16ToF32, f32ToF16 } from '../../ir/half.js';
 
 /** The choices a case generator makes. */
 export interface Draw {
@@ -74,25 +74,34 @@ export function randomTensor(dtype: DType, shape: readonly number[], seed: numbe
 }
 
 /**
- * Random blocks of a type we only read (no quantizer): every byte random, then each f16 field of
- * the layout (scales, mins) set to a finite value in ±scale/16, so elements stay within a small
- * multiple of `scale` whatever the type's integer range.
+ * Random blocks of a type we only read (no quantizer): every byte random, every f16 field of the
+ * layout (scales, mins) finite, then all of them rescaled by one factor so that the largest element
+ * is about `scale`: a type whose sub-block scales multiply (K-quants: up to 63 · 63) then gives
+ * values of the same size as the other types', which epilogues such as exp can take.
  */
 function randomBlocks(dtype: DType, shape: readonly number[], seed: number, scale: number): HostTensor {
   const r = rng(seed);
   const { blockBytes, layout } = dtypeInfo(dtype);
   const bytes = Uint8Array.from({ length: storageBytes(dtype, shape) }, () => Math.floor(r() * 256));
+  const halves: number[] = []; // byte offsets of every f16 field
   for (let at = 0; at < bytes.length; at += blockBytes) {
     let o = at;
     for (const f of layout) {
-      for (let i = 0; f.type === 'f16' && i < f.count; i++) {
-        const bits = f32ToF16((r() * 2 - 1) * scale / 16);
-        bytes[o + 2 * i] = bits & 0xff;
-        bytes[o + 2 * i + 1] = bits >>> 8;
-      }
+      for (let i = 0; f.type === 'f16' && i < f.count; i++) halves.push(o + 2 * i);
       o += FIELD_BYTES[f.type] * f.count;
     }
   }
+  const setHalf = (o: number, x: number) => {
+    const bits = f32ToF16(x);
+    bytes[o] = bits & 0xff;
+    bytes[o + 1] = bits >>> 8;
+  };
+  for (const o of halves) setHalf(o, r() * 2 - 1);
+  // x is linear in the f16 fields (d·q, d·sc·q − dmin·m), so one factor scales every element.
+  // (Decoded from a copy: host tensors keep their decoding, and these bytes change below.)
+  const amax = toF32(tensor(dtype, shape, bytes.slice())).reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+  const factor = amax > 0 ? scale / amax : 1;
+  for (const o of halves) setHalf(o, f16ToF32(bytes[o] | (bytes[o + 1] << 8)) * factor);
   return tensor(dtype, shape, bytes);
 }
 

@@ -98,7 +98,10 @@ describe.runIf(hasShared(...QUANT))('quantized GGUF files against llama.cpp', ()
             // kernels do not quantize activations.
             const bound = 1.5 * maxAbsDiff(llama.logits[i], want) + 1e-4 * maxAbs(want);
             const err = maxAbsDiff(await model.logits(c.ids), want);
-            expect(err, `case ${i}: ours ${err.toExponential(3)}, llama.cpp ${maxAbsDiff(llama.logits[i], want).toExponential(3)}`).toBeLessThanOrEqual(bound);
+            const summary = `case ${i}: ours ${err.toExponential(3)}, llama.cpp ${maxAbsDiff(llama.logits[i], want).toExponential(3)}`;
+            // The errors, for the record (BENCHMARKS and reports quote them).
+            console.info(`[tessera tests] ${file.name} ${backend} ${summary}`);
+            expect(err, summary).toBeLessThanOrEqual(bound);
           }
         });
       }
