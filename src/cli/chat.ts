@@ -14,6 +14,7 @@ import type { CliIO, Writer } from './io.js';
 import { readTextFile } from './load.js';
 import { loadModelFrom, LORA_OPTION, MODEL_OPTIONS, numberOpt } from './model-options.js';
 import { registerCommand } from './registry.js';
+import { STRUCTURED_OUTPUT_OPTIONS, structuredOutputParams } from './structured-output.js';
 
 registerCommand({
   name: 'chat',
@@ -39,6 +40,7 @@ so a turn prefills only its new tokens. With --messages FILE.json (a list of { r
     'min-p': { type: 'string', value: 'P', help: 'drop tokens below P × the most likely one (0 = off)' },
     'repeat-penalty': { type: 'string', value: 'R', help: 'divide logits of seen tokens by R (1 = off)' },
     seed: { type: 'string', short: 's', value: 'N', help: 'random seed for sampling' },
+    ...STRUCTURED_OUTPUT_OPTIONS,
   },
   examples: [
     { command: 'tessera chat -m ./Qwen2.5-0.5B-Instruct-Q8_0.gguf --system "Answer briefly."', says: 'an interactive chat with a GGUF that carries its template' },
@@ -53,6 +55,8 @@ so a turn prefills only its new tokens. With --messages FILE.json (a list of { r
       minP: numberOpt(inv, 'min-p', SAMPLING_RANGES.minP),
       repetitionPenalty: numberOpt(inv, 'repeat-penalty', SAMPLING_RANGES.repetitionPenalty),
       seed: numberOpt(inv, 'seed', SAMPLING_RANGES.seed),
+      // Every answer follows the grammar (each starts it afresh).
+      ...structuredOutputParams(inv, io),
     };
     const templatePath = stringOpt(inv, 'chat-template');
     const chatTemplate = templatePath === undefined ? undefined : readTextFile(templatePath, io);

@@ -4,6 +4,7 @@ import { checkMessages, type ChatMessage } from '../chat/messages.js';
 import type { GenerateParams } from '../../runtime/generate.js';
 import { InputError } from '../../ir/errors.js';
 import { badRequest } from './http-error.js';
+import { responseFormat } from './response-format.js';
 
 export interface GenerationRequest {
   readonly model: string;
@@ -109,6 +110,7 @@ function generationRequest(body: Body, maxName: 'max_tokens' | 'max_completion_t
     ...definedPenalty('frequencyPenalty', penalty('frequency_penalty')),
     ...definedPenalty('presencePenalty', penalty('presence_penalty')),
     ...logitBias(body.logit_bias),
+    ...responseFormat(body.response_format),
   };
   return { model, stream: optional(body, 'stream', 'boolean') ?? false, includeUsage: streamOptions?.include_usage === true, params };
 }

@@ -53,6 +53,21 @@ describe.runIf(hasShared('models', 'tinystories-656k'))('tessera chat', () => {
     expect(r.stdout.endsWith('\n')).toBe(true);
   });
 
+  it('--json-schema constrains the answer (the vocabulary has no braces, so a scalar schema); a bad schema fails before the model loads', async () => {
+    const messages = join(tmp, 'ask.json');
+    writeFileSync(messages, JSON.stringify([{ role: 'user', content: 'Is the sky blue?' }]));
+    const schema = join(tmp, 'bool.json');
+    writeFileSync(schema, JSON.stringify({ type: 'boolean' }));
+    const r = await cli('chat', '-m', model, '--chat-template', TEMPLATE, '--messages', messages, '-n', '8', '-t', '1.5', '--seed', '3', '--backend', 'reference', '--json-schema', schema);
+    expect(r.code).toBe(0);
+    expect(typeof JSON.parse(r.stdout)).toBe('boolean');
+    const bad = join(tmp, 'bad-schema.json');
+    writeFileSync(bad, JSON.stringify({ not: {} }));
+    const b = await cli('chat', '-m', model, '--chat-template', TEMPLATE, '--messages', messages, '--json-schema', bad);
+    expect(b.code).not.toBe(0);
+    expect(b.stderr).toMatch(/not/);
+  });
+
   it('a model without a template, none given: exit 1 naming --chat-template; a bad conversation names the message', async () => {
     const r = await cli('chat', '-m', model, '--backend', 'reference', '--messages', join(tmp, 'none.json'));
     expect(r.code).toBe(1);

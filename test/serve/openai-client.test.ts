@@ -116,6 +116,19 @@ describe.runIf(hasShared('models', 'tinystories-656k'))('tessera serve with the 
     expect((await junk.json()).error.message).toMatch(/not valid JSON/);
   });
 
+  it('response_format constrains the answer: a json_schema gives JSON valid against it; json_object and unsupported schemas are checked', async () => {
+    // TinyStories-656K's vocabulary has no brace or bracket tokens, so a scalar schema is what it can write.
+    const schema = { type: 'boolean' };
+    const answer = await client.chat.completions.create({ model: ID, messages: [{ role: 'user', content: 'Is the sky blue?' }], max_tokens: 8, temperature: 1.5, seed: 7, response_format: { type: 'json_schema', json_schema: { name: 'yes_no', schema } } });
+    const content = answer.choices[0].message.content ?? '';
+    expect(typeof JSON.parse(content)).toBe('boolean');
+    expect(answer.choices[0].finish_reason).toBe('stop');
+    const free = await client.chat.completions.create({ model: ID, messages: [{ role: 'user', content: 'Is the sky blue?' }], max_tokens: 8, temperature: 1.5, seed: 7, response_format: { type: 'text' } });
+    expect(free.choices[0].message.content).not.toBe(content);
+    await expect(client.chat.completions.create({ model: ID, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { not: { type: 'string' } } } } })).rejects.toMatchObject({ status: 400, param: 'response_format' });
+    await expect(client.chat.completions.create({ model: ID, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'yaml' } as never })).rejects.toMatchObject({ status: 400, param: 'response_format' });
+  });
+
   it('a client that aborts its stream cancels the generation and frees the slot', async () => {
     const before = await metric(url, 'tessera_requests_cancelled_total');
     const generatedBefore = await metric(url, 'tessera_generated_tokens_total');
