@@ -103,7 +103,8 @@ describe.runIf(hasShared(...QUANT))('quantized GGUF files against llama.cpp', ()
             console.info(`[tessera tests] ${file.name} ${backend} ${summary}`);
             expect(err, summary).toBeLessThanOrEqual(bound);
           }
-        });
+          // A wasm module per file (asc) and two prompts: over a minute on a loaded 2-core machine.
+        }, 300_000);
       }
     });
   }
