@@ -29,7 +29,10 @@ export async function loadGraph(path: string, io: CliIO): Promise<Graph> {
   return parseGraphUnverified(text, path);
 }
 
-/** The verifier's findings as `file:line:column: message` lines (empty when the graph is valid). */
-export function verifyMessages(g: Graph, path: string): string[] {
-  return verifyIssues(g).map((i) => `${i.loc ? `${i.loc.file ?? path}:${i.loc.line}:${i.loc.column}` : path}: ${i.message}`);
+/**
+ * The verifier's findings as `file:line:column: message` lines (empty when the graph is valid);
+ * `complete` holds the graph to what running it needs (outputs, every state updated, eps > 0).
+ */
+export function verifyMessages(g: Graph, path: string, complete = false): string[] {
+  return verifyIssues(g, { complete }).map((i) => `${i.loc ? `${i.loc.file ?? path}:${i.loc.line}:${i.loc.column}` : path}: ${i.message}`);
 }

@@ -313,6 +313,14 @@ describe('tessera verify', () => {
     });
   });
 
+  it('holds a file to what running it needs unless --fragment: a graph without outputs fails', async () => {
+    writeFileSync(join(dir, 'no-outputs.ir'), 'graph @t<S>(%x: f32[S, 4]) {\n  %a = silu(%x) : f32[S, 4]\n}\n');
+    const r = await cli(['verify', 'no-outputs.ir']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^no-outputs\.ir:1:\d+: graph @t has no outputs/m);
+    expect(await cli(['verify', '--fragment', 'no-outputs.ir'])).toMatchObject({ code: 0, stdout: 'ok: 1 node, 0 params, 1 input, 0 outputs\n' });
+  });
+
   it('checks several files, naming each', async () => {
     const r = await cli(['verify', 'good.ir', 'bad-syntax.ir', 'nope.ir', 'good.json']);
     expect(r.code).toBe(1);
