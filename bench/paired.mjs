@@ -8,6 +8,7 @@
 //
 //   npx tsc -p tsconfig.json
 //   node bench/paired.mjs [--model synth15M] [--weights f32|q8_0|q4_0] [--threads 2] [--pairs 15]
+//   node bench/paired.mjs --model synth110M --gguf Q4_K_M   both engines read BENCH_DIR/synth110M-Q4_K_M.gguf
 //
 // Pairs measured (each when its peer is built; PEERS_DIR and BENCH_DIR as in peers.sh):
 //   decode vs llama2.c (f32 only): `runomp <model>.bin -t 0 -n 256` as peers.sh runs it (its own
@@ -17,7 +18,8 @@
 //   prefill vs llama.cpp: `llama-bench -p 128 -n 0 -r 3` (pp128, its mean of 3) against the
 //     median of three 128-token forwards.
 // Tessera's quantized weights come from its own quantize pass on <model>.bin (every matmul and
-// the classifier, as llama-quantize --pure), llama.cpp's from <model>-<weights>.gguf.
+// the classifier, as llama-quantize --pure), llama.cpp's from <model>-<weights>.gguf; with --gguf T
+// both read <model>-T.gguf as llama-quantize wrote it (K-quant mixes: Tessera runs the file's types).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -31,21 +33,23 @@ const { values: opt } = parseArgs({
     weights: { type: 'string', default: 'f32' },
     threads: { type: 'string', default: '2' },
     pairs: { type: 'string', default: '15' },
+    gguf: { type: 'string' },
   },
 });
 const threads = Number(opt.threads), pairs = Number(opt.pairs), weights = opt.weights;
-if (!['f32', 'q8_0', 'q4_0'].includes(weights)) throw new Error(`--weights is f32, q8_0 or q4_0, got ${weights}`);
+if (opt.gguf === undefined && !['f32', 'q8_0', 'q4_0'].includes(weights)) throw new Error(`--weights is f32, q8_0 or q4_0, got ${weights}`);
 for (const [name, n] of [['threads', threads], ['pairs', pairs]]) {
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${opt[name]}`);
 }
 const PEERS = process.env.PEERS_DIR ?? '/tmp/peers', DIR = process.env.BENCH_DIR ?? '/tmp/bench';
-const bin = resolve(DIR, `${opt.model}.bin`), gguf = resolve(DIR, `${opt.model}-${weights}.gguf`);
+const bin = resolve(DIR, `${opt.model}.bin`), gguf = resolve(DIR, `${opt.model}-${opt.gguf ?? weights}.gguf`);
 const runomp = resolve(PEERS, 'llama2.c/runomp'), llamaBench = resolve(PEERS, 'llama.cpp/build/bin/llama-bench');
 const PROMPT = 128, GEN = 128;
 if (!existsSync(bin)) throw new Error(`${bin} is missing (see bench/peers.sh for how the checkpoints are made)`);
 
-const passes = weights === 'f32' ? 'default' : `default,quantize{dtype=${weights},heads=true}`;
-const model = await Model.open(bin, { backend: 'wasm', threads, passes, maxChunk: PROMPT });
+const passes = weights === 'f32' || opt.gguf !== undefined ? 'default' : `default,quantize{dtype=${weights},heads=true}`;
+const model = await Model.open(opt.gguf !== undefined ? gguf : bin, { backend: 'wasm', threads, passes, maxChunk: PROMPT });
+const label = opt.gguf ?? weights;
 const ex = model.executor;
 const prompt = seededTokens(PROMPT, ex.vocabSize);
 
@@ -87,10 +91,10 @@ const comparisons = [];
 // llama2.c times steps 2…PROMPT+GEN (positions 1…255 at the defaults), so Tessera decodes as many
 // steps from position 0 there: the same attention lengths on both sides.
 const llama2cSteps = Math.min(PROMPT + GEN - 1, ex.contextLength);
-if (weights === 'f32' && existsSync(runomp)) comparisons.push({ name: 'decode / llama2.c', peer: llama2c, ours: () => tesseraDecode(llama2cSteps) });
+if (weights === 'f32' && opt.gguf === undefined && existsSync(runomp)) comparisons.push({ name: 'decode / llama2.c', peer: llama2c, ours: () => tesseraDecode(llama2cSteps) });
 if (existsSync(llamaBench) && existsSync(gguf)) {
-  comparisons.push({ name: `decode / llama.cpp ${weights}`, peer: () => llamaCpp(0, GEN, 1), ours: () => tesseraDecode(GEN) });
-  comparisons.push({ name: `prefill / llama.cpp ${weights}`, peer: () => llamaCpp(PROMPT, 0, 3), ours: tesseraPrefill });
+  comparisons.push({ name: `decode / llama.cpp ${label}`, peer: () => llamaCpp(0, GEN, 1), ours: () => tesseraDecode(GEN) });
+  comparisons.push({ name: `prefill / llama.cpp ${label}`, peer: () => llamaCpp(PROMPT, 0, 3), ours: tesseraPrefill });
 }
 if (!comparisons.length) throw new Error(`no peer found under ${PEERS} (llama2.c/runomp, llama.cpp/build/bin/llama-bench with ${gguf})`);
 
@@ -99,7 +103,7 @@ if (!comparisons.length) throw new Error(`no peer found under ${PEERS} (llama2.c
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 for (let i = 0; i < 2; i++) { await tesseraDecode(GEN); await tesseraPrefill(); }
 for (const c of comparisons) { c.peer(); c.pairs = []; }
-console.log(`${opt.model} ${weights}, ${threads} threads, ${pairs} pairs; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(`${opt.model} ${label}, ${threads} threads, ${pairs} pairs; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 for (let p = 0; p < pairs; p++) {
   for (const c of comparisons) {
     let ours, peer;
