@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OptionError } from '../../runtime/options.js';
-import { argmax, Rng, Sampler } from '../../runtime/sampler.js';
+import { argmax, candidatesBestFirst, NonFiniteLogitsError, Rng, Sampler } from '../../runtime/sampler.js';
 
 const logits = (...v: number[]) => Float32Array.from(v);
 
@@ -62,5 +62,25 @@ describe('sampler', () => {
     expect(() => new Sampler({ topK: 1.5 })).toThrow(/topK must be a whole number ≥ 0, got 1.5/);
     expect(() => new Sampler({ temperature: 1 }).sample(logits(-Infinity, NaN))).toThrow(/the logits hold NaN \(token 1\)/);
     expect(() => new Sampler({ temperature: 1 }).sample(logits(-Infinity, -Infinity))).toThrow(/every token is banned/);
+  });
+});
+
+describe('candidatesBestFirst', () => {
+  const bySort = (logits: Float32Array) =>
+    [...logits.keys()].filter((i) => logits[i] !== -Infinity).sort((a, b) => logits[b] - logits[a] || a - b);
+  // Few distinct values make ties (and ±0) common; -Infinity is a banned token.
+  const logit = fc.oneof(
+    fc.float({ noNaN: true, noDefaultInfinity: true }),
+    fc.constantFrom(0, -0, 1, -1, -Infinity, 3.5, 1e-45, -1e-45, 3.4028234663852886e38, -3.4028234663852886e38),
+  );
+  it('orders ids as the comparator sort does (logit descending, ties by id), -Infinity left out', () => {
+    fc.assert(fc.property(fc.array(logit, { minLength: 0, maxLength: 300 }), (xs) => {
+      const logits = Float32Array.from(xs);
+      expect(candidatesBestFirst(logits)).toEqual(bySort(logits));
+    }), { numRuns: 300 });
+  });
+  it('refuses NaN and +Infinity by index', () => {
+    expect(() => candidatesBestFirst(Float32Array.from([0, 1, NaN]))).toThrow(NonFiniteLogitsError);
+    expect(() => candidatesBestFirst(Float32Array.from([Infinity, 1]))).toThrow(/0/);
   });
 });
