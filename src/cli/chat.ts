@@ -6,7 +6,6 @@ import { InputError } from '../../ir/errors.js';
 import { ChatTemplateError } from '../../models/chat/template-source.js';
 import { ContextFullError } from '../../runtime/executor.js';
 import { GENERATE_RANGES, type GenerateParams, type GenerationStats } from '../../runtime/generate.js';
-import { SAMPLING_RANGES } from '../../runtime/sampler.js';
 import { type ChatMessage, checkMessages } from '../chat/messages.js';
 import type { Model } from '../model.js';
 import { CliError, EXIT_OK, stringOpt } from './command.js';
@@ -14,6 +13,7 @@ import type { CliIO, Writer } from './io.js';
 import { readTextFile } from './load.js';
 import { loadModelFrom, LORA_OPTION, MODEL_OPTIONS, numberOpt } from './model-options.js';
 import { registerCommand } from './registry.js';
+import { SAMPLING_OPTIONS, samplingParams } from './sampling-options.js';
 import { STRUCTURED_OUTPUT_OPTIONS, structuredOutputParams } from './structured-output.js';
 
 registerCommand({
@@ -34,12 +34,7 @@ so a turn prefills only its new tokens. With --messages FILE.json (a list of { r
     'chat-template': { type: 'string', value: 'FILE', help: "a Jinja chat template to use instead of the model's own" },
     messages: { type: 'string', value: 'FILE.json', help: 'answer this conversation once and exit' },
     'max-tokens': { type: 'string', short: 'n', value: 'N', help: 'new tokens per answer at most (default 512)' },
-    temperature: { type: 'string', short: 't', value: 'T', help: '0 = greedy (default); higher is more random' },
-    'top-k': { type: 'string', value: 'K', help: 'sample among the K most likely tokens (0 = off)' },
-    'top-p': { type: 'string', value: 'P', help: 'nucleus sampling (1 = off)' },
-    'min-p': { type: 'string', value: 'P', help: 'drop tokens below P × the most likely one (0 = off)' },
-    'repeat-penalty': { type: 'string', value: 'R', help: 'divide logits of seen tokens by R (1 = off)' },
-    seed: { type: 'string', short: 's', value: 'N', help: 'random seed for sampling' },
+    ...SAMPLING_OPTIONS,
     ...STRUCTURED_OUTPUT_OPTIONS,
   },
   examples: [
@@ -49,12 +44,7 @@ so a turn prefills only its new tokens. With --messages FILE.json (a list of { r
   async run(inv, io) {
     const params: GenerateParams = {
       maxTokens: numberOpt(inv, 'max-tokens', GENERATE_RANGES.maxTokens) ?? 512,
-      temperature: numberOpt(inv, 'temperature', SAMPLING_RANGES.temperature) ?? 0,
-      topK: numberOpt(inv, 'top-k', SAMPLING_RANGES.topK),
-      topP: numberOpt(inv, 'top-p', SAMPLING_RANGES.topP),
-      minP: numberOpt(inv, 'min-p', SAMPLING_RANGES.minP),
-      repetitionPenalty: numberOpt(inv, 'repeat-penalty', SAMPLING_RANGES.repetitionPenalty),
-      seed: numberOpt(inv, 'seed', SAMPLING_RANGES.seed),
+      ...samplingParams(inv),
       // Every answer follows the grammar (each starts it afresh).
       ...structuredOutputParams(inv, io),
     };

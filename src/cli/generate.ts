@@ -2,9 +2,9 @@
 import { EXIT_OK, flagOpt, listOpt, stringOpt, UsageError } from './command.js';
 import { checkIdsInVocabulary, loadModelFrom, LORA_OPTION, MODEL_OPTIONS, numberOpt, parseIdList } from './model-options.js';
 import { registerCommand } from './registry.js';
+import { SAMPLING_OPTIONS, samplingParams } from './sampling-options.js';
 import { STRUCTURED_OUTPUT_OPTIONS, structuredOutputParams } from './structured-output.js';
 import { GENERATE_RANGES, type GenerateParams } from '../../runtime/generate.js';
-import { SAMPLING_RANGES } from '../../runtime/sampler.js';
 
 registerCommand({
   name: 'generate',
@@ -22,16 +22,7 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
     prompt: { type: 'string', short: 'p', value: 'TEXT', help: 'the text to continue' },
     ids: { type: 'string', value: 'IDS', help: 'the prompt as comma-separated token ids instead of text' },
     'max-tokens': { type: 'string', short: 'n', value: 'N', help: 'new tokens at most (default 256)' },
-    temperature: { type: 'string', short: 't', value: 'T', help: '0 = greedy (default); higher is more random' },
-    'top-k': { type: 'string', value: 'K', help: 'sample among the K most likely tokens (0 = off)' },
-    'top-p': { type: 'string', value: 'P', help: 'nucleus sampling: the smallest set with probability ≥ P (1 = off)' },
-    'min-p': { type: 'string', value: 'P', help: 'drop tokens below P × the most likely one (0 = off)' },
-    'repeat-penalty': { type: 'string', value: 'R', help: 'divide logits of seen tokens by R (1 = off)' },
-    'frequency-penalty': { type: 'string', value: 'F', help: 'subtract F × count from logits of seen tokens' },
-    'presence-penalty': { type: 'string', value: 'F', help: 'subtract F from logits of tokens seen at all' },
-    'penalty-window': { type: 'string', value: 'N', help: 'the penalties look at the last N tokens (0 = all)' },
-    seed: { type: 'string', short: 's', value: 'N', help: 'random seed for sampling' },
-    'logit-bias': { type: 'string', multiple: true, value: 'ID=BIAS', help: 'add BIAS to the logit of token ID (repeatable; e.g. 2=-100 bans EOS)' },
+    ...SAMPLING_OPTIONS,
     stop: { type: 'string', multiple: true, value: 'TEXT', help: 'stop when the text contains TEXT (repeatable)' },
     'ignore-eos': { type: 'boolean', help: 'keep going past the end-of-sequence token' },
     'prefill-chunk': { type: 'string', value: 'N', help: 'prompt tokens per forward pass (default: all at once)' },
@@ -51,16 +42,7 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
     // Every value is checked against the API's ranges before the model loads or anything is printed.
     const params: GenerateParams = {
       maxTokens: numberOpt(inv, 'max-tokens', GENERATE_RANGES.maxTokens) ?? 256,
-      temperature: numberOpt(inv, 'temperature', SAMPLING_RANGES.temperature) ?? 0,
-      topK: numberOpt(inv, 'top-k', SAMPLING_RANGES.topK),
-      topP: numberOpt(inv, 'top-p', SAMPLING_RANGES.topP),
-      minP: numberOpt(inv, 'min-p', SAMPLING_RANGES.minP),
-      repetitionPenalty: numberOpt(inv, 'repeat-penalty', SAMPLING_RANGES.repetitionPenalty),
-      frequencyPenalty: numberOpt(inv, 'frequency-penalty', SAMPLING_RANGES.frequencyPenalty),
-      presencePenalty: numberOpt(inv, 'presence-penalty', SAMPLING_RANGES.presencePenalty),
-      penaltyWindow: numberOpt(inv, 'penalty-window', SAMPLING_RANGES.penaltyWindow),
-      seed: numberOpt(inv, 'seed', SAMPLING_RANGES.seed),
-      logitBias: parseLogitBias(listOpt(inv, 'logit-bias')),
+      ...samplingParams(inv),
       stop: listOpt(inv, 'stop'),
       stopAtEos: !flagOpt(inv, 'ignore-eos'),
       prefillChunk: numberOpt(inv, 'prefill-chunk', { ...GENERATE_RANGES.prefillChunk, min: 1 }),
@@ -100,15 +82,3 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
     return EXIT_OK;
   },
 });
-
-/** ["2=-100", "13=1.5"] → { 2: -100, 13: 1.5 }. */
-function parseLogitBias(items: readonly string[]): Record<number, number> | undefined {
-  if (items.length === 0) return undefined;
-  const bias: Record<number, number> = {};
-  for (const item of items) {
-    const m = /^\s*(\d+)\s*=\s*([-+]?[\d.]+(?:e[-+]?\d+)?)\s*$/i.exec(item);
-    if (!m || !Number.isFinite(Number(m[2])) || !Number.isSafeInteger(Number(m[1]))) throw new UsageError(`--logit-bias expects ID=BIAS, a token id and a finite number (e.g. 2=-100), got '${item}'`, 'generate');
-    bias[Number(m[1])] = Number(m[2]);
-  }
-  return bias;
-}
