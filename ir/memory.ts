@@ -55,8 +55,8 @@ export interface MemoryPlan {
 
 /** Ops whose result is the operand's storage under another shape. */
 const VIEW_OPS = new Set(['reshape']);
-/** Ops whose result extends a state operand in place (the KV cache append). */
-const IN_PLACE_STATE_OPS = new Set(['kv_append']);
+/** Ops whose result extends or writes a state operand in place (the KV cache append, the paged pool write). */
+const IN_PLACE_STATE_OPS = new Set(['kv_append', 'paged_kv_write']);
 
 export function valueBytes(v: Value): Dim {
   const info = dtypeInfo(v.type.dtype);

@@ -12,3 +12,4 @@ import './fused.js';
 import './flash-attention.js';
 import './rope-matmul.js';
 import './lora.js';
+import './paged-attention.js';
