@@ -48,6 +48,8 @@ export interface ExecutorRequest {
   readonly config: ModelConfig;
   /** Longest prompt chunk one GPU step handles (longer prompts run in pieces). */
   readonly maxChunk?: number;
+  /** Tokens the KV cache holds (default: the model's context); buffers are sized to it. */
+  readonly contextLength?: number;
   /** CPU threads for the wasm backend (default: every core). */
   readonly threads?: number;
   /** wasm backend: µs an idle thread spins before it sleeps (ThreadPoolOptions.spinMicros). */
@@ -59,6 +61,11 @@ export interface ExecutorRequest {
     readonly webgpu?: (maxWorkgroups: number) => Readonly<Record<LogitsWanted, WgslProgram>> | undefined;
     readonly wasm?: () => Promise<{ readonly module: CompiledModule; readonly programs: Readonly<Record<LogitsWanted, WasmProgram>> } | undefined>;
   };
+}
+
+/** The context a request's executor is sized for. */
+export function requestContext(req: Pick<ExecutorRequest, 'contextLength' | 'config'>): number {
+  return req.contextLength ?? req.config.maxPositions;
 }
 
 function weightBytes(g: Graph): number {
@@ -173,7 +180,7 @@ export async function openExecutor(backend: ResolvedBackend, request: (backend: 
 
 export async function createExecutor(backend: ResolvedBackend, req: ExecutorRequest): Promise<BackendChoice> {
   const { config } = req;
-  if (backend.name === 'reference') return { executor: new ReferenceExecutor(req.graphs, req.params, config.maxPositions, config.vocabSize), reason: `reference: ${backend.why}` };
+  if (backend.name === 'reference') return { executor: new ReferenceExecutor(req.graphs, req.params, requestContext(req), config.vocabSize), reason: `reference: ${backend.why}` };
   const onCpu = async (why: string): Promise<BackendChoice> => {
     const executor = await wasm(req);
     return { executor, reason: `wasm: ${why}; ${executor.threads} threads` };
@@ -200,7 +207,7 @@ export function stepBounds(contextLength: number, maxChunk = 128): DimBounds {
 }
 
 async function webgpu(ctx: GpuContext, req: ExecutorRequest) {
-  const ctxLen = req.config.maxPositions;
+  const ctxLen = requestContext(req);
   let programs = req.precompiled?.webgpu?.(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535);
   if (!programs) {
     const { lowerStepGraphs } = await import('./step-lowering.js');
@@ -217,7 +224,7 @@ async function webgpu(ctx: GpuContext, req: ExecutorRequest) {
 }
 
 async function wasm(req: ExecutorRequest): Promise<WasmExecutor> {
-  const ctxLen = req.config.maxPositions;
+  const ctxLen = requestContext(req);
   // Weights and cache over wasm32's 4 GiB: refused now, not after lowering and compiling.
   assertFitsWasm32([req.graphs.last, req.graphs.all], stepBounds(ctxLen, req.maxChunk));
   const compiled = (await req.precompiled?.wasm?.()) ?? (await cachedWasmPrograms(req.graphs, stepBounds(ctxLen, req.maxChunk), () => compileStepPrograms(req), (n) => compileDone(req.progress, n)));
@@ -239,7 +246,7 @@ async function compileStepPrograms(req: ExecutorRequest): Promise<{ module: Comp
   ]);
   let programs: Record<LogitsWanted, WasmProgram>;
   try {
-    programs = lowerStepGraphsToWasm(req.graphs, req.config.maxPositions, req.maxChunk);
+    programs = lowerStepGraphsToWasm(req.graphs, requestContext(req), req.maxChunk);
   } catch (e) {
     throw new BackendError(`the wasm backend cannot run this graph: ${(e as Error).message}. Use --passes default (it keeps to the ops each backend covers) or another --backend`);
   }

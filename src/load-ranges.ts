@@ -3,6 +3,7 @@
 import type { NumberRange } from '../runtime/options.js';
 
 export const LOAD_RANGES = {
+  contextLength: { integer: true, min: 1 },
   maxChunk: { integer: true, min: 1 },
   threads: { integer: true, min: 1, max: 1024 },
   spinMicros: { integer: true, min: 0 },

@@ -33,6 +33,11 @@ export interface LoadOptions extends OpenOptions {
   readonly backend?: BackendName;
   /** Longest prompt chunk one compiled step takes (longer prompts run in pieces). */
   readonly maxChunk?: number;
+  /**
+   * Tokens the KV cache holds (prompt and generated), at most the model's own context; the cache
+   * and activations are sized to it (default: the model's context).
+   */
+  readonly contextLength?: number;
   /** CPU threads for the wasm backend (default: every core). */
   readonly threads?: number;
   /**
@@ -58,6 +63,7 @@ export const LOAD_RULES: OptionRules<LoadOptions> = {
   tokenizer: stringRule,
   backend: oneOfRule(BACKENDS),
   maxChunk: numberRule(LOAD_RANGES.maxChunk),
+  contextLength: numberRule(LOAD_RANGES.contextLength),
   threads: numberRule(LOAD_RANGES.threads),
   spinMicros: numberRule(LOAD_RANGES.spinMicros),
   passes: stringRule,
@@ -110,7 +116,7 @@ export class Model {
   /** Opens a model on the reference interpreter, synchronously. */
   static load<O extends Exact<LoadOptions, O>>(path: string, opts?: O): Model {
     const m = Model.create('Model.load', path, opts ?? {});
-    m.exec = new ReferenceExecutor(m.stepGraphs(), m.weights(), m.config.maxPositions, m.config.vocabSize);
+    m.exec = new ReferenceExecutor(m.stepGraphs(), m.weights(), m.contextLength, m.config.vocabSize);
     return m;
   }
 
@@ -132,6 +138,7 @@ export class Model {
         progress: opts.progress,
         config: m.config,
         maxChunk: opts.maxChunk,
+        contextLength: m.contextLength,
         threads: opts.threads,
         spinMicros: opts.spinMicros,
         ...(artifact ? {
@@ -152,6 +159,10 @@ export class Model {
     checkLoadOptions(what, opts, LOAD_RULES);
     const { source, artifact } = openSource(path, opts);
     const model = new Model(source, opts, artifact);
+    const max = model.config.maxPositions;
+    if (opts.contextLength !== undefined && opts.contextLength > max) {
+      throw new OptionError('contextLength', `${what}: contextLength ${opts.contextLength} is longer than the model's context of ${max} tokens (valid: 1…${max}; --ctx on the command line)`);
+    }
     if (opts.lora?.length) {
       if (artifact) throw new ConfigError(path, 'a compiled artifact already has its weights; LoRA adapters are merged when compiling (compile --lora)');
       checkLoras(opts.lora, source);
@@ -181,6 +192,11 @@ export class Model {
       throw new OptionError('lora', `setLoraScales: expected ${this.loraScales.length} finite scale(s), one per run-time adapter, got [${scales.join(', ')}]`);
     }
     this.loraScales = Float32Array.from(scales);
+  }
+
+  /** Tokens the KV cache holds: the contextLength option, or the model's own context. */
+  get contextLength(): number {
+    return this.opts.contextLength ?? this.config.maxPositions;
   }
 
   /** True when loaded from a compiled artifact. */

@@ -24,7 +24,7 @@ export type Float32View = Float32Array;
 /** A model that does not fit in wasm32's 4 GiB. */
 export function tooBigForWasm(bytes: number, what: string): ResourceError {
   return new ResourceError(`the model needs ${formatBytes(bytes)} of WebAssembly memory (${what}), but wasm32 memory holds at most 4 GiB: ` +
-    'use a quantized model (q8_0, q4_0), a shorter context, or --backend webgpu');
+    'use a quantized model (q8_0, q4_0), a shorter context (--ctx N, the contextLength load option), or --backend webgpu');
 }
 
 /** Why the engine refused to reserve `bytes`, and what to do (the platform knows its limits). */

@@ -10,7 +10,7 @@ import { benchmark, type BenchSummary, peakRssBytes } from '../bench.js';
 import type { ProfileRow } from '../../runtime/profile.js';
 import { type LoadOptions, Model } from '../model.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, flagOpt, stringOpt } from './command.js';
-import { MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
+import { contextLengthOpt, CTX_OPTION, MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
 import { packageVersion } from './version.js';
 
@@ -30,6 +30,7 @@ the process's high-water mark, so it includes loading the weights.`,
     backend: MODEL_OPTIONS.backend,
     passes: MODEL_OPTIONS.passes,
     threads: { type: 'string', value: 'N', help: 'CPU threads for backends that use several (passed to Model.open)' },
+    ctx: CTX_OPTION,
     'prompt-tokens': { type: 'string', value: 'N', help: 'prompt length of the prefill pass (default 128)' },
     'gen-tokens': { type: 'string', value: 'N', help: 'decode steps after the prefill (default 128)' },
     'decode-depth': { type: 'string', value: 'N', help: 'decode from a fresh cache holding the prompt\'s first N tokens instead of after the whole prompt (0: positions 0…, as llama-bench\'s tg)' },
@@ -55,6 +56,7 @@ the process's high-water mark, so it includes loading the weights.`,
     const threads = numberOpt(inv, 'threads', { min: 1, integer: true });
     const backend = (stringOpt(inv, 'backend') ?? 'auto') as BackendName;
     const passes = stringOpt(inv, 'passes');
+    const contextLength = contextLengthOpt(inv);
     const path = resolve(io.cwd, requireString(inv, 'model'));
 
     const opts: LoadOptions = {
@@ -63,6 +65,7 @@ the process's high-water mark, so it includes loading the weights.`,
       maxChunk: promptTokens,
       passes,
       ...(threads !== undefined ? { threads } : {}),
+      ...(contextLength !== undefined ? { contextLength } : {}),
     };
     const t0 = performance.now();
     const model = await Model.open(path, opts);

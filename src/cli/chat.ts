@@ -11,7 +11,7 @@ import type { Model } from '../model.js';
 import { CliError, EXIT_OK, stringOpt } from './command.js';
 import type { CliIO, Writer } from './io.js';
 import { readTextFile } from './load.js';
-import { loadModelFrom, LORA_OPTION, MODEL_OPTIONS, numberOpt } from './model-options.js';
+import { loadModelFrom, CTX_OPTION, LORA_OPTION, MODEL_OPTIONS, numberOpt } from './model-options.js';
 import { registerCommand } from './registry.js';
 import { SAMPLING_OPTIONS, samplingParams } from './sampling-options.js';
 import { STRUCTURED_OUTPUT_OPTIONS, structuredOutputParams } from './structured-output.js';
@@ -30,6 +30,7 @@ so a turn prefills only its new tokens. With --messages FILE.json (a list of { r
   options: {
     ...MODEL_OPTIONS,
     lora: LORA_OPTION,
+    ctx: CTX_OPTION,
     system: { type: 'string', value: 'TEXT', help: 'a system message that opens the conversation' },
     'chat-template': { type: 'string', value: 'FILE', help: "a Jinja chat template to use instead of the model's own" },
     messages: { type: 'string', value: 'FILE.json', help: 'answer this conversation once and exit' },

@@ -1,6 +1,6 @@
 // `tessera generate`: stream text from a model. Only text goes to stdout; statistics go to stderr.
 import { EXIT_OK, flagOpt, listOpt, stringOpt, UsageError } from './command.js';
-import { checkIdsInVocabulary, loadModelFrom, LORA_OPTION, MODEL_OPTIONS, numberOpt, parseIdList } from './model-options.js';
+import { checkIdsInVocabulary, loadModelFrom, CTX_OPTION, LORA_OPTION, MODEL_OPTIONS, numberOpt, parseIdList } from './model-options.js';
 import { registerCommand } from './registry.js';
 import { SAMPLING_OPTIONS, samplingParams } from './sampling-options.js';
 import { STRUCTURED_OUTPUT_OPTIONS, structuredOutputParams } from './structured-output.js';
@@ -19,6 +19,7 @@ Greedy by default (--temperature 0); the same --seed gives the same text.`,
   options: {
     ...MODEL_OPTIONS,
     lora: LORA_OPTION,
+    ctx: CTX_OPTION,
     prompt: { type: 'string', short: 'p', value: 'TEXT', help: 'the text to continue' },
     ids: { type: 'string', value: 'IDS', help: 'the prompt as comma-separated token ids instead of text' },
     'max-tokens': { type: 'string', short: 'n', value: 'N', help: 'new tokens at most (default 256)' },

@@ -2,7 +2,7 @@
 // little-endian floats (--out) or JSON — for comparing against another implementation.
 import { writeFileSync } from 'node:fs';
 import { EXIT_OK, stringOpt } from './command.js';
-import { checkIdsInVocabulary, loadModelFrom, LORA_OPTION, MODEL_OPTIONS, parseIdList, requireString } from './model-options.js';
+import { checkIdsInVocabulary, loadModelFrom, CTX_OPTION, LORA_OPTION, MODEL_OPTIONS, parseIdList, requireString } from './model-options.js';
 import { outputFilePath } from './paths.js';
 import { registerCommand } from './registry.js';
 
@@ -17,6 +17,7 @@ standard error); otherwise JSON on standard output: {"shape": [S, vocab], "logit
   options: {
     ...MODEL_OPTIONS,
     lora: LORA_OPTION,
+    ctx: CTX_OPTION,
     ids: { type: 'string', value: 'IDS', help: 'comma-separated token ids, e.g. 1,2,3' },
     out: { type: 'string', short: 'o', value: 'FILE', help: 'write raw f32 little-endian logits here' },
   },

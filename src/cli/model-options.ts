@@ -21,6 +21,17 @@ export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   quiet: { type: 'boolean', help: 'no progress line on standard error for slow loading steps' },
 };
 
+/** --ctx N: the decoder commands size the KV cache to N tokens (the contextLength load option). */
+export const CTX_OPTION: OptionSpec = {
+  type: 'string', value: 'N',
+  help: "tokens the KV cache holds, prompt and output together (default: the model's context); less context, less memory",
+};
+
+/** The --ctx flag as the contextLength load option (undefined when absent). */
+export function contextLengthOpt(inv: Invocation): number | undefined {
+  return numberOpt(inv, 'ctx', LOAD_RANGES.contextLength);
+}
+
 /** --lora PATH[:SCALE], repeatable: the decoder commands and compile take it. */
 export const LORA_OPTION: OptionSpec = {
   type: 'string', multiple: true, value: 'PATH[:SCALE]',
@@ -47,6 +58,7 @@ export async function loadModelFrom(inv: Invocation, io: CliIO): Promise<Model> 
     ...(tok ? { tokenizer: inputPath(io, tok, 'tokenizer') } : {}),
     backend,
     threads: numberOpt(inv, 'threads', LOAD_RANGES.threads),
+    contextLength: contextLengthOpt(inv),
     passes: stringOpt(inv, 'passes'),
     lora: loraOpts(inv, io),
     progress: inv.values.quiet === true ? undefined : progressLine(io.stderr),

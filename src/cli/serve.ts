@@ -9,7 +9,7 @@ import { TesseraServer } from '../serve/server.js';
 import { EXIT_OK, flagOpt, listOpt, stringOpt, UsageError } from './command.js';
 import { loadEncoder } from './embed.js';
 import { readTextFile } from './load.js';
-import { loadModelFrom, LORA_OPTION, MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
+import { loadModelFrom, CTX_OPTION, LORA_OPTION, MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
 
 registerCommand({
@@ -26,6 +26,7 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
   options: {
     ...MODEL_OPTIONS,
     lora: LORA_OPTION,
+    ctx: CTX_OPTION,
     host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)' },
     port: { type: 'string', value: 'PORT', help: 'port (default 8080; 0 = any free port, printed on stderr)' },
     parallel: { type: 'string', value: 'N', help: 'requests run at once, each on its own copy of the model (default 1)' },

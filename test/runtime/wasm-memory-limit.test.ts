@@ -60,7 +60,7 @@ describe('models over wasm32\'s 4 GiB', () => {
     })();
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(refusal).toBeInstanceOf(ResourceError);
-    expect((refusal as Error).message).toMatch(/needs 4\.\d\d GiB of WebAssembly memory \(weights 4\.\d\d GiB, KV cache 88\.0 MiB\), but wasm32 memory holds at most 4 GiB: use a quantized model \(q8_0, q4_0\).*--backend webgpu/);
+    expect((refusal as Error).message).toMatch(/needs 4\.\d\d GiB of WebAssembly memory \(weights 4\.\d\d GiB, KV cache 88\.0 MiB\), but wasm32 memory holds at most 4 GiB: use a quantized model \(q8_0, q4_0\), a shorter context \(--ctx N, the contextLength load option\), or --backend webgpu/);
   });
 
   it('lets through the tied 1.1B f32 model, the same quantized, and a 110M f32 model', () => {
