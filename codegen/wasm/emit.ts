@@ -10,6 +10,7 @@ import { fusedElementwiseEmitters } from './fused-elementwise.js';
 import { fusedMatmulEmitters } from './fused-matmul.js';
 import type { WasmEmitContext, WasmKernel } from './kernel.js';
 import { layoutEmitters } from './layout.js';
+import { loraEmitters } from './lora-matmul.js';
 import { matmulEmitters } from './matmul.js';
 import { normEmitters } from './norm.js';
 import { reduceEmitters } from './reduce.js';
@@ -32,6 +33,7 @@ const EMITTERS: Readonly<Record<string, KernelEmitter>> = {
   ...attentionEmitters,
   ...fusedElementwiseEmitters,
   ...fusedMatmulEmitters,
+  ...loraEmitters,
 };
 
 /** The emitter of `op`: its row, or the unary-function kernel when the op declares one (ir/op.ts). */

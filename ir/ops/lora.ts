@@ -22,7 +22,7 @@ registerOp({
     factors: { type: 'floats', doc: 'for each block, alpha/r (or alpha/√r)' },
   },
   projection: { weight: 1, layout: 'out_in', epilogue: false, normFoldable: false },
-  unsupported: { wasm: NO_KERNEL, webgpu: NO_KERNEL },
+  unsupported: { webgpu: NO_KERNEL },
   infer([x, w, a, b, scales, bias], attrs) {
     expectFloat(x, 'x');
     expectRank(w, 'w', [2]);

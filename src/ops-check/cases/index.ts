@@ -5,6 +5,7 @@ import { attentionCases } from './attention.js';
 import { elementwiseCases } from './elementwise.js';
 import { fusedCases } from './fused.js';
 import { layoutCases } from './layout.js';
+import { loraCases } from './lora.js';
 import { matmulCases } from './matmul.js';
 import { normCases } from './norm.js';
 
@@ -15,4 +16,5 @@ export const OP_TABLE: readonly OpCases[] = [
   ...matmulCases,
   ...attentionCases,
   ...fusedCases,
+  ...loraCases,
 ];
