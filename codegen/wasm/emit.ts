@@ -13,6 +13,7 @@ import { layoutEmitters } from './layout.js';
 import { loraEmitters } from './lora-matmul.js';
 import { matmulEmitters } from './matmul.js';
 import { normEmitters } from './norm.js';
+import { pagedAttentionEmitters } from './paged-attention.js';
 import { reduceEmitters } from './reduce.js';
 import { ropeEmitters } from './rope.js';
 import { softmaxEmitters } from './softmax.js';
@@ -34,6 +35,7 @@ const EMITTERS: Readonly<Record<string, KernelEmitter>> = {
   ...fusedElementwiseEmitters,
   ...fusedMatmulEmitters,
   ...loraEmitters,
+  ...pagedAttentionEmitters,
 };
 
 /** The emitter of `op`: its row, or the unary-function kernel when the op declares one (ir/op.ts). */

@@ -8,6 +8,7 @@ import { layoutCases } from './layout.js';
 import { loraCases } from './lora.js';
 import { matmulCases } from './matmul.js';
 import { normCases } from './norm.js';
+import { pagedCases } from './paged.js';
 
 export const OP_TABLE: readonly OpCases[] = [
   ...elementwiseCases,
@@ -17,4 +18,5 @@ export const OP_TABLE: readonly OpCases[] = [
   ...attentionCases,
   ...fusedCases,
   ...loraCases,
+  ...pagedCases,
 ];
