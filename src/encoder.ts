@@ -4,12 +4,11 @@
 // interpreter; Encoder.open runs one batch graph on a backend. Both take compiled artifacts.
 import type { LoadedArtifact } from '../codegen/artifact/read.js';
 import type { Graph } from '../ir/graph.js';
-import { type HostTensor, i32 } from '../ir/tensor.js';
+import type { HostTensor } from '../ir/tensor.js';
 import { buildEncoderGraph, type EncoderGraphOptions, type EncoderOutput, encoderOutputs, ENCODER_OUTPUTS } from '../models/arch/encoder.js';
 import type { EncoderWeights } from '../models/arch/encoder-weights.js';
-import { InputError } from '../ir/errors.js';
 import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
-import { booleanRule, checkOptions, type Exact, numberRule, type OptionRules } from '../runtime/options.js';
+import { checkOptions, type Exact, numberRule, type OptionRules } from '../runtime/options.js';
 import type { ModelSource } from '../models/open.js';
 import { loadTokenizer } from '../models/tokenizers/load.js';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.js';
@@ -21,6 +20,9 @@ import { withWeightProgress } from './progress.js';
 import { UseGuard } from './lifecycle.js';
 import { chooseBackend, openSource } from './open-source.js';
 import { pipelineTransform } from './passes.js';
+import { batchInputs, checkRow, EMBED_RULES, type EmbedOptions, EncoderCalls, EncoderInputError, type EncoderRow, type RerankResult } from './encoder-calls.js';
+
+export { EncoderInputError, type EncoderRow, type EmbedOptions, type RankedDocument, type RerankResult } from './encoder-calls.js';
 
 export interface EncoderLoadOptions extends LoadOptions {
   /**
@@ -34,45 +36,10 @@ export interface EncoderLoadOptions extends LoadOptions {
 /** The graph an artifact stores for an encoder, and the one Encoder.open runs. */
 const BATCH_GRAPH = 'batch';
 
-/** Input the model cannot take: ids outside the vocabulary, ragged token types, text without a tokenizer. */
-export class EncoderInputError extends InputError {}
-
-const EMBED_RULES: OptionRules<EmbedOptions> = {
-  tokenTypes: (v) => (Array.isArray(v) && v.every((row) => Array.isArray(row)) ? undefined : 'must be an array of token-type rows, one per input'),
-  normalize: booleanRule,
-};
-
 const ENCODER_LOAD_RULES: OptionRules<EncoderLoadOptions> = {
   ...LOAD_RULES,
   batchSize: numberRule({ integer: true, min: 1 }),
 };
-
-/** One sequence as the model sees it: token ids and (optionally, default all 0) token types. */
-export interface EncoderRow {
-  readonly ids: readonly number[];
-  readonly tokenTypes?: readonly number[];
-}
-
-export interface EmbedOptions {
-  /** Per input row (ids input only); default all 0. */
-  readonly tokenTypes?: readonly (readonly number[])[];
-  /** L2-normalize the mean-pooled vector (default true, as sentence-transformers does). */
-  readonly normalize?: boolean;
-}
-
-export interface RankedDocument {
-  /** Position in the documents given. */
-  readonly index: number;
-  readonly score: number;
-  readonly document: string;
-}
-
-export interface RerankResult {
-  /** sigmoid(logit) per document, in input order. */
-  readonly scores: number[];
-  /** The documents by score, highest first (ties keep input order). */
-  readonly ranked: RankedDocument[];
-}
 
 export interface EncoderInfo {
   readonly path: string;
@@ -99,7 +66,7 @@ export class Encoder {
   private encoderWeights?: EncoderWeights;
   private exec?: BatchExecutor;
   private tok?: Tokenizer;
-  private specials?: { readonly cls: number; readonly sep: number };
+  private readonly calls: EncoderCalls;
   /** One call at a time (a backend's buffers hold one batch); nothing after dispose(). */
   private readonly guard: UseGuard;
 
@@ -111,6 +78,17 @@ export class Encoder {
     }
     this.params = paramResolver(source);
     this.batchSize = opts.batchSize ?? 32;
+    const encoder = this;
+    this.calls = new EncoderCalls({
+      path: source.path,
+      config: this.config,
+      get tokenizer() { return encoder.tokenizer; },
+      tokenizerPath: source.tokenizerPath,
+      get hasClassifier() { return encoder.hasClassifier; },
+      // A backend's buffers hold at most its bound of rows.
+      get batchRows() { return encoder.exec ? Math.min(opts.batchSize ?? encoder.exec.bounds.B, encoder.exec.bounds.B) : encoder.batchSize; },
+      forward: (rows, outputs) => this.runRows(rows, { outputs: outputs as EncoderOutput[] }),
+    });
     // Builds the default graph now, so a checkpoint that disagrees with its config fails at load.
     this.graph();
   }
@@ -261,24 +239,11 @@ export class Encoder {
 
   private async runRows(rows: readonly EncoderRow[], opts: EncoderGraphOptions): Promise<Record<string, HostTensor>> {
     if (rows.length === 0) throw new EncoderInputError('no input rows');
-    rows.forEach((r, i) => this.checkRow(r, i));
-    const B = rows.length;
-    const S = Math.max(...rows.map((r) => r.ids.length));
-    const tokens = new Int32Array(B * S), types = new Int32Array(B * S), mask = new Int32Array(B * S);
-    rows.forEach((r, b) => {
-      tokens.set(r.ids, b * S);
-      if (r.tokenTypes) types.set(r.tokenTypes, b * S);
-      mask.fill(1, b * S, b * S + r.ids.length);
-    });
+    rows.forEach((r, i) => checkRow(this.config, r, i));
     const exec = this.exec;
     if (exec) this.checkFixed(exec.graph, opts);
     const g = exec ? exec.graph : this.graph(opts);
-    const inputs: Record<string, HostTensor> = {
-      tokens: i32([B, S], tokens),
-      pos: i32([S], Array.from({ length: S }, (_, i) => i)),
-      mask: i32([B, S], mask),
-    };
-    if (g.inputs.some((v) => v.name === 'token_types')) inputs.token_types = i32([B, S], types);
+    const inputs = batchInputs(rows, g);
     if (!exec) return interpret(g, { inputs, params: this.params }).outputs;
     return this.guard.track(exec.run(inputs, opts.outputs ?? g.outputs.map((o) => o.name)));
   }
@@ -289,111 +254,16 @@ export class Encoder {
    */
   embed<O extends Exact<EmbedOptions, O>>(inputs: readonly string[] | readonly (readonly number[])[], opts?: O): Promise<Float32Array[]> {
     checkOptions('embed', opts, EMBED_RULES, undefined);
-    return this.guard.run('embed()', () => this.embedRows(inputs, opts ?? {}));
-  }
-
-  private async embedRows(inputs: readonly string[] | readonly (readonly number[])[], opts: EmbedOptions): Promise<Float32Array[]> {
-    const rows = this.rowsOf(inputs, opts.tokenTypes);
-    const name = opts.normalize === false ? 'mean_pooled' : 'embeddings';
-    const D = this.config.hiddenSize;
-    const out: Float32Array[] = [];
-    for (const batch of this.batches(rows)) {
-      const t = (await this.runRows(batch, { outputs: [name] }))[name].data as Float32Array;
-      for (let b = 0; b < batch.length; b++) out.push(t.slice(b * D, (b + 1) * D));
-    }
-    return out;
+    return this.guard.run('embed()', () => this.calls.embed(inputs, opts ?? {}));
   }
 
   /** Cross-encoder scores (sigmoid of the relevance logit) of rows already laid out as [CLS] q [SEP] d [SEP]. */
   scorePairs(ids: readonly (readonly number[])[], tokenTypes: readonly (readonly number[])[]): Promise<number[]> {
-    return this.guard.run('scorePairs()', () => this.scoreRows(ids, tokenTypes));
-  }
-
-  private async scoreRows(ids: readonly (readonly number[])[], tokenTypes: readonly (readonly number[])[]): Promise<number[]> {
-    this.requireClassifier();
-    const scores: number[] = [];
-    for (const batch of this.batches(this.rowsOf(ids, tokenTypes))) {
-      scores.push(...((await this.runRows(batch, { outputs: ['scores'] })).scores.data as Float32Array));
-    }
-    return scores;
+    return this.guard.run('scorePairs()', () => this.calls.scorePairs(ids, tokenTypes));
   }
 
   /** Scores every document against the query with the cross-encoder, and ranks them. */
   rerank(query: string, documents: readonly string[]): Promise<RerankResult> {
-    return this.guard.run('rerank()', () => this.rerankTexts(query, documents));
-  }
-
-  private async rerankTexts(query: string, documents: readonly string[]): Promise<RerankResult> {
-    this.requireClassifier();
-    const { cls, sep } = this.pairSpecials();
-    const q = this.innerIds(query);
-    const ids: number[][] = [], types: number[][] = [];
-    for (const doc of documents) {
-      const d = this.innerIds(doc);
-      ids.push([cls, ...q, sep, ...d, sep]);
-      types.push([...new Array<number>(q.length + 2).fill(0), ...new Array<number>(d.length + 1).fill(1)]);
-    }
-    const scores = documents.length ? await this.scoreRows(ids, types) : [];
-    const ranked = scores.map((score, index) => ({ index, score, document: documents[index] })).sort((a, b) => b.score - a.score || a.index - b.index);
-    return { scores, ranked };
-  }
-
-  private requireClassifier(): void {
-    if (this.hasClassifier) return;
-    throw new EncoderInputError(`${this.source.path}: this ${this.config.architecture} has no classification head; scoring pairs needs a cross-encoder (BertForSequenceClassification with one label)`);
-  }
-
-  private rowsOf(inputs: readonly string[] | readonly (readonly number[])[], tokenTypes?: readonly (readonly number[])[]): EncoderRow[] {
-    if (inputs.every((x): x is string => typeof x === 'string')) {
-      if (tokenTypes) throw new EncoderInputError('token types go with token ids; text is encoded with token type 0');
-      return inputs.map((text) => ({ ids: this.tokenizer.encode(text) }));
-    }
-    const rows = inputs as readonly (readonly number[])[];
-    if (!rows.every((r) => Array.isArray(r))) throw new EncoderInputError('inputs must be all strings or all arrays of token ids');
-    if (tokenTypes && tokenTypes.length !== rows.length) throw new EncoderInputError(`${rows.length} rows of ids but ${tokenTypes.length} rows of token types`);
-    return rows.map((ids, i) => ({ ids, ...(tokenTypes ? { tokenTypes: tokenTypes[i] } : {}) }));
-  }
-
-  private *batches(rows: readonly EncoderRow[]): Generator<readonly EncoderRow[]> {
-    // A backend's buffers hold at most its bound of rows.
-    const n = this.exec ? Math.min(this.opts.batchSize ?? this.exec.bounds.B, this.exec.bounds.B) : this.batchSize;
-    for (let i = 0; i < rows.length; i += n) yield rows.slice(i, i + n);
-  }
-
-  private checkRow(r: EncoderRow, i: number): void {
-    const c = this.config;
-    if (r.ids.length === 0) throw new EncoderInputError(`row ${i} has no tokens`);
-    if (r.ids.length > c.maxPositions) throw new EncoderInputError(`row ${i} has ${r.ids.length} tokens; this model takes at most ${c.maxPositions} (max_position_embeddings)`);
-    r.ids.forEach((id, j) => {
-      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new EncoderInputError(`row ${i}, token ${j}: id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
-    });
-    if (!r.tokenTypes) return;
-    if (r.tokenTypes.length !== r.ids.length) throw new EncoderInputError(`row ${i} has ${r.ids.length} ids but ${r.tokenTypes.length} token types`);
-    r.tokenTypes.forEach((t, j) => {
-      if (!Number.isInteger(t) || t < 0 || t >= c.typeVocabSize) throw new EncoderInputError(`row ${i}, token ${j}: token type ${t} is outside [0, ${c.typeVocabSize}) (type_vocab_size)`);
-    });
-  }
-
-  /**
-   * The ids the tokenizer wraps every text in. The common Tokenizer interface does not name
-   * special tokens, but a BERT template turns the empty text into exactly [CLS] [SEP].
-   */
-  private pairSpecials(): { cls: number; sep: number } {
-    if (!this.specials) {
-      const bare = this.tokenizer.encode('');
-      if (bare.length !== 2) {
-        throw new EncoderInputError(`${this.source.tokenizerPath}: the tokenizer does not wrap text as [CLS] … [SEP] (the empty text encodes to [${bare.join(', ')}]), so pairs cannot be laid out; pass laid-out ids to scorePairs`);
-      }
-      this.specials = { cls: bare[0], sep: bare[1] };
-    }
-    return this.specials;
-  }
-
-  /** A text's ids without the [CLS] … [SEP] the tokenizer adds around it. */
-  private innerIds(text: string): number[] {
-    const { cls, sep } = this.pairSpecials();
-    const ids = this.tokenizer.encode(text);
-    if (ids[0] !== cls || ids[ids.length - 1] !== sep) throw new EncoderInputError(`the tokenizer did not wrap ${JSON.stringify(text)} in [CLS] … [SEP]`);
-    return ids.slice(1, -1);
+    return this.guard.run('rerank()', () => this.calls.rerank(query, documents));
   }
 }

@@ -3,7 +3,7 @@
 // special-token texts (bos_token, eos_token, …) and add_generation_prompt.
 import { Template } from '@huggingface/jinja';
 import { InputError } from '../../ir/errors.js';
-import { ChatTemplateError, type ChatTemplateSource } from '../../models/chat/template-source.js';
+import { ChatTemplateError, type ChatTemplateSource } from '../../models/chat/chat-files.js';
 import { type ChatMessage, checkMessages, flattenContent } from './messages.js';
 
 export interface RenderOptions {
