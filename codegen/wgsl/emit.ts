@@ -8,6 +8,7 @@ import { emitEmbedding } from './embedding.js';
 import { emitFusedElementwise } from './fused-elementwise.js';
 import { emitMatmulEp, emitNormMatmul, emitRopeMatmul } from './fused-matmul.js';
 import { emitConcat, emitKvAppend, emitReshape, emitSlice, emitSplit, emitTranspose } from './layout.js';
+import { emitMatmulLora } from './lora-matmul.js';
 import { emitMatmul } from './matmul.js';
 import { emitLayerNorm, emitRmsNorm } from './norm.js';
 import { emitArgmax, emitL2Normalize, emitMeanPool, emitSoftmax } from './reduce.js';
@@ -37,6 +38,8 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
   ['matmul_ep', emitMatmulEp],
   ['norm_matmul', emitNormMatmul],
   ['rope_matmul', emitRopeMatmul],
+  // Run-time LoRA adapters (lora-attach).
+  ['matmul_lora', emitMatmulLora],
   ['kv_append', emitKvAppend],
   ['reshape', emitReshape],
   ['transpose', emitTranspose],

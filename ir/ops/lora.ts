@@ -10,8 +10,6 @@ import { numel } from '../tensor.js';
 import { typeToString } from '../types.js';
 import { expectDim, expectFloat, expectRank, f32Type, fail, floats, lastDim, outF32 } from './util.js';
 
-const NO_KERNEL = 'no kernel yet for the low-rank side path: adapters run merged (lora-merge) on this target';
-
 registerOp({
   name: 'matmul_lora',
   summary: 'y[..., n] = Σ_k x[..., k]·w[n, k] + Σ_j scales[slot_j]·factor_j·(x·a_jᵀ)·b_jᵀ (+ bias): LoRA adapters applied at run time',
@@ -22,7 +20,6 @@ registerOp({
     factors: { type: 'floats', doc: 'for each block, alpha/r (or alpha/√r)' },
   },
   projection: { weight: 1, layout: 'out_in', epilogue: false, normFoldable: false },
-  unsupported: { webgpu: NO_KERNEL },
   infer([x, w, a, b, scales, bias], attrs) {
     expectFloat(x, 'x');
     expectRank(w, 'w', [2]);
