@@ -1,7 +1,7 @@
 // The demo page: open an artifact (dropped folder, picked folder, or URL), stream a story with
 // tokens/s, show the backend and why, and the compiled IR. Built by `npm run build:web`.
 // The page's state is exposed as window.tessera for the browser tests and bench/web.mjs.
-import { type DownloadEvent, Model } from '../../src/web/index.js';
+import { type DownloadEvent, Encoder, Model } from '../../src/web/index.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 let model: Model | undefined;
@@ -137,4 +137,4 @@ if (query.get('software') === '1') $<HTMLInputElement>('software').checked = tru
 const ready = query.get('model') ? open(query.get('model')!, query.get('model')!) : Promise.resolve(undefined);
 $<HTMLInputElement>('url').value = query.get('model') ?? '';
 
-Object.assign(globalThis, { tessera: { Model, ready, open, tell, timings, get model() { return model; } } });
+Object.assign(globalThis, { tessera: { Model, Encoder, ready, open, tell, timings, get model() { return model; } } });

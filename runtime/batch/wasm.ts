@@ -1,7 +1,6 @@
 // A stateless graph on the CPU kernels: weights resident in one shared memory, activations at the
 // memory plan's arena offsets, inputs and outputs in buffers of their own, and per call a launch
 // list with that call's dims, walked by every thread of the pool.
-import { availableParallelism } from 'node:os';
 import { MAX_PAGES, PAGE_BYTES } from '../../codegen/wasm/abi.js';
 import type { CompiledModule } from '../../codegen/wasm/module.js';
 import type { WasmKernel } from '../../codegen/wasm/kernel.js';
@@ -16,6 +15,7 @@ import type { ParamResolver } from '../reference/interpreter.js';
 import { describeBudget, memoryBudget } from '../wasm/budget.js';
 import { scratchLayout, SharedScratch, tooBigForWasm, WasmMemory, weightPlacer } from '../wasm/memory.js';
 import { kernelArgs, writePlan } from '../wasm/plan.js';
+import { platform } from '../platform/platform.js';
 import { ThreadPool, type ThreadPoolOptions } from '../wasm/threads.js';
 import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';
 
@@ -51,7 +51,7 @@ export class WasmBatchExecutor implements BatchExecutor {
   }
 
   static async create(module: CompiledModule, program: WasmProgram, params: ParamResolver, opts: Pick<ThreadPoolOptions, 'threads' | 'spinMicros'> = {}): Promise<WasmBatchExecutor> {
-    const threads = opts.threads ?? availableParallelism();
+    const threads = opts.threads ?? platform().availableParallelism();
     // Commit what the plan needs, reserve that plus headroom: not the 4 GiB wasm32 allows.
     const budget = memoryBudget([program], threads);
     if (budget.need > MAX_PAGES * PAGE_BYTES) throw tooBigForWasm(budget.need, describeBudget(budget));

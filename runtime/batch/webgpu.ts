@@ -12,7 +12,7 @@ import type { Storage } from '../../ir/memory.js';
 import { formatWeight } from '../../ir/printer.js';
 import type { HostTensor } from '../../ir/tensor.js';
 import type { ParamResolver } from '../reference/interpreter.js';
-import { BufferUsage, type GpuContext, MapMode } from '../webgpu/device.js';
+import { BufferUsage, type GpuContext, MapMode } from '../webgpu/gpu-context.js';
 import { assignActivationSlots, bindProgram, type BoundLaunch, uniformBytes } from '../webgpu/program-buffers.js';
 import { getPipeline } from '../webgpu/run-kernel.js';
 import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';

@@ -7,13 +7,10 @@ import { storageBytes } from '../../ir/dtype.js';
 import { ResourceError } from '../../ir/errors.js';
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
 import type { WasmProgram } from '../../codegen/wasm/program.js';
-import type { Executor, LogitsWanted } from '../../runtime/executor.js';
-import type { ParamResolver } from '../../runtime/reference/interpreter.js';
+import type { CompiledModule } from '../../codegen/wasm/module.js';
 import { platform } from '../../runtime/platform/platform.js';
-import { WasmExecutor } from '../../runtime/wasm/executor.js';
 import { acquireBrowserGpu, destroyBrowserGpu } from '../../runtime/webgpu/browser-device.js';
 import { adapterName, GpuResourceError } from '../../runtime/webgpu/errors.js';
-import { WebGpuExecutor } from '../../runtime/webgpu/executor.js';
 import type { GpuContext } from '../../runtime/webgpu/gpu-context.js';
 
 export const WEB_BACKENDS = ['auto', 'wasm', 'webgpu'] as const;
@@ -58,15 +55,23 @@ export function gpuShortfall(programs: Readonly<Record<string, WgslProgram>>, li
   return out;
 }
 
-export interface OpenedBackend {
-  readonly executor: Executor;
+export interface OpenedBackend<E> {
+  readonly executor: E;
   readonly name: 'wasm' | 'webgpu';
   /** "webgpu: NVIDIA …", "wasm: no WebGPU adapter (…); 2 threads", as Node's backendReason. */
   readonly reason: string;
 }
 
+/** How a decoder (step executor) or an encoder (batch executor) is made on each backend. */
+export interface ExecutorMakers<E> {
+  /** On the CPU, from the artifact's module and programs. */
+  wasm(compiled: { readonly module: CompiledModule; readonly programs: Readonly<Record<string, WasmProgram>> }, threads: number, spinMicros: number | undefined): Promise<E & { readonly threads: number }>;
+  /** On the GPU, from the artifact's programs (a GpuResourceError lets auto fall back to the CPU). */
+  webgpu(ctx: GpuContext, programs: Readonly<Record<string, WgslProgram>>): Promise<E>;
+}
+
 /** Opens the artifact's executor on the backend `opts.backend` asks for, with auto's fallbacks. */
-export async function openWebBackend(artifact: LoadedArtifact, params: ParamResolver, opts: WebBackendOptions): Promise<OpenedBackend> {
+export async function openWebBackend<E>(artifact: LoadedArtifact, opts: WebBackendOptions, make: ExecutorMakers<E>): Promise<OpenedBackend<E>> {
   const requested = opts.backend ?? 'auto';
   const has = Object.keys(artifact.manifest.targets);
   if (requested !== 'auto' && !has.includes(requested)) {
@@ -75,7 +80,9 @@ export async function openWebBackend(artifact: LoadedArtifact, params: ParamReso
   const onCpu = async (why: string) => {
     const { threads, warning } = wasmThreads(opts.threads);
     if (warning) console.warn(warning);
-    const executor = await openWasm(artifact, params, threads, opts.spinMicros);
+    const compiled = await artifact.wasmTarget();
+    if (!compiled) throw new ResourceError(`${artifact.dir} has no wasm kernels: compile it with --target wasm`);
+    const executor = await make.wasm(compiled, threads, opts.spinMicros);
     return { executor, name: 'wasm' as const, reason: `wasm: ${why}; ${executor.threads} threads${warning ? ' (the page is not cross-origin isolated)' : ''}` };
   };
   if (requested === 'wasm') return onCpu('requested');
@@ -88,7 +95,7 @@ export async function openWebBackend(artifact: LoadedArtifact, params: ParamReso
     return onCpu(`no WebGPU adapter (${(e as Error).message})`);
   }
   const name = adapterName(ctx.adapterInfo);
-  const programs = artifact.webgpuPrograms(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535) as Record<LogitsWanted, WgslProgram>;
+  const programs = artifact.webgpuPrograms(ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535) ?? {};
   const short = gpuShortfall(programs, ctx.limits);
   let why = requested === 'webgpu' ? name : '';
   if (requested === 'auto') {
@@ -101,23 +108,11 @@ export async function openWebBackend(artifact: LoadedArtifact, params: ParamReso
     why = ctx.adapterInfo.isSoftware ? `${name} (a software adapter, allowed by allowSoftwareGpu)` : name;
   }
   try {
-    const executor = await WebGpuExecutor.create(ctx, programs, params, { contextLength: artifact.manifest.model.config.maxPositions as number, vocabSize: artifact.manifest.model.config.vocabSize as number });
+    const executor = await make.webgpu(ctx, programs);
     return { executor, name: 'webgpu', reason: `webgpu: ${why}` };
   } catch (e) {
     await destroyBrowserGpu(ctx);
     if (requested !== 'auto' || !(e instanceof GpuResourceError) || !has.includes('wasm')) throw e;
     return onCpu(`WebGPU could not run the model, so the CPU does: ${e.message}`);
   }
-}
-
-async function openWasm(artifact: LoadedArtifact, params: ParamResolver, threads: number, spinMicros: number | undefined): Promise<WasmExecutor> {
-  const compiled = await artifact.wasmTarget();
-  if (!compiled) throw new ResourceError(`${artifact.dir} has no wasm kernels: compile it with --target wasm`);
-  const config = artifact.manifest.model.config;
-  return WasmExecutor.create(compiled.module, compiled.programs as Record<LogitsWanted, WasmProgram>, params, {
-    contextLength: config.maxPositions as number,
-    vocabSize: config.vocabSize as number,
-    threads,
-    spinMicros,
-  });
 }

@@ -2,7 +2,8 @@
 // COOP/COEP, opens compiled artifacts and reproduces the goldens — llama2.c's text for stories260K,
 // transformers' tokens for TinyStories-656K — on wasm with 1 and 2 workers, on one thread with a
 // warning when the page is not isolated, and on WebGPU where Chromium has an adapter; the
-// browser's logits equal Node's bit for bit for the same artifact on wasm.
+// browser's logits, chat turns and encoder embeddings equal Node's bit for bit for the same
+// artifact on wasm.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,7 +11,9 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStatic, type StaticServer } from '../../src/cli/serve-static.js';
 import { compile } from '../../src/compile.js';
+import { Encoder as NodeEncoder } from '../../src/encoder.js';
 import { Model as NodeModel } from '../../src/model.js';
+import { writeBertTokenizer } from '../helpers/encoder-fixtures.js';
 import { hasShared, isCI, sharedPath } from '../helpers/shared.js';
 import { chromiumSkipReason, launchChromium } from './chromium.js';
 import { stageDemoSite, type StagedSite } from './site.js';
@@ -22,7 +25,11 @@ interface PageRun { reason: string; isolated: boolean; promptIds: number[]; ids:
 /** Tokens checked on SwiftShader, a prefix of each golden (all of them take minutes on a loaded CPU). */
 const GPU_TOKENS = 32;
 
-const haveData = hasShared('models', 'stories260K') && hasShared('models', 'tinystories-656k') && hasShared('golden', 'stories260K-llama2c.json') && hasShared('golden', 'tinystories-656k-hf.json');
+const haveData = hasShared('models', 'stories260K') && hasShared('models', 'tinystories-656k') && hasShared('golden', 'stories260K-llama2c.json') && hasShared('golden', 'tinystories-656k-hf.json') && hasShared('refs', 'bert');
+
+/** A chat template for a model that has none (TinyStories): roles and contents, then the assistant's cue. */
+const CHAT_TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
+const EMBED_TEXTS = ['the cat sat on the mat.', 'a dog runs fast', 'who is on the mat?'];
 const noBrowser = chromiumSkipReason();
 
 describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () => {
@@ -40,7 +47,8 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
     work = mkdtempSync(join(tmpdir(), 'tessera-web-artifacts-'));
     await compile(sharedPath('models', 'stories260K', 'stories260K.bin'), { out: join(work, 's260k'), tokenizer: sharedPath('models', 'stories260K', 'tok512.bin') });
     await compile(sharedPath('models', 'tinystories-656k'), { out: join(work, 'ts656k') });
-    site = await stageDemoSite({ s260k: join(work, 's260k'), ts656k: join(work, 'ts656k') });
+    await compile(sharedPath('refs', 'bert'), { out: join(work, 'bert'), tokenizer: writeBertTokenizer(work), targets: ['wasm'] });
+    site = await stageDemoSite({ s260k: join(work, 's260k'), ts656k: join(work, 'ts656k'), bert: join(work, 'bert') });
     isolated = await serveStatic(site.dir);
     plain = await serveStatic(site.dir, { isolate: false });
     browser = await launchChromium();
@@ -156,6 +164,82 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
     }, ids);
     expect(got.length).toBe(want.length);
     expect(got.findIndex((v, i) => !Object.is(v, want[i]))).toBe(-1);
+    await page.close();
+  }, 300_000);
+
+  it('chat: the same prompt ids, answers and cache reuse across turns as Node on the same artifact', async () => {
+    const first = [{ role: 'user', content: 'Tell me a story about a cat.' }];
+    type Turn = { promptIds: number[]; ids: number[]; cached: number };
+    const node = await NodeModel.open(join(work, 'ts656k'), { backend: 'wasm', threads: 2 });
+    const want: Turn[] = [];
+    let messages = first;
+    for (let turn = 0; turn < 2; turn++) {
+      const ids: number[] = [];
+      const it = node.chat(messages, { chatTemplate: CHAT_TEMPLATE, maxTokens: 12 });
+      let r = await it.next();
+      for (; !r.done; r = await it.next()) ids.push(r.value.id);
+      want.push({ promptIds: node.chatPromptIds(messages, CHAT_TEMPLATE), ids, cached: r.value.cachedPromptTokens });
+      messages = [...messages, { role: 'assistant', content: node.tokenizer.decode(ids) }, { role: 'user', content: 'And then?' }];
+    }
+    await node.dispose();
+    const { page } = await openPage(isolated, 'ts656k', 'backend=wasm&threads=2');
+    const got = await page.evaluate(async ({ first, template }) => {
+      type PageModel = { chat(m: object[], o: object): AsyncGenerator<{ id: number }, { cachedPromptTokens: number }>; chatPromptIds(m: object[], t: string): number[]; tokenizer: { decode(ids: number[]): string } };
+      const t = (globalThis as unknown as { tessera: { ready: Promise<unknown>; model: PageModel } }).tessera;
+      await t.ready;
+      const out: { promptIds: number[]; ids: number[]; cached: number }[] = [];
+      let messages: object[] = first;
+      for (let turn = 0; turn < 2; turn++) {
+        const ids: number[] = [];
+        const it = t.model.chat(messages, { chatTemplate: template, maxTokens: 12 });
+        let r = await it.next();
+        for (; !r.done; r = await it.next()) ids.push(r.value.id);
+        out.push({ promptIds: t.model.chatPromptIds(messages, template), ids, cached: r.value.cachedPromptTokens });
+        messages = [...messages, { role: 'assistant', content: t.model.tokenizer.decode(ids) }, { role: 'user', content: 'And then?' }];
+      }
+      let missing = '';
+      try {
+        t.model.chat(first, {});
+      } catch (e) {
+        missing = `${(e as Error).name}: ${(e as Error).message}`;
+      }
+      return { out, missing };
+    }, { first, template: CHAT_TEMPLATE });
+    expect(got.out).toEqual(want);
+    // The second turn extends the first: its prompt's first tokens come from the KV cache.
+    expect(want[1].cached).toBeGreaterThan(0);
+    expect(got.missing).toMatch(/^MissingChatTemplateError: .*the model has no chat template/);
+    await page.close();
+  }, 300_000);
+
+  it('Encoder.open: a compiled BERT embeds text and ids as Node does, bit for bit', async () => {
+    const node = await NodeEncoder.open(join(work, 'bert'), { backend: 'wasm', threads: 2 });
+    const ids = EMBED_TEXTS.map((s) => node.tokenizer.encode(s));
+    const want = { text: (await node.embed(EMBED_TEXTS)).map((v) => Array.from(v)), raw: (await node.embed(ids, { normalize: false })).map((v) => Array.from(v)) };
+    await node.dispose();
+    const { page } = await openPage(isolated, 's260k', 'backend=wasm&threads=1');
+    const got = await page.evaluate(async ({ url, texts, ids }) => {
+      type PageEncoder = { backendReason: string; embed(x: unknown[], o?: object): Promise<Float32Array[]>; dispose(): Promise<void> };
+      const t = (globalThis as unknown as { tessera: { ready: Promise<unknown>; Model: { open(u: string, o: object): Promise<unknown> }; Encoder: { open(u: string, o: object): Promise<PageEncoder> } } }).tessera;
+      await t.ready;
+      const e = await t.Encoder.open(url, { backend: 'wasm', threads: 2 });
+      const text = (await e.embed(texts)).map((v) => Array.from(v));
+      const raw = (await e.embed(ids, { normalize: false })).map((v) => Array.from(v));
+      const reason = e.backendReason;
+      await e.dispose();
+      let wrong = '';
+      try {
+        await t.Model.open(url, { backend: 'wasm', threads: 1 });
+      } catch (err) {
+        wrong = `${(err as Error).name}: ${(err as Error).message}`;
+      }
+      return { text, raw, reason, wrong };
+    }, { url: site.artifactUrl('bert'), texts: EMBED_TEXTS, ids });
+    expect(got.reason).toBe('wasm: requested; 2 threads');
+    expect(got.text.length).toBe(EMBED_TEXTS.length);
+    expect(got.text).toEqual(want.text);
+    expect(got.raw).toEqual(want.raw);
+    expect(got.wrong).toMatch(/^ConfigError: .*open it with Encoder\.open/);
     await page.close();
   }, 300_000);
 
