@@ -10,7 +10,7 @@ import { QUANTIZE_DTYPES, type QuantizeDType } from '../ir/dtype.js';
 import { QUANT_CODECS, type QuantCodecName } from '../ir/quant/index.js';
 
 /** What a weight is in the model, as llama.cpp's tensor categories tell them apart. */
-export type WeightRole = 'attn_q' | 'attn_k' | 'attn_v' | 'attn_qkv' | 'attn_output' | 'ffn_gate' | 'ffn_up' | 'ffn_down' | 'output' | 'other';
+export type WeightRole = 'attn_q' | 'attn_k' | 'attn_v' | 'attn_qkv' | 'attn_output' | 'ffn_gate' | 'ffn_up' | 'ffn_down' | 'output' | 'token_embd' | 'other';
 
 /**
  * Roles by the parameter names the model builders give (models/arch/decoder.ts, encoder.ts), as

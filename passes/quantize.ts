@@ -10,7 +10,10 @@
 // stays as it is), except those of output heads — matmuls after which no other matmul runs on
 // their result (lm_head, classifiers), where precision is cheap — unless `heads`. With `heads`, a
 // head tied to the embedding table gets a quantized copy of its own (the table, read one row per
-// token, stays float), as llama.cpp's files store token_embd and output separately.
+// token, stays float), as llama.cpp's files store token_embd and output separately. With `tables`,
+// embedding tables are quantized too, in place (the gather decodes one row per token): a tied table
+// then takes the head's type and is held once, no float table beside a quantized copy (llama.cpp
+// quantizes a tied token_embd with the output's type; an untied one gets the recipe's base type).
 // `only` narrows the choice to parameter names matching a regular expression. Weights that are
 // already block-quantized keep their blocks (the declared type says so): no dequantize-requantize
 // round trip. In a pipeline, quantize after rmsnorm-matmul (which leaves quantized weights alone)
@@ -20,7 +23,7 @@ import { type Graph, type Node, rootValues, type Value } from '../ir/graph.js';
 import { valueBytes } from '../ir/memory.js';
 import { projectionOf } from '../ir/op.js';
 import { tensorType } from '../ir/types.js';
-import { weightCall } from '../ir/weights.js';
+import { weightCall, type WeightExpr } from '../ir/weights.js';
 import type { PassContext } from './pass.js';
 import { chooseType, layerOf, type Recipe, RECIPE_NAMES, RECIPES, type WeightRole, weightRole, writable } from './quantize-recipes.js';
 import { registerPass } from './registry.js';
@@ -59,8 +62,16 @@ export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'optio
       return at !== undefined && n.inputs.indexOf(p) === at && n.inputs.lastIndexOf(p) === at;
     };
     if (!readers.every(asWeight)) {
+      const weightReaders = readers.filter(asWeight);
+      const tied = weightReaders.length > 0;
+      if (ctx.options.tables && readers.every((n) => asWeight(n) || isTableGather(n, p)) && (!tied || ctx.options.heads) && isFloat(p.type.dtype) && (!only || only.test(p.name))) {
+        convertInPlace(p, source, typeOf(p, tied ? 'output' : 'token_embd'), ctx);
+        ctx.stat('tables-quantized');
+        changed = true;
+        continue;
+      }
       if (ctx.options.heads && isFloat(p.type.dtype) && (!only || only.test(p.name))) {
-        changed = splitTiedHead(g, p, readers.filter(asWeight), typeOf(p, 'output'), ctx) || changed;
+        changed = splitTiedHead(g, p, weightReaders, typeOf(p, 'output'), ctx) || changed;
       }
       continue;
     }
@@ -75,16 +86,23 @@ export function quantizeWeights(g: Graph, ctx: Pick<PassContext, 'stat' | 'optio
       continue;
     }
     if (!isFloat(p.type.dtype)) continue;
-    const dtype = typeOf(p, isHead ? 'output' : weightRole(p.name));
-    const before = valueBytes(p) as number;
-    p.def = { kind: 'param', source: weightCall('convert', [source], { dtype }) };
-    p.type = tensorType(dtype, p.type.shape);
+    convertInPlace(p, source, typeOf(p, isHead ? 'output' : weightRole(p.name)), ctx);
     ctx.stat('weights-quantized');
-    ctx.stat('bytes-before', before);
-    ctx.stat('bytes-after', valueBytes(p) as number);
     changed = true;
   }
   return changed;
+}
+
+/** An embedding gather reading `p` as its table (operand 0) and nothing else. */
+const isTableGather = (n: Node, p: Value): boolean => n.op === 'embedding' && n.inputs[0] === p && n.inputs.lastIndexOf(p) === 0;
+
+/** Makes `p` a quantized parameter: its source wrapped in convert {dtype}. */
+function convertInPlace(p: Value, source: WeightExpr, dtype: QuantizeDType, ctx: Pick<PassContext, 'stat'>): void {
+  const before = valueBytes(p) as number;
+  p.def = { kind: 'param', source: weightCall('convert', [source], { dtype }) };
+  p.type = tensorType(dtype, p.type.shape);
+  ctx.stat('bytes-before', before);
+  ctx.stat('bytes-after', valueBytes(p) as number);
 }
 
 /** The recipe's type for a weight of a role; counts rules applied and shape fallbacks. */
@@ -115,6 +133,7 @@ registerPass({
     dtype: { type: 'string', default: 'q8_0', oneOf: QUANTIZE_DTYPES, doc: 'the type of every weight' },
     recipe: { type: 'string', optional: true, oneOf: RECIPE_NAMES, doc: "instead of dtype: a type for every weight, or one of llama-quantize's mixes (q4_k_m, …), per tensor as llama.cpp chooses" },
     heads: { type: 'bool', default: false, doc: 'also quantize output heads (lm_head, classifiers)' },
+    tables: { type: 'bool', default: false, doc: "also quantize embedding tables in place (a tied table, with heads, takes the head's type and is held once)" },
     only: { type: 'string', default: '', doc: 'a regular expression: quantize only parameters whose name matches' },
   },
   run: (g, ctx) => ({ changed: quantizeWeights(g, ctx) }),
