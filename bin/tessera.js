@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// The CLI entry point: runs the compiled TypeScript in dist/ (built by `npm ci` via the prepare script).
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// The CLI entry point: runs the compiled TypeScript in dist/ (built by `npm ci` via the prepare
+// script), bundled where the bundle is current (cli-entry.js says when).
+import { cliEntry } from './cli-entry.js';
 
-const cli = new URL('../dist/src/cli.js', import.meta.url);
-if (!existsSync(fileURLToPath(cli))) {
+const cli = cliEntry(new URL('../dist/', import.meta.url));
+if (!cli) {
   console.error('tessera: dist/ is missing; run `npm ci` (or `npm run build`) in the project folder first.');
   process.exit(1);
 }

@@ -7,7 +7,7 @@
 // The module's bytes are kept in the entry itself rather than by reference to the compiler's own
 // entry (asc.ts), whose key needs asc's version: an entry stays usable where asc is absent, and
 // one read serves the whole start. Entry payload: u32 LE header length ‖ JSON header ‖ wasm bytes.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Graph } from '../../ir/graph.js';
@@ -37,26 +37,27 @@ let fingerprint: string | null | undefined;
 
 /**
  * What identifies this build of the code generator, so an entry never outlives the code that
- * wrote it. Compiled (dist/): this module's own size and mtime — tsc rewrites every output on each
- * build, so any rebuild changes it — and the package version, which an install or upgrade changes
- * (npm normalizes mtimes); one stat, where scanning codegen/ and ir/ took 30–200 ms of start-up.
- * From sources (.ts, under vitest): every module of codegen/ and ir/, as an edit rebuilds nothing.
- * null where the modules are not laid out as files (a bundle): then nothing is cached.
+ * wrote it. Compiled (dist/, or the CLI's bundle in dist/cli/): the file this code sits in, its
+ * size and mtime — tsc and the bundler rewrite every output on each build, so any rebuild changes
+ * it — and the package version, which an install or upgrade changes (npm normalizes mtimes); one
+ * stat, where scanning codegen/ and ir/ took 30–200 ms of start-up. From sources (.ts, under
+ * vitest): every module of codegen/ and ir/, as an edit rebuilds nothing. null where neither
+ * holds (no package.json above the file): then nothing is cached.
  */
 function generatorFingerprint(): string | null {
   if (fingerprint !== undefined) return fingerprint;
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
-  const root = join(dirname(here), '..', '..');
   const stamp = (path: string) => {
     const st = statSync(path);
     return `${path}:${st.size}:${st.mtimeMs}`;
   };
   try {
     if (ext === '.js') {
-      const pkg = JSON.parse(readFileSync(join(root, '..', 'package.json'), 'utf8')) as { name?: string; version?: string };
-      fingerprint = cacheKey([`${pkg.name}@${pkg.version}`, stamp(here)]);
+      const pkg = packageAbove(dirname(here));
+      fingerprint = pkg ? cacheKey([`${pkg.name}@${pkg.version}`, stamp(here)]) : null;
     } else {
+      const root = join(dirname(here), '..', '..');
       const parts = ['codegen', 'ir'].flatMap((folder) =>
         readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith(ext)).sort().map((f) => stamp(join(root, folder, f))));
       fingerprint = parts.length > 0 ? cacheKey(parts) : null;
@@ -65,6 +66,17 @@ function generatorFingerprint(): string | null {
     fingerprint = null;
   }
   return fingerprint;
+}
+
+/** The nearest package.json at or above `dir` (dist/codegen/wasm/ and dist/cli/ sit at different depths). */
+function packageAbove(dir: string): { name?: string; version?: string } | undefined {
+  for (;;) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
 }
 
 function entryKey(graphs: Readonly<Record<string, Graph>>, bounds: DimBounds, features: readonly string[]): string | undefined {
