@@ -10,7 +10,9 @@ import type { DType } from '../../ir/dtype.js';
 import { isQuantized } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
-import { elemBytes, halvesF32x4, loadF32, loadF32x4At } from './loads.js';
+import { elemBytes, halvesF32x4, isPlainFloat, loadF32, loadF32x4At, type PlainFloat } from './loads.js';
+import { emitGemm } from './gemm.js';
+import { floatPanel } from './gemm-pack.js';
 import { emitQuantProjection } from './matmul-quant.js';
 import { normalizeRow } from './norm.js';
 import { bindFusion, emitTiles, type ProjectionOptions, ROW_CHUNK } from './projection.js';
@@ -98,6 +100,11 @@ function wideGemv(wt: DType, K: number): string[] {
   return lines;
 }
 
+function expectPlainFloat(d: DType): PlainFloat {
+  if (!isPlainFloat(d)) throw new Error(`float matmul weights must be f32, f16 or bf16, got ${d}`);
+  return d;
+}
+
 /**
  * Activation rows per prologue slab: as many as keep a thread's normalised copy within ~256 KiB
  * (it is re-read once per column block, so it should stay in L2), a multiple of ROW_CHUNK.
@@ -124,6 +131,8 @@ function emitFloatProjection(node: Node, opts: ProjectionOptions): WasmKernel[] 
   const sp = norm ? w.ptr({ kind: 'scratch', slot: 0, bytes: slabBytes, perThread: true }, 'pxs') : '';
   const fusion = bindFusion(w, node, opts);
   w.line(`const R: i32 = ${w.dim(dimProduct(x.type.shape.slice(0, -1)))};`);
+  // A prompt chunk: the packed-panel GEMM (gemm.ts); fewer rows (decode): the tile loop below.
+  emitGemm(w, { ...fusion, x: xp, wp, weights: floatPanel(expectPlainFloat(wt)), K, norm });
   if (norm) w.line(`const xs = ${sp} + (<usize>tid) * ${slabBytes};`);
   emitTiles(w, {
     ...fusion, wp,

@@ -1,0 +1,171 @@
+// The prefill GEMM: a matmul over many activation rows (a prompt chunk) as an outer-product
+// micro-kernel on packed weight panels, for every weight kind (float rows, or block-quantized ones
+// dequantized while packing: gemm-pack.ts). A projection kernel (matmul.ts, matmul-quant.ts) runs
+// this when its rows R reach GEMM_MIN_ROWS and its GEMV tile loop (projection.ts) otherwise, so
+// decode (S = 1) keeps the GEMV paths.
+//
+// Work items are (row slab) × (column panel) pairs, slab major, claimed by the threads in guided
+// runs: both dimensions are split, so a short prompt still spreads over the columns and a long one
+// over the rows too. For its item a thread packs the panel's weight rows K-major into its scratch
+// (f32, vector j holding 4 product columns at each k: panel[k][j]) unless it holds that panel
+// already, and, with a norm prologue, normalises the slab's rows into its scratch unless it holds
+// that slab already. The micro-kernel then walks k once per MR rows: per k it loads the panel's V
+// vectors and splats MR activations, MR·V multiply-adds into MR·V accumulators (no horizontal
+// sums). V8 (TurboFan) hoists every load of an iteration ahead of its multiply-adds, so the
+// accumulators plus one iteration's loads must fit the 15 allocatable xmm registers: 4 rows × 2
+// vectors (8 + 6), 3 × 3 (9 + 6) or 2 × 4 (8 + 6); wider tiles measured slower (spills).
+//
+// Results go to a per-thread tile (MR·V vectors), from which one loop hands each row's 4-column
+// blocks, every part's vector with the bias added, to the projection's store hook (plain store,
+// epilogue program): the fused projections work unchanged. A last, partial column block is handed
+// over one column at a time (lanes = 1).
+import type { DType } from '../../ir/dtype.js';
+import type { KernelWriter } from './kernel.js';
+import { loadF32, loadF32x4 } from './loads.js';
+import { normalizeRow } from './norm.js';
+import { type PanelSource, packPanel, panelRows } from './gemm-pack.js';
+import type { Prologue, Store } from './projection.js';
+
+/** Activation rows from which a projection runs the GEMM rather than the GEMV tile loop. */
+export const GEMM_MIN_ROWS = 16;
+
+/** Largest `parts` the GEMM serves (more parts than vectors the registers hold: the tile loop). */
+const MAX_PARTS = 4;
+
+/** Scratch slots of the GEMM (the GEMV paths use 0). */
+const SLOT_PANEL = 5, SLOT_STAGE = 6, SLOT_SLAB = 7, SLOT_TILE = 8;
+
+export interface GemmSpec {
+  /** The local holding the activations' address ([R, K] f32). */
+  readonly x: string;
+  /** The local holding the weights' address. */
+  readonly wp: string;
+  readonly weights: PanelSource;
+  /** In-features. */
+  readonly K: number;
+  /** Weight rows (product columns) and parts, bias and store: as the tile loop's (projection.ts). */
+  readonly n: number;
+  readonly parts: number;
+  readonly bias?: { readonly ptr: string; readonly dtype: DType };
+  readonly store: Store;
+  readonly norm?: Prologue;
+}
+
+/** The register tile: 4-column blocks per panel, vectors per k, activation rows per pass. */
+export function gemmTile(parts: number): { blocks: number; V: number; MR: number } {
+  const blocks = parts === 1 ? 2 : 1;
+  const V = blocks * parts;
+  return { blocks, V, MR: V === 2 ? 4 : V === 3 ? 3 : 2 };
+}
+
+/**
+ * Quantized types whose integer dot kernel (matmul-quant.ts: 8-bit activations, 2 × 4 tiles)
+ * outruns dequantize-then-GEMM at prefill; every other type's panel is dequantized (BENCHMARKS.md,
+ * session 10: q4_0 1.16× faster on the integer path; q4_1 0.92×, q8_0 0.65×, q4_k 0.37×, q6_k 0.15×
+ * of its time on the GEMM).
+ */
+const INTEGER_PREFILL: ReadonlySet<DType> = new Set<DType>(['q4_0']);
+
+/** True when the GEMM serves a projection with these parts and weights (else: the tile loop at every R). */
+export function gemmServes(parts: number, weights: DType): boolean {
+  return parts <= MAX_PARTS && !INTEGER_PREFILL.has(weights);
+}
+
+/**
+ * Rows per slab: a slab's activations (streamed once per item) stay within ~512 KiB, L2-sized, and
+ * a slab holds at most 128 rows (more rows per packed panel gain little past that).
+ */
+function slabRows(K: number, MR: number): number {
+  return Math.max(4 * MR, Math.min(128, Math.floor((512 << 10) / (K * 4) / MR) * MR));
+}
+
+/**
+ * Lines of the MR-row (or fewer) micro-kernel: rows `rows` of the tile at xr (row stride K·4),
+ * k = 0…K−1 against the panel at `gpp`, leaving the accumulators in the tile buffer `gct`.
+ */
+function microKernel(rows: number, V: number, K: number): string[] {
+  const I = [...Array(rows).keys()], J = [...Array(V).keys()];
+  const acc = (i: number, j: number) => `a${i}_${j}`;
+  const lines = [`let ${I.flatMap((i) => J.map((j) => `${acc(i, j)} = f32x4.splat(0.0)`)).join(', ')};`,
+    'let xq = xr, pk = gpp;', `const xe = xr + ${K * 4};`,
+    `for (; xq < xe; xq += 4, pk += ${V * 16}) {`,
+    ...J.map((j) => `const w${j} = v128.load(pk${j ? `, ${j * 16}` : ''});`)];
+  for (const i of I) {
+    lines.push(`{ const xk = v128.load32_splat(xq${i ? `, ${i * K * 4}` : ''});`, ...J.map((j) => `${acc(i, j)} = _t_madd(xk, w${j}, ${acc(i, j)});`), '}');
+  }
+  lines.push('}');
+  for (const i of I) for (const j of J) lines.push(`v128.store(gct, ${acc(i, j)}, ${(i * V + j) * 16});`);
+  return lines;
+}
+
+/**
+ * Writes `if (R >= GEMM_MIN_ROWS) { …the GEMM…; return; }` into a projection kernel that has an
+ * i32 `R` (activation rows) in scope.
+ */
+export function emitGemm(w: KernelWriter, g: GemmSpec): void {
+  const { K, parts } = g;
+  if (!gemmServes(parts, g.weights.dtype)) return;
+  const m = g.n / parts;
+  const { blocks, V, MR } = gemmTile(parts);
+  const cols = 4 * blocks; // product columns per panel and part
+  const kRows = panelRows(g.weights, K);
+  const panelBytes = kRows * V * 16;
+  const pp = w.ptr({ kind: 'scratch', slot: SLOT_PANEL, bytes: panelBytes, perThread: true }, 'gpanel');
+  const stage = g.weights.stagingBytes ? w.ptr({ kind: 'scratch', slot: SLOT_STAGE, bytes: g.weights.stagingBytes, perThread: true }, 'gstage') : '';
+  const tile = w.ptr({ kind: 'scratch', slot: SLOT_TILE, bytes: MR * V * 16, perThread: true }, 'gtile');
+  const slab = slabRows(K, MR);
+  const slabBytes = slab * K * 4;
+  const sp = g.norm ? w.ptr({ kind: 'scratch', slot: SLOT_SLAB, bytes: slabBytes, perThread: true }, 'gslab') : '';
+  const ctr = w.ptr({ kind: 'counter' }, 'gctr');
+  w.line(
+    `if (R >= ${GEMM_MIN_ROWS}) {`,
+    `const gpp = ${pp} + (<usize>tid) * ${panelBytes};`,
+    `const gct = ${tile} + (<usize>tid) * ${MR * V * 16};`,
+    ...(stage ? [`const gst = ${stage} + (<usize>tid) * ${g.weights.stagingBytes};`] : []),
+    ...(sp ? [`const gxs = ${sp} + (<usize>tid) * ${slabBytes};`] : []),
+    `const npan = ${Math.ceil(m / cols)};`,
+    `const items = ((R + ${slab - 1}) / ${slab}) * npan;`,
+    'let packed = -1, prepared = -1;',
+    `for (let it0 = _t_claim_guided(${ctr}, items, nthreads, 1); it0 < items; it0 = _t_claim_guided(${ctr}, items, nthreads, 1)) {`,
+    'const it1 = min(it0 + _t_guided_size(it0, items, nthreads, 1), items);',
+    'for (let it = it0; it < it1; it++) {',
+    'const sl = it / npan, pn = it - sl * npan;',
+    `const s0 = sl * ${slab}, s1 = min(s0 + ${slab}, R);`,
+    `const n0 = pn * ${cols};`,
+  );
+  if (g.norm) {
+    w.line('if (sl != prepared) {', 'for (let r = s0; r < s1; r++) {', `const D: i32 = ${K};`,
+      `const xr = ${g.x} + (<usize>r) * ${K * 4}, yr = gxs + (<usize>(r - s0)) * ${K * 4};`);
+    normalizeRow(w, g.norm.kind, g.norm.eps);
+    w.line('}', 'prepared = sl;', '}');
+  }
+  w.line('if (pn != packed) {', ...packPanel(g.weights, { wp: g.wp, K, m, parts, blocks, V, stage: 'gst' }), 'packed = pn;', '}');
+  // The row loop: full MR-row passes, then one pass of the remaining rows.
+  const xrOf = g.norm ? `gxs + (<usize>(r - s0)) * ${K * 4}` : `${g.x} + (<usize>r) * ${K * 4}`;
+  w.line('for (let r = s0; r < s1; r += ' + MR + ') {', `const rows = min(${MR}, s1 - r);`, `const xr = ${xrOf};`);
+  w.line(`if (rows == ${MR}) {`, ...microKernel(MR, V, K), '}');
+  for (let rows = MR - 1; rows >= 1; rows--) w.line(`else if (rows == ${rows}) {`, ...microKernel(rows, V, K), '}');
+  w.line('for (let i = 0; i < rows; i++) {', 'const row = r + i;', `const ci = gct + (<usize>i) * ${V * 16};`);
+  for (let b = 0; b < blocks; b++) {
+    const col = b ? `n0 + ${4 * b}` : 'n0';
+    const P = [...Array(parts).keys()];
+    const at = (p: number) => `v128.load(ci, ${(b * parts + p) * 16})`;
+    const pcol = (p: number, c: string) => (p ? `${c} + ${p * m}` : c);
+    const full = P.map((p) => (g.bias ? `f32x4.add(${at(p)}, ${loadF32x4(g.bias.dtype, g.bias.ptr, pcol(p, col))})` : at(p)));
+    w.line(`if (${col} + 4 <= ${m}) {`, ...P.map((p) => `const v${p} = ${full[p]};`), ...g.store('row', col, P.map((p) => `v${p}`), 4), '}');
+    if (m % cols !== 0) {
+      // The last panel's partial block: column by column.
+      w.line('else {');
+      for (let lane = 0; lane < 3; lane++) {
+        const c = `${col} + ${lane}`;
+        const one = P.map((p) => {
+          const v = `f32x4.splat(f32x4.extract_lane(${at(p)}, ${lane}))`;
+          return g.bias ? `f32x4.add(${v}, f32x4.splat(${loadF32(g.bias.dtype, g.bias.ptr, pcol(p, c))}))` : v;
+        });
+        w.line(`if (${c} < ${m}) {`, ...P.map((p) => `const v${p} = ${one[p]};`), ...g.store('row', c, P.map((p) => `v${p}`), 1), '}');
+      }
+      w.line('}');
+    }
+  }
+  w.line('}', '}', '}', '}', 'return;', '}');
+}
