@@ -23,6 +23,8 @@ import { dimMul, dimProduct } from '../../ir/dim.js';
 import { dtypeInfo, fieldOffset, type QuantDType } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
+import { emitGemm } from './gemm.js';
+import { quantPanel } from './gemm-pack.js';
 import { actBlockBytes, actRecordBytes, WASM_QUANT } from './loads.js';
 import { normalized, rowStats } from './norm.js';
 import { bindFusion, emitTiles, type ProjectionOptions, type Prologue } from './projection.js';
@@ -259,6 +261,9 @@ function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKern
   const wp = w.ptr({ kind: 'operand', index: 1 }, 'pw');
   const fusion = bindFusion(w, node, opts);
   w.line(`const R: i32 = ${w.dim(Rd)};`, `const scales = ${qp} + (<usize>R) * ${nb * actBytes};`);
+  // A prompt chunk: panels dequantized to f32 for the packed-panel GEMM (gemm.ts), from the f32 activations.
+  const K = wv.type.shape[1] as number;
+  emitGemm(w, { ...fusion, x: w.ptr({ kind: 'operand', index: 0 }, 'px'), wp, weights: quantPanel(dtype), K, norm: opts.norm });
   emitTiles(w, {
     ...fusion, wp,
     micro: {
