@@ -60,7 +60,9 @@ function pipelineFor(opts: CompileOptions): string {
   const base = withLoraPipeline(opts.passes ?? 'default', opts.lora)!;
   if (!opts.quantize) return base;
   if (!findPass('quantize')) throw new Error('the quantize pass is not available in this build');
-  return `${base === 'none' ? '' : `${base},`}quantize{recipe=${opts.quantize}}`;
+  // First, as llama-quantize sees the checkpoint: each weight gets its own type (merges after
+  // it join only like types, norms are not folded into blocks), the head and the (tied) table too.
+  return `quantize{recipe=${opts.quantize},heads=true,tables=true}${base === 'none' ? '' : `,${base}`}`;
 }
 
 /** The tokenizer files an artifact carries: a copy, or a GGUF model's vocabulary as a metadata-only GGUF. */

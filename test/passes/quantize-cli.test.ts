@@ -35,16 +35,18 @@ describe('compile --quantize', () => {
   });
 
   const model = ['models', 'stories260K', 'stories260K.bin'];
-  it.skipIf(!hasShared(...model))('q4_0: every matmul weight but the head in Q4_0, the pipeline recorded', async () => {
+  it.skipIf(!hasShared(...model))('q4_0: every matmul weight and the tied table in Q4_0, held once, the pipeline recorded', async () => {
     const out = join(dir, 'q4_0');
     const r = await cli(['compile', '-m', sharedPath(...model), '-o', out, '--target', 'none', '--quantize', 'q4_0', '-q']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).passes).toMatch(/quantize\{recipe=q4_0\}$/);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).passes).toMatch(/^quantize\{recipe=q4_0,heads=true,tables=true\},default$/);
     const types = paramTypes(out);
-    // 5 layers × (qkv and gate-up merged by the default passes, wo, w_down); the tied head's table stays float.
-    expect([...types].filter(([, t]) => t === 'q4_0').length).toBe(5 * 4);
-    expect(types.get('embed')).toBe('f32');
+    // 5 layers × (qkv and gate-up merged by the default passes, wo, w_down), and the table the
+    // head is tied to, quantized in place as llama-quantize quantizes a tied token_embd.
+    expect([...types].filter(([, t]) => t === 'q4_0').length).toBe(5 * 4 + 1);
+    expect(types.get('embed')).toBe('q4_0');
+    expect([...types.keys()].filter((n) => n.startsWith('embed'))).toEqual(['embed']);
   });
 
   // TinyStories' 128-wide rows: Q4_K_M's K-quants fall back to Q5_0, its Q6_K layers to Q8_0.

@@ -161,3 +161,76 @@ describe('the pass counts what the recipe did', () => {
     expect(stats['weights-promoted']).toBe(2);
   });
 });
+
+// The mixes' per-layer rules as llama.cpp's llama_tensor_get_type writes them (src/llama-quant.cpp,
+// dense llama-type models, no importance matrix), spelled out as literal layer lists for the
+// TinyLlama-1.1B shape (22 layers) and stories110M (12): use_more_bits is the first and last eighth
+// of the layers (C integer division) and every third layer between them.
+describe('the choice table for 22- and 12-layer models, rows of 2048', () => {
+  const moreBits: Record<number, number[]> = { 22: [0, 1, 4, 7, 10, 13, 16, 19, 20, 21], 12: [0, 3, 6, 9, 10, 11] };
+  const typesOver = (recipe: string, role: WeightRole, layers: number, rowLength = 2048) =>
+    Array.from({ length: layers }, (_, layer) => chooseType(RECIPE_TABLE[recipe], { role, layer, layers, rowLength }).type);
+  const promoted = (types: string[], to: string) => types.flatMap((t, i) => (t === to ? [i] : []));
+
+  for (const layers of [22, 12]) {
+    it(`${layers} layers: q4_k_m and q5_k_m give attn_v, a fused qkv and ffn_down Q6_K on use_more_bits layers only`, () => {
+      for (const [recipe, base] of [['q4_k_m', 'q4_k'], ['q5_k_m', 'q5_k']]) {
+        for (const role of ['attn_v', 'attn_qkv', 'ffn_down'] as const) {
+          const types = typesOver(recipe, role, layers);
+          expect(promoted(types, 'q6_k'), `${recipe} ${role}`).toEqual(moreBits[layers]);
+          expect(new Set(types.filter((t) => t !== 'q6_k')), `${recipe} ${role}`).toEqual(new Set([base]));
+        }
+        for (const role of ['attn_q', 'attn_k', 'attn_output', 'ffn_gate', 'ffn_up', 'token_embd'] as const) {
+          expect(new Set(typesOver(recipe, role, layers)), `${recipe} ${role}`).toEqual(new Set([base]));
+        }
+        expect(chooseType(RECIPE_TABLE[recipe], { role: 'output', layers, rowLength: 2048 }).type).toBe('q6_k');
+      }
+    });
+  }
+
+  it('q3_k_m, q3_k_l, q4_k_s: the attn_v, ffn_down and attn_output rules', () => {
+    const n = 22;
+    expect(promoted(typesOver('q3_k_m', 'attn_v', n), 'q5_k')).toEqual([0, 1]);
+    expect(new Set(typesOver('q3_k_m', 'attn_v', n).slice(2))).toEqual(new Set(['q4_k']));
+    expect(promoted(typesOver('q3_k_m', 'ffn_down', n), 'q5_k')).toEqual([0]); // n/16 = 1
+    expect(new Set(typesOver('q3_k_m', 'ffn_down', n).slice(1))).toEqual(new Set(['q4_k']));
+    expect(new Set(typesOver('q3_k_m', 'attn_output', n))).toEqual(new Set(['q4_k']));
+    expect(new Set(typesOver('q3_k_m', 'attn_q', n))).toEqual(new Set(['q3_k']));
+    for (const role of ['attn_v', 'ffn_down', 'attn_output'] as const) expect(new Set(typesOver('q3_k_l', role, n))).toEqual(new Set(['q5_k']));
+    expect(promoted(typesOver('q4_k_s', 'attn_v', n), 'q5_k')).toEqual([0, 1, 2, 3]);
+    expect(promoted(typesOver('q4_k_s', 'ffn_down', n), 'q5_k')).toEqual([0, 1]); // n/8 = 2
+    expect(new Set(typesOver('q3_k_s', 'attn_v', n))).toEqual(new Set(['q3_k']));
+  });
+
+  it('rows that are not whole super-blocks fall back as tensor_type_fallback does; the head to Q8_0', () => {
+    const at = (recipe: string, role: WeightRole, layer: number) => chooseType(RECIPE_TABLE[recipe], { role, layer, layers: 22, rowLength: 2048 + 32 });
+    expect(at('q4_k_m', 'attn_q', 5)).toEqual({ type: 'q5_0', promoted: false, fellBack: true });
+    expect(at('q4_k_m', 'attn_v', 0)).toEqual({ type: 'q8_0', promoted: true, fellBack: true });
+    expect(at('q5_k_m', 'ffn_gate', 5).type).toBe('q5_1');
+    expect(at('q3_k_m', 'attn_q', 5).type).toBe('q4_0');
+    expect(at('iq4_xs', 'attn_q', 5).type).toBe('iq4_nl');
+    expect(chooseType(RECIPE_TABLE.q4_k_m, { role: 'output', layers: 22, rowLength: 2080 }).type).toBe('q8_0');
+    // A pure 32-element type needs no fallback.
+    expect(at('q4_0', 'attn_q', 5)).toEqual({ type: 'q4_0', promoted: false, fellBack: false });
+  });
+});
+
+// compile --quantize runs the recipe first, as llama-quantize sees the checkpoint: the default
+// passes' merges then join only weights of one type, so every tensor keeps llama.cpp's type.
+describe('quantize first, then the default passes: the types of llama-quantize survive the merges', () => {
+  const file = 'quant-mini-Q4_K_M.gguf';
+  it.skipIf(!hasShared(...QUANT, file) || !haveGenerator)(`${file}: quantize{recipe=q4_k_m, heads=true, tables=true},default`, () => {
+    const g = runPipeline(Model.load(quantMini).graph({ logits: 'all' }), 'quantize{recipe=q4_k_m, heads=true, tables=true},default').graph;
+    const got = new Map<string, string>();
+    for (const p of g.params) {
+      if (p.def.kind !== 'param' || !isQuantized(p.type.dtype)) continue;
+      // A merged weight reads several leaves, each stored in the merged weight's type.
+      for (const leaf of weightLeaves(p.def.source)) got.set(ggufName(leaf), dtypeInfo(p.type.dtype).ggml!.name.toLowerCase());
+    }
+    const want = fileTensors(new GgufStore(sharedPath(...QUANT, file)));
+    expect([...got.keys()].sort()).toEqual(want.map((t) => t.name).sort());
+    for (const t of want) expect(got.get(t.name), t.name).toBe(t.type);
+    // Some merges still happen (Q and K of every layer share a type).
+    expect(g.params.some((p) => /wq_k/.test(p.name))).toBe(true);
+  });
+});
