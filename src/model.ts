@@ -1,7 +1,7 @@
 // A loaded model: its source files, config, tokenizer, step graphs and an executor on one backend.
 import { existsSync } from 'node:fs';
 import type { Graph } from '../ir/graph.js';
-import { buildDecoderGraph, type DecoderGraphOptions } from '../models/arch/decoder.js';
+import { buildDecoderGraph, type DecoderGraphOptions, type PagedKvLayout } from '../models/arch/decoder.js';
 import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
 import { isArtifactDir, type LoadedArtifact, readArtifact } from '../codegen/artifact/read.js';
 import type { WgslProgram } from '../codegen/wgsl/program.js';
@@ -209,6 +209,15 @@ export class Model {
     this.guard.checkOpen('executor');
     if (!this.exec) throw new Error('model has no executor');
     return this.exec;
+  }
+
+  /**
+   * What continuous batching runs (src/batched.ts): the paged step graph after this model's passes,
+   * its weights, and the backend and threads the model was opened with.
+   */
+  pagedStep(layout: PagedKvLayout): { readonly graph: Graph; readonly params: ParamResolver; readonly backend: string; readonly threads?: number; readonly spinMicros?: number } {
+    const backend = this.executor.backend;
+    return { graph: this.graph({ logits: 'all', paged: layout }), params: this.weights(), backend, threads: this.opts.threads, spinMicros: this.opts.spinMicros };
   }
 
   private stepGraphs() {

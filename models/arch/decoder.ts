@@ -16,6 +16,19 @@ export interface DecoderGraphOptions {
   readonly logits?: 'all' | 'last' | 'none';
   /** Also output hidden.0 … hidden.L as HF's output_hidden_states lays them out. */
   readonly hiddenStates?: boolean;
+  /**
+   * Continuous batching: the step runs S rows, each one token of any sequence (inputs `lens` and
+   * `blocks` beside `tokens`, `pos`), with the KV cache in a pool of fixed-size blocks shared by
+   * every sequence (ir/ops/paged-attention.ts); logits and `next` for every row.
+   */
+  readonly paged?: PagedKvLayout;
+}
+
+/** The block pool of a paged step graph: `blocks` blocks of `blockSize` positions; tables `tableWidth` blocks wide. */
+export interface PagedKvLayout {
+  readonly blocks: number;
+  readonly blockSize: number;
+  readonly tableWidth: number;
 }
 
 /** The RoPE attributes of the `rope` op for a config. */
@@ -35,9 +48,9 @@ export function ropeAttrs(r: RopeConfig, maxPositions: number): Record<string, A
 
 export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name: string) => WeightType, opts: DecoderGraphOptions = {}): Graph {
   assertCompilerAllowed(`building the ${c.family} graph`);
-  const b = new GraphBuilder(c.family, ['S', 'P']);
+  const paged = opts.paged;
+  const b = new GraphBuilder(c.family, paged ? ['S'] : ['S', 'P']);
   const S = b.sym('S');
-  const P = b.sym('P');
   const params = paramDeclarer(b, leaf, `hidden ${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} kv heads × head_dim ${c.headDim}, intermediate ${c.intermediateSize}, vocab ${c.vocabSize}`);
   const param = params.param;
   const D = c.hiddenSize;
@@ -57,9 +70,12 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
 
   const tokens = b.input('tokens', 'i32', [S]);
   const pos = b.input('pos', 'i32', [S]);
+  const lens = paged ? b.input('lens', 'i32', [S]) : undefined;
+  const blocks = paged ? b.input('blocks', 'i32', [S, paged.tableWidth]) : undefined;
+  const cacheRows = paged ? [paged.blocks, paged.blockSize] : [b.sym('P')];
   const caches = Array.from({ length: c.numLayers }, (_, i) => ({
-    k: b.input(`k.${i}`, 'f32', [P, c.numKvHeads, c.headDim], { state: true }),
-    v: b.input(`v.${i}`, 'f32', [P, c.numKvHeads, c.headDim], { state: true }),
+    k: b.input(`k.${i}`, 'f32', [...cacheRows, c.numKvHeads, c.headDim], { state: true }),
+    v: b.input(`v.${i}`, 'f32', [...cacheRows, c.numKvHeads, c.headDim], { state: true }),
   }));
 
   let x = b.op('embedding', [param('embed', w.embed, [c.vocabSize, D]), tokens], {}, 'x.embed');
@@ -85,14 +101,14 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
       q = b.op('rope', [q, pos], rope, `${l}.q.rope`);
       k = b.op('rope', [k, pos], rope, `${l}.k.rope`);
     }
-    const kAll = b.op('kv_append', [caches[i].k, k], {}, `${l}.k.cache`);
-    const vAll = b.op('kv_append', [caches[i].v, v], {}, `${l}.v.cache`);
+    const kAll = blocks ? b.op('paged_kv_write', [caches[i].k, k, blocks, pos], {}, `${l}.k.cache`) : b.op('kv_append', [caches[i].k, k], {}, `${l}.k.cache`);
+    const vAll = blocks ? b.op('paged_kv_write', [caches[i].v, v, blocks, pos], {}, `${l}.v.cache`) : b.op('kv_append', [caches[i].v, v], {}, `${l}.v.cache`);
     b.update(caches[i].k, kAll);
     b.update(caches[i].v, vAll);
-    const attnAttrs: Record<string, AttrValue> = { scale: c.attnScale, causal: true };
+    const attnAttrs: Record<string, AttrValue> = { scale: c.attnScale, ...(blocks ? {} : { causal: true }) };
     if (c.layerWindows[i] > 0) attnAttrs.window = c.layerWindows[i];
     if (c.attnSoftcap > 0) attnAttrs.softcap = c.attnSoftcap;
-    const attn = b.op('attention', [q, kAll, vAll], attnAttrs, `${l}.attn`);
+    const attn = blocks && lens ? b.op('paged_attention', [q, kAll, vAll, blocks, lens], attnAttrs, `${l}.attn`) : b.op('attention', [q, kAll, vAll], attnAttrs, `${l}.attn`);
     const merged = b.op('reshape', [attn], { shape: [S, c.numHeads * c.headDim] }, `${l}.attn.merged`);
     let o = linear(merged, lw.o, lw.oBias, `${l}.wo`, D, qDim);
     if (lw.postAttnNorm) o = norm(o, lw.postAttnNorm, undefined, `${l}.post_attn_norm`);
@@ -125,8 +141,8 @@ export function buildDecoderGraph(c: ModelConfig, w: DecoderWeights, leaf: (name
     let logits = linear(x, w.lmHead, undefined, 'lm_head', c.vocabSize, D);
     if (c.finalSoftcap > 0) logits = b.op('softcap', [logits], { cap: c.finalSoftcap }, 'logits.capped');
     b.output('logits', logits);
-    // Greedy decoding reads back this one id instead of the whole logits row.
-    if (mode === 'last') b.output('next', b.op('argmax', [logits], {}, 'next'));
+    // Greedy decoding reads back this one id instead of the whole logits row (one per row when paged).
+    if (mode === 'last' || paged) b.output('next', b.op('argmax', [logits], {}, 'next'));
   }
   params.checkCoverage();
   // A model step runs: outputs, every state updated and eps > 0 are required, not just well-formedness.

@@ -1,0 +1,128 @@
+// Continuous batching over one copy of a model's weights: many concurrent generations, each a
+// sequence of a PagedEngine (runtime/paged/engine.ts), all run through one paged step graph per
+// step. Prefill goes through the same graph in chunks (rows of one sequence beside the decode rows
+// of the others): one compiled program, one KV layout, and a new request never stalls the others
+// for a whole prompt.
+import type { ChatMessage } from './chat/messages.js';
+import { UsageError } from '../ir/errors.js';
+import { type GeneratedToken, type GenerateParams, generateTokens, type GenerationStats } from '../runtime/generate.js';
+import { type EngineStats, PagedEngine, type PagedSequence } from '../runtime/paged/engine.js';
+import { ReferencePagedExecutor } from '../runtime/paged/reference.js';
+import type { PagedStepExecutor } from '../runtime/paged/step.js';
+import { BackendError, compileDone } from './backends.js';
+import type { Model } from './model.js';
+import { numberRule, checkOptions, type OptionRules } from '../runtime/options.js';
+
+export interface BatchedOptions {
+  /** Sequences that may run at once (the server's --parallel). */
+  readonly sequences: number;
+  /** Positions per KV block. Default 16. */
+  readonly blockSize?: number;
+  /** Blocks in the pool. Default: enough for every sequence at the full context. */
+  readonly kvBlocks?: number;
+  /** Most rows (tokens) one step runs: decode rows plus prompt chunks. Default max(64, sequences). */
+  readonly maxRows?: number;
+}
+
+const RULES: OptionRules<BatchedOptions> = {
+  sequences: numberRule({ integer: true, min: 1, max: 1024 }),
+  blockSize: numberRule({ integer: true, min: 1, max: 4096 }),
+  kvBlocks: numberRule({ integer: true, min: 1 }),
+  maxRows: numberRule({ integer: true, min: 1, max: 4096 }),
+};
+
+/** One model, many concurrent generations batched per step. */
+export class BatchedModel {
+  private constructor(readonly model: Model, private readonly engine: PagedEngine, readonly sequences: number) {}
+
+  /** Builds the paged step for the backend `model` runs on (reference or wasm). */
+  static async open(model: Model, opts: BatchedOptions): Promise<BatchedModel> {
+    checkOptions('BatchedModel.open', opts, RULES, undefined);
+    const blockSize = opts.blockSize ?? 16;
+    const tableWidth = Math.ceil(model.contextLength / blockSize);
+    const blocks = opts.kvBlocks ?? opts.sequences * tableWidth;
+    const maxRows = opts.maxRows ?? Math.max(64, opts.sequences);
+    const step = model.pagedStep({ blocks, blockSize, tableWidth });
+    let exec: PagedStepExecutor;
+    if (step.backend === 'reference') {
+      exec = new ReferencePagedExecutor(step.graph, step.params, maxRows);
+    } else if (step.backend === 'wasm') {
+      const [{ lowerGraphToWasm, programKernels }, { compileModule }, { WasmPagedExecutor }] = await Promise.all([
+        import('../codegen/wasm/program.js'), import('../codegen/wasm/module.js'), import('../runtime/paged/wasm.js'),
+      ]);
+      let program;
+      try {
+        program = lowerGraphToWasm(step.graph, { S: maxRows });
+      } catch (e) {
+        throw new BackendError(`the wasm backend cannot run the batched step: ${(e as Error).message}`);
+      }
+      const kernels = programKernels([program]);
+      const module = await compileModule(kernels);
+      compileDone(undefined, kernels.length);
+      exec = await WasmPagedExecutor.create(module, program, step.params, { threads: step.threads, spinMicros: step.spinMicros });
+    } else {
+      throw new UsageError(`batched decoding runs on the reference and wasm backends; this model runs on ${step.backend} (open it with backend: 'wasm')`);
+    }
+    return new BatchedModel(model, new PagedEngine(exec), opts.sequences);
+  }
+
+  get backend(): string {
+    return this.engine.exec.backend;
+  }
+
+  /** Steps, rows, sequences and KV blocks (pages) in use. */
+  get stats(): EngineStats {
+    return this.engine.stats;
+  }
+
+  /** A slot for one generation at a time; its blocks are given back when each generation ends. */
+  sequence(): BatchedSequence {
+    return new BatchedSequence(this.model, this.engine.sequence());
+  }
+
+  async dispose(): Promise<void> {
+    await this.engine.dispose();
+  }
+}
+
+/** One concurrent generation slot: the stream types and options of Model.generate and Model.chat. */
+export class BatchedSequence {
+  constructor(private readonly model: Model, private readonly seq: PagedSequence) {}
+
+  generate(prompt: string | readonly number[], params: GenerateParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
+    const ids = typeof prompt === 'string' ? this.model.tokenizer.encode(prompt) : prompt;
+    return this.run(ids, params);
+  }
+
+  chat(messages: readonly ChatMessage[], options: GenerateParams & { readonly chatTemplate?: string } = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
+    const { chatTemplate, ...params } = options;
+    return this.run(this.model.chatPromptIds(messages, chatTemplate), params);
+  }
+
+  /** KV blocks the sequence holds now. */
+  get blocks(): number {
+    return this.seq.blockCount;
+  }
+
+  async dispose(): Promise<void> {
+    await this.seq.dispose();
+  }
+
+  private run(ids: readonly number[], params: GenerateParams): AsyncGenerator<GeneratedToken, GenerationStats> {
+    const model = this.model;
+    const tokenizer = model.source.tokenizerPath ? model.tokenizer : undefined;
+    const eosIds = model.eogIds.length ? model.eogIds : tokenizer?.eosId !== undefined ? [tokenizer.eosId] : [];
+    const rope = model.config.rope?.scaling;
+    const inner = generateTokens({ executor: this.seq, tokenizer, eosIds, recomputeAbove: rope?.type === 'longrope' ? rope.originalMaxPositions : undefined }, ids, params);
+    const seq = this.seq;
+    // The blocks go back when the stream ends, however it ends (done, error, return()).
+    async function* freeing(): AsyncGenerator<GeneratedToken, GenerationStats> {
+      try {
+        return yield* inner;
+      } finally {
+        if (seq.blockCount > 0) seq.reset();
+      }
+    }
+    return freeing();
+  }
+}

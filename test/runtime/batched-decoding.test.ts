@@ -1,0 +1,127 @@
+// Continuous batching is token-identical to running each request alone (greedy), for mixed prompt
+// lengths, requests that start and end at different steps, fewer slots than requests (a slot's
+// sequence runs the next request in the blocks the last one gave back) and a pool too small for
+// every slot at once (blocks wait and are reused), on the reference and wasm backends.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchedModel, type BatchedOptions } from '../../src/batched.js';
+import { Model } from '../../src/model.js';
+import { hasShared, sharedPath } from '../helpers/shared.js';
+
+const MODEL = ['models', 'stories260K', 'stories260K.bin'] as const;
+
+interface Job {
+  readonly prompt: readonly number[];
+  readonly maxTokens: number;
+  /** Tokens the batch has produced before this request arrives. */
+  readonly arrival: number;
+}
+
+const arbJobs = fc.array(
+  fc.record({
+    prompt: fc.array(fc.integer({ min: 3, max: 511 }), { minLength: 1, maxLength: 20 }),
+    maxTokens: fc.integer({ min: 1, max: 12 }),
+    arrival: fc.integer({ min: 0, max: 30 }),
+  }),
+  { minLength: 1, maxLength: 6 },
+);
+
+const GREEDY = { temperature: 0, stopAtEos: false } as const;
+
+async function collect(stream: AsyncGenerator<{ id: number }, unknown>): Promise<number[]> {
+  const ids: number[] = [];
+  for await (const t of stream) ids.push(t.id);
+  return ids;
+}
+
+/** Each job alone on the model's own executor, one after another. */
+async function alone(model: Model, jobs: readonly Job[]): Promise<number[][]> {
+  const out: number[][] = [];
+  for (const job of jobs) out.push(await collect(model.generate(job.prompt, { ...GREEDY, maxTokens: job.maxTokens })));
+  return out;
+}
+
+/**
+ * Runs the jobs through `slots` sequences of a batched model: a job arrives once the batch has
+ * produced `arrival` tokens (or nothing is running), then waits for a free slot.
+ */
+async function runBatched(batched: BatchedModel, slots: number, jobs: readonly Job[]): Promise<number[][]> {
+  const free = Array.from({ length: slots }, () => batched.sequence());
+  const waiters: (() => void)[] = [];
+  let produced = 0, running = 0;
+  const arrivals: { at: number; go: () => void }[] = [];
+  const release = () => {
+    for (const a of arrivals.splice(0)) {
+      if (produced >= a.at || running === 0) a.go();
+      else arrivals.push(a);
+    }
+  };
+  const results = await Promise.all(jobs.map(async (job) => {
+    await new Promise<void>((go) => { arrivals.push({ at: job.arrival, go }); release(); });
+    while (free.length === 0) await new Promise<void>((r) => waiters.push(r));
+    const seq = free.pop()!;
+    running++;
+    const ids: number[] = [];
+    try {
+      for await (const t of seq.generate(job.prompt, { ...GREEDY, maxTokens: job.maxTokens })) {
+        ids.push(t.id);
+        produced++;
+        release();
+      }
+    } finally {
+      running--;
+      free.push(seq);
+      waiters.shift()?.();
+      release();
+    }
+    return ids;
+  }));
+  await Promise.all(free.map((s) => s.dispose()));
+  return results;
+}
+
+// Small blocks and steps, so that tables span several blocks and prompts run in several chunks;
+// a pool of 12 blocks of 4 cannot hold 3 long sequences at once.
+// (wasm compiles one module per layout, so it takes the first only.)
+const LAYOUTS: readonly { readonly slots: number; readonly opts: BatchedOptions }[] = [
+  { slots: 3, opts: { sequences: 3, blockSize: 4, kvBlocks: 12, maxRows: 8 } },
+  { slots: 1, opts: { sequences: 1, blockSize: 16, maxRows: 5 } },
+];
+const LAYOUTS_ON = { reference: LAYOUTS, wasm: LAYOUTS.slice(0, 1) };
+
+for (const backend of ['reference', 'wasm'] as const) {
+  describe.runIf(hasShared(...MODEL))(`batched greedy decoding on ${backend} equals each request alone`, () => {
+    let model: Model;
+    const batched: BatchedModel[] = [];
+    beforeAll(async () => {
+      const path = sharedPath(...MODEL);
+      const tokenizer = sharedPath('models', 'stories260K', 'tok512.bin');
+      // Threads that sleep at once: two pools share the two cores.
+      model = backend === 'reference' ? Model.load(path, { tokenizer }) : await Model.open(path, { tokenizer, backend, threads: 2, spinMicros: 0, passes: 'default' });
+      for (const l of LAYOUTS_ON[backend]) batched.push(await BatchedModel.open(model, l.opts));
+    }, 300_000);
+    afterAll(async () => {
+      for (const b of batched) await b.dispose();
+      await model?.dispose();
+    });
+
+    it('two requests at once, one starting later: the same tokens, and every block given back', async () => {
+      const jobs: Job[] = [{ prompt: [1, 403, 407], maxTokens: 10, arrival: 0 }, { prompt: [1, 68, 5, 99, 200, 17, 300], maxTokens: 6, arrival: 4 }];
+      const got = await runBatched(batched[0], 3, jobs);
+      expect(got).toEqual(await alone(model, jobs));
+      expect(batched[0].stats.blocksInUse).toBe(0);
+      expect(batched[0].stats.steps).toBeLessThan(10 + 6 + 2);
+    }, 120_000);
+
+    it('random jobs: mixed lengths, staggered starts and ends, slots and blocks reused', async () => {
+      await fc.assert(
+        fc.asyncProperty(arbJobs, fc.integer({ min: 0, max: LAYOUTS_ON[backend].length - 1 }), async (jobs, which) => {
+          const got = await runBatched(batched[which], LAYOUTS[which].slots, jobs);
+          expect(got).toEqual(await alone(model, jobs));
+          expect(batched[which].stats.blocksInUse).toBe(0);
+        }),
+        { numRuns: 8 },
+      );
+    }, 300_000);
+  });
+}
