@@ -7,8 +7,13 @@
 // merit is the median over pairs of Tessera's speed / the peer's, with how many pairs Tessera won.
 //
 //   npx tsc -p tsconfig.json
-//   node bench/paired.mjs [--model synth15M] [--weights f32|q8_0|q4_0] [--threads 2] [--pairs 15]
+//   node bench/paired.mjs [--model synth15M] [--weights f32|q8_0|q4_0] [--threads 2] [--pairs 15] [--decode-only]
 //   node bench/paired.mjs --model synth110M --gguf Q4_K_M   both engines read BENCH_DIR/synth110M-Q4_K_M.gguf
+//   node bench/paired.mjs --model synth1.1B --gguf q4_0     the TinyLlama-1.1B shape (bench/llama2c-to-gguf.mjs)
+//
+// Tessera's KV cache holds PROMPT + GEN tokens (contextLength), as llama-bench sizes its context to
+// its test; peak RSS is printed for both: this process's high-water mark (which includes loading,
+// and Node itself), and the largest of llama-bench's runs (GNU time's maximum resident set size).
 //
 // Pairs measured (each when its peer is built; PEERS_DIR and BENCH_DIR as in peers.sh):
 //   decode vs llama2.c (f32 only): `runomp <model>.bin -t 0 -n 256` as peers.sh runs it (its own
@@ -25,6 +30,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Model } from '../dist/src/model.js';
+import { openModel } from '../dist/models/open.js';
 import { median, seededTokens } from '../dist/src/bench.js';
 
 const { values: opt } = parseArgs({
@@ -34,6 +40,7 @@ const { values: opt } = parseArgs({
     threads: { type: 'string', default: '2' },
     pairs: { type: 'string', default: '15' },
     gguf: { type: 'string' },
+    'decode-only': { type: 'boolean', default: false },
   },
 });
 const threads = Number(opt.threads), pairs = Number(opt.pairs), weights = opt.weights;
@@ -47,8 +54,12 @@ const runomp = resolve(PEERS, 'llama2.c/runomp'), llamaBench = resolve(PEERS, 'l
 const PROMPT = 128, GEN = 128;
 if (!existsSync(bin)) throw new Error(`${bin} is missing (see bench/peers.sh for how the checkpoints are made)`);
 
-const passes = weights === 'f32' || opt.gguf !== undefined ? 'default' : `default,quantize{dtype=${weights},heads=true}`;
-const model = await Model.open(opt.gguf !== undefined ? gguf : bin, { backend: 'wasm', threads, passes, maxChunk: PROMPT });
+// The tied table quantized in place (tables), as llama-quantize --pure quantizes token_embd too.
+const passes = weights === 'f32' || opt.gguf !== undefined ? 'default' : `default,quantize{dtype=${weights},heads=true,tables=true}`;
+const path = opt.gguf !== undefined ? gguf : bin;
+// llama.cpp's converter records a context of 128 in its GGUF files, whatever the checkpoint's.
+const contextLength = Math.min(PROMPT + GEN, openModel(path).config.maxPositions);
+const model = await Model.open(path, { backend: 'wasm', threads, passes, maxChunk: PROMPT, contextLength });
 const label = opt.gguf ?? weights;
 const ex = model.executor;
 const prompt = seededTokens(PROMPT, ex.vocabSize);
@@ -82,8 +93,13 @@ function llama2c() {
   if (!m) throw new Error(`llama2.c printed no tok/s: ${r.stderr.slice(-200)}`);
   return Number(m[1]);
 }
+// With GNU time, each llama-bench run also reports its peak RSS (kB, on stderr's last line).
+const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+let peerRssKb = 0;
 function llamaCpp(p, n, reps) {
-  const r = run(llamaBench, ['-m', gguf, '-t', String(threads), '-p', String(p), '-n', String(n), '-r', String(reps), '-o', 'json']);
+  const args = ['-m', gguf, '-t', String(threads), '-p', String(p), '-n', String(n), '-r', String(reps), '-o', 'json'];
+  const r = gnuTime ? run(gnuTime, ['-f', '%M', llamaBench, ...args]) : run(llamaBench, args);
+  if (gnuTime) peerRssKb = Math.max(peerRssKb, Number(r.stderr.trim().split('\n').at(-1)) || 0);
   return JSON.parse(r.stdout)[0].avg_ts;
 }
 
@@ -94,14 +110,14 @@ const llama2cSteps = Math.min(PROMPT + GEN - 1, ex.contextLength);
 if (weights === 'f32' && opt.gguf === undefined && existsSync(runomp)) comparisons.push({ name: 'decode / llama2.c', peer: llama2c, ours: () => tesseraDecode(llama2cSteps) });
 if (existsSync(llamaBench) && existsSync(gguf)) {
   comparisons.push({ name: `decode / llama.cpp ${label}`, peer: () => llamaCpp(0, GEN, 1), ours: () => tesseraDecode(GEN) });
-  comparisons.push({ name: `prefill / llama.cpp ${label}`, peer: () => llamaCpp(PROMPT, 0, 3), ours: tesseraPrefill });
+  if (!opt['decode-only']) comparisons.push({ name: `prefill / llama.cpp ${label}`, peer: () => llamaCpp(PROMPT, 0, 3), ours: tesseraPrefill });
 }
 if (!comparisons.length) throw new Error(`no peer found under ${PEERS} (llama2.c/runomp, llama.cpp/build/bin/llama-bench with ${gguf})`);
 
 // Tessera's idle threads spin for 20 ms after a run; wait that out so that they never take a core
 // from the peer.
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-for (let i = 0; i < 2; i++) { await tesseraDecode(GEN); await tesseraPrefill(); }
+for (let i = 0; i < 2; i++) { await tesseraDecode(GEN); if (!opt['decode-only']) await tesseraPrefill(); }
 for (const c of comparisons) { c.peer(); c.pairs = []; }
 console.log(`${opt.model} ${label}, ${threads} threads, ${pairs} pairs; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 for (let p = 0; p < pairs; p++) {
@@ -118,4 +134,7 @@ for (const c of comparisons) {
   console.log(`${c.name.padEnd(24)} ${median(ratios).toFixed(3)}× (median of ${pairs} pairs; Tessera faster in ${ratios.filter((r) => r > 1).length}) · ` +
     `Tessera ${ours.toFixed(1)} tok/s, peer ${peer.toFixed(1)} tok/s (medians) · ratios ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
 }
+const ourRss = process.resourceUsage().maxRSS / 1024;
+console.log(`peak RSS: Tessera ${ourRss.toFixed(0)} MiB (this process; wasm memory ${(ex.memoryBytes / 2 ** 20).toFixed(0)} MiB)` +
+  (peerRssKb ? ` · llama-bench ${(peerRssKb / 1024).toFixed(0)} MiB · ratio ${(ourRss / (peerRssKb / 1024)).toFixed(2)}×` : ''));
 await model.dispose();

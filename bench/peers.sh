@@ -9,7 +9,7 @@
 #                $PEERS_DIR/llama.cpp/build/bin/llama-bench   llama.cpp's CPU benchmark tool
 #   BENCH_DIR  [/tmp/bench]  the checkpoints: <model>.bin (llama2.c format), tokenizer.bin, and
 #                <model>-f32.gguf / -q8_0.gguf / -q4_0.gguf for llama.cpp
-#   MODELS     [synth15M synth110M]   checkpoint names in BENCH_DIR
+#   MODELS     [synth15M synth110M]   checkpoint names in BENCH_DIR (synth1.1B: the TinyLlama-1.1B shape)
 #   THREADS    [2]        thread counts to try, e.g. "1 2"
 #   PROMPT [128] GEN [128] RUNS [3]   prompt and generated tokens, repetitions
 #   DECODE_DEPTH [0]      Tessera's --decode-depth: 0 decodes at positions 0…GEN−1 from a fresh
@@ -22,8 +22,13 @@
 #   SKIP       ["reference:synth110M"] backend:model pairs to leave out (the interpreter is slow)
 #   PASSES     [default]  Tessera's --passes pipeline
 #   TESSERA_QUANTS [f32 q8_0 q4_0]  Tessera weight types: f32 as read; q8_0/q4_0 through Tessera's
-#                own quantize pass appended to PASSES (every matmul weight and the classifier, as
-#                llama-quantize --pure does), on the same <model>.bin
+#                own quantize pass appended to PASSES (every matmul weight, the classifier and the
+#                embedding table, as llama-quantize --pure does), on the same <model>.bin
+#   TESSERA_FROM [bin]   bin: Tessera reads <model>.bin (quantizing it itself, as above); gguf: it
+#                reads llama.cpp's own <model>-<q>.gguf, the same file as the peer (for peak RSS
+#                on the same weights); f32 rows then read <model>-f32.gguf
+# Tessera's KV cache is sized to the test (--ctx: the prompt, or the decode depth plus GEN), as
+# llama-bench sizes its context to each test, so peak RSS compares like with like.
 #
 # How the peers and checkpoints were made (see BENCHMARKS.md for the exact versions):
 #   1. Checkpoints: run ../shared/bench/make-synthetic.mjs for stories15M and stories110M into
@@ -37,7 +42,9 @@
 #      llama-convert-llama2c-to-ggml.
 #   4. GGUF files: run llama-convert-llama2c-to-ggml on each <model>.bin with tokenizer.bin as the
 #      vocabulary source, writing <model>-f32.gguf; then llama-quantize with --pure (every tensor
-#      in the one type) to Q8_0 and Q4_0, writing <model>-q8_0.gguf and <model>-q4_0.gguf.
+#      in the one type) to Q8_0 and Q4_0, writing <model>-q8_0.gguf and <model>-q4_0.gguf. For
+#      synth1.1B (make-synthetic.mjs tinyllama-1.1B), whose 4 GB the converter cannot hold, write
+#      the F32 file with bench/llama2c-to-gguf.mjs (--vocab-from synth110M-f32.gguf) instead.
 #   Build Tessera itself first (npm run build) so that bin/tessera.js finds dist/.
 set -uo pipefail
 
@@ -55,6 +62,8 @@ QUANTS=${QUANTS:-"f32 q8_0 q4_0"}
 SKIP=${SKIP:-"reference:synth110M"}
 PASSES=${PASSES:-default}
 TESSERA_QUANTS=${TESSERA_QUANTS:-"f32 q8_0 q4_0"}
+TESSERA_FROM=${TESSERA_FROM:-bin}
+if [[ -n "$DECODE_DEPTH" ]]; then CTX=$((DECODE_DEPTH + GEN > PROMPT ? DECODE_DEPTH + GEN : PROMPT)); else CTX=$((PROMPT + GEN)); fi
 TESSERA="node $ROOT/bin/tessera.js"
 RUNOMP=$PEERS_DIR/llama2.c/runomp
 LLAMA_BENCH=$PEERS_DIR/llama.cpp/build/bin/llama-bench
@@ -91,16 +100,18 @@ declare -A REF_HEAD=()
 run_tessera() {
 for backend in $BACKENDS; do
   for m in $MODELS; do
-    have_model "$m.bin" || continue
     if [[ " $SKIP " == *" $backend:$m "* ]]; then say "skip: tessera $backend on $m (SKIP)"; continue; fi
     for q in $TESSERA_QUANTS; do
     # The interpreter is the oracle at f32 only; quantized rows are for the fast backends.
     if [[ "$backend" == reference && "$q" != f32 ]]; then continue; fi
     passes=$PASSES
-    [[ "$q" != f32 ]] && passes="${PASSES/#none/},quantize{dtype=$q,heads=true}" && passes=${passes#,}
+    file=$m.bin
+    if [[ "$TESSERA_FROM" == gguf ]]; then file=$m-$q.gguf
+    elif [[ "$q" != f32 ]]; then passes="${PASSES/#none/},quantize{dtype=$q,heads=true,tables=true}" && passes=${passes#,}; fi
+    have_model "$file" || continue
     for t in $THREADS; do
-      say "tessera bench --backend $backend -m $m.bin --threads $t --passes $passes${DECODE_DEPTH:+ --decode-depth $DECODE_DEPTH}"
-      json=$($TESSERA bench --json -m "$BENCH_DIR/$m.bin" --backend "$backend" --threads "$t" --passes "$passes" \
+      say "tessera bench --backend $backend -m $file --threads $t --passes $passes --ctx $CTX${DECODE_DEPTH:+ --decode-depth $DECODE_DEPTH}"
+      json=$($TESSERA bench --json -m "$BENCH_DIR/$file" --backend "$backend" --threads "$t" --passes "$passes" --ctx "$CTX" \
         --prompt-tokens "$PROMPT" --gen-tokens "$GEN" ${DECODE_DEPTH:+--decode-depth "$DECODE_DEPTH"} --runs "$RUNS" --warmup 1 2>"$ERRORS" | grep '^{' | tail -n 1)
       if [[ "$json" != \{* ]]; then say "skip: tessera $backend failed on $m: $(grep -v '^Warning' "$ERRORS" | head -n 1)"; continue; fi
       # A backend that computed nothing (failed GPU submissions read back zeros) looks fast: drop it.
