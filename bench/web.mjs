@@ -50,7 +50,7 @@ const work = mkdtempSync(join(tmpdir(), 'tessera-bench-web-'));
 const site = join(work, 'site');
 mkdirSync(join(site, 'artifacts'), { recursive: true });
 copyFileSync(join(here, 'examples/web/index.html'), join(site, 'index.html'));
-await build({ entryPoints: [join(here, 'examples/web/main.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', outfile: join(site, 'dist/main.js'), logLevel: 'warning' });
+await build({ entryPoints: { main: join(here, 'examples/web/main.ts'), worker: join(here, 'src/web/worker-entry.ts') }, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', outdir: join(site, 'dist'), logLevel: 'warning' });
 const names = opt.models.split(',');
 for (const name of names) {
   const m = MODELS[name];

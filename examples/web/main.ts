@@ -1,10 +1,15 @@
 // The demo page: open an artifact (dropped folder, picked folder, or URL), stream a story with
 // tokens/s, show the backend and why, and the compiled IR. Built by `npm run build:web`.
-// The page's state is exposed as window.tessera for the browser tests and bench/web.mjs.
-import { type DownloadEvent, Encoder, Model } from '../../src/web/index.js';
+// The engine runs in a dedicated worker (dist/worker.js, bundled beside this script) unless the
+// query says engine=page. The page's state is exposed as window.tessera for the browser tests and
+// bench/web.mjs.
+import { type DownloadEvent, Encoder, Model, WorkerEncoder, WorkerModel } from '../../src/web/index.js';
+
+/** The engine worker's script, built from src/web/worker-entry.ts by `npm run build:web`. */
+const WORKER = new URL('./worker.js', import.meta.url);
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-let model: Model | undefined;
+let model: Model | WorkerModel | undefined;
 /** ms since navigation: this script started, the last model finished opening (bench/web.mjs reads them). */
 const timings = { scriptStart: performance.now(), opened: 0 };
 
@@ -36,13 +41,13 @@ function options() {
   };
 }
 
-async function open(source: Parameters<typeof Model.open>[0], name: string): Promise<Model> {
+async function open(source: Parameters<typeof Model.open>[0], name: string): Promise<Model | WorkerModel> {
   await model?.dispose();
   model = undefined;
   $<HTMLButtonElement>('go').disabled = true;
   $('status').textContent = `opening ${name}…`;
   try {
-    model = await Model.open(source, options());
+    model = engine === 'page' ? await Model.open(source, options()) : await WorkerModel.open(WORKER, source, options());
     timings.opened = performance.now();
   } catch (e) {
     $('status').textContent = `${(e as Error).name}: ${(e as Error).message}`;
@@ -129,6 +134,7 @@ $('go').addEventListener('click', () => void tell($<HTMLInputElement>('prompt').
 
 // ?model=URL opens an artifact on arrival (the tests and bench/web.mjs use it with &backend=&threads=).
 const query = new URLSearchParams(location.search);
+const engine = query.get('engine') === 'page' ? 'page' : 'worker';
 for (const [key, id] of [['backend', 'backend-choice'], ['threads', 'threads']] as const) {
   const v = query.get(key);
   if (v) $<HTMLInputElement>(id).value = v;
@@ -137,4 +143,4 @@ if (query.get('software') === '1') $<HTMLInputElement>('software').checked = tru
 const ready = query.get('model') ? open(query.get('model')!, query.get('model')!) : Promise.resolve(undefined);
 $<HTMLInputElement>('url').value = query.get('model') ?? '';
 
-Object.assign(globalThis, { tessera: { Model, Encoder, ready, open, tell, timings, get model() { return model; } } });
+Object.assign(globalThis, { tessera: { Model, Encoder, WorkerModel, WorkerEncoder, WORKER, engine, ready, open, tell, timings, get model() { return model; } } });

@@ -43,7 +43,7 @@ export class Encoder {
   private readonly calls: EncoderCalls;
 
   private constructor(
-    private readonly artifact: LoadedArtifact,
+    readonly artifact: LoadedArtifact,
     private readonly exec: BatchExecutor,
     opened: { readonly name: 'wasm' | 'webgpu'; readonly reason: string },
     private readonly tok: Tokenizer | undefined,

@@ -10,3 +10,4 @@ export { EncoderInputError, type EmbedOptions, type EncoderRow, type RankedDocum
 export type { ChatMessage, ChatContentPart } from '../chat/messages.js';
 export { type ChatOptions, MissingChatTemplateError } from '../chat/turns.js';
 export type { GeneratedToken, GenerateParams, GenerationStats } from '../../runtime/generate.js';
+export { WorkerEncoder, WorkerModel, type WorkerScript } from './remote.js';

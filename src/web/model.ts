@@ -53,7 +53,7 @@ export class Model {
   private eogCache?: readonly number[];
 
   private constructor(
-    private readonly artifact: LoadedArtifact,
+    readonly artifact: LoadedArtifact,
     private readonly exec: Executor,
     opened: { readonly name: 'wasm' | 'webgpu'; readonly reason: string },
     private readonly tok: Tokenizer | undefined,

@@ -2,7 +2,8 @@
 // tokenizer_config.json, a llama2.c tokenizer.bin, or a GGUF's vocabulary, recognised by content as
 // models/tokenizers/load.ts does for files, and checked against the model the same way. Also what
 // chat reads beside it (template, special tokens, end-of-generation ids: models/chat/chat-files.ts).
-import type { LoadedArtifact } from '../../codegen/artifact/load.js';
+import type { ArtifactFiles } from '../../codegen/artifact/files.js';
+import type { ArtifactManifest } from '../../codegen/artifact/manifest.js';
 import { type ChatFiles, endOfGenerationIdsFrom } from '../../models/chat/chat-files.js';
 import type { GgufMetadata } from '../../models/formats/gguf-metadata.js';
 import { GGUF_MAGIC, openGguf } from '../../models/formats/gguf.js';
@@ -23,6 +24,13 @@ const json = (name: string, bytes: Uint8Array): object => {
   }
 };
 
+/** What is read of an artifact here: where it is, its manifest's tokenizer entry, the files' bytes. */
+export interface TokenizerArtifact {
+  readonly dir: string;
+  readonly manifest: Pick<ArtifactManifest, 'tokenizer'>;
+  readonly files: Pick<ArtifactFiles, 'bytes'>;
+}
+
 type TokenizerKind = 'gguf' | 'hf' | 'llama2c';
 
 function kindOf(bytes: Uint8Array): TokenizerKind {
@@ -31,14 +39,14 @@ function kindOf(bytes: Uint8Array): TokenizerKind {
 }
 
 /** The tokenizer file's name as messages give it. */
-const where = (a: LoadedArtifact, file: string) => `${a.dir}${file}`;
+const where = (a: TokenizerArtifact, file: string) => `${a.dir}${file}`;
 
-function ggufMeta(a: LoadedArtifact, file: string): GgufMetadata {
+function ggufMeta(a: TokenizerArtifact, file: string): GgufMetadata {
   return openGguf(new MemorySource(where(a, file), a.files.bytes(file))).metadata;
 }
 
 /** The artifact's tokenizer, or undefined when it was compiled without one. */
-export function artifactTokenizer(a: LoadedArtifact, config: ModelConfig): Tokenizer | undefined {
+export function artifactTokenizer(a: TokenizerArtifact, config: ModelConfig): Tokenizer | undefined {
   const t = a.manifest.tokenizer;
   if (!t) return undefined;
   const name = where(a, t.file);
@@ -55,7 +63,7 @@ export function artifactTokenizer(a: LoadedArtifact, config: ModelConfig): Token
 }
 
 /** What chat reads of the artifact's tokenizer: the GGUF's metadata, or the files compiled in beside tokenizer.json. */
-export function artifactChatFiles(a: LoadedArtifact): ChatFiles {
+export function artifactChatFiles(a: TokenizerArtifact): ChatFiles {
   const t = a.manifest.tokenizer;
   if (t && kindOf(a.files.bytes(t.file)) === 'gguf') return { kind: 'gguf', meta: ggufMeta(a, t.file) };
   const carried = new Set(Object.keys(t?.files ?? {}));
@@ -63,7 +71,7 @@ export function artifactChatFiles(a: LoadedArtifact): ChatFiles {
 }
 
 /** The artifact's end-of-generation ids, collected as Node collects them (models/chat/eog.ts). */
-export function artifactEogIds(a: LoadedArtifact, config: ModelConfig, tokenizer: Tokenizer | undefined): number[] {
+export function artifactEogIds(a: TokenizerArtifact, config: ModelConfig, tokenizer: Tokenizer | undefined): number[] {
   const t = a.manifest.tokenizer;
   const kind = t ? kindOf(a.files.bytes(t.file)) : undefined;
   const carried = t?.files['generation_config.json'] !== undefined;

@@ -109,6 +109,15 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
     }, 300_000);
   }
 
+  it("stories260K with the engine on the page's own thread (engine=page): the golden text on 2 threads", async () => {
+    const { page } = await openPage(isolated, 's260k', 'backend=wasm&threads=2&engine=page');
+    const c = stories.cases[0];
+    const run = await tell(page, c.prompt, (n) => c.steps - n + 1);
+    expect(run.reason).toBe('wasm: requested; 2 threads');
+    expect(c.prompt + run.text + '\n').toBe(c.text);
+    await page.close();
+  }, 300_000);
+
   it('without COOP/COEP: one thread, a console warning naming the headers, the same text', async () => {
     const { page, warnings } = await openPage(plain, 's260k', 'backend=wasm&threads=2');
     const c = stories.cases[0];
@@ -220,25 +229,32 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
     const { page } = await openPage(isolated, 's260k', 'backend=wasm&threads=1');
     const got = await page.evaluate(async ({ url, texts, ids }) => {
       type PageEncoder = { backendReason: string; embed(x: unknown[], o?: object): Promise<Float32Array[]>; dispose(): Promise<void> };
-      const t = (globalThis as unknown as { tessera: { ready: Promise<unknown>; Model: { open(u: string, o: object): Promise<unknown> }; Encoder: { open(u: string, o: object): Promise<PageEncoder> } } }).tessera;
+      type Tessera = { ready: Promise<unknown>; WORKER: URL; Model: { open(u: string, o: object): Promise<unknown> }; Encoder: { open(u: string, o: object): Promise<PageEncoder> }; WorkerEncoder: { open(w: URL, u: string, o: object): Promise<PageEncoder> } };
+      const t = (globalThis as unknown as { tessera: Tessera }).tessera;
       await t.ready;
-      const e = await t.Encoder.open(url, { backend: 'wasm', threads: 2 });
-      const text = (await e.embed(texts)).map((v) => Array.from(v));
-      const raw = (await e.embed(ids, { normalize: false })).map((v) => Array.from(v));
-      const reason = e.backendReason;
-      await e.dispose();
+      // On the page's thread, then in the engine worker.
+      const results = [];
+      for (const e of [await t.Encoder.open(url, { backend: 'wasm', threads: 2 }), await t.WorkerEncoder.open(t.WORKER, url, { backend: 'wasm', threads: 2 })]) {
+        const text = (await e.embed(texts)).map((v) => Array.from(v));
+        const raw = (await e.embed(ids, { normalize: false })).map((v) => Array.from(v));
+        results.push({ text, raw, reason: e.backendReason });
+        await e.dispose();
+      }
       let wrong = '';
       try {
         await t.Model.open(url, { backend: 'wasm', threads: 1 });
       } catch (err) {
         wrong = `${(err as Error).name}: ${(err as Error).message}`;
       }
-      return { text, raw, reason, wrong };
+      return { results, wrong };
     }, { url: site.artifactUrl('bert'), texts: EMBED_TEXTS, ids });
-    expect(got.reason).toBe('wasm: requested; 2 threads');
-    expect(got.text.length).toBe(EMBED_TEXTS.length);
-    expect(got.text).toEqual(want.text);
-    expect(got.raw).toEqual(want.raw);
+    expect(got.results.length).toBe(2);
+    for (const r of got.results) {
+      expect(r.reason).toBe('wasm: requested; 2 threads');
+      expect(r.text.length).toBe(EMBED_TEXTS.length);
+      expect(r.text).toEqual(want.text);
+      expect(r.raw).toEqual(want.raw);
+    }
     expect(got.wrong).toMatch(/^ConfigError: .*open it with Encoder\.open/);
     await page.close();
   }, 300_000);
