@@ -100,6 +100,17 @@ export interface WasmQuantKernels {
   readonly min?: string;
   /** Steps the dot takes over one block (1: the whole block at once); `weights` and `dot` get the step. */
   readonly units: number;
+  /**
+   * Lines run once per step and activation row r before the weight rows, deriving from its
+   * activations `xv(r, i)` the locals `dot` reads (q8_0: |x| and the sign masks), so that every
+   * weight row shares them.
+   */
+  readonly prepareX?: (r: number, xv: (r: number, i: number) => string, u: number) => string[];
+  /**
+   * The dot leaves Σ w·x − Σ_{x<0} |x| (the sign trick of _t_dot_q8, quant-dot.ts): the kernel adds
+   * the activation record's Σ_{x<0} |q_x| to each block's integer sum.
+   */
+  readonly negativeSum?: boolean;
   /** Lines run once per block and weight row c (at `blk` + `off`) before its steps: unpacked sub-block scales. */
   readonly block?: (c: number, blk: string, off: number) => string[];
   /** Lines loading weight row c's step `u` of the block at `blk` + `off` (a constant) into the locals `dot` reads. */
@@ -150,12 +161,25 @@ function blockScales(dtype: QuantDType, vectors: number, blk: string, min?: stri
 const Q8 = fieldOffset('q8_0', 'qs'), Q4 = fieldOffset('q4_0', 'qs');
 
 /**
- * Lines defining s{r}{c} for weights already unpacked to signed bytes wl{c} (elements 0–15) and
- * wh{c} (16–31): both sides widened to i16 for pmaddwd, exact in i32 (|w|, |x| ≤ 128).
+ * Lines defining s{r}{c} for weights already unpacked to bytes in 0..127, wl{c} (elements 0–15) and
+ * wh{c} (16–31): byte products with the signed activations, _t_dot8 (quant-dot.ts), exact.
  */
-function dotBytes(r: number, c: number, xv: (r: number, i: number) => string): string[] {
-  const half = (w: string, x: string) => `i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(${w}), i16x8.extend_low_i8x16_s(${x})), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(${w}), i16x8.extend_high_i8x16_s(${x})))`;
-  return [`const s${r}${c} = i32x4.add(${half(`wl${c}`, xv(r, 0))}, ${half(`wh${c}`, xv(r, 1))});`];
+function dotUnsigned(r: number, c: number, xv: (r: number, i: number) => string): string[] {
+  return [`const s${r}${c} = i32x4.extadd_pairwise_i16x8_s(i16x8.add(_t_dot8(${xv(r, 0)}, wl${c}), _t_dot8(${xv(r, 1)}, wh${c})));`];
+}
+
+/** |x| and the sign masks of activation row r's 32 bytes, for _t_dot_q8 (prepareX). */
+function signSplit(r: number, xv: (r: number, i: number) => string): string[] {
+  return [
+    `const xa${r}_0 = i8x16.abs(${xv(r, 0)}), xa${r}_1 = i8x16.abs(${xv(r, 1)});`,
+    // x < 0 as a compare (x86 has no byte shift: i8x16.shr_s costs five instructions).
+    `const xs${r}_0 = i8x16.lt_s(${xv(r, 0)}, i8x16.splat(0)), xs${r}_1 = i8x16.lt_s(${xv(r, 1)}, i8x16.splat(0));`,
+  ];
+}
+
+/** Lines defining s{r}{c} for signed weight bytes wl{c}, wh{c} (any value): the sign trick of _t_dot_q8. */
+function dotSigned(r: number, c: number): string[] {
+  return [`const s${r}${c} = _t_dot_q8(wl${c}, wh${c}, xa${r}_0, xa${r}_1, xs${r}_0, xs${r}_1);`];
 }
 
 /** An i8x16 with 0x10 in byte j where bit `first` + j of the u32 expression `qh` is set (a fifth bit). */
@@ -181,7 +205,7 @@ function fiveBit(dtype: QuantDType, zero: number, min?: string): WasmQuantKernel
   return {
     act: 'i8', zero, ...(min ? { min } : {}), units: 1,
     weights: (c, blk, off) => unpack(blk, off, `wl${c}`, `wh${c}`, `qs${c}`),
-    dot: dotBytes,
+    dot: dotUnsigned,
     wideGemv: false,
     gatherVectors: (blk) => [
       ...unpack(blk, 0, 'u0', 'u1', 'qs'),
@@ -199,22 +223,16 @@ const IQ4 = fieldOffset('iq4_nl', 'qs'), Q41 = fieldOffset('q4_1', 'qs');
 export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
   ...SUPER_BLOCK_QUANT,
   q8_0: {
-    act: 'i16',
+    act: 'i8',
     zero: 0,
     units: 1,
-    // The 32 weights widened to four i16x8 values w{c}_0..3 (elements 0–7, …, 24–31).
-    weights: (c, blk, off) => [
-      `const lo${c} = v128.load(${blk}, ${off + Q8}), hi${c} = v128.load(${blk}, ${off + Q8 + 16});`,
-      `const w${c}_0 = i16x8.extend_low_i8x16_s(lo${c}), w${c}_1 = i16x8.extend_high_i8x16_s(lo${c});`,
-      `const w${c}_2 = i16x8.extend_low_i8x16_s(hi${c}), w${c}_3 = i16x8.extend_high_i8x16_s(hi${c});`,
-    ],
-    // i32x4.dot_i16x8_s (pmaddwd): 8 products, summed in pairs, exact in i32.
-    dot: (r, c, xv) => [
-      `const s${r}${c} = i32x4.add(`,
-      `  i32x4.add(i32x4.dot_i16x8_s(w${c}_0, ${xv(r, 0)}), i32x4.dot_i16x8_s(w${c}_1, ${xv(r, 1)})),`,
-      `  i32x4.add(i32x4.dot_i16x8_s(w${c}_2, ${xv(r, 2)}), i32x4.dot_i16x8_s(w${c}_3, ${xv(r, 3)})));`,
-    ],
-    wideGemv: true,
+    // |x| and x's sign masks, once per activation block for every weight row.
+    prepareX: signSplit,
+    negativeSum: true,
+    weights: (c, blk, off) => [`const wl${c} = v128.load(${blk}, ${off + Q8}), wh${c} = v128.load(${blk}, ${off + Q8 + 16});`],
+    // Bytes times |x| (≤ 127 as quantized) with the weights' bits flipped where x < 0 (quant-dot.ts).
+    dot: dotSigned,
+    wideGemv: false,
     gatherVectors: (blk) => [`const q0 = v128.load(${blk}, ${Q8}), q1 = v128.load(${blk}, ${Q8 + 16});`, ...blockScales('q8_0', 2, blk)],
     offset: false,
   },
@@ -222,7 +240,7 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
     act: 'i8',
     zero: 8,
     units: 1,
-    // The 16 bytes of nibbles go to _t_dot_q4 (module.ts) as they are.
+    // The 16 bytes of nibbles go to _t_dot_q4 (quant-dot.ts) as they are.
     weights: (c, blk, off) => [`const qs${c} = v128.load(${blk}, ${off + Q4});`],
     dot: (r, c, xv) => [`const s${r}${c} = _t_dot_q4(${xv(r, 0)}, ${xv(r, 1)}, qs${c});`],
     // Bound by unpacking nibbles: 8 rows at once gained nothing.
@@ -254,15 +272,17 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
   q5_0: fiveBit('q5_0', 16),
   q5_1: fiveBit('q5_1', 0, 'm'),
   iq4_nl: {
-    // Each nibble indexes the 16 levels: one swizzle per 16 elements.
+    // Each nibble indexes the 16 levels (−127…113): one swizzle per 16 elements, signed bytes.
     act: 'i8',
     zero: 0,
     units: 1,
+    prepareX: signSplit,
+    negativeSum: true,
     weights: (c, blk, off) => [
       `const qs${c} = v128.load(${blk}, ${off + IQ4});`,
       `const wl${c} = i8x16.swizzle(${LEVELS}, v128.and(qs${c}, i8x16.splat(0x0f))), wh${c} = i8x16.swizzle(${LEVELS}, i8x16.shr_u(qs${c}, 4));`,
     ],
-    dot: dotBytes,
+    dot: dotSigned,
     wideGemv: false,
     gatherVectors: (blk) => [
       `const qs = v128.load(${blk}, ${IQ4});`,
@@ -279,11 +299,14 @@ export function actBlockBytes(dtype: QuantDType): number {
 }
 
 /**
- * Bytes of one activation block's record, kept after all rows' blocks: its scale d_x and Σq_x
- * (f32 each; the sum is exact), then for types with sub-block mins the i16 sums of every `span`
- * quants (|Σ| ≤ 32 · 127).
+ * An activation block's record, kept after all rows' blocks: its scale d_x (f32), Σq_x (i32 as
+ * f32; exact), Σ_{q<0} |q_x| (i32, for the sign trick of `negativeSum` types), then for types with
+ * sub-block mins the i16 sums of every `span` quants (|Σ| ≤ 32 · 127) from ACT_SUBSUMS.
  */
+export const ACT_NEGSUM = 8, ACT_SUBSUMS = 12;
+
+/** Bytes of one activation block's record (ACT_NEGSUM, ACT_SUBSUMS). */
 export function actRecordBytes(dtype: QuantDType): number {
   const mins = WASM_QUANT[dtype].subMins;
-  return 8 + (mins ? 2 * (dtypeInfo(dtype).blockSize / mins.span) : 0);
+  return ACT_SUBSUMS + (mins ? 2 * (dtypeInfo(dtype).blockSize / mins.span) : 0);
 }

@@ -4,12 +4,13 @@
 // 1. quantize_act: every activation row is cut into blocks of the weight type's block size (32,
 //    as llama.cpp's Q8_0; 256 for the super-block types, as its Q8_K) and each block quantized to
 //    8 bits with its own scale d = max|x|/127 (q = round(x/d)); after all rows' blocks, each
-//    block's record: scale, Σq and, for types with sub-block mins, the sums of each sub-block. The block is stored as the weight type's dot takes
-//    it (WASM_QUANT in loads.ts: q8_0 widened to i16 already, so the dot never re-widens
-//    activations; q4_0 as i8, the operand of _t_dot_q4). The row's tail block is zero-padded, as
-//    the weights' are.
+//    block's record: scale, Σq, Σ_{q<0}|q| and, for types with sub-block mins, the sums of each
+//    sub-block. The block is stored as the weight type's dot takes it (WASM_QUANT in loads.ts: i8,
+//    the signed operand of the byte dots of quant-dot.ts; i16 for rows that still widen). The row's
+//    tail block is zero-padded, as the weights' are.
 // 2. the dot kernel, per weight block: the dtype's row of WASM_QUANT loads the weights and makes an
-//    i32x4 whose lanes sum to the block's integer dot product (exact); a stored offset (q4_0's +8)
+//    i32x4 whose lanes sum to the block's integer dot product (exact; signed weights through the
+//    sign trick of _t_dot_q8, whose Σ_{x<0}|x| is added back from the record); a stored offset (q4_0's +8)
 //    is removed once per block through zero·Σq_x, a min (q4_1's m) added through m·d_x·Σq_x, and
 //    K-quant sub-block mins subtracted through dmin·d_x·Σ_j m_j·Σq_x,j. A super-block is walked in
 //    its row's steps, whose sub-block scales multiply the integer sums. For four weight rows the four blocks' i32x4 sums
@@ -25,7 +26,7 @@ import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
 import { emitGemm } from './gemm.js';
 import { quantPanel } from './gemm-pack.js';
-import { actBlockBytes, actRecordBytes, WASM_QUANT } from './loads.js';
+import { ACT_NEGSUM, ACT_SUBSUMS, actBlockBytes, actRecordBytes, WASM_QUANT } from './loads.js';
 import { normalized, rowStats } from './norm.js';
 import { bindFusion, emitTiles, type ProjectionOptions, type Prologue } from './projection.js';
 
@@ -102,13 +103,15 @@ function emitQuantizeActivations(node: Node, dtype: QuantDType, nb: number, K: n
   w.line(
     `const rec = scales + (<usize>it) * ${recordBytes};`,
     `const qsum = ${pairwise(V.map((q) => `q${q}`), 'i32x4.add')};`,
+    `const qneg = ${pairwise(V.map((q) => `i32x4.min_s(q${q}, i32x4.splat(0))`), 'i32x4.add')};`,
     'store<f32>(rec, d);',
     'store<f32>(rec, <f32>_t_ihsum(qsum), 4);',
+    `store<i32>(rec, -_t_ihsum(qneg), ${ACT_NEGSUM});`,
   );
   // Sub-block sums, for types whose sub-blocks have mins: one i16 per `span` quants.
   const span = WASM_QUANT[dtype].subMins?.span;
   for (let g = 0; span && g < blockSize / span; g++) {
-    w.line(`store<i16>(rec, <i16>_t_ihsum(${pairwise(V.slice((g * span) / 4, ((g + 1) * span) / 4).map((q) => `q${q}`), 'i32x4.add')}), ${8 + 2 * g});`);
+    w.line(`store<i16>(rec, <i16>_t_ihsum(${pairwise(V.slice((g * span) / 4, ((g + 1) * span) / 4).map((q) => `q${q}`), 'i32x4.add')}), ${ACT_SUBSUMS + 2 * g});`);
   }
   w.line('}');
   if (norm) w.line('}');
@@ -121,10 +124,15 @@ function scaleBits(dtype: QuantDType, blk: string, off: number, field = 'd'): st
   return at ? `load<u16>(${blk}, ${at})` : `load<u16>(${blk})`;
 }
 
-/** Four consecutive weight rows' f16 `field`s (rows `first`…`first` + 3, `rowBytes` apart) widened together. */
+/**
+ * Four consecutive weight rows' f16 `field`s (rows `first`…`first` + 3, `rowBytes` apart) as an
+ * f32x4: each loaded straight into the high half of its 32-bit lane, then converted by
+ * _t_h2f4hi_finite (readers refuse NaN/Inf scales, ir/quant/quant-codec.ts).
+ */
 function scales4(dtype: QuantDType, rowBytes: number, first: number, field = 'd'): string {
-  const [s0, s1, s2, s3] = [0, 1, 2, 3].map((c) => `<i32>${scaleBits(dtype, 'wq', (first + c) * rowBytes, field)}`);
-  return `_t_h2f4(i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(${s0}), 1, ${s1}), 2, ${s2}), 3, ${s3}))`;
+  let v = 'i32x4.splat(0)';
+  for (let c = 0; c < 4; c++) v = `v128.load16_lane(wq, ${v}, ${2 * c + 1}, ${(first + c) * rowBytes + fieldOffset(dtype, field)})`;
+  return `_t_h2f4hi_finite(${v})`;
 }
 
 /**
@@ -142,6 +150,10 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
   const kernels = WASM_QUANT[dtype];
   const { zero, min, subMins, units } = kernels;
   const xVectors = actBlockBytes(dtype) / 16 / units; // v128s of activations per step
+  /** A block's integer sum for activation row r, with the record's Σ_{x<0}|x| added for the sign trick. */
+  const blockSum = (r: number, sum: string, lanes: 1 | 4) => (!kernels.negativeSum ? sum
+    : lanes === 4 ? `i32x4.add(${sum}, v128.load32_splat(sr${r} + so, ${ACT_NEGSUM}))`
+      : `i32x4.add(${sum}, v128.load32_zero(sr${r} + so, ${ACT_NEGSUM}))`);
   const record = actRecordBytes(dtype);
   // Four weight rows: each block's four integer dot products are summed across lanes first (exact
   // in i32), so one convert and one multiply-add per block update one f32x4 of four outputs.
@@ -158,13 +170,14 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
   lines.push(`for (let b = 0; b < ${nb}; b++) {`, 'const wq = wr0 + wo;');
   for (const r of R) lines.push(`const xq${r} = xr${r} + xo;`);
   /** Row r's activations of step u into locals (one activation row: loaded once for all weight rows). */
-  const loadX = (u: number) => (rows === 1
-    ? [`const ${[...Array(xVectors).keys()].map((i) => `x0_${i} = v128.load(xq0, ${(u * xVectors + i) * 16})`).join(', ')};`]
-    : []);
   const xvOf = (u: number) => (r: number, i: number) => (rows === 1 ? `x${r}_${i}` : `v128.load(xq${r}, ${(u * xVectors + i) * 16})`);
+  const loadX = (u: number) => [
+    ...(rows === 1 ? [`const ${[...Array(xVectors).keys()].map((i) => `x0_${i} = v128.load(xq0, ${(u * xVectors + i) * 16})`).join(', ')};`] : []),
+    ...R.flatMap((r) => kernels.prepareX?.(r, xvOf(u), u) ?? []),
+  ];
   if (cols === 4) {
     lines.push(`const dw = ${scales4(dtype, rowBytes, 0)};`);
-    for (const r of R) lines.push(`const d${r} = f32x4.mul(dw, f32x4.splat(load<f32>(sr${r} + so)));`);
+    for (const r of R) lines.push(`const d${r} = f32x4.mul(dw, v128.load32_splat(sr${r} + so));`);
   } else {
     lines.push(`const dw = _t_h2f(<u32>${scaleBits(dtype, 'wq', 0)});`);
     for (const r of R) lines.push(`const d${r} = f32x4.splat(dw * load<f32>(sr${r} + so));`);
@@ -175,9 +188,9 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
     for (const r of R) lines.push(`mins${r} = _t_madd(f32x4.mul(mw, f32x4.splat(load<f32>(sr${r} + so))), f32x4.splat(load<f32>(sr${r} + so, 4)), mins${r});`);
   }
   /** Folds the per-(r, c) i32x4 `v{r}{c}` into f32 accumulators: lanes summed over four weight rows, converted, scaled. */
-  const accumulate = (v: (r: number, c: number) => string, scale: (r: number) => string, acc: (r: number) => string) => R.map((r) => (cols === 1
-    ? `${acc(r)} = _t_madd(f32x4.convert_i32x4_s(${v(r, 0)}), ${scale(r)}, ${acc(r)});`
-    : `${acc(r)} = _t_madd(f32x4.convert_i32x4_s(_t_ihsum4_join(_t_ihsum4_pair(${v(r, 0)}, ${v(r, 1)}), _t_ihsum4_pair(${v(r, 2)}, ${v(r, 3)}))), ${scale(r)}, ${acc(r)});`));
+  const accumulate = (v: (r: number, c: number) => string, scale: (r: number) => string, acc: (r: number) => string, sum = (_r: number, s: string, _lanes: 1 | 4) => s) => R.map((r) => (cols === 1
+    ? `${acc(r)} = _t_madd(f32x4.convert_i32x4_s(${sum(r, v(r, 0), 1)}), ${scale(r)}, ${acc(r)});`
+    : `${acc(r)} = _t_madd(f32x4.convert_i32x4_s(${sum(r, `_t_ihsum4_join(_t_ihsum4_pair(${v(r, 0)}, ${v(r, 1)}), _t_ihsum4_pair(${v(r, 2)}, ${v(r, 3)}))`, 4)}), ${scale(r)}, ${acc(r)});`));
   const acc = (r: number) => (cols === 4 ? `a${r}` : `a${r}0`);
   if (units === 1) {
     lines.push(...loadX(0));
@@ -186,10 +199,10 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
       lines.push(...(kernels.block?.(c, 'wq', c * rowBytes) ?? []), ...kernels.weights(c, 'wq', c * rowBytes, 0));
       for (const r of R) {
         lines.push(...kernels.dot(r, c, xv, 0));
-        if (cols === 1) lines.push(`a${r}0 = _t_madd(f32x4.convert_i32x4_s(s${r}0), d${r}, a${r}0);`);
+        if (cols === 1) lines.push(`a${r}0 = _t_madd(f32x4.convert_i32x4_s(${blockSum(r, `s${r}0`, 1)}), d${r}, a${r}0);`);
         else if (c === 1) lines.push(`const p${r}01 = _t_ihsum4_pair(s${r}0, s${r}1);`);
         else if (c === 3) {
-          lines.push(`a${r} = _t_madd(f32x4.convert_i32x4_s(_t_ihsum4_join(p${r}01, _t_ihsum4_pair(s${r}2, s${r}3))), d${r}, a${r});`);
+          lines.push(`a${r} = _t_madd(f32x4.convert_i32x4_s(${blockSum(r, `_t_ihsum4_join(p${r}01, _t_ihsum4_pair(s${r}2, s${r}3))`, 4)}), d${r}, a${r});`);
         }
       }
     }
@@ -205,13 +218,13 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
       }
       lines.push('}');
     }
-    lines.push(...accumulate((r, c) => `t${r}${c}`, (r) => `d${r}`, acc));
+    lines.push(...accumulate((r, c) => `t${r}${c}`, (r) => `d${r}`, acc, blockSum));
   }
   if (subMins) {
     const dmin = cols === 4 ? scales4(dtype, rowBytes, 0, subMins.field) : `f32x4.splat(_t_h2f(<u32>${scaleBits(dtype, 'wq', 0, subMins.field)}))`;
     lines.push(`const dminw = ${dmin};`);
-    for (const c of C) for (const r of R) lines.push(...subMins.dot(r, c, (rr, i) => `v128.load(sr${rr} + so, ${8 + 16 * i})`));
-    lines.push(...accumulate((r, c) => `ms${r}${c}`, (r) => `f32x4.mul(dminw, f32x4.splat(load<f32>(sr${r} + so)))`, (r) => `smin${r}`));
+    for (const c of C) for (const r of R) lines.push(...subMins.dot(r, c, (rr, i) => `v128.load(sr${rr} + so, ${ACT_SUBSUMS + 16 * i})`));
+    lines.push(...accumulate((r, c) => `ms${r}${c}`, (r) => `f32x4.mul(dminw, v128.load32_splat(sr${r} + so))`, (r) => `smin${r}`));
   }
   lines.push(`wo += ${blockBytes}; xo += ${actBlockBytes(dtype)}; so += ${record};`, '}');
   for (const r of R) {
@@ -237,13 +250,15 @@ function wideGemv(dtype: QuantDType, nb: number): string[] {
     'let wo: usize = 0, xo: usize = 0, so: usize = 0;',
     `for (let b = 0; b < ${nb}; b++) {`, 'const wq = wr0 + wo;', 'const xq0 = xr0 + xo;',
     `const ${[...Array(xVectors).keys()].map((i) => `x0_${i} = v128.load(xq0, ${i * 16})`).join(', ')};`,
-    'const sx = f32x4.splat(load<f32>(sr0 + so));'];
+    ...(kernels.prepareX?.(0, (r, i) => `x${r}_${i}`, 0) ?? []),
+    'const sx = v128.load32_splat(sr0 + so);'];
+  const sum = (s: string) => (kernels.negativeSum ? `i32x4.add(${s}, v128.load32_splat(sr0 + so, ${ACT_NEGSUM}))` : s);
   for (const g of [0, 1]) {
     lines.push(`const d${g} = f32x4.mul(${scales4(dtype, rowBytes, 4 * g)}, sx);`);
     for (let c = 4 * g; c < 4 * g + 4; c++) {
       lines.push(...kernels.weights(c, 'wq', c * rowBytes, 0), ...kernels.dot(0, c, (r, i) => `x${r}_${i}`, 0));
       if (c % 4 === 1) lines.push(`const p${g}01 = _t_ihsum4_pair(s0${c - 1}, s0${c});`);
-      if (c % 4 === 3) lines.push(`a${g} = _t_madd(f32x4.convert_i32x4_s(_t_ihsum4_join(p${g}01, _t_ihsum4_pair(s0${c - 1}, s0${c}))), d${g}, a${g});`);
+      if (c % 4 === 3) lines.push(`a${g} = _t_madd(f32x4.convert_i32x4_s(${sum(`_t_ihsum4_join(p${g}01, _t_ihsum4_pair(s0${c - 1}, s0${c}))`)}), d${g}, a${g});`);
     }
   }
   lines.push(`wo += ${blockBytes}; xo += ${actBlockBytes(dtype)}; so += ${actRecordBytes(dtype)};`, '}', 'let o0 = a0, o0_1 = a1;');
