@@ -13,6 +13,9 @@ import { BackendError, compileDone } from './backends.js';
 import type { Model } from './model.js';
 import { numberRule, checkOptions, type OptionRules } from '../runtime/options.js';
 
+/** Backends with the paged kernels. */
+export const BATCHED_BACKENDS: readonly string[] = ['reference', 'wasm'];
+
 export interface BatchedOptions {
   /** Sequences that may run at once (the server's --parallel). */
   readonly sequences: number;
@@ -34,6 +37,11 @@ const RULES: OptionRules<BatchedOptions> = {
 /** One model, many concurrent generations batched per step. */
 export class BatchedModel {
   private constructor(readonly model: Model, private readonly engine: PagedEngine, readonly sequences: number) {}
+
+  /** Positions one KV block (page) holds. */
+  get blockSize(): number {
+    return this.engine.exec.geometry.blockSize;
+  }
 
   /** Builds the paged step for the backend `model` runs on (reference or wasm). */
   static async open(model: Model, opts: BatchedOptions): Promise<BatchedModel> {

@@ -6,6 +6,7 @@ import { modelTask, type Model } from '../model.js';
 import type { Encoder } from '../encoder.js';
 import { MissingChatTemplateError } from '../chat/session.js';
 import { TesseraServer } from '../serve/server.js';
+import { BATCHED_BACKENDS, BatchedModel } from '../batched.js';
 import { EXIT_OK, flagOpt, listOpt, stringOpt, UsageError } from './command.js';
 import { loadEncoder } from './embed.js';
 import { readTextFile } from './load.js';
@@ -19,9 +20,11 @@ registerCommand({
   positionals: { min: 0, max: 0 },
   description: `Answers POST /v1/chat/completions, /v1/completions (decoders) and /v1/embeddings (encoders),
 GET /v1/models, /health (200, or 503 while draining) and /metrics (Prometheus text). Streaming is
-server-sent events as OpenAI sends them. Each of the --parallel slots is one loaded copy of the
-model running one request at a time (there is no batched decoding yet); further requests wait in
-a queue of --max-queue, beyond which they get 429. SIGTERM or SIGINT stops taking requests, lets
+server-sent events as OpenAI sends them. --parallel N runs N requests at once: on the wasm and
+reference backends as N sequences of one copy of the model, batched into one step per token with
+their KV caches in blocks of a shared pool (--kv-blocks; default enough for N full contexts);
+on webgpu as N loaded copies. Further requests wait in a queue of --max-queue, beyond which they
+get 429. SIGTERM or SIGINT stops taking requests, lets
 running ones finish for up to --drain-seconds, cancels the rest and exits.`,
   options: {
     ...MODEL_OPTIONS,
@@ -29,7 +32,8 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
     ctx: CTX_OPTION,
     host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)' },
     port: { type: 'string', value: 'PORT', help: 'port (default 8080; 0 = any free port, printed on stderr)' },
-    parallel: { type: 'string', value: 'N', help: 'requests run at once, each on its own copy of the model (default 1)' },
+    parallel: { type: 'string', value: 'N', help: 'requests run at once, batched per step on one copy of the model (default 1)' },
+    'kv-blocks': { type: 'string', value: 'N', help: 'KV cache blocks of 16 positions shared by the --parallel sequences (default: N full contexts)' },
     'max-queue': { type: 'string', value: 'N', help: 'requests that may wait for a slot before 429 (default 64)' },
     'api-key': { type: 'string', value: 'KEY', help: 'require Authorization: Bearer KEY on /v1/* (default: $TESSERA_API_KEY, else none)' },
     'chat-template': { type: 'string', value: 'FILE', help: "a Jinja chat template to use instead of the model's own" },
@@ -39,12 +43,13 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
   },
   examples: [
     { command: 'tessera serve -m ../shared/models/tinystories-656k --chat-template story.jinja --port 8080', says: 'serve on http://127.0.0.1:8080/v1' },
-    { command: 'tessera serve -m model.gguf --host 0.0.0.0 --parallel 2 --api-key secret', says: 'two copies, every interface, a key required' },
+    { command: 'tessera serve -m model.gguf --host 0.0.0.0 --parallel 8 --api-key secret', says: 'eight requests batched per step, every interface, a key required' },
   ],
   async run(inv, io) {
     const port = numberOpt(inv, 'port', { integer: true, min: 0, max: 65535 }) ?? 8080;
     const host = stringOpt(inv, 'host') ?? '127.0.0.1';
     const parallel = numberOpt(inv, 'parallel', { integer: true, min: 1, max: 64 }) ?? 1;
+    const kvBlocks = numberOpt(inv, 'kv-blocks', { integer: true, min: 1 });
     const maxQueue = numberOpt(inv, 'max-queue', { integer: true, min: 0 }) ?? 64;
     const drainSeconds = numberOpt(inv, 'drain-seconds', { min: 0 }) ?? 30;
     const apiKey = stringOpt(inv, 'api-key') ?? (io.env.TESSERA_API_KEY || undefined);
@@ -58,15 +63,22 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
 
     const models: Model[] = [];
     let encoder: Encoder | undefined;
+    let batched: BatchedModel | undefined;
     try {
-      if (task === 'decoder') for (let i = 0; i < parallel; i++) models.push(await loadModelFrom(inv, io));
-      else encoder = await loadEncoder(inv, io);
+      if (task === 'decoder') {
+        models.push(await loadModelFrom(inv, io));
+        if (parallel > 1 && BATCHED_BACKENDS.includes(models[0].executor.backend)) batched = await BatchedModel.open(models[0], { sequences: parallel, ...(kvBlocks ? { kvBlocks } : {}) });
+        else for (let i = 1; i < parallel; i++) models.push(await loadModelFrom(inv, io));
+      } else {
+        encoder = await loadEncoder(inv, io);
+      }
     } catch (e) {
+      await batched?.dispose();
       for (const m of models) await m.dispose();
       throw e;
     }
     const server = new TesseraServer({
-      modelId, models, encoder, apiKey, maxQueue, chatTemplate,
+      modelId, models, encoder, apiKey, maxQueue, chatTemplate, ...(batched ? { batched } : {}),
       log: (m) => io.stderr.write(`${m}\n`),
     });
     if (flagOpt(inv, 'verbose')) {
@@ -85,7 +97,8 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
     if (task === 'decoder' && chatTemplate === undefined && !hasOwnTemplate(models[0])) {
       io.stderr.write('note: the model has no chat template, so /v1/chat/completions answers 400; pass --chat-template FILE\n');
     }
-    const kind = task === 'decoder' ? `${parallel} slot${parallel > 1 ? 's' : ''}, backend ${models[0].executor.backend}` : `encoder, backend ${encoder!.backend}`;
+    const slots = batched ? `${parallel} slots batched on one copy, ${batched.stats.blocksTotal} KV blocks of ${batched.blockSize}` : `${parallel} slot${parallel > 1 ? 's' : ''}`;
+    const kind = task === 'decoder' ? `${slots}, backend ${models[0].executor.backend}` : `encoder, backend ${encoder!.backend}`;
     io.stderr.write(`serving ${modelId} on http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}/v1 (${kind}${apiKey ? ', API key required' : ''})\n`);
 
     await new Promise<void>((done) => {

@@ -13,6 +13,10 @@ export interface Gauges {
   readonly kvTokens: readonly number[];
   readonly contextLength: number;
   readonly draining: boolean;
+  /** Continuous batching: KV blocks (pages) of the shared pool, and steps run. */
+  readonly kvPages?: { readonly inUse: number; readonly total: number; readonly blockSize: number };
+  readonly batchSteps?: number;
+  readonly batchRows?: number;
 }
 
 export class Metrics {
@@ -69,12 +73,20 @@ export class Metrics {
     metric('tessera_generated_tokens_total', 'counter', 'Tokens generated.', [['', this.generatedTokens]]);
     metric('tessera_decode_seconds_total', 'counter', 'Seconds spent decoding, summed over generations.', [['', this.decodeSeconds]]);
     metric('tessera_generated_tokens_per_second', 'gauge', 'Tokens generated per second over the last minute, all slots together.', [['', this.tokensPerSecond()]]);
-    metric('tessera_queue_depth', 'gauge', 'Requests waiting for a slot (requests on one model run one at a time; there is no batched decoding yet).', [['', g.queued]]);
+    metric('tessera_queue_depth', 'gauge', 'Requests waiting for a slot.', [['', g.queued]]);
     metric('tessera_queue_capacity', 'gauge', 'Requests the queue holds before refusing with 429.', [['', g.maxQueue]]);
-    metric('tessera_slots_busy', 'gauge', 'Slots (loaded model copies) running a request.', [['', g.busy]]);
+    metric('tessera_slots_busy', 'gauge', 'Slots (batched sequences, or loaded model copies) running a request.', [['', g.busy]]);
     metric('tessera_slots', 'gauge', 'Slots (--parallel).', [['', g.slots]]);
-    metric('tessera_kv_cache_tokens', 'gauge', 'Tokens held in each slot\'s KV cache (the cache is per slot, preallocated, not paged).', g.kvTokens.map((t, i) => [`slot="${i}"`, t]));
-    metric('tessera_kv_cache_capacity_tokens', 'gauge', 'Tokens one slot\'s KV cache holds (the context length).', [['', g.contextLength]]);
+    if (g.kvPages) {
+      metric('tessera_kv_pages_in_use', 'gauge', 'KV cache blocks (pages) held by running sequences.', [['', g.kvPages.inUse]]);
+      metric('tessera_kv_pages', 'gauge', 'KV cache blocks (pages) in the shared pool.', [['', g.kvPages.total]]);
+      metric('tessera_kv_page_tokens', 'gauge', 'Positions one KV page holds.', [['', g.kvPages.blockSize]]);
+      metric('tessera_batch_steps_total', 'counter', 'Batched steps run (one token of every running sequence, plus prompt chunks).', [['', g.batchSteps ?? 0]]);
+      metric('tessera_batch_rows_total', 'counter', 'Rows (tokens) run by batched steps: divided by steps, the mean batch size.', [['', g.batchRows ?? 0]]);
+    } else {
+      metric('tessera_kv_cache_tokens', 'gauge', 'Tokens held in each slot\'s KV cache (one preallocated cache per model copy).', g.kvTokens.map((t, i) => [`slot="${i}"`, t]));
+    }
+    metric('tessera_kv_cache_capacity_tokens', 'gauge', 'Tokens one sequence\'s KV cache holds at most (the context length).', [['', g.contextLength]]);
     metric('tessera_draining', 'gauge', '1 once SIGTERM was received: no new requests are taken.', [['', g.draining ? 1 : 0]]);
     // firstToken() counts each observation in every bucket it fits, so the counts are cumulative.
     const buckets: [string, number][] = TTFT_BUCKETS.map((b, i) => [`le="${b}"`, this.ttft[i]]);

@@ -1,7 +1,9 @@
 // An OpenAI-compatible HTTP server on Node's http module: chat and text completions (streamed as
 // server-sent events exactly as OpenAI streams them), embeddings for encoder models, the model
 // list, /health for probes and /metrics for Prometheus. Requests run on a fixed set of slots
-// behind a bounded queue (src/serve/slots.ts); a client that goes away cancels its generation;
+// behind a bounded queue (src/serve/slots.ts): the sequences of one batched model (src/batched.ts:
+// every running request goes through one step per token, its KV cache in blocks of a shared pool),
+// or loaded copies of a model, one request each; a client that goes away cancels its generation;
 // shutdown() stops taking requests, lets the running ones finish (or cancels them after a grace
 // period) and frees the models.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,6 +13,7 @@ import { ChatTemplateError } from '../../models/chat/template-source.js';
 import { ContextFullError } from '../../runtime/executor.js';
 import type { GeneratedToken, GenerationStats } from '../../runtime/generate.js';
 import { OptionError } from '../../runtime/options.js';
+import type { BatchedModel, BatchedSequence } from '../batched.js';
 import type { Encoder } from '../encoder.js';
 import type { Model } from '../model.js';
 import { badRequest, HttpError, sendError, sendJson } from './http-error.js';
@@ -22,8 +25,10 @@ import { SlotPool } from './slots.js';
 export interface ServeOptions {
   /** The name clients pass as `model` (GET /v1/models lists it). */
   readonly modelId: string;
-  /** A decoder: one loaded copy per slot. */
+  /** A decoder: one loaded copy per slot (unless `batched` is given). */
   readonly models?: readonly Model[];
+  /** Continuous batching: `batched.sequences` slots, all on this one model (models[0]'s weights). */
+  readonly batched?: BatchedModel;
   /** Or an encoder, for /v1/embeddings. */
   readonly encoder?: Encoder;
   /** A chat template's text, used instead of the model's own. */
@@ -38,7 +43,11 @@ export interface ServeOptions {
   readonly log?: (message: string) => void;
 }
 
-type Slot = { readonly kind: 'decoder'; readonly model: Model } | { readonly kind: 'encoder'; readonly encoder: Encoder };
+/** What runs one request: a loaded model, a sequence of a batched model, or an encoder. */
+type Slot =
+  | { readonly kind: 'decoder'; readonly model: Model }
+  | { readonly kind: 'sequence'; readonly model: Model; readonly seq: BatchedSequence }
+  | { readonly kind: 'encoder'; readonly encoder: Encoder };
 
 const STATUS_CLIENT_CLOSED = 499;
 
@@ -50,7 +59,10 @@ export class TesseraServer {
   private draining = false;
 
   constructor(private readonly opts: ServeOptions) {
-    const slots: Slot[] = opts.models?.length ? opts.models.map((model) => ({ kind: 'decoder', model })) : opts.encoder ? [{ kind: 'encoder', encoder: opts.encoder }] : [];
+    const batched = opts.batched;
+    const slots: Slot[] = batched
+      ? Array.from({ length: batched.sequences }, () => ({ kind: 'sequence', model: batched.model, seq: batched.sequence() }))
+      : opts.models?.length ? opts.models.map((model) => ({ kind: 'decoder', model })) : opts.encoder ? [{ kind: 'encoder', encoder: opts.encoder }] : [];
     if (slots.length === 0) throw new UsageError('serve: give a decoder (models) or an encoder');
     this.pool = new SlotPool(slots, opts.maxQueue ?? 64);
     this.http = createServer((req, res) => void this.handle(req, res));
@@ -83,6 +95,7 @@ export class TesseraServer {
     while (this.running.size > 0) await new Promise((r) => setTimeout(r, 10));
     this.http.closeAllConnections();
     await closed;
+    await this.opts.batched?.dispose();
     for (const m of this.opts.models ?? []) await m.dispose();
     await this.opts.encoder?.dispose();
   }
@@ -157,12 +170,14 @@ export class TesseraServer {
     const slot = await this.pool.acquire(cancel.signal);
     this.running.add(cancel);
     try {
-      if (slot.kind !== 'decoder') throw badRequest(`'${this.opts.modelId}' is an encoder model: it serves /v1/embeddings only`, 'model', 'model_not_supported');
+      if (slot.kind === 'encoder') throw badRequest(`'${this.opts.modelId}' is an encoder model: it serves /v1/embeddings only`, 'model', 'model_not_supported');
       const model = slot.model;
+      // A batched sequence gives its KV blocks back when the stream ends, cancelled or not.
+      const runner = slot.kind === 'sequence' ? slot.seq : model;
       const params = { ...request.params, signal: cancel.signal };
       const stream = endpoint === 'chat'
-        ? model.chat((request as ChatRequest).messages, { ...params, ...(this.opts.chatTemplate !== undefined ? { chatTemplate: this.opts.chatTemplate } : {}) })
-        : model.generate((request as CompletionRequest).prompt, params);
+        ? runner.chat((request as ChatRequest).messages, { ...params, ...(this.opts.chatTemplate !== undefined ? { chatTemplate: this.opts.chatTemplate } : {}) })
+        : runner.generate((request as CompletionRequest).prompt, params);
       const ids = new ResponseIds(endpoint, this.opts.modelId);
       const echo = endpoint === 'completion' && (request as CompletionRequest).echo ? echoText(model, (request as CompletionRequest).prompt) : '';
       const stats = request.stream
@@ -274,14 +289,16 @@ export class TesseraServer {
   }
 
   private gauges() {
-    const decoders = this.opts.models ?? [];
+    const decoders = this.opts.batched ? [] : this.opts.models ?? [];
+    const stats = this.opts.batched?.stats;
     return {
+      ...(stats ? { kvPages: { inUse: stats.blocksInUse, total: stats.blocksTotal, blockSize: this.opts.batched!.blockSize }, batchSteps: stats.steps, batchRows: stats.rows } : {}),
       queued: this.pool.queued,
       busy: this.pool.busy,
       slots: this.pool.slots.length,
       maxQueue: this.pool.maxQueue,
       kvTokens: decoders.map((m) => { try { return m.executor.position; } catch { return 0; } }),
-      contextLength: decoders[0]?.config.maxPositions ?? 0,
+      contextLength: (this.opts.batched?.model ?? decoders[0])?.contextLength ?? 0,
       draining: this.draining,
     };
   }
