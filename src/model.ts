@@ -21,8 +21,7 @@ import type { ChatMessage } from './chat/messages.js';
 import { type ChatOptions, ChatSession } from './chat/session.js';
 import { endOfGenerationIds } from '../models/chat/eog.js';
 import { pipelineTransform } from './passes.js';
-import { checkLoras, type LoraOption, loraRule, runtimeScales, withLoraPipeline, withLoraScales } from './lora.js';
-import { UsageError } from '../ir/errors.js';
+import { checkLoras, type LoraOption, type LoraParams, loraRule, LoraScales, requestScales, withLoraPipeline } from './lora.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 import { type ProgressCallback, withWeightProgress } from './progress.js';
 import { paramResolver } from './param-resolver.js';
@@ -108,7 +107,7 @@ export class Model {
   private constructor(readonly source: ModelSource, private readonly opts: LoadOptions, private readonly artifact?: LoadedArtifact) {
     this.config = source.config;
     this.guard = new UseGuard(source.path);
-    this.loraScales = runtimeScales(opts.lora);
+    this.loraScales = new LoraScales(opts.lora);
     this.chatSession = new ChatSession(source, () => this.tokenizer);
     if (this.config.task !== 'decoder') throw new ConfigError(source.path, `a ${this.config.family} ${this.config.task} model cannot generate text (use embed or rerank)`);
   }
@@ -166,32 +165,31 @@ export class Model {
     if (opts.lora?.length) {
       if (artifact) throw new ConfigError(path, 'a compiled artifact already has its weights; LoRA adapters are merged when compiling (compile --lora)');
       checkLoras(opts.lora, source);
-      if (opts.lora.some((l) => l.runtime) && what === 'Model.open' && opts.backend !== 'reference') {
-        throw new UsageError(`${what}: run-time LoRA adapters (runtime: true) run on the reference backend for now (matmul_lora has no wasm or webgpu kernel yet); pass backend: 'reference', or merge the adapters (runtime: false)`);
-      }
     }
     return model;
   }
 
   /** Scales of the run-time LoRA adapters (lora option entries with runtime: true), in their order. */
-  private loraScales: Float32Array;
+  private readonly loraScales: LoraScales;
 
   /** Weights as the executor reads them: the checkpoint's, and %lora.scales from loraScales. */
   private weights(): ParamResolver {
     const base = paramResolver(this.source);
-    return this.loraScales.length ? withLoraScales(base, () => this.loraScales) : base;
+    return this.loraScales.length ? this.loraScales.resolver(base) : base;
   }
 
   /**
    * Sets the scales of the run-time LoRA adapters (in the order the lora option gave them; 0 turns
-   * one off) for the next request: no recompiling, the base weights untouched.
+   * one off) for the requests that do not name their own (`lora` of generate and chat): no
+   * recompiling, the base weights untouched.
    */
   setLoraScales(scales: readonly number[]): void {
     this.guard.checkOpen('setLoraScales()');
     if (scales.length !== this.loraScales.length || scales.some((s) => !Number.isFinite(s))) {
       throw new OptionError('lora', `setLoraScales: expected ${this.loraScales.length} finite scale(s), one per run-time adapter, got [${scales.join(', ')}]`);
     }
-    this.loraScales = Float32Array.from(scales);
+    this.loraScales.setDefaults(Float32Array.from(scales));
+    this.loraScales.activate();
   }
 
   /** Tokens the KV cache holds: the contextLength option, or the model's own context. */
@@ -250,6 +248,7 @@ export class Model {
     return this.guard.run('logits()', () => {
       const exec = this.guard.guardExecutor(this.executor);
       this.chatSession.forget();
+      this.loraScales.activate();
       exec.reset();
       return exec.forward(ids, 'all');
     });
@@ -261,13 +260,16 @@ export class Model {
    * from its first next() until it ends or is return()ed (a for-await loop left by break does so):
    * a second stream or call meanwhile throws ModelBusyError.
    */
-  generate<P extends Exact<GenerateParams, P>>(prompt: string | readonly number[], params?: P): AsyncGenerator<GeneratedToken, GenerationStats> {
+  generate<P extends Exact<GenerateParams & LoraParams, P>>(prompt: string | readonly number[], params?: P): AsyncGenerator<GeneratedToken, GenerationStats> {
     this.guard.checkIdle('generate()');
+    const { lora, ...rest } = (params ?? {}) as GenerateParams & LoraParams;
+    const scales = lora === undefined ? undefined : requestScales(this.opts.lora, lora, 'generate');
     const ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt) : prompt;
     const model = this.generationModel();
     return this.guard.stream('generate()', () => {
       this.chatSession.forget();
-      return generateTokens(model, ids, params ?? {});
+      this.loraScales.activate(scales);
+      return generateTokens(model, ids, rest);
     });
   }
 
@@ -287,16 +289,21 @@ export class Model {
    * the cache holds (the last turn's prompt and answer), only the rest is prefilled. The same
    * stream, statistics and one-at-a-time rule as generate().
    */
-  chat<P extends Exact<ChatOptions, P>>(messages: readonly ChatMessage[], options?: P): AsyncGenerator<GeneratedToken, GenerationStats> {
+  chat<P extends Exact<ChatOptions & LoraParams, P>>(messages: readonly ChatMessage[], options?: P): AsyncGenerator<GeneratedToken, GenerationStats> {
     this.guard.checkIdle('chat()');
-    const { chatTemplate, ...params } = (options ?? {}) as ChatOptions;
+    const { chatTemplate, lora, ...params } = (options ?? {}) as ChatOptions & LoraParams;
+    const scales = lora === undefined ? undefined : requestScales(this.opts.lora, lora, 'chat');
     if (chatTemplate !== undefined && typeof chatTemplate !== 'string') throw new OptionError('chatTemplate', 'chat: chatTemplate must be the text of a Jinja template');
     const ids = this.chatSession.promptIds(messages, chatTemplate);
     const model = this.generationModel();
     const session = this.chatSession;
     // How much of the cache to keep is decided when the stream starts, not now.
     const turn = { ...model, get cachedPrefix() { return session.reusable(ids, model.executor.position); } };
-    return this.guard.stream('chat()', () => session.run(model.executor, ids, generateTokens(turn, ids, params)));
+    return this.guard.stream('chat()', () => {
+      // The cache was filled with other adapters: nothing of it can be reused.
+      if (this.loraScales.activate(scales)) session.forget();
+      return session.run(model.executor, ids, generateTokens(turn, ids, params));
+    });
   }
 
   /** The ids chat() would run for `messages`: the rendered template, special tokens as their ids. */

@@ -130,5 +130,6 @@ export function withWeightProgress(resolve: ParamResolver, graphs: Iterable<Grap
       return s && { bytes: s.bytes, write: (dest) => { s.write(dest); count(p); } };
     };
   }
+  if (resolve.placed) wrapped.placed = resolve.placed.bind(resolve);
   return wrapped;
 }

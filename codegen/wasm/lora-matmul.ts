@@ -18,8 +18,11 @@ import type { StoreFactory } from './projection.js';
 
 /** Operands of matmul_lora (ir/ops/lora.ts). */
 const X = 0, A = 2, B = 3, SCALES = 4, BIAS = 5;
-/** The scratch slot of t (the quantized projection's activation blocks use slot 0). */
-const T_SLOT = 5;
+/**
+ * The scratch slot of t: clear of the projection kernels' own (quantized activation blocks 0, the
+ * prefill GEMM's panels and tiles 5–8, gemm.ts), since t must live through them.
+ */
+const T_SLOT = 15;
 
 /** Each stacked block: its first rank row, its end, its slot in scales and its factor. */
 export function loraBlocks(node: Node): { start: number; end: number; slot: number; factor: number }[] {

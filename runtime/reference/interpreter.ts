@@ -16,6 +16,12 @@ export interface ParamResolver {
    * intermediate copy. Undefined for anything else; then call the resolver.
    */
   streamer?(param: Value): { readonly bytes: number; write(dest: Uint8Array): void } | undefined;
+  /**
+   * Called by a runtime that keeps its own copy of a parameter (wasm memory, a GPU buffer) once it
+   * is placed, with a function that overwrites that copy: how parameters that change between
+   * requests without recompiling (the run-time LoRA scales, src/lora.ts) reach the runtime.
+   */
+  placed?(param: Value, rewrite: (bytes: Uint8Array) => void): void;
 }
 
 export interface InterpretOptions {

@@ -152,6 +152,7 @@ export function placeWeight(memory: WasmMemory, v: Value, params: ParamResolver)
   const t = params(v);
   const at = memory.alloc(t.data.byteLength + WEIGHT_SLACK, 64, `weight %${v.name}`);
   memory.write(at, t.data);
+  params.placed?.(v, (bytes) => memory.write(at, bytes.subarray(0, t.data.byteLength)));
   return at;
 }
 

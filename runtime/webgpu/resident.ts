@@ -53,6 +53,8 @@ export class ResidentBuffers {
       b = this.create(end - start, usage, label);
       this.device.queue.writeBuffer(b, 0, uploadable(all.subarray(start, end)));
       this.params.set(key, b);
+      const buffer = b;
+      if (!rows) resolve.placed?.(v, (bytes) => this.device.queue.writeBuffer(buffer, 0, uploadable(bytes)));
     }
     return b;
   }
