@@ -36,6 +36,17 @@ export interface StaticServerOptions {
   readonly host?: string;
   /** Send the COOP/COEP headers (default true); false serves a page that is not isolated. */
   readonly isolate?: boolean;
+  /** Told of every request: its path and Range header (the browser tests count downloads with it). */
+  readonly onRequest?: (r: { readonly path: string; readonly range?: string }) => void;
+}
+
+/** `bytes=a-b` (b optional) within a file of `size` bytes, or undefined when it is not one range we serve. */
+export function parseRange(header: string, size: number): { start: number; end: number } | undefined {
+  const m = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
+  if (!m) return undefined;
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return start <= end ? { start, end } : undefined;
 }
 
 export interface StaticServer {
@@ -51,6 +62,7 @@ export function serveStatic(dir: string, opts: StaticServerOptions = {}): Promis
   const server = createServer((req, res) => {
     const headers: Record<string, string> = { 'Cache-Control': 'no-cache', ...(isolate ? ISOLATION_HEADERS : {}) };
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    opts.onRequest?.({ path, ...(req.headers.range ? { range: req.headers.range } : {}) });
     let file = resolve(join(root, path));
     if (file !== root && !file.startsWith(root + sep)) {
       res.writeHead(403, headers).end('outside the served folder');
@@ -68,9 +80,23 @@ export function serveStatic(dir: string, opts: StaticServerOptions = {}): Promis
       res.writeHead(404, headers).end('not found');
       return;
     }
-    res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': String(size) });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(file).pipe(res);
+    const type = TYPES[extname(file)] ?? 'application/octet-stream';
+    // One byte range (how a browser fetches a file over 2 GiB in pieces); anything else gets it all.
+    const range = req.headers.range === undefined ? undefined : parseRange(req.headers.range, size);
+    if (req.headers.range !== undefined && !range) {
+      res.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}` }).end();
+      return;
+    }
+    const { start, end } = range ?? { start: 0, end: size - 1 };
+    res.writeHead(range ? 206 : 200, {
+      ...headers,
+      'Content-Type': type,
+      'Content-Length': String(end - start + 1),
+      'Accept-Ranges': 'bytes',
+      ...(range ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}),
+    });
+    if (req.method === 'HEAD' || size === 0) res.end();
+    else createReadStream(file, { start, end }).pipe(res);
   });
   return new Promise((done, fail) => {
     server.once('error', fail);

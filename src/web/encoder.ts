@@ -21,7 +21,7 @@ import { paramResolver } from '../param-resolver.js';
 import { withWeightProgress } from '../progress.js';
 import { openWebBackend } from './backend.js';
 import { WEB_LOAD_RULES, type WebLoadOptions } from './model.js';
-import { type ArtifactSource, artifactFiles } from './sources.js';
+import { type ArtifactSource, artifactFiles, releaseWeights } from './sources.js';
 import { artifactTokenizer } from './tokenizer.js';
 
 /** The graph an artifact stores for an encoder (as src/encoder.ts names it). */
@@ -72,7 +72,7 @@ export class Encoder {
   static async open<O extends Exact<WebEncoderOptions, O>>(source: ArtifactSource, options?: O): Promise<Encoder> {
     const opts: WebEncoderOptions = options ?? {};
     checkOptions('Encoder.open', opts, ENCODER_RULES, undefined);
-    const files = await artifactFiles(source, { progress: opts.progress, cache: opts.cache });
+    const files = await artifactFiles(source, { progress: opts.progress, cache: opts.cache, rangeBytes: opts.rangeBytes });
     const artifact = loadArtifact(files);
     const src = artifactSource(artifact);
     const config = src.config;
@@ -83,7 +83,7 @@ export class Encoder {
     const opened = await openWebBackend<BatchExecutor>(artifact, opts, {
       wasm: (c, threads, spinMicros) => WasmBatchExecutor.create(c.module, c.programs[BATCH_GRAPH], params, { threads, spinMicros }),
       webgpu: (ctx, programs) => WebGpuBatchExecutor.create(ctx, programs[BATCH_GRAPH], params),
-    });
+    }).finally(() => releaseWeights(files));
     return new Encoder(artifact, opened.executor, opened, artifactTokenizer(artifact, config), opts.batchSize);
   }
 

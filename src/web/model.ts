@@ -23,14 +23,19 @@ import { LOAD_RANGES } from '../load-ranges.js';
 import { paramResolver } from '../param-resolver.js';
 import { type ProgressCallback, withWeightProgress } from '../progress.js';
 import { type ExecutorMakers, openWebBackend, WEB_BACKENDS, type WebBackendOptions } from './backend.js';
-import { type ArtifactSource, artifactFiles, type DownloadEvent } from './sources.js';
+import { type ArtifactSource, artifactFiles, type DownloadEvent, releaseWeights } from './sources.js';
 import { artifactChatFiles, artifactEogIds, artifactTokenizer } from './tokenizer.js';
 
 export interface WebLoadOptions extends WebBackendOptions {
   /** Download, weight upload and compile progress. */
   readonly progress?: (e: DownloadEvent | Parameters<ProgressCallback>[0]) => void;
-  /** Cache API store for downloaded files (default 'tessera-artifacts'); false: always download. */
+  /**
+   * Where downloaded files are kept (default 'tessera-artifacts'): the Cache API store, and in a
+   * worker the OPFS folder weights.bin streams into; false: always download.
+   */
   readonly cache?: string | false;
+  /** weights.bin is fetched in byte ranges of at most this many bytes (default 1 GiB; the server must support Range). */
+  readonly rangeBytes?: number;
 }
 
 export const WEB_LOAD_RULES: OptionRules<WebLoadOptions> = {
@@ -40,6 +45,7 @@ export const WEB_LOAD_RULES: OptionRules<WebLoadOptions> = {
   allowSoftwareGpu: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
   progress: functionRule,
   cache: (v) => (typeof v === 'string' || v === false ? undefined : 'must be a cache name or false'),
+  rangeBytes: numberRule({ integer: true, min: 1 }),
 };
 
 export class Model {
@@ -73,7 +79,7 @@ export class Model {
   static async open<O extends Exact<WebLoadOptions, O>>(source: ArtifactSource, options?: O): Promise<Model> {
     const opts: WebLoadOptions = options ?? {};
     checkOptions('Model.open', opts, WEB_LOAD_RULES, undefined);
-    const files = await artifactFiles(source, { progress: opts.progress, cache: opts.cache });
+    const files = await artifactFiles(source, { progress: opts.progress, cache: opts.cache, rangeBytes: opts.rangeBytes });
     const artifact = loadArtifact(files);
     const src = artifactSource(artifact);
     const config = src.config;
@@ -86,7 +92,7 @@ export class Model {
       wasm: (c, threads, spinMicros) => WasmExecutor.create(c.module, c.programs as Record<LogitsWanted, WasmProgram>, params, { ...sizes, threads, spinMicros }),
       webgpu: (ctx, programs) => WebGpuExecutor.create(ctx, programs as Record<LogitsWanted, WgslProgram>, params, sizes),
     };
-    const opened = await openWebBackend(artifact, opts, make);
+    const opened = await openWebBackend(artifact, opts, make).finally(() => releaseWeights(files));
     return new Model(artifact, opened.executor, opened, tokenizer);
   }
 

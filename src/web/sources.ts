@@ -1,11 +1,13 @@
-// Where a browser gets an artifact's files: a URL (fetched, with progress, and kept in the Cache
-// API so a reload does not download again), a Map of names to bytes or Blobs (e.g. files dropped
-// on the page), or a FileSystemDirectoryHandle (showDirectoryPicker). Every file the manifest
-// names is gathered and hashed with SubtleCrypto; the shared reader (codegen/artifact/load.ts)
-// then checks the digests as Node does.
+// Where a browser gets an artifact's files: a URL (fetched, with progress, and kept so a reload
+// does not download again: small files in the Cache API, weights.bin as weights.ts says — streamed
+// into OPFS in a worker, never held whole in memory), a Map of names to bytes or Blobs (e.g. files
+// dropped on the page), or a FileSystemDirectoryHandle (showDirectoryPicker). Every file the
+// manifest names is gathered and hashed (SubtleCrypto, or while streaming); the shared reader
+// (codegen/artifact/load.ts) then checks the digests as Node does.
 import { type ArtifactFiles, MemoryArtifactFiles } from '../../codegen/artifact/files.js';
 import { ArtifactError, type ArtifactManifest, MANIFEST_FILE } from '../../codegen/artifact/manifest.js';
 import { MANIFEST_CHECKSUM_FILE } from '../../codegen/artifact/validate.js';
+import { canStreamToFiles, memoryWeights, opfsWeights, type WeightsStore } from './weights.js';
 
 /** What Model.open takes in a browser. */
 export type ArtifactSource = string | URL | ReadonlyMap<string, Uint8Array | Blob> | FileSystemDirectoryHandle;
@@ -24,8 +26,44 @@ export interface DownloadEvent {
 
 export interface GatherOptions {
   readonly progress?: (e: DownloadEvent) => void;
-  /** Cache API store for fetched files (default 'tessera-artifacts'); false: always download. */
+  /** Cache API store (and OPFS folder) for fetched files (default 'tessera-artifacts'); false: always download. */
   readonly cache?: string | false;
+  /** weights.bin is fetched in byte ranges of at most this many bytes (default 1 GiB). */
+  readonly rangeBytes?: number;
+}
+
+/** An artifact's files in memory, but for weights.bin, which a WeightsStore serves. */
+export class StreamedArtifactFiles extends MemoryArtifactFiles {
+  constructor(location: string, files: ReadonlyMap<string, Bytes>, digests: ReadonlyMap<string, string>, private readonly weightsFile: string, private readonly weights: WeightsStore) {
+    super(location, files, digests);
+  }
+
+  override size(file: string): number | undefined {
+    return file === this.weightsFile ? this.weights.size : super.size(file);
+  }
+
+  override bytes(file: string): Bytes {
+    return file === this.weightsFile ? this.weights.bytes() : super.bytes(file);
+  }
+
+  override readInto(file: string, offset: number, dest: Uint8Array): void {
+    if (file === this.weightsFile) this.weights.readInto(offset, dest);
+    else super.readInto(file, offset, dest);
+  }
+
+  override sha256(file: string): string {
+    return file === this.weightsFile ? this.weights.sha256 : super.sha256(file);
+  }
+
+  /** The backend holds the weights: the file (or buffer) is let go. */
+  release(): void {
+    this.weights.close();
+  }
+}
+
+/** Lets go of what the files hold once a backend has the weights (a no-op for other sources). */
+export function releaseWeights(files: ArtifactFiles): void {
+  if (files instanceof StreamedArtifactFiles) files.release();
 }
 
 type Bytes = Uint8Array<ArrayBuffer>;
@@ -61,8 +99,11 @@ function parseManifest(location: string, bytes: Bytes): ArtifactManifest {
 /** Reads one file by name; undefined when it does not exist. */
 type ReadFile = (file: string, onBytes: (n: number) => void) => Promise<{ bytes: Bytes; cached: boolean } | undefined>;
 
-/** Gathers the manifest, its checksum and every file it names, then hashes them all. */
-async function gather(location: string, read: ReadFile, opts: GatherOptions): Promise<ArtifactFiles> {
+/** weights.bin fetched into a store, reporting bytes as they arrive. */
+type FetchWeights = (m: ArtifactManifest, onBytes: (n: number) => void) => Promise<WeightsStore>;
+
+/** Gathers the manifest, its checksum and every file it names, then hashes them all (weights.bin as it streams, where `weights` fetches it). */
+async function gather(location: string, read: ReadFile, opts: GatherOptions, weights?: FetchWeights): Promise<ArtifactFiles> {
   const files = new Map<string, Bytes>();
   const need = async (file: string, onBytes: (n: number) => void = () => undefined) => {
     const got = await read(file, onBytes);
@@ -80,8 +121,22 @@ async function gather(location: string, read: ReadFile, opts: GatherOptions): Pr
   const total = () => [...sizes.values()].reduce((a, b) => a + b, 0);
   // Sizes are known only as files arrive; weights.bin's comes from the manifest, and it dominates.
   sizes.set(manifest.weights.file, manifest.weights.bytes);
+  let store: WeightsStore | undefined;
   for (const { file } of listed) {
     if (files.has(file)) continue;
+    if (weights && file === manifest.weights.file) {
+      const report = () => opts.progress?.({ phase: 'download', done, total: Math.max(total(), done), unit: 'bytes', file, cached });
+      store = await weights(manifest, (n) => {
+        done += n;
+        report();
+      });
+      if (store.cached) {
+        done += store.size;
+        cached += store.size;
+      }
+      report();
+      continue;
+    }
     let seen = 0;
     const got = await need(file, (n) => {
       seen += n;
@@ -98,13 +153,14 @@ async function gather(location: string, read: ReadFile, opts: GatherOptions): Pr
   }
   const digests = new Map<string, string>();
   await Promise.all([...files].map(async ([file, bytes]) => digests.set(file, await sha256Hex(bytes))));
-  return new MemoryArtifactFiles(location, files, digests);
+  return store ? new StreamedArtifactFiles(location, files, digests, manifest.weights.file, store) : new MemoryArtifactFiles(location, files, digests);
 }
 
 /** The files of an artifact at `url` (a folder URL; a trailing slash is added). */
 export async function fetchArtifactFiles(url: string | URL, opts: GatherOptions = {}): Promise<ArtifactFiles> {
   const base = new URL(String(url).endsWith('/') ? String(url) : `${String(url)}/`, globalThis.location?.href);
-  const cache = opts.cache === false || !globalThis.caches ? undefined : await caches.open(opts.cache ?? 'tessera-artifacts');
+  const cacheName = opts.cache === false ? undefined : (opts.cache ?? 'tessera-artifacts');
+  const cache = cacheName === undefined || !globalThis.caches ? undefined : await caches.open(cacheName);
   // The manifest is fetched every time (it is small, and says whether the rest changed); other
   // files are cached under their checksum, so a recompiled artifact is downloaded afresh.
   let manifest: ArtifactManifest | undefined;
@@ -128,7 +184,12 @@ export async function fetchArtifactFiles(url: string | URL, opts: GatherOptions 
     if (key && cache) await cache.put(key, new Response(bytes)).catch(() => undefined);
     return { bytes, cached: false };
   };
-  return gather(base.href, read, opts);
+  const weights: FetchWeights = (m, onBytes) => {
+    const req = { url: new URL(m.weights.file, base), file: m.weights.file, bytes: m.weights.bytes, sha256: m.weights.sha256, rangeBytes: opts.rangeBytes, onBytes };
+    if (cacheName !== undefined && canStreamToFiles()) return opfsWeights({ ...req, cacheName });
+    return memoryWeights(req, cache);
+  };
+  return gather(base.href, read, opts, weights);
 }
 
 /** A response's body as one buffer, reporting each chunk as it arrives. */

@@ -41,6 +41,17 @@ describe('serve-static', () => {
     expect((await fetch(`${server.url}..%2fsecret.txt`)).status).toBe(403);
   });
 
+  it('serves one byte range with 206 and Content-Range, refuses one past the end with 416', async () => {
+    const part = await fetch(`${server.url}cpu.wasm`, { headers: { Range: 'bytes=1-2' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe('bytes 1-2/4');
+    expect(Array.from(new Uint8Array(await part.arrayBuffer()))).toEqual([97, 115]);
+    const tail = await fetch(`${server.url}cpu.wasm`, { headers: { Range: 'bytes=2-' } });
+    expect(Array.from(new Uint8Array(await tail.arrayBuffer()))).toEqual([115, 109]);
+    expect((await fetch(`${server.url}cpu.wasm`, { headers: { Range: 'bytes=9-' } })).status).toBe(416);
+    expect((await fetch(`${server.url}cpu.wasm`)).headers.get('accept-ranges')).toBe('bytes');
+  });
+
   it('leaves the headers out when isolation is off', async () => {
     const plain = await serveStatic(join(dir, 'site'), { isolate: false });
     const r = await fetch(plain.url);

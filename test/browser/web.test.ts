@@ -4,7 +4,7 @@
 // warning when the page is not isolated, and on WebGPU where Chromium has an adapter; the
 // browser's logits, chat turns and encoder embeddings equal Node's bit for bit for the same
 // artifact on wasm.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -22,6 +22,9 @@ interface StoryGolden { readonly cases: readonly { prompt: string; steps: number
 interface TokenGolden { readonly cases: readonly { prompt: string; input_ids: number[]; new_tokens: number[]; text: string }[] }
 interface PageRun { reason: string; isolated: boolean; promptIds: number[]; ids: number[]; text: string }
 
+/** Bytes per ranged request of weights.bin in the download tests (stories260K's is ~1 MB). */
+const RANGE = 100_000;
+
 /** Tokens checked on SwiftShader, a prefix of each golden (all of them take minutes on a loaded CPU). */
 const GPU_TOKENS = 32;
 
@@ -37,6 +40,9 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
   let site: StagedSite;
   let isolated: StaticServer;
   let plain: StaticServer;
+  /** Serves the same site and records every request (path, Range header). */
+  let counted: StaticServer;
+  const requests: { path: string; range?: string }[] = [];
   let browser: Browser;
   let stories: StoryGolden;
   let tokens: TokenGolden;
@@ -51,6 +57,7 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
     site = await stageDemoSite({ s260k: join(work, 's260k'), ts656k: join(work, 'ts656k'), bert: join(work, 'bert') });
     isolated = await serveStatic(site.dir);
     plain = await serveStatic(site.dir, { isolate: false });
+    counted = await serveStatic(site.dir, { onRequest: (r) => requests.push(r) });
     browser = await launchChromium();
   }, 600_000);
 
@@ -58,6 +65,7 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
     await browser?.close();
     await isolated?.close();
     await plain?.close();
+    await counted?.close();
     site?.remove();
     if (work) rmSync(work, { recursive: true, force: true });
   });
@@ -259,30 +267,66 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
     await page.close();
   }, 300_000);
 
-  it('downloads with progress, verifies checksums, and a second open comes from the Cache API', async () => {
-    const { page } = await openPage(isolated, 's260k', 'backend=wasm&threads=1');
-    const r = await page.evaluate(async (url) => {
-      type Event = { phase: string; done: number; total: number; cached?: number };
-      const t = (globalThis as unknown as { tessera: { ready: Promise<unknown>; Model: { open(u: string, o: object): Promise<{ dispose(): Promise<void> }> } } }).tessera;
-      await t.ready;
-      await caches.delete('tessera-test');
-      const opens: Event[][] = [];
-      for (let i = 0; i < 2; i++) {
+  /**
+   * Opens s260k twice on a fresh page of the counting server, as `how` says (on the page's thread:
+   * a buffer and the Cache API; in the engine worker: OPFS), weights.bin in ranges of RANGE bytes;
+   * returns each open's download events, golden check and the weights.bin requests it made.
+   */
+  async function openTwice(how: 'page' | 'worker') {
+    const { page } = await openPage(counted, 's260k', 'backend=wasm&threads=1');
+    await page.evaluate(async () => (globalThis as unknown as { tessera: { ready: Promise<unknown> } }).tessera.ready);
+    const c = stories.cases[0];
+    const opens = [];
+    for (let i = 0; i < 2; i++) {
+      requests.length = 0;
+      const r = await page.evaluate(async ({ url, how, fresh, range, prompt, steps }) => {
+        type Event = { phase: string; done: number; total: number; cached?: number };
+        type M = { dispose(): Promise<void>; tokenizer: { encode(s: string): number[] }; generate(p: string, o: object): AsyncGenerator<{ text: string }> };
+        type Opener = { open(...a: unknown[]): Promise<M> };
+        const t = (globalThis as unknown as { tessera: { WORKER: URL; Model: Opener; WorkerModel: Opener } }).tessera;
+        if (fresh) {
+          await caches.delete('tessera-test');
+          await (await navigator.storage.getDirectory()).removeEntry('tessera-test', { recursive: true }).catch(() => undefined);
+        }
         const events: Event[] = [];
-        const m = await t.Model.open(url, { backend: 'wasm', threads: 1, cache: 'tessera-test', progress: (e: Event) => { if (e.phase === 'download') events.push(e); } });
+        const opts = { backend: 'wasm', threads: 1, cache: 'tessera-test', rangeBytes: range, progress: (e: Event) => { if (e.phase === 'download') events.push(e); } };
+        const m = how === 'page' ? await t.Model.open(url, opts) : await t.WorkerModel.open(t.WORKER, url, opts);
+        let text = '';
+        for await (const tok of m.generate(prompt, { maxTokens: steps - m.tokenizer.encode(prompt).length + 1 })) text += tok.text;
         await m.dispose();
-        opens.push(events);
-      }
-      return opens.map((events) => ({ count: events.length, last: events[events.length - 1], increasing: events.every((e, i) => i === 0 || e.done >= events[i - 1].done) }));
-    }, site.artifactUrl('s260k'));
-    for (const o of r) {
-      expect(o.increasing).toBe(true);
-      expect(o.last.done).toBe(o.last.total);
+        // What the origin-private file system holds for this store.
+        const stored: string[] = [];
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tessera-test').catch(() => undefined);
+        for await (const name of (dir as unknown as { keys(): AsyncIterable<string> } | undefined)?.keys() ?? []) stored.push(name);
+        return { last: events[events.length - 1], increasing: events.every((e, j) => j === 0 || e.done >= events[j - 1].done), text, stored: stored.sort() };
+      }, { url: site.artifactUrl('s260k'), how, fresh: i === 0, range: RANGE, prompt: c.prompt, steps: c.steps });
+      opens.push({ ...r, golden: c.prompt + r.text + '\n' === c.text, weights: requests.filter((q) => q.path.endsWith('/s260k/weights.bin')) });
     }
-    expect(r[0].last.cached).toBe(0);
-    expect(r[1].last.cached).toBe(r[1].last.total);
     await page.close();
-  }, 300_000);
+    return opens;
+  }
+
+  for (const how of ['page', 'worker'] as const) {
+    it(`downloads weights.bin in byte ranges with progress, checks it, and a reload downloads no weights (engine on the ${how === 'page' ? "page's thread: Cache API" : 'worker: streamed into OPFS'})`, async () => {
+      const bytes = statSync(join(work, 's260k', 'weights.bin')).size;
+      const sha = (JSON.parse(readFileSync(join(work, 's260k', 'manifest.json'), 'utf8')) as { weights: { sha256: string } }).weights.sha256;
+      const [first, second] = await openTwice(how);
+      // The worker keeps weights.bin in OPFS under its checksum, marked once verified; the page keeps none there.
+      for (const o of [first, second]) expect(o.stored).toEqual(how === 'worker' ? [`${sha}.bin`, `${sha}.verified`] : []);
+      for (const o of [first, second]) {
+        expect(o.golden).toBe(true);
+        expect(o.increasing).toBe(true);
+        expect(o.last.done).toBe(o.last.total);
+      }
+      // Every range asked for once, in order, covering the file.
+      const ranges = Array.from({ length: Math.ceil(bytes / RANGE) }, (_, k) => `bytes=${k * RANGE}-${Math.min(bytes, (k + 1) * RANGE) - 1}`);
+      expect(ranges.length).toBeGreaterThan(2);
+      expect(first.weights.map((q) => q.range)).toEqual(ranges);
+      expect(first.last.cached).toBe(0);
+      expect(second.weights).toEqual([]);
+      expect(second.last.cached).toBe(second.last.total);
+    }, 300_000);
+  }
 
   it('a tampered file is refused by its checksum, naming it', async () => {
     const { page } = await openPage(isolated, 's260k', 'backend=wasm&threads=1');
