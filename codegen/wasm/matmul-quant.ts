@@ -24,7 +24,7 @@ import { dimMul, dimProduct } from '../../ir/dim.js';
 import { dtypeInfo, fieldOffset, type QuantDType } from '../../ir/dtype.js';
 import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
-import { emitGemm } from './gemm.js';
+import { emitGemm, GEMM_MIN_ROWS, gemmServes } from './gemm.js';
 import { quantPanel } from './gemm-pack.js';
 import { ACT_NEGSUM, ACT_SUBSUMS, actBlockBytes, actRecordBytes, WASM_QUANT } from './loads.js';
 import { normalized, rowStats } from './norm.js';
@@ -41,7 +41,7 @@ function pairwise(xs: readonly string[], op: string): string {
  * Quantizes activation blocks; with a norm prologue, each row is normalised (no gain) on the way,
  * and threads split rows rather than blocks since a block needs its whole row's statistics.
  */
-function emitQuantizeActivations(node: Node, dtype: QuantDType, nb: number, K: number, norm: Prologue | undefined): WasmKernel {
+function emitQuantizeActivations(node: Node, dtype: QuantDType, nb: number, K: number, norm: Prologue | undefined, gemm: boolean): WasmKernel {
   const blockBytes = actBlockBytes(dtype), recordBytes = actRecordBytes(dtype);
   const { blockSize } = dtypeInfo(dtype);
   const V = [...Array(blockSize / 4).keys()]; // the block as f32x4 values v0, v1, …
@@ -53,6 +53,8 @@ function emitQuantizeActivations(node: Node, dtype: QuantDType, nb: number, K: n
   const rows = w.dim(R);
   const tail = K % blockSize;
   w.line(`const R: i32 = ${rows};`, `const scales = ${qp} + (<usize>R) * ${nb * blockBytes};`);
+  // A prompt chunk the GEMM serves reads the f32 activations (gemm.ts): nothing to quantize.
+  if (gemm) w.line(`if (R >= ${GEMM_MIN_ROWS}) return;`);
   if (norm) {
     w.line(
       'const r0 = _t_split(R, tid, nthreads), r1 = _t_split(R, tid + 1, nthreads);',
@@ -298,5 +300,5 @@ export function emitQuantProjection(node: Node, opts: ProjectionOptions): WasmKe
   const K = w.shape[1] as number;
   const dtype = w.dtype as QuantDType;
   const nb = Math.ceil(K / dtypeInfo(dtype).blockSize);
-  return [emitQuantizeActivations(node, dtype, nb, K, opts.norm), emitQuantDot(node, nb, opts)];
+  return [emitQuantizeActivations(node, dtype, nb, K, opts.norm, gemmServes(opts.parts ?? 1, dtype)), emitQuantDot(node, nb, opts)];
 }
