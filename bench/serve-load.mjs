@@ -11,8 +11,11 @@
 //        [--parallel 1] [--levels 1,4,8,16] [--requests 32] [--max-tokens 64] [--warmup 4]
 //        [--chat --chat-template F] [--json]
 //   node bench/serve-load.mjs --url http://127.0.0.1:8080 --model-id NAME   (a server already running here)
+//   node bench/serve-load.mjs --model F.gguf --llama-server /tmp/peers/llama.cpp/build/bin/llama-server
+//        --threads 2 --parallel 8 [--ctx 256]   (llama.cpp's server on the same file, under the same load)
 //
-// With --model the script starts `tessera serve` on a free loopback port and stops it at the end.
+// With --model the script starts `tessera serve` (or, with --llama-server BIN, llama.cpp's server
+// with --parallel slots of --ctx positions each) on a free loopback port and stops it at the end.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +39,8 @@ const { values: opt } = parseArgs({
     'timeout-s': { type: 'string', default: '900' },
     warmup: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
+    'llama-server': { type: 'string' },
+    ctx: { type: 'string', default: '256' },
   },
 });
 
@@ -78,9 +83,9 @@ try {
 }
 clearTimeout(deadline);
 
-if (opt.json) console.log(JSON.stringify({ model: modelId, backend: opt.backend, parallel: Number(opt.parallel), maxTokens, requestsPerLevel, results }, null, 2));
+if (opt.json) console.log(JSON.stringify({ server: opt['llama-server'] ? 'llama-server' : 'tessera', model: modelId, backend: opt.backend, parallel: Number(opt.parallel), maxTokens, requestsPerLevel, results }, null, 2));
 else {
-  console.log(`${modelId} · ${opt.chat ? 'chat' : 'text'} completions · ${requestsPerLevel} requests per level · max_tokens ${maxTokens}`);
+  console.log(`${opt['llama-server'] ? 'llama-server' : 'tessera'} · ${modelId} · --parallel ${opt.parallel} · ${opt.chat ? 'chat' : 'text'} completions · ${requestsPerLevel} requests per level · max_tokens ${maxTokens}`);
   console.log('clients  requests  tokens  wall s  agg tok/s  TTFT p50 ms  TTFT p99 ms  errors');
   for (const r of results) {
     console.log(`${String(r.concurrency).padStart(7)}  ${String(r.requests).padStart(8)}  ${String(r.tokens).padStart(6)}  ${r.wallSeconds.toFixed(2).padStart(6)}  ${r.tokensPerSecond.toFixed(1).padStart(9)}  ${r.ttftP50Ms.toFixed(0).padStart(11)}  ${r.ttftP99Ms.toFixed(0).padStart(11)}  ${String(r.errors).padStart(6)}`);
@@ -152,7 +157,37 @@ async function streamOne(prompt) {
   return { ttftMs: ttftMs ?? performance.now() - sent, tokens };
 }
 
+/** A free loopback port (asked of the OS, then released for the server to take). */
+async function freePort() {
+  const { createServer } = await import('node:net');
+  return new Promise((done) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => done(port));
+    });
+  });
+}
+
+/** llama.cpp's llama-server on the same model file, ready once /health answers 200. */
+async function startLlamaServer() {
+  const port = await freePort();
+  const parallel = Number(opt.parallel);
+  const args = ['-m', resolve(opt.model), '--host', '127.0.0.1', '--port', String(port), '--parallel', String(parallel), '-c', String(parallel * Number(opt.ctx))];
+  if (opt.threads) args.push('-t', opt.threads, '-tb', opt.threads);
+  server = spawn(opt['llama-server'], args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  server.stderr.on('data', (d) => { stderr = (stderr + d.toString()).slice(-4000); });
+  const url = `http://127.0.0.1:${port}`;
+  const exited = new Promise((_, reject) => server.on('close', (code) => reject(new Error(`llama-server exited with ${code}: ${stderr}`))));
+  for (;;) {
+    const ok = await Promise.race([fetch(`${url}/health`).then((r) => r.ok, () => false), exited]);
+    if (ok) return url;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function startServer() {
+  if (opt['llama-server'] && opt.model) return startLlamaServer();
   if (!opt.model) {
     console.error('serve-load: give --model PATH (a server is started) or --url of a running one');
     process.exit(2);
