@@ -138,6 +138,8 @@ async function openForReading(file: SyncFileHandle): Promise<SyncHandle> {
 class OpfsWeights implements WeightsStore {
   /** For engines that cannot read a file into shared memory: tensors pass through this, piece by piece. */
   private bounce?: Uint8Array;
+  /** Whether read() took a view of a SharedArrayBuffer (wasm's threaded memory); unknown until tried. */
+  private sharedReads?: boolean;
 
   constructor(private readonly req: WeightsRequest, private handle: SyncHandle | undefined, readonly sha256: string, readonly cached: boolean) {}
 
@@ -147,8 +149,16 @@ class OpfsWeights implements WeightsStore {
 
   readInto(offset: number, dest: Uint8Array): void {
     const h = this.open();
-    if (!(dest.buffer instanceof ArrayBuffer)) return this.readBounced(h, offset, dest);
-    this.readAll(h, offset, dest);
+    if (dest.buffer instanceof ArrayBuffer || this.sharedReads !== false) {
+      try {
+        this.readAll(h, offset, dest);
+        return;
+      } catch (e) {
+        if (dest.buffer instanceof ArrayBuffer || !(e instanceof TypeError)) throw e;
+        this.sharedReads = false;
+      }
+    }
+    this.readBounced(h, offset, dest);
   }
 
   bytes(): Uint8Array<ArrayBuffer> {

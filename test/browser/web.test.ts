@@ -4,7 +4,7 @@
 // warning when the page is not isolated, and on WebGPU where Chromium has an adapter; the
 // browser's logits, chat turns and encoder embeddings equal Node's bit for bit for the same
 // artifact on wasm.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -54,7 +54,12 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
     await compile(sharedPath('models', 'stories260K', 'stories260K.bin'), { out: join(work, 's260k'), tokenizer: sharedPath('models', 'stories260K', 'tok512.bin') });
     await compile(sharedPath('models', 'tinystories-656k'), { out: join(work, 'ts656k') });
     await compile(sharedPath('refs', 'bert'), { out: join(work, 'bert'), tokenizer: writeBertTokenizer(work), targets: ['wasm'] });
-    site = await stageDemoSite({ s260k: join(work, 's260k'), ts656k: join(work, 'ts656k'), bert: join(work, 'bert') });
+    // The same artifact with one byte of weights.bin changed after compiling.
+    cpSync(join(work, 's260k'), join(work, 'tampered'), { recursive: true });
+    const weights = readFileSync(join(work, 'tampered', 'weights.bin'));
+    weights[100] ^= 1;
+    writeFileSync(join(work, 'tampered', 'weights.bin'), weights);
+    site = await stageDemoSite({ s260k: join(work, 's260k'), ts656k: join(work, 'ts656k'), bert: join(work, 'bert'), tampered: join(work, 'tampered') });
     isolated = await serveStatic(site.dir);
     plain = await serveStatic(site.dir, { isolate: false });
     counted = await serveStatic(site.dir, { onRequest: (r) => requests.push(r) });
@@ -327,6 +332,27 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
       expect(second.last.cached).toBe(second.last.total);
     }, 300_000);
   }
+
+  it('a tampered weights.bin streamed into OPFS is refused by its checksum, and not kept', async () => {
+    const { page } = await openPage(isolated, 's260k', 'backend=wasm&threads=1');
+    const r = await page.evaluate(async (url) => {
+      const t = (globalThis as unknown as { tessera: { ready: Promise<unknown>; WORKER: URL; WorkerModel: { open(w: URL, u: string, o: object): Promise<unknown> } } }).tessera;
+      await t.ready;
+      let message = 'opened';
+      try {
+        await t.WorkerModel.open(t.WORKER, url, { backend: 'wasm', threads: 1, cache: 'tessera-tampered', rangeBytes: 300_000 });
+      } catch (e) {
+        message = `${(e as Error).name}: ${(e as Error).message}`;
+      }
+      const stored: string[] = [];
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tessera-tampered');
+      for await (const name of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) stored.push(name);
+      return { message, stored };
+    }, site.artifactUrl('tampered'));
+    expect(r.message).toMatch(/^ArtifactError: .*weights\.bin does not match its checksum/);
+    expect(r.stored).toEqual([]);
+    await page.close();
+  }, 300_000);
 
   it('a tampered file is refused by its checksum, naming it', async () => {
     const { page } = await openPage(isolated, 's260k', 'backend=wasm&threads=1');
