@@ -36,6 +36,8 @@ export interface ModelSource {
   readLeaf(name: string): HostTensor;
   /** The leaf's stored bytes written into `dest` (exactly their size). */
   readLeafInto(name: string, dest: Uint8Array): void;
+  /** `dest.length` of the leaf's stored bytes from byte `at`, when its store reads ranges. */
+  readLeafRange?(name: string, at: number, dest: Uint8Array): void;
 }
 
 /**
@@ -166,5 +168,12 @@ function source(
       const dtype = store.info(name).dtype;
       if (isDType(dtype)) checkFinite(store.path, name, dtype, dest);
     },
+    ...(store.readRangeInto ? {
+      readLeafRange(name: string, at: number, dest: Uint8Array) {
+        store.readRangeInto!(name, at, dest);
+        const dtype = store.info(name).dtype;
+        if (isDType(dtype)) checkFinite(store.path, name, dtype, dest);
+      },
+    } : {}),
   };
 }

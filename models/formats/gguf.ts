@@ -7,7 +7,7 @@ import { Cursor } from './cursor.js';
 import { type GgmlType, ggmlType } from './ggml-types.js';
 import { GGUF_VALUE_TYPES, type GgufEntryType, GgufMetadata, type GgufValueType } from './gguf-metadata.js';
 import { type ByteSource, toSource } from './source.js';
-import { checkDestination, FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
+import { checkDestination, checkRange, FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 const DEFAULT_ALIGNMENT = 32;
@@ -93,6 +93,15 @@ export class GgufStore implements TensorStore {
     }
     checkDestination(this.path, name, dest, t.byteLength);
     this.source.readInto(t.offset, dest, `tensor "${name}"`);
+  }
+
+  readRangeInto(name: string, at: number, dest: Uint8Array): void {
+    const t = this.tensorInfo(name);
+    if (!ggmlType(t.typeId)?.ours || t.byteLength === undefined) {
+      throw new FormatError(this.path, `tensor "${name}" has ggml type ${t.typeName}, which Tessera does not read`, t.offset);
+    }
+    checkRange(this.path, name, at, dest, t.byteLength);
+    this.source.readInto(t.offset + at, dest, `tensor "${name}"`);
   }
 
   read(name: string): HostTensor {

@@ -9,7 +9,7 @@
 // Tensors get Meta-style names; matrices are [out, in] like nn.Linear weights.
 import { type HostTensor, numel, tensor } from '../../ir/tensor.js';
 import { type ByteSource, toSource } from './source.js';
-import { checkDestination, FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
+import { checkDestination, checkRange, FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
 
 export const LLAMA2C_MAGIC = 0x616b3432; // "ak42"
 const V1_HEADER_BYTES = 256;
@@ -83,6 +83,12 @@ export class Llama2cStore implements TensorStore {
     const s = this.slot(name);
     checkDestination(this.path, name, dest, numel(s.shape) * 4);
     this.source.readInto(s.offset, dest, `tensor "${name}"`);
+  }
+
+  readRangeInto(name: string, at: number, dest: Uint8Array): void {
+    const s = this.slot(name);
+    checkRange(this.path, name, at, dest, numel(s.shape) * 4);
+    this.source.readInto(s.offset + at, dest, `tensor "${name}"`);
   }
 
   private slot(name: string): Slot {

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { type DType } from '../../ir/dtype.js';
 import { type HostTensor, type TensorData, numel, tensor } from '../../ir/tensor.js';
 import { type ByteSource, toSource } from './source.js';
-import { checkDestination, FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
+import { checkDestination, checkRange, FormatError, type MetaValue, type TensorInfo, type TensorStore } from './store.js';
 
 /** Every dtype of the safetensors spec, with its element size and our dtype when we read it. */
 const DTYPES: Record<string, { bytes: number; ours?: DType }> = {
@@ -75,6 +75,13 @@ export class SafetensorsStore implements TensorStore {
     if (!DTYPES[e.fileType].ours) throw new FormatError(this.path, `tensor "${name}" has dtype ${e.fileType}, which Tessera does not read`, e.begin);
     checkDestination(this.path, name, dest, e.end - e.begin);
     this.source.readInto(e.begin, dest, `tensor "${name}"`);
+  }
+
+  readRangeInto(name: string, at: number, dest: Uint8Array): void {
+    const e = this.entry(name);
+    if (!DTYPES[e.fileType].ours) throw new FormatError(this.path, `tensor "${name}" has dtype ${e.fileType}, which Tessera does not read`, e.begin);
+    checkRange(this.path, name, at, dest, e.end - e.begin);
+    this.source.readInto(e.begin + at, dest, `tensor "${name}"`);
   }
 
   private entry(name: string): Entry {
@@ -208,6 +215,12 @@ export class ShardedStore implements TensorStore {
 
   readInto(name: string, dest: Uint8Array): void {
     this.shard(name).readInto(name, dest);
+  }
+
+  readRangeInto(name: string, at: number, dest: Uint8Array): void {
+    const s = this.shard(name);
+    if (!s.readRangeInto) throw new Error(`internal error: shard of "${name}" reads no ranges`);
+    s.readRangeInto(name, at, dest);
   }
 
   private shard(name: string): TensorStore {

@@ -36,6 +36,8 @@ export interface TensorStore {
    * size): a runtime loads weights into its own memory without an intermediate copy.
    */
   readInto(name: string, dest: Uint8Array): void;
+  /** `dest.length` of the tensor's stored bytes from byte `at`: weights quantized as they load, a few rows at a time. */
+  readRangeInto?(name: string, at: number, dest: Uint8Array): void;
   /** Key/value metadata stored in the file, when the format has any. */
   readonly metadata?: ReadonlyMap<string, MetaValue>;
 }
@@ -56,6 +58,11 @@ export class FormatError extends ModelFormatError {
 /** Throws unless `dest` has exactly the `bytes` a tensor occupies. */
 export function checkDestination(file: string, name: string, dest: Uint8Array, bytes: number): void {
   if (dest.length !== bytes) throw new FormatError(file, `tensor "${name}" is ${bytes} bytes, not the ${dest.length} asked for`);
+}
+
+/** Throws unless bytes [at, at + dest.length) lie within a tensor of `bytes` bytes. */
+export function checkRange(file: string, name: string, at: number, dest: Uint8Array, bytes: number): void {
+  if (!Number.isSafeInteger(at) || at < 0 || at + dest.length > bytes) throw new FormatError(file, `tensor "${name}" is ${bytes} bytes; bytes ${at}…${at + dest.length} are outside it`);
 }
 
 /** True when `store.info(name).dtype` is one of ours, i.e. `read` can return it. */

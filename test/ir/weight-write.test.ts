@@ -79,6 +79,47 @@ describe('writeWeight', () => {
     ), { numRuns: 120, seed: 7 });
   });
 
+  it('a conversion to a block type streams row chunks from ranges: the same bytes, never a whole f32 tensor read', () => {
+    fc.assert(fc.property(
+      fc.record({
+        seed: fc.nat(),
+        k: fc.constantFrom(32, 64, 96),
+        rows: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 3 }),
+        dtype: fc.constantFrom<DType>('q8_0', 'q4_0', 'q4_k', 'q6_k'),
+        shape: fc.constantFrom('leaf', 'merge', 'fold-merge'),
+        chunkRows: fc.integer({ min: 1, max: 4 }),
+      }),
+      (d) => {
+        const store = storeOf(d.seed, d.k, d.rows, d.rows.map(() => 'f32'));
+        const leaves = d.rows.map((_, i) => weightTensor(`w${i}`));
+        const merge = leaves.length > 1 ? weightCall('concat', leaves, { axis: 0 }) : leaves[0];
+        const src = { leaf: leaves[0], merge, 'fold-merge': weightCall('scale_cols', [merge, weightTensor('g')], { offset: 1 }) }[d.shape];
+        const e = weightCall('convert', [src], { dtype: d.dtype });
+        let largest = 0;
+        let wholeReads = 0;
+        const base = ioOf(store);
+        const io: WeightIO = {
+          ...base,
+          readLeaf: (n) => {
+            if (n !== 'g') wholeReads++;
+            return base.readLeaf(n);
+          },
+          readLeafRange: (n, at, dest) => {
+            const t = store.get(n)!;
+            largest = Math.max(largest, dest.length);
+            dest.set(new Uint8Array(t.data.buffer, t.data.byteOffset + at, dest.length));
+          },
+        };
+        const want = evaluateWeight(e, base.readLeaf);
+        const got = new Uint8Array(weightBytes(e, io));
+        writeWeight(e, got, io, d.chunkRows * d.k * 4);
+        expect(Buffer.from(got).equals(Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength))).toBe(true);
+        expect(wholeReads).toBe(0);
+        expect(largest).toBeLessThanOrEqual(d.chunkRows * d.k * 4);
+      },
+    ), { numRuns: 100, seed: 11 });
+  });
+
   it('refuses a destination of the wrong size', () => {
     const io = ioOf(storeOf(1, 32, [2], ['f32']));
     expect(() => writeWeight(weightTensor('w0'), new Uint8Array(10), io)).toThrow(/destination holds 10 bytes, the weight 256/);

@@ -22,6 +22,15 @@ function expectSameBytes(store: TensorStore): void {
     expect(Buffer.compare(Buffer.from(dest), Buffer.from(want)), `${store.format} ${name}`).toBe(0);
   }
   const first = store.names()[0];
+  // Byte ranges (quantize-as-you-load reads a few rows at a time): the same bytes, bounds checked.
+  for (const name of store.names().slice(0, 4)) {
+    const t = store.read(name);
+    const all = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const at = Math.floor(all.length / 3), part = new Uint8Array(Math.floor(all.length / 2));
+    store.readRangeInto!(name, at, part);
+    expect(Buffer.compare(Buffer.from(part), all.subarray(at, at + part.length)), `${store.format} ${name} range`).toBe(0);
+    expect(() => store.readRangeInto!(name, all.length - 1, new Uint8Array(2))).toThrow(/bytes \d+…\d+ are outside it/);
+  }
   expect(() => store.readInto(first, new Uint8Array(3))).toThrow(FormatError);
   expect(() => store.readInto(first, new Uint8Array(3))).toThrow(new RegExp(`tensor "${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is \\d+ bytes, not the 3 asked for`));
 }

@@ -79,10 +79,10 @@ describe.runIf(hasShared('models', 'stories260K'))('a quantized tied table end t
         const got = await m.logits(ids);
         let err = 0;
         for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]));
-        // The head's product quantizes activations to 8-bit blocks (the op table's bound is 5e-4 NMSE).
-        console.log(dtype, backend, err / scale);
-        expect(err / scale, backend).toBeLessThan(0.05);
+        // WebGPU multiplies f32 activations (measured 1e-6 of the largest logit); wasm quantizes
+        // them to 8-bit blocks in every product, as llama.cpp does (measured 0.012 and 0.019).
+        expect(err / scale, backend).toBeLessThan(backend === 'webgpu' ? 1e-5 : 0.04);
       }
-    });
+    }, 240_000); // kernels compiled cold, on two backends
   }
 });
