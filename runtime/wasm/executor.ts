@@ -129,7 +129,8 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
     const budget = memoryBudget([programs.last, programs.all], threads);
     if (budget.need > MAX_PAGES * PAGE_BYTES) throw tooBigForWasm(budget.need, describeBudget(budget));
     const memory = new WasmMemory(budget.need, budget.total);
-    const pool = await ThreadPool.create(module.module, memory, { threads, spinMicros: opts.spinMicros });
+    // The workers come up while the weights are placed and the first tokens run (threads.ts).
+    const pool = await ThreadPool.create(module.module, memory, { threads, spinMicros: opts.spinMicros, background: true });
     try {
       const states = new Map<string, number>();
       const arenaBytes = Math.max(programs.last.plan.arenaBytes, programs.all.plan.arenaBytes);

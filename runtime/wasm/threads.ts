@@ -17,6 +17,14 @@ export interface ThreadPoolOptions {
    * 20000). Waking a sleeper costs tens of µs; 0 sleeps at once (kind to oversubscribed machines).
    */
   readonly spinMicros?: number;
+  /**
+   * Return once the calling thread's instance is ready, without waiting for the workers' start
+   * (a Node worker boots an environment of its own: 30–50 ms on an idle machine, far more on a
+   * busy one): runs use the calling thread alone until every worker is up, then all of them.
+   * Results do not depend on the thread count (each element's arithmetic is the same), so only
+   * the first runs' speed differs. A worker that fails to start fails the next run. Default false.
+   */
+  readonly background?: boolean;
 }
 
 interface ModuleExports {
@@ -61,12 +69,16 @@ const DEFAULT_SPIN_MICROS = 20_000;
 export class ThreadPool {
   private broken: string | undefined;
   private disposed = false;
+  /** Every worker has announced itself in the control block (CTRL.ready), so all may run. */
+  private joined = false;
 
   private constructor(
     readonly memory: WasmMemory,
     readonly threads: number,
     private readonly exports: ModuleExports,
     private readonly workers: WasmThread[],
+    /** Where a worker started in the background reports a failed start (not the pool itself, which it must not keep alive). */
+    private readonly start: { failed?: string },
   ) {}
 
   /** Instantiates `module` on the main thread and on threads−1 workers. */
@@ -80,27 +92,31 @@ export class ThreadPool {
     const spinMicros = opts.spinMicros ?? DEFAULT_SPIN_MICROS;
     if (!Number.isInteger(spinMicros) || spinMicros < 0) throw new RangeError(`spinMicros must be a non-negative integer, got ${spinMicros}`);
     Atomics.store(ctrl, I(CTRL.spinMicros), spinMicros);
-    const instance = await WebAssembly.instantiate(module, imports(memory.memory));
-    const exports = instance.exports as unknown as ModuleExports;
-    const dataEnd = exports.__tessera_data_end();
-    if (dataEnd > HEAP_START) throw new Error(`the module's static data ends at ${dataEnd}, past the heap start ${HEAP_START}`);
-
-    const workers: WasmThread[] = [];
-    try {
-      await Promise.all(Array.from({ length: threads - 1 }, (_, i) => {
-        const init: WorkerInit = { module, memory: memory.memory, tid: i + 1 };
-        const worker = platform().startThread(init);
-        workers.push(worker);
-        return worker.ready;
-      }));
-    } catch (e) {
+    // Workers first: they boot (in threads of their own) while this thread instantiates.
+    const workers = Array.from({ length: threads - 1 }, (_, i) => platform().startThread({ module, memory: memory.memory, tid: i + 1 } satisfies WorkerInit));
+    const started = Promise.all(workers.map((w) => w.ready));
+    started.catch(() => undefined); // handled below, whichever way create ends
+    const stop = async () => {
       for (const w of workers) w.terminate();
       await Promise.all(workers.map((w) => w.exited));
+    };
+    let exports: ModuleExports;
+    try {
+      const instance = await WebAssembly.instantiate(module, imports(memory.memory));
+      exports = instance.exports as unknown as ModuleExports;
+      const dataEnd = exports.__tessera_data_end();
+      if (dataEnd > HEAP_START) throw new Error(`the module's static data ends at ${dataEnd}, past the heap start ${HEAP_START}`);
+      if (!opts.background) await started;
+    } catch (e) {
+      await stop();
       throw e;
     }
     // Idle workers must not keep the process alive if a caller forgets dispose().
     for (const w of workers) w.unref();
-    const pool = new ThreadPool(memory, threads, exports, workers);
+    const start: { failed?: string } = {};
+    // In the background a failed start is reported by the next run (the workers already up stop).
+    if (opts.background) started.catch((e: Error) => { start.failed = e.message; void stop(); });
+    const pool = new ThreadPool(memory, threads, exports, workers, start);
     abandoned.register(pool, controlWords(memory), pool);
     return pool;
   }
@@ -116,9 +132,11 @@ export class ThreadPool {
   /** Runs the plan at `plan` on `nthreads` threads (default all) and returns when it is done. */
   run(plan: number, nthreads = this.threads): void {
     if (this.disposed) throw new Error('the thread pool was disposed');
+    this.broken ??= this.start.failed;
     if (this.broken) throw new Error(`the thread pool stopped after a failure and must be recreated: ${this.broken}`);
     if (!Number.isInteger(nthreads) || nthreads < 1 || nthreads > this.threads) throw new RangeError(`nthreads must be in 1..${this.threads}, got ${nthreads}`);
     const ctrl = controlWords(this.memory);
+    if (this.runnable === 1) nthreads = 1;
     Atomics.store(ctrl, I(CTRL.error), 0);
     Atomics.store(ctrl, I(CTRL.plan), plan);
     Atomics.store(ctrl, I(CTRL.nthreads), nthreads);
@@ -143,6 +161,17 @@ export class ThreadPool {
     }
     const code = Atomics.load(ctrl, I(CTRL.error));
     if (code !== 0) throw new KernelError(code, Atomics.load(ctrl, I(CTRL.errorDetail)));
+  }
+
+  /**
+   * How many threads a run may use now: all of them, or 1 while a pool started in the background
+   * waits for its workers. A worker counts itself in CTRL.ready after reading the GO word, so once
+   * all have, a GO bump reaches every one; before that only this thread runs (a worker still
+   * starting would miss the bump and leave the others waiting at the first barrier).
+   */
+  get runnable(): number {
+    this.joined ||= Atomics.load(controlWords(this.memory), I(CTRL.ready)) === this.threads - 1;
+    return this.joined ? this.threads : 1;
   }
 
   /** Stops the workers (they leave their loop and exit) and waits for them. */

@@ -75,6 +75,8 @@ function main() {
   }
   // Read GO before announcing readiness: the first run may start the moment the pool hears us.
   let seen = Atomics.load(ctrl, GO);
+  // A pool that started us in the background may have been disposed before we came up.
+  if (Atomics.load(ctrl, SHUTDOWN) !== 0) return done();
   Atomics.add(ctrl, READY, 1);
   post({ type: 'ready' });
   for (;;) {

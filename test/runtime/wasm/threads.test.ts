@@ -110,6 +110,31 @@ describe('wasm thread pool and step runner', () => {
     await expect(ThreadPool.create(module.module, new WasmMemory(), { threads: 2, spinMicros: -1 })).rejects.toThrow(/spinMicros/);
   });
 
+  it('started in the background, runs on the calling thread until every worker is up, then on all, with the same results', async () => {
+    const p = await ThreadPool.create(module.module, new WasmMemory(), { threads: 3, background: true });
+    try {
+      const inputs: Record<string, HostTensor> = { x: randomF32([37, 37], 1), w: randomF32([37, 37], 2, 0.3) };
+      const want = Array.from(runGraph(pool, module, chain, { inputs, nthreads: 1 }).outputs.y.data as Float32Array);
+      const seen = new Set<number>();
+      for (let rep = 0; rep < 2000 && !seen.has(3); rep++) {
+        seen.add(p.runnable);
+        expect(Array.from(runGraph(p, module, chain, { inputs, nthreads: 3 }).outputs.y.data as Float32Array)).toEqual(want);
+        if (p.runnable < 3) await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(p.runnable).toBe(3);
+      expect([...seen].every((n) => n === 1 || n === 3)).toBe(true);
+    } finally {
+      await p.dispose();
+    }
+    expect(p.liveWorkers).toBe(0);
+  });
+
+  it('disposed before its background workers are up, stops them', async () => {
+    const p = await ThreadPool.create(module.module, new WasmMemory(), { threads: 3, background: true });
+    await p.dispose();
+    expect(p.liveWorkers).toBe(0);
+  });
+
   it('shuts its workers down', async () => {
     const p = await ThreadPool.create(module.module, new WasmMemory(), { threads: 3 });
     expect(p.liveWorkers).toBe(2);
