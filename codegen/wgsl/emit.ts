@@ -12,6 +12,7 @@ import { emitMatmulLora } from './lora-matmul.js';
 import { emitMatmul } from './matmul.js';
 import { emitLayerNorm, emitRmsNorm } from './norm.js';
 import { emitArgmax, emitL2Normalize, emitMeanPool, emitSoftmax } from './reduce.js';
+import { emitPagedAttention, emitPagedKvWrite } from './paged-attention.js';
 import { emitRope } from './rope.js';
 import type { WgslTarget } from './target.js';
 import type { WgslLowering } from './types.js';
@@ -41,6 +42,9 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
   // Run-time LoRA adapters (lora-attach).
   ['matmul_lora', emitMatmulLora],
   ['kv_append', emitKvAppend],
+  // Continuous batching's paged KV cache.
+  ['paged_kv_write', emitPagedKvWrite],
+  ['paged_attention', emitPagedAttention],
   ['reshape', emitReshape],
   ['transpose', emitTranspose],
   ['split', emitSplit],

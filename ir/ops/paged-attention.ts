@@ -15,8 +15,6 @@ import { typeToString } from '../types.js';
 import { attentionScore } from './attention.js';
 import { expectDim, expectDType, expectFloat, expectRank, f32Type, fail, floats, outF32 } from './util.js';
 
-const NO_KERNEL_YET = 'no WGSL kernel yet: batched decoding runs on the reference and wasm backends';
-
 /** Pool slot of position `p` of row `r`: (block · BS + p mod BS); throws on a bad table. */
 function slotOf(table: Int32Array, r: number, m: number, bs: number, blocks: number, p: number): number {
   const col = Math.floor(p / bs);
@@ -31,7 +29,6 @@ registerOp({
   summary: 'the KV pool [N, BS, H, D] with row r of new [S, H, D] written at position pos[r] of the block table blocks[r] (in place on a state)',
   operands: ['pool', 'new', 'blocks', 'pos'],
   attrs: {},
-  unsupported: { webgpu: NO_KERNEL_YET },
   infer([pool, next, blocks, pos]) {
     expectRank(pool, 'pool', [4]);
     expectDType(pool, 'pool', ['f32']);
@@ -70,7 +67,6 @@ registerOp({
     window: { type: 'int', default: 0, doc: 'sliding window W > 0: row r sees only its last W positions' },
     softcap: { type: 'float', default: 0, doc: 'cap·tanh(s/cap) on the scaled scores; 0 = off' },
   },
-  unsupported: { webgpu: NO_KERNEL_YET },
   infer([q, k, v, blocks, lens], a) {
     expectFloat(q, 'q');
     expectRank(q, 'q', [3]);
