@@ -7,7 +7,7 @@
 // merit is the median over pairs of Tessera's speed / the peer's, with how many pairs Tessera won.
 //
 //   npx tsc -p tsconfig.json
-//   node bench/paired.mjs [--model synth15M] [--weights f32|q8_0|q4_0] [--threads 2] [--pairs 15] [--decode-only]
+//   node bench/paired.mjs [--model synth15M] [--weights f32|q8_0|q4_0] [--threads 2] [--pairs 15] [--decode-only] [--gen 128]
 //   node bench/paired.mjs --model synth110M --gguf Q4_K_M   both engines read BENCH_DIR/synth110M-Q4_K_M.gguf
 //   node bench/paired.mjs --model synth1.1B --gguf q4_0     the TinyLlama-1.1B shape (bench/llama2c-to-gguf.mjs)
 //
@@ -41,6 +41,7 @@ const { values: opt } = parseArgs({
     pairs: { type: 'string', default: '15' },
     gguf: { type: 'string' },
     'decode-only': { type: 'boolean', default: false },
+    gen: { type: 'string', default: '128' },
   },
 });
 const threads = Number(opt.threads), pairs = Number(opt.pairs), weights = opt.weights;
@@ -51,7 +52,9 @@ for (const [name, n] of [['threads', threads], ['pairs', pairs]]) {
 const PEERS = process.env.PEERS_DIR ?? '/tmp/peers', DIR = process.env.BENCH_DIR ?? '/tmp/bench';
 const bin = resolve(DIR, `${opt.model}.bin`), gguf = resolve(DIR, `${opt.model}-${opt.gguf ?? weights}.gguf`);
 const runomp = resolve(PEERS, 'llama2.c/runomp'), llamaBench = resolve(PEERS, 'llama.cpp/build/bin/llama-bench');
-const PROMPT = 128, GEN = 128;
+// GEN: decode steps per run (fewer for the 1.1B shape on a loaded machine: both sides run as many).
+const PROMPT = 128, GEN = Number(opt.gen);
+if (!Number.isInteger(GEN) || GEN < 1) throw new Error(`--gen must be a positive integer, got ${opt.gen}`);
 if (!existsSync(bin)) throw new Error(`${bin} is missing (see bench/peers.sh for how the checkpoints are made)`);
 
 // The tied table quantized in place (tables), as llama-quantize --pure quantizes token_embd too.
