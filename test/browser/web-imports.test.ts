@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const WEB_ENTRY = join(ROOT, 'dist/src/web/index.js');
+/** The engine worker's script (tessera/web/worker). */
+const WORKER_ENTRY = join(ROOT, 'dist/src/web/worker-entry.js');
 const NODE_ENTRY = join(ROOT, 'dist/src/index.js');
 /** Packages that load native code or Node APIs. */
 const NODE_ONLY_PACKAGES = ['webgpu', 'assemblyscript'];
@@ -42,10 +44,12 @@ function importGraph(entry: string): { files: Set<string>; bare: { from: string;
 const isNodeOnly = (spec: string) => spec.startsWith('node:') || builtinModules.includes(spec.split('/')[0]) || NODE_ONLY_PACKAGES.includes(spec);
 
 describe.runIf(existsSync(WEB_ENTRY))('the browser entry tessera/web', () => {
-  it('imports no Node built-in and no Node-only package', () => {
-    const { files, bare } = importGraph(WEB_ENTRY);
-    expect(files.size).toBeGreaterThan(50);
-    expect(bare.filter((b) => isNodeOnly(b.spec)).map((b) => `${b.from} imports ${b.spec}`)).toEqual([]);
+  it('imports no Node built-in and no Node-only package (the page entry and the engine worker)', () => {
+    for (const entry of [WEB_ENTRY, WORKER_ENTRY]) {
+      const { files, bare } = importGraph(entry);
+      expect(files.size).toBeGreaterThan(50);
+      expect(bare.filter((b) => isNodeOnly(b.spec)).map((b) => `${b.from} imports ${b.spec}`)).toEqual([]);
+    }
   });
 
   it('the walk finds Node imports where there are some (the Node entry)', () => {
@@ -56,6 +60,7 @@ describe.runIf(existsSync(WEB_ENTRY))('the browser entry tessera/web', () => {
   it('is the package export tessera/web', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { default: string }> };
     expect(resolve(ROOT, pkg.exports['./web'].default)).toBe(WEB_ENTRY);
+    expect(resolve(ROOT, pkg.exports['./web/worker'].default)).toBe(WORKER_ENTRY);
   });
 });
 
