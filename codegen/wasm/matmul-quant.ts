@@ -144,7 +144,8 @@ function scales4(dtype: QuantDType, rowBytes: number, first: number, field = 'd'
  * its block in registers across the four weight rows. A super-block is walked in its row's steps,
  * each step's integer dots (sub-block scales applied) summed in i32 into t{r}{c} before the scale.
  */
-function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, rows: 1 | 2, cols: 1 | 4): string[] {
+function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, rows: 1 | 2, cols: 1 | 4, base = 'wr0'): string[] {
+  if (cols === 4 && WASM_QUANT[dtype].units > 1) return superBlockRows(dtype, nb, blockBytes, rows);
   // Weight rows are consecutive: one pointer to row 0's block, constant offsets to the others.
   const rowBytes = nb * blockBytes;
   const R = [...Array(rows).keys()], C = [...Array(cols).keys()];
@@ -169,7 +170,7 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
   // x = d·sc·q − dmin·m: Σ_b dmin_w·d_x·Σ_j m_j·Σx_j per weight row (lanes), subtracted at the end.
   if (subMins) for (const r of R) lines.push(`let smin${r} = f32x4.splat(0.0);`);
   lines.push('let wo: usize = 0, xo: usize = 0, so: usize = 0;');
-  lines.push(`for (let b = 0; b < ${nb}; b++) {`, 'const wq = wr0 + wo;');
+  lines.push(`for (let b = 0; b < ${nb}; b++) {`, `const wq = ${base} + wo;`);
   for (const r of R) lines.push(`const xq${r} = xr${r} + xo;`);
   /** Row r's activations of step u into locals (one activation row: loaded once for all weight rows). */
   const xvOf = (u: number) => (r: number, i: number) => (rows === 1 ? `x${r}_${i}` : `v128.load(xq${r}, ${(u * xVectors + i) * 16})`);
@@ -189,10 +190,6 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
     lines.push(`const mw = ${cols === 4 ? scales4(dtype, rowBytes, 0, min) : `f32x4.splat(_t_h2f(<u32>${scaleBits(dtype, 'wq', 0, min)}))`};`);
     for (const r of R) lines.push(`mins${r} = _t_madd(f32x4.mul(mw, f32x4.splat(load<f32>(sr${r} + so))), f32x4.splat(load<f32>(sr${r} + so, 4)), mins${r});`);
   }
-  /** Folds the per-(r, c) i32x4 `v{r}{c}` into f32 accumulators: lanes summed over four weight rows, converted, scaled. */
-  const accumulate = (v: (r: number, c: number) => string, scale: (r: number) => string, acc: (r: number) => string, sum = (_r: number, s: string, _lanes: 1 | 4) => s) => R.map((r) => (cols === 1
-    ? `${acc(r)} = _t_madd(f32x4.convert_i32x4_s(${sum(r, v(r, 0), 1)}), ${scale(r)}, ${acc(r)});`
-    : `${acc(r)} = _t_madd(f32x4.convert_i32x4_s(${sum(r, `_t_ihsum4_join(_t_ihsum4_pair(${v(r, 0)}, ${v(r, 1)}), _t_ihsum4_pair(${v(r, 2)}, ${v(r, 3)}))`, 4)}), ${scale(r)}, ${acc(r)});`));
   const acc = (r: number) => (cols === 4 ? `a${r}` : `a${r}0`);
   if (units === 1) {
     lines.push(...loadX(0));
@@ -209,24 +206,39 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
       }
     }
   } else {
-    // Steps of a super-block: integer sums t{r}{c} over the whole block (exact), scaled once.
-    for (const c of C) lines.push(...(kernels.block?.(c, 'wq', c * rowBytes) ?? []));
-    for (const r of R) lines.push(`let ${C.map((c) => `t${r}${c} = i32x4.splat(0)`).join(', ')};`);
-    for (let u = 0; u < units; u++) {
-      lines.push('{', ...loadX(u));
-      for (const c of C) {
-        lines.push(...kernels.weights(c, 'wq', c * rowBytes, u));
-        for (const r of R) lines.push(...kernels.dot(r, c, xvOf(u), u), `t${r}${c} = i32x4.add(t${r}${c}, s${r}${c});`);
-      }
-      lines.push('}');
+    // Steps of a super-block, one weight row at a time, so that only its unpacked scales and sums
+    // are live (four rows' at once spilled most of them); the activations are read again from L1
+    // for each row. Integer sums t{r}{c} (and the sub-block mins' ms{r}{c}) over the whole block
+    // are exact; with four rows they are folded pairwise as they complete, then scaled once.
+    const xLoad = (u: number) => (r: number, i: number) => `v128.load(xq${r}, ${(u * xVectors + i) * 16})`;
+    const dx = (r: number) => `v128.load32_splat(sr${r} + so)`;
+    if (subMins) {
+      const dmin = cols === 4 ? scales4(dtype, rowBytes, 0, subMins.field) : `f32x4.splat(_t_h2f(<u32>${scaleBits(dtype, 'wq', 0, subMins.field)}))`;
+      lines.push(`const dminw = ${dmin};`);
     }
-    lines.push(...accumulate((r, c) => `t${r}${c}`, (r) => `d${r}`, acc, blockSum));
-  }
-  if (subMins) {
-    const dmin = cols === 4 ? scales4(dtype, rowBytes, 0, subMins.field) : `f32x4.splat(_t_h2f(<u32>${scaleBits(dtype, 'wq', 0, subMins.field)}))`;
-    lines.push(`const dminw = ${dmin};`);
-    for (const c of C) for (const r of R) lines.push(...subMins.dot(r, c, (rr, i) => `v128.load(sr${rr} + so, ${ACT_SUBSUMS + 16 * i})`));
-    lines.push(...accumulate((r, c) => `ms${r}${c}`, (r) => `f32x4.mul(dminw, v128.load32_splat(sr${r} + so))`, (r) => `smin${r}`));
+    /** Row r's four (or one) weight rows' sums `v` folded into `acc` with `scale`, once c is the last of them. */
+    const fold = (v: string, c: number, r: number, scale: string, target: string, sum: (s: string, lanes: 1 | 4) => string): string[] => {
+      if (cols === 1) return [`${target} = _t_madd(f32x4.convert_i32x4_s(${sum(`${v}${r}0`, 1)}), ${scale}, ${target});`];
+      if (c === 1) return [`const ${v}p${r} = _t_ihsum4_pair(${v}${r}0, ${v}${r}1);`];
+      if (c === 3) return [`${target} = _t_madd(f32x4.convert_i32x4_s(${sum(`_t_ihsum4_join(${v}p${r}, _t_ihsum4_pair(${v}${r}2, ${v}${r}3))`, 4)}), ${scale}, ${target});`];
+      return [];
+    };
+    for (const c of C) {
+      lines.push(...(kernels.block?.(c, 'wq', c * rowBytes) ?? []));
+      for (const r of R) lines.push(`let t${r}${c} = i32x4.splat(0);`);
+      for (let u = 0; u < units; u++) {
+        lines.push('{', ...R.flatMap((r) => kernels.prepareX?.(r, xLoad(u), u) ?? []), ...kernels.weights(c, 'wq', c * rowBytes, u));
+        for (const r of R) lines.push(...kernels.dot(r, c, xLoad(u), u), `t${r}${c} = i32x4.add(t${r}${c}, s${r}${c});`);
+        lines.push('}');
+      }
+      for (const r of R) {
+        lines.push(...fold('t', c, r, `d${r}`, acc(r), (sum, lanes) => blockSum(r, sum, lanes)));
+        if (subMins) {
+          lines.push(...subMins.dot(r, c, (rr, i) => `v128.load(sr${rr} + so, ${ACT_SUBSUMS + 16 * i})`));
+          lines.push(...fold('ms', c, r, `f32x4.mul(dminw, ${dx(r)})`, `smin${r}`, (sum) => sum));
+        }
+      }
+    }
   }
   lines.push(`wo += ${blockBytes}; xo += ${actBlockBytes(dtype)}; so += ${record};`, '}');
   for (const r of R) {
@@ -236,6 +248,28 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
     if (subMins) lines.push(`o${r} = f32x4.sub(o${r}, ${cols === 4 ? `smin${r}` : `f32x4.splat(_t_hsum(smin${r}))`});`);
   }
   return lines;
+}
+
+/**
+ * Four weight rows of a super-block type, one after the other in a loop: the one-row kernel over
+ * the whole row, its result put in lane c. Four rows unrolled together kept every row's unpacked
+ * scales, quants and sums live at once, and V8 (16 vector registers) spilled about half of them;
+ * the activations (a few KiB) are read from L1 once per weight row instead.
+ */
+function superBlockRows(dtype: QuantDType, nb: number, blockBytes: number, rows: 1 | 2): string[] {
+  const R = [...Array(rows).keys()];
+  return [
+    ...R.map((r) => `let q${r} = f32x4.splat(0.0);`),
+    'for (let c = 0; c < 4; c++) {',
+    `const wrc = wr0 + (<usize>c) * ${nb * blockBytes};`,
+    'const lane = i32x4.eq(i32x4.splat(c), i32x4(0, 1, 2, 3));',
+    '{',
+    ...quantMicroKernel(dtype, nb, blockBytes, rows, 1, 'wrc'),
+    ...R.map((r) => `q${r} = v128.bitselect(o${r}, q${r}, lane);`),
+    '}',
+    '}',
+    ...R.map((r) => `let o${r} = q${r};`),
+  ];
 }
 
 /**

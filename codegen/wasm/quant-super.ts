@@ -1,9 +1,13 @@
 // WASM_QUANT rows (loads.ts) of the 256-element super-block types: the K-quants and IQ4_XS. Their
-// activations are quantized per 256 elements, as llama.cpp's Q8_K, and widened to i16 once, so
-// each step's dot is pmaddwd on weights unpacked to bytes. A step's sub-block integer scales
-// multiply its i32 partial sums (|Σ sc·q·x| < 2^28 over a super-block, exact in i32); the block's
-// f16 scale d is applied once per block by matmul-quant.ts. Layouts and element order are those of
-// the reference decoders (ir/quant/kquants.ts, iq4.ts); the gathers decode as they do, bit for bit.
+// activations are quantized per 256 elements, as llama.cpp's Q8_K. Q2_K, Q4_K, Q5_K and Q6_K keep
+// them as bytes: their quants unpack to unsigned bytes (≤ 63) that meet the activations in byte
+// dots (_t_dot8, quant-dot.ts: pmaddubsw with relaxed SIMD), and a sub-block's scale, broadcast
+// from a vector of the block's scales, widens the i16 sums to i32 in the same pmaddwd; an offset
+// in the quants (Q6_K's 32) is removed with the sub-block sums of the activations, as mins are.
+// Q3_K and IQ4_XS (signed quants) still widen activations to i16 once and use pmaddwd on both.
+// A step's sums are exact in i32 (|Σ sc·q·x| < 2^28 over a super-block); the block's f16 scale d
+// is applied once per block by matmul-quant.ts. Layouts and element order are those of the
+// reference decoders (ir/quant/kquants.ts, iq4.ts); the gathers decode as they do, bit for bit.
 import { fieldOffset, type QuantDType } from '../../ir/dtype.js';
 import { IQ4_LEVELS } from '../../ir/quant/iq4.js';
 import type { WasmQuantKernels } from './loads.js';
@@ -15,6 +19,28 @@ function dot16(w: string, signed: boolean, x0: string, x1: string): string {
 }
 
 const times = (v: string, sc: string) => `i32x4.mul(${v}, i32x4.splat(${sc}))`;
+
+/**
+ * The bits `mask` of every byte of `v` after shifting it by `by` (left when positive), with i16
+ * shifts (x86 has no byte shifts: V8 emulates i8x16 ones in three instructions). Bits that cross
+ * into the neighbouring byte are masked off: a mask below bit `by` (left) or above 7 − |by| (right)
+ * would keep them, and is refused.
+ */
+function bitsOf(v: string, by: number, mask: number): string {
+  if (by > 0 ? mask & ((1 << by) - 1) : by < 0 && mask >> (8 + by)) throw new Error(`internal error: mask ${mask} takes bits a shift by ${by} moves across bytes`);
+  const shifted = by > 0 ? `i16x8.shl(${v}, ${by})` : by < 0 ? `i16x8.shr_u(${v}, ${-by})` : v;
+  return `v128.and(${shifted}, i8x16.splat(${mask}))`;
+}
+
+/** Lane j (0–7) of the i16x8 `v` in every lane (pshuflw/pshufhw + pshufd: no constant). */
+const lane16 = (v: string, j: number) => `v128.shuffle<i16>(${v}, ${v}, ${Array(8).fill(j).join(', ')})`;
+
+/**
+ * An i32x4 whose lanes sum to sc · Σ x·q over 16 or 32 elements: the i16 byte-dot sums `sum16`
+ * (each |lane| ≤ 2·2·63·127 < 2^15) times the sub-block scale in every lane of `scale16`, which
+ * pmaddwd multiplies and widens in one instruction.
+ */
+const scaled = (sum16: string, scale16: string) => `i32x4.dot_i16x8_s(${sum16}, ${scale16})`;
 /** Bytes of `v` shifted right by a constant (none for 0). */
 const shr = (v: string, n: number) => (n ? `i8x16.shr_u(${v}, ${n})` : v);
 const low = (v: string, bits: number) => `v128.and(${v}, i8x16.splat(${(1 << bits) - 1}))`;
@@ -39,12 +65,13 @@ const k4Scale = (c: string, j: number) => `((${j < 4 ? 'sl' : 'sh'}${c} >> ${8 *
 /**
  * Q4_K and Q5_K: 8 sub-blocks of 32, x = (d·sc_j)·q − dmin·m_j. A step is 64 elements, the 32
  * bytes holding sub-block 2u (low nibbles) and 2u + 1 (high); Q5_K's fifth bits are bits 2u, 2u + 1
- * of the 32 bytes of qh.
+ * of the 32 bytes of qh. Quants 0–31 meet the i8 activations in byte dots; the eight scales are an
+ * i16x8 (scl) whose lane 2u + k multiplies sub-block 2u + k's sums.
  */
 function k4(dtype: 'q4_k' | 'q5_k'): WasmQuantKernels {
   const SC = fieldOffset(dtype, 'scales'), QS = fieldOffset(dtype, 'qs');
   const QH = dtype === 'q5_k' ? fieldOffset(dtype, 'qh') : -1;
-  /** The 32 quants of sub-block 2u + k (k = 0, 1) as bytes a (elements 0–15) and b (16–31). */
+  /** The 32 quants of sub-block 2u + k (k = 0, 1) as bytes a (elements 0–15) and b (16–31), for a gather (i8 shifts, as the reference). */
   const unpack = (blk: string, off: number, u: number, name: (k: number, half: 'a' | 'b') => string, hname: (half: 'a' | 'b') => string): string[] => {
     const lines = [`const ${hname('a')} = v128.load(${blk}, ${off + QS + 32 * u}), ${hname('b')} = v128.load(${blk}, ${off + QS + 32 * u + 16});`];
     if (QH >= 0) lines.push(`const ${hname('a')}h = v128.load(${blk}, ${off + QH}), ${hname('b')}h = v128.load(${blk}, ${off + QH + 16});`);
@@ -57,12 +84,29 @@ function k4(dtype: 'q4_k' | 'q5_k'): WasmQuantKernels {
     }
     return lines;
   };
+  /** The same quants for the dot, with i16 shifts (bitsOf). */
+  const unpackDot = (c: number, blk: string, off: number, u: number): string[] => {
+    const q = (half: 'a' | 'b') => `q${half}_${c}`;
+    const lines = [`const ${q('a')} = v128.load(${blk}, ${off + QS + 32 * u}), ${q('b')} = v128.load(${blk}, ${off + QS + 32 * u + 16});`];
+    if (QH >= 0) lines.push(`const ${q('a')}h = v128.load(${blk}, ${off + QH}), ${q('b')}h = v128.load(${blk}, ${off + QH + 16});`);
+    for (const k of [0, 1]) {
+      for (const half of ['a', 'b'] as const) {
+        const nib = bitsOf(q(half), -4 * k, 0x0f);
+        const fifth = QH >= 0 ? `v128.or(${nib}, ${bitsOf(`${q(half)}h`, 4 - (2 * u + k), 0x10)})` : nib;
+        lines.push(`const w${k}${half}_${c} = ${fifth};`);
+      }
+    }
+    return lines;
+  };
   return {
-    act: 'i16', zero: 0, units: 4, wideGemv: false, offset: true,
-    block: (c, blk, off) => k4Scales(`_${c}`, blk, off + SC),
-    weights: (c, blk, off, u) => unpack(blk, off, u, (k, half) => `w${k}${half}_${c}`, (half) => `q${half}_${c}`),
+    act: 'i8', zero: 0, units: 4, wideGemv: false, offset: true,
+    block: (c, blk, off) => [
+      ...k4Scales(`_${c}`, blk, off + SC),
+      `const scl_${c} = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(sl_${c}), 1, sh_${c}));`,
+    ],
+    weights: (c, blk, off, u) => unpackDot(c, blk, off, u),
     dot: (r, c, xv, u) => {
-      const sub = (k: number) => times(`i32x4.add(${dot16(`w${k}a_${c}`, false, xv(r, 4 * k), xv(r, 4 * k + 1))}, ${dot16(`w${k}b_${c}`, false, xv(r, 4 * k + 2), xv(r, 4 * k + 3))})`, k4Scale(`_${c}`, 2 * u + k));
+      const sub = (k: number) => scaled(`i16x8.add(_t_dot8(${xv(r, 2 * k)}, w${k}a_${c}), _t_dot8(${xv(r, 2 * k + 1)}, w${k}b_${c}))`, lane16(`scl_${c}`, 2 * u + k));
       return [`const s${r}${c} = i32x4.add(${sub(0)}, ${sub(1)});`];
     },
     subMins: { field: 'dmin', span: 32, dot: (r, c, sums) => [`const ms${r}${c} = i32x4.dot_i16x8_s(mins_${c}, ${sums(r, 0)});`] },
@@ -80,11 +124,12 @@ function k4(dtype: 'q4_k' | 'q5_k'): WasmQuantKernels {
 /**
  * Q6_K: 16 sub-blocks of 16, x = (d·sc_j)·(q − 32), q = 4 low bits (ql) + 2 high (qh), sc a
  * signed byte. A step is 32 elements: half h = u / 4 (128 elements), quarter s = u % 4, whose low
- * nibbles are ql[64h + 32·(s % 2) …] >> 4·(s / 2) and high pairs qh[32h …] >> 2s.
+ * nibbles are ql[64h + 32·(s % 2) …] >> 4·(s / 2) and high pairs qh[32h …] >> 2s. The dot takes
+ * q (0–63) as bytes; the 32 comes off as a sub-block min, d·32·sc_j·Σx_j, from the sub-block sums.
  */
 function q6k(): WasmQuantKernels {
   const QL = fieldOffset('q6_k', 'ql'), QH = fieldOffset('q6_k', 'qh'), SC = fieldOffset('q6_k', 'scales');
-  /** Elements 16k … 16k + 15 of step u as signed bytes (q − 32). */
+  /** Elements 16k … 16k + 15 of step u as signed bytes (q − 32), for a gather (i8 shifts, as the reference). */
   const unpack = (blk: string, off: number, u: number, name: (k: number) => string, tmp: string): string[] => {
     const h = u >> 2, s = u & 3;
     const lines = [`const ${tmp}l = v128.load(${blk}, ${off + QL + 64 * h + 32 * (s & 1)}), ${tmp}L = v128.load(${blk}, ${off + QL + 64 * h + 32 * (s & 1) + 16});`,
@@ -95,13 +140,29 @@ function q6k(): WasmQuantKernels {
     }
     return lines;
   };
+  /** Elements 16k … 16k + 15 of step u as unsigned bytes q (0–63), w{k}_c, with i16 shifts. */
+  const unpackDot = (c: number, blk: string, off: number, u: number): string[] => {
+    const h = u >> 2, s = u & 3;
+    const lines = [`const l0_${c} = v128.load(${blk}, ${off + QL + 64 * h + 32 * (s & 1)}), l1_${c} = v128.load(${blk}, ${off + QL + 64 * h + 32 * (s & 1) + 16});`,
+      `const h0_${c} = v128.load(${blk}, ${off + QH + 32 * h}), h1_${c} = v128.load(${blk}, ${off + QH + 32 * h + 16});`];
+    for (const k of [0, 1]) lines.push(`const w${k}_${c} = v128.or(${bitsOf(`l${k}_${c}`, -4 * (s >> 1), 0x0f)}, ${bitsOf(`h${k}_${c}`, 4 - 2 * s, 0x30)});`);
+    return lines;
+  };
+  /** Sub-block j's scale in every lane, from the block's scales as two i16x8 (sca, scb). */
+  const scale16 = (c: number, j: number) => lane16(j < 8 ? `sca_${c}` : `scb_${c}`, j & 7);
   return {
-    act: 'i16', zero: 0, units: 8, wideGemv: false, offset: false,
-    weights: (c, blk, off, u) => [
-      ...unpack(blk, off, u, (k) => `w${k}_${c}`, `t${c}`),
-      `const c0_${c}: i32 = load<i8>(${blk}, ${off + SC + 2 * u}), c1_${c}: i32 = load<i8>(${blk}, ${off + SC + 2 * u + 1});`,
+    act: 'i8', zero: 0, units: 8, wideGemv: false, offset: false,
+    block: (c, blk, off) => [
+      `const scv_${c} = v128.load(${blk}, ${off + SC});`,
+      `const sca_${c} = i16x8.extend_low_i8x16_s(scv_${c}), scb_${c} = i16x8.extend_high_i8x16_s(scv_${c});`,
     ],
-    dot: (r, c, xv) => [`const s${r}${c} = i32x4.add(${times(dot16(`w0_${c}`, true, xv(r, 0), xv(r, 1)), `c0_${c}`)}, ${times(dot16(`w1_${c}`, true, xv(r, 2), xv(r, 3)), `c1_${c}`)});`],
+    weights: (c, blk, off, u) => unpackDot(c, blk, off, u),
+    dot: (r, c, xv, u) => [`const s${r}${c} = i32x4.add(${scaled(`_t_dot8(${xv(r, 0)}, w0_${c})`, scale16(c, 2 * u))}, ${scaled(`_t_dot8(${xv(r, 1)}, w1_${c})`, scale16(c, 2 * u + 1))});`],
+    // The quants' offset: Σ_j (32·sc_j)·Σx_j, scaled by d (|32·sc| ≤ 4096: exact in i16).
+    subMins: {
+      field: 'd', span: 16,
+      dot: (r, c, sums) => [`const ms${r}${c} = i32x4.add(i32x4.dot_i16x8_s(i16x8.shl(sca_${c}, 5), ${sums(r, 0)}), i32x4.dot_i16x8_s(i16x8.shl(scb_${c}, 5), ${sums(r, 1)}));`],
+    },
     gatherVectors: (blk) => [
       `const d: f32 = ${f16(blk, fieldOffset('q6_k', 'd'))};`,
       ...[...Array(8).keys()].flatMap((u) => unpack(blk, 0, u, (k) => `q${2 * u + k}`, `g${u}`)),

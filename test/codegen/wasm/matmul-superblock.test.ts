@@ -1,9 +1,12 @@
 // The wasm kernels of the 256-element super-block types (K-quants, IQ4_XS) against the reference
 // interpreter's dequantize-then-matmul: matmul as a decode GEMV (S = 1) and a prefill GEMM (longer
-// S, odd row counts), a fused projection, and the embedding gather (bit for bit). Weights are
+// S, odd row counts), a fused projection, and the embedding gather (bit for bit), in the relaxed-SIMD
+// build and the plain SIMD128 one (the byte dots' two bodies, quant-dot.ts). Activations whose
+// blocks quantize to ±127 meet every type's widest quants. Weights are
 // random valid blocks (every bit pattern, finite scales); K is mostly a multiple of 256, sometimes
 // not (the row's last block padded).
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import type { WasmFeature } from '../../../codegen/wasm/features.js';
 import { dtypeInfo, QUANT_DTYPES, type QuantDType } from '../../../ir/dtype.js';
 import type { HostTensor } from '../../../ir/index.js';
 import { randomTensor } from '../../../src/ops-check/draw.js';
@@ -47,6 +50,16 @@ function cases(): OpCase[] {
         operands: [{ t: randomF32([rows, k], 90 + j, 2), shape: [S, k] }, { t: randomTensor(dtype, [n, k], 91 + j, 0.5) }],
       });
     }
+    // Max-magnitude activations: one ±3e4 per 64 elements, so every block's extremes quantize to ±127.
+    for (const [rows, n] of [[1, 9], [3, 5]]) {
+      const x = randomF32([rows, 512], 95 + j, 1);
+      const xs = x.data as Float32Array;
+      for (let i = 0; i < xs.length; i += 64) xs[i + ((i >> 6) % 64)] = (i >> 6) % 2 ? -3e4 : 3e4;
+      out.push({
+        label: `matmul extreme x[${rows}, 512] w:${dtype}[${n}, 512]`, op: 'matmul', attrs: {}, check: superBlockBound,
+        operands: [{ t: x }, { t: randomTensor(dtype, [n, 512], 96 + j, 0.5) }],
+      });
+    }
     // The gather decodes as the reference, bit for bit, including a row's padded last block.
     for (const dim of [256, 300, 512]) {
       out.push({
@@ -63,9 +76,9 @@ function cases(): OpCase[] {
   return out;
 }
 
-describe('wasm kernels of the super-block types', () => {
+describe.each([['default features', undefined], ['plain SIMD128', [] as WasmFeature[]]])('wasm kernels of the super-block types (%s)', (_, features) => {
   let suite: Suite;
-  beforeAll(async () => { suite = await setupSuite(cases()); }, 240_000);
+  beforeAll(async () => { suite = await setupSuite(cases(), features); }, 240_000);
   afterAll(async () => { await suite?.pool.dispose(); });
   it(`match the reference within the activation-rounding bound, at 1 and 2 threads (${SUPER.join(', ')})`, () => checkAll(suite));
   it('cover the types of the dtype table', () => {
