@@ -9,12 +9,12 @@ import { type GeneratedToken, type GenerateParams, generateTokens, type Generati
 import { type EngineStats, PagedEngine, type PagedSequence } from '../runtime/paged/engine.js';
 import { ReferencePagedExecutor } from '../runtime/paged/reference.js';
 import type { PagedStepExecutor } from '../runtime/paged/step.js';
-import { BackendError, compileDone } from './backends.js';
+import { BackendError, compileDone, deviceTarget, gpuContext } from './backends.js';
 import type { Model } from './model.js';
 import { numberRule, checkOptions, type OptionRules } from '../runtime/options.js';
 
 /** Backends with the paged kernels. */
-export const BATCHED_BACKENDS: readonly string[] = ['reference', 'wasm'];
+export const BATCHED_BACKENDS: readonly string[] = ['reference', 'wasm', 'webgpu'];
 
 export interface BatchedOptions {
   /** Sequences that may run at once (the server's --parallel). */
@@ -43,7 +43,7 @@ export class BatchedModel {
     return this.engine.exec.geometry.blockSize;
   }
 
-  /** Builds the paged step for the backend `model` runs on (reference or wasm). */
+  /** Builds the paged step for the backend `model` runs on (reference, wasm or webgpu). */
   static async open(model: Model, opts: BatchedOptions): Promise<BatchedModel> {
     checkOptions('BatchedModel.open', opts, RULES, undefined);
     const blockSize = opts.blockSize ?? 16;
@@ -68,8 +68,18 @@ export class BatchedModel {
       const module = await compileModule(kernels);
       compileDone(undefined, kernels.length);
       exec = await WasmPagedExecutor.create(module, program, step.params, { threads: step.threads, spinMicros: step.spinMicros });
+    } else if (step.backend === 'webgpu') {
+      const [{ lowerGraphToWgsl }, { WebGpuPagedExecutor }] = await Promise.all([import('../codegen/wgsl/program.js'), import('../runtime/paged/webgpu.js')]);
+      const ctx = await gpuContext();
+      let program;
+      try {
+        program = lowerGraphToWgsl(step.graph, await deviceTarget(ctx), { S: maxRows });
+      } catch (e) {
+        throw new BackendError(`the webgpu backend cannot run the batched step: ${(e as Error).message}`);
+      }
+      exec = await WebGpuPagedExecutor.create(ctx, program, step.params);
     } else {
-      throw new UsageError(`batched decoding runs on the reference and wasm backends; this model runs on ${step.backend} (open it with backend: 'wasm')`);
+      throw new UsageError(`batched decoding runs on the reference, wasm and webgpu backends, not ${step.backend}`);
     }
     return new BatchedModel(model, new PagedEngine(exec), opts.sequences);
   }

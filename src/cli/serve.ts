@@ -20,11 +20,10 @@ registerCommand({
   positionals: { min: 0, max: 0 },
   description: `Answers POST /v1/chat/completions, /v1/completions (decoders) and /v1/embeddings (encoders),
 GET /v1/models, /health (200, or 503 while draining) and /metrics (Prometheus text). Streaming is
-server-sent events as OpenAI sends them. --parallel N runs N requests at once: on the wasm and
-reference backends as N sequences of one copy of the model, batched into one step per token with
-their KV caches in blocks of a shared pool (--kv-blocks; default enough for N full contexts);
-on webgpu as N loaded copies. Further requests wait in a queue of --max-queue, beyond which they
-get 429. SIGTERM or SIGINT stops taking requests, lets
+server-sent events as OpenAI sends them. --parallel N runs N requests at once as N sequences of
+one copy of the model, batched into one step per token with their KV caches in blocks of a shared
+pool (--kv-blocks; default enough for N full contexts). Further requests wait in a queue of
+--max-queue, beyond which they get 429. SIGTERM or SIGINT stops taking requests, lets
 running ones finish for up to --drain-seconds, cancels the rest and exits.`,
   options: {
     ...MODEL_OPTIONS,

@@ -1,11 +1,12 @@
 // Continuous batching is token-identical to running each request alone (greedy), for mixed prompt
 // lengths, requests that start and end at different steps, fewer slots than requests (a slot's
 // sequence runs the next request in the blocks the last one gave back) and a pool too small for
-// every slot at once (blocks wait and are reused), on the reference and wasm backends.
+// every slot at once (blocks wait and are reused), on the reference, wasm and webgpu backends.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchedModel, type BatchedOptions } from '../../src/batched.js';
 import { Model } from '../../src/model.js';
+import { webgpuIfAdapter } from '../helpers/gpu.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 const MODEL = ['models', 'stories260K', 'stories260K.bin'] as const;
@@ -56,7 +57,7 @@ async function runBatched(batched: BatchedModel, slots: number, jobs: readonly J
       else arrivals.push(a);
     }
   };
-  const results = await Promise.all(jobs.map(async (job) => {
+  const settled = await Promise.allSettled(jobs.map(async (job) => {
     await new Promise<void>((go) => { arrivals.push({ at: job.arrival, go }); release(); });
     while (free.length === 0) await new Promise<void>((r) => waiters.push(r));
     const seq = free.pop()!;
@@ -76,20 +77,27 @@ async function runBatched(batched: BatchedModel, slots: number, jobs: readonly J
     }
     return ids;
   }));
+  // Every sequence gives its blocks back even when a job failed, so the next run starts clean.
   await Promise.all(free.map((s) => s.dispose()));
-  return results;
+  return settled.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  });
 }
 
 // Small blocks and steps, so that tables span several blocks and prompts run in several chunks;
-// a pool of 12 blocks of 4 cannot hold 3 long sequences at once.
-// (wasm compiles one module per layout, so it takes the first only.)
+// 24 blocks of 4 hold three sequences of the longest job (32 positions), so no job is refused, and
+// blocks freed by one job are taken by the next.
+// (wasm and webgpu compile a program per layout, so they take the first only.)
 const LAYOUTS: readonly { readonly slots: number; readonly opts: BatchedOptions }[] = [
-  { slots: 3, opts: { sequences: 3, blockSize: 4, kvBlocks: 12, maxRows: 8 } },
+  { slots: 3, opts: { sequences: 3, blockSize: 4, kvBlocks: 24, maxRows: 8 } },
   { slots: 1, opts: { sequences: 1, blockSize: 16, maxRows: 5 } },
 ];
-const LAYOUTS_ON = { reference: LAYOUTS, wasm: LAYOUTS.slice(0, 1) };
+const LAYOUTS_ON = { reference: LAYOUTS, wasm: LAYOUTS.slice(0, 1), webgpu: LAYOUTS.slice(0, 1) };
 
-for (const backend of ['reference', 'wasm'] as const) {
+const BACKENDS = ['reference', 'wasm', ...(await webgpuIfAdapter('batched decoding'))] as const;
+
+for (const backend of BACKENDS) {
   describe.runIf(hasShared(...MODEL))(`batched greedy decoding on ${backend} equals each request alone`, () => {
     let model: Model;
     const batched: BatchedModel[] = [];
@@ -97,7 +105,9 @@ for (const backend of ['reference', 'wasm'] as const) {
       const path = sharedPath(...MODEL);
       const tokenizer = sharedPath('models', 'stories260K', 'tok512.bin');
       // Threads that sleep at once: two pools share the two cores.
-      model = backend === 'reference' ? Model.load(path, { tokenizer }) : await Model.open(path, { tokenizer, backend, threads: 2, spinMicros: 0, passes: 'default' });
+      model = backend === 'reference' ? Model.load(path, { tokenizer })
+        : backend === 'wasm' ? await Model.open(path, { tokenizer, backend, threads: 2, spinMicros: 0, passes: 'default' })
+          : await Model.open(path, { tokenizer, backend, passes: 'default' });
       for (const l of LAYOUTS_ON[backend]) batched.push(await BatchedModel.open(model, l.opts));
     }, 300_000);
     afterAll(async () => {
@@ -113,6 +123,19 @@ for (const backend of ['reference', 'wasm'] as const) {
       expect(batched[0].stats.steps).toBeLessThan(10 + 6 + 2);
     }, 120_000);
 
+    it.runIf(backend === 'reference')('a sequence that cannot get blocks while nothing else runs is refused, and its blocks come back', async () => {
+      const small = await BatchedModel.open(model, { sequences: 2, blockSize: 4, kvBlocks: 2, maxRows: 8 });
+      try {
+        const seq = small.sequence();
+        await expect(collect(seq.generate([1, 2, 3, 4, 5, 6, 7, 8, 9], { ...GREEDY, maxTokens: 2 }))).rejects.toThrow(/the KV cache is full/);
+        expect(small.stats.blocksInUse).toBe(0);
+        // A job that fits still runs afterwards.
+        expect(await collect(seq.generate([1, 2, 3], { ...GREEDY, maxTokens: 3 }))).toEqual(await alone(model, [{ prompt: [1, 2, 3], maxTokens: 3, arrival: 0 }]).then((r) => r[0]));
+      } finally {
+        await small.dispose();
+      }
+    }, 60_000);
+
     it('random jobs: mixed lengths, staggered starts and ends, slots and blocks reused', async () => {
       await fc.assert(
         fc.asyncProperty(arbJobs, fc.integer({ min: 0, max: LAYOUTS_ON[backend].length - 1 }), async (jobs, which) => {
@@ -120,7 +143,7 @@ for (const backend of ['reference', 'wasm'] as const) {
           expect(got).toEqual(await alone(model, jobs));
           expect(batched[which].stats.blocksInUse).toBe(0);
         }),
-        { numRuns: 8 },
+        { numRuns: backend === 'webgpu' ? 4 : 8 },
       );
     }, 300_000);
   });

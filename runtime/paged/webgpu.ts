@@ -1,0 +1,156 @@
+// The paged step on WebGPU: the program's buffers made once (weights resident, the KV pool as
+// state buffers written in place by paged_kv_write, activations in buffers shared by storages
+// whose lifetimes do not overlap), as the batch executor places them (runtime/batch/webgpu.ts);
+// a step writes the rows' inputs and every launch's dims, dispatches, and reads back the logits
+// and argmax of every row.
+import { conditionHolds } from '../../codegen/kernel.js';
+import { paddedSize, programLaunches, tensorToBytes } from '../../codegen/wgsl/contract.js';
+import type { WgslProgram } from '../../codegen/wgsl/program.js';
+import type { WgslKernel } from '../../codegen/wgsl/types.js';
+import type { Storage } from '../../ir/memory.js';
+import { formatWeight } from '../../ir/printer.js';
+import type { ParamResolver } from '../reference/interpreter.js';
+import { BufferUsage, type GpuContext, MapMode } from '../webgpu/gpu-context.js';
+import { assignActivationSlots, bindProgram, type BoundLaunch, uniformBytes } from '../webgpu/program-buffers.js';
+import { getPipeline } from '../webgpu/run-kernel.js';
+import { type PagedGeometry, pagedGeometry, type PagedRows, type PagedStepExecutor, type PagedStepResult } from './step.js';
+
+const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+const INPUTS = ['tokens', 'pos', 'lens', 'blocks'] as const;
+
+export class WebGpuPagedExecutor implements PagedStepExecutor {
+  readonly backend = 'webgpu';
+  readonly geometry: PagedGeometry;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    private readonly program: WgslProgram,
+    private readonly launches: readonly BoundLaunch[],
+    private readonly uniform: GPUBuffer,
+    private readonly buffers: Readonly<Record<(typeof INPUTS)[number] | 'logits' | 'next', GPUBuffer>>,
+    private readonly staging: GPUBuffer,
+    private readonly owned: GPUBuffer[],
+  ) {
+    this.geometry = pagedGeometry(program.graph);
+  }
+
+  get maxRows(): number {
+    return this.program.bounds.S;
+  }
+
+  static async create(ctx: GpuContext, program: WgslProgram, params: ParamResolver): Promise<WebGpuPagedExecutor> {
+    const { device } = ctx;
+    const { plan, graph } = program;
+    const owned: GPUBuffer[] = [];
+    const create = (bytes: number, usage: number, label: string) => {
+      const b = device.createBuffer({ size: paddedSize(bytes), usage, label });
+      owned.push(b);
+      return b;
+    };
+    try {
+      const maxBinding = ctx.limits.maxStorageBufferBindingSize ?? 128 << 20;
+      for (const s of plan.storages) {
+        if (s.maxBytes > maxBinding) throw new Error(`%${s.owner.name} needs ${s.maxBytes} bytes, more than this device binds at once (${maxBinding}); use fewer KV blocks or rows`);
+      }
+      const { slotOf, sizes } = assignActivationSlots(plan.storages.filter((s) => s.role === 'activation'));
+      const slots = sizes.map((bytes, i) => create(bytes, STORAGE, `activations ${i}`));
+      const weights = new Map<string, GPUBuffer>();
+      const own = new Map<Storage, GPUBuffer>();
+      const bufferOf = (s: Storage): GPUBuffer => {
+        if (s.role === 'activation') return slots[slotOf.get(s)!];
+        if (s.role === 'param') {
+          if (s.owner.def.kind !== 'param') throw new Error(`%${s.owner.name} is not a parameter`);
+          const key = formatWeight(s.owner.def.source);
+          let b = weights.get(key);
+          if (!b) {
+            const t = tensorToBytes(params(s.owner));
+            const bytes = new Uint8Array(paddedSize(t.byteLength));
+            bytes.set(t);
+            b = create(bytes.byteLength, STORAGE, `param ${s.owner.name}`);
+            device.queue.writeBuffer(b, 0, bytes);
+            weights.set(key, b);
+          }
+          return b;
+        }
+        // Inputs, outputs and the pool (states: zeros at first, then what the steps wrote).
+        let b = own.get(s);
+        if (!b) {
+          b = create(s.maxBytes, STORAGE, `${s.role} ${s.owner.name}`);
+          own.set(s, b);
+        }
+        return b;
+      };
+      const pipelines = new Map<WgslKernel, GPUComputePipeline>();
+      for (const { kernel } of programLaunches(program.nodes)) {
+        if (!pipelines.has(kernel)) pipelines.set(kernel, await getPipeline(ctx, kernel.wgsl, kernel.entryPoint, undefined, kernel.label));
+      }
+      const uniform = create(uniformBytes(program), BufferUsage.UNIFORM | BufferUsage.COPY_DST, `dims of @${graph.name}`);
+      const launches = bindProgram(device, program, (k) => pipelines.get(k)!, uniform, {
+        value(v, ref, kernel) {
+          if (ref.kind === 'operand' && ref.rows !== undefined) throw new Error(`${kernel.label}: operand ${ref.index} binds a row range of a split weight, which the paged step does not support yet`);
+          return { buffer: bufferOf(plan.storageOf.get(v)!) };
+        },
+        create: (bytes, label) => create(bytes, STORAGE, label),
+      });
+      for (const s of plan.storages) bufferOf(s);
+      const valueBuffer = (name: string, kind: 'input' | 'output') => {
+        const v = kind === 'input' ? graph.inputs.find((x) => x.name === name) : graph.output(name);
+        if (!v) throw new Error(`graph @${graph.name} has no ${kind} '${name}'`);
+        return bufferOf(plan.storageOf.get(v)!);
+      };
+      const buffers = {
+        tokens: valueBuffer('tokens', 'input'), pos: valueBuffer('pos', 'input'), lens: valueBuffer('lens', 'input'), blocks: valueBuffer('blocks', 'input'),
+        logits: valueBuffer('logits', 'output'), next: valueBuffer('next', 'output'),
+      };
+      const geometry = pagedGeometry(graph);
+      const staging = create(paddedSize(program.bounds.S * geometry.vocabSize * 4) + paddedSize(program.bounds.S * 4) + 256, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'paged read-back');
+      return new WebGpuPagedExecutor(ctx, program, launches, uniform, buffers, staging, owned);
+    } catch (e) {
+      for (const b of owned) b.destroy();
+      throw e;
+    }
+  }
+
+  async step(rows: PagedRows): Promise<PagedStepResult> {
+    const n = rows.count, { tableWidth, vocabSize } = this.geometry;
+    if (n < 1 || n > this.maxRows) throw new RangeError(`a paged step takes 1 to ${this.maxRows} rows, got ${n}`);
+    const { device } = this.ctx;
+    const write = (buffer: GPUBuffer, data: Int32Array) => device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
+    write(this.buffers.tokens, rows.tokens.subarray(0, n));
+    write(this.buffers.pos, rows.pos.subarray(0, n));
+    write(this.buffers.lens, rows.lens.subarray(0, n));
+    write(this.buffers.blocks, rows.blocks.subarray(0, n * tableWidth));
+    const dims = { S: n };
+    const uniforms = new Uint8Array(this.uniform.size);
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (const l of this.launches) {
+      if (!conditionHolds(l.kernel.when, dims)) continue;
+      const [x, y, z] = l.kernel.workgroups(dims);
+      if (x === 0 || y === 0 || z === 0) continue;
+      const u = l.kernel.uniforms(dims);
+      uniforms.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), l.uniformOffset);
+      pass.setPipeline(l.pipeline);
+      pass.setBindGroup(0, l.bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+    }
+    pass.end();
+    device.queue.writeBuffer(this.uniform, 0, uniforms);
+    const logitsBytes = n * vocabSize * 4;
+    const nextAt = paddedSize(logitsBytes);
+    encoder.copyBufferToBuffer(this.buffers.logits, 0, this.staging, 0, logitsBytes);
+    encoder.copyBufferToBuffer(this.buffers.next, 0, this.staging, nextAt, paddedSize(n * 4));
+    device.queue.submit([encoder.finish()]);
+    await this.staging.mapAsync(MapMode.READ, 0, nextAt + paddedSize(n * 4));
+    const logits = new Float32Array(this.staging.getMappedRange(0, logitsBytes).slice(0));
+    const next = new Int32Array(this.staging.getMappedRange(nextAt, n * 4).slice(0));
+    this.staging.unmap();
+    return { logits, next };
+  }
+
+  async dispose(): Promise<void> {
+    await this.ctx.device.queue.onSubmittedWorkDone();
+    for (const b of this.owned) b.destroy();
+    this.owned.length = 0;
+  }
+}
