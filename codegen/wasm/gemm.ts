@@ -1,8 +1,10 @@
 // The prefill GEMM: a matmul over many activation rows (a prompt chunk) as an outer-product
-// micro-kernel on packed weight panels, for every weight kind (float rows, or block-quantized ones
-// dequantized while packing: gemm-pack.ts). A projection kernel (matmul.ts, matmul-quant.ts) runs
-// this when its rows R reach GEMM_MIN_ROWS and its GEMV tile loop (projection.ts) otherwise, so
-// decode (S = 1) keeps the GEMV paths.
+// micro-kernel on packed weight panels, for the weight types whose GEMV tile loop is slow per
+// activation row (16-bit floats, and block-quantized types whose unpacking dominates the integer
+// dot: dequantized while packing, gemm-pack.ts), so a panel is decoded once per slab of rows, not
+// once per 2 rows. A projection kernel (matmul.ts, matmul-quant.ts) runs this when its rows R reach
+// GEMM_MIN_ROWS and its GEMV tile loop (projection.ts) otherwise, so decode (S = 1) keeps the GEMV
+// paths; types the tile loop serves as well keep it at every R (TILE_PREFILL).
 //
 // Work items are (row slab) × (column panel) pairs, slab major, claimed by the threads in guided
 // runs: both dimensions are split, so a short prompt still spreads over the columns and a long one
@@ -59,24 +61,27 @@ export function gemmTile(parts: number): { blocks: number; V: number; MR: number
 }
 
 /**
- * Quantized types whose integer dot kernel (matmul-quant.ts: 8-bit activations, 2 × 4 tiles)
- * outruns dequantize-then-GEMM at prefill; every other type's panel is dequantized (BENCHMARKS.md,
- * session 10: q4_0 1.16× faster on the integer path; q4_1 0.92×, q8_0 0.65×, q4_k 0.37×, q6_k 0.15×
- * of its time on the GEMM).
+ * Weight types whose GEMV tile loop (projection.ts: 2 × 4 dot-product tiles, integer dots over
+ * 8-bit activations for the quantized ones) matches or beats the GEMM at prefill, so they keep it
+ * at every R. Measured per kernel (BENCHMARKS.md, session 10, 1 thread, 128 rows, time GEMM / tile
+ * loop): f32 1.03–1.08 (both near the 128-bit FMA peak), q8_0 1.04–1.17, q4_1 1.0–1.15, q4_0
+ * 0.95–1.0; the GEMM wins for f16/bf16 (0.23), q5_0 0.80, iq4_nl 0.83, q4_k 0.80–0.87, q6_k 0.53,
+ * iq4_xs 0.30.
  */
-const INTEGER_PREFILL: ReadonlySet<DType> = new Set<DType>(['q4_0']);
+const TILE_PREFILL: ReadonlySet<DType> = new Set<DType>(['f32', 'q8_0', 'q4_0', 'q4_1']);
 
 /** True when the GEMM serves a projection with these parts and weights (else: the tile loop at every R). */
 export function gemmServes(parts: number, weights: DType): boolean {
-  return parts <= MAX_PARTS && !INTEGER_PREFILL.has(weights);
+  return parts <= MAX_PARTS && !TILE_PREFILL.has(weights);
 }
 
 /**
- * Rows per slab: a slab's activations (streamed once per item) stay within ~512 KiB, L2-sized, and
- * a slab holds at most 128 rows (more rows per packed panel gain little past that).
+ * Rows per slab: 128 (each slab repacks its panels, so fewer rows pay more packing: at 20 rows a
+ * slab, K = 5632 ran 25 % slower), or with a norm prologue as many as keep a thread's normalised
+ * copy within 2 MiB.
  */
-function slabRows(K: number, MR: number): number {
-  return Math.max(4 * MR, Math.min(128, Math.floor((512 << 10) / (K * 4) / MR) * MR));
+function slabRows(K: number, MR: number, norm: boolean): number {
+  return norm ? Math.max(4 * MR, Math.min(128, Math.floor((2 << 20) / (K * 4) / MR) * MR)) : 128;
 }
 
 /**
@@ -113,7 +118,7 @@ export function emitGemm(w: KernelWriter, g: GemmSpec): void {
   const pp = w.ptr({ kind: 'scratch', slot: SLOT_PANEL, bytes: panelBytes, perThread: true }, 'gpanel');
   const stage = g.weights.stagingBytes ? w.ptr({ kind: 'scratch', slot: SLOT_STAGE, bytes: g.weights.stagingBytes, perThread: true }, 'gstage') : '';
   const tile = w.ptr({ kind: 'scratch', slot: SLOT_TILE, bytes: MR * V * 16, perThread: true }, 'gtile');
-  const slab = slabRows(K, MR);
+  const slab = slabRows(K, MR, g.norm !== undefined);
   const slabBytes = slab * K * 4;
   const sp = g.norm ? w.ptr({ kind: 'scratch', slot: SLOT_SLAB, bytes: slabBytes, perThread: true }, 'gslab') : '';
   const ctr = w.ptr({ kind: 'counter' }, 'gctr');
