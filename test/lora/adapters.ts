@@ -1,8 +1,11 @@
 // Random LoRA adapters for tests, written with the test writers in both forms Tessera reads, and
 // the merge done independently of the pass (plain loops in f64, rounded once), so merged models
 // can be checked against checkpoints whose weights were merged by hand.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { toF32 } from '../../ir/tensor.js';
+import { weightLeaves } from '../../ir/weights.js';
+import type { ModelSource } from '../../models/open.js';
 import { type GgufKv, safetensorsBytes, ggufBytes, bytesOf } from '../models/writers.js';
 
 /** One adapted tensor: A [r, in], B [out, r] (as PEFT and llama.cpp store them, row-major). */
@@ -92,4 +95,29 @@ export function writeGgufAdapter(file: string, factors: readonly TestFactor[], o
     ]),
   }));
   return file;
+}
+
+/** The checkpoint tensors a decoder's attention and MLP projections read (fused ones once). */
+export function projectionTensors(source: ModelSource): { name: string; shape: readonly number[] }[] {
+  const names = new Set(source.decoderWeights().layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].flatMap((e) => (e ? weightLeaves(e) : []))));
+  return [...names].map((name) => ({ name, shape: source.store.info(name).shape }));
+}
+
+const ST_DTYPE = { f32: 'F32', f16: 'F16', bf16: 'BF16' } as const;
+
+/**
+ * An HF checkpoint folder `out` beside `dir` (config.json copied) whose adapted tensors are
+ * merged by hand in f32 (`k` = scale · factor, mergedByHand); every other tensor as it was.
+ */
+export function writeMergedCheckpoint(dir: string, base: ModelSource, factors: readonly TestFactor[], k: number, conv1d: boolean, out: string): string {
+  const byName = new Map(factors.map((f) => [f.tensor, f]));
+  mkdirSync(out);
+  copyFileSync(join(dir, 'config.json'), join(out, 'config.json'));
+  writeFileSync(join(out, 'model.safetensors'), safetensorsBytes(base.store.names().map((name) => {
+    const t = base.store.read(name);
+    const f = byName.get(name);
+    if (f) return { name, dtype: 'F32', shape: [...t.shape], data: mergedByHand(toF32(t), f, k, conv1d) };
+    return { name, dtype: ST_DTYPE[t.dtype as keyof typeof ST_DTYPE], shape: [...t.shape], data: t.data };
+  })));
+  return out;
 }

@@ -4,7 +4,7 @@
 // were merged by plain loops (test/lora/adapters.ts) — fused Phi-3 qkv/gate_up and GPT-2's Conv1D
 // weights included; and a random GGUF adapter on TinyStories-656K's GGUF gives the logits of the
 // same graph run on weights merged by hand.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -19,17 +19,7 @@ import { interpret, type ParamResolver } from '../../runtime/reference/interpret
 import { Model, paramResolver } from '../../src/model.js';
 import { maxAbsDiff, readRef, refDecoders } from '../helpers/refs.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
-import { safetensorsBytes } from '../models/writers.js';
-import { mergedByHand, randomFactor, rng, type TestFactor, writeGgufAdapter, writePeftAdapter } from './adapters.js';
-
-const ST_DTYPE = { f32: 'F32', f16: 'F16', bf16: 'BF16' } as const;
-
-/** The checkpoint tensors a decoder's attention and MLP projections read (fused ones once). */
-function projectionTensors(path: string): { name: string; shape: readonly number[] }[] {
-  const source = openModel(path);
-  const names = new Set(source.decoderWeights().layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].flatMap((e) => (e ? weightLeaves(e) : []))));
-  return [...names].map((name) => ({ name, shape: source.store.info(name).shape }));
-}
+import { mergedByHand, projectionTensors, randomFactor, rng, type TestFactor, writeGgufAdapter, writeMergedCheckpoint, writePeftAdapter } from './adapters.js';
 
 const draws = (targets: number) => fc.record({
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
@@ -55,7 +45,7 @@ describe.runIf(hasShared('refs'))('lora-merge equals weights merged by hand (PEF
       const ids = readRef(arch).inputIds[0];
       const base = openModel(dir);
       const conv1d = familyTraits(base.config.family).hf.tensors.scheme === 'conv1d';
-      const targets = projectionTensors(dir);
+      const targets = projectionTensors(base);
       const baseLogits = await Model.load(dir).logits(ids);
       await fc.assert(fc.asyncProperty(draws(targets.length), async ({ seed, rank, alpha, rsLora, scale, pick }) => {
         const next = rng(seed);
@@ -69,15 +59,7 @@ describe.runIf(hasShared('refs'))('lora-merge equals weights merged by hand (PEF
         // The checkpoint merged by hand: every tensor copied, the adapted ones replaced in f32.
         const k = scale * loraFactor(alpha, rank, rsLora);
         const byName = new Map(factors.map((f) => [f.tensor, f]));
-        const merged = join(work, 'merged');
-        mkdirSync(merged);
-        copyFileSync(join(dir, 'config.json'), join(merged, 'config.json'));
-        writeFileSync(join(merged, 'model.safetensors'), safetensorsBytes(base.store.names().map((name) => {
-          const t = base.store.read(name);
-          const f = byName.get(name);
-          if (f) return { name, dtype: 'F32', shape: [...t.shape], data: mergedByHand(toF32(t), f, k, conv1d) };
-          return { name, dtype: ST_DTYPE[t.dtype as keyof typeof ST_DTYPE], shape: [...t.shape], data: t.data };
-        })));
+        const merged = writeMergedCheckpoint(dir, base, factors, k, conv1d, join(work, 'merged'));
 
         const model = Model.load(dir, { lora: [{ path: adapter, scale }] });
         const graph = model.graph({ logits: 'all' });
@@ -111,7 +93,7 @@ describe.runIf(hasShared(...GGUF))('lora-merge equals weights merged by hand (GG
   let path: string, targets: { name: string; shape: readonly number[] }[], plain: Model;
   beforeAll(() => {
     path = sharedPath(...GGUF);
-    targets = projectionTensors(path);
+    targets = projectionTensors(openModel(path));
     plain = Model.load(path);
   });
 
