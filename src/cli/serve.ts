@@ -22,7 +22,8 @@ registerCommand({
 GET /v1/models, /health (200, or 503 while draining) and /metrics (Prometheus text). Streaming is
 server-sent events as OpenAI sends them. --parallel N runs N requests at once as N sequences of
 one copy of the model, batched into one step per token with their KV caches in blocks of a shared
-pool (--kv-blocks; default enough for N full contexts). Further requests wait in a queue of
+pool (--kv-blocks; default enough for N full contexts); a compiled artifact runs N loaded copies
+instead (it holds the plain step graphs only). Further requests wait in a queue of
 --max-queue, beyond which they get 429. SIGTERM or SIGINT stops taking requests, lets
 running ones finish for up to --drain-seconds, cancels the rest and exits.`,
   options: {
@@ -66,7 +67,8 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
     try {
       if (task === 'decoder') {
         models.push(await loadModelFrom(inv, io));
-        if (parallel > 1 && BATCHED_BACKENDS.includes(models[0].executor.backend)) batched = await BatchedModel.open(models[0], { sequences: parallel, ...(kvBlocks ? { kvBlocks } : {}) });
+        // An artifact holds the plain step graphs only: its slots are copies.
+        if (parallel > 1 && !models[0].compiled && BATCHED_BACKENDS.includes(models[0].executor.backend)) batched = await BatchedModel.open(models[0], { sequences: parallel, ...(kvBlocks ? { kvBlocks } : {}) });
         else for (let i = 1; i < parallel; i++) models.push(await loadModelFrom(inv, io));
       } else {
         encoder = await loadEncoder(inv, io);
