@@ -4,6 +4,7 @@ import { checkMessages, type ChatMessage } from '../chat/messages.js';
 import type { GenerateParams } from '../../runtime/generate.js';
 import { InputError } from '../../ir/errors.js';
 import { badRequest } from './http-error.js';
+import type { LoraRequest } from '../lora.js';
 import { responseFormat } from './response-format.js';
 
 export interface GenerationRequest {
@@ -12,6 +13,8 @@ export interface GenerationRequest {
   /** stream_options.include_usage: a last chunk with the usage. */
   readonly includeUsage: boolean;
   readonly params: GenerateParams;
+  /** llama.cpp's per-request `lora`: run-time adapters by id (index or name) and scale. */
+  readonly lora?: readonly LoraRequest[];
 }
 
 export interface ChatRequest extends GenerationRequest {
@@ -112,7 +115,16 @@ function generationRequest(body: Body, maxName: 'max_tokens' | 'max_completion_t
     ...logitBias(body.logit_bias),
     ...responseFormat(body.response_format),
   };
-  return { model, stream: optional(body, 'stream', 'boolean') ?? false, includeUsage: streamOptions?.include_usage === true, params };
+  const lora = loraField(body.lora);
+  return { model, stream: optional(body, 'stream', 'boolean') ?? false, includeUsage: streamOptions?.include_usage === true, params, ...(lora ? { lora } : {}) };
+}
+
+/** `lora: [{ id, scale }]`: ids are checked against the loaded adapters when the request runs. */
+function loraField(v: unknown): LoraRequest[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  const ok = Array.isArray(v) && v.every((l) => typeof l === 'object' && l !== null && (typeof l.id === 'string' || Number.isInteger(l.id)) && typeof l.scale === 'number' && Number.isFinite(l.scale));
+  if (!ok) throw badRequest('lora must be a list of { "id": adapter index or name, "scale": number }', 'lora');
+  return (v as LoraRequest[]).map(({ id, scale }) => ({ id, scale }));
 }
 
 function definedPenalty(name: 'frequencyPenalty' | 'presencePenalty', v: number | undefined): Partial<GenerateParams> {
