@@ -4,9 +4,10 @@
 // warning when the page is not isolated, and on WebGPU where Chromium has an adapter; the
 // browser's logits, chat turns and encoder embeddings equal Node's bit for bit for the same
 // artifact on wasm.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStatic, type StaticServer } from '../../src/cli/serve-static.js';
@@ -21,6 +22,8 @@ import { stageDemoSite, type StagedSite } from './site.js';
 interface StoryGolden { readonly cases: readonly { prompt: string; steps: number; text: string }[] }
 interface TokenGolden { readonly cases: readonly { prompt: string; input_ids: number[]; new_tokens: number[]; text: string }[] }
 interface PageRun { reason: string; isolated: boolean; promptIds: number[]; ids: number[]; text: string }
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Bytes per ranged request of weights.bin in the download tests (stories260K's is ~1 MB). */
 const RANGE = 100_000;
@@ -374,6 +377,43 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
     });
     expect(message).toMatch(/^ArtifactError: .*weights\.bin does not match its checksum/);
     await page.close();
+  }, 300_000);
+
+  it("the README's minimal page works as written: served from the repository root, it streams Node's text", async () => {
+    // README's html block is examples/web/minimal.html, character for character.
+    const minimal = readFileSync(join(ROOT, 'examples/web/minimal.html'), 'utf8');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const block = /## In the browser[\s\S]*?```html\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBe(minimal);
+    // The repository root as the README serves it, with the artifact its commands compile at build/ts656k.
+    const root = mkdtempSync(join(tmpdir(), 'tessera-minimal-'));
+    try {
+      for (const d of ['dist', 'node_modules', 'examples']) symlinkSync(join(ROOT, d), join(root, d));
+      mkdirSync(join(root, 'build'));
+      symlinkSync(join(work, 'ts656k'), join(root, 'build', 'ts656k'));
+      const server = await serveStatic(root);
+      const node = await NodeModel.open(join(work, 'ts656k'), { backend: 'wasm', threads: 2 });
+      let want = '';
+      for await (const t of node.generate('Once upon a time', { maxTokens: 100 })) want += t.text;
+      await node.dispose();
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${server.url}examples/web/minimal.html`);
+      const story = (text: string) => text.slice(text.indexOf('Once upon a time') + 'Once upon a time'.length);
+      await page.waitForFunction((n) => {
+        const text = document.getElementById('out')?.textContent ?? '';
+        return text.includes('Once upon a time') && text.length - text.indexOf('Once upon a time') - 16 >= n;
+      }, want.length, { timeout: 120_000 }).catch(() => undefined);
+      const out = (await page.textContent('#out')) ?? '';
+      await page.close();
+      await server.close();
+      expect(errors).toEqual([]);
+      expect(out).toMatch(/^wasm: .*threads\n\nOnce upon a time/);
+      expect(story(out)).toBe(want);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   }, 300_000);
 
   it('the demo page renders (screenshot in test-results/)', async () => {
