@@ -97,6 +97,9 @@ function kernelFamily(name: string): string {
 // Vector loads of a tail may touch (never use) a few bytes past a tensor's end.
 const SLACK = 64;
 
+/** Tokens × bytes of linear memory beyond which a run waits for the worker threads (threadsFor). */
+const ALONE_MAX_WORK = 16 * 64 * 2 ** 20;
+
 export class WasmExecutor extends PreallocatedCacheExecutor implements Executor, Profiling {
   readonly backend = 'wasm';
   private profile: { collector: ProfileCollector; buffer: number } | undefined;
@@ -212,6 +215,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
   }
 
   async forward(tokens: readonly number[], want: LogitsWanted): Promise<Float32Array> {
+    await this.threadsFor(tokens.length);
     const bound = this.steps[want].program.bounds.S;
     if (want === 'all' && tokens.length > bound) {
       const all = new Float32Array(tokens.length * this.vocabSize);
@@ -224,6 +228,7 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
   }
 
   async forwardGreedy(tokens: readonly number[]): Promise<number> {
+    await this.threadsFor(tokens.length);
     const bound = this.steps.last.program.bounds.S;
     if (tokens.length > bound) {
       this.run(tokens.slice(0, tokens.length - 1), 'last');
@@ -236,6 +241,16 @@ export class WasmExecutor extends PreallocatedCacheExecutor implements Executor,
     // spreads to every logit, and +Infinity would win).
     const next = this.pool.memory.i32(step.next, 1)[0];
     return checkPicked(next, logits[next]);
+  }
+
+  /**
+   * Before a long run, waits for worker threads still starting (the pool starts them in the
+   * background): a few tokens run sooner on this thread alone than a worker boots (30–50 ms on
+   * an idle 2-core machine), a long prompt of a large model does not. Work is counted as tokens ×
+   * bytes of linear memory (weights and caches); the bound is 16 tokens of an f32 stories15M.
+   */
+  private async threadsFor(tokens: number): Promise<void> {
+    if (this.pool.runnable < this.pool.threads && tokens * this.pool.memory.used > ALONE_MAX_WORK) await this.pool.allThreads();
   }
 
   /**

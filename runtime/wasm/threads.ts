@@ -78,7 +78,7 @@ export class ThreadPool {
     private readonly exports: ModuleExports,
     private readonly workers: WasmThread[],
     /** Where a worker started in the background reports a failed start (not the pool itself, which it must not keep alive). */
-    private readonly start: { failed?: string },
+    private readonly start: { failed?: string; readonly started: Promise<unknown> },
   ) {}
 
   /** Instantiates `module` on the main thread and on threads−1 workers. */
@@ -113,7 +113,7 @@ export class ThreadPool {
     }
     // Idle workers must not keep the process alive if a caller forgets dispose().
     for (const w of workers) w.unref();
-    const start: { failed?: string } = {};
+    const start: { failed?: string; readonly started: Promise<unknown> } = { started };
     // In the background a failed start is reported by the next run (the workers already up stop).
     if (opts.background) started.catch((e: Error) => { start.failed = e.message; void stop(); });
     const pool = new ThreadPool(memory, threads, exports, workers, start);
@@ -174,15 +174,22 @@ export class ThreadPool {
     return this.joined ? this.threads : 1;
   }
 
+  /** Resolves once every worker is up (at once unless started in the background); rejects if one failed to start. */
+  async allThreads(): Promise<void> {
+    await this.start.started;
+  }
+
   /** Stops the workers (they leave their loop and exit) and waits for them. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     abandoned.unregister(this);
+    const joined = this.runnable === this.threads;
     signalShutdown(controlWords(this.memory));
     await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
       // A worker stuck in a kernel would never see SHUTDOWN: give it a moment, then terminate.
-      const timer = setTimeout(() => w.terminate(), 2000);
+      // One still starting (a background pool) runs nothing yet: stop it at once.
+      const timer = setTimeout(() => w.terminate(), joined ? 2000 : 0);
       void w.exited.then(() => { clearTimeout(timer); resolve(); });
     })));
   }

@@ -129,6 +129,16 @@ describe('wasm thread pool and step runner', () => {
     expect(p.liveWorkers).toBe(0);
   });
 
+  it('started in the background, says when every worker is up', async () => {
+    const p = await ThreadPool.create(module.module, new WasmMemory(), { threads: 3, background: true });
+    try {
+      await p.allThreads();
+      expect(p.runnable).toBe(3);
+    } finally {
+      await p.dispose();
+    }
+  });
+
   it('disposed before its background workers are up, stops them', async () => {
     const p = await ThreadPool.create(module.module, new WasmMemory(), { threads: 3, background: true });
     await p.dispose();
