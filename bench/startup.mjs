@@ -14,6 +14,7 @@
 //   node bench/startup.mjs [--rounds 5] [--backend auto|wasm] [--threads N] [--models stories260K,tinystories-656k,synth15M]
 //                          [--modes cold,warm,artifact]
 //                          [--root DIR ...]   (checkouts whose bin/tessera.js to run; default this one)
+//                          [--npx]            (start it as the README's first command does: `npx tessera` in the checkout)
 //
 // synth15M is read from $BENCH_DIR/synth15M.bin when it exists (../shared/bench/README.md makes it
 // in about a second: node ../shared/bench/make-synthetic.mjs stories15M "$BENCH_DIR"/synth15M.bin).
@@ -38,6 +39,7 @@ const { values: opt } = parseArgs({
     modes: { type: 'string', default: 'cold,warm,artifact' },
     models: { type: 'string', default: 'stories260K,tinystories-656k,synth15M' },
     root: { type: 'string', multiple: true, default: [here] },
+    npx: { type: 'boolean', default: false },
   },
 });
 const ROOTS = opt.root.map((r) => ({ label: r === here ? 'this checkout' : r, cli: join(resolve(r), 'bin', 'tessera.js') }));
@@ -73,7 +75,9 @@ function tesseraRun(cli, modelPath, tokenizer, cacheDir) {
   return new Promise((done, fail) => {
     const args = [cli, 'generate', '-m', modelPath, '-p', PROMPT, '-n', '1', '--backend', opt.backend, ...(opt.threads ? ['--threads', opt.threads] : []), ...(tokenizer ? ['--tokenizer', tokenizer] : [])];
     const t0 = performance.now();
-    const child = spawn(process.execPath, args, { env: { ...process.env, TESSERA_CACHE_DIR: cacheDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // npx (npm's own start, ~0.3–0.9 s of CPU) finds the checkout's bin through its package.json.
+    const [command, argv, cwd] = opt.npx ? ['npx', ['tessera', ...args.slice(1)], join(cli, '..', '..')] : [process.execPath, args, undefined];
+    const child = spawn(command, argv, { cwd, env: { ...process.env, TESSERA_CACHE_DIR: cacheDir }, stdio: ['ignore', 'pipe', 'pipe'] });
     const promptBytes = Buffer.byteLength(PROMPT);
     let bytes = 0;
     let first;
@@ -146,7 +150,7 @@ const cell = (ts) => {
   return `${fmt(median(firsts))} (${fmt(Math.min(...firsts))}–${fmt(Math.max(...firsts))}), exit ${fmt(median(ts.map((t) => t.exit)))}`;
 };
 const ratio = ROOTS.length > 1;
-console.log(`first token, median of ${rounds} (min–max), and median process exit; backend ${opt.backend}${opt.threads ? `, ${opt.threads} threads` : ''}`);
+console.log(`first token, median of ${rounds} (min–max), and median process exit; backend ${opt.backend}${opt.npx ? ', started by npx' : ''}${opt.threads ? `, ${opt.threads} threads` : ''}`);
 console.log(ROOTS.map((root, r) => `  [${r + 1}] ${root.label}`).join('\n'));
 console.log(`| model | start | ${ROOTS.map((_, r) => `[${r + 1}]`).join(' | ')}${ratio ? ` | [${ROOTS.length}]/[1] |` : ' |'}`);
 console.log(`|---|---|${ROOTS.map(() => '---|').join('')}${ratio ? '---|' : ''}`);
