@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { InputError, UsageError } from '../../ir/errors.js';
 import { ChatTemplateError } from '../../models/chat/template-source.js';
 import { ContextFullError } from '../../runtime/executor.js';
+import { KvCacheFullError } from '../../runtime/paged/block-allocator.js';
 import type { GeneratedToken, GenerationStats } from '../../runtime/generate.js';
 import { OptionError } from '../../runtime/options.js';
 import type { BatchedModel, BatchedSequence } from '../batched.js';
@@ -283,6 +284,8 @@ export class TesseraServer {
     if (e instanceof HttpError) return e;
     if (e instanceof OptionError) return badRequest(e.message, PARAM_NAMES[e.option] ?? e.option);
     if (e instanceof ContextFullError) return badRequest(e.message, 'messages', 'context_length_exceeded');
+    // The shared KV pool could not hold this request beside the running ones: retry later or elsewhere.
+    if (e instanceof KvCacheFullError) return new HttpError(503, e.message, 'server_error', 'kv_cache_full');
     if (e instanceof ChatTemplateError) return badRequest(`${e.message} (or use /v1/completions)`, 'messages', 'chat_template');
     if (e instanceof InputError || e instanceof UsageError) return badRequest(e.message);
     this.opts.log?.(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

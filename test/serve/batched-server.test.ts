@@ -66,6 +66,23 @@ describe.runIf(hasShared('models', 'tinystories-656k'))('tessera serve with cont
     expect(await metric(url, 'tessera_slots')).toBe(3);
   }, 120_000);
 
+  it('a request the KV pool cannot hold is refused with 503 kv_cache_full, and the server goes on', async () => {
+    const model = Model.load(dir);
+    const tiny = await BatchedModel.open(model, { sequences: 1, blockSize: 4, kvBlocks: 2 });
+    const small = new TesseraServer({ modelId: ID, models: [model], batched: tiny });
+    try {
+      const { port } = await small.listen(0);
+      const smallClient = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const refused = await smallClient.completions.create({ model: ID, prompt: 'Once upon a time there was a little girl', max_tokens: 4 }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(OpenAI.APIError);
+      expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
+      expect((refused as InstanceType<typeof OpenAI.APIError>).code).toBe('kv_cache_full');
+      expect((await smallClient.completions.create({ model: ID, prompt: 'Tom', max_tokens: 2, temperature: 0 })).choices[0].finish_reason).toBe('length');
+    } finally {
+      await small.shutdown(0);
+    }
+  }, 60_000);
+
   it('a client that aborts frees its pages while another stream goes on', async () => {
     const ctl = new AbortController();
     const long = await client.completions.create({ model: ID, prompt: 'Once upon a time', max_tokens: 300, temperature: 0, stream: true }, { signal: ctl.signal });
