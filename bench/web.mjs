@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // tessera/web against Node on the same compiled artifact: decode and prefill tokens/s of greedy
 // generation on wasm (1 and 2 threads), and the time from navigation to the first token in
-// headless Chromium (the demo page opening ?model=… on arrival): cold (an empty Cache API) and
-// cached (a reload: files from the Cache API). Medians over the rounds, Node and browser rounds
-// interleaved so that a busy machine slows both alike.
+// headless Chromium (the demo page opening ?model=… on arrival): cold (an empty Cache API and OPFS)
+// and cached (a reload: files from the Cache API and OPFS). The browser's engine runs in the demo's
+// worker; one more column runs it on the page's own thread (engine=page), where the calling wasm
+// thread spins at barriers. Medians over the rounds, Node and browser rounds interleaved so that a
+// busy machine slows both alike.
 //
 //   npx tsc -p tsconfig.json
 //   node bench/web.mjs [--rounds 5] [--tokens 128] [--models stories260K,tinystories-656k] [--webgpu]
@@ -88,7 +90,7 @@ async function browserRun(context, name, query) {
 
 const rows = [];
 for (const name of names) {
-  const cells = { node1: [], node2: [], web1: [], web2: [], cold: [], cached: [], split: [], gpu: [] };
+  const cells = { node1: [], node2: [], web1: [], web2: [], page2: [], cold: [], cached: [], split: [], gpu: [] };
   let reasons = new Set();
   for (let i = 0; i < rounds; i++) {
     cells.node1.push(await nodeRun(name, 1));
@@ -101,6 +103,7 @@ for (const name of names) {
     cells.web2.push(two);
     cells.cached.push(two.firstToken);
     cells.split.push(two);
+    cells.page2.push(await browserRun(context, name, 'backend=wasm&threads=2&engine=page'));
     if (opt.webgpu) cells.gpu.push(await browserRun(context, name, 'backend=webgpu&software=1'));
     for (const r of [cold, two]) reasons.add(r.reason);
     await context.close();
@@ -111,11 +114,16 @@ for (const name of names) {
 }
 
 console.log(`prompt ${PROMPT.length} chars, ${maxTokens} tokens greedy, median of ${rounds} rounds (${new Date().toISOString()})`);
-console.log('| model | Node wasm 1t decode | browser wasm 1t decode | Node wasm 2t decode | browser wasm 2t decode | Node 2t prefill | browser 2t prefill | nav→first token, cold | nav→first token, cached |' + (opt.webgpu ? ' browser webgpu (SwiftShader) decode |' : ''));
-console.log('|---|---|---|---|---|---|---|---|---|' + (opt.webgpu ? '---|' : ''));
+console.log('| model | Node wasm 1t decode | browser wasm 1t decode | Node wasm 2t decode | browser wasm 2t decode | browser wasm 2t decode, engine on the page | Node 2t prefill | browser 2t prefill | nav→first token, cold | nav→first token, cached |' + (opt.webgpu ? ' browser webgpu (SwiftShader) decode |' : ''));
+console.log('|---|---|---|---|---|---|---|---|---|---|' + (opt.webgpu ? '---|' : ''));
 for (const { name, cells, med } of rows) {
   const f = (v) => v.toFixed(1);
-  console.log(`| ${name} | ${f(med(cells.node1, 'decode'))} | ${f(med(cells.web1, 'decode'))} | ${f(med(cells.node2, 'decode'))} | ${f(med(cells.web2, 'decode'))} | ${f(med(cells.node2, 'prefill'))} | ${f(med(cells.web2, 'prefill'))} | ${median(cells.cold).toFixed(0)} ms | ${median(cells.cached).toFixed(0)} ms |` + (opt.webgpu ? ` ${f(med(cells.gpu, 'decode'))} |` : ''));
+  console.log(`| ${name} | ${f(med(cells.node1, 'decode'))} | ${f(med(cells.web1, 'decode'))} | ${f(med(cells.node2, 'decode'))} | ${f(med(cells.web2, 'decode'))} | ${f(med(cells.page2, 'decode'))} | ${f(med(cells.node2, 'prefill'))} | ${f(med(cells.web2, 'prefill'))} | ${median(cells.cold).toFixed(0)} ms | ${median(cells.cached).toFixed(0)} ms |` + (opt.webgpu ? ` ${f(med(cells.gpu, 'decode'))} |` : ''));
+}
+console.log('\nbrowser / Node decode, median of the per-round ratios (each round runs both within seconds):');
+for (const { name, cells } of rows) {
+  const ratio = (web, node) => median(web.map((w, i) => w.decode / node[i].decode)).toFixed(2);
+  console.log(`${name}: 1 thread ${ratio(cells.web1, cells.node1)} · 2 threads ${ratio(cells.web2, cells.node2)} · 2 threads, engine on the page ${ratio(cells.page2, cells.node2)}`);
 }
 console.log('\nnavigation → first token (cached, 2 threads), medians: script running · model open · first token; Node: Model.open → first token (in a warm process)');
 for (const { name, cells } of rows) {
