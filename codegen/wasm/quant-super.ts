@@ -219,18 +219,24 @@ function q2k(): WasmQuantKernels {
     return [`const ${tmp}q = v128.load(${blk}, ${off + QS + 32 * h}), ${tmp}Q = v128.load(${blk}, ${off + QS + 32 * h + 16});`,
       `const ${name(0)} = ${low(shr(`${tmp}q`, 2 * s), 2)}, ${name(1)} = ${low(shr(`${tmp}Q`, 2 * s), 2)};`];
   };
+  /** Elements 16k … 16k + 15 of step u as bytes 0–3, w{k}_c, with i16 shifts. */
+  const unpackDot = (c: number, blk: string, off: number, u: number): string[] => {
+    const h = u >> 2, s = u & 3;
+    return [`const q0_${c} = v128.load(${blk}, ${off + QS + 32 * h}), q1_${c} = v128.load(${blk}, ${off + QS + 32 * h + 16});`,
+      `const w0_${c} = ${bitsOf(`q0_${c}`, -2 * s, 3)}, w1_${c} = ${bitsOf(`q1_${c}`, -2 * s, 3)};`];
+  };
+  const scale16 = (c: number, j: number) => lane16(j < 8 ? `sca_${c}` : `scb_${c}`, j & 7);
   return {
-    act: 'i16', zero: 0, units: 8, wideGemv: false, offset: true,
-    // The 16 mins as two i16x8, for the dot with the 16 sub-block sums of the activations.
+    act: 'i8', zero: 0, units: 8, wideGemv: false, offset: true,
+    // The 16 scales and the 16 mins as two i16x8 each (the mins for the dot with the 16 sub-block sums of the activations).
     block: (c, blk, off) => [
       `const sc_${c} = v128.load(${blk}, ${off + SC});`,
-      `const mlo_${c} = i16x8.extend_low_i8x16_u(i8x16.shr_u(sc_${c}, 4)), mhi_${c} = i16x8.extend_high_i8x16_u(i8x16.shr_u(sc_${c}, 4));`,
+      `const scl_${c} = ${bitsOf(`sc_${c}`, 0, 15)}, mn_${c} = ${bitsOf(`sc_${c}`, -4, 15)};`,
+      `const sca_${c} = i16x8.extend_low_i8x16_u(scl_${c}), scb_${c} = i16x8.extend_high_i8x16_u(scl_${c});`,
+      `const mlo_${c} = i16x8.extend_low_i8x16_u(mn_${c}), mhi_${c} = i16x8.extend_high_i8x16_u(mn_${c});`,
     ],
-    weights: (c, blk, off, u) => [
-      ...unpack(blk, off, u, (k) => `w${k}_${c}`, `t${c}`),
-      `const c0_${c}: i32 = load<u8>(${blk}, ${off + SC + 2 * u}) & 15, c1_${c}: i32 = load<u8>(${blk}, ${off + SC + 2 * u + 1}) & 15;`,
-    ],
-    dot: (r, c, xv) => [`const s${r}${c} = i32x4.add(${times(dot16(`w0_${c}`, false, xv(r, 0), xv(r, 1)), `c0_${c}`)}, ${times(dot16(`w1_${c}`, false, xv(r, 2), xv(r, 3)), `c1_${c}`)});`],
+    weights: (c, blk, off, u) => unpackDot(c, blk, off, u),
+    dot: (r, c, xv, u) => [`const s${r}${c} = i32x4.add(${scaled(`_t_dot8(${xv(r, 0)}, w0_${c})`, scale16(c, 2 * u))}, ${scaled(`_t_dot8(${xv(r, 1)}, w1_${c})`, scale16(c, 2 * u + 1))});`],
     subMins: {
       field: 'dmin', span: 16,
       dot: (r, c, sums) => [`const ms${r}${c} = i32x4.add(i32x4.dot_i16x8_s(mlo_${c}, ${sums(r, 0)}), i32x4.dot_i16x8_s(mhi_${c}, ${sums(r, 1)}));`],
