@@ -10,6 +10,7 @@ export type { StructuredOutputParams } from '../runtime/grammar/options.js';
 export type { ChatMessage, ChatContentPart } from './chat/messages.js';
 export type { ChatOptions } from './chat/session.js';
 export { TesseraServer, type ServeOptions } from './serve/server.js';
+export { BatchedModel, BatchedSequence, type BatchedOptions } from './batched.js';
 export type { ModelConfig } from '../models/config/model-config.js';
 export { openModel, type ModelSource } from '../models/open.js';
 export { loadTokenizer } from '../models/tokenizers/load.js';
@@ -26,6 +27,7 @@ export { TesseraError, UsageError, InputError, ModelFormatError, ResourceError, 
 export { OptionError } from '../runtime/options.js';
 export { ModelBusyError, ModelDisposedError } from './lifecycle.js';
 export { ContextFullError, TokenRangeError } from '../runtime/executor.js';
+export { KvCacheFullError } from '../runtime/paged/block-allocator.js';
 export { NonFiniteLogitsError } from '../runtime/sampler.js';
 export { GrammarError, SchemaError } from '../runtime/grammar/errors.js';
 export { ConfigError, UnsupportedModelError } from '../models/config/model-config.js';
