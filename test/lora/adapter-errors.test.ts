@@ -97,7 +97,8 @@ describe.runIf(hasShared(...LLAMA))('PEFT adapters that do not fit refs/llama', 
 
   it('the load option is checked up front', () => {
     expect(() => Model.load(base(), { lora: [{ scale: 1 }] as never })).toThrow(OptionError);
-    expect(() => Model.load(base(), { lora: [{ path: 'x', scale: Number.NaN }] })).toThrow(/lora must be an array of \{ path: string, scale\?: finite number, runtime\?: boolean \}/);
+    expect(() => Model.load(base(), { lora: [{ path: 'x', scale: Number.NaN }] })).toThrow(/lora must be an array of \{ path: string, scale\?: finite number, runtime\?: boolean, id\?: string \}/);
+    expect(() => Model.load(base(), { lora: [{ path: 'x', id: 3 }] as never })).toThrow(/id\?: string/);
   });
 });
 
