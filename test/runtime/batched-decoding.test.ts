@@ -123,19 +123,6 @@ for (const backend of BACKENDS) {
       expect(batched[0].stats.steps).toBeLessThan(10 + 6 + 2);
     }, 120_000);
 
-    it.runIf(backend === 'reference')('a sequence that cannot get blocks while nothing else runs is refused, and its blocks come back', async () => {
-      const small = await BatchedModel.open(model, { sequences: 2, blockSize: 4, kvBlocks: 2, maxRows: 8 });
-      try {
-        const seq = small.sequence();
-        await expect(collect(seq.generate([1, 2, 3, 4, 5, 6, 7, 8, 9], { ...GREEDY, maxTokens: 2 }))).rejects.toThrow(/the KV cache is full/);
-        expect(small.stats.blocksInUse).toBe(0);
-        // A job that fits still runs afterwards.
-        expect(await collect(seq.generate([1, 2, 3], { ...GREEDY, maxTokens: 3 }))).toEqual(await alone(model, [{ prompt: [1, 2, 3], maxTokens: 3, arrival: 0 }]).then((r) => r[0]));
-      } finally {
-        await small.dispose();
-      }
-    }, 60_000);
-
     it('random jobs: mixed lengths, staggered starts and ends, slots and blocks reused', async () => {
       await fc.assert(
         fc.asyncProperty(arbJobs, fc.integer({ min: 0, max: LAYOUTS_ON[backend].length - 1 }), async (jobs, which) => {
@@ -148,3 +135,23 @@ for (const backend of BACKENDS) {
     }, 300_000);
   });
 }
+
+// The pool's refusal is the scheduler's (runtime/paged/engine.ts), the same on every backend.
+describe.runIf(hasShared(...MODEL))('a batched model whose pool cannot hold a request', () => {
+  let model: Model;
+  beforeAll(() => { model = Model.load(sharedPath(...MODEL), { tokenizer: sharedPath('models', 'stories260K', 'tok512.bin') }); });
+  afterAll(() => model?.dispose());
+
+  it('a sequence that cannot get blocks while nothing else runs is refused, and its blocks come back', async () => {
+    const small = await BatchedModel.open(model, { sequences: 2, blockSize: 4, kvBlocks: 2, maxRows: 8 });
+    try {
+      const seq = small.sequence();
+      await expect(collect(seq.generate([1, 2, 3, 4, 5, 6, 7, 8, 9], { ...GREEDY, maxTokens: 2 }))).rejects.toThrow(/the KV cache is full/);
+      expect(small.stats.blocksInUse).toBe(0);
+      // A job that fits still runs afterwards.
+      expect(await collect(seq.generate([1, 2, 3], { ...GREEDY, maxTokens: 3 }))).toEqual(await alone(model, [{ prompt: [1, 2, 3], maxTokens: 3, arrival: 0 }]).then((r) => r[0]));
+    } finally {
+      await small.dispose();
+    }
+  }, 60_000);
+});
