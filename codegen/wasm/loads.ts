@@ -131,9 +131,7 @@ export interface WasmQuantKernels {
     readonly span: 16 | 32;
     readonly dot: (r: number, c: number, sums: (r: number, i: number) => string) => string[];
   };
-  /** A GEMV takes 8 weight rows at once: pays where loads, not unpacking, bound the dot. */
-  readonly wideGemv: boolean;
-  /**
+    /**
    * Lines decoding the block at `blk` for a gather: q0, q1, … (i8x16, 16 quants each, zero
    * removed), the f32 scale d0, d1, … of each, and with `offset` the f32 m0, m1, … added after
    * the product (negated where the type subtracts), so x = d{v}·q{v} + m{v} rounds as the reference.
@@ -206,7 +204,6 @@ function fiveBit(dtype: QuantDType, zero: number, min?: string): WasmQuantKernel
     act: 'i8', zero, ...(min ? { min } : {}), units: 1,
     weights: (c, blk, off) => unpack(blk, off, `wl${c}`, `wh${c}`, `qs${c}`),
     dot: dotUnsigned,
-    wideGemv: false,
     gatherVectors: (blk) => [
       ...unpack(blk, 0, 'u0', 'u1', 'qs'),
       `const q0 = i8x16.sub(u0, i8x16.splat(${zero})), q1 = i8x16.sub(u1, i8x16.splat(${zero}));`,
@@ -232,7 +229,6 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
     weights: (c, blk, off) => [`const wl${c} = v128.load(${blk}, ${off + Q8}), wh${c} = v128.load(${blk}, ${off + Q8 + 16});`],
     // Bytes times |x| (≤ 127 as quantized) with the weights' bits flipped where x < 0 (quant-dot.ts).
     dot: dotSigned,
-    wideGemv: false,
     gatherVectors: (blk) => [`const q0 = v128.load(${blk}, ${Q8}), q1 = v128.load(${blk}, ${Q8 + 16});`, ...blockScales('q8_0', 2, blk)],
     offset: false,
   },
@@ -243,8 +239,6 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
     // The 16 bytes of nibbles go to _t_dot_q4 (quant-dot.ts) as they are.
     weights: (c, blk, off) => [`const qs${c} = v128.load(${blk}, ${off + Q4});`],
     dot: (r, c, xv) => [`const s${r}${c} = _t_dot_q4(${xv(r, 0)}, ${xv(r, 1)}, qs${c});`],
-    // Bound by unpacking nibbles: 8 rows at once gained nothing.
-    wideGemv: false,
     gatherVectors: (blk) => [
       `const qs = v128.load(${blk}, ${Q4});`,
       'const q0 = i8x16.sub(v128.and(qs, i8x16.splat(0x0f)), i8x16.splat(8));',
@@ -261,7 +255,6 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
     units: 1,
     weights: (c, blk, off) => [`const qs${c} = v128.load(${blk}, ${off + Q41});`],
     dot: (r, c, xv) => [`const s${r}${c} = _t_dot_q4(${xv(r, 0)}, ${xv(r, 1)}, qs${c});`],
-    wideGemv: false,
     gatherVectors: (blk) => [
       `const qs = v128.load(${blk}, ${Q41});`,
       'const q0 = v128.and(qs, i8x16.splat(0x0f)), q1 = i8x16.shr_u(qs, 4);',
@@ -283,7 +276,6 @@ export const WASM_QUANT: { readonly [D in QuantDType]: WasmQuantKernels } = {
       `const wl${c} = i8x16.swizzle(${LEVELS}, v128.and(qs${c}, i8x16.splat(0x0f))), wh${c} = i8x16.swizzle(${LEVELS}, i8x16.shr_u(qs${c}, 4));`,
     ],
     dot: dotSigned,
-    wideGemv: false,
     gatherVectors: (blk) => [
       `const qs = v128.load(${blk}, ${IQ4});`,
       `const q0 = i8x16.swizzle(${LEVELS}, v128.and(qs, i8x16.splat(0x0f))), q1 = i8x16.swizzle(${LEVELS}, i8x16.shr_u(qs, 4));`,

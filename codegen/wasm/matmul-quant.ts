@@ -272,35 +272,6 @@ function superBlockRows(dtype: QuantDType, nb: number, blockBytes: number, rows:
   ];
 }
 
-/**
- * One activation row × 8 consecutive weight rows (GEMV), for types whose row of WASM_QUANT asks for
- * it: the 4-row block loop twice over in one pass, so each block of x (in registers) serves 8 rows
- * and twice as many weight streams are in flight. Leaves o0 (rows 0–3) and o0_1 (rows 4–7).
- */
-function wideGemv(dtype: QuantDType, nb: number): string[] {
-  const kernels = WASM_QUANT[dtype];
-  if (kernels.zero || kernels.min || kernels.subMins || kernels.units !== 1) throw new Error(`internal error: the 8-row GEMV has no zero-point, min or super-block steps (${dtype})`);
-  const blockBytes = dtypeInfo(dtype).blockBytes, rowBytes = nb * blockBytes;
-  const xVectors = actBlockBytes(dtype) / 16;
-  const lines = ['let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0);',
-    'let wo: usize = 0, xo: usize = 0, so: usize = 0;',
-    `for (let b = 0; b < ${nb}; b++) {`, 'const wq = wr0 + wo;', 'const xq0 = xr0 + xo;',
-    `const ${[...Array(xVectors).keys()].map((i) => `x0_${i} = v128.load(xq0, ${i * 16})`).join(', ')};`,
-    ...(kernels.prepareX?.(0, (r, i) => `x${r}_${i}`, 0) ?? []),
-    'const sx = v128.load32_splat(sr0 + so);'];
-  const sum = (s: string) => (kernels.negativeSum ? `i32x4.add(${s}, v128.load32_splat(sr0 + so, ${ACT_NEGSUM}))` : s);
-  for (const g of [0, 1]) {
-    lines.push(`const d${g} = f32x4.mul(${scales4(dtype, rowBytes, 4 * g)}, sx);`);
-    for (let c = 4 * g; c < 4 * g + 4; c++) {
-      lines.push(...kernels.weights(c, 'wq', c * rowBytes, 0), ...kernels.dot(0, c, (r, i) => `x${r}_${i}`, 0));
-      if (c % 4 === 1) lines.push(`const p${g}01 = _t_ihsum4_pair(s0${c - 1}, s0${c});`);
-      if (c % 4 === 3) lines.push(`a${g} = _t_madd(f32x4.convert_i32x4_s(${sum(`_t_ihsum4_join(p${g}01, _t_ihsum4_pair(s0${c - 1}, s0${c}))`)}), d${g}, a${g});`);
-    }
-  }
-  lines.push(`wo += ${blockBytes}; xo += ${actBlockBytes(dtype)}; so += ${actRecordBytes(dtype)};`, '}', 'let o0 = a0, o0_1 = a1;');
-  return lines;
-}
-
 function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKernel {
   const [x, wv] = node.inputs;
   const dtype = wv.type.dtype as QuantDType;
@@ -321,8 +292,7 @@ function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKern
       rowBytes: nb * blockBytes,
       rowPtrs: (r, row) => [`const xr${r} = ${qp} + (<usize>(${row})) * ${nb * actBytes}, sr${r} = scales + (<usize>(${row})) * ${nb * record};`],
       body: (rows, cols) => quantMicroKernel(dtype, nb, blockBytes, rows, cols),
-      // 8 weight rows at once: more streams in flight (q8_0: ~15-25 % faster from memory).
-      ...(WASM_QUANT[dtype].wideGemv ? { wideBody: () => wideGemv(dtype, nb) } : {}),
+      // No 8-row GEMV: with the byte dots, 8 rows at once spilled (30 instructions per row-block against 21.5 for 4).
     },
   });
   return w.finish();

@@ -99,7 +99,7 @@ function k4(dtype: 'q4_k' | 'q5_k'): WasmQuantKernels {
     return lines;
   };
   return {
-    act: 'i8', zero: 0, units: 4, wideGemv: false, offset: true,
+    act: 'i8', zero: 0, units: 4, offset: true,
     block: (c, blk, off) => [
       ...k4Scales(`_${c}`, blk, off + SC),
       `const scl_${c} = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(sl_${c}), 1, sh_${c}));`,
@@ -151,7 +151,7 @@ function q6k(): WasmQuantKernels {
   /** Sub-block j's scale in every lane, from the block's scales as two i16x8 (sca, scb). */
   const scale16 = (c: number, j: number) => lane16(j < 8 ? `sca_${c}` : `scb_${c}`, j & 7);
   return {
-    act: 'i8', zero: 0, units: 8, wideGemv: false, offset: false,
+    act: 'i8', zero: 0, units: 8, offset: false,
     block: (c, blk, off) => [
       `const scv_${c} = v128.load(${blk}, ${off + SC});`,
       `const sca_${c} = i16x8.extend_low_i8x16_s(scv_${c}), scb_${c} = i16x8.extend_high_i8x16_s(scv_${c});`,
@@ -194,7 +194,7 @@ function q3k(): WasmQuantKernels {
     return lines;
   };
   return {
-    act: 'i16', zero: 0, units: 8, wideGemv: false, offset: false,
+    act: 'i16', zero: 0, units: 8, offset: false,
     weights: (c, blk, off, u) => [
       ...unpack(blk, off, u, (k) => `w${k}_${c}`, `t${c}`),
       `const c0_${c} = ${scale(blk, off, 2 * u)}, c1_${c} = ${scale(blk, off, 2 * u + 1)};`,
@@ -227,7 +227,7 @@ function q2k(): WasmQuantKernels {
   };
   const scale16 = (c: number, j: number) => lane16(j < 8 ? `sca_${c}` : `scb_${c}`, j & 7);
   return {
-    act: 'i8', zero: 0, units: 8, wideGemv: false, offset: true,
+    act: 'i8', zero: 0, units: 8, offset: true,
     // The 16 scales and the 16 mins as two i16x8 each (the mins for the dot with the 16 sub-block sums of the activations).
     block: (c, blk, off) => [
       `const sc_${c} = v128.load(${blk}, ${off + SC});`,
@@ -266,7 +266,7 @@ function iq4xs(): WasmQuantKernels {
     `const ${lo} = i8x16.swizzle(${LEVELS}, ${low(tmp, 4)}), ${hi} = i8x16.swizzle(${LEVELS}, i8x16.shr_u(${tmp}, 4));`,
   ];
   return {
-    act: 'i16', zero: 0, units: 8, wideGemv: false, offset: false,
+    act: 'i16', zero: 0, units: 8, offset: false,
     weights: (c, blk, off, u) => [...unpack(blk, off, u, `w0_${c}`, `w1_${c}`, `t${c}`), `const c_${c} = ${scale(blk, off, u)};`],
     dot: (r, c, xv) => [`const s${r}${c} = ${times(`i32x4.add(${dot16(`w0_${c}`, true, xv(r, 0), xv(r, 1))}, ${dot16(`w1_${c}`, true, xv(r, 2), xv(r, 3))})`, `c_${c}`)};`],
     gatherVectors: (blk) => [
