@@ -57,12 +57,14 @@ export interface CompileSummary {
 }
 
 function pipelineFor(opts: CompileOptions): string {
-  const base = withLoraPipeline(opts.passes ?? 'default', opts.lora)!;
-  if (!opts.quantize) return base;
+  const passes = opts.passes ?? 'default';
+  if (!opts.quantize) return withLoraPipeline(passes, opts.lora)!;
   if (!findPass('quantize')) throw new Error('the quantize pass is not available in this build');
-  // First, as llama-quantize sees the checkpoint: each weight gets its own type (merges after
-  // it join only like types, norms are not folded into blocks), the head and the (tied) table too.
-  return `quantize{recipe=${opts.quantize},heads=true,tables=true}${base === 'none' ? '' : `,${base}`}`;
+  // After merging adapters, first, as llama-quantize sees the checkpoint: each weight gets its own
+  // type (merges after it join only like types, norms are not folded into blocks), the head and
+  // the (tied) table too.
+  const quantizeFirst = `quantize{recipe=${opts.quantize},heads=true,tables=true}${passes === 'none' ? '' : `,${passes}`}`;
+  return withLoraPipeline(quantizeFirst, opts.lora)!;
 }
 
 /** The tokenizer files an artifact carries: a copy, or a GGUF model's vocabulary as a metadata-only GGUF. */

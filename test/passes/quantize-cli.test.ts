@@ -49,6 +49,15 @@ describe('compile --quantize', () => {
     expect([...types.keys()].filter((n) => n.startsWith('embed'))).toEqual(['embed']);
   });
 
+  const adapter = ['models', 'lora', 'tinystories-656k-r8', 'adapter.gguf'];
+  const ggufModel = ['models', 'tinystories-656k', 'TinyStories-656K.f16.gguf'];
+  it.skipIf(!hasShared(...adapter) || !hasShared(...ggufModel))('with --lora, adapters are merged before the recipe quantizes', async () => {
+    const out = join(dir, 'lora-q8_0');
+    const r = await cli(['compile', '-m', sharedPath(...ggufModel), '--lora', sharedPath(...adapter), '-o', out, '--target', 'none', '--quantize', 'q8_0', '-q']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).passes).toMatch(/^lora-merge\{[^}]*\},quantize\{recipe=q8_0,heads=true,tables=true\},default$/);
+  });
+
   // TinyStories' 128-wide rows: Q4_K_M's K-quants fall back to Q5_0, its Q6_K layers to Q8_0.
   const tiny = ['models', 'tinystories-656k', 'TinyStories-656K.f16.gguf'];
   it.skipIf(!hasShared(...tiny) || !isRecipeName('q4_k_m'))(`q4_k_m: llama.cpp's mix, with its fallbacks for 128-wide rows${isRecipeName('q4_k_m') ? '' : ' (skipped: q4_k is not a dtype row yet)'}`, async () => {
