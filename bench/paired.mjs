@@ -7,7 +7,7 @@
 // merit is the median over pairs of Tessera's speed / the peer's, with how many pairs Tessera won.
 //
 //   npx tsc -p tsconfig.json
-//   node bench/paired.mjs [--model synth15M] [--weights f32|q8_0|q4_0] [--threads 2] [--pairs 15] [--decode-only] [--gen 128]
+//   node bench/paired.mjs [--model synth15M] [--weights f32|q8_0|q4_0] [--threads 2] [--pairs 15] [--decode-only | --prefill-only] [--gen 128]
 //   node bench/paired.mjs --model synth110M --gguf Q4_K_M   both engines read BENCH_DIR/synth110M-Q4_K_M.gguf
 //   node bench/paired.mjs --model synth1.1B --gguf q4_0     the TinyLlama-1.1B shape (bench/llama2c-to-gguf.mjs)
 //
@@ -41,6 +41,7 @@ const { values: opt } = parseArgs({
     pairs: { type: 'string', default: '15' },
     gguf: { type: 'string' },
     'decode-only': { type: 'boolean', default: false },
+    'prefill-only': { type: 'boolean', default: false },
     gen: { type: 'string', default: '128' },
   },
 });
@@ -110,9 +111,9 @@ const comparisons = [];
 // llama2.c times steps 2…PROMPT+GEN (positions 1…255 at the defaults), so Tessera decodes as many
 // steps from position 0 there: the same attention lengths on both sides.
 const llama2cSteps = Math.min(PROMPT + GEN - 1, ex.contextLength);
-if (weights === 'f32' && opt.gguf === undefined && existsSync(runomp)) comparisons.push({ name: 'decode / llama2.c', peer: llama2c, ours: () => tesseraDecode(llama2cSteps) });
+if (!opt['prefill-only'] && weights === 'f32' && opt.gguf === undefined && existsSync(runomp)) comparisons.push({ name: 'decode / llama2.c', peer: llama2c, ours: () => tesseraDecode(llama2cSteps) });
 if (existsSync(llamaBench) && existsSync(gguf)) {
-  comparisons.push({ name: `decode / llama.cpp ${label}`, peer: () => llamaCpp(0, GEN, 1), ours: () => tesseraDecode(GEN) });
+  if (!opt['prefill-only']) comparisons.push({ name: `decode / llama.cpp ${label}`, peer: () => llamaCpp(0, GEN, 1), ours: () => tesseraDecode(GEN) });
   if (!opt['decode-only']) comparisons.push({ name: `prefill / llama.cpp ${label}`, peer: () => llamaCpp(PROMPT, 0, 3), ours: tesseraPrefill });
 }
 if (!comparisons.length) throw new Error(`no peer found under ${PEERS} (llama2.c/runomp, llama.cpp/build/bin/llama-bench with ${gguf})`);
