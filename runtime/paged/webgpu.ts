@@ -1,18 +1,15 @@
 // The paged step on WebGPU: the program's buffers made once (weights resident, the KV pool as
 // state buffers written in place by paged_kv_write, activations in buffers shared by storages
-// whose lifetimes do not overlap), as the batch executor places them (runtime/batch/webgpu.ts);
+// whose lifetimes do not overlap), as the batch executor places them (runtime/webgpu/graph-storage.ts);
 // a step writes the rows' inputs and every launch's dims, dispatches, and reads back the logits
 // and argmax of every row.
 import { conditionHolds } from '../../codegen/kernel.js';
-import { paddedSize, programLaunches, tensorToBytes } from '../../codegen/wgsl/contract.js';
+import { paddedSize } from '../../codegen/wgsl/contract.js';
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
-import type { WgslKernel } from '../../codegen/wgsl/types.js';
-import type { Storage } from '../../ir/memory.js';
-import { formatWeight } from '../../ir/printer.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext, MapMode } from '../webgpu/gpu-context.js';
-import { assignActivationSlots, bindProgram, type BoundLaunch, uniformBytes } from '../webgpu/program-buffers.js';
-import { getPipeline } from '../webgpu/run-kernel.js';
+import { bindProgram, type BoundLaunch, uniformBytes } from '../webgpu/program-buffers.js';
+import { checkBindingSizes, programPipelines, storageBuffers } from '../webgpu/graph-storage.js';
 import { type PagedGeometry, pagedGeometry, type PagedRows, type PagedStepExecutor, type PagedStepResult } from './step.js';
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
@@ -48,42 +45,9 @@ export class WebGpuPagedExecutor implements PagedStepExecutor {
       return b;
     };
     try {
-      const maxBinding = ctx.limits.maxStorageBufferBindingSize ?? 128 << 20;
-      for (const s of plan.storages) {
-        if (s.maxBytes > maxBinding) throw new Error(`%${s.owner.name} needs ${s.maxBytes} bytes, more than this device binds at once (${maxBinding}); use fewer KV blocks or rows`);
-      }
-      const { slotOf, sizes } = assignActivationSlots(plan.storages.filter((s) => s.role === 'activation'));
-      const slots = sizes.map((bytes, i) => create(bytes, STORAGE, `activations ${i}`));
-      const weights = new Map<string, GPUBuffer>();
-      const own = new Map<Storage, GPUBuffer>();
-      const bufferOf = (s: Storage): GPUBuffer => {
-        if (s.role === 'activation') return slots[slotOf.get(s)!];
-        if (s.role === 'param') {
-          if (s.owner.def.kind !== 'param') throw new Error(`%${s.owner.name} is not a parameter`);
-          const key = formatWeight(s.owner.def.source);
-          let b = weights.get(key);
-          if (!b) {
-            const t = tensorToBytes(params(s.owner));
-            const bytes = new Uint8Array(paddedSize(t.byteLength));
-            bytes.set(t);
-            b = create(bytes.byteLength, STORAGE, `param ${s.owner.name}`);
-            device.queue.writeBuffer(b, 0, bytes);
-            weights.set(key, b);
-          }
-          return b;
-        }
-        // Inputs, outputs and the pool (states: zeros at first, then what the steps wrote).
-        let b = own.get(s);
-        if (!b) {
-          b = create(s.maxBytes, STORAGE, `${s.role} ${s.owner.name}`);
-          own.set(s, b);
-        }
-        return b;
-      };
-      const pipelines = new Map<WgslKernel, GPUComputePipeline>();
-      for (const { kernel } of programLaunches(program.nodes)) {
-        if (!pipelines.has(kernel)) pipelines.set(kernel, await getPipeline(ctx, kernel.wgsl, kernel.entryPoint, undefined, kernel.label));
-      }
+      checkBindingSizes(ctx, plan, 'use fewer KV blocks or rows');
+      const bufferOf = storageBuffers(device, plan, params, create);
+      const pipelines = await programPipelines(ctx, program);
       const uniform = create(uniformBytes(program), BufferUsage.UNIFORM | BufferUsage.COPY_DST, `dims of @${graph.name}`);
       const launches = bindProgram(device, program, (k) => pipelines.get(k)!, uniform, {
         value(v, ref, kernel) {
