@@ -8,21 +8,9 @@ import { BatchedModel } from '../../src/batched.js';
 import { Model } from '../../src/model.js';
 import { TesseraServer } from '../../src/serve/server.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
+import { metric, until } from './server-probes.js';
 
 const ID = 'tinystories';
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(' ')[1] ?? NaN);
-}
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let waited = 0; !(await check()); waited += 25) {
-    if (waited > 30_000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe.runIf(hasShared('models', 'tinystories-656k'))('tessera serve with continuous batching', () => {
   const dir = sharedPath('models', 'tinystories-656k');

@@ -9,6 +9,7 @@ import { Encoder } from '../../src/encoder.js';
 import { Model } from '../../src/model.js';
 import { TesseraServer } from '../../src/serve/server.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
+import { metric, until } from './server-probes.js';
 
 const TEMPLATE = readFileSync(new URL('../chat/fixtures/tinystories.jinja', import.meta.url), 'utf8');
 const KEY = 'sk-test-key';
@@ -18,19 +19,6 @@ async function serve(server: TesseraServer): Promise<{ url: string; client: Open
   const { port } = await server.listen(0);
   const url = `http://127.0.0.1:${port}`;
   return { url, client: new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, maxRetries: 0 }) };
-}
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(' ')[1] ?? NaN);
-}
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let waited = 0; !(await check()); waited += 25) {
-    if (waited > 30_000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe.runIf(hasShared('models', 'tinystories-656k'))('tessera serve with the openai client', () => {
