@@ -55,19 +55,24 @@ export class BatchedModel {
     if (step.backend === 'reference') {
       exec = new ReferencePagedExecutor(step.graph, step.params, maxRows);
     } else if (step.backend === 'wasm') {
-      const [{ lowerGraphToWasm, programKernels }, { compileModule }, { WasmPagedExecutor }] = await Promise.all([
-        import('../codegen/wasm/program.js'), import('../codegen/wasm/module.js'), import('../runtime/paged/wasm.js'),
-      ]);
-      let program;
-      try {
-        program = lowerGraphToWasm(step.graph, { S: maxRows });
-      } catch (e) {
-        throw new BackendError(`the wasm backend cannot run the batched step: ${(e as Error).message}`);
-      }
-      const kernels = programKernels([program]);
-      const module = await compileModule(kernels);
-      compileDone(undefined, kernels.length);
-      exec = await WasmPagedExecutor.create(module, program, step.params, { threads: step.threads, spinMicros: step.spinMicros });
+      const [{ cachedWasmPrograms }, { WasmPagedExecutor }] = await Promise.all([import('../codegen/wasm/program-cache.js'), import('../runtime/paged/wasm.js')]);
+      // Through the lowering cache, as the model's own step programs are: a second `serve
+      // --parallel` start neither lowers the paged graph nor runs AssemblyScript.
+      const bounds = { S: maxRows };
+      const compiled = await cachedWasmPrograms({ step: step.graph }, bounds, async () => {
+        const [{ lowerGraphToWasm, programKernels }, { compileModule }] = await Promise.all([import('../codegen/wasm/program.js'), import('../codegen/wasm/module.js')]);
+        let program;
+        try {
+          program = lowerGraphToWasm(step.graph, bounds);
+        } catch (e) {
+          throw new BackendError(`the wasm backend cannot run the batched step: ${(e as Error).message}`);
+        }
+        const kernels = programKernels([program]);
+        const module = await compileModule(kernels);
+        compileDone(undefined, kernels.length);
+        return { module, programs: { step: program } };
+      }, (n) => compileDone(undefined, n));
+      exec = await WasmPagedExecutor.create(compiled.module, compiled.programs.step, step.params, { threads: step.threads, spinMicros: step.spinMicros });
     } else if (step.backend === 'webgpu') {
       const [{ lowerGraphToWgsl }, { WebGpuPagedExecutor }] = await Promise.all([import('../codegen/wgsl/program.js'), import('../runtime/paged/webgpu.js')]);
       const ctx = await gpuContext();

@@ -2,6 +2,9 @@
 // lengths, requests that start and end at different steps, fewer slots than requests (a slot's
 // sequence runs the next request in the blocks the last one gave back) and a pool too small for
 // every slot at once (blocks wait and are reused), on the reference, wasm and webgpu backends.
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchedModel, type BatchedOptions } from '../../src/batched.js';
@@ -154,4 +157,42 @@ describe.runIf(hasShared(...MODEL))('a batched model whose pool cannot hold a re
       await small.dispose();
     }
   }, 60_000);
+});
+
+// The paged step program goes through the lowering cache like the model's own step programs, so a
+// second `serve --parallel` start neither lowers the paged graph nor runs AssemblyScript. A private
+// cache directory, so other test files' entries do not move the count.
+describe.runIf(hasShared(...MODEL))('the batched step on wasm is served from the lowering cache', () => {
+  let dir: string;
+  let saved: string | undefined;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tessera-batched-cache-'));
+    saved = process.env.TESSERA_CACHE_DIR;
+    process.env.TESSERA_CACHE_DIR = dir;
+  });
+  afterAll(() => {
+    process.env.TESSERA_CACHE_DIR = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a second open of the same layout adds no entry and gives the same tokens', async () => {
+    const entries = () => (existsSync(join(dir, 'wasm-programs')) ? readdirSync(join(dir, 'wasm-programs')).length : 0);
+    const model = await Model.open(sharedPath(...MODEL), { tokenizer: sharedPath('models', 'stories260K', 'tok512.bin'), backend: 'wasm', threads: 1, passes: 'default' });
+    const opened: BatchedModel[] = [];
+    try {
+      const opts: BatchedOptions = { sequences: 2, blockSize: 8, maxRows: 6 };
+      const before = entries();
+      opened.push(await BatchedModel.open(model, opts));
+      expect(entries()).toBe(before + 1);
+      opened.push(await BatchedModel.open(model, opts));
+      expect(entries()).toBe(before + 1);
+      const jobs: Job[] = [{ prompt: [1, 403, 407, 12], maxTokens: 8, arrival: 0 }, { prompt: [1, 68, 5], maxTokens: 5, arrival: 2 }];
+      const fresh = await runBatched(opened[0], 2, jobs);
+      expect(await runBatched(opened[1], 2, jobs)).toEqual(fresh);
+      expect(fresh).toEqual(await alone(model, jobs));
+    } finally {
+      for (const b of opened) await b.dispose();
+      await model.dispose();
+    }
+  }, 300_000);
 });
