@@ -1,6 +1,7 @@
 // A loaded model: its source files, config, tokenizer, step graphs and an executor on one backend.
 import { existsSync } from 'node:fs';
 import type { Graph } from '../ir/graph.js';
+import { UsageError } from '../ir/errors.js';
 import { buildDecoderGraph, type DecoderGraphOptions, type PagedKvLayout } from '../models/arch/decoder.js';
 import { ConfigError, type ModelConfig } from '../models/config/model-config.js';
 import { isArtifactDir, type LoadedArtifact, readArtifact } from '../codegen/artifact/read.js';
@@ -93,6 +94,7 @@ export class Model {
   readonly config: ModelConfig;
   private tokenizerCache?: Tokenizer;
   private exec?: Executor;
+  private executorReleased = false;
   /** One stream or call at a time; nothing after dispose(). */
   private readonly guard: UseGuard;
   /** Which backend runs the model, and why. */
@@ -205,8 +207,26 @@ export class Model {
   /** The backend's executor, for driving steps directly (benchmarks); generate and logits guard their use of it. */
   get executor(): Executor {
     this.guard.checkOpen('executor');
-    if (!this.exec) throw new Error('model has no executor');
+    if (!this.exec) {
+      if (this.executorReleased) throw new UsageError(`${this.source.path}: this model's executor was released (releaseExecutor()); generate through the BatchedModel that holds its weights`);
+      throw new Error('model has no executor');
+    }
     return this.exec;
+  }
+
+  /**
+   * Frees this model's own executor (its copy of the weights, its KV cache, its threads) while the
+   * model stays open for what needs none: tokenizer, chat prompts, configuration. For a server whose
+   * requests all run through a BatchedModel, which holds its own copy: one copy of the weights, not
+   * two. Open the BatchedModel first (it asks for the backend); generate, chat and logits on this
+   * model afterwards throw a UsageError.
+   */
+  async releaseExecutor(): Promise<void> {
+    this.guard.checkOpen('releaseExecutor');
+    const exec = this.exec;
+    this.exec = undefined;
+    this.executorReleased = true;
+    await exec?.dispose();
   }
 
   /**

@@ -68,7 +68,11 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
       if (task === 'decoder') {
         models.push(await loadModelFrom(inv, io));
         // An artifact holds the plain step graphs only: its slots are copies.
-        if (parallel > 1 && !models[0].compiled && BATCHED_BACKENDS.includes(models[0].executor.backend)) batched = await BatchedModel.open(models[0], { sequences: parallel, ...(kvBlocks ? { kvBlocks } : {}) });
+        if (parallel > 1 && !models[0].compiled && BATCHED_BACKENDS.includes(models[0].executor.backend)) {
+          batched = await BatchedModel.open(models[0], { sequences: parallel, ...(kvBlocks ? { kvBlocks } : {}) });
+          // Every request runs through the batched sequences: the model's own copy of the weights goes.
+          await models[0].releaseExecutor();
+        }
         else for (let i = 1; i < parallel; i++) models.push(await loadModelFrom(inv, io));
       } else {
         encoder = await loadEncoder(inv, io);
@@ -99,7 +103,7 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
       io.stderr.write('note: the model has no chat template, so /v1/chat/completions answers 400; pass --chat-template FILE\n');
     }
     const slots = batched ? `${parallel} slots batched on one copy, ${batched.stats.blocksTotal} KV blocks of ${batched.blockSize}` : `${parallel} slot${parallel > 1 ? 's' : ''}`;
-    const kind = task === 'decoder' ? `${slots}, backend ${models[0].executor.backend}` : `encoder, backend ${encoder!.backend}`;
+    const kind = task === 'decoder' ? `${slots}, backend ${batched?.backend ?? models[0].executor.backend}` : `encoder, backend ${encoder!.backend}`;
     io.stderr.write(`serving ${modelId} on http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}/v1 (${kind}${apiKey ? ', API key required' : ''})\n`);
 
     await new Promise<void>((done) => {

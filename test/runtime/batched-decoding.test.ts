@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageError } from '../../ir/errors.js';
 import { BatchedModel, type BatchedOptions } from '../../src/batched.js';
 import { Model } from '../../src/model.js';
 import { webgpuIfAdapter } from '../helpers/gpu.js';
@@ -195,4 +196,23 @@ describe.runIf(hasShared(...MODEL))('the batched step on wasm is served from the
       await model.dispose();
     }
   }, 300_000);
+});
+
+// A server whose requests all run batched frees the model's own executor (one copy of the weights).
+describe.runIf(hasShared(...MODEL))('a model whose executor was released to its batched form', () => {
+  it('its sequences still decode as the model did alone; the model itself refuses with a UsageError', async () => {
+    const model = Model.load(sharedPath(...MODEL), { tokenizer: sharedPath('models', 'stories260K', 'tok512.bin') });
+    const jobs: Job[] = [{ prompt: [1, 403, 407], maxTokens: 6, arrival: 0 }, { prompt: [1, 68, 5, 99], maxTokens: 4, arrival: 1 }];
+    const want = await alone(model, jobs);
+    const batched = await BatchedModel.open(model, { sequences: 2, blockSize: 4, maxRows: 8 });
+    try {
+      await model.releaseExecutor();
+      expect(await runBatched(batched, 2, jobs)).toEqual(want);
+      expect(() => model.generate([1, 2], { maxTokens: 1 })).toThrow(UsageError);
+      expect(() => model.executor).toThrow(/released/);
+    } finally {
+      await batched.dispose();
+      await model.dispose();
+    }
+  }, 120_000);
 });
