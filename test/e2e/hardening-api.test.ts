@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ArtifactError, BackendError, ConfigError, ContextFullError, Encoder, EncoderInputError, FormatError, GpuDeviceLostError, GpuOutOfMemoryError,
-  GpuUnavailableError, InputError, IRError, Model, ModelBusyError, ModelDisposedError, ModelFormatError, NonFiniteLogitsError, OptionError, PassError, PipelineError,
+  GpuUnavailableError, InputError, IRError, KvCacheFullError, Model, ModelBusyError, ModelDisposedError, ModelFormatError, NonFiniteLogitsError, OptionError, PassError, PipelineError,
   ResourceError, StateError, TesseraError, TokenRangeError, UnsupportedModelError, UsageError, type BackendName, type EmbedOptions, type GeneratedToken, type GenerateParams,
 } from '../../src/index.js';
 import { buildDecoderGraph } from '../../models/arch/decoder.js';
@@ -53,6 +53,7 @@ describe('the error hierarchy', () => {
       [new GpuUnavailableError('x'), ResourceError],
       [new GpuOutOfMemoryError('x', 'gpu', 1), ResourceError],
       [new GpuDeviceLostError('x', 'gpu', 'destroyed'), ResourceError],
+      [new KvCacheFullError(2, 8), ResourceError],
       [new ModelBusyError('x'), StateError],
       [new ModelDisposedError('x'), StateError],
       [new IRError('x'), TesseraError],
