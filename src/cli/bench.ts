@@ -8,7 +8,7 @@ import { storageBytes } from '../../ir/dtype.js';
 import type { BackendName } from '../backends.js';
 import { benchmark, type BenchSummary, peakRssBytes } from '../bench.js';
 import type { ProfileRow } from '../../runtime/profile.js';
-import { type LoadOptions, Model } from '../model.js';
+import { LOAD_RANGES, type LoadOptions, Model } from '../model.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, flagOpt, stringOpt } from './command.js';
 import { contextLengthOpt, CTX_OPTION, MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
@@ -30,6 +30,7 @@ the process's high-water mark, so it includes loading the weights.`,
     backend: MODEL_OPTIONS.backend,
     passes: MODEL_OPTIONS.passes,
     threads: { type: 'string', value: 'N', help: 'CPU threads for backends that use several (passed to Model.open)' },
+    'spin-micros': MODEL_OPTIONS['spin-micros'],
     ctx: CTX_OPTION,
     'prompt-tokens': { type: 'string', value: 'N', help: 'prompt length of the prefill pass (default 128)' },
     'gen-tokens': { type: 'string', value: 'N', help: 'decode steps after the prefill (default 128)' },
@@ -54,6 +55,7 @@ the process's high-water mark, so it includes loading the weights.`,
     const warmup = numberOpt(inv, 'warmup', { min: 0, integer: true }) ?? 1;
     const seed = numberOpt(inv, 'seed', { integer: true }) ?? 1;
     const threads = numberOpt(inv, 'threads', { min: 1, integer: true });
+    const spinMicros = numberOpt(inv, 'spin-micros', LOAD_RANGES.spinMicros);
     const backend = (stringOpt(inv, 'backend') ?? 'auto') as BackendName;
     const passes = stringOpt(inv, 'passes');
     const contextLength = contextLengthOpt(inv);
@@ -65,6 +67,7 @@ the process's high-water mark, so it includes loading the weights.`,
       maxChunk: promptTokens,
       passes,
       ...(threads !== undefined ? { threads } : {}),
+      ...(spinMicros !== undefined ? { spinMicros } : {}),
       ...(contextLength !== undefined ? { contextLength } : {}),
     };
     const t0 = performance.now();

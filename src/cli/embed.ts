@@ -60,6 +60,7 @@ export async function loadEncoder(inv: Invocation, io: CliIO): Promise<Encoder> 
     ...(tok ? { tokenizer: inputPath(io, tok, 'tokenizer') } : {}),
     backend,
     threads: numberOpt(inv, 'threads', LOAD_RANGES.threads),
+    spinMicros: numberOpt(inv, 'spin-micros', LOAD_RANGES.spinMicros),
     passes: stringOpt(inv, 'passes'),
   }));
   if (backend === 'auto') io.stderr.write(`backend ${encoder.backendReason}\n`);

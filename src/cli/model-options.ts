@@ -17,6 +17,7 @@ export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   backend: { type: 'string', value: 'NAME', choices: BACKENDS, help: 'auto (default: WebGPU when a hardware adapter can hold the model, else wasm), wasm, webgpu or reference' },
   passes: { type: 'string', value: 'PIPELINE', help: "optimisation passes to run on the graph first, e.g. 'default' (default: none)" },
   threads: { type: 'string', value: 'N', help: 'CPU threads for the wasm backend (default: every core)' },
+  'spin-micros': { type: 'string', value: 'US', help: 'how long an idle wasm thread spins before it sleeps (default 20000; 0 on a machine shared with other busy work)' },
   'no-cache': { type: 'boolean', help: 'compile without reading or writing the compile cache (see `tessera cache`)' },
   quiet: { type: 'boolean', help: 'no progress line on standard error for slow loading steps' },
 };
@@ -58,6 +59,7 @@ export async function loadModelFrom(inv: Invocation, io: CliIO): Promise<Model> 
     ...(tok ? { tokenizer: inputPath(io, tok, 'tokenizer') } : {}),
     backend,
     threads: numberOpt(inv, 'threads', LOAD_RANGES.threads),
+    spinMicros: numberOpt(inv, 'spin-micros', LOAD_RANGES.spinMicros),
     contextLength: contextLengthOpt(inv),
     passes: stringOpt(inv, 'passes'),
     lora: loraOpts(inv, io),

@@ -72,6 +72,7 @@ describe.runIf(hasShared('models', 'stories260K'))('model commands refuse bad in
       [['-p', 'Once', '--seed', 'NaN'], /--seed must be a whole number, got 'NaN' \(valid: in \[0, 4294967295\]\)/],
       [['-p', 'Once', '--top-p', '0'], /--top-p must be in \(0, 1\], got 0/],
       [['-p', 'Once', '--threads', '0'], /--threads must be in \[1, 1024\], got 0/],
+      [['-p', 'Once', '--spin-micros', '-5'], /--spin-micros must be ≥ 0, got -5/],
       [['-p', 'Once', '--logit-bias', '99999=1'], /--logit-bias: token id 99999 is outside the vocabulary \[0, 512\)/],
       [['-p', 'Once', '--logit-bias', '2=x'], /--logit-bias expects ID=BIAS/],
       [['--ids', '999999'], /--ids: token id 999999 is outside the vocabulary \[0, 512\)/],
