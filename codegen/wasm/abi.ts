@@ -4,7 +4,9 @@
 //
 // Linear memory:
 //   [0, CONTROL_END)            control block (thread-pool words, barrier, abort/error words)
-//   [MODULE_DATA_BASE, HEAP_START)  the module's static data (rope tables, …), placed by asc
+//   [MODULE_DATA_BASE, HEAP_START)  the module's static data (rope tables, …), placed by asc;
+//                                every instantiation rewrites it with its initial bytes, so the
+//                                only state kernels keep there is caches whose zeroed form means empty
 //   [HEAP_START, …)              weights, activations, KV cache, plans, argument blocks
 //
 // Every control word sits on its own 64-byte line so that threads polling one do not slow the
@@ -44,6 +46,12 @@ export const CTRL = {
    * launches cannot afford after each one; spinning costs a core only while it waits.
    */
   spinMicros: 576,
+  /**
+   * Instantiation lock: 0 free, 1 a run in progress, 2 a worker instantiating. Instantiating
+   * re-applies the module's data segments, which reset the kernels' caches in static data (rope's
+   * position slots), so a worker starting in the background must never instantiate during a run.
+   */
+  instantiating: 640,
   /** UTF-8 text of a worker's failure, so the main thread can throw it synchronously. */
   message: 1024,
   messageBytes: 1024,

@@ -66,6 +66,22 @@ const abandoned = new FinalizationRegistry<Int32Array>(signalShutdown);
  */
 const DEFAULT_SPIN_MICROS = 20_000;
 
+/**
+ * Takes the instantiation lock for a run (1), waiting while a worker instantiates (2): a few ms at
+ * most. Atomics.wait where this thread may block (Node, workers); a spin on a browser page thread.
+ */
+function lockInstantiation(ctrl: Int32Array): void {
+  for (;;) {
+    const held = Atomics.compareExchange(ctrl, I(CTRL.instantiating), 0, 1);
+    if (held === 0) return;
+    try {
+      Atomics.wait(ctrl, I(CTRL.instantiating), held, 5);
+    } catch {
+      // A page's main thread may not wait: spin.
+    }
+  }
+}
+
 export class ThreadPool {
   private broken: string | undefined;
   private disposed = false;
@@ -136,7 +152,24 @@ export class ThreadPool {
     if (this.broken) throw new Error(`the thread pool stopped after a failure and must be recreated: ${this.broken}`);
     if (!Number.isInteger(nthreads) || nthreads < 1 || nthreads > this.threads) throw new RangeError(`nthreads must be in 1..${this.threads}, got ${nthreads}`);
     const ctrl = controlWords(this.memory);
-    if (this.runnable === 1) nthreads = 1;
+    // While workers are still starting, this thread runs alone, and holds the instantiation lock
+    // so that none of them rewrites the module's static data under it (abi.ts CTRL.instantiating).
+    const starting = this.runnable < this.threads;
+    if (starting) {
+      nthreads = 1;
+      lockInstantiation(ctrl);
+    }
+    try {
+      this.runLocked(ctrl, plan, nthreads);
+    } finally {
+      if (starting) {
+        Atomics.store(ctrl, I(CTRL.instantiating), 0);
+        Atomics.notify(ctrl, I(CTRL.instantiating));
+      }
+    }
+  }
+
+  private runLocked(ctrl: Int32Array, plan: number, nthreads: number): void {
     Atomics.store(ctrl, I(CTRL.error), 0);
     Atomics.store(ctrl, I(CTRL.plan), plan);
     Atomics.store(ctrl, I(CTRL.nthreads), nthreads);

@@ -46,6 +46,7 @@ function start({ module, memory, tid }) {
 const ctrl = new Int32Array(memory.buffer, 0, ${CTRL.message >> 2});
 const GO = ${I(CTRL.go)}, PLAN = ${I(CTRL.plan)}, NTHREADS = ${I(CTRL.nthreads)}, SHUTDOWN = ${I(CTRL.shutdown)};
 const ABORT = ${I(CTRL.abort)}, BARRIER_GEN = ${I(CTRL.barrierGen)}, READY = ${I(CTRL.ready)}, SPIN_MICROS = ${I(CTRL.spinMicros)};
+const INIT_LOCK = ${I(CTRL.instantiating)};
 
 function fail(error) {
   const text = 'worker ' + tid + ': ' + (error && error.stack ? error.stack : String(error));
@@ -68,7 +69,18 @@ function main() {
       return r === 'ok' ? 0 : r === 'not-equal' ? 1 : 2;
     };
     const imports = { env: { memory, ${WAIT_IMPORT}: wait, ${NOW_IMPORT}: () => performance.now(), abort() { throw new Error('abort called in wasm'); }, seed: () => 0, trace() {} } };
-    step = new WebAssembly.Instance(module, imports).exports.step;
+    // Instantiating rewrites the module's static data (its data segments): never during a run.
+    for (;;) {
+      const held = Atomics.compareExchange(ctrl, INIT_LOCK, 0, 2);
+      if (held === 0) break;
+      Atomics.wait(ctrl, INIT_LOCK, held, 5);
+    }
+    try {
+      step = new WebAssembly.Instance(module, imports).exports.step;
+    } finally {
+      Atomics.store(ctrl, INIT_LOCK, 0);
+      Atomics.notify(ctrl, INIT_LOCK);
+    }
   } catch (e) {
     post({ type: 'error', message: String(e && e.stack ? e.stack : e) });
     return;

@@ -41,6 +41,19 @@ function lopsidedGraph(): Graph {
   return b.finish();
 }
 
+/**
+ * Rotations of many heads at one position: the rope kernel computes the position's cos/sin once
+ * into its slot in the module's static data and reads it back for every other head.
+ */
+function ropeGraph(): Graph {
+  const b = new GraphBuilder('rope', ['S']);
+  let h = b.input('x', 'f32', [1, 1024, 64]);
+  const pos = b.input('pos', 'i32', [1]);
+  for (let i = 0; i < 48; i++) h = b.op('rope', [h, pos], { theta: 10000 + i });
+  b.output('y', h);
+  return b.finish();
+}
+
 function embedGraph(): Graph {
   const b = new GraphBuilder('embed', ['S']);
   const table = b.input('table', 'f32', [5, 3]);
@@ -55,12 +68,13 @@ describe('wasm thread pool and step runner', () => {
   // first, as pools do by default.
   let pool: ThreadPool;
   let spinning: ThreadPool;
-  let chain: GraphKernels, embed: GraphKernels, lopsided: GraphKernels;
+  let chain: GraphKernels, embed: GraphKernels, lopsided: GraphKernels, rope: GraphKernels;
   beforeAll(async () => {
     chain = emitGraphKernels(chainGraph());
     embed = emitGraphKernels(embedGraph());
     lopsided = emitGraphKernels(lopsidedGraph());
-    module = await compileModule(allKernels([chain, embed, lopsided]));
+    rope = emitGraphKernels(ropeGraph());
+    module = await compileModule(allKernels([chain, embed, lopsided, rope]));
     pool = await ThreadPool.create(module.module, new WasmMemory(), { threads: 2, spinMicros: 0 });
     spinning = await ThreadPool.create(module.module, new WasmMemory(), { threads: 2 });
   });
@@ -127,6 +141,30 @@ describe('wasm thread pool and step runner', () => {
       await p.dispose();
     }
     expect(p.liveWorkers).toBe(0);
+  });
+
+  // A worker's instantiation rewrites the module's static data, rope's position slots included;
+  // one landing inside a run would zero the cos/sin the kernel is reading (silent garbage: CI saw
+  // a golden text diverge). Runs back to back while seven workers start must all be exact.
+  it('started in the background, never lets a starting worker rewrite static data during a run', async () => {
+    const inputs: Record<string, HostTensor> = { x: randomF32([1, 1024, 64], 5), pos: i32([1], [37]) };
+    const want = runGraph(pool, module, rope, { inputs, nthreads: 1 }).outputs.y.data as Float32Array;
+    const p = await ThreadPool.create(module.module, new WasmMemory(), { threads: 8, background: true });
+    try {
+      let alone = 0;
+      const wrong: number[] = [];
+      const until = performance.now() + 20_000;
+      while (p.runnable < 8 && performance.now() < until) {
+        alone++;
+        const got = runGraph(p, module, rope, { inputs, nthreads: 8 }).outputs.y.data as Float32Array;
+        if (got.some((v, i) => v !== want[i])) wrong.push(alone);
+      }
+      expect(alone, 'runs made while workers were starting').toBeGreaterThan(0);
+      expect(wrong, `wrong runs of ${alone} made while workers started`).toEqual([]);
+      expect(runGraph(p, module, rope, { inputs, nthreads: 8 }).outputs.y.data).toEqual(want);
+    } finally {
+      await p.dispose();
+    }
   });
 
   it('started in the background, says when every worker is up', async () => {
