@@ -26,6 +26,8 @@ import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
 import { emitGemm, GEMM_MIN_ROWS, gemmServes } from './gemm.js';
 import { quantPanel } from './gemm-pack.js';
+import { emitIntGemm, intGemmPlan } from './gemm-int8.js';
+import { blockKernelServes, blockMicroKernel, scales4 } from './gemm-int8-block.js';
 import { ACT_NEGSUM, ACT_SUBSUMS, actBlockBytes, actRecordBytes, WASM_QUANT } from './loads.js';
 import { normalized, rowStats } from './norm.js';
 import { bindFusion, emitTiles, type ProjectionOptions, type Prologue } from './projection.js';
@@ -127,24 +129,13 @@ function scaleBits(dtype: QuantDType, blk: string, off: number, field = 'd'): st
 }
 
 /**
- * Four consecutive weight rows' f16 `field`s (rows `first`…`first` + 3, `rowBytes` apart) as an
- * f32x4: each loaded straight into the high half of its 32-bit lane, then converted by
- * _t_h2f4hi_finite (readers refuse NaN/Inf scales, ir/quant/quant-codec.ts).
- */
-function scales4(dtype: QuantDType, rowBytes: number, first: number, field = 'd'): string {
-  let v = 'i32x4.splat(0)';
-  for (let c = 0; c < 4; c++) v = `v128.load16_lane(wq, ${v}, ${2 * c + 1}, ${(first + c) * rowBytes + fieldOffset(dtype, field)})`;
-  return `_t_h2f4hi_finite(${v})`;
-}
-
-/**
  * Lines of a rows × cols block loop over `nb` blocks, leaving outputs o{r} (f32x4). With four weight
  * rows, their four f16 scales are widened together (one _t_h2f4 instead of four scalar
  * conversions) and scale the four rows' lane-summed integer dots at once. A single activation row keeps
  * its block in registers across the four weight rows. A super-block is walked in its row's steps,
  * each step's integer dots (sub-block scales applied) summed in i32 into t{r}{c} before the scale.
  */
-function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, rows: 1 | 2, cols: 1 | 4, base = 'wr0'): string[] {
+function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, rows: number, cols: 1 | 4, base = 'wr0'): string[] {
   if (cols === 4 && WASM_QUANT[dtype].units > 1) return superBlockRows(dtype, nb, blockBytes, rows);
   // Weight rows are consecutive: one pointer to row 0's block, constant offsets to the others.
   const rowBytes = nb * blockBytes;
@@ -256,7 +247,7 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
  * scales, quants and sums live at once, and V8 (16 vector registers) spilled about half of them;
  * the activations (a few KiB) are read from L1 once per weight row instead.
  */
-function superBlockRows(dtype: QuantDType, nb: number, blockBytes: number, rows: 1 | 2): string[] {
+function superBlockRows(dtype: QuantDType, nb: number, blockBytes: number, rows: number): string[] {
   const R = [...Array(rows).keys()];
   return [
     ...R.map((r) => `let q${r} = f32x4.splat(0.0);`),
@@ -285,12 +276,21 @@ function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKern
   w.line(`const R: i32 = ${w.dim(Rd)};`, `const scales = ${qp} + (<usize>R) * ${nb * actBytes};`);
   // A prompt chunk: panels dequantized to f32 for the packed-panel GEMM (gemm.ts), from the f32 activations.
   const K = wv.type.shape[1] as number;
-  emitGemm(w, { ...fusion, x: w.ptr({ kind: 'operand', index: 0 }, 'px'), wp, weights: quantPanel(dtype), K, norm: opts.norm });
+  const rowPtrs = (r: number, row: string) => [`const xr${r} = ${qp} + (<usize>(${row})) * ${nb * actBytes}, sr${r} = scales + (<usize>(${row})) * ${nb * record};`];
+  const plan = intGemmPlan(dtype, fusion.n, fusion.parts);
+  if (plan) {
+    emitIntGemm(w, {
+      ...fusion, wp, rowBytes: nb * blockBytes, rows: plan.rows, rowPtrs, below: plan.below,
+      body: (rows) => (blockKernelServes(dtype) ? blockMicroKernel(dtype, nb, blockBytes, rows) : quantMicroKernel(dtype, nb, blockBytes, rows, 4)),
+    });
+  }
+  // A prompt chunk: panels dequantized to f32 for the packed-panel GEMM (gemm.ts), from the f32 activations.
+  if (!plan || plan.below !== undefined) emitGemm(w, { ...fusion, x: w.ptr({ kind: 'operand', index: 0 }, 'px'), wp, weights: quantPanel(dtype), K, norm: opts.norm });
   emitTiles(w, {
     ...fusion, wp,
     micro: {
       rowBytes: nb * blockBytes,
-      rowPtrs: (r, row) => [`const xr${r} = ${qp} + (<usize>(${row})) * ${nb * actBytes}, sr${r} = scales + (<usize>(${row})) * ${nb * record};`],
+      rowPtrs,
       body: (rows, cols) => quantMicroKernel(dtype, nb, blockBytes, rows, cols),
       // No 8-row GEMV: with the byte dots, 8 rows at once spilled (30 instructions per row-block against 21.5 for 4).
     },
@@ -304,5 +304,7 @@ export function emitQuantProjection(node: Node, opts: ProjectionOptions): WasmKe
   const K = w.shape[1] as number;
   const dtype = w.dtype as QuantDType;
   const nb = Math.ceil(K / dtypeInfo(dtype).blockSize);
-  return [emitQuantizeActivations(node, dtype, nb, K, opts.norm, gemmServes(opts.parts ?? 1, dtype)), emitQuantDot(node, nb, opts)];
+  const plan = intGemmPlan(dtype, w.shape[0] as number, opts.parts ?? 1);
+  const dequantizing = plan ? plan.below !== undefined : gemmServes(opts.parts ?? 1, dtype);
+  return [emitQuantizeActivations(node, dtype, nb, K, opts.norm, dequantizing), emitQuantDot(node, nb, opts)];
 }

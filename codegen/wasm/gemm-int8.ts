@@ -1,0 +1,130 @@
+// The integer GEMM of the quantized projections (matmul-quant.ts) for several activation rows: the
+// decode step of a batch of sequences (continuous batching: 2…16 rows) and, for the types it is
+// measured to serve better than the dequantizing GEMM (gemm.ts), prompt chunks. Activations are the
+// 8-bit blocks quantize_act wrote; weights stay quantized.
+//
+// Work is cut into (4 product columns) × (up to ROWS_PER_TILE activation rows) tiles, column-block
+// major, claimed by the threads in guided runs from a shared counter, so threads split the output
+// columns and a thread streams its weight rows once per tile. Inside a tile the micro-kernel takes
+// MR activation rows at a time against four weight rows: each weight block is loaded and unpacked
+// once for MR rows (the GEMV tile loop, projection.ts, takes 2), then a last group of fewer rows.
+// A last, partial column block (product columns not a multiple of 4) is computed as the four
+// columns ending at the part's end, of which only the new ones are stored (lanes = 1); a part
+// narrower than 4 columns keeps the tile loop.
+//
+// Fused projections hook in as in the tile loop: parts combine product columns c, c + m, …, each
+// part's four outputs (bias added) handed to the store together.
+import type { QuantDType } from '../../ir/dtype.js';
+import { GEMM_MIN_ROWS, gemmServes } from './gemm.js';
+import type { KernelWriter } from './kernel.js';
+import { loadF32x4 } from './loads.js';
+import type { Tiles } from './projection.js';
+
+/** Activation rows from which a projection runs the integer GEMM (1: the GEMV tile loop). */
+export const INT_GEMM_MIN_ROWS = 2;
+
+/** Activation rows per tile: a decode batch is one tile row; a prompt chunk re-reads each weight row once per 32 rows. */
+const ROWS_PER_TILE = 32;
+
+export interface IntGemmSpec extends Pick<Tiles, 'n' | 'parts' | 'bias' | 'store' | 'wp'> {
+  /** Bytes of one weight row. */
+  readonly rowBytes: number;
+  /** Activation rows per micro-kernel pass. */
+  readonly rows: number;
+  /** Lines that point micro-kernel row `r` at activation row `row` (an i32 expression): xr{r}, sr{r}. */
+  rowPtrs(r: number, row: string): string[];
+  /** Lines leaving o0…o{rows−1} (f32x4: four outputs each) for the four weight rows from wr0 on. */
+  body(rows: number): string[];
+  /** Rows from which the dequantizing GEMM takes over (gemm.ts), if it serves these weights. */
+  readonly below?: number;
+}
+
+/**
+ * Per weight type: activation rows per micro-kernel pass (MR), and whether the integer GEMM also
+ * serves prompt chunks (else the dequantizing GEMM takes them from GEMM_MIN_ROWS rows where it
+ * serves the type, gemm.ts). Measured in BENCHMARKS.md (session 11, integer GEMM).
+ */
+const INT_GEMM: Readonly<Record<QuantDType, { readonly rows: number; readonly prefill: boolean }>> = {
+  q8_0: { rows: 4, prefill: true },
+  q4_0: { rows: 4, prefill: true },
+  q4_1: { rows: 4, prefill: true },
+  q5_0: { rows: 4, prefill: true },
+  q5_1: { rows: 4, prefill: true },
+  iq4_nl: { rows: 4, prefill: true },
+  q4_k: { rows: 4, prefill: true },
+  q5_k: { rows: 4, prefill: true },
+  q6_k: { rows: 4, prefill: true },
+  q2_k: { rows: 4, prefill: true },
+  q3_k: { rows: 4, prefill: true },
+  iq4_xs: { rows: 4, prefill: true },
+};
+
+/** How a projection runs the integer GEMM: MR, and the row count from which the dequantizing GEMM takes over. */
+export interface IntGemmPlan {
+  readonly rows: number;
+  readonly below?: number;
+}
+
+/**
+ * The integer GEMM's plan for `n` product columns of `dtype` weights in `parts` parts, or undefined
+ * where it does not serve them (parts under 4 columns wide: the tile loop at every row count).
+ */
+export function intGemmPlan(dtype: QuantDType, n: number, parts: number): IntGemmPlan | undefined {
+  if (n / parts < 4) return undefined;
+  const { rows, prefill } = INT_GEMM[dtype];
+  return !prefill && gemmServes(parts, dtype) ? { rows, below: GEMM_MIN_ROWS } : { rows };
+}
+
+/**
+ * Writes `if (R >= INT_GEMM_MIN_ROWS [&& R < below]) { …the GEMM…; return; }` into a projection
+ * kernel that has an i32 `R` (activation rows) in scope.
+ */
+export function emitIntGemm(w: KernelWriter, g: IntGemmSpec): void {
+  const { parts, rows: MR } = g;
+  const m = g.n / parts;
+  if (m < 4) throw new Error(`internal error: the integer GEMM needs parts at least 4 columns wide, got ${m}`);
+  const P = [...Array(parts).keys()];
+  const ctr = w.ptr({ kind: 'counter' }, 'ictr');
+  const claim = `_t_claim_guided(${ctr}, items, nthreads, 1)`;
+  /** `rows` activation rows from row r: every part's four columns from c0, then the stores from n0. */
+  const tile = (rows: number): string[] => {
+    const I = [...Array(rows).keys()];
+    const lines = ['{', ...I.flatMap((i) => g.rowPtrs(i, i ? `r + ${i}` : 'r'))];
+    lines.push(...I.map((i) => `let ${P.map((p) => `v${p}_${i} = f32x4.splat(0.0)`).join(', ')};`));
+    for (const p of P) {
+      const col = p ? `c0 + ${p * m}` : 'c0';
+      lines.push('{', `const wr0 = ${g.wp} + (<usize>(${col})) * ${g.rowBytes};`, ...g.body(rows));
+      for (const i of I) lines.push(`v${p}_${i} = ${g.bias ? `f32x4.add(o${i}, ${loadF32x4(g.bias.dtype, g.bias.ptr, col)})` : `o${i}`};`);
+      lines.push('}');
+    }
+    for (const i of I) {
+      const row = i ? `r + ${i}` : 'r';
+      lines.push('if (c0 == n0) {', ...g.store(row, 'n0', P.map((p) => `v${p}_${i}`), 4), '} else {');
+      // The part's last columns: lanes from n0 − c0 on are new.
+      for (let lane = 1; lane < 4; lane++) {
+        lines.push(`if (c0 + ${lane} >= n0) {`, ...P.map((p) => `const u${p} = f32x4.splat(f32x4.extract_lane(v${p}_${i}, ${lane}));`),
+          ...g.store(row, `c0 + ${lane}`, P.map((p) => `u${p}`), 1), '}');
+      }
+      lines.push('}');
+    }
+    lines.push('}');
+    return lines;
+  };
+  w.line(
+    `if (R >= ${INT_GEMM_MIN_ROWS}${g.below ? ` && R < ${g.below}` : ''}) {`,
+    `const nrc = (R + ${ROWS_PER_TILE - 1}) / ${ROWS_PER_TILE};`,
+    `const items = ${Math.ceil(m / 4)} * nrc;`,
+    `for (let it0 = ${claim}; it0 < items; it0 = ${claim}) {`,
+    'const it1 = min(it0 + _t_guided_size(it0, items, nthreads, 1), items);',
+    'for (let it = it0; it < it1; it++) {',
+    'const cb = it / nrc;',
+    'const n0 = cb << 2;',
+    `const c0 = min(n0, ${m - 4});`,
+    `const r0 = (it - cb * nrc) * ${ROWS_PER_TILE};`,
+    `const r1 = min(r0 + ${ROWS_PER_TILE}, R);`,
+    'let r = r0;',
+    `for (; r + ${MR} <= r1; r += ${MR}) {`, ...tile(MR), '}',
+  );
+  for (let rows = MR - 1; rows >= 1; rows--) w.line(`${rows === MR - 1 ? '' : 'else '}if (r1 - r == ${rows}) {`, ...tile(rows), '}');
+  w.line('}', '}', 'return;', '}');
+}
