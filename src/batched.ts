@@ -3,13 +3,20 @@
 // step. Prefill goes through the same graph in chunks (rows of one sequence beside the decode rows
 // of the others): one compiled program, one KV layout, and a new request never stalls the others
 // for a whole prompt.
+//
+// Run-time LoRA adapters (the model's lora entries with runtime: true) are loaded once, beside the
+// base weights; each sequence runs with its own request's scales (`lora` of generate and chat),
+// every row of a step with its own sequence's (runtime/paged/lora-rows.ts): switching adapters
+// between requests neither recompiles nor uploads anything but the rows' scales.
 import type { ChatMessage } from './chat/messages.js';
 import { UsageError } from '../ir/errors.js';
 import { type GeneratedToken, type GenerateParams, generateTokens, type GenerationStats } from '../runtime/generate.js';
 import { type EngineStats, PagedEngine, type PagedSequence } from '../runtime/paged/engine.js';
+import { perRowLoraScales } from '../runtime/paged/lora-rows.js';
 import { ReferencePagedExecutor } from '../runtime/paged/reference.js';
 import type { PagedStepExecutor } from '../runtime/paged/step.js';
 import { BackendError, compileDone, deviceTarget, gpuContext } from './backends.js';
+import type { LoraParams } from './lora.js';
 import type { Model } from './model.js';
 import { numberRule, checkOptions, type OptionRules } from '../runtime/options.js';
 
@@ -51,6 +58,7 @@ export class BatchedModel {
     const blocks = opts.kvBlocks ?? opts.sequences * tableWidth;
     const maxRows = opts.maxRows ?? Math.max(64, opts.sequences);
     const step = model.pagedStep({ blocks, blockSize, tableWidth });
+    perRowLoraScales(step.graph);
     let exec: PagedStepExecutor;
     if (step.backend === 'reference') {
       exec = new ReferencePagedExecutor(step.graph, step.params, maxRows);
@@ -108,18 +116,40 @@ export class BatchedModel {
   }
 }
 
-/** One concurrent generation slot: the stream types and options of Model.generate and Model.chat. */
+/**
+ * One concurrent generation slot: the stream types and options of Model.generate and Model.chat,
+ * `lora` included (the model's run-time adapters at this request's scales; absent: the model's
+ * defaults, setLoraScales).
+ */
 export class BatchedSequence {
   constructor(private readonly model: Model, private readonly seq: PagedSequence) {}
 
-  generate(prompt: string | readonly number[], params: GenerateParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
+  generate(prompt: string | readonly number[], params: GenerateParams & LoraParams = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
+    const { lora, ...rest } = params;
+    const scales = this.model.requestLoraScales(lora, 'generate');
     const ids = typeof prompt === 'string' ? this.model.tokenizer.encode(prompt) : prompt;
-    return this.run(ids, params);
+    return this.run(ids, rest, scales);
   }
 
-  chat(messages: readonly ChatMessage[], options: GenerateParams & { readonly chatTemplate?: string } = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
-    const { chatTemplate, ...params } = options;
-    return this.run(this.model.chatPromptIds(messages, chatTemplate), params);
+  chat(messages: readonly ChatMessage[], options: GenerateParams & LoraParams & { readonly chatTemplate?: string } = {}): AsyncGenerator<GeneratedToken, GenerationStats> {
+    const { chatTemplate, lora, ...params } = options;
+    const scales = this.model.requestLoraScales(lora, 'chat');
+    return this.run(this.model.chatPromptIds(messages, chatTemplate), params, scales);
+  }
+
+  /**
+   * Logits [ids.length × vocab] of one forward pass from an empty cache, with the request's
+   * adapters (`lora`); the rows run in the steps of whatever else the model is running.
+   */
+  async logits(ids: readonly number[], params: LoraParams = {}): Promise<Float32Array> {
+    const scales = this.model.requestLoraScales(params.lora, 'logits');
+    this.seq.reset();
+    this.seq.setLora(scales);
+    try {
+      return await this.seq.forward(ids, 'all');
+    } finally {
+      this.seq.reset();
+    }
   }
 
   /** KV blocks the sequence holds now. */
@@ -131,15 +161,17 @@ export class BatchedSequence {
     await this.seq.dispose();
   }
 
-  private run(ids: readonly number[], params: GenerateParams): AsyncGenerator<GeneratedToken, GenerationStats> {
+  private run(ids: readonly number[], params: GenerateParams, scales: Float32Array): AsyncGenerator<GeneratedToken, GenerationStats> {
     const model = this.model;
     const tokenizer = model.source.tokenizerPath ? model.tokenizer : undefined;
     const eosIds = model.eogIds.length ? model.eogIds : tokenizer?.eosId !== undefined ? [tokenizer.eosId] : [];
     const rope = model.config.rope?.scaling;
     const inner = generateTokens({ executor: this.seq, tokenizer, eosIds, recomputeAbove: rope?.type === 'longrope' ? rope.originalMaxPositions : undefined }, ids, params);
     const seq = this.seq;
-    // The blocks go back when the stream ends, however it ends (done, error, return()).
+    // The adapters are chosen when the stream starts; the blocks go back when it ends, however it
+    // ends (done, error, return()).
     async function* freeing(): AsyncGenerator<GeneratedToken, GenerationStats> {
+      seq.setLora(scales);
       try {
         return yield* inner;
       } finally {

@@ -37,6 +37,11 @@ export class LoraScales {
     return this.defaults.length;
   }
 
+  /** A copy of the scales a request without its own `lora` runs with. */
+  defaultScales(): Float32Array {
+    return this.defaults.slice();
+  }
+
   /** The scales later requests run with unless they name their own. */
   setDefaults(scales: Float32Array): void {
     this.defaults = scales.slice();

@@ -22,7 +22,7 @@ import type { ChatMessage } from './chat/messages.js';
 import { type ChatOptions, ChatSession } from './chat/session.js';
 import { endOfGenerationIds } from '../models/chat/eog.js';
 import { pipelineTransform } from './passes.js';
-import { checkLoras, type LoraOption, type LoraParams, loraRule, LoraScales, requestScales, withLoraPipeline } from './lora.js';
+import { checkLoras, type LoraOption, type LoraParams, type LoraRequest, loraRule, LoraScales, requestScales, withLoraPipeline } from './lora.js';
 import type { ParamResolver } from '../runtime/reference/interpreter.js';
 import { type ProgressCallback, withWeightProgress } from './progress.js';
 import { paramResolver } from './param-resolver.js';
@@ -192,6 +192,14 @@ export class Model {
     }
     this.loraScales.setDefaults(Float32Array.from(scales));
     this.loraScales.activate();
+  }
+
+  /**
+   * The run-time adapter scales a request runs with: its own `lora` (checked: OptionError), else the
+   * defaults (setLoraScales). For generations that run elsewhere, as a BatchedModel's sequences do.
+   */
+  requestLoraScales(lora: readonly LoraRequest[] | undefined, where: string): Float32Array {
+    return lora === undefined ? this.loraScales.defaultScales() : requestScales(this.opts.lora, lora, where);
   }
 
   /** Tokens the KV cache holds: the contextLength option, or the model's own context. */

@@ -9,6 +9,9 @@
 // back when it is cut back or reset. A request whose blocks are not free waits; when nothing can
 // run because every queued request waits for blocks, the newest is refused (KvCacheFullError) and
 // its sequence's blocks are freed, so the others go on.
+//
+// Run-time LoRA: each sequence holds its adapters' scales (setLora), which the scheduler copies
+// into every row it runs for that sequence; the step applies each row's own (runtime/paged/lora-rows.ts).
 import { StateError } from '../../ir/errors.js';
 import { checkStep, type Executor, type LogitsWanted } from '../executor.js';
 import { checkPicked } from '../sampler.js';
@@ -56,7 +59,7 @@ export class PagedEngine {
     if (blocks > exec.geometry.blocks) throw new RangeError(`the pool holds ${exec.geometry.blocks} blocks, not ${blocks}`);
     this.allocator = new BlockAllocator(blocks);
     const n = exec.maxRows, width = exec.geometry.tableWidth;
-    this.rows = { count: 0, tokens: new Int32Array(n), pos: new Int32Array(n), lens: new Int32Array(n), blocks: new Int32Array(n * width) };
+    this.rows = { count: 0, tokens: new Int32Array(n), pos: new Int32Array(n), lens: new Int32Array(n), blocks: new Int32Array(n * width), lora: new Float32Array(n * exec.geometry.adapters) };
   }
 
   get stats(): EngineStats {
@@ -90,6 +93,11 @@ export class PagedEngine {
     seq.length = length;
   }
 
+  /** @internal Whether `seq` has a forward() queued or running. */
+  busy(seq: PagedSequence): boolean {
+    return this.queue.some((r) => r.seq === seq);
+  }
+
   /** @internal */
   forget(seq: PagedSequence): void {
     this.sequences.delete(seq);
@@ -108,7 +116,7 @@ export class PagedEngine {
   private async step(): Promise<void> {
     if (this.running || this.queue.length === 0) return;
     this.running = true;
-    const { blockSize, tableWidth, vocabSize } = this.exec.geometry;
+    const { blockSize, tableWidth, vocabSize, adapters } = this.exec.geometry;
     const rows = this.rows;
     rows.count = 0;
     const taken: { req: Request; first: number; count: number }[] = [];
@@ -138,6 +146,7 @@ export class PagedEngine {
         const table = rows.blocks.subarray(r * tableWidth, (r + 1) * tableWidth);
         table.fill(0);
         table.set(seq.blocks);
+        if (adapters) rows.lora.set(seq.lora, r * adapters);
       }
       taken.push({ req, first, count });
     }
@@ -202,8 +211,30 @@ export class PagedSequence implements Executor {
   /** @internal The block table: the blocks holding positions 0…BS−1, BS…2BS−1, … */
   readonly blocks: number[] = [];
   private disposed = false;
+  /** The run-time adapters' scales every row of this sequence runs with (all 0: none). */
+  private scales: Float32Array;
 
-  constructor(private readonly engine: PagedEngine) {}
+  constructor(private readonly engine: PagedEngine) {
+    this.scales = new Float32Array(engine.exec.geometry.adapters);
+  }
+
+  /** @internal What the scheduler copies into this sequence's rows. */
+  get lora(): Float32Array {
+    return this.scales;
+  }
+
+  /**
+   * Runs this sequence's next steps with these adapter scales (one per run-time adapter of the
+   * step graph; 0 turns one off). Its KV cache was computed with the old ones, so a change is
+   * refused while the sequence holds positions: reset() first.
+   */
+  setLora(scales: Float32Array): void {
+    const adapters = this.engine.exec.geometry.adapters;
+    if (scales.length !== adapters) throw new RangeError(`setLora: the batched step has ${adapters} run-time adapter(s), got ${scales.length} scale(s)`);
+    if (scales.every((s, i) => Object.is(s, this.scales[i]))) return;
+    if (this.length > 0 || this.live().busy(this)) throw new StateError('setLora: this sequence holds positions computed with other adapters; reset() it first');
+    this.scales = scales.slice();
+  }
 
   get backend(): string {
     return this.engine.exec.backend;

@@ -3,6 +3,7 @@
 import type { Graph } from '../../ir/graph.js';
 import { type HostTensor, tensor } from '../../ir/tensor.js';
 import { interpret, type ParamResolver } from '../reference/interpreter.js';
+import { LORA_ROWS_INPUT } from './lora-rows.js';
 import { type PagedGeometry, pagedGeometry, type PagedRows, type PagedStepExecutor, type PagedStepResult } from './step.js';
 
 export class ReferencePagedExecutor implements PagedStepExecutor {
@@ -26,6 +27,8 @@ export class ReferencePagedExecutor implements PagedStepExecutor {
       lens: tensor('i32', [n], rows.lens.slice(0, n)),
       blocks: tensor('i32', [n, width], rows.blocks.slice(0, n * width)),
     };
+    const adapters = this.geometry.adapters;
+    if (adapters) inputs[LORA_ROWS_INPUT] = tensor('f32', [n, adapters], rows.lora.slice(0, n * adapters));
     for (const [name, t] of this.state) inputs[name] = t;
     const res = interpret(this.graph, { inputs, params: this.params });
     for (const [name, t] of Object.entries(res.updates)) this.state.set(name, t);

@@ -3,6 +3,7 @@
 // with that sequence's position, length and block table. The KV pool lives in the backend between
 // steps; the scheduler (engine.ts) decides which rows run and which blocks each sequence holds.
 import type { Graph } from '../../ir/graph.js';
+import { LORA_ROWS_INPUT } from './lora-rows.js';
 
 /** The rows of one step, in the graph's input layout (row r's table at blocks[r·width …]). */
 export interface PagedRows {
@@ -11,6 +12,8 @@ export interface PagedRows {
   readonly pos: Int32Array;
   readonly lens: Int32Array;
   readonly blocks: Int32Array;
+  /** Row r's run-time adapter scales at lora[r·adapters …] (empty when the graph has no adapters). */
+  readonly lora: Float32Array;
 }
 
 /** A step's results, valid until the next step: logits [count, vocab] and the argmax of each row. */
@@ -35,6 +38,8 @@ export interface PagedGeometry {
   /** Block table width: the most blocks one sequence holds. */
   readonly tableWidth: number;
   readonly vocabSize: number;
+  /** Run-time LoRA adapters a row may use (the `lora_scales` input's width; 0: none). */
+  readonly adapters: number;
 }
 
 export function pagedGeometry(g: Graph): PagedGeometry {
@@ -43,6 +48,7 @@ export function pagedGeometry(g: Graph): PagedGeometry {
   const logits = g.output('logits');
   if (!pool || !table || !logits || !g.output('next')) throw new Error(`graph @${g.name} is not a paged step graph (it needs a KV pool state, a 'blocks' input and 'logits' and 'next' outputs)`);
   const [blocks, blockSize] = pool.type.shape, tableWidth = table.type.shape[1], vocabSize = logits.type.shape[1];
-  if (typeof blocks !== 'number' || typeof blockSize !== 'number' || typeof tableWidth !== 'number' || typeof vocabSize !== 'number') throw new Error(`graph @${g.name}: the paged pool and block tables must have static sizes`);
-  return { blocks, blockSize, tableWidth, vocabSize };
+  const adapters = g.inputs.find((v) => v.name === LORA_ROWS_INPUT)?.type.shape[1] ?? 0;
+  if (typeof blocks !== 'number' || typeof blockSize !== 'number' || typeof tableWidth !== 'number' || typeof vocabSize !== 'number' || typeof adapters !== 'number') throw new Error(`graph @${g.name}: the paged pool, block tables and adapter scales must have static sizes`);
+  return { blocks, blockSize, tableWidth, vocabSize, adapters };
 }

@@ -13,6 +13,7 @@ import type { ParamResolver } from '../reference/interpreter.js';
 import { describeBudget, memoryBudget } from '../wasm/budget.js';
 import { scratchLayout, SharedScratch, tooBigForWasm, WasmMemory, weightPlacer } from '../wasm/memory.js';
 import { ThreadPool } from '../wasm/threads.js';
+import { LORA_ROWS_INPUT } from './lora-rows.js';
 import { type PagedGeometry, pagedGeometry, type PagedRows, type PagedStepExecutor, type PagedStepResult } from './step.js';
 
 // Vector loads of a tail may touch (never use) a few bytes past a tensor's end.
@@ -37,7 +38,7 @@ export class WasmPagedExecutor implements PagedStepExecutor {
     private readonly program: WasmProgram,
     private readonly plan: number,
     private readonly dims: readonly DimWords[],
-    private readonly at: Readonly<Record<'tokens' | 'pos' | 'lens' | 'blocks' | 'logits' | 'next', number>>,
+    private readonly at: Readonly<Record<'tokens' | 'pos' | 'lens' | 'blocks' | 'logits' | 'next', number> & { lora?: number }>,
   ) {
     this.geometry = pagedGeometry(program.graph);
   }
@@ -122,6 +123,7 @@ export class WasmPagedExecutor implements PagedStepExecutor {
       const at = {
         tokens: valueAt('tokens', 'input'), pos: valueAt('pos', 'input'), lens: valueAt('lens', 'input'), blocks: valueAt('blocks', 'input'),
         logits: valueAt('logits', 'output'), next: valueAt('next', 'output'),
+        ...(pagedGeometry(g).adapters ? { lora: valueAt(LORA_ROWS_INPUT, 'input') } : {}),
       };
       return new WasmPagedExecutor(pool, program, plan, [...groups.values()].map((x) => ({ dim: x.dim, words: Uint32Array.from(x.words) })), at);
     } catch (e) {
@@ -138,6 +140,8 @@ export class WasmPagedExecutor implements PagedStepExecutor {
     mem.i32(this.at.pos, n).set(rows.pos.subarray(0, n));
     mem.i32(this.at.lens, n).set(rows.lens.subarray(0, n));
     mem.i32(this.at.blocks, n * width).set(rows.blocks.subarray(0, n * width));
+    const adapters = this.geometry.adapters;
+    if (this.at.lora !== undefined) mem.f32(this.at.lora, n * adapters).set(rows.lora.subarray(0, n * adapters));
     const words = mem.u32(0, mem.used >>> 2);
     for (const d of this.dims) {
       const value = evalDim(d.dim, { S: n });

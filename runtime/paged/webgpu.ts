@@ -10,6 +10,7 @@ import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext, MapMode } from '../webgpu/gpu-context.js';
 import { bindProgram, type BoundLaunch, uniformBytes } from '../webgpu/program-buffers.js';
 import { checkBindingSizes, programPipelines, storageBuffers } from '../webgpu/graph-storage.js';
+import { LORA_ROWS_INPUT } from './lora-rows.js';
 import { type PagedGeometry, pagedGeometry, type PagedRows, type PagedStepExecutor, type PagedStepResult } from './step.js';
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
@@ -24,7 +25,7 @@ export class WebGpuPagedExecutor implements PagedStepExecutor {
     private readonly program: WgslProgram,
     private readonly launches: readonly BoundLaunch[],
     private readonly uniform: GPUBuffer,
-    private readonly buffers: Readonly<Record<(typeof INPUTS)[number] | 'logits' | 'next', GPUBuffer>>,
+    private readonly buffers: Readonly<Record<(typeof INPUTS)[number] | 'logits' | 'next', GPUBuffer> & { lora?: GPUBuffer }>,
     private readonly staging: GPUBuffer,
     private readonly owned: GPUBuffer[],
   ) {
@@ -67,8 +68,9 @@ export class WebGpuPagedExecutor implements PagedStepExecutor {
         logits: valueBuffer('logits', 'output'), next: valueBuffer('next', 'output'),
       };
       const geometry = pagedGeometry(graph);
+      const lora = geometry.adapters ? valueBuffer(LORA_ROWS_INPUT, 'input') : undefined;
       const staging = create(paddedSize(program.bounds.S * geometry.vocabSize * 4) + paddedSize(program.bounds.S * 4) + 256, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'paged read-back');
-      return new WebGpuPagedExecutor(ctx, program, launches, uniform, buffers, staging, owned);
+      return new WebGpuPagedExecutor(ctx, program, launches, uniform, lora ? { ...buffers, lora } : buffers, staging, owned);
     } catch (e) {
       for (const b of owned) b.destroy();
       throw e;
@@ -79,11 +81,12 @@ export class WebGpuPagedExecutor implements PagedStepExecutor {
     const n = rows.count, { tableWidth, vocabSize } = this.geometry;
     if (n < 1 || n > this.maxRows) throw new RangeError(`a paged step takes 1 to ${this.maxRows} rows, got ${n}`);
     const { device } = this.ctx;
-    const write = (buffer: GPUBuffer, data: Int32Array) => device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
+    const write = (buffer: GPUBuffer, data: Int32Array | Float32Array) => device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
     write(this.buffers.tokens, rows.tokens.subarray(0, n));
     write(this.buffers.pos, rows.pos.subarray(0, n));
     write(this.buffers.lens, rows.lens.subarray(0, n));
     write(this.buffers.blocks, rows.blocks.subarray(0, n * tableWidth));
+    if (this.buffers.lora) write(this.buffers.lora, rows.lora.subarray(0, n * this.geometry.adapters));
     const dims = { S: n };
     const uniforms = new Uint8Array(this.uniform.size);
     const encoder = device.createCommandEncoder();

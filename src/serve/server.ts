@@ -175,7 +175,6 @@ export class TesseraServer {
       const model = slot.model;
       // A batched sequence gives its KV blocks back when the stream ends, cancelled or not.
       const runner = slot.kind === 'sequence' ? slot.seq : model;
-      if (request.lora && slot.kind === 'sequence') throw badRequest('lora: per-request adapters are not applied inside batched steps yet; serve without batching to use them', 'lora');
       const params = { ...request.params, ...(request.lora ? { lora: request.lora } : {}), signal: cancel.signal };
       const stream = endpoint === 'chat'
         ? runner.chat((request as ChatRequest).messages, { ...params, ...(this.opts.chatTemplate !== undefined ? { chatTemplate: this.opts.chatTemplate } : {}) })
