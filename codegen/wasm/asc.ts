@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cacheGet, cacheKey, cachePut } from '../compile-cache.js';
 import { HEAP_START, MAX_PAGES, MODULE_DATA_BASE, PAGE_BYTES } from './abi.js';
-import { runAscInProcess } from './asc-process.js';
+import { runAscInProcess, warmCompiler } from './asc-process.js';
 import type { WasmFeature } from './features.js';
 
 export interface CompileOptions {
@@ -65,6 +65,22 @@ function ascModuleUrl(): string {
     missingCompiler(e);
   }
 }
+/**
+ * Starts the compiler's process ahead of a compile that is about to be needed (a lowering-cache
+ * miss), so that its start overlaps the code generation. Does nothing where asc is not installed
+ * or compiling is forbidden: the compile itself then says why.
+ */
+export function warmAssemblyScript(): void {
+  if (process.env.TESSERA_FORBID_COMPILER) return;
+  let url: string;
+  try {
+    url = ascModuleUrl();
+  } catch {
+    return;
+  }
+  warmCompiler(url);
+}
+
 // One compile at a time: each holds a compiler's whole heap.
 let queue: Promise<unknown> = Promise.resolve();
 

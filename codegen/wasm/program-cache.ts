@@ -114,6 +114,17 @@ async function decode<K extends string>(payload: Uint8Array, graphs: Readonly<Re
 }
 
 /**
+ * `build`, with the compiler's process starting while it generates the kernels, so that Node's
+ * start and asc's import (asc.ts is small; asc loads in that process) overlap the code generation.
+ * Where asc's own cache then holds the module (a rebuild of Tessera, same kernels), the process
+ * goes unused and exits after its wait.
+ */
+async function warmBuild<T>(build: () => Promise<T>): Promise<T> {
+  (await import('./asc.js')).warmAssemblyScript();
+  return build();
+}
+
+/**
  * The CPU programs and module for `graphs` at `bounds`: from the compile cache when this build
  * lowered the same graphs before, else from `build` (lowering and compiling), then stored.
  */
@@ -125,7 +136,7 @@ export async function cachedWasmPrograms<K extends string>(
   onHit?: (kernels: number) => void,
 ): Promise<CompiledPrograms<K>> {
   const key = entryKey(graphs, bounds, defaultWasmFeatures());
-  if (key === undefined) return build();
+  if (key === undefined) return warmBuild(build);
   const stored = cacheGet(NAMESPACE, key);
   if (stored.status === 'hit') {
     try {
@@ -140,7 +151,7 @@ export async function cachedWasmPrograms<K extends string>(
   } else if (stored.status === 'corrupt') {
     console.warn(`tessera: compile cache entry rebuilt: ${stored.reason}`);
   }
-  const compiled = await build();
+  const compiled = await warmBuild(build);
   const failure = cachePut(NAMESPACE, key, encode(compiled));
   if (failure) console.warn(`tessera: ${failure} (running without it)`);
   return compiled;
