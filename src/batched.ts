@@ -9,7 +9,7 @@
 // every row of a step with its own sequence's (runtime/paged/lora-rows.ts): switching adapters
 // between requests neither recompiles nor uploads anything but the rows' scales.
 import type { ChatMessage } from './chat/messages.js';
-import { UsageError } from '../ir/errors.js';
+import { StateError, UsageError } from '../ir/errors.js';
 import { type GeneratedToken, type GenerateParams, generateTokens, type GenerationStats } from '../runtime/generate.js';
 import { type EngineStats, PagedEngine, type PagedSequence } from '../runtime/paged/engine.js';
 import { perRowLoraScales } from '../runtime/paged/lora-rows.js';
@@ -143,7 +143,7 @@ export class BatchedSequence {
    */
   async logits(ids: readonly number[], params: LoraParams = {}): Promise<Float32Array> {
     const scales = this.model.requestLoraScales(params.lora, 'logits');
-    this.seq.reset();
+    if (this.seq.position > 0) throw new StateError('logits(): this sequence holds a generation in progress; use another sequence');
     this.seq.setLora(scales);
     try {
       return await this.seq.forward(ids, 'all');
