@@ -1,11 +1,12 @@
 // Packing the GEMM's weight panels (gemm.ts): the weight rows of one column panel, transposed
-// K-major into a thread's scratch as f32, vector j of row k holding product columns 4·(j / parts)
-// + c (c = 0…3) of part j % parts: panel[k][j][c]. Float rows (f32, f16, bf16) are read 4 k at a
-// time and transposed 4 × 4 by shuffles; a quantized row is decoded one block at a time by its
-// dtype's gather (WASM_QUANT in loads.ts, the decoding the embedding gather uses) into a staging
-// buffer of 4 rows, then transposed the same way: a panel is dequantized once and serves every row
-// of a slab. Columns past a part's end are zero (their rows are read from the part's first row and
-// masked off), so the micro-kernel never branches.
+// K-major into a thread's scratch as f32: at each k, 4·V values (V vectors, gemm.ts's register tile),
+// lane f holding product column n0 + f mod C of part f div C (C = 4·V / parts columns per part),
+// vector j = f div 4 (panel[k][j][f mod 4]). Float rows (f32, f16, bf16) are read 4 k at a time and transposed 4 × 4
+// by shuffles; a quantized row is decoded one block at a time by its dtype's gather (WASM_QUANT in
+// loads.ts, the decoding the embedding gather uses) into a staging buffer of 4 rows, then
+// transposed the same way: a panel is dequantized once and serves every row of a slab. Columns
+// past a part's end are zero (their rows are read from the part's first row and masked off), so the
+// micro-kernel never branches.
 import { dtypeInfo, type QuantDType } from '../../ir/dtype.js';
 import { elemBytes, loadF32, loadF32x4, type PlainFloat, WASM_QUANT } from './loads.js';
 
@@ -35,13 +36,17 @@ export interface PackShape {
   readonly K: number;
   /** Columns per part. */
   readonly m: number;
-  readonly parts: number;
-  /** 4-column blocks per panel and part. */
-  readonly blocks: number;
-  /** Vectors per k: blocks · parts. */
+  /** Vectors per k. */
   readonly V: number;
+  /** Columns per part in a panel (4·V / parts). */
+  readonly cols: number;
   /** The local holding this thread's staging buffer (quantized weights). */
   readonly stage: string;
+}
+
+/** Part and column within the panel of lane f (static). */
+function laneColumn(f: number, cols: number): { part: number; col: number } {
+  return { part: Math.floor(f / cols), col: f % cols };
 }
 
 /** Lines storing the 4 × 4 transpose of the rows r0…r3 (f32x4 each) as 4 vectors `stride` bytes apart from `dst`. */
@@ -58,23 +63,23 @@ function transposeStore(r: readonly string[], dst: string, first: number, stride
 }
 
 /**
- * Lines packing panel `pn` (its first column n0, both in scope) into `gpp`. Vector j's row c is
- * column n0 + 4·(j / parts) + c of part j % parts: ok{j}_{c} says whether it exists, wr{j}_{c} is
- * its weight row (the part's first row when not), mk{j}_{c} the mask that zeroes it when not.
+ * Lines packing panel `pn` (its first column n0, both in scope) into `gpp`. Lane f = 4j + c (vector
+ * j, lane c): ok{j}_{c} says whether its column exists, wr{j}_{c} is its weight row (the part's
+ * first row when not), mk{j}_{c} the mask that zeroes it when not.
  */
 export function packPanel(src: PanelSource, s: PackShape): string[] {
   return src.kind === 'float' ? packFloat(src.dtype, s) : packQuant(src.dtype, s);
 }
 
 function packFloat(dtype: PlainFloat, s: PackShape): string[] {
-  const { K, m, parts, V } = s;
+  const { K, m, V, cols } = s;
   const rowBytes = K * elemBytes(dtype);
   const J = [...Array(V).keys()], C = [0, 1, 2, 3];
   const lines: string[] = [];
   for (const j of J) {
-    const b = Math.floor(j / parts), p = j % parts;
     for (const c of C) {
-      const idx = `n0 + ${4 * b + c}`;
+      const { part: p, col } = laneColumn(4 * j + c, cols);
+      const idx = `n0 + ${col}`;
       lines.push(
         `const ok${j}_${c} = ${idx} < ${m};`,
         `const wr${j}_${c} = ${s.wp} + (<usize>(ok${j}_${c} ? ${idx}${p ? ` + ${p * m}` : ''} : ${p * m})) * ${rowBytes};`,
@@ -95,7 +100,7 @@ function packFloat(dtype: PlainFloat, s: PackShape): string[] {
 }
 
 function packQuant(dtype: QuantDType, s: PackShape): string[] {
-  const { K, m, parts, V } = s;
+  const { K, m, V, cols } = s;
   const { blockSize: bs, blockBytes } = dtypeInfo(dtype);
   const nb = Math.ceil(K / bs);
   const q = WASM_QUANT[dtype];
@@ -110,15 +115,14 @@ function packQuant(dtype: QuantDType, s: PackShape): string[] {
   return [
     `for (let b = 0; b < ${nb}; b++) {`,
     `for (let j = 0; j < ${V}; j++) {`,
-    `const jb = j / ${parts}, jp = j - jb * ${parts};`,
-    `const c0 = n0 + jb * 4;`,
-    // Each of the 4 rows' block decoded into staging row c.
+    // Lane f = 4j + c is column n0 + f % cols of part f / cols; each of the 4 rows' block decoded into staging row c.
     'for (let c = 0; c < 4; c++) {',
-    `const blk = ${s.wp} + (<usize>(c0 + c < ${m} ? c0 + c + jp * ${m} : jp * ${m})) * ${nb * blockBytes} + (<usize>b) * ${blockBytes};`,
+    `const f = j * 4 + c, fp = f / ${cols}, col = n0 + f - fp * ${cols};`,
+    `const blk = ${s.wp} + (<usize>(col < ${m} ? col + fp * ${m} : fp * ${m})) * ${nb * blockBytes} + (<usize>b) * ${blockBytes};`,
     `const dst = ${s.stage} + (<usize>c) * ${bs * 4};`,
     '{', ...q.gatherVectors('blk'), ...decode, '}',
     '}',
-    ...[0, 1, 2, 3].map((c) => `const mk${c} = i32x4.splat(c0 + ${c} < ${m} ? -1 : 0);`),
+    ...[0, 1, 2, 3].map((c) => `const mk${c} = i32x4.splat(n0 + (j * 4 + ${c}) % ${cols} < ${m} ? -1 : 0);`),
     `const dst = gpp + ((<usize>b) * ${bs * V} + <usize>j) * 16;`,
     `for (let k = 0; k < ${bs}; k += 4) {`,
     `const sq = ${s.stage} + (<usize>k) * 4, dk = dst + (<usize>k) * ${V * 16};`,

@@ -1,26 +1,31 @@
 // The prefill GEMM: a matmul over many activation rows (a prompt chunk) as an outer-product
-// micro-kernel on packed weight panels, for the weight types whose GEMV tile loop is slow per
-// activation row (16-bit floats, and block-quantized types whose unpacking dominates the integer
-// dot: dequantized while packing, gemm-pack.ts), so a panel is decoded once per slab of rows, not
-// once per 2 rows. A projection kernel (matmul.ts, matmul-quant.ts) runs this when its rows R reach
-// GEMM_MIN_ROWS and its GEMV tile loop (projection.ts) otherwise, so decode (S = 1) keeps the GEMV
-// paths; types the tile loop serves as well keep it at every R (TILE_PREFILL).
+// micro-kernel on packed weight panels. A projection kernel (matmul.ts, matmul-quant.ts) runs this
+// when its rows R reach GEMM_MIN_ROWS and its GEMV tile loop (projection.ts) otherwise, so decode
+// (S = 1) keeps the GEMV paths; types the tile loop serves as well keep it at every R (TILE_PREFILL).
 //
 // Work items are (row slab) × (column panel) pairs, slab major, claimed by the threads in guided
 // runs: both dimensions are split, so a short prompt still spreads over the columns and a long one
 // over the rows too. For its item a thread packs the panel's weight rows K-major into its scratch
-// (f32, vector j holding 4 product columns at each k: panel[k][j]) unless it holds that panel
-// already, and, with a norm prologue, normalises the slab's rows into its scratch unless it holds
-// that slab already. The micro-kernel then walks k once per MR rows: per k it loads the panel's V
-// vectors and splats MR activations, MR·V multiply-adds into MR·V accumulators (no horizontal
-// sums). V8 (TurboFan) hoists every load of an iteration ahead of its multiply-adds, so the
-// accumulators plus one iteration's loads must fit the 15 allocatable xmm registers: 4 rows × 2
-// vectors (8 + 6), 3 × 3 (9 + 6) or 2 × 4 (8 + 6); wider tiles measured slower (spills).
+// (f32, 4·V product columns at each k, gemm-pack.ts) unless it holds that panel already,
+// and, with a norm prologue, normalises the slab's rows into its scratch unless it holds that slab
+// already. The micro-kernel then walks k once per MR rows: per k it loads the panel's V vectors and
+// splats MR activations, MR·V multiply-adds into MR·V accumulators (no horizontal sums), so the
+// inner loop is loads and multiply-adds only.
 //
-// Results go to a per-thread tile (MR·V vectors), from which one loop hands each row's 4-column
-// blocks, every part's vector with the bias added, to the projection's store hook (plain store,
-// epilogue program): the fused projections work unchanged. A last, partial column block is handed
-// over one column at a time (lanes = 1).
+// The tile (TILES) is 3 rows × 3 vectors for 1 and 3 parts, 4 × 2 and 2 × 4 for 2 and 4 (a part's
+// columns come in whole vectors). V8 (TurboFan) issues every load of an iteration ahead of its
+// multiply-adds, so the accumulators plus one iteration's loads must fit the 15 allocatable xmm
+// registers: MR·V + MR + V ≤ 15, at most 9 accumulators (3 × 3), one more independent chain than
+// 8 (8 chains of a 4-cycle multiply-add on two pipes leave no slack: 3 × 3 runs 3–5 % faster per
+// core than 4 × 2, BENCHMARKS.md session 11; 5-row and wider tiles spill). A panel's 4·V lanes are
+// split evenly over the parts, lane f holding column f mod C of part f div C, so the multiply-adds
+// never depend on parts. (12 lanes over 2 or 4 parts was tried: the 2 columns a part then has past
+// its 4-column block went through the store one at a time and cost more than the 9th chain gave.)
+//
+// Results go to a per-thread tile (MR rows of 4·V lanes), from which one loop hands each row's
+// 4-column blocks of every part, with the bias added, to the projection's store hook (plain store,
+// epilogue program): the fused projections work unchanged. A last, partial panel's columns are
+// handed over one at a time (lanes = 1).
 import type { DType } from '../../ir/dtype.js';
 import type { KernelWriter } from './kernel.js';
 import { loadF32, loadF32x4 } from './loads.js';
@@ -53,26 +58,44 @@ export interface GemmSpec {
   readonly norm?: Prologue;
 }
 
-/** The register tile: 4-column blocks per panel, vectors per k, activation rows per pass. */
-export function gemmTile(parts: number): { blocks: number; V: number; MR: number } {
-  const blocks = parts === 1 ? 2 : 1;
-  const V = blocks * parts;
-  return { blocks, V, MR: V === 2 ? 4 : V === 3 ? 3 : 2 };
+/**
+ * The register tile per parts count: vectors per k (V, the panel's 4·V lanes split evenly over the
+ * parts), activation rows per pass (MR), and columns per part in a panel (a multiple of 4).
+ */
+const TILES: Readonly<Record<number, { V: number; MR: number }>> = {
+  1: { V: 3, MR: 3 },
+  2: { V: 2, MR: 4 },
+  3: { V: 3, MR: 3 },
+  4: { V: 4, MR: 2 },
+};
+
+export function gemmTile(parts: number): { V: number; MR: number; cols: number } {
+  const t = TILES[parts];
+  if (!t) throw new Error(`internal error: the GEMM has no tile for ${parts} parts`);
+  return { ...t, cols: (4 * t.V) / parts };
 }
 
 /**
  * Weight types whose GEMV tile loop (projection.ts: 2 × 4 dot-product tiles, integer dots over
  * 8-bit activations for the quantized ones) matches or beats the GEMM at prefill, so they keep it
  * at every R. Measured per kernel (BENCHMARKS.md, session 10, 1 thread, 128 rows, time GEMM / tile
- * loop): f32 1.03–1.08 (both near the 128-bit FMA peak), q8_0 1.04–1.17, q4_1 1.0–1.15, q4_0
- * 0.95–1.0; the GEMM wins for f16/bf16 (0.23), q5_0 0.80, iq4_nl 0.83, q4_k 0.80–0.87, q6_k 0.53,
- * iq4_xs 0.30.
+ * loop): q8_0 1.04–1.17, q4_1 1.0–1.15, q4_0 0.95–1.0; the GEMM wins for f16/bf16 (0.23), q5_0
+ * 0.80, iq4_nl 0.83, q4_k 0.80–0.87, q6_k 0.53, iq4_xs 0.30.
  */
-const TILE_PREFILL: ReadonlySet<DType> = new Set<DType>(['f32', 'q8_0', 'q4_0', 'q4_1']);
+const TILE_PREFILL: ReadonlySet<DType> = new Set<DType>(['q8_0', 'q4_0', 'q4_1']);
+
+/**
+ * f32's tile loop runs as fast as the 8-accumulator GEMM tiles (session 10: 1.03–1.08), so f32
+ * takes the GEMM only where its tile holds 9 (3 × 3: 3–5 % faster per core, session 11).
+ */
+function f32Gains(parts: number): boolean {
+  const { V, MR } = gemmTile(parts);
+  return V * MR > 8;
+}
 
 /** True when the GEMM serves a projection with these parts and weights (else: the tile loop at every R). */
 export function gemmServes(parts: number, weights: DType): boolean {
-  return parts <= MAX_PARTS && !TILE_PREFILL.has(weights);
+  return parts <= MAX_PARTS && !TILE_PREFILL.has(weights) && (weights !== 'f32' || f32Gains(parts));
 }
 
 /**
@@ -111,8 +134,7 @@ export function emitGemm(w: KernelWriter, g: GemmSpec): void {
   const { K, parts } = g;
   if (!gemmServes(parts, g.weights.dtype)) return;
   const m = g.n / parts;
-  const { blocks, V, MR } = gemmTile(parts);
-  const cols = 4 * blocks; // product columns per panel and part
+  const { V, MR, cols } = gemmTile(parts);
   const kRows = panelRows(g.weights, K);
   const panelBytes = kRows * V * 16;
   const pp = w.ptr({ kind: 'scratch', slot: SLOT_PANEL, bytes: panelBytes, perThread: true }, 'gpanel');
@@ -144,33 +166,48 @@ export function emitGemm(w: KernelWriter, g: GemmSpec): void {
     normalizeRow(w, g.norm.kind, g.norm.eps);
     w.line('}', 'prepared = sl;', '}');
   }
-  w.line('if (pn != packed) {', ...packPanel(g.weights, { wp: g.wp, K, m, parts, blocks, V, stage: 'gst' }), 'packed = pn;', '}');
+  w.line('if (pn != packed) {', ...packPanel(g.weights, { wp: g.wp, K, m, V, cols, stage: 'gst' }), 'packed = pn;', '}');
   // The row loop: full MR-row passes, then one pass of the remaining rows.
   const xrOf = g.norm ? `gxs + (<usize>(r - s0)) * ${K * 4}` : `${g.x} + (<usize>r) * ${K * 4}`;
   w.line('for (let r = s0; r < s1; r += ' + MR + ') {', `const rows = min(${MR}, s1 - r);`, `const xr = ${xrOf};`);
   w.line(`if (rows == ${MR}) {`, ...microKernel(MR, V, K), '}');
   for (let rows = MR - 1; rows >= 1; rows--) w.line(`else if (rows == ${rows}) {`, ...microKernel(rows, V, K), '}');
   w.line('for (let i = 0; i < rows; i++) {', 'const row = r + i;', `const ci = gct + (<usize>i) * ${V * 16};`);
-  for (let b = 0; b < blocks; b++) {
-    const col = b ? `n0 + ${4 * b}` : 'n0';
-    const P = [...Array(parts).keys()];
-    const at = (p: number) => `v128.load(ci, ${(b * parts + p) * 16})`;
-    const pcol = (p: number, c: string) => (p ? `${c} + ${p * m}` : c);
-    const full = P.map((p) => (g.bias ? `f32x4.add(${at(p)}, ${loadF32x4(g.bias.dtype, g.bias.ptr, pcol(p, col))})` : at(p)));
-    w.line(`if (${col} + 4 <= ${m}) {`, ...P.map((p) => `const v${p} = ${full[p]};`), ...g.store('row', col, P.map((p) => `v${p}`), 4), '}');
-    if (m % cols !== 0) {
-      // The last panel's partial block: column by column.
-      w.line('else {');
-      for (let lane = 0; lane < 3; lane++) {
-        const c = `${col} + ${lane}`;
-        const one = P.map((p) => {
-          const v = `f32x4.splat(f32x4.extract_lane(${at(p)}, ${lane}))`;
-          return g.bias ? `f32x4.add(${v}, f32x4.splat(${loadF32(g.bias.dtype, g.bias.ptr, pcol(p, c))}))` : v;
-        });
-        w.line(`if (${c} < ${m}) {`, ...P.map((p) => `const v${p} = ${one[p]};`), ...g.store('row', c, P.map((p) => `v${p}`), 1), '}');
-      }
-      w.line('}');
-    }
-  }
+  w.line(...storeRow(g, m, cols));
   w.line('}', '}', '}', '}', 'return;', '}');
+}
+
+/**
+ * Lines handing row `row` of the tile at `ci` (part p's column c at byte 4·(p·cols + c)) to the
+ * store hook: 4-column blocks of every part as vectors; in a last, partial panel, columns at or past
+ * m are skipped, the block that holds m's edge going over one column at a time.
+ */
+function storeRow(g: GemmSpec, m: number, cols: number): string[] {
+  const P = [...Array(g.parts).keys()];
+  const partial = m % cols !== 0;
+  const pcol = (p: number, c: string) => (p ? `${c} + ${p * m}` : c);
+  const colOf = (c: number) => (c ? `n0 + ${c}` : 'n0');
+  const vectorAt = (p: number, c: number) => `v128.load(ci, ${(p * cols + c) * 4})`;
+  const laneAt = (p: number, c: number) => `f32x4.splat(load<f32>(ci, ${(p * cols + c) * 4}))`;
+  const withBias = (v: string, p: number, col: string, lanes: 1 | 4) => {
+    if (!g.bias) return v;
+    const b = lanes === 4 ? loadF32x4(g.bias.dtype, g.bias.ptr, pcol(p, col)) : `f32x4.splat(${loadF32(g.bias.dtype, g.bias.ptr, pcol(p, col))})`;
+    return `f32x4.add(${v}, ${b})`;
+  };
+  const lines: string[] = [];
+  for (let c = 0; c < cols; c += 4) {
+    const col = colOf(c);
+    const block = [...P.map((p) => `const v${p} = ${withBias(vectorAt(p, c), p, col, 4)};`), ...g.store('row', col, P.map((p) => `v${p}`), 4)];
+    if (!partial) {
+      lines.push('{', ...block, '}');
+      continue;
+    }
+    lines.push(`if (${col} + 4 <= ${m}) {`, ...block, '} else {');
+    for (let lane = 0; lane < 3; lane++) {
+      const one = colOf(c + lane);
+      lines.push(`if (${one} < ${m}) {`, ...P.map((p) => `const v${p} = ${withBias(laneAt(p, c + lane), p, one, 1)};`), ...g.store('row', one, P.map((p) => `v${p}`), 1), '}');
+    }
+    lines.push('}');
+  }
+  return lines;
 }
