@@ -26,8 +26,12 @@ export class Llama2cTokenizer implements Tokenizer {
   readonly bosId = BOS;
   readonly eosId = EOS;
   private readonly ids = new Map<Bin, number>();
-  /** Piece bytes as decode() emits them (byte tokens already turned into their byte). */
-  private readonly decoded: Uint8Array[];
+  /**
+   * Piece bytes as decode() emits them (byte tokens already turned into their byte), made on first
+   * use: a prompt and its continuation touch a few dozen of the vocabulary's pieces, and making all
+   * 32000 of a llama2.c vocabulary up front took ~40 ms of every start.
+   */
+  private readonly decoded: (Uint8Array | undefined)[] = [];
 
   constructor(
     private readonly pieces: readonly Bin[],
@@ -38,10 +42,6 @@ export class Llama2cTokenizer implements Tokenizer {
     // the lowest id (real vocabularies have no duplicates).
     pieces.forEach((p, id) => {
       if (!this.ids.has(p)) this.ids.set(p, id);
-    });
-    this.decoded = pieces.map((p) => {
-      const byte = /^<0x([0-9A-Fa-f]{2})>/.exec(p);
-      return byte ? Uint8Array.of(parseInt(byte[1], 16)) : fromBin(p);
     });
   }
 
@@ -127,8 +127,16 @@ export class Llama2cTokenizer implements Tokenizer {
   /** run.c's decode(): after BOS a leading space is dropped; "<0xXX>" pieces are the raw byte. */
   private stepBytes(prev: number | undefined, id: number): Uint8Array {
     if (id === BOS || id === EOS) return new Uint8Array(0);
-    const bytes = this.decoded[id] ?? this.unknown(id);
+    const bytes = this.decoded[id] ?? this.decodePiece(id);
     return prev === BOS && bytes[0] === 0x20 ? bytes.subarray(1) : bytes;
+  }
+
+  private decodePiece(id: number): Uint8Array {
+    const p = this.piece(id);
+    const byte = /^<0x([0-9A-Fa-f]{2})>/.exec(p);
+    const bytes = byte ? Uint8Array.of(parseInt(byte[1], 16)) : fromBin(p);
+    this.decoded[id] = bytes;
+    return bytes;
   }
 
   private piece(id: number): Bin {
