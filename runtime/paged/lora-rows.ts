@@ -2,9 +2,8 @@
 // model's step graph reads one %lora.scales [N] (passes/lora-attach.ts) for every row; here every
 // matmul_lora reads a graph input `lora_scales` [S, N] instead — one row of scales per row of the
 // step, which the paged executors fill each step from the rows' sequences (ir/ops/lora.ts).
-import type { Graph } from '../../ir/graph.js';
-import { Value } from '../../ir/graph.js';
 import { dimEquals } from '../../ir/dim.js';
+import { type Graph, Value } from '../../ir/graph.js';
 import { tensorType, typeToString } from '../../ir/types.js';
 
 /** The input holding each row's adapter scales. */
