@@ -106,7 +106,13 @@ export class Model {
   private readonly chatSession: ChatSession;
   private eogCache?: readonly number[];
 
-  private constructor(readonly source: ModelSource, private readonly opts: LoadOptions, private readonly artifact?: LoadedArtifact) {
+  private constructor(
+    readonly source: ModelSource,
+    private readonly opts: LoadOptions,
+    private readonly artifact: LoadedArtifact | undefined,
+    /** Remembers the weights that passed their NaN/Inf scan while the executor loaded them. */
+    private readonly recordVerified: () => void,
+  ) {
     this.config = source.config;
     this.guard = new UseGuard(source.path);
     this.loraScales = new LoraScales(opts.lora);
@@ -152,14 +158,15 @@ export class Model {
     });
     m.exec = choice.executor;
     m.backendReason = choice.reason;
+    m.recordVerified();
     return m;
   }
 
   /** A model directory/file, or a compiled artifact folder (which runs without the compiler). */
   private static create(what: string, path: string, opts: LoadOptions): Model {
     checkLoadOptions(what, opts, LOAD_RULES);
-    const { source, artifact } = openSource(path, opts);
-    const model = new Model(source, opts, artifact);
+    const { source, artifact, recordVerified } = openSource(path, opts);
+    const model = new Model(source, opts, artifact, recordVerified);
     const max = model.config.maxPositions;
     if (opts.contextLength !== undefined && opts.contextLength > max) {
       throw new OptionError('contextLength', `${what}: contextLength ${opts.contextLength} is longer than the model's context of ${max} tokens (valid: 1…${max}; --ctx on the command line)`);

@@ -8,20 +8,31 @@ import { withAdapterLeaves } from '../models/lora/leaves.js';
 import { openModel, type ModelSource, type OpenOptions } from '../models/open.js';
 import { artifactSource } from './artifact-source.js';
 import { BackendError, type BackendName, type ResolvedBackend, resolveBackend } from './backends.js';
+import { withVerifiedWeights } from './verified-weights.js';
 
 export interface SourceOptions extends OpenOptions {
   readonly passes?: string;
   readonly transform?: (g: Graph) => Graph;
 }
 
+export interface OpenedSource {
+  readonly source: ModelSource;
+  readonly artifact?: LoadedArtifact;
+  /** Remembers that the weights loaded so far passed their NaN/Inf scan (src/verified-weights.ts); call once loading succeeded. */
+  readonly recordVerified: () => void;
+}
+
 /** A model directory/file, or a compiled artifact folder (version and checksums checked). */
-export function openSource(path: string, opts: SourceOptions): { readonly source: ModelSource; readonly artifact?: LoadedArtifact } {
-  // Checkpoints also resolve LoRA factors named by merged weights (lora:<file>#<tensor>).
-  if (!isArtifactDir(path)) return { source: withAdapterLeaves(openModel(path, opts)) };
+export function openSource(path: string, opts: SourceOptions): OpenedSource {
+  if (!isArtifactDir(path)) {
+    const verified = withVerifiedWeights(openModel(path, opts));
+    // Checkpoints also resolve LoRA factors named by merged weights (lora:<file>#<tensor>).
+    return { source: withAdapterLeaves(verified.source), recordVerified: verified.record };
+  }
   if (opts.transform || (opts.passes && opts.passes !== 'none')) throw new ConfigError(path, 'a compiled artifact already ran its passes; --passes applies when compiling');
   const artifact = readArtifact(path);
   const source = artifactSource(artifact);
-  return { source: opts.tokenizer ? { ...source, tokenizerPath: opts.tokenizer } : source, artifact };
+  return { source: opts.tokenizer ? { ...source, tokenizerPath: opts.tokenizer } : source, artifact, recordVerified: () => undefined };
 }
 
 /** Resolves `requested` (default auto); an artifact runs only the kernels it was compiled with, or the interpreter. */
