@@ -126,11 +126,25 @@ class DimParser {
   }
 }
 
+/** parseDim's answers by symbol set and text (a bounded memo: cleared when full). */
+const parsedDims = new Map<string, Dim>();
+const PARSED_DIMS_KEPT = 4096;
+
 /**
  * Parses a dim expression as printed into its canonical Dim, e.g. for launch sizes in an artifact
  * manifest. With `symbols`, other symbols are an error. Errors are IRErrors at line 1, column N.
  */
 export function parseDim(text: string, symbols?: readonly string[]): Dim {
-  const expr = new DimParser(text, tokenize(text)).whole();
-  return readDim(new Reader(text, undefined, symbols && new Set(symbols), ''), expr);
+  // Stored programs repeat a few dozen texts thousands of times (~20 ms of a cached start); dims
+  // are immutable, so each text is parsed once per symbol set.
+  const key = `${symbols?.join(',') ?? '*'}|${text}`;
+  let dim = parsedDims.get(key);
+  if (dim === undefined) {
+    const expr = new DimParser(text, tokenize(text)).whole();
+    dim = readDim(new Reader(text, undefined, symbols && new Set(symbols), ''), expr);
+    if (parsedDims.size >= PARSED_DIMS_KEPT) parsedDims.clear();
+    parsedDims.set(key, dim);
+  }
+  return dim;
 }
+

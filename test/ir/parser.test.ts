@@ -267,6 +267,12 @@ describe('parseDim', () => {
     expect(() => parseDim('S+', ['S'])).toThrow(/expected a number, a name or a dim expression after '\+', found end of input/);
     expect(() => parseDim('S S')).toThrow(/expected end of input after 'S', found 'S'/);
   });
+  it('parses a text once per symbol set (stored programs repeat them), still checking symbols', () => {
+    const free = parseDim('S+T');
+    expect(parseDim('S+T')).toBe(free);
+    expect(() => parseDim('S+T', ['S'])).toThrow(/undeclared symbol 'T'/);
+    expect(dimToString(parseDim('S+T', ['S', 'T']))).toBe('S+T');
+  });
 });
 
 describe('invalid IR corpus (test/ir/invalid)', () => {
