@@ -1,15 +1,21 @@
 // The prefill GEMM (codegen/wasm/gemm.ts, gemm-pack.ts) on float weights against the reference
-// interpreter, at the shape edges of its register tiles (3 × 3, 4 × 2, 2 × 4) and panels: row
-// counts at and around GEMM_MIN_ROWS and the tiles' rows (16, 17, 18, 33, 130 …), columns per part
-// under, at and over a panel's (12 for 1 part, 4 for more: a partial last panel), K around the
-// 4-k packing step (1, 3, 15, 17, 33 …), every parts count, f32 / f16 / bf16, with and without a
-// norm prologue, bias and a residual epilogue, at 1 and 2 threads (the harness's 1e-4 relative
-// bound). Every case has rows ≥ GEMM_MIN_ROWS, so it runs the GEMM wherever gemmServes says so
-// (f32 with 2 or 4 parts keeps the tile loop, checked here too).
+// interpreter, at the shape edges of its 3 × 3 register tile and 12-column panels: row counts at
+// and around GEMM_MIN_ROWS and the tile's 3 rows (16, 17, 18, 33, 130 …), columns per part under,
+// at and over a panel's 12 (a partial last panel) and several panels, K around the 4-k packing
+// step (1, 3, 15, 17, 33 …), every parts count, f32 / f16 / bf16, with and without a norm prologue,
+// bias and a residual epilogue, at 1 and 2 threads (the harness's 1e-4 relative bound). Every case
+// has rows ≥ GEMM_MIN_ROWS, so it runs the GEMM (gemmServes, checked).
+//
+// Quantized panels (dequantized while packing) at the same edges, plain matmuls: the bound is the
+// product's f32 rounding plus the 8-bit activation share of the integer paths (checkProduct with
+// activationRounding), since matmul-quant.ts decides per shape whether the integer GEMM or this
+// one runs; a wrong column, lane or block is off by the weights' magnitude either way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GEMM_MIN_ROWS, gemmServes, gemmTile } from '../../codegen/wasm/gemm.js';
-import type { DType } from '../../ir/dtype.js';
+import { type DType, dtypeInfo } from '../../ir/dtype.js';
 import { type AttrValue, convertF32 } from '../../ir/index.js';
+import { randomTensor } from '../../src/ops-check/draw.js';
+import { activationRounding, checkProduct } from './superblock-bound.js';
 import { checkAll, draw, fc, type OpCase, randomF32, S, setupSuite, type Suite } from './wasm/harness.js';
 
 const FLOATS: DType[] = ['f32', 'f16', 'bf16'];
@@ -58,20 +64,40 @@ function modelCases(): OpCase[] {
   }));
 }
 
-describe('wasm prefill GEMM on float weights', () => {
-  const cases = [...floatCases(), ...modelCases()];
+const QUANTS: DType[] = ['q4_k', 'q6_k', 'q2_k', 'q5_0', 'iq4_xs', 'q5_1'];
+
+function quantCases(): OpCase[] {
+  const draws = draw(fc.record({
+    rows: fc.oneof(fc.constantFrom(...EDGE_ROWS), fc.integer({ min: GEMM_MIN_ROWS, max: 60 })),
+    n: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.constantFrom(11, 12, 13, 25)), blocks: fc.integer({ min: 1, max: 3 }), tail: fc.boolean(), seed: fc.nat(),
+  }), 2 * QUANTS.length, 1108);
+  return draws.map((d, i) => {
+    const dtype = QUANTS[i % QUANTS.length];
+    const block = dtypeInfo(dtype).blockSize;
+    // A partial last block (k not a multiple of the block) where the format allows it (32-blocks).
+    const k = d.blocks * block - (d.tail && block === 32 ? 5 : 0);
+    return {
+      label: `matmul x[${d.rows}, ${k}] w:${dtype}[${d.n}, ${k}]`, op: 'matmul', attrs: {},
+      operands: [{ t: randomF32([d.rows, k], d.seed, 1.5), shape: [S, k] }, { t: randomTensor(dtype, [d.n, k], d.seed + 1, 0.5) }],
+      check: (got, want, ops) => checkProduct(got, want, ops[0], ops[1], (k + 8) * 2 ** -24, activationRounding(block)),
+    };
+  });
+}
+
+describe('wasm prefill GEMM at tile and panel edges', () => {
+  const cases = [...floatCases(), ...modelCases(), ...quantCases()];
   let suite: Suite;
   beforeAll(async () => { suite = await setupSuite(cases); }, 600_000);
   afterAll(async () => { await suite?.pool.dispose(); });
-  it('serves 16-bit floats at every parts count, f32 where its tile has 9 accumulators', () => {
-    for (const dtype of FLOATS) for (let parts = 1; parts <= 4; parts++) expect(gemmServes(parts, dtype), `${dtype} parts ${parts}`).toBe(dtype !== 'f32' || parts % 2 === 1);
+  it('serves float weights at every parts count', () => {
+    for (const dtype of FLOATS) for (let parts = 1; parts <= 4; parts++) expect(gemmServes(parts, dtype), `${dtype} parts ${parts}`).toBe(true);
   });
   it('keeps the accumulators and one step\'s loads within 15 vector registers', () => {
     for (let parts = 1; parts <= 4; parts++) {
       const { V, MR, cols } = gemmTile(parts);
       expect(MR * V + V + MR, `parts ${parts}`).toBeLessThanOrEqual(15);
-      expect(cols % 4, `parts ${parts}: whole vectors per part`).toBe(0);
+      expect(cols, `parts ${parts}: a part's columns are the group's vectors`).toBe(4 * V);
     }
   });
-  it('matches the reference at the tile and panel edges, fused or not, at 1 and 2 threads', () => checkAll(suite));
+  it('matches the reference on float and quantized weights, fused or not, at 1 and 2 threads', () => checkAll(suite));
 });
