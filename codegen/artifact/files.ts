@@ -19,6 +19,12 @@ export interface ArtifactFiles {
   sha256(file: string): string;
   /** The file's path on disk, where files have one (Node loads tokenizers by path). */
   path?(file: string): string;
+  /**
+   * The file compiled as a WebAssembly module, where the source compiles it better than
+   * WebAssembly.compile of its bytes would (a browser: streamed from the Cache API, so Chromium
+   * keeps the optimized code for the next visit); undefined: compile the bytes.
+   */
+  compiledWasm?(file: string): Promise<WebAssembly.Module | undefined>;
 }
 
 /**

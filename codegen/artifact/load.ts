@@ -108,7 +108,7 @@ export function loadArtifact(files: ArtifactFiles): LoadedArtifact {
       if (!t) return undefined;
       let module;
       try {
-        module = await moduleFromBinary(files.bytes(t.file), t.kernels, t.features ?? []);
+        module = await moduleFromBinary(files.bytes(t.file), t.kernels, t.features ?? [], await files.compiledWasm?.(t.file));
       } catch (e) {
         throw new ArtifactError(dir, (e as Error).message);
       }

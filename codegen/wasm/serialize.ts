@@ -70,8 +70,8 @@ export function wasmProgramFromData(d: WasmProgramData, graph: Graph): WasmProgr
   };
 }
 
-/** A compiled module from stored bytes and its kernel order. */
-export async function moduleFromBinary(binary: Uint8Array<ArrayBuffer>, kernelNames: readonly string[], features: readonly string[] = []): Promise<CompiledModule> {
+/** A compiled module from stored bytes and its kernel order (`compiled`: those bytes, already compiled). */
+export async function moduleFromBinary(binary: Uint8Array<ArrayBuffer>, kernelNames: readonly string[], features: readonly string[] = [], compiled?: WebAssembly.Module): Promise<CompiledModule> {
   // Before compiling: this also turns the engine's support on where it is behind a flag.
   assertWasmFeatures(features, 'cpu.wasm');
   const index = new Map(kernelNames.map((n, i) => [n, i]));
@@ -80,7 +80,7 @@ export async function moduleFromBinary(binary: Uint8Array<ArrayBuffer>, kernelNa
     kernels: [],
     features: features as WasmFeature[],
     binary,
-    module: await WebAssembly.compile(binary),
+    module: compiled ?? await WebAssembly.compile(binary),
     compileMs: 0,
     indexOf(name: string): number {
       const i = index.get(name);

@@ -7,6 +7,8 @@
 import { type ArtifactFiles, MemoryArtifactFiles } from '../../codegen/artifact/files.js';
 import { ArtifactError, type ArtifactManifest, MANIFEST_FILE } from '../../codegen/artifact/manifest.js';
 import { MANIFEST_CHECKSUM_FILE } from '../../codegen/artifact/validate.js';
+import { readBody } from './body.js';
+import { fetchWasm } from './wasm-file.js';
 import { canStreamToFiles, memoryWeights, opfsWeights, type WeightsStore } from './weights.js';
 
 /** What Model.open takes in a browser. */
@@ -32,38 +34,51 @@ export interface GatherOptions {
   readonly rangeBytes?: number;
 }
 
-/** An artifact's files in memory, but for weights.bin, which a WeightsStore serves. */
-export class StreamedArtifactFiles extends MemoryArtifactFiles {
-  constructor(location: string, files: ReadonlyMap<string, Bytes>, digests: ReadonlyMap<string, string>, private readonly weightsFile: string, private readonly weights: WeightsStore) {
+/**
+ * An artifact's files in memory, but for weights.bin where a WeightsStore serves it, and with the
+ * CPU module already compiled where it was streamed (wasm-file.ts).
+ */
+export class WebArtifactFiles extends MemoryArtifactFiles {
+  constructor(
+    location: string,
+    files: ReadonlyMap<string, Bytes>,
+    digests: ReadonlyMap<string, string>,
+    private readonly weights?: { readonly file: string; readonly store: WeightsStore },
+    private readonly modules: ReadonlyMap<string, Promise<WebAssembly.Module | undefined>> = new Map(),
+  ) {
     super(location, files, digests);
   }
 
   override size(file: string): number | undefined {
-    return file === this.weightsFile ? this.weights.size : super.size(file);
+    return file === this.weights?.file ? this.weights.store.size : super.size(file);
   }
 
   override bytes(file: string): Bytes {
-    return file === this.weightsFile ? this.weights.bytes() : super.bytes(file);
+    return file === this.weights?.file ? this.weights.store.bytes() : super.bytes(file);
   }
 
   override readInto(file: string, offset: number, dest: Uint8Array): void {
-    if (file === this.weightsFile) this.weights.readInto(offset, dest);
+    if (file === this.weights?.file) this.weights.store.readInto(offset, dest);
     else super.readInto(file, offset, dest);
   }
 
   override sha256(file: string): string {
-    return file === this.weightsFile ? this.weights.sha256 : super.sha256(file);
+    return file === this.weights?.file ? this.weights.store.sha256 : super.sha256(file);
+  }
+
+  compiledWasm(file: string): Promise<WebAssembly.Module | undefined> {
+    return this.modules.get(file) ?? Promise.resolve(undefined);
   }
 
   /** The backend holds the weights: the file (or buffer) is let go. */
   release(): void {
-    this.weights.close();
+    this.weights?.store.close();
   }
 }
 
 /** Lets go of what the files hold once a backend has the weights (a no-op for other sources). */
 export function releaseWeights(files: ArtifactFiles): void {
-  if (files instanceof StreamedArtifactFiles) files.release();
+  if (files instanceof WebArtifactFiles) files.release();
 }
 
 type Bytes = Uint8Array<ArrayBuffer>;
@@ -96,8 +111,15 @@ function parseManifest(location: string, bytes: Bytes): ArtifactManifest {
   }
 }
 
+/** One file read: its bytes, whether they came from a cache, and the module compiled from them (cpu.wasm, wasm-file.ts). */
+interface ReadResult {
+  readonly bytes: Bytes;
+  readonly cached: boolean;
+  readonly module?: Promise<WebAssembly.Module | undefined>;
+}
+
 /** Reads one file by name; undefined when it does not exist. */
-type ReadFile = (file: string, onBytes: (n: number) => void) => Promise<{ bytes: Bytes; cached: boolean } | undefined>;
+type ReadFile = (file: string, onBytes: (n: number) => void) => Promise<ReadResult | undefined>;
 
 /** weights.bin fetched into a store, reporting bytes as they arrive. */
 type FetchWeights = (m: ArtifactManifest, onBytes: (n: number) => void) => Promise<WeightsStore>;
@@ -105,9 +127,11 @@ type FetchWeights = (m: ArtifactManifest, onBytes: (n: number) => void) => Promi
 /** Gathers the manifest, its checksum and every file it names, then hashes them all (weights.bin as it streams, where `weights` fetches it). */
 async function gather(location: string, read: ReadFile, opts: GatherOptions, weights?: FetchWeights): Promise<ArtifactFiles> {
   const files = new Map<string, Bytes>();
+  const modules = new Map<string, Promise<WebAssembly.Module | undefined>>();
   const need = async (file: string, onBytes: (n: number) => void = () => undefined) => {
     const got = await read(file, onBytes);
     if (got) files.set(file, got.bytes);
+    if (got?.module) modules.set(file, got.module);
     return got;
   };
   const manifestBytes = (await need(MANIFEST_FILE))?.bytes;
@@ -153,7 +177,7 @@ async function gather(location: string, read: ReadFile, opts: GatherOptions, wei
   }
   const digests = new Map<string, string>();
   await Promise.all([...files].map(async ([file, bytes]) => digests.set(file, await sha256Hex(bytes))));
-  return store ? new StreamedArtifactFiles(location, files, digests, manifest.weights.file, store) : new MemoryArtifactFiles(location, files, digests);
+  return new WebArtifactFiles(location, files, digests, store && { file: manifest.weights.file, store }, modules);
 }
 
 /** The files of an artifact at `url` (a folder URL; a trailing slash is added). */
@@ -170,6 +194,16 @@ export async function fetchArtifactFiles(url: string | URL, opts: GatherOptions 
     const sha = shaOf(file);
     const key = sha ? `${fileUrl.href}?sha256=${sha}` : undefined;
     const hit = key && cache ? await cache.match(key) : undefined;
+    if (sha && file === manifest?.targets.wasm?.file) {
+      // Through the HTTP cache, not the Cache API (wasm-file.ts says why); the Cache API keeps a copy for offline visits.
+      const streamed = await fetchWasm(fileUrl, sha, onBytes).catch((e: unknown) => {
+        if (!hit) throw e;
+      });
+      if (streamed) {
+        if (!hit && key && cache) await cache.put(key, new Response(streamed.bytes)).catch(() => undefined);
+        return { ...streamed, cached: hit !== undefined };
+      }
+    }
     if (hit) return { bytes: new Uint8Array(await hit.arrayBuffer()), cached: true };
     let res: Response;
     try {
@@ -190,38 +224,6 @@ export async function fetchArtifactFiles(url: string | URL, opts: GatherOptions 
     return memoryWeights(req, cache);
   };
   return gather(base.href, read, opts, weights);
-}
-
-/** A response's body as one buffer, reporting each chunk as it arrives. */
-async function readBody(res: Response, onBytes: (n: number) => void): Promise<Bytes> {
-  const length = Number(res.headers.get('content-length') ?? NaN);
-  if (!res.body) return new Uint8Array(await res.arrayBuffer());
-  const reader = res.body.getReader();
-  // With a known length the chunks go straight into one buffer; otherwise they are joined at the end.
-  if (Number.isSafeInteger(length) && length >= 0 && !res.headers.get('content-encoding')) {
-    const out = new Uint8Array(length);
-    let at = 0;
-    for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      if (at + r.value.length > length) throw new Error(`the body is longer than its content-length ${length}`);
-      out.set(r.value, at);
-      at += r.value.length;
-      onBytes(r.value.length);
-    }
-    if (at !== length) throw new Error(`the body ended after ${at} of ${length} bytes`);
-    return out;
-  }
-  const chunks: Uint8Array[] = [];
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    chunks.push(r.value);
-    onBytes(r.value.length);
-  }
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** The files of an artifact given as name → bytes (or Blob), names relative to the artifact folder. */
