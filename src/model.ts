@@ -201,6 +201,11 @@ export class Model {
     this.loraScales.activate();
   }
 
+  /** The run-time LoRA adapters (lora entries with runtime: true), in the order requests number them. */
+  get runtimeLoras(): readonly LoraOption[] {
+    return (this.opts.lora ?? []).filter((l) => l.runtime);
+  }
+
   /**
    * The run-time adapter scales a request runs with: its own `lora` (checked: OptionError), else the
    * defaults (setLoraScales). For generations that run elsewhere, as a BatchedModel's sequences do.

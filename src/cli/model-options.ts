@@ -33,10 +33,10 @@ export function contextLengthOpt(inv: Invocation): number | undefined {
   return numberOpt(inv, 'ctx', LOAD_RANGES.contextLength);
 }
 
-/** --lora PATH[:SCALE], repeatable: the decoder commands and compile take it. */
+/** --lora PATH[:SCALE], repeatable: the decoder commands and compile merge it (serve loads it for run time). */
 export const LORA_OPTION: OptionSpec = {
   type: 'string', multiple: true, value: 'PATH[:SCALE]',
-  help: 'merge a LoRA adapter (a PEFT folder or a llama.cpp GGUF adapter) into the weights, scaled by SCALE (default 1)',
+  help: 'merge a LoRA adapter (a PEFT folder or a llama.cpp GGUF adapter) into the weights at load, scaled by SCALE (default 1); serve loads adapters for per-request use instead',
 };
 
 /** The adapters named by --lora, paths resolved against the working directory. */
@@ -50,8 +50,11 @@ export function requireString(inv: Invocation, name: string): string {
   return v;
 }
 
-/** Opens the decoder named by --model on the --backend, saying on stderr which backend and why. */
-export async function loadModelFrom(inv: Invocation, io: CliIO): Promise<Model> {
+/**
+ * Opens the decoder named by --model on the --backend, saying on stderr which backend and why;
+ * `lora`: the adapters (default: --lora, merged).
+ */
+export async function loadModelFrom(inv: Invocation, io: CliIO, lora: readonly LoraOption[] = loraOpts(inv, io)): Promise<Model> {
   const path = resolve(io.cwd, requireString(inv, 'model'));
   const tok = stringOpt(inv, 'tokenizer');
   const backend = (stringOpt(inv, 'backend') ?? 'auto') as BackendName;
@@ -62,7 +65,7 @@ export async function loadModelFrom(inv: Invocation, io: CliIO): Promise<Model> 
     spinMicros: numberOpt(inv, 'spin-micros', LOAD_RANGES.spinMicros),
     contextLength: contextLengthOpt(inv),
     passes: stringOpt(inv, 'passes'),
-    lora: loraOpts(inv, io),
+    lora,
     progress: inv.values.quiet === true ? undefined : progressLine(io.stderr),
   }));
   if (backend === 'auto') io.stderr.write(`backend ${model.backendReason}\n`);

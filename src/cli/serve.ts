@@ -10,7 +10,7 @@ import { BATCHED_BACKENDS, BatchedModel } from '../batched.js';
 import { EXIT_OK, flagOpt, listOpt, stringOpt, UsageError } from './command.js';
 import { loadEncoder } from './embed.js';
 import { readTextFile } from './load.js';
-import { loadModelFrom, CTX_OPTION, LORA_OPTION, MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
+import { loadModelFrom, CTX_OPTION, LORA_OPTION, loraOpts, MODEL_OPTIONS, numberOpt, requireString } from './model-options.js';
 import { registerCommand } from './registry.js';
 
 registerCommand({
@@ -25,17 +25,23 @@ one copy of the model, batched into one step per token with their KV caches in b
 pool (--kv-blocks; default enough for N full contexts); a compiled artifact runs N loaded copies
 instead (it holds the plain step graphs only). Further requests wait in a queue of
 --max-queue, beyond which they get 429. SIGTERM or SIGINT stops taking requests, lets
-running ones finish for up to --drain-seconds, cancels the rest and exits.`,
+running ones finish for up to --drain-seconds, cancels the rest and exits. --lora adapters are
+loaded for run-time use, not merged (as llama.cpp's server loads them): numbered 0, 1, … in
+command-line order, each applied at its SCALE to requests that name no adapters (all at 0 with
+--lora-init-without-apply); a request's "lora": [{"id": 1, "scale": 0.5}] runs with those adapters
+only, and GET /lora-adapters lists them, POST /lora-adapters [{"id", "scale"}] sets the scales
+later requests default to (the ones it leaves out go to 0).`,
   options: {
     ...MODEL_OPTIONS,
-    lora: LORA_OPTION,
+    lora: { ...LORA_OPTION, help: 'load a LoRA adapter (a PEFT folder or a llama.cpp GGUF adapter) for per-request use, id 0, 1, … in order, applied at SCALE (default 1) when a request names no adapters' },
+    'lora-init-without-apply': { type: 'boolean', help: 'load the --lora adapters at scale 0: off until a request or POST /lora-adapters sets one' },
     ctx: CTX_OPTION,
     host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)' },
     port: { type: 'string', value: 'PORT', help: 'port (default 8080; 0 = any free port, printed on stderr)' },
     parallel: { type: 'string', value: 'N', help: 'requests run at once, batched per step on one copy of the model (default 1)' },
     'kv-blocks': { type: 'string', value: 'N', help: 'KV cache blocks of 16 positions shared by the --parallel sequences (default: N full contexts)' },
     'max-queue': { type: 'string', value: 'N', help: 'requests that may wait for a slot before 429 (default 64)' },
-    'api-key': { type: 'string', value: 'KEY', help: 'require Authorization: Bearer KEY on /v1/* (default: $TESSERA_API_KEY, else none)' },
+    'api-key': { type: 'string', value: 'KEY', help: 'require Authorization: Bearer KEY on /v1/* and /lora-adapters (default: $TESSERA_API_KEY, else none)' },
     'chat-template': { type: 'string', value: 'FILE', help: "a Jinja chat template to use instead of the model's own" },
     'model-id': { type: 'string', value: 'NAME', help: 'the model name clients send (default: the model file or folder name)' },
     'drain-seconds': { type: 'string', value: 'S', help: 'on SIGTERM, how long running requests may finish (default 30)' },
@@ -44,6 +50,7 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
   examples: [
     { command: 'tessera serve -m ../shared/models/tinystories-656k --chat-template story.jinja --port 8080', says: 'serve on http://127.0.0.1:8080/v1' },
     { command: 'tessera serve -m model.gguf --host 0.0.0.0 --parallel 8 --api-key secret', says: 'eight requests batched per step, every interface, a key required' },
+    { command: 'tessera serve -m model.gguf --lora a.gguf --lora b.gguf:0.5', says: 'adapters 0 and 1, both on by default; requests pick their own' },
   ],
   async run(inv, io) {
     const port = numberOpt(inv, 'port', { integer: true, min: 0, max: 65535 }) ?? 8080;
@@ -61,19 +68,22 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
     if (task !== 'decoder' && parallel > 1) throw new UsageError('--parallel applies to decoders; an encoder serves embeddings from one copy', inv.command);
     if (task !== 'decoder' && listOpt(inv, 'lora').length) throw new UsageError('--lora applies to decoders; this model is an encoder', inv.command);
 
+    // Loaded beside the weights, not merged: requests switch them without a reload.
+    const off = flagOpt(inv, 'lora-init-without-apply');
+    const loras = loraOpts(inv, io).map((l) => ({ ...l, runtime: true, ...(off ? { scale: 0 } : {}) }));
     const models: Model[] = [];
     let encoder: Encoder | undefined;
     let batched: BatchedModel | undefined;
     try {
       if (task === 'decoder') {
-        models.push(await loadModelFrom(inv, io));
+        models.push(await loadModelFrom(inv, io, loras));
         // An artifact holds the plain step graphs only: its slots are copies.
         if (parallel > 1 && !models[0].compiled && BATCHED_BACKENDS.includes(models[0].executor.backend)) {
           batched = await BatchedModel.open(models[0], { sequences: parallel, ...(kvBlocks ? { kvBlocks } : {}) });
           // Every request runs through the batched sequences: the model's own copy of the weights goes.
           await models[0].releaseExecutor();
         }
-        else for (let i = 1; i < parallel; i++) models.push(await loadModelFrom(inv, io));
+        else for (let i = 1; i < parallel; i++) models.push(await loadModelFrom(inv, io, loras));
       } else {
         encoder = await loadEncoder(inv, io);
       }
@@ -103,7 +113,8 @@ running ones finish for up to --drain-seconds, cancels the rest and exits.`,
       io.stderr.write('note: the model has no chat template, so /v1/chat/completions answers 400; pass --chat-template FILE\n');
     }
     const slots = batched ? `${parallel} slots batched on one copy, ${batched.stats.blocksTotal} KV blocks of ${batched.blockSize}` : `${parallel} slot${parallel > 1 ? 's' : ''}`;
-    const kind = task === 'decoder' ? `${slots}, backend ${batched?.backend ?? models[0].executor.backend}` : `encoder, backend ${encoder!.backend}`;
+    const adapters = loras.length ? `, ${loras.length} LoRA adapter${loras.length > 1 ? 's' : ''}${off ? ' (off)' : ''}` : '';
+    const kind = task === 'decoder' ? `${slots}, backend ${batched?.backend ?? models[0].executor.backend}${adapters}` : `encoder, backend ${encoder!.backend}`;
     io.stderr.write(`serving ${modelId} on http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}/v1 (${kind}${apiKey ? ', API key required' : ''})\n`);
 
     await new Promise<void>((done) => {

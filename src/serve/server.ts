@@ -1,6 +1,7 @@
 // An OpenAI-compatible HTTP server on Node's http module: chat and text completions (streamed as
 // server-sent events exactly as OpenAI streams them), embeddings for encoder models, the model
-// list, /health for probes and /metrics for Prometheus. Requests run on a fixed set of slots
+// list, the run-time LoRA adapters (/lora-adapters, as llama.cpp's server lists and sets them),
+// /health for probes and /metrics for Prometheus. Requests run on a fixed set of slots
 // behind a bounded queue (src/serve/slots.ts): the sequences of one batched model (src/batched.ts:
 // every running request goes through one step per token, its KV cache in blocks of a shared pool),
 // or loaded copies of a model, one request each; a client that goes away cancels its generation;
@@ -21,6 +22,7 @@ import { badRequest, HttpError, sendError, sendJson } from './http-error.js';
 import { Metrics } from './metrics.js';
 import { asBody, chatRequest, type ChatRequest, completionRequest, type CompletionRequest, embeddingRequest } from './requests.js';
 import { type Endpoint, ResponseIds } from './responses.js';
+import { ServerLoras } from './lora-adapters.js';
 import { SlotPool } from './slots.js';
 
 export interface ServeOptions {
@@ -56,6 +58,8 @@ export class TesseraServer {
   readonly http: Server;
   readonly metrics = new Metrics();
   private readonly pool: SlotPool<Slot>;
+  /** The model's run-time LoRA adapters and the scales requests naming none run with. */
+  private readonly loras: ServerLoras;
   private readonly running = new Set<AbortController>();
   private draining = false;
 
@@ -66,6 +70,8 @@ export class TesseraServer {
       : opts.models?.length ? opts.models.map((model) => ({ kind: 'decoder', model })) : opts.encoder ? [{ kind: 'encoder', encoder: opts.encoder }] : [];
     if (slots.length === 0) throw new UsageError('serve: give a decoder (models) or an encoder');
     this.pool = new SlotPool(slots, opts.maxQueue ?? 64);
+    const decoder = batched?.model ?? opts.models?.[0];
+    this.loras = decoder ? new ServerLoras(decoder.runtimeLoras, decoder.requestLoraScales(undefined, 'serve')) : new ServerLoras([], []);
     this.http = createServer((req, res) => void this.handle(req, res));
   }
 
@@ -127,10 +133,15 @@ export class TesseraServer {
       res.end(text);
       return;
     }
-    const known = ROUTES[path];
-    if (!known || known !== method) throw new HttpError(404, `Unknown request URL: ${method} ${path}. Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /health, GET /metrics`, 'invalid_request_error', 'unknown_url');
+    const known = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
+    if (!known?.includes(method)) throw new HttpError(404, `Unknown request URL: ${method} ${path}. Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET and POST /lora-adapters, GET /health, GET /metrics`, 'invalid_request_error', 'unknown_url');
     this.authorize(req);
     if (this.draining) throw new HttpError(503, 'the server is shutting down; retry on another replica', 'server_error', 'shutting_down');
+    if (path === '/lora-adapters') {
+      if (method === 'POST') this.loras.setDefaults(await this.readJson(req));
+      sendJson(res, 200, this.loras.list());
+      return;
+    }
     if (path === '/v1/models') {
       sendJson(res, 200, { object: 'list', data: [{ id: this.opts.modelId, object: 'model', created: 0, owned_by: 'tessera' }] });
       return;
@@ -175,7 +186,8 @@ export class TesseraServer {
       const model = slot.model;
       // A batched sequence gives its KV blocks back when the stream ends, cancelled or not.
       const runner = slot.kind === 'sequence' ? slot.seq : model;
-      const params = { ...request.params, ...(request.lora ? { lora: request.lora } : {}), signal: cancel.signal };
+      const lora = request.lora ?? this.loras.requestDefaults();
+      const params = { ...request.params, ...(lora ? { lora } : {}), signal: cancel.signal };
       const stream = endpoint === 'chat'
         ? runner.chat((request as ChatRequest).messages, { ...params, ...(this.opts.chatTemplate !== undefined ? { chatTemplate: this.opts.chatTemplate } : {}) })
         : runner.generate((request as CompletionRequest).prompt, params);
@@ -322,12 +334,13 @@ function echoText(model: Model, prompt: string | readonly number[]): string {
   return typeof prompt === 'string' ? prompt : model.tokenizer.decode(prompt);
 }
 
-/** Which method each route takes. */
-const ROUTES: Readonly<Record<string, string>> = {
-  '/v1/models': 'GET',
-  '/v1/chat/completions': 'POST',
-  '/v1/completions': 'POST',
-  '/v1/embeddings': 'POST',
+/** Which methods each route takes. */
+const ROUTES: Readonly<Record<string, readonly string[]>> = {
+  '/v1/models': ['GET'],
+  '/v1/chat/completions': ['POST'],
+  '/v1/completions': ['POST'],
+  '/v1/embeddings': ['POST'],
+  '/lora-adapters': ['GET', 'POST'],
 };
 
 /** The endpoint label in tessera_requests_total. */
@@ -336,6 +349,7 @@ const ENDPOINT_NAMES: Readonly<Record<string, string>> = {
   '/v1/chat/completions': 'chat_completions',
   '/v1/completions': 'completions',
   '/v1/embeddings': 'embeddings',
+  '/lora-adapters': 'lora_adapters',
   '/health': 'health',
   '/metrics': 'metrics',
 };
