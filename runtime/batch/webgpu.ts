@@ -2,23 +2,25 @@
 // lifetimes do not overlap, inputs and outputs in buffers of their own, pipelines and bind groups
 // made once; each call writes its inputs and dims, dispatches once per kernel that applies, and
 // reads back only the outputs asked for.
-import { conditionHolds } from '../../codegen/kernel.js';
 import { paddedSize, tensorBytes, tensorFromBytes, tensorToBytes } from '../../codegen/wgsl/contract.js';
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
 import { evalDim } from '../../ir/dim.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Storage } from '../../ir/memory.js';
 import type { HostTensor } from '../../ir/tensor.js';
+import { ResourceError } from '../../ir/errors.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext, MapMode } from '../webgpu/gpu-context.js';
 import { bindProgram, type BoundLaunch, uniformBytes } from '../webgpu/program-buffers.js';
-import { checkBindingSizes, programPipelines, storageBuffers } from '../webgpu/graph-storage.js';
+import { checkBindingSizes, encodeGraphPass, programPipelines, storageBuffers } from '../webgpu/graph-storage.js';
 import { type BatchExecutor, bindWithinBounds, outputValues } from './executor.js';
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
 export class WebGpuBatchExecutor implements BatchExecutor {
   readonly backend = 'webgpu';
+  /** The host copy of the uniform buffer, refilled each call. */
+  private readonly uniforms: Uint8Array<ArrayBuffer>;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -27,7 +29,9 @@ export class WebGpuBatchExecutor implements BatchExecutor {
     private readonly uniform: GPUBuffer,
     private readonly bufferOf: (s: Storage) => GPUBuffer,
     private readonly owned: GPUBuffer[],
-  ) {}
+  ) {
+    this.uniforms = new Uint8Array(uniform.size);
+  }
 
   get graph(): Graph {
     return this.program.graph;
@@ -54,7 +58,7 @@ export class WebGpuBatchExecutor implements BatchExecutor {
       const launches = bindProgram(device, program, (k) => pipelines.get(k)!, uniform, {
         value(v, ref, kernel) {
           // Weights split into row ranges (too large for one binding) are the decoder executor's business.
-          if (ref.kind === 'operand' && ref.rows !== undefined) throw new Error(`${kernel.label}: operand ${ref.index} binds a row range of a split weight, which batch graphs do not support`);
+          if (ref.kind === 'operand' && ref.rows !== undefined) throw new ResourceError(`${kernel.label}: operand ${ref.index} is a weight larger than this device binds at once (split into row ranges), which batch graphs do not support: use --backend wasm, or a device with a larger maxStorageBufferBindingSize`);
           return { buffer: bufferOf(plan.storageOf.get(v)!) };
         },
         create: (bytes, label) => create(bytes, STORAGE, label),
@@ -78,21 +82,7 @@ export class WebGpuBatchExecutor implements BatchExecutor {
       padded.set(bytes);
       device.queue.writeBuffer(this.bufferOf(plan.storageOf.get(v)!), 0, padded);
     }
-    const uniforms = new Uint8Array(this.uniform.size);
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    this.launches.forEach((l) => {
-      if (!conditionHolds(l.kernel.when, dims)) return;
-      const [x, y, z] = l.kernel.workgroups(dims);
-      if (x === 0 || y === 0 || z === 0) return;
-      const u = l.kernel.uniforms(dims);
-      uniforms.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), l.uniformOffset);
-      pass.setPipeline(l.pipeline);
-      pass.setBindGroup(0, l.bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
-    });
-    pass.end();
-    device.queue.writeBuffer(this.uniform, 0, uniforms);
+    const encoder = encodeGraphPass(device, this.launches, dims, this.uniform, this.uniforms);
     const reads = wanted.map(({ name, value }) => {
       const bytes = tensorBytes(value.type, dims);
       const staging = device.createBuffer({ size: paddedSize(bytes), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });

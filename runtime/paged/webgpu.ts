@@ -3,13 +3,13 @@
 // whose lifetimes do not overlap), as the batch executor places them (runtime/webgpu/graph-storage.ts);
 // a step writes the rows' inputs and every launch's dims, dispatches, and reads back the logits
 // and argmax of every row.
-import { conditionHolds } from '../../codegen/kernel.js';
 import { paddedSize } from '../../codegen/wgsl/contract.js';
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
+import { ResourceError } from '../../ir/errors.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext, MapMode } from '../webgpu/gpu-context.js';
 import { bindProgram, type BoundLaunch, uniformBytes } from '../webgpu/program-buffers.js';
-import { checkBindingSizes, programPipelines, storageBuffers } from '../webgpu/graph-storage.js';
+import { checkBindingSizes, encodeGraphPass, programPipelines, storageBuffers } from '../webgpu/graph-storage.js';
 import { LORA_ROWS_INPUT } from './lora-rows.js';
 import { type PagedGeometry, pagedGeometry, type PagedRows, type PagedStepExecutor, type PagedStepResult } from './step.js';
 
@@ -19,6 +19,8 @@ const INPUTS = ['tokens', 'pos', 'lens', 'blocks'] as const;
 export class WebGpuPagedExecutor implements PagedStepExecutor {
   readonly backend = 'webgpu';
   readonly geometry: PagedGeometry;
+  /** The host copy of the uniform buffer, refilled each step. */
+  private readonly uniforms: Uint8Array<ArrayBuffer>;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -30,6 +32,7 @@ export class WebGpuPagedExecutor implements PagedStepExecutor {
     private readonly owned: GPUBuffer[],
   ) {
     this.geometry = pagedGeometry(program.graph);
+    this.uniforms = new Uint8Array(uniform.size);
   }
 
   get maxRows(): number {
@@ -52,7 +55,7 @@ export class WebGpuPagedExecutor implements PagedStepExecutor {
       const uniform = create(uniformBytes(program), BufferUsage.UNIFORM | BufferUsage.COPY_DST, `dims of @${graph.name}`);
       const launches = bindProgram(device, program, (k) => pipelines.get(k)!, uniform, {
         value(v, ref, kernel) {
-          if (ref.kind === 'operand' && ref.rows !== undefined) throw new Error(`${kernel.label}: operand ${ref.index} binds a row range of a split weight, which the paged step does not support yet`);
+          if (ref.kind === 'operand' && ref.rows !== undefined) throw new ResourceError(`${kernel.label}: operand ${ref.index} is a weight larger than this device binds at once (split into row ranges), which the paged step does not support yet: use --backend wasm, or a device with a larger maxStorageBufferBindingSize`);
           return { buffer: bufferOf(plan.storageOf.get(v)!) };
         },
         create: (bytes, label) => create(bytes, STORAGE, label),
@@ -87,22 +90,7 @@ export class WebGpuPagedExecutor implements PagedStepExecutor {
     write(this.buffers.lens, rows.lens.subarray(0, n));
     write(this.buffers.blocks, rows.blocks.subarray(0, n * tableWidth));
     if (this.buffers.lora) write(this.buffers.lora, rows.lora.subarray(0, n * this.geometry.adapters));
-    const dims = { S: n };
-    const uniforms = new Uint8Array(this.uniform.size);
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    for (const l of this.launches) {
-      if (!conditionHolds(l.kernel.when, dims)) continue;
-      const [x, y, z] = l.kernel.workgroups(dims);
-      if (x === 0 || y === 0 || z === 0) continue;
-      const u = l.kernel.uniforms(dims);
-      uniforms.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), l.uniformOffset);
-      pass.setPipeline(l.pipeline);
-      pass.setBindGroup(0, l.bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
-    }
-    pass.end();
-    device.queue.writeBuffer(this.uniform, 0, uniforms);
+    const encoder = encodeGraphPass(device, this.launches, { S: n }, this.uniform, this.uniforms);
     const logitsBytes = n * vocabSize * 4;
     const nextAt = paddedSize(logitsBytes);
     encoder.copyBufferToBuffer(this.buffers.logits, 0, this.staging, 0, logitsBytes);

@@ -2,14 +2,16 @@
 // the paged decode step): weights resident, each distinct weight source uploaded once; activations
 // in buffers shared by storages whose lifetimes do not overlap (WebGPU validates usage per buffer,
 // so storages live at once never share one); inputs, outputs and states in buffers of their own.
+import { conditionHolds } from '../../codegen/kernel.js';
 import { paddedSize, programLaunches, tensorToBytes } from '../../codegen/wgsl/contract.js';
 import type { WgslProgram } from '../../codegen/wgsl/program.js';
 import type { WgslKernel } from '../../codegen/wgsl/types.js';
 import type { MemoryPlan, Storage } from '../../ir/memory.js';
+import { ResourceError } from '../../ir/errors.js';
 import { formatWeight } from '../../ir/printer.js';
 import type { ParamResolver } from '../reference/interpreter.js';
 import { BufferUsage, type GpuContext } from './gpu-context.js';
-import { assignActivationSlots } from './program-buffers.js';
+import { assignActivationSlots, type BoundLaunch } from './program-buffers.js';
 import { getPipeline } from './run-kernel.js';
 
 export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
@@ -21,7 +23,7 @@ export type CreateBuffer = (bytes: number, usage: number, label: string) => GPUB
 export function checkBindingSizes(ctx: GpuContext, plan: MemoryPlan, advice: string): void {
   const maxBinding = ctx.limits.maxStorageBufferBindingSize ?? 128 << 20;
   for (const s of plan.storages) {
-    if (s.maxBytes > maxBinding) throw new Error(`%${s.owner.name} needs ${s.maxBytes} bytes, more than this device binds at once (${maxBinding}); ${advice}`);
+    if (s.maxBytes > maxBinding) throw new ResourceError(`%${s.owner.name} needs ${s.maxBytes} bytes, more than this device binds at once (${maxBinding}); ${advice}`);
   }
 }
 
@@ -64,4 +66,27 @@ export async function programPipelines(ctx: GpuContext, program: WgslProgram): P
     if (!pipelines.has(kernel)) pipelines.set(kernel, await getPipeline(ctx, kernel.wgsl, kernel.entryPoint, undefined, kernel.label));
   }
   return pipelines;
+}
+
+/**
+ * The dims of each launch that applies at `dims`, and a command encoder holding one compute pass
+ * that dispatches them. `uniforms` is the caller's host copy of the uniform buffer, kept from call
+ * to call so that a step allocates nothing; it is written to the device before the caller submits.
+ */
+export function encodeGraphPass(device: GPUDevice, launches: readonly BoundLaunch[], dims: Readonly<Record<string, number>>, uniform: GPUBuffer, uniforms: Uint8Array<ArrayBuffer>): GPUCommandEncoder {
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  for (const l of launches) {
+    if (!conditionHolds(l.kernel.when, dims)) continue;
+    const [x, y, z] = l.kernel.workgroups(dims);
+    if (x === 0 || y === 0 || z === 0) continue;
+    const u = l.kernel.uniforms(dims);
+    uniforms.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), l.uniformOffset);
+    pass.setPipeline(l.pipeline);
+    pass.setBindGroup(0, l.bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+  }
+  pass.end();
+  device.queue.writeBuffer(uniform, 0, uniforms);
+  return encoder;
 }

@@ -6,8 +6,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { dimsKernel } from '../../codegen/wgsl/dims-kernel.js';
 import { KernelBuilder } from '../../codegen/wgsl/builder.js';
-import type { WgslProgram } from '../../codegen/wgsl/program.js';
-import { dimMul, GraphBuilder, type Node, planMemory, sym, tensor } from '../../ir/index.js';
+import { lowerGraphToWgsl, type WgslProgram } from '../../codegen/wgsl/program.js';
+import { ResourceError } from '../../ir/errors.js';
+import { dimMul, GraphBuilder, type Node, planMemory, storageBytes, sym, tensor } from '../../ir/index.js';
 import { WebGpuBatchExecutor } from '../../runtime/batch/webgpu.js';
 import { WebGpuExecutor } from '../../runtime/webgpu/executor.js';
 import { closeGpu, expectAdapter, openGpu } from '../codegen/wgsl/harness.js';
@@ -70,5 +71,18 @@ describe.runIf(gpu.ctx)('WebGPU executors size a node\'s scratch by its largest 
     } finally {
       await ex.dispose();
     }
+  });
+
+  // A weight over the device's binding limit is split into row ranges, which only the decoder
+  // step executor binds: the batch executor says so with a typed error naming the way out.
+  it('the batch executor refuses a split weight with a ResourceError', async () => {
+    const b = new GraphBuilder('batch', ['S']);
+    const x = b.input('x', 'f32', [S, 8]);
+    b.output('y', b.op('matmul', [x, b.param('w', 'f32', [10, 8], 'w')]));
+    const target = { ...gpu.target!, maxStorageBindingSize: 3 * storageBytes('f32', [1, 8]) };
+    const p = lowerGraphToWgsl(b.finish(), target, { S: 4 });
+    const weights = () => tensor('f32', [10, 8], new Float32Array(80));
+    await expect(WebGpuBatchExecutor.create(gpu.ctx!, p, weights)).rejects.toThrow(ResourceError);
+    await expect(WebGpuBatchExecutor.create(gpu.ctx!, p, weights)).rejects.toThrow(/larger than this device binds at once.*--backend wasm/);
   });
 });
