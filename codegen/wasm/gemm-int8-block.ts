@@ -1,7 +1,7 @@
 // The micro-kernel of the integer GEMM (gemm-int8.ts) for the 32-element block types (one step per
 // block: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL): four consecutive weight rows × `rows` activation
 // rows. Per block, the four weight rows are loaded and unpacked to bytes ONCE (Q4_0/Q4_1's nibbles
-// split here, not inside every dot as _t_dot_q4 does for the GEMV), then each activation row in
+// split here, not inside every dot as _t_dot_q4 does for the GEMV; their sums folded in i16), then each activation row in
 // turn meets all four: its 32 bytes (and, for signed weights, |x| and its sign masks) are live for
 // one row only, so registers hold 4 rows of weights, one row's activations and `rows` accumulators.
 // The per-block arithmetic is the GEMV's 4-column kernel (matmul-quant.ts) operation for operation:
@@ -39,10 +39,31 @@ function unpackRow(dtype: QuantDType, c: number, off: number): string[] {
   ];
 }
 
-/** Lines defining s{r}{c}, activation row r's integer dot with weight row c (as the GEMV's, exactly). */
-function dotRow(dtype: QuantDType, r: number, c: number, xv: (r: number, i: number) => string): string[] {
-  if (NIBBLES[dtype] === undefined) return WASM_QUANT[dtype].dot(r, c, xv, 0);
-  return [`const s${r}${c} = i32x4.extadd_pairwise_i16x8_s(i16x8.add(_t_dot8(${xv(r, 0)}, wl${c}), _t_dot8(${xv(r, 1)}, wh${c})));`];
+/**
+ * An i32x4 of activation row r's four block dots [Σ0, Σ1, Σ2, Σ3] with weight rows 0–3, after
+ * lines that define its parts. Nibbles (≤ 15) against |x| ≤ 127 leave i16 headroom: a dot8 lane is
+ * at most 2·127·15 = 3810, a row's two halves 7620, so four of those lanes still fit in i16
+ * (30480) and the four rows' i16 sums are folded across lanes before one widening pmaddwd (the
+ * same integers as widening each row first, in fewer instructions). Other types widen each row's
+ * sums first (the GEMV's dot), then fold in i32.
+ */
+function dotRows(dtype: QuantDType, r: number, xv: (r: number, i: number) => string): { lines: string[]; sum: string } {
+  const C = [0, 1, 2, 3];
+  if (NIBBLES[dtype] === undefined) {
+    return {
+      lines: C.flatMap((c) => WASM_QUANT[dtype].dot(r, c, xv, 0)),
+      sum: `_t_ihsum4_join(_t_ihsum4_pair(s${r}0, s${r}1), _t_ihsum4_pair(s${r}2, s${r}3))`,
+    };
+  }
+  const pair = (a: string, b: string) => `i16x8.add(v128.shuffle<i32>(${a}, ${b}, 0, 4, 1, 5), v128.shuffle<i32>(${a}, ${b}, 2, 6, 3, 7))`;
+  const join = (a: string, b: string) => `i16x8.add(v128.shuffle<i32>(${a}, ${b}, 0, 1, 4, 5), v128.shuffle<i32>(${a}, ${b}, 2, 3, 6, 7))`;
+  return {
+    lines: [
+      ...C.map((c) => `const h${r}${c} = i16x8.add(_t_dot8(${xv(r, 0)}, wl${c}), _t_dot8(${xv(r, 1)}, wh${c}));`),
+      `const p${r}01 = ${pair(`h${r}0`, `h${r}1`)}, p${r}23 = ${pair(`h${r}2`, `h${r}3`)};`,
+    ],
+    sum: `i32x4.dot_i16x8_s(${join(`p${r}01`, `p${r}23`)}, i16x8.splat(1))`,
+  };
 }
 
 /**
@@ -66,8 +87,9 @@ export function blockMicroKernel(dtype: QuantDType, nb: number, blockBytes: numb
   for (const r of R) {
     lines.push('{', `const xq${r} = xr${r} + xo, sq${r} = sr${r} + so;`, `const d${r} = f32x4.mul(dw, v128.load32_splat(sq${r}));`,
       ...(kernels.prepareX?.(r, xv, 0) ?? []));
-    for (const c of C) lines.push(...dotRow(dtype, r, c, xv));
-    let sum = `_t_ihsum4_join(_t_ihsum4_pair(s${r}0, s${r}1), _t_ihsum4_pair(s${r}2, s${r}3))`;
+    const dots = dotRows(dtype, r, xv);
+    lines.push(...dots.lines);
+    let sum = dots.sum;
     if (kernels.negativeSum) sum = `i32x4.add(${sum}, v128.load32_splat(sq${r}, ${ACT_NEGSUM}))`;
     lines.push(`a${r} = _t_madd(f32x4.convert_i32x4_s(${sum}), d${r}, a${r});`);
     if (zero) lines.push(`corr${r} = _t_madd(d${r}, f32x4.splat(load<f32>(sq${r}, 4)), corr${r});`);

@@ -42,7 +42,10 @@ export interface IntGemmSpec extends Pick<Tiles, 'n' | 'parts' | 'bias' | 'store
 /**
  * Per weight type: activation rows per micro-kernel pass (MR), and whether the integer GEMM also
  * serves prompt chunks (else the dequantizing GEMM takes them from GEMM_MIN_ROWS rows where it
- * serves the type, gemm.ts). Measured in BENCHMARKS.md (session 11, integer GEMM).
+ * serves the type, gemm.ts). Measured per kernel (BENCHMARKS.md, session 11, integer GEMM; 1
+ * thread, CPU time): at 128 rows the integer GEMM matches or beats the dequantizing one for the
+ * 32-element types (q8_0 +3–5 %, q4_1 +1–8 %, q4_0 and q5_0 even) but runs at 0.5–0.65 of it for
+ * q4_k and q6_k, whose super-block walk goes one weight row at a time; MR 2, 4 and 6 measured alike.
  */
 const INT_GEMM: Readonly<Record<QuantDType, { readonly rows: number; readonly prefill: boolean }>> = {
   q8_0: { rows: 4, prefill: true },
@@ -51,12 +54,12 @@ const INT_GEMM: Readonly<Record<QuantDType, { readonly rows: number; readonly pr
   q5_0: { rows: 4, prefill: true },
   q5_1: { rows: 4, prefill: true },
   iq4_nl: { rows: 4, prefill: true },
-  q4_k: { rows: 4, prefill: true },
-  q5_k: { rows: 4, prefill: true },
-  q6_k: { rows: 4, prefill: true },
-  q2_k: { rows: 4, prefill: true },
-  q3_k: { rows: 4, prefill: true },
-  iq4_xs: { rows: 4, prefill: true },
+  q4_k: { rows: 4, prefill: false },
+  q5_k: { rows: 4, prefill: false },
+  q6_k: { rows: 4, prefill: false },
+  q2_k: { rows: 4, prefill: false },
+  q3_k: { rows: 4, prefill: false },
+  iq4_xs: { rows: 4, prefill: false },
 };
 
 /** How a projection runs the integer GEMM: MR, and the row count from which the dequantizing GEMM takes over. */
