@@ -7,11 +7,18 @@
 // thread spins at barriers. Medians over the rounds, Node and browser rounds interleaved so that a
 // busy machine slows both alike.
 //
+// V8 runs a new module in baseline (Liftoff) code and tiers a function up to TurboFan only after it
+// has run enough of its code, and a Node process keeps the tiered code of a module it compiled
+// before for every later open of the same bytes. So each side is measured both ways: the browser's
+// first generation after navigation against Node's first in a fresh process (both untiered), and
+// the browser's second generation in the same page against Node's in a warm process (both tiered).
+//
 //   npx tsc -p tsconfig.json
-//   node bench/web.mjs [--rounds 5] [--tokens 128] [--models stories260K,tinystories-656k] [--webgpu]
+//   node bench/web.mjs [--rounds 5] [--tokens 128] [--models stories260K,tinystories-656k,synth15M] [--webgpu]
 //
 // Needs /usr/bin/chromium (.ci/install-chromium.sh); --webgpu adds the browser's WebGPU
 // (SwiftShader in headless Chromium, so a CPU figure, not a GPU one).
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -39,6 +46,8 @@ const PROMPT = 'Once upon a time, there was a little girl named Lily. She loved 
 const MODELS = {
   stories260K: { model: join(shared, 'models', 'stories260K', 'stories260K.bin'), tokenizer: join(shared, 'models', 'stories260K', 'tok512.bin') },
   'tinystories-656k': { model: join(shared, 'models', 'tinystories-656k') },
+  // ../shared/bench/make-synthetic.mjs makes it (bench/peers.sh says how): stories15M's shape, random weights.
+  synth15M: { model: '/tmp/bench/synth15M.bin', tokenizer: '/tmp/bench/tokenizer.bin' },
 };
 const ARGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
@@ -52,7 +61,8 @@ const work = mkdtempSync(join(tmpdir(), 'tessera-bench-web-'));
 const site = join(work, 'site');
 mkdirSync(join(site, 'artifacts'), { recursive: true });
 copyFileSync(join(here, 'examples/web/index.html'), join(site, 'index.html'));
-await build({ entryPoints: { main: join(here, 'examples/web/main.ts'), worker: join(here, 'src/web/worker-entry.ts') }, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', outdir: join(site, 'dist'), logLevel: 'warning' });
+// As `npm run build:web` (test/browser/site.ts's DEMO_BUILD says why each option).
+await build({ entryPoints: { main: join(here, 'examples/web/main.ts'), worker: join(here, 'src/web/worker-entry.ts') }, bundle: true, minify: true, keepNames: true, format: 'esm', platform: 'browser', target: 'es2022', outdir: join(site, 'dist'), logLevel: 'warning' });
 const names = opt.models.split(',');
 for (const name of names) {
   const m = MODELS[name];
@@ -74,25 +84,40 @@ async function nodeRun(name, threads) {
   return { prefill: r.value.prefillTokensPerSecond, decode: r.value.decodeTokensPerSecond, firstToken };
 }
 
-/** One navigation in `context` (a fresh context: an empty Cache API). */
+/** As nodeRun with 1 thread, in a fresh Node process: its first compile of the module, untiered as a page's is. */
+function freshNodeRun(name) {
+  const script = `import { Model } from ${JSON.stringify(join(here, 'dist/src/model.js'))};
+const model = await Model.open(${JSON.stringify(join(work, name))}, { backend: 'wasm', threads: 1 });
+const it = model.generate(${JSON.stringify(PROMPT)}, { maxTokens: ${maxTokens}, stopAtEos: false });
+let r = await it.next();
+while (!r.done) r = await it.next();
+await model.dispose();
+console.log(JSON.stringify({ decode: r.value.decodeTokensPerSecond }));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+/** One navigation in `context` (a fresh context: an empty Cache API); `again`: a second generation in the page (tiered code). */
 async function browserRun(context, name, query) {
   const page = await context.newPage();
   await page.goto(`${server.url}?model=artifacts/${name}/&${query}`);
   const r = await page.evaluate(async ({ prompt, n }) => {
     await window.tessera.ready;
     const run = await window.tessera.tell(prompt, n);
-    return { ...run, ...window.tessera.timings };
+    const second = await window.tessera.tell(prompt, n);
+    return { ...run, again: second.decodeTokensPerSecond, ...window.tessera.timings };
   }, { prompt: PROMPT, n: maxTokens });
   const reason = await page.textContent('#backend');
   await page.close();
-  return { prefill: r.prefillTokensPerSecond, decode: r.decodeTokensPerSecond, firstToken: r.firstTokenSinceNavigationMs, scriptStart: r.scriptStart, opened: r.opened, reason };
+  return { prefill: r.prefillTokensPerSecond, decode: r.decodeTokensPerSecond, again: r.again, firstToken: r.firstTokenSinceNavigationMs, scriptStart: r.scriptStart, opened: r.opened, reason };
 }
 
 const rows = [];
 for (const name of names) {
-  const cells = { node1: [], node2: [], web1: [], web2: [], page2: [], cold: [], cached: [], split: [], gpu: [] };
+  const cells = { fresh1: [], node1: [], node2: [], web1: [], web2: [], page2: [], cold: [], cached: [], split: [], gpu: [] };
   let reasons = new Set();
   for (let i = 0; i < rounds; i++) {
+    cells.fresh1.push(freshNodeRun(name));
     cells.node1.push(await nodeRun(name, 1));
     cells.node2.push(await nodeRun(name, 2));
     const context = await browser.newContext();
@@ -122,8 +147,10 @@ for (const { name, cells, med } of rows) {
 }
 console.log('\nbrowser / Node decode, median of the per-round ratios (each round runs both within seconds):');
 for (const { name, cells } of rows) {
-  const ratio = (web, node) => median(web.map((w, i) => w.decode / node[i].decode)).toFixed(2);
-  console.log(`${name}: 1 thread ${ratio(cells.web1, cells.node1)} · 2 threads ${ratio(cells.web2, cells.node2)} · 2 threads, engine on the page ${ratio(cells.page2, cells.node2)}`);
+  const ratio = (web, node, k = 'decode') => median(web.map((w, i) => w[k] / node[i].decode)).toFixed(2);
+  console.log(`${name}: first generation after navigation / warm Node process: 1 thread ${ratio(cells.web1, cells.node1)} · 2 threads ${ratio(cells.web2, cells.node2)} · 2 threads, engine on the page ${ratio(cells.page2, cells.node2)}`);
+  console.log(`${name}: same tiering — first generation / fresh Node process (1 thread) ${ratio(cells.web1, cells.fresh1)} · second generation in the page / warm Node process: 1 thread ${ratio(cells.web1, cells.node1, 'again')} · 2 threads ${ratio(cells.web2, cells.node2, 'again')} · 2 threads, engine on the page ${ratio(cells.page2, cells.node2, 'again')}`);
+  console.log(`${name}: decode medians — Node fresh process 1t ${median(cells.fresh1.map((x) => x.decode)).toFixed(1)} · browser second generation 1t ${median(cells.web1.map((x) => x.again)).toFixed(1)}, 2t ${median(cells.web2.map((x) => x.again)).toFixed(1)}, page 2t ${median(cells.page2.map((x) => x.again)).toFixed(1)}`);
 }
 console.log('\nnavigation → first token (cached, 2 threads), medians: script running · model open · first token; Node: Model.open → first token (in a warm process)');
 for (const { name, cells } of rows) {

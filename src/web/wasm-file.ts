@@ -1,17 +1,19 @@
 // The CPU module (cpu.wasm) fetched through the browser's HTTP cache and compiled as it streams
 // (WebAssembly.compileStreaming): compiling starts as the file arrives, beside the weights'
-// download, and Chromium can keep the module's optimized code for the next visit.
+// download, and Chromium may keep the module's optimized code for the next visit.
 //
 // Why the HTTP cache: V8 runs a new module in baseline (Liftoff) code and moves a function to
 // optimized (TurboFan) code only after it has run about 13 MB of its own code (Chromium 156's
 // --wasm-tiering-budget; Node 20's V8 tiers up after 1.8 MB), so a short generation on a small
 // model runs mostly in baseline code. Chromium stores a streamed module's optimized code in its
 // code cache beside the HTTP response it came from, and a later compile of that response starts
-// from it; a module streamed from the Cache API (its responses carry no code-cache handler) or
+// from it; a module streamed from a Cache API response (which carries no code-cache handler) or
 // compiled from bytes starts from nothing on every visit. Measured in headless Chromium 156 with a
-// persistent profile (trace events v8.wasm.cachedModule, then v8.wasm.moduleCacheHit on the next
-// visit); incognito profiles keep no code cache, and V8 stores a module this small only once its
-// optimized code stops changing for 2 s (--wasm-caching-timeout-ms).
+// persistent profile, by the trace events v8.wasm.cachedModule and, on the next visit,
+// v8.wasm.moduleCacheHit: with --js-flags=--wasm-caching-timeout-ms=0 every visit after the first
+// hit the cache; with the default flags V8 stores a module this small only after its optimized
+// code has stopped changing for 2 s, and no store came within 6 s of a generation there.
+// Incognito profiles keep no code cache.
 import { ArtifactError } from '../../codegen/artifact/manifest.js';
 import { readBody } from './body.js';
 import { Sha256 } from './sha256.js';
