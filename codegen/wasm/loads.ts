@@ -116,6 +116,15 @@ export interface WasmQuantKernels {
   /** Lines loading weight row c's step `u` of the block at `blk` + `off` (a constant) into the locals `dot` reads. */
   readonly weights: (c: number, blk: string, off: number, u: number) => string[];
   /**
+   * The steps as a run-time loop (`u` an i32 expression) instead of unrolled: V8 issues a loop
+   * body's loads before its arithmetic, so a whole unrolled super-block keeps every loaded vector
+   * live and spills; one step per trip keeps a step's. Same locals as `weights` and `dot`.
+   */
+  readonly rolled?: {
+    readonly weights: (c: number, blk: string, off: number, u: string) => string[];
+    readonly dot: (r: number, c: number, xv: (r: number, i: number) => string, u: string) => string[];
+  };
+  /**
    * Lines defining s{r}{c}: an i32x4 whose lanes sum to activation row r's step `u` times weight
    * row c's (stored quants times sub-block scales, zero not yet removed); `xv(r, i)` is the i-th
    * v128 of row r's activations for the step.

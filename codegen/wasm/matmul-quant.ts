@@ -217,7 +217,14 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
     for (const c of C) {
       lines.push(...(kernels.block?.(c, 'wq', c * rowBytes) ?? []));
       for (const r of R) lines.push(`let t${r}${c} = i32x4.splat(0);`);
-      for (let u = 0; u < units; u++) {
+      const { rolled } = kernels;
+      if (rolled) {
+        const xStep = (r: number, i: number) => `v128.load(xq${r} + (<usize>u) * ${xVectors * 16}, ${i * 16})`;
+        lines.push(`for (let u = 0; u < ${units}; u++) {`, ...rolled.weights(c, 'wq', c * rowBytes, 'u'));
+        for (const r of R) lines.push(...rolled.dot(r, c, xStep, 'u'), `t${r}${c} = i32x4.add(t${r}${c}, s${r}${c});`);
+        lines.push('}');
+      }
+      for (let u = 0; !rolled && u < units; u++) {
         lines.push('{', ...R.flatMap((r) => kernels.prepareX?.(r, xLoad(u), u) ?? []), ...kernels.weights(c, 'wq', c * rowBytes, u));
         for (const r of R) lines.push(...kernels.dot(r, c, xLoad(u), u), `t${r}${c} = i32x4.add(t${r}${c}, s${r}${c});`);
         lines.push('}');

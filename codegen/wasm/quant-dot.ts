@@ -15,6 +15,11 @@
 // i32x4.extadd_pairwise_i16x8_s, or with i32x4.dot_i16x8_s where a scale multiplies them anyway.
 import type { WasmFeature } from './features.js';
 
+/** A table lookup by indices all below 16: relaxed SIMD's swizzle is one pshufb, the exact one adds a saturating add. */
+function lut16Body(features: readonly WasmFeature[]): string {
+  return features.includes('relaxed-simd') ? 'return i8x16.relaxed_swizzle(table, i);' : 'return i8x16.swizzle(table, i);';
+}
+
 function dot8Body(features: readonly WasmFeature[]): string {
   if (features.includes('relaxed-simd')) return 'return i16x8.relaxed_dot_i8x16_i7x16_s(a, u);';
   return `const m = i16x8.splat(0xff);
@@ -29,6 +34,10 @@ export function quantDotHelpers(features: readonly WasmFeature[]): string {
 /** i16x8: lane i = a[2i]·u[2i] + a[2i+1]·u[2i+1], a signed bytes, every byte of u in 0..127. */
 @inline function _t_dot8(a: v128, u: v128): v128 {
   ${dot8Body(features)}
+}
+/** Byte j: byte i[j] of table, for indices 0..15 (nibbles): the same bytes on every engine. */
+@inline function _t_lut16(table: v128, i: v128): v128 {
+  ${lut16Body(features)}
 }
 /**
  * An i32x4 whose lanes sum to Σ x_i·n_i over 32 elements: x signed bytes (0–15 in xlo, 16–31 in

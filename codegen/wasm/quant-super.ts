@@ -1,24 +1,16 @@
 // WASM_QUANT rows (loads.ts) of the 256-element super-block types: the K-quants and IQ4_XS. Their
-// activations are quantized per 256 elements, as llama.cpp's Q8_K. Q2_K, Q4_K, Q5_K and Q6_K keep
-// them as bytes: their quants unpack to unsigned bytes (≤ 63) that meet the activations in byte
-// dots (_t_dot8, quant-dot.ts: pmaddubsw with relaxed SIMD), and a sub-block's scale, broadcast
-// from a vector of the block's scales, widens the i16 sums to i32 in the same pmaddwd; an offset
-// in the quants (Q6_K's 32) is removed with the sub-block sums of the activations, as mins are.
-// Q3_K and IQ4_XS (signed quants) still widen activations to i16 once and use pmaddwd on both.
+// activations are quantized per 256 elements, as llama.cpp's Q8_K, and kept as bytes: the quants
+// unpack to unsigned bytes (≤ 127) that meet the activations in byte dots (_t_dot8, quant-dot.ts:
+// pmaddubsw with relaxed SIMD), and a sub-block's scale, broadcast from a vector of the block's
+// scales, widens the i16 sums to i32 in the same pmaddwd; an offset in the quants (Q6_K's 32,
+// Q3_K's 4) is removed with the sub-block sums of the activations, as mins are. IQ4_XS's signed
+// levels give their sign to the activations instead (exact: |x| ≤ 127).
 // A step's sums are exact in i32 (|Σ sc·q·x| < 2^28 over a super-block); the block's f16 scale d
 // is applied once per block by matmul-quant.ts. Layouts and element order are those of the
 // reference decoders (ir/quant/kquants.ts, iq4.ts); the gathers decode as they do, bit for bit.
 import { fieldOffset, type QuantDType } from '../../ir/dtype.js';
 import { IQ4_LEVELS } from '../../ir/quant/iq4.js';
 import type { WasmQuantKernels } from './loads.js';
-
-/** i32x4 whose lanes sum to the 16 bytes `w` (signed or not) times the 16 i16 activations x0, x1. */
-function dot16(w: string, signed: boolean, x0: string, x1: string): string {
-  const ext = signed ? 's' : 'u';
-  return `i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_${ext}(${w}), ${x0}), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_${ext}(${w}), ${x1}))`;
-}
-
-const times = (v: string, sc: string) => `i32x4.mul(${v}, i32x4.splat(${sc}))`;
 
 /**
  * The bits `mask` of every byte of `v` after shifting it by `by` (left when positive), with i16
@@ -103,8 +95,30 @@ function k4(dtype: 'q4_k' | 'q5_k'): WasmQuantKernels {
     block: (c, blk, off) => [
       ...k4Scales(`_${c}`, blk, off + SC),
       `const scl_${c} = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(sl_${c}), 1, sh_${c}));`,
+      // For the rolled steps: the scales moved down by two lanes a step, Q5_K's fifth bits by two bits.
+      `let scr_${c} = scl_${c};`,
+      ...(QH >= 0 ? [`let qha_${c} = v128.load(${blk}, ${off + QH}), qhb_${c} = v128.load(${blk}, ${off + QH + 16});`] : []),
     ],
     weights: (c, blk, off, u) => unpackDot(c, blk, off, u),
+    rolled: {
+      weights: (c, blk, off, u) => {
+        const lines = [`const qa_${c} = v128.load(${blk} + (<usize>${u}) * 32, ${off + QS}), qb_${c} = v128.load(${blk} + (<usize>${u}) * 32, ${off + QS + 16});`];
+        for (const k of [0, 1]) {
+          for (const half of ['a', 'b'] as const) {
+            const nib = bitsOf(`q${half}_${c}`, -4 * k, 0x0f);
+            lines.push(`const w${k}${half}_${c} = ${QH >= 0 ? `v128.or(${nib}, ${bitsOf(`qh${half}_${c}`, 4 - k, 0x10)})` : nib};`);
+          }
+        }
+        lines.push(`const sc0_${c} = ${lane16(`scr_${c}`, 0)}, sc1_${c} = ${lane16(`scr_${c}`, 1)};`, `scr_${c} = v128.shuffle<i32>(scr_${c}, scr_${c}, 1, 2, 3, 3);`);
+        // Bits 2u, 2u + 1 of each byte are bits 0, 1 after u shifts by two (what crosses from the byte above stays above bit 1).
+        if (QH >= 0) lines.push(`qha_${c} = i16x8.shr_u(qha_${c}, 2); qhb_${c} = i16x8.shr_u(qhb_${c}, 2);`);
+        return lines;
+      },
+      dot: (r, c, xv) => {
+        const sub = (k: number) => scaled(`i16x8.add(_t_dot8(${xv(r, 2 * k)}, w${k}a_${c}), _t_dot8(${xv(r, 2 * k + 1)}, w${k}b_${c}))`, `sc${k}_${c}`);
+        return [`const s${r}${c} = i32x4.add(${sub(0)}, ${sub(1)});`];
+      },
+    },
     dot: (r, c, xv, u) => {
       const sub = (k: number) => scaled(`i16x8.add(_t_dot8(${xv(r, 2 * k)}, w${k}a_${c}), _t_dot8(${xv(r, 2 * k + 1)}, w${k}b_${c}))`, lane16(`scl_${c}`, 2 * u + k));
       return [`const s${r}${c} = i32x4.add(${sub(0)}, ${sub(1)});`];
@@ -174,11 +188,12 @@ function q6k(): WasmQuantKernels {
 /**
  * Q3_K: 16 sub-blocks of 16, x = (d·(sc_j − 32))·q, q = 2 low bits (qs) minus 4 where the hmask
  * bit is clear (−4…3), sc a 6-bit value packed in 12 bytes. A step is 32 elements: half h = u / 4,
- * quarter s = u % 4, low bits qs[32h …] >> 2s, high bits hmask[…] bit u.
+ * quarter s = u % 4, low bits qs[32h …] >> 2s, high bits hmask[…] bit u. The dot takes the stored
+ * 3 bits (q + 4, 0–7) as bytes; the 4 comes off as a sub-block min, d·4·(sc_j − 32)·Σx_j, as Q6_K's 32.
  */
 function q3k(): WasmQuantKernels {
   const HM = fieldOffset('q3_k', 'hmask'), QS = fieldOffset('q3_k', 'qs'), SC = fieldOffset('q3_k', 'scales');
-  /** Sub-block g's signed scale (an i32 expression; ggml's unpacking of the 12 bytes). */
+  /** Sub-block g's signed scale (an i32 expression; ggml's unpacking of the 12 bytes), for a gather. */
   const scale = (blk: string, off: number, g: number) => {
     const low = g < 8 ? `(load<u8>(${blk}, ${off + SC + g}) & 15)` : `(load<u8>(${blk}, ${off + SC + g - 8}) >> 4)`;
     return `(<i32>(${low} | (((load<u8>(${blk}, ${off + SC + 8 + (g & 3)}) >> ${2 * (g >> 2)}) & 3) << 4)) - 32)`;
@@ -193,13 +208,33 @@ function q3k(): WasmQuantKernels {
     }
     return lines;
   };
+  /** Elements 16k … 16k + 15 of step u as the stored 3 bits (0–7), w{k}_c, with i16 shifts. */
+  const unpackDot = (c: number, blk: string, off: number, u: number): string[] => {
+    const h = u >> 2, s = u & 3;
+    const lines = [`const q0_${c} = v128.load(${blk}, ${off + QS + 32 * h}), q1_${c} = v128.load(${blk}, ${off + QS + 32 * h + 16});`,
+      `const m0_${c} = v128.load(${blk}, ${off + HM}), m1_${c} = v128.load(${blk}, ${off + HM + 16});`];
+    for (const k of [0, 1]) lines.push(`const w${k}_${c} = v128.or(${bitsOf(`q${k}_${c}`, -2 * s, 3)}, ${bitsOf(`m${k}_${c}`, 2 - u, 4)});`);
+    return lines;
+  };
+  const scale16 = (c: number, j: number) => lane16(j < 8 ? `sca_${c}` : `scb_${c}`, j & 7);
   return {
-    act: 'i16', zero: 0, units: 8, offset: false,
-    weights: (c, blk, off, u) => [
-      ...unpack(blk, off, u, (k) => `w${k}_${c}`, `t${c}`),
-      `const c0_${c} = ${scale(blk, off, 2 * u)}, c1_${c} = ${scale(blk, off, 2 * u + 1)};`,
+    act: 'i8', zero: 0, units: 8, offset: false,
+    // The 16 scales − 32 as two i16x8: low nibbles of bytes 0–7 (scales 0–7) and their high nibbles
+    // (8–15), with the top two bits of scale g at bits 2·(g / 4) of byte 8 + g % 4.
+    block: (c, blk, off) => [
+      `const sl_${c} = v128.load64_zero(${blk}, ${off + SC}), sh_${c} = load<u32>(${blk}, ${off + SC + 8});`,
+      `const sn_${c} = v128.shuffle<u8>(${bitsOf(`sl_${c}`, 0, 15)}, ${bitsOf(`sl_${c}`, -4, 15)}, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);`,
+      `const st_${c} = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(sh_${c}), 1, sh_${c} >> 2), 2, sh_${c} >> 4), 3, sh_${c} >> 6);`,
+      `const sc_${c} = i8x16.sub(v128.or(sn_${c}, ${bitsOf(`st_${c}`, 4, 0x30)}), i8x16.splat(32));`,
+      `const sca_${c} = i16x8.extend_low_i8x16_s(sc_${c}), scb_${c} = i16x8.extend_high_i8x16_s(sc_${c});`,
     ],
-    dot: (r, c, xv) => [`const s${r}${c} = i32x4.add(${times(dot16(`w0_${c}`, true, xv(r, 0), xv(r, 1)), `c0_${c}`)}, ${times(dot16(`w1_${c}`, true, xv(r, 2), xv(r, 3)), `c1_${c}`)});`],
+    weights: (c, blk, off, u) => unpackDot(c, blk, off, u),
+    dot: (r, c, xv, u) => [`const s${r}${c} = i32x4.add(${scaled(`_t_dot8(${xv(r, 0)}, w0_${c})`, scale16(c, 2 * u))}, ${scaled(`_t_dot8(${xv(r, 1)}, w1_${c})`, scale16(c, 2 * u + 1))});`],
+    // The stored quants' offset: Σ_j (4·(sc_j − 32))·Σx_j, scaled by d (|4·(sc − 32)| ≤ 128: exact in i16).
+    subMins: {
+      field: 'd', span: 16,
+      dot: (r, c, sums) => [`const ms${r}${c} = i32x4.add(i32x4.dot_i16x8_s(i16x8.shl(sca_${c}, 2), ${sums(r, 0)}), i32x4.dot_i16x8_s(i16x8.shl(scb_${c}, 2), ${sums(r, 1)}));`],
+    },
     gatherVectors: (blk) => [
       `const d: f32 = ${f16(blk, fieldOffset('q3_k', 'd'))};`,
       ...[...Array(8).keys()].flatMap((u) => unpack(blk, 0, u, (k) => `q${2 * u + k}`, `g${u}`)),
@@ -249,13 +284,18 @@ function q2k(): WasmQuantKernels {
   };
 }
 
-/** IQ4_NL's 16 levels as an i8x16: a swizzle by the nibbles looks them up. */
+/** IQ4_NL's 16 levels as an i8x16: a swizzle by the nibbles looks them up (for a gather). */
 const LEVELS = `i8x16(${IQ4_LEVELS.join(', ')})`;
+/** The levels' magnitudes (≤ 127: the byte dots' unsigned operand) and their signs (0xff where negative), for the dot. */
+const LEVEL_MAGNITUDES = `i8x16(${IQ4_LEVELS.map(Math.abs).join(', ')})`;
+const LEVEL_SIGNS = `i8x16(${IQ4_LEVELS.map((l) => (l < 0 ? -1 : 0)).join(', ')})`;
 
 /**
  * IQ4_XS: 8 sub-blocks of 32, x = (d·(sc_j − 32))·level(q), each 16 bytes of nibbles in IQ4_NL's
  * order (element i low, i + 16 high); sc_j's low 4 bits in scales_l, top 2 in scales_h. A step is
- * one sub-block.
+ * one sub-block. The dot meets |level| (unsigned) with the activations given the level's sign,
+ * (x ^ s) − s for a sign mask s: exact, since |x| ≤ 127. A byte dot's i16 lanes (≤ 2·127·127) are
+ * widened by the sub-block scale one at a time: two would overflow i16.
  */
 function iq4xs(): WasmQuantKernels {
   const SH = fieldOffset('iq4_xs', 'scales_h'), SL = fieldOffset('iq4_xs', 'scales_l'), QS = fieldOffset('iq4_xs', 'qs');
@@ -265,10 +305,33 @@ function iq4xs(): WasmQuantKernels {
     `const ${tmp} = v128.load(${blk}, ${off + QS + 16 * u});`,
     `const ${lo} = i8x16.swizzle(${LEVELS}, ${low(tmp, 4)}), ${hi} = i8x16.swizzle(${LEVELS}, i8x16.shr_u(${tmp}, 4));`,
   ];
+  /** Lane j of an i16x8 holding the 16-bit `v` in every lane, times 2^(top − bits·(j % per)), shifted right by top: field j % per of v. */
+  const fields = (v: string, bits: number, per: number) => {
+    const top = 16 - bits;
+    return `i16x8.shr_u(i16x8.mul(${v}, i16x8(${[...Array(8).keys()].map((j) => 1 << (top - bits * (j % per))).join(', ')})), ${top})`;
+  };
   return {
-    act: 'i16', zero: 0, units: 8, offset: false,
-    weights: (c, blk, off, u) => [...unpack(blk, off, u, `w0_${c}`, `w1_${c}`, `t${c}`), `const c_${c} = ${scale(blk, off, u)};`],
-    dot: (r, c, xv) => [`const s${r}${c} = ${times(`i32x4.add(${dot16(`w0_${c}`, true, xv(r, 0), xv(r, 1))}, ${dot16(`w1_${c}`, true, xv(r, 2), xv(r, 3))})`, `c_${c}`)};`],
+    act: 'i8', zero: 0, units: 8, offset: false,
+    // The eight scales − 32 as an i16x8: nibble j of the u32 scales_l (lanes 0–3 from its low
+    // half, 4–7 from its high half) and bits 2j, 2j + 1 of the u16 scales_h, each field moved to
+    // the top of its lane by a multiply (a per-lane left shift) and back down by one shift.
+    block: (c, blk, off) => [
+      `const sl_${c} = v128.load32_splat(${blk}, ${off + SL});`,
+      `const sn_${c} = ${fields(`v128.shuffle<i16>(sl_${c}, sl_${c}, 0, 0, 0, 0, 1, 1, 1, 1)`, 4, 4)};`,
+      `const sh_${c} = ${fields(`v128.load16_splat(${blk}, ${off + SH})`, 2, 8)};`,
+      `const scs_${c} = i16x8.sub(v128.or(sn_${c}, i16x8.shl(sh_${c}, 4)), i16x8.splat(32));`,
+    ],
+    weights: (c, blk, off, u) => [
+      `const t${c} = v128.load(${blk}, ${off + QS + 16 * u});`,
+      `const n0_${c} = ${bitsOf(`t${c}`, 0, 15)}, n1_${c} = ${bitsOf(`t${c}`, -4, 15)};`,
+      `const w0_${c} = _t_lut16(${LEVEL_MAGNITUDES}, n0_${c}), w1_${c} = _t_lut16(${LEVEL_MAGNITUDES}, n1_${c});`,
+      `const g0_${c} = _t_lut16(${LEVEL_SIGNS}, n0_${c}), g1_${c} = _t_lut16(${LEVEL_SIGNS}, n1_${c});`,
+    ],
+    dot: (r, c, xv, u) => {
+      const signed = (k: number) => `i8x16.sub(v128.xor(${xv(r, k)}, g${k}_${c}), g${k}_${c})`;
+      const sc = lane16(`scs_${c}`, u);
+      return [`const s${r}${c} = i32x4.add(${scaled(`_t_dot8(${signed(0)}, w0_${c})`, sc)}, ${scaled(`_t_dot8(${signed(1)}, w1_${c})`, sc)});`];
+    },
     gatherVectors: (blk) => [
       `const d: f32 = ${f16(blk, fieldOffset('iq4_xs', 'd'))};`,
       ...[...Array(8).keys()].flatMap((u) => [...unpack(blk, 0, u, `q${2 * u}`, `q${2 * u + 1}`, `g${u}`), `const d${2 * u} = d * <f32>${scale(blk, 0, u)}, d${2 * u + 1} = d${2 * u};`]),
