@@ -35,12 +35,12 @@ const WARM_ROWS = 128, COLD_ROWS = 2048, COLD_BYTES = 256 << 20, TRIALS = 8;
 
 async function load(dist) {
   const imp = (p) => import(pathToFileURL(join(dist, p)).href);
-  const [emit, mod, builder, dim, tensor, dtype, runner, memory, threads] = await Promise.all([
+  const [emit, mod, builder, dim, tensor, dtype, runner, memory, threads, draw] = await Promise.all([
     imp('codegen/wasm/emit.js'), imp('codegen/wasm/module.js'), imp('ir/builder.js'), imp('ir/dim.js'),
     imp('ir/tensor.js'), imp('ir/dtype.js'), imp('runtime/wasm/graph-runner.js'), imp('runtime/wasm/memory.js'),
-    imp('runtime/wasm/threads.js'), imp('ir/ops/index.js'),
+    imp('runtime/wasm/threads.js'), imp('src/ops-check/draw.js'), imp('ir/ops/index.js'),
   ]);
-  return { emit, mod, builder, dim, tensor, dtype, runner, memory, threads };
+  return { emit, mod, builder, dim, tensor, dtype, runner, memory, threads, draw };
 }
 
 function graphOf(L, dtype, n) {
@@ -51,15 +51,8 @@ function graphOf(L, dtype, n) {
   return L.emit.emitGraphKernels(b.finish());
 }
 
-function weights(L, dtype, n) {
-  const data = new Float32Array(n * K);
-  let s = 0x9e3779b9;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = (s / 2 ** 32 - 0.5) * 0.1;
-  }
-  return L.tensor.convertF32(L.tensor.f32([n, K], data), dtype);
-}
+/** Random valid blocks of `dtype` (every type, including those Tessera cannot encode). */
+const weights = (L, dtype, n) => L.draw.randomTensor(dtype, [n, K], 7, 0.5);
 
 /** One build's timed cases: per dtype a warm and a cold plan on a 1-thread pool. */
 async function prepare(dist) {
