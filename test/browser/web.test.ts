@@ -357,6 +357,29 @@ describe.runIf(haveData && !noBrowser)('tessera/web in headless Chromium', () =>
     await page.close();
   }, 300_000);
 
+  it("a recompiled artifact at the same URL: cpu.wasm is fetched again when the HTTP cache's copy has another checksum", async () => {
+    // artifacts/moving/ is stories260K, then TinyStories-656K: the second open finds stories260K's
+    // cpu.wasm in the HTTP cache (taken whatever its age, src/web/wasm-file.ts) and must not run it.
+    const moving = join(site.dir, 'artifacts', 'moving');
+    symlinkSync(join(work, 's260k'), moving);
+    const sha = (name: string) => (JSON.parse(readFileSync(join(work, name, 'manifest.json'), 'utf8')) as { targets: { wasm: { sha256: string } } }).targets.wasm.sha256;
+    expect(sha('s260k')).not.toBe(sha('ts656k'));
+    const { page } = await openPage(isolated, 'moving', 'backend=wasm&threads=1');
+    const story = stories.cases[0];
+    const first = await tell(page, story.prompt, (n) => story.steps - n + 1);
+    expect(story.prompt + first.text + '\n').toBe(story.text);
+    rmSync(moving);
+    symlinkSync(join(work, 'ts656k'), moving);
+    await page.evaluate(async (url) => {
+      const t = (globalThis as unknown as { tessera: { open(u: string, name: string): Promise<unknown> } }).tessera;
+      await t.open(url, url);
+    }, site.artifactUrl('moving'));
+    const c = tokens.cases[0];
+    const second = await tell(page, c.prompt, () => c.new_tokens.length);
+    expect(second.ids).toEqual(c.new_tokens);
+    await page.close();
+  }, 300_000);
+
   it('a tampered file is refused by its checksum, naming it', async () => {
     const { page } = await openPage(isolated, 's260k', 'backend=wasm&threads=1');
     const message = await page.evaluate(async () => {
