@@ -1,6 +1,6 @@
 // The prefill GEMM: a matmul over many activation rows (a prompt chunk) as an outer-product
 // micro-kernel on packed weight panels. A projection kernel (matmul.ts, matmul-quant.ts) runs this
-// when its rows R reach GEMM_MIN_ROWS and its GEMV tile loop (projection.ts) otherwise, so decode
+// when its rows R reach gemmMinRows and its GEMV tile loop (projection.ts) otherwise, so decode
 // (S = 1) keeps the GEMV paths; types the tile loop serves as well keep it at every R (TILE_PREFILL).
 //
 // Work items are (row slab) × (column panel) pairs, slab major, claimed by the threads in guided
@@ -33,6 +33,19 @@ import type { Prologue, Store } from './projection.js';
 
 /** Activation rows from which a projection runs the GEMM rather than the GEMV tile loop. */
 export const GEMM_MIN_ROWS = 16;
+
+/**
+ * Rows from which f32 weights run the GEMM: their tile loop is near the FMA peak already, so the
+ * GEMM's packing (one panel per slab) must be spread over more rows than for the types whose
+ * tile loop is slow. Measured per core (session 11, time GEMM / tile loop): 16 rows 1.19–1.26,
+ * 32 rows 0.97–1.02, 64–128 rows 0.92–1.0.
+ */
+const F32_GEMM_MIN_ROWS = 32;
+
+/** Activation rows from which a projection with these weights runs the GEMM (when gemmServes). */
+export function gemmMinRows(weights: DType): number {
+  return weights === 'f32' ? F32_GEMM_MIN_ROWS : GEMM_MIN_ROWS;
+}
 
 /** Largest `parts` the GEMM serves (more parts than vectors the registers hold: the tile loop). */
 const MAX_PARTS = 4;
@@ -107,7 +120,7 @@ function microKernel(rows: number, V: number, K: number, tileRow: number): strin
 }
 
 /**
- * Writes `if (R >= GEMM_MIN_ROWS) { …the GEMM…; return; }` into a projection kernel that has an
+ * Writes `if (R >= gemmMinRows) { …the GEMM…; return; }` into a projection kernel that has an
  * i32 `R` (activation rows) in scope.
  */
 export function emitGemm(w: KernelWriter, g: GemmSpec): void {
@@ -126,7 +139,7 @@ export function emitGemm(w: KernelWriter, g: GemmSpec): void {
   const sp = g.norm ? w.ptr({ kind: 'scratch', slot: SLOT_SLAB, bytes: slabBytes, perThread: true }, 'gslab') : '';
   const ctr = w.ptr({ kind: 'counter' }, 'gctr');
   w.line(
-    `if (R >= ${GEMM_MIN_ROWS}) {`,
+    `if (R >= ${gemmMinRows(g.weights.dtype)}) {`,
     `const gpp = ${pp} + (<usize>tid) * ${panelBytes};`,
     `const gct = ${tile} + (<usize>tid) * ${MR * tileRow};`,
     ...(stage ? [`const gst = ${stage} + (<usize>tid) * ${g.weights.stagingBytes};`] : []),

@@ -1,17 +1,17 @@
 // The prefill GEMM (codegen/wasm/gemm.ts, gemm-pack.ts) on float weights against the reference
 // interpreter, at the shape edges of its 3 × 3 register tile and 12-column panels: row counts at
-// and around GEMM_MIN_ROWS and the tile's 3 rows (16, 17, 18, 33, 130 …), columns per part under,
-// at and over a panel's 12 (a partial last panel) and several panels, K around the 4-k packing
-// step (1, 3, 15, 17, 33 …), every parts count, f32 / f16 / bf16, with and without a norm prologue,
-// bias and a residual epilogue, at 1 and 2 threads (the harness's 1e-4 relative bound). Every case
-// has rows ≥ GEMM_MIN_ROWS, so it runs the GEMM (gemmServes, checked).
+// and over the dtype's gemmMinRows (+0, +1, +2, +17, +114 …: partial 3-row passes), columns per
+// part under, at and over a panel's 12 (a partial last panel) and several panels, K around the 4-k
+// packing step (1, 3, 15, 17, 33 …), every parts count, f32 / f16 / bf16, with and without a norm
+// prologue, bias and a residual epilogue, at 1 and 2 threads (the harness's 1e-4 relative bound).
+// Every case has rows ≥ gemmMinRows, so it runs the GEMM (gemmServes, checked).
 //
 // Quantized panels (dequantized while packing) at the same edges, plain matmuls: the bound is the
 // product's f32 rounding plus the 8-bit activation share of the integer paths (checkProduct with
 // activationRounding), since matmul-quant.ts decides per shape whether the integer GEMM or this
 // one runs; a wrong column, lane or block is off by the weights' magnitude either way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GEMM_MIN_ROWS, gemmServes, gemmTile } from '../../codegen/wasm/gemm.js';
+import { gemmMinRows, gemmServes, gemmTile } from '../../codegen/wasm/gemm.js';
 import { type DType, dtypeInfo } from '../../ir/dtype.js';
 import { type AttrValue, convertF32 } from '../../ir/index.js';
 import { randomTensor } from '../../src/ops-check/draw.js';
@@ -28,29 +28,31 @@ const EPILOGUES: Record<number, string[]> = {
   4: ['acc0 * acc1 + acc2 - acc3', 'acc3 * x1 + x0'],
 };
 
-const EDGE_ROWS = [GEMM_MIN_ROWS, GEMM_MIN_ROWS + 1, 18, 33, 130];
+/** Rows over the dtype's gemmMinRows. */
+const EDGE_ROWS = [0, 1, 2, 17, 114];
 const EDGE_K = [1, 3, 4, 15, 16, 17, 33, 130];
 
 function floatCases(): OpCase[] {
   const draws = draw(fc.record({
-    rows: fc.oneof(fc.constantFrom(...EDGE_ROWS), fc.integer({ min: GEMM_MIN_ROWS, max: 80 })),
+    over: fc.oneof(fc.constantFrom(...EDGE_ROWS), fc.integer({ min: 0, max: 64 })),
     parts: fc.integer({ min: 1, max: 4 }),
     // Columns per part: under, at and over a panel's 12 / parts, and several panels.
     m: fc.oneof(fc.integer({ min: 1, max: 7 }), fc.constantFrom(11, 12, 13, 24, 25), fc.integer({ min: 8, max: 40 })),
     k: fc.oneof(fc.constantFrom(...EDGE_K), fc.integer({ min: 1, max: 200 })),
     dtype: fc.constantFrom(...FLOATS), bias: fc.boolean(), norm: fc.constantFrom('none', 'rms', 'layer'), e: fc.nat(), seed: fc.nat(),
   }), 40, 1107);
-  return draws.map((d) => {
+  return draws.map(({ over, ...d }) => {
+    const rows = gemmMinRows(d.dtype) + over;
     const n = d.m * d.parts;
     const epilogue = EPILOGUES[d.parts][d.e % EPILOGUES[d.parts].length];
     const extras = /x1/.test(epilogue) ? 2 : /x0/.test(epilogue) ? 1 : 0;
-    const operands = [{ t: randomF32([d.rows, d.k], d.seed, 1.5), shape: [S, d.k] }, { t: convertF32(randomF32([n, d.k], d.seed + 1, 0.5), d.dtype) }];
+    const operands = [{ t: randomF32([rows, d.k], d.seed, 1.5), shape: [S, d.k] }, { t: convertF32(randomF32([n, d.k], d.seed + 1, 0.5), d.dtype) }];
     if (d.bias) operands.push({ t: randomF32([n], d.seed + 2) });
-    for (let j = 0; j < extras; j++) operands.push({ t: randomF32(j ? [d.m] : [d.rows, d.m], d.seed + 3 + j), shape: j ? [d.m] : [S, d.m] });
+    for (let j = 0; j < extras; j++) operands.push({ t: randomF32(j ? [d.m] : [rows, d.m], d.seed + 3 + j), shape: j ? [d.m] : [S, d.m] });
     const norm: Record<string, AttrValue> = d.norm === 'none' ? {} : { kind: d.norm, eps: 1e-5 };
     const op = d.norm === 'none' ? 'matmul_ep' : 'norm_matmul';
     return {
-      label: `${op} x[${d.rows}, ${d.k}] w:${d.dtype}[${n}, ${d.k}] parts ${d.parts}${d.bias ? ' +bias' : ''} ${epilogue}${d.norm === 'none' ? '' : ` ${d.norm}`}`,
+      label: `${op} x[${rows}, ${d.k}] w:${d.dtype}[${n}, ${d.k}] parts ${d.parts}${d.bias ? ' +bias' : ''} ${epilogue}${d.norm === 'none' ? '' : ` ${d.norm}`}`,
       op, operands, attrs: { bias: d.bias, parts: d.parts, epilogue, ...norm },
     };
   });
@@ -68,17 +70,18 @@ const QUANTS: DType[] = ['q4_k', 'q6_k', 'q2_k', 'q5_0', 'iq4_xs', 'q5_1'];
 
 function quantCases(): OpCase[] {
   const draws = draw(fc.record({
-    rows: fc.oneof(fc.constantFrom(...EDGE_ROWS), fc.integer({ min: GEMM_MIN_ROWS, max: 60 })),
+    over: fc.oneof(fc.constantFrom(...EDGE_ROWS), fc.integer({ min: 0, max: 44 })),
     n: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.constantFrom(11, 12, 13, 25)), blocks: fc.integer({ min: 1, max: 3 }), tail: fc.boolean(), seed: fc.nat(),
   }), 2 * QUANTS.length, 1108);
-  return draws.map((d, i) => {
+  return draws.map(({ over, ...d }, i) => {
     const dtype = QUANTS[i % QUANTS.length];
+    const rows = gemmMinRows(dtype) + over;
     const block = dtypeInfo(dtype).blockSize;
     // A partial last block (k not a multiple of the block) where the format allows it (32-blocks).
     const k = d.blocks * block - (d.tail && block === 32 ? 5 : 0);
     return {
-      label: `matmul x[${d.rows}, ${k}] w:${dtype}[${d.n}, ${k}]`, op: 'matmul', attrs: {},
-      operands: [{ t: randomF32([d.rows, k], d.seed, 1.5), shape: [S, k] }, { t: randomTensor(dtype, [d.n, k], d.seed + 1, 0.5) }],
+      label: `matmul x[${rows}, ${k}] w:${dtype}[${d.n}, ${k}]`, op: 'matmul', attrs: {},
+      operands: [{ t: randomF32([rows, k], d.seed, 1.5), shape: [S, k] }, { t: randomTensor(dtype, [d.n, k], d.seed + 1, 0.5) }],
       check: (got, want, ops) => checkProduct(got, want, ops[0], ops[1], (k + 8) * 2 ** -24, activationRounding(block)),
     };
   });
@@ -89,7 +92,8 @@ describe('wasm prefill GEMM at tile and panel edges', () => {
   let suite: Suite;
   beforeAll(async () => { suite = await setupSuite(cases); }, 600_000);
   afterAll(async () => { await suite?.pool.dispose(); });
-  it('serves float weights at every parts count', () => {
+  it('serves float weights at every parts count, f32 from 32 rows', () => {
+    expect(gemmMinRows('f32')).toBe(32);
     for (const dtype of FLOATS) for (let parts = 1; parts <= 4; parts++) expect(gemmServes(parts, dtype), `${dtype} parts ${parts}`).toBe(true);
   });
   it('keeps the accumulators and one step\'s loads within 15 vector registers', () => {
