@@ -70,6 +70,8 @@ export class TesseraServer {
       : opts.models?.length ? opts.models.map((model) => ({ kind: 'decoder', model })) : opts.encoder ? [{ kind: 'encoder', encoder: opts.encoder }] : [];
     if (slots.length === 0) throw new UsageError('serve: give a decoder (models) or an encoder');
     this.pool = new SlotPool(slots, opts.maxQueue ?? 64);
+    // The defaults start as the model's (the lora load option, setLoraScales); POST /lora-adapters
+    // changes the server's, which every request naming no adapters then spells out.
     const decoder = batched?.model ?? opts.models?.[0];
     this.loras = decoder ? new ServerLoras(decoder.runtimeLoras, decoder.requestLoraScales(undefined, 'serve')) : new ServerLoras([], []);
     this.http = createServer((req, res) => void this.handle(req, res));
