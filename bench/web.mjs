@@ -61,8 +61,8 @@ const work = mkdtempSync(join(tmpdir(), 'tessera-bench-web-'));
 const site = join(work, 'site');
 mkdirSync(join(site, 'artifacts'), { recursive: true });
 copyFileSync(join(here, 'examples/web/index.html'), join(site, 'index.html'));
-// As `npm run build:web` (test/browser/site.ts's DEMO_BUILD says why each option).
-await build({ entryPoints: { main: join(here, 'examples/web/main.ts'), worker: join(here, 'src/web/worker-entry.ts') }, bundle: true, minify: true, keepNames: true, format: 'esm', platform: 'browser', target: 'es2022', outdir: join(site, 'dist'), logLevel: 'warning' });
+// As `npm run build:web`.
+await build({ entryPoints: { main: join(here, 'examples/web/main.ts'), worker: join(here, 'src/web/worker-entry.ts') }, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', outdir: join(site, 'dist'), logLevel: 'warning' });
 const names = opt.models.split(',');
 for (const name of names) {
   const m = MODELS[name];

@@ -8,16 +8,10 @@ import { build } from 'esbuild';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/**
- * The demo's page script and its engine worker, bundled as `npm run build:web` does: minified
- * (half the bytes for a visit to parse before its first token), class names kept (errors cross
- * from the worker by name).
- */
+/** The demo's page script and its engine worker, bundled as `npm run build:web` does. */
 export const DEMO_BUILD = {
   entryPoints: { main: join(ROOT, 'examples/web/main.ts'), worker: join(ROOT, 'src/web/worker-entry.ts') },
   bundle: true,
-  minify: true,
-  keepNames: true,
   format: 'esm',
   platform: 'browser',
   target: 'es2022',
