@@ -12,7 +12,7 @@
 // persistent profile, by the trace events v8.wasm.cachedModule and, on the next visit,
 // v8.wasm.moduleCacheHit: with --js-flags=--wasm-caching-timeout-ms=0 every visit after the first
 // hit the cache; with the default flags V8 stores a module this small only after its optimized
-// code has stopped changing for 2 s, and no store came within 6 s of a generation there.
+// code has stopped changing for 2 s, and no store came within 15 s of a generation there.
 // Incognito profiles keep no code cache.
 import { ArtifactError } from '../../codegen/artifact/manifest.js';
 import { readBody } from './body.js';
