@@ -14,7 +14,8 @@ registerCommand({
   positionals: { min: 0, max: 1 },
   description: `Compiled WebAssembly modules are kept on disk, keyed by a hash of everything that
 determines them (the kernel source, the compiler's version and flags), so the second run of a
-model skips the compiler. The folder is $TESSERA_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else
+model skips the compiler; beside them, which weights of a checkpoint file passed the NaN/Inf
+check (verified-weights), so an unchanged file is not scanned again. The folder is $TESSERA_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else
 ~/.cache/tessera; its size is bounded (least recently used entries go first past
 $TESSERA_CACHE_MAX_MB, default 1024). TESSERA_NO_CACHE=1 or --no-cache on a model command turns
 it off. Damaged entries are detected by their checksum and rebuilt.`,
