@@ -1,6 +1,7 @@
 // Where a browser gets an artifact's files: a URL (fetched, with progress, and kept so a reload
-// does not download again: small files in the Cache API, weights.bin as weights.ts says — streamed
-// into OPFS in a worker, never held whole in memory), a Map of names to bytes or Blobs (e.g. files
+// does not download again: small files in the Cache API, cpu.wasm through the HTTP cache and
+// compiled as it streams (wasm-file.ts), weights.bin as weights.ts says — streamed into OPFS in a
+// worker, never held whole in memory), a Map of names to bytes or Blobs (e.g. files
 // dropped on the page), or a FileSystemDirectoryHandle (showDirectoryPicker). Every file the
 // manifest names is gathered and hashed (SubtleCrypto, or while streaming); the shared reader
 // (codegen/artifact/load.ts) then checks the digests as Node does.
@@ -196,7 +197,7 @@ export async function fetchArtifactFiles(url: string | URL, opts: GatherOptions 
     const hit = key && cache ? await cache.match(key) : undefined;
     if (sha && file === manifest?.targets.wasm?.file) {
       // Through the HTTP cache, not the Cache API (wasm-file.ts says why); the Cache API keeps a copy for offline visits.
-      const streamed = await fetchWasm(fileUrl, sha, onBytes).catch((e: unknown) => {
+      const streamed = await fetchWasm(fileUrl, sha, cacheName !== undefined, onBytes).catch((e: unknown) => {
         if (!hit) throw e;
       });
       if (streamed) {

@@ -31,10 +31,12 @@ export interface StreamedWasm {
 /**
  * cpu.wasm at `url`, taken from the HTTP cache whatever its age when the cached copy has the
  * manifest's checksum (the checksum, not the server, says whether it is current), else fetched
- * afresh. Undefined when the server has no such file. A bad checksum after the fresh fetch is left
- * for the artifact reader to report.
+ * afresh; `keep` false (the load option cache: false) always downloads and keeps nothing.
+ * Undefined when the server has no such file. A bad checksum after the fresh fetch is left for the
+ * artifact reader to report.
  */
-export async function fetchWasm(url: URL, sha256: string, onBytes: (n: number) => void): Promise<StreamedWasm | undefined> {
+export async function fetchWasm(url: URL, sha256: string, keep: boolean, onBytes: (n: number) => void): Promise<StreamedWasm | undefined> {
+  if (!keep) return fetchOnce(url, 'no-store', onBytes);
   const cached = await fetchOnce(url, 'force-cache', onBytes);
   if (!cached || new Sha256().update(cached.bytes).hex() === sha256) return cached;
   // An older artifact's cpu.wasm from the HTTP cache: its module is dropped, the file fetched again.
