@@ -37,8 +37,8 @@ export const GEMM_MIN_ROWS = 16;
 /**
  * Rows from which f32 weights run the GEMM: their tile loop is near the FMA peak already, so the
  * GEMM's packing (one panel per slab) must be spread over more rows than for the types whose
- * tile loop is slow. Measured per core (session 11, time GEMM / tile loop): 16 rows 1.19–1.26,
- * 32 rows 0.97–1.02, 64–128 rows 0.92–1.0.
+ * tile loop is slow. Measured per core (session 11, time GEMM / tile loop): 16 rows 1.18–1.26,
+ * 32 rows 0.97–0.98, 48–128 rows 0.93–1.06 (about ±3 % noise on that loaded machine).
  */
 const F32_GEMM_MIN_ROWS = 32;
 
@@ -47,7 +47,7 @@ export function gemmMinRows(weights: DType): number {
   return weights === 'f32' ? F32_GEMM_MIN_ROWS : GEMM_MIN_ROWS;
 }
 
-/** Largest `parts` the GEMM serves (more parts than vectors the registers hold: the tile loop). */
+/** Largest `parts` the GEMM serves (each part adds a group to the panel and the tile buffer; more: the tile loop). */
 const MAX_PARTS = 4;
 
 /** Scratch slots of the GEMM (the GEMV paths use 0). */
