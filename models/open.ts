@@ -23,6 +23,8 @@ export type ModelFormat = 'hf' | 'gguf' | 'llama2c' | 'artifact';
 export interface ModelSource {
   readonly path: string;
   readonly format: ModelFormat;
+  /** The checkpoint format the model came from, where it differs from `format` (a compiled artifact's source). */
+  readonly origin?: string;
   readonly config: ModelConfig;
   readonly store: TensorStore;
   /** Where the tokenizer is: tokenizer.json, a llama2.c tokenizer .bin, or the GGUF itself. */
@@ -46,7 +48,7 @@ export interface ModelSource {
  */
 export function tokenizerExpectations(source: ModelSource): Pick<LoadTokenizerOptions, 'vocabSize' | 'model'> {
   const c = source.config;
-  return { vocabSize: c.vocabSize, model: { path: source.path, bosId: c.bosId, eosIds: source.format === 'llama2c' ? [] : c.eosIds } };
+  return { vocabSize: c.vocabSize, model: { path: source.path, bosId: c.bosId, eosIds: (source.origin ?? source.format) === 'llama2c' ? [] : c.eosIds } };
 }
 
 function readMagic(path: string): number | undefined {

@@ -25,6 +25,7 @@ export function artifactSource(a: LoadedArtifact): ModelSource {
   return {
     path: a.dir,
     format: 'artifact',
+    origin: a.manifest.model.sourceFormat,
     config,
     store,
     tokenizerPath: a.tokenizerPath,
