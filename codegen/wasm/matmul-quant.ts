@@ -16,7 +16,10 @@
 //    its row's steps, whose sub-block scales multiply the integer sums. For four weight rows the four blocks' i32x4 sums
 //    are summed across lanes into one i32x4 (still exact), converted and scaled by d_w·d_x into
 //    one f32x4 accumulator of four outputs.
-//    Tiles, thread split and the store hook are projection.ts's, as for float weights.
+//    Tiles, thread split and the store hook are projection.ts's, as for float weights, for one
+//    activation row (GEMV); from 2 rows the integer GEMM of gemm-int8.ts (4 weight rows × 4
+//    activation rows per pass, each weight block unpacked once per pass), and for the types it
+//    names, prompt chunks from GEMM_MIN_ROWS on go to the dequantizing GEMM (gemm.ts).
 //
 // The only approximation against the reference (which dequantizes weights and multiplies in f64)
 // is the rounding of activations to 8 bits: |x − x̂| ≤ d_x/2 per element (and f32 rounding).
