@@ -137,9 +137,9 @@ function k4(dtype: 'q4_k' | 'q5_k'): WasmQuantKernels {
 
 /**
  * Q6_K: 16 sub-blocks of 16, x = (d·sc_j)·(q − 32), q = 4 low bits (ql) + 2 high (qh), sc a
- * signed byte. A step is 32 elements: half h = u / 4 (128 elements), quarter s = u % 4, whose low
- * nibbles are ql[64h + 32·(s % 2) …] >> 4·(s / 2) and high pairs qh[32h …] >> 2s. The dot takes
- * q (0–63) as bytes; the 32 comes off as a sub-block min, d·32·sc_j·Σx_j, from the sub-block sums.
+ * signed byte. A step is a half h (128 elements) of four quarters s, whose low nibbles are
+ * ql[64h + 32·(s % 2) …] >> 4·(s / 2) and high pairs qh[32h …] >> 2s. The dot takes q (0–63)
+ * as bytes; the 32 comes off as a sub-block min, d·32·sc_j·Σx_j, from the sub-block sums.
  */
 function q6k(): WasmQuantKernels {
   const QL = fieldOffset('q6_k', 'ql'), QH = fieldOffset('q6_k', 'qh'), SC = fieldOffset('q6_k', 'scales');
@@ -154,24 +154,40 @@ function q6k(): WasmQuantKernels {
     }
     return lines;
   };
-  /** Elements 16k … 16k + 15 of step u as unsigned bytes q (0–63), w{k}_c, with i16 shifts. */
-  const unpackDot = (c: number, blk: string, off: number, u: number): string[] => {
-    const h = u >> 2, s = u & 3;
-    const lines = [`const l0_${c} = v128.load(${blk}, ${off + QL + 64 * h + 32 * (s & 1)}), l1_${c} = v128.load(${blk}, ${off + QL + 64 * h + 32 * (s & 1) + 16});`,
-      `const h0_${c} = v128.load(${blk}, ${off + QH + 32 * h}), h1_${c} = v128.load(${blk}, ${off + QH + 32 * h + 16});`];
-    for (const k of [0, 1]) lines.push(`const w${k}_${c} = v128.or(${bitsOf(`l${k}_${c}`, -4 * (s >> 1), 0x0f)}, ${bitsOf(`h${k}_${c}`, 4 - 2 * s, 0x30)});`);
-    return lines;
-  };
-  /** Sub-block j's scale in every lane, from the block's scales as two i16x8 (sca, scb). */
-  const scale16 = (c: number, j: number) => lane16(j < 8 ? `sca_${c}` : `scb_${c}`, j & 7);
+  /**
+   * A half's 128 elements as unsigned bytes q (0–63), w{s}{k}_c for quarter s (elements 32s + 16k
+   * …), with i16 shifts, from its 64 bytes of ql at `ql` + `qlAt` and 32 of qh at `qh` + `qhAt`.
+   */
+  const unpackHalf = (c: number, ql: string, qh: string, qlAt: number, qhAt: number): string[] => [
+    `const l0_${c} = v128.load(${ql}, ${qlAt}), l1_${c} = v128.load(${ql}, ${qlAt + 16}), l2_${c} = v128.load(${ql}, ${qlAt + 32}), l3_${c} = v128.load(${ql}, ${qlAt + 48});`,
+    `const h0_${c} = v128.load(${qh}, ${qhAt}), h1_${c} = v128.load(${qh}, ${qhAt + 16});`,
+    ...[0, 1, 2, 3].flatMap((q) => [0, 1].map((k) =>
+      `const w${q}${k}_${c} = v128.or(${bitsOf(`l${2 * (q & 1) + k}_${c}`, -4 * (q >> 1), 0x0f)}, ${bitsOf(`h${k}_${c}`, 4 - 2 * q, 0x30)});`)),
+  ];
+  /** Quarter q's two 16-element sums, scaled by their sub-blocks' scales (lanes 2q, 2q + 1 of `sc`). */
+  const halfDot = (r: number, c: number, xv: (r: number, i: number) => string, sc: string) => [
+    `const s${r}${c} = ${[0, 1, 2, 3].map((q) => `i32x4.add(${scaled(`_t_dot8(${xv(r, 2 * q)}, w${q}0_${c})`, lane16(sc, 2 * q))}, ${scaled(`_t_dot8(${xv(r, 2 * q + 1)}, w${q}1_${c})`, lane16(sc, 2 * q + 1))})`).reduce((x, y) => `i32x4.add(${x}, ${y})`)};`,
+  ];
   return {
-    act: 'i8', zero: 0, units: 8, offset: false,
+    act: 'i8', zero: 0, units: 2, offset: false,
     block: (c, blk, off) => [
       `const scv_${c} = v128.load(${blk}, ${off + SC});`,
       `const sca_${c} = i16x8.extend_low_i8x16_s(scv_${c}), scb_${c} = i16x8.extend_high_i8x16_s(scv_${c});`,
+      // For the rolled halves: half 0's eight scales, then half 1's.
+      `let scr_${c} = sca_${c};`,
     ],
-    weights: (c, blk, off, u) => unpackDot(c, blk, off, u),
-    dot: (r, c, xv, u) => [`const s${r}${c} = i32x4.add(${scaled(`_t_dot8(${xv(r, 0)}, w0_${c})`, scale16(c, 2 * u))}, ${scaled(`_t_dot8(${xv(r, 1)}, w1_${c})`, scale16(c, 2 * u + 1))});`],
+    weights: (c, blk, off, h) => unpackHalf(c, blk, blk, off + QL + 64 * h, off + QH + 32 * h),
+    dot: (r, c, xv, h) => halfDot(r, c, xv, h ? `scb_${c}` : `sca_${c}`),
+    // A half per trip (its 6 quant and 8 activation vectors); unrolled, V8 loads a whole
+    // super-block's 28 vectors up front and spills (130 of 344 instructions a row-block).
+    rolled: {
+      weights: (c, blk, off, u) => [
+        `const qlp_${c} = ${blk} + (<usize>${u}) * 64, qhp_${c} = ${blk} + (<usize>${u}) * 32;`,
+        ...unpackHalf(c, `qlp_${c}`, `qhp_${c}`, off + QL, off + QH),
+        `const sch_${c} = scr_${c};`, `scr_${c} = scb_${c};`,
+      ],
+      dot: (r, c, xv) => halfDot(r, c, xv, `sch_${c}`),
+    },
     // The quants' offset: Σ_j (32·sc_j)·Σx_j, scaled by d (|32·sc| ≤ 4096: exact in i16).
     subMins: {
       field: 'd', span: 16,
