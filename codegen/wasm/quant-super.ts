@@ -224,17 +224,22 @@ function q3k(): WasmQuantKernels {
     }
     return lines;
   };
-  /** Elements 16k … 16k + 15 of step u as the stored 3 bits (0–7), w{k}_c, with i16 shifts. */
-  const unpackDot = (c: number, blk: string, off: number, u: number): string[] => {
-    const h = u >> 2, s = u & 3;
-    const lines = [`const q0_${c} = v128.load(${blk}, ${off + QS + 32 * h}), q1_${c} = v128.load(${blk}, ${off + QS + 32 * h + 16});`,
-      `const m0_${c} = v128.load(${blk}, ${off + HM}), m1_${c} = v128.load(${blk}, ${off + HM + 16});`];
-    for (const k of [0, 1]) lines.push(`const w${k}_${c} = v128.or(${bitsOf(`q${k}_${c}`, -2 * s, 3)}, ${bitsOf(`m${k}_${c}`, 2 - u, 4)});`);
-    return lines;
-  };
-  const scale16 = (c: number, j: number) => lane16(j < 8 ? `sca_${c}` : `scb_${c}`, j & 7);
+  /**
+   * A half's 128 elements as the stored 3 bits (0–7), w{s}{k}_c for quarter s (elements 32s + 16k
+   * …), with i16 shifts: low pairs from the half's 32 bytes of qs at `qs` + `qsAt`, high bits from
+   * hmask vectors `m0`, `m1` whose bit `first` + s is quarter s's.
+   */
+  const unpackHalf = (c: number, qs: string, qsAt: number, m0: string, m1: string, first: number): string[] => [
+    `const q0_${c} = v128.load(${qs}, ${qsAt}), q1_${c} = v128.load(${qs}, ${qsAt + 16});`,
+    ...[0, 1, 2, 3].flatMap((q) => [0, 1].map((k) =>
+      `const w${q}${k}_${c} = v128.or(${bitsOf(`q${k}_${c}`, -2 * q, 3)}, ${bitsOf(k ? m1 : m0, 2 - (first + q), 4)});`)),
+  ];
+  /** Quarter q's two 16-element sums, scaled by their sub-blocks' scales (lanes 2q, 2q + 1 of `sc`). */
+  const halfDot = (r: number, c: number, xv: (r: number, i: number) => string, sc: string) => [
+    `const s${r}${c} = ${[0, 1, 2, 3].map((q) => `i32x4.add(${scaled(`_t_dot8(${xv(r, 2 * q)}, w${q}0_${c})`, lane16(sc, 2 * q))}, ${scaled(`_t_dot8(${xv(r, 2 * q + 1)}, w${q}1_${c})`, lane16(sc, 2 * q + 1))})`).reduce((x, y) => `i32x4.add(${x}, ${y})`)};`,
+  ];
   return {
-    act: 'i8', zero: 0, units: 8, offset: false,
+    act: 'i8', zero: 0, units: 2, offset: false,
     // The 16 scales − 32 as two i16x8: low nibbles of bytes 0–7 (scales 0–7) and their high nibbles
     // (8–15), with the top two bits of scale g at bits 2·(g / 4) of byte 8 + g % 4.
     block: (c, blk, off) => [
@@ -243,9 +248,26 @@ function q3k(): WasmQuantKernels {
       `const st_${c} = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(sh_${c}), 1, sh_${c} >> 2), 2, sh_${c} >> 4), 3, sh_${c} >> 6);`,
       `const sc_${c} = i8x16.sub(v128.or(sn_${c}, ${bitsOf(`st_${c}`, 4, 0x30)}), i8x16.splat(32));`,
       `const sca_${c} = i16x8.extend_low_i8x16_s(sc_${c}), scb_${c} = i16x8.extend_high_i8x16_s(sc_${c});`,
+      // For the rolled halves: half 0's eight scales, then half 1's; hmask moved down four bits a half.
+      `let scr_${c} = sca_${c};`,
+      `let hm0_${c} = v128.load(${blk}, ${off + HM}), hm1_${c} = v128.load(${blk}, ${off + HM + 16});`,
     ],
-    weights: (c, blk, off, u) => unpackDot(c, blk, off, u),
-    dot: (r, c, xv, u) => [`const s${r}${c} = i32x4.add(${scaled(`_t_dot8(${xv(r, 0)}, w0_${c})`, scale16(c, 2 * u))}, ${scaled(`_t_dot8(${xv(r, 1)}, w1_${c})`, scale16(c, 2 * u + 1))});`],
+    weights: (c, blk, off, h) => [
+      `const m0_${c} = v128.load(${blk}, ${off + HM}), m1_${c} = v128.load(${blk}, ${off + HM + 16});`,
+      ...unpackHalf(c, blk, off + QS + 32 * h, `m0_${c}`, `m1_${c}`, 4 * h),
+    ],
+    dot: (r, c, xv, h) => halfDot(r, c, xv, h ? `scb_${c}` : `sca_${c}`),
+    // A half per trip, as Q6_K's (unrolled, 153 of 385 instructions a row-block were stack traffic).
+    // Bits 4h + s of each hmask byte are bits s after h shifts by four (what crosses from the byte above stays above bit 3).
+    rolled: {
+      weights: (c, blk, off, u) => [
+        `const qsp_${c} = ${blk} + (<usize>${u}) * 32;`,
+        ...unpackHalf(c, `qsp_${c}`, off + QS, `hm0_${c}`, `hm1_${c}`, 0),
+        `const sch_${c} = scr_${c};`, `scr_${c} = scb_${c};`,
+        `hm0_${c} = i16x8.shr_u(hm0_${c}, 4); hm1_${c} = i16x8.shr_u(hm1_${c}, 4);`,
+      ],
+      dot: (r, c, xv) => halfDot(r, c, xv, `sch_${c}`),
+    },
     // The stored quants' offset: Σ_j (4·(sc_j − 32))·Σx_j, scaled by d (|4·(sc − 32)| ≤ 128: exact in i16).
     subMins: {
       field: 'd', span: 16,
