@@ -24,11 +24,6 @@ export function scales4(dtype: QuantDType, rowBytes: number, first: number, fiel
 /** Types whose 16 bytes of nibbles (element j low, j + 16 high) the GEMV hands to _t_dot_q4 whole: split once here. */
 const NIBBLES: Partial<Record<QuantDType, number>> = { q4_0: fieldOffset('q4_0', 'qs'), q4_1: fieldOffset('q4_1', 'qs') };
 
-/** The block types this micro-kernel serves: one step per block. */
-export function blockKernelServes(dtype: QuantDType): boolean {
-  return WASM_QUANT[dtype].units === 1;
-}
-
 /** Lines unpacking weight row c of the block at `wq` + `off` into bytes wl{c} (elements 0–15), wh{c} (16–31). */
 function unpackRow(dtype: QuantDType, c: number, off: number): string[] {
   const qs = NIBBLES[dtype];
@@ -72,6 +67,7 @@ function dotRows(dtype: QuantDType, r: number, xv: (r: number, i: number) => str
  */
 export function blockMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, rows: number): string[] {
   const kernels = WASM_QUANT[dtype];
+  if (kernels.units !== 1) throw new Error(`internal error: ${dtype} is walked in ${kernels.units} steps per block, not one`);
   const { zero, min } = kernels;
   const rowBytes = nb * blockBytes;
   const R = [...Array(rows).keys()], C = [0, 1, 2, 3];

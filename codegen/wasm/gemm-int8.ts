@@ -1,7 +1,7 @@
-// The integer GEMM of the quantized projections (matmul-quant.ts) for several activation rows: the
-// decode step of a batch of sequences (continuous batching: 2…16 rows) and, for the types it is
-// measured to serve better than the dequantizing GEMM (gemm.ts), prompt chunks. Activations are the
-// 8-bit blocks quantize_act wrote; weights stay quantized.
+// The integer GEMM of the quantized projections (matmul-quant.ts) with 32-element block weights
+// for several activation rows: the decode step of a batch of sequences (continuous batching: 2…16
+// rows) and prompt chunks. Activations are the 8-bit blocks quantize_act wrote; weights stay
+// quantized.
 //
 // Work is cut into (4 product columns) × (up to ROWS_PER_TILE activation rows) tiles, column-block
 // major, claimed by the threads in guided runs from a shared counter, so threads split the output
@@ -15,7 +15,6 @@
 // Fused projections hook in as in the tile loop: parts combine product columns c, c + m, …, each
 // part's four outputs (bias added) handed to the store together.
 import type { QuantDType } from '../../ir/dtype.js';
-import { GEMM_MIN_ROWS, gemmServes } from './gemm.js';
 import type { KernelWriter } from './kernel.js';
 import { loadF32x4 } from './loads.js';
 import type { Tiles } from './projection.js';
@@ -35,51 +34,31 @@ export interface IntGemmSpec extends Pick<Tiles, 'n' | 'parts' | 'bias' | 'store
   rowPtrs(r: number, row: string): string[];
   /** Lines leaving o0…o{rows−1} (f32x4: four outputs each) for the four weight rows from wr0 on. */
   body(rows: number): string[];
-  /** Rows from which the dequantizing GEMM takes over (gemm.ts), if it serves these weights. */
-  readonly below?: number;
 }
 
 /**
- * Per weight type: activation rows per micro-kernel pass (MR), and whether the integer GEMM also
- * serves prompt chunks (else the dequantizing GEMM takes them from GEMM_MIN_ROWS rows where it
- * serves the type, gemm.ts). Measured per kernel (BENCHMARKS.md, session 11, integer GEMM; 1
- * thread, CPU time): at 128 rows the integer GEMM matches or beats the dequantizing one for the
- * 32-element types (q8_0 +3–5 %, q4_1 +1–8 %, q4_0 and q5_0 even) but runs at 0.5–0.65 of it for
- * q4_k and q6_k, whose super-block walk goes one weight row at a time; MR 2, 4 and 6 measured alike.
+ * Activation rows per micro-kernel pass (MR) for the weight types the integer GEMM serves, at
+ * every row count from INT_GEMM_MIN_ROWS. Measured per kernel (BENCHMARKS.md, session 11, integer
+ * GEMM; 1 thread, CPU time): at 128 rows it matches or beats the dequantizing GEMM (gemm.ts) for
+ * the 32-element types (q8_0 +3–5 %, q4_1 +1–8 %, q4_0 and q5_0 even), and beats the GEMV tile loop
+ * at 8 rows (q8_0 +13 %, q4_0 +7 %); MR 2, 4 and 6 measured alike. The super-block types are not
+ * served: their one-weight-row walk at 4 rows ran no faster than the tile loop's 2 (q4_k 28.0 vs
+ * 28.3 GFLOP/s, q6_k 23.3 vs 21.0) and at 0.5–0.65 of the dequantizing GEMM at 128 rows, while
+ * its four row-count variants made a Q4_K_M module a third larger (cold open 7.0 s → 9.5 s).
  */
-const INT_GEMM: Readonly<Record<QuantDType, { readonly rows: number; readonly prefill: boolean }>> = {
-  q8_0: { rows: 4, prefill: true },
-  q4_0: { rows: 4, prefill: true },
-  q4_1: { rows: 4, prefill: true },
-  q5_0: { rows: 4, prefill: true },
-  q5_1: { rows: 4, prefill: true },
-  iq4_nl: { rows: 4, prefill: true },
-  q4_k: { rows: 4, prefill: false },
-  q5_k: { rows: 4, prefill: false },
-  q6_k: { rows: 4, prefill: false },
-  q2_k: { rows: 4, prefill: false },
-  q3_k: { rows: 4, prefill: false },
-  iq4_xs: { rows: 4, prefill: false },
-};
-
-/** How a projection runs the integer GEMM: MR, and the row count from which the dequantizing GEMM takes over. */
-export interface IntGemmPlan {
-  readonly rows: number;
-  readonly below?: number;
-}
+const INT_GEMM_ROWS: Partial<Record<QuantDType, number>> = { q8_0: 4, q4_0: 4, q4_1: 4, q5_0: 4, q5_1: 4, iq4_nl: 4 };
 
 /**
- * The integer GEMM's plan for `n` product columns of `dtype` weights in `parts` parts, or undefined
- * where it does not serve them (parts under 4 columns wide: the tile loop at every row count).
+ * Rows per pass of the integer GEMM for `n` product columns of `dtype` weights in `parts` parts,
+ * or undefined where it does not serve them (other types, or parts under 4 columns wide: the tile
+ * loop, and the dequantizing GEMM where it serves the type).
  */
-export function intGemmPlan(dtype: QuantDType, n: number, parts: number): IntGemmPlan | undefined {
-  if (n / parts < 4) return undefined;
-  const { rows, prefill } = INT_GEMM[dtype];
-  return !prefill && gemmServes(parts, dtype) ? { rows, below: GEMM_MIN_ROWS } : { rows };
+export function intGemmRows(dtype: QuantDType, n: number, parts: number): number | undefined {
+  return n / parts >= 4 ? INT_GEMM_ROWS[dtype] : undefined;
 }
 
 /**
- * Writes `if (R >= INT_GEMM_MIN_ROWS [&& R < below]) { …the GEMM…; return; }` into a projection
+ * Writes `if (R >= INT_GEMM_MIN_ROWS) { …the GEMM…; return; }` into a projection
  * kernel that has an i32 `R` (activation rows) in scope.
  */
 export function emitIntGemm(w: KernelWriter, g: IntGemmSpec): void {
@@ -114,7 +93,7 @@ export function emitIntGemm(w: KernelWriter, g: IntGemmSpec): void {
     return lines;
   };
   w.line(
-    `if (R >= ${INT_GEMM_MIN_ROWS}${g.below ? ` && R < ${g.below}` : ''}) {`,
+    `if (R >= ${INT_GEMM_MIN_ROWS}) {`,
     `const nrc = (R + ${ROWS_PER_TILE - 1}) / ${ROWS_PER_TILE};`,
     `const items = ${Math.ceil(m / 4)} * nrc;`,
     `for (let it0 = ${claim}; it0 < items; it0 = ${claim}) {`,

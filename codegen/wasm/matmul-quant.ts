@@ -17,9 +17,10 @@
 //    are summed across lanes into one i32x4 (still exact), converted and scaled by d_w·d_x into
 //    one f32x4 accumulator of four outputs.
 //    Tiles, thread split and the store hook are projection.ts's, as for float weights, for one
-//    activation row (GEMV); from 2 rows the integer GEMM of gemm-int8.ts (4 weight rows × 4
-//    activation rows per pass, each weight block unpacked once per pass), and for the types it
-//    names, prompt chunks from GEMM_MIN_ROWS on go to the dequantizing GEMM (gemm.ts).
+//    activation row (GEMV). From 2 rows the 32-element types run the integer GEMM of gemm-int8.ts
+//    (4 weight rows × 4 activation rows per pass, each weight block unpacked once per pass); the
+//    super-block types keep the tile loop, and prompt chunks from GEMM_MIN_ROWS on go to the
+//    dequantizing GEMM (gemm.ts).
 //
 // The only approximation against the reference (which dequantizes weights and multiplies in f64)
 // is the rounding of activations to 8 bits: |x − x̂| ≤ d_x/2 per element (and f32 rounding).
@@ -29,8 +30,8 @@ import type { Node } from '../../ir/graph.js';
 import { KernelWriter, type WasmKernel } from './kernel.js';
 import { emitGemm, GEMM_MIN_ROWS, gemmServes } from './gemm.js';
 import { quantPanel } from './gemm-pack.js';
-import { emitIntGemm, intGemmPlan } from './gemm-int8.js';
-import { blockKernelServes, blockMicroKernel, scales4 } from './gemm-int8-block.js';
+import { emitIntGemm, intGemmRows } from './gemm-int8.js';
+import { blockMicroKernel, scales4 } from './gemm-int8-block.js';
 import { ACT_NEGSUM, ACT_SUBSUMS, actBlockBytes, actRecordBytes, WASM_QUANT } from './loads.js';
 import { normalized, rowStats } from './norm.js';
 import { bindFusion, emitTiles, type ProjectionOptions, type Prologue } from './projection.js';
@@ -138,7 +139,7 @@ function scaleBits(dtype: QuantDType, blk: string, off: number, field = 'd'): st
  * its block in registers across the four weight rows. A super-block is walked in its row's steps,
  * each step's integer dots (sub-block scales applied) summed in i32 into t{r}{c} before the scale.
  */
-function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, rows: number, cols: 1 | 4, base = 'wr0'): string[] {
+function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, rows: 1 | 2, cols: 1 | 4, base = 'wr0'): string[] {
   if (cols === 4 && WASM_QUANT[dtype].units > 1) return superBlockRows(dtype, nb, blockBytes, rows);
   // Weight rows are consecutive: one pointer to row 0's block, constant offsets to the others.
   const rowBytes = nb * blockBytes;
@@ -257,7 +258,7 @@ function quantMicroKernel(dtype: QuantDType, nb: number, blockBytes: number, row
  * scales, quants and sums live at once, and V8 (16 vector registers) spilled about half of them;
  * the activations (a few KiB) are read from L1 once per weight row instead.
  */
-function superBlockRows(dtype: QuantDType, nb: number, blockBytes: number, rows: number): string[] {
+function superBlockRows(dtype: QuantDType, nb: number, blockBytes: number, rows: 1 | 2): string[] {
   const R = [...Array(rows).keys()];
   return [
     ...R.map((r) => `let q${r} = f32x4.splat(0.0);`),
@@ -284,18 +285,13 @@ function emitQuantDot(node: Node, nb: number, opts: ProjectionOptions): WasmKern
   const wp = w.ptr({ kind: 'operand', index: 1 }, 'pw');
   const fusion = bindFusion(w, node, opts);
   w.line(`const R: i32 = ${w.dim(Rd)};`, `const scales = ${qp} + (<usize>R) * ${nb * actBytes};`);
-  // A prompt chunk: panels dequantized to f32 for the packed-panel GEMM (gemm.ts), from the f32 activations.
   const K = wv.type.shape[1] as number;
   const rowPtrs = (r: number, row: string) => [`const xr${r} = ${qp} + (<usize>(${row})) * ${nb * actBytes}, sr${r} = scales + (<usize>(${row})) * ${nb * record};`];
-  const plan = intGemmPlan(dtype, fusion.n, fusion.parts);
-  if (plan) {
-    emitIntGemm(w, {
-      ...fusion, wp, rowBytes: nb * blockBytes, rows: plan.rows, rowPtrs, below: plan.below,
-      body: (rows) => (blockKernelServes(dtype) ? blockMicroKernel(dtype, nb, blockBytes, rows) : quantMicroKernel(dtype, nb, blockBytes, rows, 4)),
-    });
-  }
-  // A prompt chunk: panels dequantized to f32 for the packed-panel GEMM (gemm.ts), from the f32 activations.
-  if (!plan || plan.below !== undefined) emitGemm(w, { ...fusion, x: w.ptr({ kind: 'operand', index: 0 }, 'px'), wp, weights: quantPanel(dtype), K, norm: opts.norm });
+  const intRows = intGemmRows(dtype, fusion.n, fusion.parts);
+  // Several rows: the integer GEMM (gemm-int8.ts) where it serves the type, else a prompt chunk's
+  // panels dequantized to f32 for the packed-panel GEMM (gemm.ts), from the f32 activations.
+  if (intRows) emitIntGemm(w, { ...fusion, wp, rowBytes: nb * blockBytes, rows: intRows, rowPtrs, body: (rows) => blockMicroKernel(dtype, nb, blockBytes, rows) });
+  else emitGemm(w, { ...fusion, x: w.ptr({ kind: 'operand', index: 0 }, 'px'), wp, weights: quantPanel(dtype), K, norm: opts.norm });
   emitTiles(w, {
     ...fusion, wp,
     micro: {
@@ -314,7 +310,6 @@ export function emitQuantProjection(node: Node, opts: ProjectionOptions): WasmKe
   const K = w.shape[1] as number;
   const dtype = w.dtype as QuantDType;
   const nb = Math.ceil(K / dtypeInfo(dtype).blockSize);
-  const plan = intGemmPlan(dtype, w.shape[0] as number, opts.parts ?? 1);
-  const dequantizing = plan ? plan.below !== undefined : gemmServes(opts.parts ?? 1, dtype);
+  const dequantizing = !intGemmRows(dtype, w.shape[0] as number, opts.parts ?? 1) && gemmServes(opts.parts ?? 1, dtype);
   return [emitQuantizeActivations(node, dtype, nb, K, opts.norm, dequantizing), emitQuantDot(node, nb, opts)];
 }

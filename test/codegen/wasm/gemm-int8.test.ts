@@ -1,10 +1,12 @@
 // The integer GEMM of the quantized projections (codegen/wasm/gemm-int8.ts: 2 activation rows and
-// more, every block type) against the reference interpreter, over row counts around its 4-row
-// passes and 32-row tiles (1, 2, 3, 5, 8, 13, 16, 17, 64, 130), odd in-features the block sizes
-// allow, odd product columns (a partial last column block) and parts narrower than 4 columns (the
-// tile loop's), plain and fused: a norm prologue, a bias, two parts, a residual add. Then
+// more, the 32-element block types) against the reference interpreter, over row counts around its
+// 4-row passes and 32-row tiles (1, 2, 3, 5, 8, 13, 16, 17, 64, 130), odd in-features the block
+// sizes allow, odd product columns (a partial last column block) and parts narrower than 4 columns
+// (the tile loop's), plain and fused: a norm prologue, a bias, two parts, a residual add. Then
 // exactness: its integer sums and per-block scaling are the GEMV tile loop's, so every row of an
-// M-row product equals the same row run alone (M = 1, the tile loop) bit for bit.
+// M-row product equals the same row run alone (M = 1, the tile loop) bit for bit. The super-block
+// types, which keep the tile loop and the dequantizing GEMM, run the same cases: the dispatch
+// between the paths must stay right for every type.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmFeature } from '../../../codegen/wasm/features.js';
 import { dtypeInfo, QUANT_DTYPES, type QuantDType } from '../../../ir/dtype.js';
