@@ -8,11 +8,13 @@
 // and multiplied in f32 with the activations as they are, so the product is the reference's up to
 // f32 rounding (checkProduct with (K + 8)·2⁻²⁴ relative to Σ|x|·|w|, no activation share): tight
 // enough that the 8-bit activation rounding of the integer path would fail it, so these cases also
-// prove the GEMM ran. Rows below GEMM_MIN_ROWS, and types the integer path keeps (gemmServes), get
-// the activation-rounding share of their block size.
+// prove the GEMM ran. Rows below GEMM_MIN_ROWS, and types the integer paths keep (the integer GEMM
+// of gemm-int8.ts, or the tile loop where gemmServes says no), get the activation-rounding share of
+// their block size.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GEMM_MIN_ROWS, gemmServes, gemmTile } from '../../codegen/wasm/gemm.js';
-import { type DType, dtypeInfo, isQuantized, QUANT_DTYPES } from '../../ir/dtype.js';
+import { intGemmRows } from '../../codegen/wasm/gemm-int8.js';
+import { type DType, dtypeInfo, isQuantized, QUANT_DTYPES, type QuantDType } from '../../ir/dtype.js';
 import { type AttrValue, convertF32, f32, type HostTensor, toF32 } from '../../ir/index.js';
 import { randomTensor } from '../../src/ops-check/draw.js';
 import { activationRounding, checkProduct } from './superblock-bound.js';
@@ -33,7 +35,9 @@ function productBound(rows: number, xs: (operands: readonly HostTensor[]) => Hos
     const w = operands[1];
     const k = w.shape[1];
     const block = dtypeInfo(w.dtype).blockSize;
-    const gemm = rows >= GEMM_MIN_ROWS && gemmServes(1, w.dtype);
+    // The dispatch of matmul-quant.ts: the integer GEMM where it serves the type, else the GEMM from GEMM_MIN_ROWS.
+    const integer = isQuantized(w.dtype) && intGemmRows(w.dtype as QuantDType, w.shape[0], 1) !== undefined;
+    const gemm = !integer && rows >= GEMM_MIN_ROWS && gemmServes(1, w.dtype);
     return checkProduct(got, want, xs(operands), w, gemm ? (k + 8) * 2 ** -24 : (Math.ceil(k / block) + 6) * 1.2e-7, gemm ? undefined : activationRounding(block));
   };
 }
