@@ -4,8 +4,10 @@
 // included) is attached at run time on wasm and webgpu with the fusing pipeline, and for each of
 // three drawn scales (0 and negative among them), set without recompiling, the logits equal those
 // of a checkpoint merged by plain loops (test/lora/adapters.ts) run on the reference interpreter,
-// within 1e-4·max|logit|. A kernel backend compiles a module per draw, so each arch gets one draw
-// per backend per run (fast-check's seed changes between runs).
+// within 1e-4·max|logit|; and the merged form (the lora-merge pass, then the same fusing pipeline)
+// of the same adapter at the last scale gives them too, on the same backend. A kernel backend
+// compiles a module per draw, so each arch gets one draw per backend per run (fast-check's seed
+// changes between runs).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,18 +62,28 @@ describe.runIf(hasShared('refs'))('run-time LoRA equals the reference on merged 
           const work = mkdtempSync(join(tmpdir(), 'tessera-lora-rt-'));
           scratch.push(work);
           const adapter = writePeftAdapter(join(work, 'adapter'), factors, { r: rank, alpha, rsLora, fanInFanOut: conv1d });
-          const model = await Model.open(dir, { backend, passes: 'default', ...(backend === 'wasm' ? { threads: 2 } : {}), lora: [{ path: adapter, scale: scales[0], runtime: true }] });
+          const threads = backend === 'wasm' ? { threads: 2 } : {};
+          const model = await Model.open(dir, { backend, passes: 'default', ...threads, lora: [{ path: adapter, scale: scales[0], runtime: true }] });
+          let want = baseLogits;
           try {
             expect(model.executor.backend).toBe(backend);
             expect(model.graph({ logits: 'all' }).nodes.filter((n) => n.op === 'matmul_lora').length, 'every adapted projection runs matmul_lora').toBeGreaterThanOrEqual(factors.length);
             for (const [i, scale] of scales.entries()) {
               model.setLoraScales([scale]);
               const k = scale * loraFactor(alpha, rank, rsLora);
-              const want = await Model.load(writeMergedCheckpoint(dir, base, factors, k, conv1d, join(work, `merged-${i}`))).logits(ids);
+              want = await Model.load(writeMergedCheckpoint(dir, base, factors, k, conv1d, join(work, `merged-${i}`))).logits(ids);
               const got = await model.logits(ids);
               expect(maxAbsDiff(got, want), `scale ${scale}`).toBeLessThanOrEqual(1e-4 * maxAbs(want));
               if (scale === 0) expect(maxAbsDiff(got, baseLogits), 'scale 0 leaves the model as it was').toBeLessThanOrEqual(1e-4 * maxAbs(want));
               else expect(maxAbsDiff(want, baseLogits), 'the adapter changes the logits').toBeGreaterThan(1e-2);
+            }
+            await model.dispose();
+            const merged = await Model.open(dir, { backend, passes: 'default', ...threads, lora: [{ path: adapter, scale: scales[scales.length - 1] }] });
+            try {
+              expect(merged.graph({ logits: 'all' }).nodes.some((n) => n.op === 'matmul_lora'), 'the merged form has no side path').toBe(false);
+              expect(maxAbsDiff(await merged.logits(ids), want), 'merged form').toBeLessThanOrEqual(1e-4 * maxAbs(want));
+            } finally {
+              await merged.dispose();
             }
           } finally {
             await model.dispose();
